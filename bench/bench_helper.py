@@ -1,0 +1,408 @@
+#!/usr/bin/env python3
+"""Helpers for bench/proxy-bench.sh (Python standard library only).
+
+Subcommands:
+  free-ports N                  print N distinct free TCP ports on 127.0.0.1
+  wait-port PORT TIMEOUT_S      wait until 127.0.0.1:PORT accepts a TCP connection
+  http-get URL [TIMEOUT_S]      print the body of a GET (exit 1 on error or non-2xx)
+  wait-http URL TIMEOUT_S       wait until URL answers 2xx
+  parse-wrk FILE                print "rps p50_ms p99_ms non2xx socket_errors requests"
+  rss PID...                    print the summed VmRSS in bytes of PID(s) and all their descendants
+  fds PID...                    print the summed open fd count of PID(s) and descendants
+  descendants PID               print PID and all its descendants, one per line
+  idle-conns ...                open N idle TCP connections, hold them, close them (see --help)
+  metrics-summary TEXT_FILE     print a few interesting bulwark_* metrics
+  report ...                    print the results table / write JSON (reads a key=value file)
+"""
+import argparse
+import json
+import os
+import re
+import resource
+import socket
+import struct
+import sys
+import time
+import urllib.request
+
+HOST = "127.0.0.1"
+
+
+# --------------------------------------------------------------------------- ports / http
+def free_ports(n):
+    socks, ports = [], []
+    try:
+        while len(ports) < n:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((HOST, 0))
+            p = s.getsockname()[1]
+            socks.append(s)
+            if p not in ports:
+                ports.append(p)
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+def wait_port(port, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def http_get(url, timeout=2.0):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.status, r.read().decode("utf-8", "replace")
+
+
+def wait_http(url, timeout):
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            st, _ = http_get(url, 1.0)
+            if 200 <= st < 300:
+                return True, ""
+            last = "status %d" % st
+        except Exception as e:  # noqa: BLE001 - any failure means "not yet"
+            last = str(e)
+        time.sleep(0.1)
+    return False, last
+
+
+# --------------------------------------------------------------------------- wrk output
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
+
+
+def _to_ms(v):
+    m = re.fullmatch(r"([0-9.]+)(us|ms|s|m|h)", v.strip())
+    if not m:
+        raise ValueError("bad latency value %r" % v)
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_wrk(text):
+    out = {"rps": None, "p50_ms": None, "p99_ms": None, "non2xx": 0, "socket_errors": 0,
+           "requests": None}
+    m = re.search(r"^Requests/sec:\s+([0-9.]+)", text, re.M)
+    if m:
+        out["rps"] = float(m.group(1))
+    m = re.search(r"^\s*50(?:\.0+)?%\s+(\S+)", text, re.M)
+    if m:
+        out["p50_ms"] = _to_ms(m.group(1))
+    m = re.search(r"^\s*99(?:\.0+)?%\s+(\S+)", text, re.M)
+    if m:
+        out["p99_ms"] = _to_ms(m.group(1))
+    m = re.search(r"^\s*Non-2xx or 3xx responses:\s+(\d+)", text, re.M)
+    if m:
+        out["non2xx"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m:
+        out["socket_errors"] = sum(int(x) for x in m.groups())
+    m = re.search(r"^\s*(\d+) requests in ", text, re.M)
+    if m:
+        out["requests"] = int(m.group(1))
+    return out
+
+
+# --------------------------------------------------------------------------- /proc
+def _ppid_map():
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        # comm may contain spaces/parens: the ppid is the 2nd field after the last ')'
+        rest = st[st.rfind(")") + 2:].split()
+        if len(rest) >= 2:
+            children.setdefault(int(rest[1]), []).append(int(d))
+    return children
+
+
+def descendants(pids):
+    children = _ppid_map()
+    seen, todo = [], list(pids)
+    while todo and len(seen) < 10000:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.append(p)
+        todo.extend(children.get(p, []))
+    return seen
+
+
+def rss_bytes(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def fd_count(pid):
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return 0
+
+
+# --------------------------------------------------------------------------- idle connections
+def idle_conns(args):
+    """Open up to --count TCP connections to HOST:--port without sending anything."""
+    want = args.count + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        except (ValueError, OSError):
+            pass
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    count = min(args.count, soft - 64)
+    if count < args.count:
+        print("idle-conns: RLIMIT_NOFILE only allows %d connections (asked %d)"
+              % (count, args.count), file=sys.stderr)
+
+    deadline = time.monotonic() + args.connect_timeout
+    linger = struct.pack("ii", 1, 0)  # close with RST: no TIME_WAIT pile-up on the client
+    socks, failures = [], 0
+    for _ in range(count):
+        if time.monotonic() > deadline:
+            print("idle-conns: connect phase deadline reached", file=sys.stderr)
+            break
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+        s.settimeout(max(0.1, min(5.0, deadline - time.monotonic())))
+        try:
+            s.connect((HOST, args.port))
+        except OSError:
+            failures += 1
+            s.close()
+            if failures > 100:
+                print("idle-conns: too many connect failures", file=sys.stderr)
+                break
+            continue
+        socks.append(s)
+
+    with open(args.ready_file + ".tmp", "w") as f:
+        f.write("%d %d\n" % (len(socks), failures))
+    os.rename(args.ready_file + ".tmp", args.ready_file)
+
+    # Hold: until --release-file appears or --hold seconds pass. Count peer closes.
+    end = time.monotonic() + args.hold
+    while time.monotonic() < end:
+        if args.release_file and os.path.exists(args.release_file):
+            break
+        time.sleep(0.05)
+    closed_by_peer = 0
+    for s in socks:
+        try:
+            s.setblocking(False)
+            if s.recv(1) == b"":
+                closed_by_peer += 1
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed_by_peer += 1
+        s.close()
+    print("idle-conns: opened %d, connect failures %d, closed by peer while held %d"
+          % (len(socks), failures, closed_by_peer), file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------- report
+def _load_kv(path):
+    kv = {}
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if "=" in line:
+                k, v = line.split("=", 1)
+                kv[k] = v
+    return kv
+
+
+def _num(v):
+    if v is None or v == "":
+        return None
+    try:
+        return int(v)
+    except ValueError:
+        try:
+            return float(v)
+        except ValueError:
+            return v
+
+
+def report(args):
+    kv = {k: _num(v) for k, v in _load_kv(args.results).items()}
+    targets = ["app", "nginx", "bulwark"]
+    names = {"app": "app-direct", "nginx": "nginx-proxy", "bulwark": "bulwark"}
+
+    def fmt(v, f):
+        return "-" if v is None else f % v
+
+    lines = []
+    lines.append("%-12s %12s %10s %10s %8s" % ("target", "rps", "p50(ms)", "p99(ms)", "errors"))
+    for t in targets:
+        if kv.get(t + ".rps") is None:
+            continue
+        err = (kv.get(t + ".non2xx") or 0) + (kv.get(t + ".socket_errors") or 0)
+        lines.append("%-12s %12s %10s %10s %8d" % (
+            names[t], fmt(kv.get(t + ".rps"), "%.0f"), fmt(kv.get(t + ".p50_ms"), "%.3f"),
+            fmt(kv.get(t + ".p99_ms"), "%.3f"), err))
+    ratio = None
+    if kv.get("bulwark.rps") and kv.get("nginx.rps"):
+        ratio = kv["bulwark.rps"] / kv["nginx.rps"]
+    lines.append("")
+    lines.append("rps ratio bulwark/nginx-proxy: %s (goal >= 1.0)" % fmt(ratio, "%.3f"))
+
+    lines.append("")
+    lines.append("%-12s %14s %16s %16s %14s" % ("memory", "RSS idle(KiB)", "RSS +conns(KiB)",
+                                                 "conns held", "bytes/conn"))
+    mem = {}
+    for t in ("nginx", "bulwark"):
+        idle, loaded, n = kv.get(t + ".rss_idle"), kv.get(t + ".rss_conns"), kv.get(t + ".conns_held")
+        per = None
+        if idle is not None and loaded is not None and n:
+            per = (loaded - idle) / n
+        mem[t] = per
+        if idle is None and loaded is None:
+            continue
+        lines.append("%-12s %14s %16s %16s %14s" % (
+            names[t], fmt(idle and idle / 1024, "%.0f"), fmt(loaded and loaded / 1024, "%.0f"),
+            fmt(n, "%d"), fmt(per, "%.0f")))
+    for t in ("nginx", "bulwark"):
+        a = kv.get(t + ".rss_after_load")
+        if a is not None:
+            lines.append("%-12s RSS after load test: %.0f KiB" % (names[t], a / 1024))
+    print("\n".join(lines))
+
+    if args.json:
+        doc = {
+            "config": {k.split(".", 1)[1]: v for k, v in kv.items() if k.startswith("config.")},
+            "targets": {},
+            "rps_ratio_bulwark_over_nginx": ratio,
+            "memory": {},
+            "bulwark_sigterm_exit": kv.get("bulwark.sigterm_exit"),
+        }
+        for t in targets:
+            d = {k.split(".", 1)[1]: v for k, v in kv.items() if k.startswith(t + ".")}
+            if not d:
+                continue
+            doc["targets"][names[t]] = {
+                "rps": d.get("rps"), "p50_ms": d.get("p50_ms"), "p99_ms": d.get("p99_ms"),
+                "non2xx": d.get("non2xx"), "socket_errors": d.get("socket_errors"),
+                "requests": d.get("requests"),
+            }
+            if t in mem:
+                doc["memory"][names[t]] = {
+                    "rss_idle_bytes": d.get("rss_idle"),
+                    "rss_with_conns_bytes": d.get("rss_conns"),
+                    "rss_after_load_bytes": d.get("rss_after_load"),
+                    "conns_requested": kv.get("config.idle_conns"),
+                    "conns_held": d.get("conns_held"),
+                    "bytes_per_conn": mem[t],
+                }
+        with open(args.json, "w") as f:
+            json.dump(doc, f, indent=2, sort_keys=True)
+            f.write("\n")
+    return 0
+
+
+def metrics_summary(path):
+    want = ("bulwark_requests_total", "bulwark_upstream_errors_total",
+            "bulwark_upstream_reused_total", "bulwark_connections_total",
+            "bulwark_connections_active", "bulwark_bad_requests_total", "bulwark_timeouts_total")
+    with open(path) as f:
+        for line in f:
+            if not line.startswith(want):
+                continue
+            parts = line.split()
+            # zero-valued series are noise; keep the gauge even when 0
+            if len(parts) == 2 and parts[1] in ("0", "0.0") and \
+                    not parts[0].startswith("bulwark_connections_active"):
+                continue
+            print("  " + line.rstrip())
+    return 0
+
+
+# --------------------------------------------------------------------------- main
+def main(argv):
+    if len(argv) < 2 or argv[1] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    cmd, rest = argv[1], argv[2:]
+    if cmd == "free-ports":
+        print(" ".join(str(p) for p in free_ports(int(rest[0]))))
+        return 0
+    if cmd == "wait-port":
+        return 0 if wait_port(int(rest[0]), float(rest[1])) else 1
+    if cmd == "http-get":
+        try:
+            st, body = http_get(rest[0], float(rest[1]) if len(rest) > 1 else 2.0)
+        except Exception as e:  # noqa: BLE001
+            print("http-get %s: %s" % (rest[0], e), file=sys.stderr)
+            return 1
+        sys.stdout.write(body)
+        return 0 if 200 <= st < 300 else 1
+    if cmd == "wait-http":
+        ok, why = wait_http(rest[0], float(rest[1]))
+        if not ok:
+            print("wait-http %s: %s" % (rest[0], why), file=sys.stderr)
+        return 0 if ok else 1
+    if cmd == "parse-wrk":
+        with open(rest[0]) as f:
+            r = parse_wrk(f.read())
+        if r["rps"] is None or r["p50_ms"] is None or r["p99_ms"] is None:
+            print("parse-wrk: could not parse %s" % rest[0], file=sys.stderr)
+            return 1
+        print("%.2f %.4f %.4f %d %d %s" % (r["rps"], r["p50_ms"], r["p99_ms"], r["non2xx"],
+                                           r["socket_errors"], r["requests"]))
+        return 0
+    if cmd in ("rss", "fds", "descendants"):
+        pids = descendants([int(p) for p in rest])
+        if cmd == "descendants":
+            print("\n".join(str(p) for p in pids))
+        elif cmd == "rss":
+            print(sum(rss_bytes(p) for p in pids))
+        else:
+            print(sum(fd_count(p) for p in pids))
+        return 0
+    if cmd == "idle-conns":
+        ap = argparse.ArgumentParser(prog="bench_helper.py idle-conns")
+        ap.add_argument("--port", type=int, required=True)
+        ap.add_argument("--count", type=int, default=10000)
+        ap.add_argument("--hold", type=float, default=30.0,
+                        help="maximum seconds to hold the connections")
+        ap.add_argument("--connect-timeout", type=float, default=30.0,
+                        help="deadline for the whole connect phase")
+        ap.add_argument("--ready-file", required=True)
+        ap.add_argument("--release-file", default="")
+        return idle_conns(ap.parse_args(rest))
+    if cmd == "metrics-summary":
+        return metrics_summary(rest[0])
+    if cmd == "report":
+        ap = argparse.ArgumentParser(prog="bench_helper.py report")
+        ap.add_argument("--results", required=True)
+        ap.add_argument("--json", default="")
+        return report(ap.parse_args(rest))
+    print("unknown subcommand %r" % cmd, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

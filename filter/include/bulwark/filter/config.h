@@ -1,0 +1,75 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bulwark/common/cli.h"
+#include "bulwark/common/log.h"
+#include "bulwark/common/net.h"
+#include "bulwark/common/result.h"
+
+namespace bulwark::filter {
+
+enum class Mode { Off, Monitoring, SafeBlocking, Block };
+bool parseMode(std::string_view text, Mode& out);
+std::string_view modeName(Mode mode);
+
+// What to do with a connection that does not start with an HTTP/1.x request.
+enum class NonHttpAction { Pass, Close };
+
+struct Limits {
+  uint32_t maxRequestLine = 8192;
+  uint32_t maxHeaderBytes = 65536;
+  uint32_t maxHeaders = 100;
+  uint64_t maxBodyBytes = 0; // 0 = unlimited (bodies are streamed)
+};
+
+struct Timeouts {
+  using ms = std::chrono::milliseconds;
+  ms header{10000};
+  ms idle{60000};
+  ms body{60000};
+  ms send{60000};
+  ms upstreamConnect{5000};
+  ms upstreamRead{60000};
+  ms tunnelIdle{3600000};
+  ms drain{25000};
+};
+
+struct PoolConfig {
+  uint32_t maxIdlePerThread = 64;
+  std::chrono::milliseconds idle{30000};
+};
+
+struct ProxyConfig {
+  std::vector<net::HostPort> listen;
+  bool listenIsDefault = true; // default listen list: an IPv6 wildcard may be skipped
+  std::optional<net::HostPort> upstream;
+  uint16_t appPort = 80;
+  net::HostPort statusListen{"0.0.0.0", 10246, false};
+  Mode mode = Mode::Monitoring;
+  unsigned threads = 0; // 0 = one per CPU
+  log::Level logLevel = log::Level::Info;
+  NonHttpAction nonHttp = NonHttpAction::Pass;
+  std::string sourceAddress = "127.0.0.6";
+  Limits limits;
+  Timeouts timeouts;
+  PoolConfig pool;
+};
+
+// Applies a JSON configuration document onto `cfg`. Unknown keys and wrong types are errors
+// naming the key ("limits.max_headers: expected an integer 1..10000").
+Status applyConfigJson(std::string_view json, ProxyConfig& cfg);
+
+// Builds the effective configuration: defaults < file (--config / BULWARK_CONFIG) < environment
+// (BULWARK_<FLAG>) < flags.
+Result<ProxyConfig> loadConfig(const cli::ParsedArgs& args);
+
+// The command-line options of bulwark-proxy (shared by --help and the parser).
+const std::vector<cli::OptionSpec>& proxyOptions();
+
+} // namespace bulwark::filter

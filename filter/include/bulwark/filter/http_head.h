@@ -1,0 +1,85 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "bulwark/filter/config.h"
+
+namespace bulwark::filter::http1 {
+
+// Why a request head was refused. Each reason is also a metric label value, so the set is
+// bounded; `status()` maps it to the answer (400, or 505 for the version).
+#define BW_HEAD_ERRORS(X)                                                                        \
+  X(None, "none")                                                                                \
+  X(BadRequestLine, "bad_request_line")                                                          \
+  X(BadVersion, "bad_version")                                                                   \
+  X(RequestLineTooLong, "request_line_too_long")                                                 \
+  X(HeadTooLarge, "head_too_large")                                                              \
+  X(TooManyHeaders, "too_many_headers")                                                          \
+  X(BareLineEnding, "bare_cr_lf")                                                                \
+  X(ObsFold, "obs_fold")                                                                         \
+  X(BadHeaderName, "bad_header_name")                                                            \
+  X(BadHeaderValue, "bad_header_value")                                                          \
+  X(BadContentLength, "bad_content_length")                                                      \
+  X(DuplicateContentLength, "duplicate_content_length")                                          \
+  X(BadTransferEncoding, "bad_transfer_encoding")                                                \
+  X(DuplicateTransferEncoding, "duplicate_transfer_encoding")                                    \
+  X(TransferEncodingWithContentLength, "te_cl")                                                  \
+  X(TransferEncodingInHttp10, "te_http10")                                                       \
+  X(MissingHost, "missing_host")                                                                 \
+  X(DuplicateHost, "duplicate_host")                                                             \
+  X(BadChunk, "bad_chunk")
+
+enum class HeadError : uint8_t {
+#define BW_X(name, label) name,
+  BW_HEAD_ERRORS(BW_X)
+#undef BW_X
+      Count
+};
+
+std::string_view headErrorLabel(HeadError e);
+int headErrorStatus(HeadError e);
+
+// What the proxy must know about a valid head to frame and forward the request.
+struct HeadInfo {
+  size_t length = 0;     // bytes of the head including the final empty line
+  int versionMinor = 1;  // HTTP/1.<minor>
+  bool chunked = false;  // Transfer-Encoding: chunked
+  std::optional<uint64_t> contentLength;
+  bool expectContinue = false; // Expect: 100-continue
+  bool expectOther = false;    // an Expect value the proxy does not implement (417)
+};
+
+struct HeadCheck {
+  HeadError error = HeadError::None;
+  HeadInfo info;
+};
+
+// Result of looking for the end of a head in the bytes received so far.
+struct HeadScan {
+  enum class State { NeedMore, Complete, Invalid } state = State::NeedMore;
+  size_t length = 0;      // Complete: head length including CRLFCRLF
+  size_t scanned = 0;     // resume offset for the next call
+  HeadError error = HeadError::None;
+};
+
+// Scans `data` (starting at a request line) for CRLFCRLF; refuses a bare LF as soon as it is seen
+// and a request line or head over the limits, so a hostile client cannot make the proxy wait for
+// bytes it will refuse anyway.
+HeadScan scanHead(std::string_view data, size_t resumeFrom, const Limits& limits);
+
+// Strict validation of a complete request head (request line + fields + empty line). Closes the
+// request-smuggling ambiguities: CL+TE, duplicate/invalid CL, TE other than a single "chunked",
+// TE on HTTP/1.0, obs-fold, bare CR/LF, invalid names, whitespace before ':', control characters
+// in values, missing/duplicate Host on HTTP/1.1, oversize line/head, too many fields.
+HeadCheck checkRequestHead(std::string_view head, const Limits& limits);
+
+// Protocol detection on the first bytes of a connection.
+enum class Sniff { NeedMore, Http, Http2Preface, Tls, Unknown };
+Sniff sniffProtocol(std::string_view data, const Limits& limits);
+
+bool isTchar(unsigned char c);
+
+} // namespace bulwark::filter::http1

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "bulwark/common/result.h"
+#include "bulwark/filter/config.h"
+
+namespace bulwark::filter {
+
+class Worker;
+
+// The data path: N worker threads, each with its own io_context, SO_REUSEPORT listen sockets,
+// app-connection pool and timeout sweep (no cross-thread state on the hot path).
+class ProxyServer {
+public:
+  // Binds every listen address (errors are returned, nothing is left bound on failure).
+  static Result<std::unique_ptr<ProxyServer>> create(const ProxyConfig& cfg);
+  ~ProxyServer();
+  ProxyServer(const ProxyServer&) = delete;
+  ProxyServer& operator=(const ProxyServer&) = delete;
+
+  void start();
+  // Stops accepting; in-flight requests finish and connections close. Thread-safe.
+  void beginDrain();
+  bool draining() const { return draining_.load(); }
+  // Waits until every client connection has closed or `deadline` passed, then stops the workers.
+  void waitDrained(std::chrono::steady_clock::time_point deadline);
+  void stop();
+
+  int64_t activeConnections() const;
+  const ProxyConfig& config() const { return cfg_; }
+
+private:
+  explicit ProxyServer(const ProxyConfig& cfg);
+
+  ProxyConfig cfg_;
+  std::vector<uint16_t> listenPorts_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> draining_{false};
+};
+
+} // namespace bulwark::filter

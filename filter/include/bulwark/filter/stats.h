@@ -1,0 +1,69 @@
+#pragma once
+
+#include <array>
+#include <string>
+
+#include "bulwark/common/metrics.h"
+#include "bulwark/filter/http_head.h"
+
+namespace bulwark::filter {
+
+// Plain counters of the proxy: name suffix after "bulwark_", help text.
+#define BW_PROXY_COUNTERS(C)                                                                     \
+  C(connections_total, "Client connections accepted")                                            \
+  C(request_bytes_total, "Bytes received from clients")                                          \
+  C(response_bytes_total, "Bytes sent to clients")                                               \
+  C(upstream_reused_total, "Requests sent on a pooled keep-alive app connection")                \
+  C(upstream_connections_total, "New connections opened to the app")
+
+#define BW_UPSTREAM_ERRORS(X) X(connect) X(timeout) X(closed) X(bad_response)
+#define BW_UNINSPECTED(X) X(http2) X(tls) X(unknown)
+#define BW_TIMEOUTS(X) X(header) X(idle) X(body) X(send) X(upstream) X(tunnel)
+
+enum class UpstreamError {
+#define BW_X(n) n,
+  BW_UPSTREAM_ERRORS(BW_X)
+#undef BW_X
+      Count
+};
+enum class Uninspected {
+#define BW_X(n) n,
+  BW_UNINSPECTED(BW_X)
+#undef BW_X
+      Count
+};
+enum class TimeoutKind {
+#define BW_X(n) n,
+  BW_TIMEOUTS(BW_X)
+#undef BW_X
+      Count
+};
+
+struct ProxyStats {
+#define BW_X(name, help) metrics::Counter name;
+  BW_PROXY_COUNTERS(BW_X)
+#undef BW_X
+  std::array<metrics::Counter, 5> requestsByClass; // 1xx..5xx
+  std::array<metrics::Counter, static_cast<size_t>(UpstreamError::Count)> upstreamErrors;
+  std::array<metrics::Counter, static_cast<size_t>(Uninspected::Count)> uninspected;
+  std::array<metrics::Counter, static_cast<size_t>(TimeoutKind::Count)> timeouts;
+  std::array<metrics::Counter, static_cast<size_t>(http1::HeadError::Count)> badRequests;
+  metrics::Gauge connectionsActive;
+  metrics::Gauge draining;
+  metrics::Histogram requestDuration;
+
+  void countStatus(unsigned status) {
+    if (status >= 100 && status < 600) {
+      requestsByClass[status / 100 - 1].inc();
+    }
+  }
+  void upstreamError(UpstreamError e) { upstreamErrors[static_cast<size_t>(e)].inc(); }
+  void timeout(TimeoutKind k) { timeouts[static_cast<size_t>(k)].inc(); }
+
+  // Prometheus text exposition of everything above.
+  std::string render() const;
+};
+
+ProxyStats& stats();
+
+} // namespace bulwark::filter

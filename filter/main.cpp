@@ -1,0 +1,3 @@
+#include "bulwark/filter/run.h"
+
+int main(int argc, char** argv) { return bulwark::filter::run(argc, argv); }

@@ -1,0 +1,348 @@
+#include "bulwark/filter/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "bulwark/common/names.h"
+
+namespace bulwark::filter {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::string_view kModeNames[] = {"off", "monitoring", "safe_blocking", "block"};
+
+Result<uint64_t> getUint(const json& v, const std::string& key, uint64_t min, uint64_t max) {
+  if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0)) {
+    return BW_INVALID(key + ": expected an integer " + std::to_string(min) + ".." +
+                      std::to_string(max));
+  }
+  const auto n = v.get<uint64_t>();
+  if (n < min || n > max) {
+    return BW_INVALID(key + ": " + std::to_string(n) + " is out of range " + std::to_string(min) +
+                      ".." + std::to_string(max));
+  }
+  return n;
+}
+
+Result<std::string> getString(const json& v, const std::string& key) {
+  if (!v.is_string()) {
+    return BW_INVALID(key + ": expected a string");
+  }
+  return v.get<std::string>();
+}
+
+Status setListen(std::vector<std::string> items, const std::string& key, ProxyConfig& cfg) {
+  if (items.empty()) {
+    return BW_INVALID(key + ": needs at least one ADDR:PORT");
+  }
+  std::vector<net::HostPort> parsed;
+  for (const auto& item : items) {
+    auto hp = net::parseHostPort(item);
+    if (!hp) {
+      return tl::unexpected(std::move(hp.error()).wrap(key));
+    }
+    parsed.push_back(*hp);
+  }
+  cfg.listen = std::move(parsed);
+  cfg.listenIsDefault = false;
+  return {};
+}
+
+Status setUpstream(const std::string& text, const std::string& key, ProxyConfig& cfg) {
+  auto hp = net::parseHostPort(text);
+  if (!hp) {
+    return tl::unexpected(std::move(hp.error()).wrap(key));
+  }
+  cfg.upstream = *hp;
+  return {};
+}
+
+Status setAppPort(uint64_t port, ProxyConfig& cfg) {
+  cfg.appPort = static_cast<uint16_t>(port);
+  return {};
+}
+
+Status setStatusListen(const std::string& text, const std::string& key, ProxyConfig& cfg) {
+  auto hp = net::parseHostPort(text, /*allowZeroPort=*/false);
+  if (!hp) {
+    return tl::unexpected(std::move(hp.error()).wrap(key));
+  }
+  cfg.statusListen = *hp;
+  return {};
+}
+
+Status setMode(const std::string& text, const std::string& key, ProxyConfig& cfg) {
+  if (!parseMode(text, cfg.mode)) {
+    return BW_INVALID(key + ": '" + text + "' is not one of off|monitoring|safe_blocking|block");
+  }
+  return {};
+}
+
+Status setLogLevel(const std::string& text, const std::string& key, ProxyConfig& cfg) {
+  if (!log::parseLevel(text, cfg.logLevel)) {
+    return BW_INVALID(key + ": '" + text + "' is not one of debug|info|warn|error");
+  }
+  return {};
+}
+
+// Applies an object of integer fields, each mapped to a setter; rejects unknown keys.
+template <class Setter>
+Status applyObject(const json& obj, const std::string& prefix,
+                   std::initializer_list<std::pair<std::string_view, Setter>> fields) {
+  if (!obj.is_object()) {
+    return BW_INVALID(prefix + ": expected an object");
+  }
+  for (const auto& [key, value] : obj.items()) {
+    bool known = false;
+    for (const auto& [name, setter] : fields) {
+      if (key == name) {
+        known = true;
+        if (auto st = setter(value, prefix + "." + key); !st) {
+          return st;
+        }
+      }
+    }
+    if (!known) {
+      return BW_INVALID(prefix + "." + key + ": unknown key");
+    }
+  }
+  return {};
+}
+
+using FieldSetter = std::function<Status(const json&, const std::string&)>;
+
+FieldSetter millis(std::chrono::milliseconds& slot, uint64_t min = 1) {
+  return [&slot, min](const json& v, const std::string& key) -> Status {
+    auto n = getUint(v, key, min, 86400000ULL);
+    if (!n) {
+      return tl::unexpected(n.error());
+    }
+    slot = std::chrono::milliseconds(*n);
+    return {};
+  };
+}
+
+template <class T> FieldSetter integer(T& slot, uint64_t min, uint64_t max) {
+  return [&slot, min, max](const json& v, const std::string& key) -> Status {
+    auto n = getUint(v, key, min, max);
+    if (!n) {
+      return tl::unexpected(n.error());
+    }
+    slot = static_cast<T>(*n);
+    return {};
+  };
+}
+
+} // namespace
+
+bool parseMode(std::string_view text, Mode& out) {
+  for (size_t i = 0; i < std::size(kModeNames); ++i) {
+    if (text == kModeNames[i]) {
+      out = static_cast<Mode>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view modeName(Mode mode) { return kModeNames[static_cast<size_t>(mode)]; }
+
+Status applyConfigJson(std::string_view text, ProxyConfig& cfg) {
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const json::parse_error& e) {
+    return BW_INVALID(std::string("not valid JSON: ") + e.what());
+  }
+  if (!doc.is_object()) {
+    return BW_INVALID("the top level must be a JSON object");
+  }
+  for (const auto& [key, value] : doc.items()) {
+    Status st;
+    if (key == "listen") {
+      if (!value.is_array()) {
+        return BW_INVALID("listen: expected an array of \"ADDR:PORT\" strings");
+      }
+      std::vector<std::string> items;
+      for (const auto& item : value) {
+        auto s = getString(item, "listen[]");
+        if (!s) {
+          return tl::unexpected(s.error());
+        }
+        items.push_back(*s);
+      }
+      st = setListen(std::move(items), "listen", cfg);
+    } else if (key == "upstream") {
+      auto s = getString(value, key);
+      st = s ? setUpstream(*s, key, cfg) : Status(tl::unexpected(s.error()));
+    } else if (key == "app_port") {
+      auto n = getUint(value, key, 1, 65535);
+      st = n ? setAppPort(*n, cfg) : Status(tl::unexpected(n.error()));
+    } else if (key == "status_listen") {
+      auto s = getString(value, key);
+      st = s ? setStatusListen(*s, key, cfg) : Status(tl::unexpected(s.error()));
+    } else if (key == "mode") {
+      auto s = getString(value, key);
+      st = s ? setMode(*s, key, cfg) : Status(tl::unexpected(s.error()));
+    } else if (key == "threads") {
+      auto n = getUint(value, key, 0, 256);
+      if (n) {
+        cfg.threads = static_cast<unsigned>(*n);
+      } else {
+        st = tl::unexpected(n.error());
+      }
+    } else if (key == "log_level") {
+      auto s = getString(value, key);
+      st = s ? setLogLevel(*s, key, cfg) : Status(tl::unexpected(s.error()));
+    } else if (key == "non_http") {
+      auto s = getString(value, key);
+      if (!s) {
+        st = tl::unexpected(s.error());
+      } else if (*s == "pass") {
+        cfg.nonHttp = NonHttpAction::Pass;
+      } else if (*s == "close") {
+        cfg.nonHttp = NonHttpAction::Close;
+      } else {
+        st = BW_INVALID("non_http: '" + *s + "' is not one of pass|close");
+      }
+    } else if (key == "source_address") {
+      auto s = getString(value, key);
+      if (!s) {
+        st = tl::unexpected(s.error());
+      } else if (!s->empty() && !net::isIpv4Literal(*s)) {
+        st = BW_INVALID("source_address: '" + *s + "' is not an IPv4 address");
+      } else {
+        cfg.sourceAddress = *s;
+      }
+    } else if (key == "limits") {
+      st = applyObject<FieldSetter>(
+          value, key,
+          {{"max_request_line", integer(cfg.limits.maxRequestLine, 64, 1 << 20)},
+           {"max_header_bytes", integer(cfg.limits.maxHeaderBytes, 256, 1 << 24)},
+           {"max_headers", integer(cfg.limits.maxHeaders, 1, 10000)},
+           {"max_body_bytes", integer(cfg.limits.maxBodyBytes, 0, UINT64_MAX >> 1)}});
+    } else if (key == "timeouts") {
+      auto& t = cfg.timeouts;
+      st = applyObject<FieldSetter>(value, key,
+                                    {{"header_ms", millis(t.header)},
+                                     {"idle_ms", millis(t.idle)},
+                                     {"body_ms", millis(t.body)},
+                                     {"send_ms", millis(t.send)},
+                                     {"upstream_connect_ms", millis(t.upstreamConnect)},
+                                     {"upstream_read_ms", millis(t.upstreamRead)},
+                                     {"tunnel_idle_ms", millis(t.tunnelIdle)},
+                                     {"drain_ms", millis(t.drain, 0)}});
+    } else if (key == "upstream_pool") {
+      st = applyObject<FieldSetter>(
+          value, key,
+          {{"max_idle_per_thread", integer(cfg.pool.maxIdlePerThread, 0, 100000)},
+           {"idle_ms", millis(cfg.pool.idle)}});
+    } else {
+      return BW_INVALID(key + ": unknown key");
+    }
+    if (!st) {
+      return st;
+    }
+  }
+  return {};
+}
+
+const std::vector<cli::OptionSpec>& proxyOptions() {
+  static const std::vector<cli::OptionSpec> specs = {
+      {"config", "FILE", "JSON configuration file (see docs/proxy.md)", false},
+      {"listen", "ADDR:PORT", "accept clients here (repeatable; default 0.0.0.0:26001 and [::]:26001)",
+       true},
+      {"upstream", "HOST:PORT", "fixed app address (default 127.0.0.1:<original port or app port>)",
+       false},
+      {"app-port", "N", "application port when the original destination is unknown (default 80)",
+       false},
+      {"status-listen", "ADDR:PORT", "status server for /healthz /readyz /metrics (default 0.0.0.0:10246)",
+       false},
+      {"mode", "MODE", "off|monitoring|safe_blocking|block (default monitoring)", false},
+      {"threads", "N", "worker threads, 0 = one per CPU (default 0)", false},
+      {"log-level", "LEVEL", "debug|info|warn|error (default info)", false},
+  };
+  return specs;
+}
+
+Result<ProxyConfig> loadConfig(const cli::ParsedArgs& args) {
+  ProxyConfig cfg;
+  cfg.listen = {{"0.0.0.0", names::kProxyPort, false}, {"::", names::kProxyPort, true}};
+
+  // Each option: flag wins over environment.
+  auto pick = [&args](std::string_view name) -> std::optional<std::pair<std::string, std::string>> {
+    if (auto v = args.last(name)) {
+      return std::make_pair(*v, "--" + std::string(name));
+    }
+    if (auto v = cli::env(name)) {
+      std::string envName = "BULWARK_";
+      for (char c : name) {
+        envName += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      }
+      return std::make_pair(*v, envName);
+    }
+    return std::nullopt;
+  };
+
+  if (auto file = pick("config")) {
+    std::ifstream in(file->first);
+    if (!in) {
+      return BW_ERR(errnoCode(errno), file->second + ": cannot read '" + file->first + "'");
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (auto st = applyConfigJson(ss.str(), cfg); !st) {
+      return tl::unexpected(std::move(st.error()).wrap("config " + file->first));
+    }
+  }
+
+  if (const auto* flags = args.all("listen")) {
+    if (auto st = setListen(*flags, "--listen", cfg); !st) {
+      return tl::unexpected(st.error());
+    }
+  } else if (auto v = cli::env("listen")) {
+    if (auto st = setListen(cli::splitList(*v), "BULWARK_LISTEN", cfg); !st) {
+      return tl::unexpected(st.error());
+    }
+  }
+  if (auto v = pick("upstream")) {
+    if (auto st = setUpstream(v->first, v->second, cfg); !st) {
+      return tl::unexpected(st.error());
+    }
+  }
+  if (auto v = pick("app-port")) {
+    auto n = cli::parseUint(v->first, 1, 65535);
+    if (!n) {
+      return BW_INVALID(v->second + ": '" + v->first + "' is not a port (1-65535)");
+    }
+    cfg.appPort = static_cast<uint16_t>(*n);
+  }
+  if (auto v = pick("status-listen")) {
+    if (auto st = setStatusListen(v->first, v->second, cfg); !st) {
+      return tl::unexpected(st.error());
+    }
+  }
+  if (auto v = pick("mode")) {
+    if (auto st = setMode(v->first, v->second, cfg); !st) {
+      return tl::unexpected(st.error());
+    }
+  }
+  if (auto v = pick("threads")) {
+    auto n = cli::parseUint(v->first, 0, 256);
+    if (!n) {
+      return BW_INVALID(v->second + ": '" + v->first + "' is not a thread count (0-256)");
+    }
+    cfg.threads = static_cast<unsigned>(*n);
+  }
+  if (auto v = pick("log-level")) {
+    if (auto st = setLogLevel(v->first, v->second, cfg); !st) {
+      return tl::unexpected(st.error());
+    }
+  }
+  return cfg;
+}
+
+} // namespace bulwark::filter

@@ -1,0 +1,273 @@
+#include "bulwark/filter/http_head.h"
+
+#include <array>
+#include <charconv>
+
+namespace bulwark::filter::http1 {
+namespace {
+
+constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+constexpr std::array<std::string_view, 16> kKnownMethods = {
+    "GET",     "POST",    "HEAD",  "PUT",      "DELETE",    "OPTIONS", "PATCH", "TRACE",
+    "CONNECT", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK"};
+
+constexpr auto kTchar = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto x = static_cast<unsigned char>(a[i]);
+    auto y = static_cast<unsigned char>(b[i]);
+    if (x >= 'A' && x <= 'Z') x += 32;
+    if (y >= 'A' && y <= 'Z') y += 32;
+    if (x != y) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view trimOws(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return v;
+}
+
+// Request-target characters: visible ASCII; bytes >= 0x80 are tolerated as many servers do.
+bool isTargetChar(unsigned char c) { return c > 0x20 && c != 0x7F; }
+
+// Field-value characters: VCHAR, SP, HTAB, obs-text. No CR, LF, NUL or other controls.
+bool isValueChar(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7F); }
+
+} // namespace
+
+bool isTchar(unsigned char c) { return kTchar[c]; }
+
+std::string_view headErrorLabel(HeadError e) {
+  static constexpr std::string_view kLabels[] = {
+#define BW_X(name, label) label,
+      BW_HEAD_ERRORS(BW_X)
+#undef BW_X
+  };
+  return kLabels[static_cast<size_t>(e)];
+}
+
+int headErrorStatus(HeadError e) { return e == HeadError::BadVersion ? 505 : 400; }
+
+HeadScan scanHead(std::string_view data, size_t resumeFrom, const Limits& limits) {
+  HeadScan out;
+  size_t i = resumeFrom;
+  const size_t lineEnd = data.find('\n');
+  if (lineEnd == std::string_view::npos) {
+    if (data.size() > limits.maxRequestLine) {
+      out.state = HeadScan::State::Invalid;
+      out.error = HeadError::RequestLineTooLong;
+      return out;
+    }
+  } else if (lineEnd > limits.maxRequestLine) {
+    out.state = HeadScan::State::Invalid;
+    out.error = HeadError::RequestLineTooLong;
+    return out;
+  }
+  for (; i < data.size(); ++i) {
+    if (data[i] != '\n') {
+      continue;
+    }
+    if (i == 0 || data[i - 1] != '\r') {
+      out.state = HeadScan::State::Invalid;
+      out.error = HeadError::BareLineEnding;
+      return out;
+    }
+    if (i >= 3 && data[i - 2] == '\n' && data[i - 3] == '\r') {
+      out.state = HeadScan::State::Complete;
+      out.length = i + 1;
+      return out;
+    }
+  }
+  if (data.size() >= limits.maxHeaderBytes) {
+    out.state = HeadScan::State::Invalid;
+    out.error = HeadError::HeadTooLarge;
+    return out;
+  }
+  out.scanned = data.size();
+  return out;
+}
+
+HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
+  HeadCheck out;
+  auto fail = [&out](HeadError e) {
+    out.error = e;
+    return out;
+  };
+  if (head.size() > limits.maxHeaderBytes) {
+    return fail(HeadError::HeadTooLarge);
+  }
+  // Request line: method SP request-target SP HTTP-version CRLF
+  const size_t eol = head.find("\r\n");
+  if (eol == std::string_view::npos) {
+    return fail(HeadError::BadRequestLine);
+  }
+  if (eol > limits.maxRequestLine) {
+    return fail(HeadError::RequestLineTooLong);
+  }
+  const std::string_view line = head.substr(0, eol);
+  size_t p = 0;
+  while (p < line.size() && isTchar(static_cast<unsigned char>(line[p]))) ++p;
+  if (p == 0 || p >= line.size() || line[p] != ' ') {
+    return fail(HeadError::BadRequestLine);
+  }
+  size_t t = ++p;
+  while (p < line.size() && isTargetChar(static_cast<unsigned char>(line[p]))) ++p;
+  if (p == t || p >= line.size() || line[p] != ' ') {
+    return fail(HeadError::BadRequestLine);
+  }
+  const std::string_view version = line.substr(p + 1);
+  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' ||
+      version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9') {
+    return fail(HeadError::BadRequestLine);
+  }
+  if (version[5] != '1' || (version[7] != '0' && version[7] != '1')) {
+    return fail(HeadError::BadVersion);
+  }
+  out.info.versionMinor = version[7] - '0';
+
+  // Header fields.
+  size_t pos = eol + 2;
+  uint32_t fields = 0;
+  int hosts = 0;
+  int contentLengths = 0;
+  int transferEncodings = 0;
+  while (true) {
+    const size_t end = head.find("\r\n", pos);
+    if (end == std::string_view::npos) {
+      return fail(HeadError::BareLineEnding);
+    }
+    const std::string_view f = head.substr(pos, end - pos);
+    pos = end + 2;
+    if (f.empty()) {
+      break; // end of head
+    }
+    if (f.front() == ' ' || f.front() == '\t') {
+      return fail(HeadError::ObsFold);
+    }
+    if (++fields > limits.maxHeaders) {
+      return fail(HeadError::TooManyHeaders);
+    }
+    size_t n = 0;
+    while (n < f.size() && isTchar(static_cast<unsigned char>(f[n]))) ++n;
+    if (n == 0 || n >= f.size() || f[n] != ':') {
+      return fail(HeadError::BadHeaderName);
+    }
+    const std::string_view name = f.substr(0, n);
+    const std::string_view raw = f.substr(n + 1);
+    for (char c : raw) {
+      if (!isValueChar(static_cast<unsigned char>(c))) {
+        return fail(c == '\r' ? HeadError::BareLineEnding : HeadError::BadHeaderValue);
+      }
+    }
+    const std::string_view value = trimOws(raw);
+    if (iequals(name, "host")) {
+      ++hosts;
+    } else if (iequals(name, "content-length")) {
+      if (++contentLengths > 1) {
+        return fail(HeadError::DuplicateContentLength);
+      }
+      uint64_t v = 0;
+      if (value.empty() || value.size() > 18) {
+        return fail(HeadError::BadContentLength);
+      }
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+      if (ec != std::errc() || ptr != value.data() + value.size() || value.front() == '+' ||
+          value.front() == '-') {
+        return fail(HeadError::BadContentLength);
+      }
+      out.info.contentLength = v;
+    } else if (iequals(name, "transfer-encoding")) {
+      if (++transferEncodings > 1) {
+        return fail(HeadError::DuplicateTransferEncoding);
+      }
+      if (!iequals(value, "chunked")) {
+        return fail(HeadError::BadTransferEncoding);
+      }
+      out.info.chunked = true;
+    } else if (iequals(name, "expect")) {
+      if (iequals(value, "100-continue")) {
+        out.info.expectContinue = true;
+      } else {
+        out.info.expectOther = true;
+      }
+    }
+  }
+  if (pos != head.size()) {
+    return fail(HeadError::BadRequestLine); // caller passed more than one head
+  }
+  if (transferEncodings > 0 && contentLengths > 0) {
+    return fail(HeadError::TransferEncodingWithContentLength);
+  }
+  if (transferEncodings > 0 && out.info.versionMinor == 0) {
+    return fail(HeadError::TransferEncodingInHttp10);
+  }
+  if (hosts > 1) {
+    return fail(HeadError::DuplicateHost);
+  }
+  if (hosts == 0 && out.info.versionMinor == 1) {
+    return fail(HeadError::MissingHost);
+  }
+  out.info.length = head.size();
+  return out;
+}
+
+Sniff sniffProtocol(std::string_view data, const Limits& limits) {
+  if (data.empty()) {
+    return Sniff::NeedMore;
+  }
+  const auto first = static_cast<unsigned char>(data[0]);
+  if (first == 0x16) {
+    return Sniff::Tls;
+  }
+  const size_t cmp = std::min(data.size(), kH2Preface.size());
+  if (data.substr(0, cmp) == kH2Preface.substr(0, cmp)) {
+    // "PRI * HTTP/2.0" is enough to tell; shorter prefixes may still be another request.
+    return cmp >= 14 ? Sniff::Http2Preface : Sniff::NeedMore;
+  }
+  size_t p = 0;
+  while (p < data.size() && isTchar(static_cast<unsigned char>(data[p]))) ++p;
+  if (p == data.size()) {
+    return p > 32 ? Sniff::Unknown : Sniff::NeedMore;
+  }
+  if (p == 0 || data[p] != ' ') {
+    return Sniff::Unknown;
+  }
+  const std::string_view method = data.substr(0, p);
+  for (auto m : kKnownMethods) {
+    if (method == m) {
+      return Sniff::Http;
+    }
+  }
+  // An unknown method: HTTP only if the line ends with an HTTP/1.x version.
+  const size_t lf = data.find('\n');
+  if (lf == std::string_view::npos) {
+    return data.size() > limits.maxRequestLine ? Sniff::Unknown : Sniff::NeedMore;
+  }
+  std::string_view line = data.substr(0, lf);
+  if (!line.empty() && line.back() == '\r') {
+    line.remove_suffix(1);
+  }
+  if (line.size() >= 9 && (line.substr(line.size() - 9) == " HTTP/1.1" ||
+                           line.substr(line.size() - 9) == " HTTP/1.0")) {
+    return Sniff::Http;
+  }
+  return Sniff::Unknown;
+}
+
+} // namespace bulwark::filter::http1

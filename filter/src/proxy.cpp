@@ -1,0 +1,1364 @@
+#include "bulwark/filter/proxy.h"
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <random>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/intrusive/list.hpp>
+
+#include "bulwark/common/log.h"
+#include "bulwark/filter/http_head.h"
+#include "bulwark/filter/orig_dst.h"
+#include "bulwark/filter/stats.h"
+
+namespace bulwark::filter {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using asio::awaitable;
+using boost::system::error_code;
+using namespace std::chrono_literals;
+
+// Every async step of a session reports through an error_code, never an exception.
+#define BW_EC asio::redirect_error(asio::use_awaitable, ec)
+
+const log::Logger kLog("proxy");
+
+constexpr size_t kBodyBufferSize = 32 * 1024;
+constexpr size_t kReadChunk = 8 * 1024;
+constexpr size_t kUpstreamHeadLimit = 64 * 1024;
+constexpr auto kSweepInterval = 100ms;
+constexpr auto kDrainIdleGrace = 1s;
+constexpr auto kLingerTime = 1s;
+
+std::string_view view(const beast::flat_buffer& b) {
+  return {static_cast<const char*>(b.data().data()), b.size()};
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+const boost::system::error_category& httpCategory() {
+  return http::make_error_code(http::error::need_buffer).category();
+}
+
+bool validRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) {
+    return false;
+  }
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == ':' || c == '-';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string newRequestId() {
+  thread_local std::mt19937_64 rng{std::random_device{}() ^
+                                   static_cast<uint64_t>(Clock::now().time_since_epoch().count())};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    uint64_t v = rng();
+    for (int i = 0; i < 16; ++i) {
+      id[half * 16 + i] = kHex[v & 0xF];
+      v >>= 4;
+    }
+  }
+  return id;
+}
+
+// Headers that describe one hop and are never forwarded.
+bool isHopByHop(http::field f) {
+  switch (f) {
+  case http::field::connection:
+  case http::field::keep_alive:
+  case http::field::proxy_connection:
+  case http::field::te:
+  case http::field::trailer:
+  case http::field::transfer_encoding:
+  case http::field::upgrade:
+  case http::field::content_length: // re-added by the proxy from the parsed framing
+    return true;
+  default:
+    return false;
+  }
+}
+
+// Names listed in a Connection header are hop-by-hop for this message too.
+std::vector<std::string> connectionTokens(std::string_view connectionValue) {
+  return cli::splitList(connectionValue);
+}
+
+bool listedIn(const std::vector<std::string>& tokens, std::string_view name) {
+  for (const auto& t : tokens) {
+    if (iequals(t, name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view reasonFor(unsigned status) {
+  switch (status) {
+  case 400:
+    return "Bad Request";
+  case 405:
+    return "Method Not Allowed";
+  case 408:
+    return "Request Timeout";
+  case 413:
+    return "Content Too Large";
+  case 417:
+    return "Expectation Failed";
+  case 502:
+    return "Bad Gateway";
+  case 503:
+    return "Service Unavailable";
+  case 504:
+    return "Gateway Timeout";
+  case 505:
+    return "HTTP Version Not Supported";
+  default:
+    return http::obsolete_reason(static_cast<http::status>(status));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-thread pool of idle keep-alive connections to the app.
+class UpstreamPool {
+public:
+  UpstreamPool(uint32_t maxIdle, std::chrono::milliseconds idleTimeout)
+      : maxIdle_(maxIdle), idleTimeout_(idleTimeout) {}
+
+  // Hands out the most recently used live connection to `ep` (LIFO keeps few connections warm).
+  bool take(const tcp::endpoint& ep, tcp::socket& out) {
+    for (size_t i = idle_.size(); i-- > 0;) {
+      if (idle_[i].ep != ep) {
+        continue;
+      }
+      tcp::socket s = std::move(idle_[i].sock);
+      idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
+      if (alive(s)) {
+        out = std::move(s);
+        return true;
+      }
+      error_code ignored;
+      s.close(ignored);
+    }
+    return false;
+  }
+
+  void put(const tcp::endpoint& ep, tcp::socket&& s) {
+    error_code ignored;
+    if (maxIdle_ == 0) {
+      s.close(ignored);
+      return;
+    }
+    if (idle_.size() >= maxIdle_) {
+      idle_.front().sock.close(ignored);
+      idle_.erase(idle_.begin());
+    }
+    idle_.push_back({std::move(s), ep, Clock::now()});
+  }
+
+  void sweep(Clock::time_point now) {
+    std::erase_if(idle_, [&](Entry& e) {
+      if (now - e.since < idleTimeout_ && alive(e.sock)) {
+        return false;
+      }
+      error_code ignored;
+      e.sock.close(ignored);
+      return true;
+    });
+  }
+
+  void clear() {
+    for (auto& e : idle_) {
+      error_code ignored;
+      e.sock.close(ignored);
+    }
+    idle_.clear();
+  }
+
+private:
+  struct Entry {
+    tcp::socket sock;
+    tcp::endpoint ep;
+    Clock::time_point since;
+  };
+
+  // An idle app connection is usable if the app has neither closed it nor sent stray bytes.
+  static bool alive(tcp::socket& s) {
+    char c;
+    const ssize_t n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+
+  std::vector<Entry> idle_;
+  uint32_t maxIdle_;
+  std::chrono::milliseconds idleTimeout_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Timeout bookkeeping: each connection has one deadline; the worker's sweep checks them all a
+// few times a second (setting a deadline is a store, not a timer operation).
+class Conn : public boost::intrusive::list_base_hook<
+                 boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+public:
+  virtual ~Conn() = default;
+  virtual void expire(bool drainClose) = 0;
+
+  void arm(TimeoutKind kind, std::chrono::milliseconds d) {
+    kind_ = kind;
+    deadline_ = Clock::now() + d;
+    expired_ = false;
+  }
+
+  Clock::time_point deadline_ = Clock::time_point::max();
+  TimeoutKind kind_ = TimeoutKind::idle;
+  bool expired_ = false;
+  bool idle_ = false; // waiting for a next request that has not started
+  Clock::time_point idleSince_{};
+};
+
+using ConnList =
+    boost::intrusive::list<Conn, boost::intrusive::constant_time_size<false>>;
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------------
+class Worker {
+public:
+  Worker(const ProxyConfig& cfg, const std::vector<uint16_t>& listenPorts)
+      : cfg_(cfg), listenPorts_(listenPorts), pool_(cfg.pool.maxIdlePerThread, cfg.pool.idle),
+        sweepTimer_(ctx_) {}
+
+  asio::io_context& ctx() { return ctx_; }
+  const ProxyConfig& cfg() const { return cfg_; }
+  const std::vector<uint16_t>& listenPorts() const { return listenPorts_; }
+  UpstreamPool& pool() { return pool_; }
+  bool draining() const { return draining_; }
+  std::vector<tcp::acceptor>& acceptors() { return acceptors_; }
+  void track(Conn& c) { conns_.push_back(c); }
+
+  void start() {
+    for (auto& a : acceptors_) {
+      asio::co_spawn(ctx_, acceptLoop(a), asio::detached);
+    }
+    asio::co_spawn(ctx_, sweepLoop(), asio::detached);
+  }
+
+  // Runs on the worker thread: accept what is already queued (those clients connected before
+  // the drain began and must be served), then close the listen sockets.
+  void drain() {
+    draining_ = true;
+    for (auto& a : acceptors_) {
+      error_code ec;
+      a.non_blocking(true, ec);
+      for (int i = 0; i < 100000 && !ec; ++i) {
+        tcp::socket s(ctx_);
+        a.accept(s, ec);
+        if (!ec) {
+          spawnSession(std::move(s));
+        }
+      }
+      a.close(ec);
+    }
+  }
+
+  void spawnSession(tcp::socket s);
+
+private:
+  awaitable<void> acceptLoop(tcp::acceptor& acceptor) {
+    for (;;) {
+      error_code ec;
+      tcp::socket s = co_await acceptor.async_accept(BW_EC);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
+          co_return;
+        }
+        // EMFILE/ENFILE and friends: back off instead of spinning.
+        kLog.warn("accept failed", {{"error", ec.message()}});
+        asio::steady_timer t(ctx_, 50ms);
+        co_await t.async_wait(BW_EC);
+        continue;
+      }
+      spawnSession(std::move(s));
+    }
+  }
+
+  awaitable<void> sweepLoop() {
+    for (;;) {
+      error_code ec;
+      sweepTimer_.expires_after(kSweepInterval);
+      co_await sweepTimer_.async_wait(BW_EC);
+      const auto now = Clock::now();
+      for (auto& c : conns_) {
+        if (c.deadline_ <= now) {
+          c.expire(false);
+        } else if (draining_ && c.idle_ && now - c.idleSince_ >= kDrainIdleGrace) {
+          c.expire(true);
+        }
+      }
+      pool_.sweep(now);
+      if (draining_ && conns_.empty()) {
+        pool_.clear();
+      }
+    }
+  }
+
+  asio::io_context ctx_{1};
+  const ProxyConfig& cfg_;
+  const std::vector<uint16_t>& listenPorts_;
+  std::vector<tcp::acceptor> acceptors_;
+  ConnList conns_;
+  UpstreamPool pool_;
+  asio::steady_timer sweepTimer_;
+  bool draining_ = false;
+};
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// One client connection: reads requests, validates and forwards them, relays the answers.
+class Session : public Conn, public std::enable_shared_from_this<Session> {
+public:
+  Session(Worker& w, tcp::socket s)
+      : w_(w), cfg_(w.cfg()), lim_(cfg_.limits), to_(cfg_.timeouts), client_(std::move(s)),
+        upstream_(w.ctx()), tunnelDone_(w.ctx()) {
+    stats().connections_total.inc();
+    stats().connectionsActive.add();
+  }
+  ~Session() override { stats().connectionsActive.sub(); }
+
+  static awaitable<void> run(std::shared_ptr<Session> self) {
+    try {
+      co_await self->serve();
+    } catch (const std::exception& e) {
+      kLog.error("session aborted", {{"error", e.what()}});
+    }
+    self->closeAll();
+  }
+
+  void expire(bool drainClose) override {
+    deadline_ = Clock::time_point::max();
+    expired_ = true;
+    drainClose_ = drainClose;
+    error_code ignored;
+    client_.cancel(ignored);
+    upstream_.cancel(ignored);
+  }
+
+private:
+  enum class HeadOutcome { Head, Closed, Timeout, Invalid, NotHttp };
+
+  awaitable<void> serve() {
+    error_code ec;
+    const auto remote = client_.remote_endpoint(ec);
+    if (ec) {
+      co_return;
+    }
+    const auto local = client_.local_endpoint(ec);
+    if (ec) {
+      co_return;
+    }
+    peerIp_ = remote.address().to_string();
+    local_ = local;
+    client_.set_option(tcp::no_delay(true), ec);
+    upstreamEp_ = resolveUpstream();
+
+    bool first = true;
+    for (;;) {
+      const HeadOutcome r = co_await readHead(first);
+      first = false;
+      if (r == HeadOutcome::Closed) {
+        co_return;
+      }
+      if (r == HeadOutcome::Timeout) {
+        if (drainClose_) {
+          co_return;
+        }
+        stats().timeout(kind_);
+        if (kind_ == TimeoutKind::header) {
+          co_await sendError(408, "request head not received in time");
+        }
+        co_return;
+      }
+      if (r == HeadOutcome::NotHttp) {
+        co_await passThrough();
+        co_return;
+      }
+      if (r == HeadOutcome::Invalid) {
+        stats().badRequests[static_cast<size_t>(headError_)].inc();
+        co_await sendError(http1::headErrorStatus(headError_), http1::headErrorLabel(headError_));
+        co_await lingeringClose();
+        co_return;
+      }
+      if (!co_await handleRequest()) {
+        co_await lingeringClose();
+        co_return;
+      }
+    }
+  }
+
+  tcp::endpoint resolveUpstream() {
+    PortSources src;
+    if (cfg_.upstream) {
+      src.configured = cfg_.upstream->port;
+    } else {
+      src.originalDst = queryOriginalDstPort(client_.native_handle(), local_.address().is_v6());
+    }
+    src.localPort = local_.port();
+    src.listenPorts = w_.listenPorts();
+    src.appPort = cfg_.appPort;
+    const uint16_t port = resolveUpstreamPort(src);
+    const auto addr = cfg_.upstream ? asio::ip::make_address(cfg_.upstream->host)
+                                    : asio::ip::make_address("127.0.0.1");
+    return {addr, port};
+  }
+
+  // Reads until a complete request head is buffered in cbuf_. On the first request of a
+  // connection, also decides whether the client speaks HTTP/1.x at all.
+  awaitable<HeadOutcome> readHead(bool first) {
+    error_code ec;
+    size_t scanned = 0;
+    bool started = false;
+    bool sniffed = !first;
+    for (;;) {
+      // Empty lines between requests are tolerated (RFC 9112 2.2).
+      while (cbuf_.size() >= 2 && view(cbuf_).substr(0, 2) == "\r\n") {
+        cbuf_.consume(2);
+      }
+      const std::string_view data = view(cbuf_);
+      if (!data.empty() && !(data.size() == 1 && data[0] == '\r')) {
+        if (!started) {
+          started = true;
+          idle_ = false;
+          arm(TimeoutKind::header, to_.header);
+        }
+        if (!sniffed) {
+          const auto s = http1::sniffProtocol(data, lim_);
+          if (s == http1::Sniff::Http) {
+            sniffed = true;
+          } else if (s != http1::Sniff::NeedMore) {
+            notHttp_ = s == http1::Sniff::Tls            ? Uninspected::tls
+                       : s == http1::Sniff::Http2Preface ? Uninspected::http2
+                                                         : Uninspected::unknown;
+            co_return HeadOutcome::NotHttp;
+          }
+        }
+        if (sniffed) {
+          const auto scan = http1::scanHead(data, scanned, lim_);
+          if (scan.state == http1::HeadScan::State::Complete) {
+            headLen_ = scan.length;
+            co_return HeadOutcome::Head;
+          }
+          if (scan.state == http1::HeadScan::State::Invalid) {
+            headError_ = scan.error;
+            co_return HeadOutcome::Invalid;
+          }
+          scanned = scan.scanned;
+        }
+      }
+      if (!started) {
+        // Waiting for a request: hold no buffer memory while idle (10k idle clients stay cheap).
+        idle_ = true;
+        idleSince_ = Clock::now();
+        arm(TimeoutKind::idle, to_.idle);
+        if (cbuf_.size() == 0 && cbuf_.capacity() > 2 * kReadChunk) {
+          cbuf_.shrink_to_fit();
+          bodyBuf_.reset();
+        }
+        if (cbuf_.size() == 0) {
+          co_await client_.async_wait(tcp::socket::wait_read, BW_EC);
+          if (ec) {
+            co_return expired_ ? HeadOutcome::Timeout : HeadOutcome::Closed;
+          }
+        }
+      }
+      const size_t n = co_await client_.async_read_some(cbuf_.prepare(kReadChunk), BW_EC);
+      if (ec) {
+        co_return expired_ ? HeadOutcome::Timeout : HeadOutcome::Closed;
+      }
+      cbuf_.commit(n);
+      stats().request_bytes_total.inc(n);
+    }
+  }
+
+  // One request/response exchange. Returns whether the client connection stays open.
+  awaitable<bool> handleRequest() {
+    const std::string_view head = view(cbuf_).substr(0, headLen_);
+    const auto check = http1::checkRequestHead(head, lim_);
+    if (check.error != http1::HeadError::None) {
+      headError_ = check.error;
+      stats().badRequests[static_cast<size_t>(check.error)].inc();
+      co_await sendError(http1::headErrorStatus(check.error), http1::headErrorLabel(check.error));
+      co_return false;
+    }
+    const http1::HeadInfo& info = check.info;
+
+    reqParser_.emplace();
+    reqParser_->header_limit(lim_.maxHeaderBytes + 1);
+    reqParser_->body_limit(lim_.maxBodyBytes ? lim_.maxBodyBytes : UINT64_MAX);
+    error_code ec;
+    const size_t used = reqParser_->put(asio::buffer(head.data(), head.size()), ec);
+    if (ec || !reqParser_->is_header_done()) {
+      headError_ = http1::HeadError::BadRequestLine;
+      stats().badRequests[static_cast<size_t>(headError_)].inc();
+      co_await sendError(400, "malformed request");
+      co_return false;
+    }
+    cbuf_.consume(used);
+
+    auto& req = reqParser_->get();
+    started_ = Clock::now();
+    requestId_.clear();
+    if (auto it = req.find("x-request-id"); it != req.end() && validRequestId(it->value())) {
+      requestId_ = std::string(it->value());
+    } else {
+      requestId_ = newRequestId();
+    }
+    const bool http10 = info.versionMinor == 0;
+    const bool hasBody = info.chunked || info.contentLength.value_or(0) > 0;
+    const bool isHead = req.method() == http::verb::head;
+    const bool upgrade = !http10 && reqParser_->upgrade() && req.find(http::field::upgrade) != req.end();
+    bool keepAlive = reqParser_->keep_alive() && !w_.draining();
+
+    if (req.method() == http::verb::connect) {
+      co_await sendError(405, "CONNECT is not supported by this reverse proxy");
+      co_return false;
+    }
+    if (info.expectOther) {
+      co_await sendError(417, "unsupported Expect value");
+      co_return false;
+    }
+    if (lim_.maxBodyBytes != 0 && info.contentLength.value_or(0) > lim_.maxBodyBytes) {
+      co_await sendError(413, "request body larger than limits.max_body_bytes");
+      co_return false;
+    }
+
+    const std::string upHead = upstreamHead(req, info, upgrade);
+
+    // Connect (or reuse), send the head and relay the body; a pooled connection that turns out to
+    // be dead before any answer is replaced once, when the request can be sent again (no body).
+    bool upstreamUsable = true;
+    bool requestComplete = !hasBody;
+    for (int attempt = 0;; ++attempt) {
+      bool reused = false;
+      if (const unsigned st = co_await connectUpstream(reused); st != 0) {
+        co_await sendError(st, st == 504 ? "app connect timeout" : "app unreachable");
+        co_return false;
+      }
+      if (attempt == 0 && info.expectContinue && hasBody && !http10) {
+        arm(TimeoutKind::send, to_.send);
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        co_await asio::async_write(client_, asio::buffer(kContinue), BW_EC);
+        if (ec) {
+          co_return false;
+        }
+      }
+      arm(TimeoutKind::upstream, to_.upstreamRead);
+      co_await asio::async_write(upstream_, asio::buffer(upHead), BW_EC);
+      if (ec) {
+        closeUpstream();
+        if (reused && attempt == 0 && !expired_) {
+          continue;
+        }
+        stats().upstreamError(expired_ ? UpstreamError::timeout : UpstreamError::closed);
+        co_await sendError(expired_ ? 504 : 502, "app closed the connection");
+        co_return false;
+      }
+      if (hasBody) {
+        const BodyOutcome b = co_await relayRequestBody(info.chunked);
+        if (b == BodyOutcome::ClientError) {
+          closeUpstream();
+          const bool tooLarge = bodyError_ == http::error::body_limit;
+          co_await sendError(tooLarge ? 413 : 400, tooLarge ? "request body too large" : "malformed body");
+          co_return false;
+        }
+        if (b == BodyOutcome::ClientGone) {
+          closeUpstream();
+          co_return false;
+        }
+        if (b == BodyOutcome::ClientTimeout) {
+          stats().timeout(TimeoutKind::body);
+          closeUpstream();
+          co_await sendError(408, "request body not received in time");
+          co_return false;
+        }
+        requestComplete = b == BodyOutcome::Done;
+        upstreamUsable = requestComplete;
+        if (!requestComplete) {
+          keepAlive = false; // the rest of the body is still on the client connection
+        }
+      }
+
+      resParser_.emplace();
+      resParser_->header_limit(kUpstreamHeadLimit);
+      resParser_->body_limit(UINT64_MAX);
+      if (isHead) {
+        resParser_->skip(true);
+      }
+      arm(TimeoutKind::upstream, to_.upstreamRead);
+      co_await http::async_read_header(upstream_, ubuf_, *resParser_, BW_EC);
+      if (!ec) {
+        break;
+      }
+      const bool timedOut = expired_;
+      closeUpstream();
+      if (reused && attempt == 0 && !hasBody && !timedOut &&
+          (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
+           ec == asio::error::eof)) {
+        continue;
+      }
+      if (timedOut) {
+        stats().timeout(TimeoutKind::upstream);
+        stats().upstreamError(UpstreamError::timeout);
+        co_await sendError(504, "app did not answer in time");
+      } else {
+        stats().upstreamError(ec.category() == httpCategory() &&
+                                      ec != http::error::end_of_stream
+                                  ? UpstreamError::bad_response
+                                  : UpstreamError::closed);
+        co_await sendError(502, "app closed the connection or sent a malformed response");
+      }
+      co_return false;
+    }
+
+    co_return co_await relayResponse(info, isHead, upgrade, keepAlive, upstreamUsable);
+  }
+
+  // The request head sent to the app: HTTP/1.1, hop-by-hop fields removed, framing re-stated,
+  // X-Forwarded-* and X-Request-Id set.
+  std::string upstreamHead(const http::request<http::buffer_body>& req, const http1::HeadInfo& info,
+                           bool upgrade) const {
+    std::string out;
+    out.reserve(512 + headLen_);
+    out.append(req.method_string());
+    out += ' ';
+    out.append(req.target());
+    out += " HTTP/1.1\r\n";
+    std::vector<std::string> dropped;
+    if (auto c = req.find(http::field::connection); c != req.end()) {
+      dropped = connectionTokens(c->value());
+    }
+    std::string xff;
+    bool host = false;
+    for (const auto& f : req) {
+      const auto name = f.name();
+      if (isHopByHop(name) || name == http::field::expect) {
+        continue;
+      }
+      const auto fname = f.name_string();
+      if (name == http::field::unknown && iequals(fname, "x-forwarded-for")) {
+        if (!xff.empty()) {
+          xff += ", ";
+        }
+        xff.append(f.value());
+        continue;
+      }
+      if (name == http::field::unknown &&
+          (iequals(fname, "x-forwarded-proto") || iequals(fname, "x-request-id"))) {
+        continue;
+      }
+      if (!dropped.empty() && listedIn(dropped, f.name_string())) {
+        continue;
+      }
+      host = host || name == http::field::host;
+      out.append(f.name_string());
+      out += ": ";
+      out.append(f.value());
+      out += "\r\n";
+    }
+    if (!host) {
+      out += "Host: ";
+      out += local_.address().is_v6() ? "[" + local_.address().to_string() + "]"
+                                      : local_.address().to_string();
+      out += ':';
+      out += std::to_string(local_.port());
+      out += "\r\n";
+    }
+    out += "X-Forwarded-For: ";
+    if (!xff.empty()) {
+      out += xff;
+      out += ", ";
+    }
+    out += peerIp_;
+    out += "\r\nX-Forwarded-Proto: http\r\nX-Request-Id: ";
+    out += requestId_;
+    out += "\r\n";
+    if (info.chunked) {
+      out += "Transfer-Encoding: chunked\r\n";
+    } else if (info.contentLength) {
+      out += "Content-Length: ";
+      out += std::to_string(*info.contentLength);
+      out += "\r\n";
+    }
+    if (upgrade) {
+      out += "Connection: Upgrade\r\nUpgrade: ";
+      out.append(req[http::field::upgrade]);
+      out += "\r\n";
+    }
+    out += "\r\n";
+    return out;
+  }
+
+  // Returns 0 on success, else the status to answer (502 refused/unreachable, 504 timeout).
+  awaitable<unsigned> connectUpstream(bool& reused, bool allowPool = true) {
+    if (allowPool && w_.pool().take(upstreamEp_, upstream_)) {
+      reused = true;
+      stats().upstream_reused_total.inc();
+      co_return 0;
+    }
+    error_code ec;
+    upstream_ = tcp::socket(w_.ctx());
+    upstream_.open(upstreamEp_.protocol(), ec);
+    if (ec) {
+      stats().upstreamError(UpstreamError::connect);
+      co_return 502;
+    }
+    if (!cfg_.sourceAddress.empty() && upstreamEp_.address().is_v4() &&
+        upstreamEp_.address().is_loopback()) {
+      const int one = 1;
+      ::setsockopt(upstream_.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                   sizeof one);
+      upstream_.bind({asio::ip::make_address(cfg_.sourceAddress), 0}, ec);
+      if (ec) {
+        static std::once_flag warned;
+        std::call_once(warned, [&] {
+          kLog.warn("cannot use the proxy source address; connecting from the default address",
+                    {{"source_address", cfg_.sourceAddress}, {"error", ec.message()}});
+        });
+        ec.clear();
+      }
+    }
+    arm(TimeoutKind::upstream, to_.upstreamConnect);
+    co_await upstream_.async_connect(upstreamEp_, BW_EC);
+    if (ec) {
+      const bool timedOut = expired_;
+      closeUpstream();
+      if (timedOut) {
+        stats().timeout(TimeoutKind::upstream);
+        stats().upstreamError(UpstreamError::timeout);
+        co_return 504;
+      }
+      stats().upstreamError(UpstreamError::connect);
+      kLog.debug("app connect failed", {{"upstream", upstreamEp_.address().to_string() + ":" +
+                                                         std::to_string(upstreamEp_.port())},
+                                        {"error", ec.message()}});
+      co_return 502;
+    }
+    stats().upstream_connections_total.inc();
+    upstream_.set_option(tcp::no_delay(true), ec);
+    co_return 0;
+  }
+
+  enum class BodyOutcome { Done, ClientError, ClientGone, ClientTimeout, UpstreamFailed };
+
+  char* bodyBuffer() {
+    if (!bodyBuf_) {
+      bodyBuf_ = std::make_unique<char[]>(kBodyBufferSize);
+    }
+    return bodyBuf_.get();
+  }
+
+  // Streams the request body to the app in bounded pieces, re-framed (chunked stays chunked).
+  awaitable<BodyOutcome> relayRequestBody(bool chunked) {
+    error_code ec;
+    char* buf = bodyBuffer();
+    auto& body = reqParser_->get().body();
+    bool upstreamOk = true;
+    while (!reqParser_->is_done()) {
+      body.data = buf;
+      body.size = kBodyBufferSize;
+      arm(TimeoutKind::body, to_.body);
+      const size_t before = cbuf_.size();
+      co_await http::async_read_some(client_, cbuf_, *reqParser_, BW_EC);
+      (void)before;
+      if (ec == http::error::need_buffer) {
+        ec = {};
+      }
+      if (ec) {
+        if (expired_) {
+          co_return BodyOutcome::ClientTimeout;
+        }
+        if (ec.category() == httpCategory() &&
+            ec != http::error::end_of_stream && ec != http::error::partial_message) {
+          bodyError_ = ec;
+          co_return BodyOutcome::ClientError;
+        }
+        co_return BodyOutcome::ClientGone;
+      }
+      const size_t n = kBodyBufferSize - body.size;
+      const bool last = reqParser_->is_done();
+      if (n == 0 && !(last && chunked)) {
+        continue;
+      }
+      if (!upstreamOk) {
+        continue; // keep draining so the client sees the app's answer
+      }
+      arm(TimeoutKind::upstream, to_.upstreamRead);
+      co_await writeFramed(upstream_, {}, buf, n, chunked, last && chunked, ec);
+      if (ec) {
+        upstreamOk = false;
+        co_return BodyOutcome::UpstreamFailed;
+      }
+    }
+    co_return BodyOutcome::Done;
+  }
+
+  // Writes [prefix][chunk-size CRLF]data[CRLF][0 CRLF CRLF] in one gather write.
+  awaitable<void> writeFramed(tcp::socket& to, std::string_view prefix, const char* data, size_t n,
+                              bool chunked, bool terminate, error_code& ec) {
+    char sizeLine[24];
+    std::array<asio::const_buffer, 5> bufs;
+    size_t count = 0;
+    if (!prefix.empty()) {
+      bufs[count++] = asio::buffer(prefix);
+    }
+    if (chunked && n > 0) {
+      const int len = std::snprintf(sizeLine, sizeof sizeLine, "%zx\r\n", n);
+      bufs[count++] = asio::buffer(sizeLine, static_cast<size_t>(len));
+    }
+    if (n > 0) {
+      bufs[count++] = asio::buffer(data, n);
+    }
+    if (chunked && n > 0) {
+      bufs[count++] = asio::buffer("\r\n", 2);
+    }
+    if (terminate) {
+      bufs[count++] = asio::buffer("0\r\n\r\n", 5);
+    }
+    if (count == 0) {
+      co_return;
+    }
+    co_await asio::async_write(to, std::span(bufs.data(), count), BW_EC);
+  }
+
+  // Forwards interim responses, then the final one: head rewritten for this hop, body streamed.
+  awaitable<bool> relayResponse(const http1::HeadInfo& info, bool isHead, bool upgrade,
+                                bool keepAlive, bool upstreamUsable) {
+    error_code ec;
+    const bool http10 = info.versionMinor == 0;
+    for (;;) {
+      const unsigned status = resParser_->get().result_int();
+      if (status >= 200 || status == 101) {
+        break;
+      }
+      if (status != 100 && !http10) { // 100 is answered by the proxy itself
+        const std::string interim = responseHead(false, false, false);
+        arm(TimeoutKind::send, to_.send);
+        co_await asio::async_write(client_, asio::buffer(interim), BW_EC);
+        if (ec) {
+          closeUpstream();
+          co_return false;
+        }
+      }
+      resParser_.emplace();
+      resParser_->header_limit(kUpstreamHeadLimit);
+      resParser_->body_limit(UINT64_MAX);
+      if (isHead) {
+        resParser_->skip(true);
+      }
+      arm(TimeoutKind::upstream, to_.upstreamRead);
+      co_await http::async_read_header(upstream_, ubuf_, *resParser_, BW_EC);
+      if (ec) {
+        const bool timedOut = expired_;
+        closeUpstream();
+        stats().upstreamError(timedOut ? UpstreamError::timeout : UpstreamError::closed);
+        co_await sendError(timedOut ? 504 : 502, "app failed after an interim response");
+        co_return false;
+      }
+    }
+
+    auto& res = resParser_->get();
+    const unsigned status = res.result_int();
+    if (status == 101) {
+      if (!upgrade) {
+        closeUpstream();
+        stats().upstreamError(UpstreamError::bad_response);
+        co_await sendError(502, "app switched protocols without an upgrade request");
+        co_return false;
+      }
+      const std::string h = responseHead(true, false, false);
+      arm(TimeoutKind::send, to_.send);
+      co_await asio::async_write(client_, asio::buffer(h), BW_EC);
+      finishRequest(status);
+      if (!ec) {
+        co_await tunnel();
+      }
+      co_return false;
+    }
+
+    const bool bodyless = isHead || status == 204 || status == 304;
+    bool chunkedOut = false;
+    bool closeAfter = !keepAlive;
+    if (!bodyless && !resParser_->content_length()) {
+      if (http10) {
+        closeAfter = true; // close-delimited for an HTTP/1.0 client
+      } else {
+        chunkedOut = true;
+      }
+    }
+    const std::string head = responseHead(false, chunkedOut, closeAfter, http10);
+
+    bool responseComplete = true;
+    if (bodyless || resParser_->is_done()) {
+      arm(TimeoutKind::send, to_.send);
+      co_await writeFramed(client_, head, nullptr, 0, chunkedOut, chunkedOut && !bodyless, ec);
+      stats().response_bytes_total.inc(head.size());
+      if (ec) {
+        closeUpstream();
+        co_return false;
+      }
+    } else {
+      char* buf = bodyBuffer();
+      auto& body = res.body();
+      std::string_view pendingHead = head;
+      while (!resParser_->is_done()) {
+        if (!pendingHead.empty() && ubuf_.size() == 0) {
+          // About to wait for the app: send the head now (streaming responses must not stall).
+          arm(TimeoutKind::send, to_.send);
+          co_await asio::async_write(client_, asio::buffer(pendingHead), BW_EC);
+          stats().response_bytes_total.inc(pendingHead.size());
+          pendingHead = {};
+          if (ec) {
+            closeUpstream();
+            co_return false;
+          }
+        }
+        body.data = buf;
+        body.size = kBodyBufferSize;
+        arm(TimeoutKind::upstream, to_.upstreamRead);
+        co_await http::async_read_some(upstream_, ubuf_, *resParser_, BW_EC);
+        if (ec == http::error::need_buffer) {
+          ec = {};
+        }
+        if (ec) {
+          // The head (and maybe part of the body) is gone already: all we can do is close, so
+          // the client sees a truncated response rather than a wrong one.
+          if (expired_) {
+            stats().timeout(TimeoutKind::upstream);
+          }
+          stats().upstreamError(expired_ ? UpstreamError::timeout : UpstreamError::closed);
+          closeUpstream();
+          responseComplete = false;
+          break;
+        }
+        const size_t n = kBodyBufferSize - body.size;
+        const bool last = resParser_->is_done();
+        arm(TimeoutKind::send, to_.send);
+        co_await writeFramed(client_, pendingHead, buf, n, chunkedOut, last && chunkedOut, ec);
+        stats().response_bytes_total.inc(pendingHead.size() + n);
+        pendingHead = {};
+        if (ec) {
+          if (expired_) {
+            stats().timeout(TimeoutKind::send);
+          }
+          closeUpstream();
+          co_return false;
+        }
+      }
+      if (!responseComplete) {
+        co_return false;
+      }
+    }
+
+    finishRequest(status);
+    if (upstreamUsable && resParser_->keep_alive() && resParser_->is_done() && upstream_.is_open()) {
+      w_.pool().put(upstreamEp_, std::move(upstream_));
+      upstream_ = tcp::socket(w_.ctx());
+    } else {
+      closeUpstream();
+    }
+    co_return !closeAfter && !w_.draining();
+  }
+
+  // The response head for the client. `keepUpgrade` keeps Connection/Upgrade (101).
+  std::string responseHead(bool keepUpgrade, bool chunkedOut, bool closeAfter,
+                           bool http10 = false) const {
+    const auto& res = resParser_->get();
+    const unsigned status = res.result_int();
+    std::string out;
+    out.reserve(512);
+    out += "HTTP/1.1 ";
+    out += std::to_string(status);
+    out += ' ';
+    const auto reason = res.reason();
+    out.append(reason.empty() ? reasonFor(status) : reason);
+    out += "\r\n";
+    std::vector<std::string> dropped;
+    if (auto c = res.find(http::field::connection); c != res.end() && !keepUpgrade) {
+      dropped = connectionTokens(c->value());
+    }
+    bool hasId = false;
+    const bool keepLength = !resParser_->chunked();
+    for (const auto& f : res) {
+      const auto name = f.name();
+      if (keepUpgrade && (name == http::field::connection || name == http::field::upgrade)) {
+        // fall through: a 101 keeps its protocol switch fields
+      } else if (name == http::field::content_length && keepLength) {
+        // fall through: the length stays (also for HEAD and 304 answers)
+      } else if (isHopByHop(name) ||
+                 (!dropped.empty() && listedIn(dropped, f.name_string()))) {
+        continue;
+      }
+      hasId = hasId || iequals(f.name_string(), "x-request-id");
+      out.append(f.name_string());
+      out += ": ";
+      out.append(f.value());
+      out += "\r\n";
+    }
+    if (!hasId) {
+      out += "X-Request-Id: ";
+      out += requestId_;
+      out += "\r\n";
+    }
+    if (chunkedOut) {
+      out += "Transfer-Encoding: chunked\r\n";
+    }
+    if (!keepUpgrade && status >= 200) {
+      if (closeAfter) {
+        out += "Connection: close\r\n";
+      } else if (http10) {
+        out += "Connection: keep-alive\r\n";
+      }
+    }
+    out += "\r\n";
+    return out;
+  }
+
+  void finishRequest(unsigned status) {
+    stats().countStatus(status);
+    stats().requestDuration.observe(
+        std::chrono::duration<double>(Clock::now() - started_).count());
+  }
+
+  // Bidirectional byte relay after a 101 or for a connection that is not HTTP/1.x.
+  awaitable<void> tunnel() {
+    error_code ec;
+    arm(TimeoutKind::tunnel, to_.tunnelIdle);
+    if (cbuf_.size() > 0) {
+      co_await asio::async_write(upstream_, cbuf_.data(), BW_EC);
+      cbuf_.consume(cbuf_.size());
+      if (ec) {
+        co_return;
+      }
+    }
+    if (ubuf_.size() > 0) {
+      co_await asio::async_write(client_, ubuf_.data(), BW_EC);
+      stats().response_bytes_total.inc(ubuf_.size());
+      ubuf_.consume(ubuf_.size());
+      if (ec) {
+        co_return;
+      }
+    }
+    tunnelDone_.expires_at(Clock::time_point::max());
+    otherPumpRunning_ = true;
+    asio::co_spawn(w_.ctx(), pumpDetached(shared_from_this()), asio::detached);
+    co_await pump(client_, upstream_, true);
+    if (otherPumpRunning_) {
+      co_await tunnelDone_.async_wait(BW_EC);
+    }
+  }
+
+  static awaitable<void> pumpDetached(std::shared_ptr<Session> self) {
+    co_await self->pump(self->upstream_, self->client_, false);
+    self->otherPumpRunning_ = false;
+    self->tunnelDone_.cancel();
+  }
+
+  awaitable<void> pump(tcp::socket& from, tcp::socket& to, bool fromClient) {
+    std::array<char, 16384> buf;
+    error_code ec;
+    for (;;) {
+      const size_t n = co_await from.async_read_some(asio::buffer(buf), BW_EC);
+      if (ec) {
+        if (ec == asio::error::eof && !expired_) {
+          error_code ignored;
+          to.shutdown(tcp::socket::shutdown_send, ignored); // half-close travels on
+        } else {
+          if (expired_ && kind_ == TimeoutKind::tunnel) {
+            stats().timeout(TimeoutKind::tunnel);
+          }
+          closeAll();
+        }
+        co_return;
+      }
+      (fromClient ? stats().request_bytes_total : stats().response_bytes_total).inc(n);
+      arm(TimeoutKind::tunnel, to_.tunnelIdle);
+      co_await asio::async_write(to, asio::buffer(buf.data(), n), BW_EC);
+      if (ec) {
+        closeAll();
+        co_return;
+      }
+      arm(TimeoutKind::tunnel, to_.tunnelIdle);
+    }
+  }
+
+  awaitable<void> passThrough() {
+    stats().uninspected[static_cast<size_t>(notHttp_)].inc();
+    if (cfg_.nonHttp == NonHttpAction::Close) {
+      kLog.debug("closing a non-HTTP connection", {{"client", peerIp_}});
+      co_return;
+    }
+    bool reused = false;
+    // Never a pooled connection: raw bytes need a connection of their own.
+    if (co_await connectUpstream(reused, /*allowPool=*/false) != 0) {
+      co_return;
+    }
+    co_await tunnel();
+  }
+
+  // Proxy-generated answer: small JSON body, request id, connection closed afterwards.
+  awaitable<void> sendError(unsigned status, std::string_view error) {
+    if (requestId_.empty()) {
+      requestId_ = newRequestId();
+    }
+    std::string body = "{\"status\":" + std::to_string(status) + ",\"error\":\"";
+    log::appendJsonEscaped(body, error);
+    body += "\",\"request_id\":\"" + requestId_ + "\"}\n";
+    std::string msg = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reasonFor(status)) +
+                      "\r\nContent-Type: application/json\r\nContent-Length: " +
+                      std::to_string(body.size()) + "\r\nX-Request-Id: " + requestId_ +
+                      "\r\nConnection: close\r\n\r\n" + body;
+    error_code ec;
+    arm(TimeoutKind::send, std::min<std::chrono::milliseconds>(to_.send, 5s));
+    co_await asio::async_write(client_, asio::buffer(msg), BW_EC);
+    stats().countStatus(status);
+    stats().response_bytes_total.inc(msg.size());
+  }
+
+  // Half-close, then read and discard briefly, so unread client bytes do not turn our last
+  // answer into a reset (as web servers do for lingering close).
+  awaitable<void> lingeringClose() {
+    error_code ec;
+    client_.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) {
+      co_return;
+    }
+    arm(TimeoutKind::send, std::chrono::duration_cast<std::chrono::milliseconds>(kLingerTime));
+    std::array<char, 4096> sink;
+    for (int i = 0; i < 64; ++i) {
+      co_await client_.async_read_some(asio::buffer(sink), BW_EC);
+      if (ec) {
+        break;
+      }
+    }
+  }
+
+  void closeUpstream() {
+    error_code ignored;
+    upstream_.close(ignored);
+    ubuf_.consume(ubuf_.size());
+  }
+
+  void closeAll() {
+    error_code ignored;
+    client_.close(ignored);
+    upstream_.close(ignored);
+  }
+
+  Worker& w_;
+  const ProxyConfig& cfg_;
+  const Limits& lim_;
+  const Timeouts& to_;
+  tcp::socket client_;
+  tcp::socket upstream_;
+  tcp::endpoint local_;
+  tcp::endpoint upstreamEp_;
+  std::string peerIp_;
+  beast::flat_buffer cbuf_;
+  beast::flat_buffer ubuf_;
+  std::unique_ptr<char[]> bodyBuf_;
+  std::optional<http::request_parser<http::buffer_body>> reqParser_;
+  std::optional<http::response_parser<http::buffer_body>> resParser_;
+  size_t headLen_ = 0;
+  http1::HeadError headError_ = http1::HeadError::None;
+  Uninspected notHttp_ = Uninspected::unknown;
+  error_code bodyError_;
+  std::string requestId_;
+  Clock::time_point started_{};
+  bool drainClose_ = false;
+  bool otherPumpRunning_ = false;
+  asio::steady_timer tunnelDone_;
+};
+
+} // namespace
+
+void Worker::spawnSession(tcp::socket s) {
+  auto session = std::make_shared<Session>(*this, std::move(s));
+  track(*session);
+  asio::co_spawn(ctx_, Session::run(std::move(session)), asio::detached);
+}
+
+// ---------------------------------------------------------------------------------------------
+ProxyServer::ProxyServer(const ProxyConfig& cfg) : cfg_(cfg) {}
+
+ProxyServer::~ProxyServer() { stop(); }
+
+namespace {
+
+// Binds one SO_REUSEPORT listen socket for `hp` on `ctx`.
+Result<tcp::acceptor> bindListener(asio::io_context& ctx, const net::HostPort& hp) {
+  error_code ec;
+  tcp::endpoint ep(asio::ip::make_address(hp.host, ec), hp.port);
+  if (ec) {
+    return BW_INVALID("listen " + hp.str() + ": invalid address");
+  }
+  tcp::acceptor a(ctx);
+  a.open(ep.protocol(), ec);
+  if (!ec && ep.address().is_v6()) {
+    a.set_option(asio::ip::v6_only(true), ec);
+  }
+  if (!ec) {
+    a.set_option(tcp::acceptor::reuse_address(true), ec);
+  }
+  if (!ec) {
+    const int one = 1;
+    if (::setsockopt(a.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      ec.assign(errno, boost::system::system_category());
+    }
+  }
+  if (!ec) {
+    a.bind(ep, ec);
+  }
+  if (!ec) {
+    a.listen(4096, ec);
+  }
+  if (ec) {
+    return BW_ERR(std::error_code(ec.value(), std::generic_category()), "listen " + hp.str());
+  }
+  return a;
+}
+
+// SO_REUSEPORT would let us share a port with another live process; refuse that up front.
+Status probeFree(const net::HostPort& hp) {
+  asio::io_context ctx;
+  error_code ec;
+  tcp::endpoint ep(asio::ip::make_address(hp.host, ec), hp.port);
+  tcp::acceptor a(ctx);
+  a.open(ep.protocol(), ec);
+  if (!ec && ep.address().is_v6()) {
+    a.set_option(asio::ip::v6_only(true), ec);
+  }
+  if (!ec) {
+    a.set_option(tcp::acceptor::reuse_address(true), ec);
+  }
+  if (!ec) {
+    a.bind(ep, ec);
+  }
+  if (ec) {
+    return BW_ERR(std::error_code(ec.value(), std::generic_category()), "listen " + hp.str());
+  }
+  return {};
+}
+
+} // namespace
+
+Result<std::unique_ptr<ProxyServer>> ProxyServer::create(const ProxyConfig& cfg) {
+  std::unique_ptr<ProxyServer> s(new ProxyServer(cfg));
+  unsigned n = cfg.threads;
+  if (n == 0) {
+    n = std::max(1u, std::thread::hardware_concurrency());
+  }
+  std::vector<net::HostPort> listen;
+  for (const auto& hp : cfg.listen) {
+    if (auto st = probeFree(hp); !st) {
+      const auto code = st.error().code().value();
+      if (hp.v6 && cfg.listenIsDefault && (code == EAFNOSUPPORT || code == EADDRNOTAVAIL)) {
+        kLog.warn("IPv6 is not available here; listening on IPv4 only", {{"listen", hp.str()}});
+        continue;
+      }
+      return tl::unexpected(st.error());
+    }
+    listen.push_back(hp);
+    s->listenPorts_.push_back(hp.port);
+  }
+  for (unsigned i = 0; i < n; ++i) {
+    auto w = std::make_unique<Worker>(s->cfg_, s->listenPorts_);
+    for (const auto& hp : listen) {
+      auto a = bindListener(w->ctx(), hp);
+      if (!a) {
+        return tl::unexpected(a.error());
+      }
+      w->acceptors().push_back(std::move(*a));
+    }
+    s->workers_.push_back(std::move(w));
+  }
+  return s;
+}
+
+void ProxyServer::start() {
+  for (auto& w : workers_) {
+    w->start();
+    threads_.emplace_back([ctx = &w->ctx()] {
+      ctx->run();
+    });
+  }
+}
+
+void ProxyServer::beginDrain() {
+  if (draining_.exchange(true)) {
+    return;
+  }
+  stats().draining.set(1);
+  for (auto& w : workers_) {
+    asio::post(w->ctx(), [w = w.get()] { w->drain(); });
+  }
+}
+
+int64_t ProxyServer::activeConnections() const { return stats().connectionsActive.value(); }
+
+void ProxyServer::waitDrained(Clock::time_point deadline) {
+  // Give the workers a moment to close their listen sockets before counting.
+  std::this_thread::sleep_for(20ms);
+  while (Clock::now() < deadline && activeConnections() > 0) {
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+void ProxyServer::stop() {
+  for (auto& w : workers_) {
+    w->ctx().stop();
+  }
+  for (auto& t : threads_) {
+    if (t.joinable()) {
+      t.join();
+    }
+  }
+  threads_.clear();
+}
+
+} // namespace bulwark::filter

@@ -1,0 +1,62 @@
+#include "bulwark/filter/stats.h"
+
+namespace bulwark::filter {
+
+ProxyStats& stats() {
+  static ProxyStats s;
+  return s;
+}
+
+std::string ProxyStats::render() const {
+  metrics::TextWriter w;
+#define BW_X(name, help)                                                                         \
+  w.family("bulwark_" #name, "counter", help);                                                   \
+  w.sample("bulwark_" #name, "", name.value());
+  BW_PROXY_COUNTERS(BW_X)
+#undef BW_X
+
+  w.family("bulwark_requests_total", "counter", "Requests answered, by status class");
+  for (size_t i = 0; i < requestsByClass.size(); ++i) {
+    w.sample("bulwark_requests_total", "class=\"" + std::to_string(i + 1) + "xx\"",
+             requestsByClass[i].value());
+  }
+
+  w.family("bulwark_upstream_errors_total", "counter", "Failures talking to the app, by kind");
+  {
+    size_t i = 0;
+#define BW_X(n) w.sample("bulwark_upstream_errors_total", "kind=\"" #n "\"", upstreamErrors[i++].value());
+    BW_UPSTREAM_ERRORS(BW_X)
+#undef BW_X
+  }
+  w.family("bulwark_uninspected_connections_total", "counter",
+           "Connections passed through without HTTP inspection, by detected protocol");
+  {
+    size_t i = 0;
+#define BW_X(n) w.sample("bulwark_uninspected_connections_total", "reason=\"" #n "\"", uninspected[i++].value());
+    BW_UNINSPECTED(BW_X)
+#undef BW_X
+  }
+  w.family("bulwark_timeouts_total", "counter", "Connections or requests ended by a timeout");
+  {
+    size_t i = 0;
+#define BW_X(n) w.sample("bulwark_timeouts_total", "kind=\"" #n "\"", timeouts[i++].value());
+    BW_TIMEOUTS(BW_X)
+#undef BW_X
+  }
+  w.family("bulwark_bad_requests_total", "counter", "Requests refused as malformed, by reason");
+  for (size_t i = 1; i < badRequests.size(); ++i) {
+    w.sample("bulwark_bad_requests_total",
+             "reason=\"" + std::string(http1::headErrorLabel(static_cast<http1::HeadError>(i))) +
+                 "\"",
+             badRequests[i].value());
+  }
+  w.family("bulwark_connections_active", "gauge", "Client connections open now");
+  w.sample("bulwark_connections_active", "", connectionsActive.value());
+  w.family("bulwark_draining", "gauge", "1 while the proxy drains after SIGTERM");
+  w.sample("bulwark_draining", "", draining.value());
+  w.histogram("bulwark_request_duration_seconds",
+              "Time from the end of the request head to the end of the response", requestDuration);
+  return std::move(w.text());
+}
+
+} // namespace bulwark::filter

@@ -1,0 +1,212 @@
+#include "bulwark/filter/status.h"
+
+#include <chrono>
+#include <mutex>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "bulwark/common/log.h"
+
+namespace bulwark::filter {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+using namespace std::chrono_literals;
+
+const log::Logger kLog("status");
+
+} // namespace
+
+bool tcpReachable(const net::HostPort& app, int timeoutMs) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (app.v6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(app.port);
+    inet_pton(AF_INET6, app.host.c_str(), &a->sin6_addr);
+    len = sizeof *a;
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(app.port);
+    inet_pton(AF_INET, app.host.c_str(), &a->sin_addr);
+    len = sizeof *a;
+  }
+  const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return false;
+  }
+  bool ok = false;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) {
+    ok = true;
+  } else if (errno == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, timeoutMs) == 1) {
+      int err = 0;
+      socklen_t el = sizeof err;
+      ok = ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0;
+    }
+  }
+  ::close(fd);
+  return ok;
+}
+
+struct StatusServer::Impl {
+  asio::io_context ctx{1};
+  tcp::acceptor acceptor{ctx};
+  Hooks hooks;
+  std::mutex readyMutex;
+  std::chrono::steady_clock::time_point readyCheckedAt{};
+  bool appReachable = false;
+
+  bool appReady() {
+    std::lock_guard lock(readyMutex);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - readyCheckedAt > 1s) {
+      appReachable = tcpReachable(hooks.app, 1000);
+      readyCheckedAt = now;
+    }
+    return appReachable;
+  }
+
+  http::response<http::string_body> answer(const http::request<http::string_body>& req) {
+    http::response<http::string_body> res{http::status::ok, req.version()};
+    res.set(http::field::server, "bulwark-proxy");
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    res.keep_alive(req.keep_alive());
+    const auto target = req.target();
+    const auto path = target.substr(0, target.find('?'));
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      res.result(http::status::method_not_allowed);
+      res.body() = "method not allowed\n";
+    } else if (path == "/healthz") {
+      res.body() = "ok\n";
+    } else if (path == "/readyz") {
+      if (!hooks.listening()) {
+        res.result(http::status::service_unavailable);
+        res.body() = "not ready: draining\n";
+      } else if (!appReady()) {
+        res.result(http::status::service_unavailable);
+        res.body() = "not ready: app " + hooks.app.str() + " does not accept connections\n";
+      } else {
+        res.body() = "ready\n";
+      }
+    } else if (path == "/metrics") {
+      res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      res.body() = hooks.metrics();
+    } else {
+      res.result(http::status::not_found);
+      res.body() = "not found: try /healthz, /readyz or /metrics\n";
+    }
+    res.prepare_payload();
+    return res;
+  }
+
+  asio::awaitable<void> session(tcp::socket sock) {
+    beast::tcp_stream stream(std::move(sock));
+    beast::flat_buffer buf;
+    error_code ec;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(8192);
+      parser.body_limit(4096);
+      stream.expires_after(10s);
+      co_await http::async_read(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        break;
+      }
+      auto res = answer(parser.get());
+      stream.expires_after(10s);
+      co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || !res.keep_alive()) {
+        break;
+      }
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  asio::awaitable<void> acceptLoop() {
+    for (;;) {
+      error_code ec;
+      tcp::socket s = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (!acceptor.is_open()) {
+          co_return;
+        }
+        continue;
+      }
+      asio::co_spawn(ctx, session(std::move(s)), asio::detached);
+    }
+  }
+};
+
+StatusServer::StatusServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+StatusServer::~StatusServer() { stop(); }
+
+Result<std::unique_ptr<StatusServer>> StatusServer::create(const net::HostPort& listen,
+                                                           Hooks hooks) {
+  auto impl = std::make_unique<Impl>();
+  impl->hooks = std::move(hooks);
+  error_code ec;
+  tcp::endpoint ep(asio::ip::make_address(listen.host, ec), listen.port);
+  if (!ec) {
+    impl->acceptor.open(ep.protocol(), ec);
+  }
+  if (!ec && ep.address().is_v6()) {
+    impl->acceptor.set_option(asio::ip::v6_only(true), ec);
+  }
+  if (!ec) {
+    impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  }
+  if (!ec) {
+    impl->acceptor.bind(ep, ec);
+  }
+  if (!ec) {
+    impl->acceptor.listen(128, ec);
+  }
+  if (ec) {
+    return BW_ERR(std::error_code(ec.value(), std::generic_category()),
+                  "status listen " + listen.str());
+  }
+  return std::unique_ptr<StatusServer>(new StatusServer(std::move(impl)));
+}
+
+void StatusServer::start() {
+  asio::co_spawn(impl_->ctx, impl_->acceptLoop(), asio::detached);
+  thread_ = std::thread([this] { impl_->ctx.run(); });
+}
+
+void StatusServer::stop() {
+  if (impl_) {
+    impl_->ctx.stop();
+  }
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+} // namespace bulwark::filter
