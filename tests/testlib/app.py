@@ -26,7 +26,7 @@ headers a GET would get and no body):
   /bad-response            writes a broken status line and closes
   /reset                   closes the connection without answering (RST)
   /ws                      WebSocket handshake (101) then echo of frames
-  /stats                   JSON: total requests / connections seen by this app
+  /stats                   JSON: total requests (other than /stats) / connections seen
 Every response carries X-App-Conn (connection id) and X-App-Conn-Requests.
 
 The deterministic body pattern is `pattern(offset, n)`; tests import this module to check it.
@@ -298,8 +298,9 @@ def handle_http(sock, addr, conn_id):
                                 ("app-rejected: %s\n" % e).encode(), keep=False)
                 return
             c.requests += 1
-            with _stats_lock:
-                _stats["requests"] += 1
+            if urlsplit(target).path != "/stats":  # /stats does not count itself
+                with _stats_lock:
+                    _stats["requests"] += 1
             toks = conn_tokens(headers)
             if version == "HTTP/1.1":
                 keep = "close" not in toks

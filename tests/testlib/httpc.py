@@ -83,13 +83,25 @@ class RawConn:
     def __exit__(self, *exc):
         self.close()
 
+    # the logs keep the first 16 kB and (roughly) the last 16 kB of the exchange
+    def _log(self, log, data):
+        if not self._keep_log:
+            return
+        room = 16384 - len(log)
+        if room > 0:
+            log += data[:room]
+            data = data[room:]
+            if not data:
+                return
+        log += data[-16384:]
+        if len(log) > 49152:
+            del log[16384:len(log) - 16384]
+
     def _log_sent(self, data):
-        if self._keep_log and len(self.sent) < 64 * 1024:
-            self.sent += data[:64 * 1024]
+        self._log(self.sent, data)
 
     def _log_recv(self, data):
-        if self._keep_log and len(self.received) < 64 * 1024:
-            self.received += data[:64 * 1024]
+        self._log(self.received, data)
 
     # -- io -----------------------------------------------------------------
     def send(self, data):

@@ -309,7 +309,7 @@ class Proxy:
             with open(self.stderr_path, "rb") as f:
                 return f.read().decode("utf-8", "replace")
         except (OSError, AttributeError):
-            return ""
+            return getattr(self, "_last_stderr", "")
 
     def describe(self):
         return ("proxy pid %s rc %s config %s\n--- proxy stderr (tail) ---\n%s" %
@@ -382,6 +382,11 @@ class Proxy:
                     fh.close()
                 except OSError:
                     pass
+        # keep the logs while the process runs; remove them once it has ended
+        if self.tmpdir and self.proc is not None and self.proc.poll() is not None:
+            self._last_stderr = self.stderr_text()
+            self.tmpdir.cleanup()
+            self.tmpdir = None
 
     def __enter__(self):
         if self.proc is None:

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what Bulwark needs to build, test and run its demo on Debian 12. Idempotent and quick
+# when everything is already there (no apt-get update unless something is missing).
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config clang lld libclang-rt-14-dev
+  # libraries
+  libboost-dev libexpected-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # real peers and clients for tests, demo and benchmarks
+  nginx-light wrk curl python3 iproute2 procps
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian nginx package starts a system nginx on :80; Bulwark's tests run their own.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
+  $SUDO systemctl stop nginx || true
+fi

@@ -1,0 +1,140 @@
+#include "bulwark/filter/http_head.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace bulwark::filter::http1 {
+namespace {
+
+const Limits kLimits{};
+
+HeadError check(std::string_view head, const Limits& lim = kLimits) {
+  return checkRequestHead(head, lim).error;
+}
+
+TEST(CheckRequestHead, AcceptsOrdinaryRequests) {
+  auto r = checkRequestHead("GET /a?b=c HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n", kLimits);
+  EXPECT_EQ(r.error, HeadError::None);
+  EXPECT_EQ(r.info.versionMinor, 1);
+  EXPECT_FALSE(r.info.chunked);
+  EXPECT_FALSE(r.info.contentLength);
+
+  r = checkRequestHead("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n", kLimits);
+  EXPECT_EQ(r.error, HeadError::None);
+  EXPECT_EQ(r.info.contentLength, 12u);
+
+  r = checkRequestHead("POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:  Chunked \r\n\r\n",
+                       kLimits);
+  EXPECT_EQ(r.error, HeadError::None);
+  EXPECT_TRUE(r.info.chunked);
+
+  r = checkRequestHead("GET / HTTP/1.0\r\n\r\n", kLimits); // HTTP/1.0 needs no Host
+  EXPECT_EQ(r.error, HeadError::None);
+  EXPECT_EQ(r.info.versionMinor, 0);
+
+  r = checkRequestHead("PUT /u HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
+                       kLimits);
+  EXPECT_TRUE(r.info.expectContinue);
+  EXPECT_FALSE(r.info.expectOther);
+  EXPECT_EQ(check("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"), HeadError::None);
+  EXPECT_EQ(check("GET /caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\nX: \xc3\xa9\r\n\r\n"), HeadError::None);
+}
+
+TEST(CheckRequestHead, RefusesSmugglingAmbiguities) {
+  EXPECT_EQ(check("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            HeadError::TransferEncodingWithContentLength);
+  EXPECT_EQ(check("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"),
+            HeadError::DuplicateContentLength);
+  for (const char* v : {"abc", "-1", "+5", "1,1", "1 1", "", "0x10", "99999999999999999999"}) {
+    EXPECT_EQ(check(std::string("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ") + v + "\r\n\r\n"),
+              HeadError::BadContentLength)
+        << v;
+  }
+  for (const char* v : {"gzip, chunked", "chunked, chunked", "identity", "chunked;x=1", "xchunked"}) {
+    EXPECT_EQ(check(std::string("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ") + v + "\r\n\r\n"),
+              HeadError::BadTransferEncoding)
+        << v;
+  }
+  EXPECT_EQ(check("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            HeadError::DuplicateTransferEncoding);
+  EXPECT_EQ(check("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            HeadError::TransferEncodingInHttp10);
+}
+
+TEST(CheckRequestHead, RefusesMalformedSyntax) {
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n"), HeadError::ObsFold);
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n"), HeadError::BareLineEnding);
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n"), HeadError::BadHeaderName);
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: x\r\nX-A : x\r\n\r\n"), HeadError::BadHeaderName);
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: x\r\n: x\r\n\r\n"), HeadError::BadHeaderName);
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: x\r\nX-A\r\n\r\n"), HeadError::BadHeaderName);
+  EXPECT_EQ(check(std::string("GET / HTTP/1.1\r\nHost: x\r\nX: a\0b\r\n\r\n", 36)),
+            HeadError::BadHeaderValue);
+  EXPECT_EQ(check("GET / HTTP/1.1\r\n\r\n"), HeadError::MissingHost);
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n"), HeadError::DuplicateHost);
+  EXPECT_EQ(check("GET /  HTTP/1.1\r\nHost: x\r\n\r\n"), HeadError::BadRequestLine);
+  EXPECT_EQ(check("GET\t/ HTTP/1.1\r\nHost: x\r\n\r\n"), HeadError::BadRequestLine);
+  EXPECT_EQ(check("GET /\r\n\r\n"), HeadError::BadRequestLine);
+  EXPECT_EQ(check("GET / http/1.1\r\nHost: x\r\n\r\n"), HeadError::BadRequestLine);
+  EXPECT_EQ(check("GET / HTTP/1.2\r\nHost: x\r\n\r\n"), HeadError::BadVersion);
+  EXPECT_EQ(check("GET / HTTP/2.0\r\nHost: x\r\n\r\n"), HeadError::BadVersion);
+  EXPECT_EQ(headErrorStatus(HeadError::BadVersion), 505);
+  EXPECT_EQ(headErrorStatus(HeadError::ObsFold), 400);
+}
+
+TEST(CheckRequestHead, EnforcesLimits) {
+  Limits lim;
+  lim.maxRequestLine = 64;
+  lim.maxHeaders = 2;
+  lim.maxHeaderBytes = 256;
+  EXPECT_EQ(check("GET /" + std::string(80, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", lim),
+            HeadError::RequestLineTooLong);
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\n\r\n", lim), HeadError::TooManyHeaders);
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: x\r\nA: " + std::string(300, 'a') + "\r\n\r\n", lim),
+            HeadError::HeadTooLarge);
+}
+
+TEST(ScanHead, FindsEndIncrementally) {
+  const std::string req = "GET / HTTP/1.1\r\nHost: x\r\n\r\nNEXT";
+  size_t resume = 0;
+  for (size_t n = 1; n < req.size(); ++n) {
+    auto s = scanHead(std::string_view(req).substr(0, n), resume, kLimits);
+    if (s.state == HeadScan::State::Complete) {
+      EXPECT_EQ(s.length, req.size() - 4);
+      EXPECT_EQ(n, req.size() - 4);
+      return;
+    }
+    ASSERT_EQ(s.state, HeadScan::State::NeedMore) << n;
+    resume = s.scanned;
+  }
+  FAIL() << "head end not found";
+}
+
+TEST(ScanHead, RefusesBareLfAndOversizeEarly) {
+  EXPECT_EQ(scanHead("GET / HTTP/1.1\nHost: x\n\n", 0, kLimits).error, HeadError::BareLineEnding);
+  Limits lim;
+  lim.maxRequestLine = 16;
+  lim.maxHeaderBytes = 64;
+  EXPECT_EQ(scanHead("GET /aaaaaaaaaaaaaaaaaaaaaaaa", 0, lim).error, HeadError::RequestLineTooLong);
+  EXPECT_EQ(scanHead("GET / HTTP/1.1\r\n" + std::string(70, 'x'), 0, lim).error,
+            HeadError::HeadTooLarge);
+}
+
+TEST(Sniff, TellsProtocolsApart) {
+  EXPECT_EQ(sniffProtocol("", kLimits), Sniff::NeedMore);
+  EXPECT_EQ(sniffProtocol("GE", kLimits), Sniff::NeedMore);
+  EXPECT_EQ(sniffProtocol("GET ", kLimits), Sniff::Http);
+  EXPECT_EQ(sniffProtocol("DELETE /x", kLimits), Sniff::Http);
+  EXPECT_EQ(sniffProtocol("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", kLimits), Sniff::Http2Preface);
+  EXPECT_EQ(sniffProtocol("PRI", kLimits), Sniff::NeedMore);
+  EXPECT_EQ(sniffProtocol("\x16\x03\x01\x02\x00", kLimits), Sniff::Tls);
+  EXPECT_EQ(sniffProtocol("SSH-2.0-OpenSSH_9.2\r\n", kLimits), Sniff::Unknown);
+  EXPECT_EQ(sniffProtocol(std::string("\x00\x01", 2), kLimits), Sniff::Unknown);
+  EXPECT_EQ(sniffProtocol("BREW /pot HTTP/1.1\r\n", kLimits), Sniff::Http);
+  EXPECT_EQ(sniffProtocol("BREW /pot", kLimits), Sniff::NeedMore);
+  EXPECT_EQ(sniffProtocol("HELLO world\r\n", kLimits), Sniff::Unknown);
+}
+
+} // namespace
+} // namespace bulwark::filter::http1
