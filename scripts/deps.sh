@@ -3,14 +3,9 @@
 # when everything is already there (no apt-get update unless something is missing).
 set -euo pipefail
 
-PACKAGES=(
-  # toolchain
-  build-essential cmake ninja-build pkg-config clang lld libclang-rt-14-dev
-  # libraries
-  libboost-dev libexpected-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
-  # real peers and clients for tests, demo and benchmarks
-  nginx-light wrk curl python3 iproute2 procps
-)
+# One list per module in scripts/deps/*.txt (whitespace separated, # comments).
+HERE="$(cd "$(dirname "$0")" && pwd)"
+read -r -a PACKAGES <<< "$(cat "$HERE"/deps/*.txt | sed 's/#.*//' | tr '\n' ' ')"
 
 missing=()
 for p in "${PACKAGES[@]}"; do
