@@ -5,9 +5,13 @@ Subcommands:
   free-ports N                  print N distinct free TCP ports on 127.0.0.1
   wait-port PORT TIMEOUT_S      wait until 127.0.0.1:PORT accepts a TCP connection
   http-get URL [TIMEOUT_S]      print the body of a GET (exit 1 on error or non-2xx)
+  http-status URL [TIMEOUT_S]   print the status of a GET (exit 1 only when there is no answer)
   wait-http URL TIMEOUT_S       wait until URL answers 2xx
   parse-wrk FILE                print "rps p50_ms p99_ms non2xx socket_errors requests"
   rss PID...                    print the summed VmRSS in bytes of PID(s) and all their descendants
+  cpu PID...                    print the summed user+system CPU seconds of PID(s) and descendants
+  sys-busy                      print the machine's process CPU seconds so far (user+nice+system+steal, all CPUs)
+  run-timed CPUFILE CMD...      run CMD, write its user+system CPU seconds to CPUFILE, exit with its status
   fds PID...                    print the summed open fd count of PID(s) and descendants
   descendants PID               print PID and all its descendants, one per line
   idle-conns ...                open N idle TCP connections, hold them, close them (see --help)
@@ -59,6 +63,19 @@ def wait_port(port, timeout):
 def http_get(url, timeout=2.0):
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return r.status, r.read().decode("utf-8", "replace")
+
+
+def http_status(url, timeout=2.0):
+    """The status of a GET of URL (an HTTP error status is a result, not an exception)."""
+    import urllib.error
+    req = urllib.request.Request(url, headers={"User-Agent": "proxy-bench/1", "Accept": "*/*"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            r.read()
+            return r.status
+    except urllib.error.HTTPError as e:
+        e.read()
+        return e.code
 
 
 def wait_http(url, timeout):
@@ -150,6 +167,42 @@ def rss_bytes(pid):
     except OSError:
         pass
     return 0
+
+
+def cpu_seconds(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except OSError:
+        return 0.0
+    rest = st[st.rfind(")") + 2:].split()
+    # fields after ')' start at field 3 (state); utime = field 14, stime = field 15
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sys_busy_seconds():
+    with open("/proc/stat") as f:
+        vals = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal [guest guest_nice: already in user/nice].
+    # irq/softirq are left out: loopback packet processing for the benchmark's own traffic is
+    # accounted there and charged to no process.
+    busy = vals[0] + vals[1] + vals[2] + vals[7]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def run_timed(cpufile, cmd):
+    import subprocess
+    try:
+        proc = subprocess.Popen(cmd)
+    except OSError as e:
+        print("run-timed: %s: %s" % (cmd[0], e), file=sys.stderr)
+        return 127
+    _, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    with open(cpufile, "w") as f:
+        f.write("%.2f\n" % (ru.ru_utime + ru.ru_stime))
+    rc = proc.returncode
+    return rc if rc >= 0 else 128 - rc
 
 
 def fd_count(pid):
@@ -247,33 +300,75 @@ def _num(v):
             return v
 
 
+TARGETS = ["app", "nginx", "modsec", "bulwark", "bulwark_block"]
+NAMES = {"app": "app-direct", "nginx": "nginx-proxy", "modsec": "nginx-modsec",
+         "bulwark": "bulwark-off", "bulwark_block": "bulwark-block"}
+# workload name -> suffix of the result keys ("<target><suffix>.rps", ...)
+WORKLOADS = [("get", ""), ("mixed", "-mixed")]
+# (numerator, denominator, goal): rps ratios printed (never asserted) for each workload
+RATIOS = [("bulwark", "nginx", 1.0), ("bulwark_block", "bulwark", 0.9),
+          ("bulwark_block", "modsec", 50.0)]
+
+
+def _target_doc(d):
+    return {
+        "rps": d.get("rps"), "p50_ms": d.get("p50_ms"), "p99_ms": d.get("p99_ms"),
+        "non2xx": d.get("non2xx"), "socket_errors": d.get("socket_errors"),
+        "requests": d.get("requests"),
+        "cpu_seconds": d.get("cpu_s"),
+        "wrk_cpu_seconds": d.get("wrk_cpu_s"),
+        "other_load_cpu_pct": d.get("foreign_cpu_pct"),
+        "cpu_us_per_request": (d["cpu_s"] * 1e6 / d["requests"])
+        if d.get("cpu_s") is not None and d.get("requests") else None,
+    }
+
+
 def report(args):
     kv = {k: _num(v) for k, v in _load_kv(args.results).items()}
-    targets = ["app", "nginx", "bulwark"]
-    names = {"app": "app-direct", "nginx": "nginx-proxy", "bulwark": "bulwark"}
 
     def fmt(v, f):
         return "-" if v is None else f % v
 
-    lines = []
-    lines.append("%-12s %12s %10s %10s %8s" % ("target", "rps", "p50(ms)", "p99(ms)", "errors"))
-    for t in targets:
-        if kv.get(t + ".rps") is None:
-            continue
-        err = (kv.get(t + ".non2xx") or 0) + (kv.get(t + ".socket_errors") or 0)
-        lines.append("%-12s %12s %10s %10s %8d" % (
-            names[t], fmt(kv.get(t + ".rps"), "%.0f"), fmt(kv.get(t + ".p50_ms"), "%.3f"),
-            fmt(kv.get(t + ".p99_ms"), "%.3f"), err))
-    ratio = None
-    if kv.get("bulwark.rps") and kv.get("nginx.rps"):
-        ratio = kv["bulwark.rps"] / kv["nginx.rps"]
-    lines.append("")
-    lines.append("rps ratio bulwark/nginx-proxy: %s (goal >= 1.0)" % fmt(ratio, "%.3f"))
+    def sub(key):  # "<key>.<metric>" -> {metric: value}
+        return {k[len(key) + 1:]: v for k, v in kv.items() if k.startswith(key + ".")}
 
+    lines = []
+    lines.append("%-8s %-14s %12s %10s %10s %8s %12s %8s" % (
+        "workload", "target", "rps", "p50(ms)", "p99(ms)", "errors", "cpu/req(us)", "other%"))
+    for wl, suffix in WORKLOADS:
+        for t in TARGETS:
+            d = sub(t + suffix)
+            if d.get("rps") is None:
+                continue
+            err = (d.get("non2xx") or 0) + (d.get("socket_errors") or 0)
+            cpu_req = _target_doc(d)["cpu_us_per_request"]
+            lines.append("%-8s %-14s %12s %10s %10s %8d %12s %8s" % (
+                wl, NAMES[t], fmt(d.get("rps"), "%.0f"), fmt(d.get("p50_ms"), "%.3f"),
+                fmt(d.get("p99_ms"), "%.3f"), err, fmt(cpu_req, "%.1f"),
+                fmt(d.get("foreign_cpu_pct"), "%.1f")))
+    lines.append("(get: GET %s; mixed: bench/mixed.lua; cpu/req: CPU time of the target's own"
+                 " processes per request, the app's excluded for the proxies; other%%: CPU share"
+                 " taken by processes outside the benchmark during the run, numbers are unreliable"
+                 " above ~5%%)" % kv.get("config.path", "?"))
+
+    ratios = {}
     lines.append("")
-    lines.append("%-12s %14s %16s %16s %14s" % ("memory", "RSS idle(KiB)", "RSS +conns(KiB)",
-                                                 "conns held", "bytes/conn"))
-    mem = {}
+    for num, den, goal in RATIOS:
+        vals = {}
+        for wl, suffix in WORKLOADS:
+            a, b = kv.get(num + suffix + ".rps"), kv.get(den + suffix + ".rps")
+            if a and b:
+                vals[wl] = a / b
+        if not vals:
+            continue
+        ratios["%s_over_%s" % (num, den)] = dict(vals, goal=goal)
+        lines.append("rps ratio %-28s %s (goal >= %g, not asserted)" % (
+            "%s/%s:" % (NAMES[num], NAMES[den]),
+            ", ".join("%s %s%s" % (wl, "%.3f" % v if v < 10 else "%.1f" % v,
+                                   "" if v >= goal else " (below goal)")
+                      for wl, v in vals.items()), goal))
+
+    mem_lines, mem = [], {}
     for t in ("nginx", "bulwark"):
         idle, loaded, n = kv.get(t + ".rss_idle"), kv.get(t + ".rss_conns"), kv.get(t + ".conns_held")
         per = None
@@ -282,41 +377,51 @@ def report(args):
         mem[t] = per
         if idle is None and loaded is None:
             continue
-        lines.append("%-12s %14s %16s %16s %14s" % (
-            names[t], fmt(idle and idle / 1024, "%.0f"), fmt(loaded and loaded / 1024, "%.0f"),
+        mem_lines.append("%-14s %14s %16s %16s %14s" % (
+            NAMES[t], fmt(idle and idle / 1024, "%.0f"), fmt(loaded and loaded / 1024, "%.0f"),
             fmt(n, "%d"), fmt(per, "%.0f")))
-    for t in ("nginx", "bulwark"):
-        a = kv.get(t + ".rss_after_load")
-        if a is not None:
-            lines.append("%-12s RSS after load test: %.0f KiB" % (names[t], a / 1024))
+    if mem_lines:
+        lines.append("")
+        lines.append("%-14s %14s %16s %16s %14s" % ("memory", "RSS idle(KiB)", "RSS +conns(KiB)",
+                                                     "conns held", "bytes/conn"))
+        lines.extend(mem_lines)
+    after = [(t, kv.get(t + ".rss_after_load")) for t in TARGETS]
+    after = [(t, a) for t, a in after if a is not None]
+    if after:
+        lines.append("")
+    for t, a in after:
+        lines.append("%-14s RSS after the load tests: %.0f KiB" % (NAMES[t], a / 1024))
     print("\n".join(lines))
 
     if args.json:
+        r = ratios.get("bulwark_over_nginx", {}).get("get")
         doc = {
             "config": {k.split(".", 1)[1]: v for k, v in kv.items() if k.startswith("config.")},
+            "rps_ratio_bulwark_over_nginx": r,
             "targets": {},
-            "rps_ratio_bulwark_over_nginx": ratio,
+            "ratios": ratios,
             "memory": {},
             "bulwark_sigterm_exit": kv.get("bulwark.sigterm_exit"),
+            "bulwark_block_sigterm_exit": kv.get("bulwark_block.sigterm_exit"),
         }
-        for t in targets:
-            d = {k.split(".", 1)[1]: v for k, v in kv.items() if k.startswith(t + ".")}
-            if not d:
-                continue
-            doc["targets"][names[t]] = {
-                "rps": d.get("rps"), "p50_ms": d.get("p50_ms"), "p99_ms": d.get("p99_ms"),
-                "non2xx": d.get("non2xx"), "socket_errors": d.get("socket_errors"),
-                "requests": d.get("requests"),
-            }
-            if t in mem:
-                doc["memory"][names[t]] = {
+        for wl, suffix in WORKLOADS:
+            section = "targets" if not suffix else "targets_" + wl
+            for t in TARGETS:
+                d = sub(t + suffix)
+                if d.get("rps") is not None:
+                    doc.setdefault(section, {})[NAMES[t]] = _target_doc(d)
+        for t in TARGETS:
+            d = sub(t)
+            if t in mem and (d.get("rss_idle") is not None or d.get("rss_conns") is not None):
+                doc["memory"][NAMES[t]] = {
                     "rss_idle_bytes": d.get("rss_idle"),
                     "rss_with_conns_bytes": d.get("rss_conns"),
-                    "rss_after_load_bytes": d.get("rss_after_load"),
                     "conns_requested": kv.get("config.idle_conns"),
                     "conns_held": d.get("conns_held"),
                     "bytes_per_conn": mem[t],
                 }
+            if d.get("rss_after_load") is not None:
+                doc["memory"].setdefault(NAMES[t], {})["rss_after_load_bytes"] = d.get("rss_after_load")
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=2, sort_keys=True)
             f.write("\n")
@@ -326,7 +431,9 @@ def report(args):
 def metrics_summary(path):
     want = ("bulwark_requests_total", "bulwark_upstream_errors_total",
             "bulwark_upstream_reused_total", "bulwark_connections_total",
-            "bulwark_connections_active", "bulwark_bad_requests_total", "bulwark_timeouts_total")
+            "bulwark_connections_active", "bulwark_bad_requests_total", "bulwark_timeouts_total",
+            "bulwark_inspected_total", "bulwark_attacks_total", "bulwark_inspection_limit_total",
+            "bulwark_denied_total")
     with open(path) as f:
         for line in f:
             if not line.startswith(want):
@@ -359,6 +466,13 @@ def main(argv):
             return 1
         sys.stdout.write(body)
         return 0 if 200 <= st < 300 else 1
+    if cmd == "http-status":
+        try:
+            print(http_status(rest[0], float(rest[1]) if len(rest) > 1 else 2.0))
+        except Exception as e:  # noqa: BLE001
+            print("http-status %s: %s" % (rest[0], e), file=sys.stderr)
+            return 1
+        return 0
     if cmd == "wait-http":
         ok, why = wait_http(rest[0], float(rest[1]))
         if not ok:
@@ -373,15 +487,22 @@ def main(argv):
         print("%.2f %.4f %.4f %d %d %s" % (r["rps"], r["p50_ms"], r["p99_ms"], r["non2xx"],
                                            r["socket_errors"], r["requests"]))
         return 0
-    if cmd in ("rss", "fds", "descendants"):
+    if cmd in ("rss", "fds", "descendants", "cpu"):
         pids = descendants([int(p) for p in rest])
         if cmd == "descendants":
             print("\n".join(str(p) for p in pids))
+        elif cmd == "cpu":
+            print("%.2f" % sum(cpu_seconds(p) for p in pids))
         elif cmd == "rss":
             print(sum(rss_bytes(p) for p in pids))
         else:
             print(sum(fd_count(p) for p in pids))
         return 0
+    if cmd == "sys-busy":
+        print("%.2f" % sys_busy_seconds())
+        return 0
+    if cmd == "run-timed":
+        return run_timed(rest[0], rest[1:])
     if cmd == "idle-conns":
         ap = argparse.ArgumentParser(prog="bench_helper.py idle-conns")
         ap.add_argument("--port", type=int, required=True)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Bulwark proxy benchmark: app-direct vs nginx reverse proxy vs bulwark-proxy (--mode off).
+# Bulwark proxy benchmark: app-direct vs nginx reverse proxy vs bulwark-proxy (--mode off);
+# with --waf also nginx + ModSecurity + OWASP CRS vs bulwark-proxy --mode block.
 #
 # Everything listens on 127.0.0.1 (unprivileged ports picked at random), lives in a mktemp
 # directory, and is stopped on exit (trap), also on failure. Works as root or non-root.
@@ -23,6 +24,17 @@ URL_PATH='/api/items?id=42&sort=asc&q=hello'
 WITH_BULWARK=1
 WITH_MEMORY=1
 KEEP=0
+QUICK=0
+WAF=0              # --waf: also nginx + ModSecurity + CRS and bulwark --mode block
+MIXED=0            # --mixed: a second row of numbers with bench/mixed.lua
+MIXED_LUA="$SCRIPT_DIR/mixed.lua"
+# Must be answered 403 by the blocking WAFs (and 200 by everything else) before anything is measured.
+ATTACK_PATH='/?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E'
+MODSEC_MODULE="${MODSEC_MODULE:-/usr/lib/nginx/modules/ngx_http_modsecurity_module.so}"
+MODSEC_BASE_CONF="${MODSEC_BASE_CONF:-/etc/nginx/modsecurity.conf}"
+MODSEC_UNICODE_MAP="${MODSEC_UNICODE_MAP:-/etc/nginx/unicode.mapping}"
+CRS_CONF_DIR="${CRS_CONF_DIR:-/etc/modsecurity/crs}"
+CRS_RULES_DIR="${CRS_RULES_DIR:-/usr/share/modsecurity-crs/rules}"
 NGINX="${NGINX:-/usr/sbin/nginx}"
 WRK="${WRK:-wrk}"
 PYTHON="${PYTHON:-python3}"
@@ -37,14 +49,29 @@ Benchmarks three targets on 127.0.0.1 with wrk (keep-alive, GET $URL_PATH):
   bulwark      bulwark-proxy --mode off --threads N --upstream <app>
 and measures the RSS of nginx-proxy (master + workers) and bulwark-proxy idle and with
 --idle-conns idle client connections open. Prints a table and the bulwark/nginx-proxy rps
-ratio (goal >= 1.0, not asserted). Exits 1 if bulwark answered any non-2xx or had socket errors.
+ratio (goal >= 1.0, not asserted), the target's CPU time per request, and how much CPU other
+processes on the machine took during each run (numbers are unreliable when that is high). Exits 1 if bulwark answered any non-2xx or had socket errors.
+
+With --waf (one run, no memory test) two more targets are measured:
+  nginx-modsec   nginx-proxy + ModSecurity v3 + OWASP CRS 3.3 (Debian libnginx-mod-http-modsecurity,
+                 modsecurity-crs; SecRuleEngine On, paranoia level 1, default anomaly thresholds:
+                 blocking), worker_processes = --threads
+  bulwark-block  bulwark-proxy --mode block --threads N (a second process on its own port)
+Before measuring, GET $ATTACK_PATH (<script>alert(1)</script>) must be answered 403 by
+nginx-modsec and bulwark-block and 200 by the others, and GET $URL_PATH 200 by all.
+Prints the ratios bulwark-block/bulwark-off (goal >= 0.9) and bulwark-block/nginx-modsec
+(goal >= 50); not asserted.
+With --mixed every target is measured a second time with bench/mixed.lua (20 benign GET/POST
+JSON/POST form requests, cycled; checked to be answered 2xx by every target first).
 
 Options:
   --duration S      wrk duration per target in seconds (default $DURATION)
   --threads N       bulwark threads and nginx-proxy workers (default $THREADS)
   --conns C         wrk connections (default $CONNS)
   --wrk-threads T   wrk threads (default $WRK_THREADS)
-  --quick           CI smoke run: duration 3 s, warm-up 1 s
+  --quick           CI smoke run: duration 3 s, warm-up 1 s (with --waf --mixed: 2 s)
+  --waf             also nginx + ModSecurity + CRS and bulwark --mode block (skips the memory test)
+  --mixed           also measure every target with the mixed workload (bench/mixed.lua)
   --json FILE       also write the numbers as JSON to FILE
   --bin PATH        bulwark-proxy binary (default \$BULWARK_PROXY_BIN or build/bin/bulwark-proxy)
   --idle-conns N    idle connections for the memory test (default $IDLE_CONNS, max 100000)
@@ -66,7 +93,9 @@ while [[ $# -gt 0 ]]; do
         --threads) [[ $# -ge 2 ]] && is_uint "$2" && [[ $2 -ge 1 && $2 -le 256 ]] || die "--threads needs 1..256"; THREADS=$2; shift 2 ;;
         --conns) [[ $# -ge 2 ]] && is_uint "$2" && [[ $2 -ge 1 && $2 -le 10000 ]] || die "--conns needs 1..10000"; CONNS=$2; shift 2 ;;
         --wrk-threads) [[ $# -ge 2 ]] && is_uint "$2" && [[ $2 -ge 1 && $2 -le 256 ]] || die "--wrk-threads needs 1..256"; WRK_THREADS=$2; shift 2 ;;
-        --quick) DURATION=3; WARMUP=1; shift ;;
+        --quick) QUICK=1; shift ;;
+        --waf) WAF=1; shift ;;
+        --mixed) MIXED=1; shift ;;
         --json) [[ $# -ge 2 ]] || die "--json needs a file"; JSON_OUT=$2; shift 2 ;;
         --bin) [[ $# -ge 2 ]] || die "--bin needs a path"; BIN=$2; shift 2 ;;
         --idle-conns) [[ $# -ge 2 ]] && is_uint "$2" && [[ $2 -ge 1 && $2 -le 100000 ]] || die "--idle-conns needs 1..100000"; IDLE_CONNS=$2; shift 2 ;;
@@ -78,6 +107,13 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ $CONNS -ge $WRK_THREADS ]] || die "--conns must be >= --wrk-threads"
+if [[ $QUICK -eq 1 ]]; then   # keep a CI smoke run short (~40 s at most)
+    DURATION=3; WARMUP=1
+    [[ $WAF -eq 1 && $MIXED -eq 1 ]] && DURATION=2
+fi
+if [[ $WAF -eq 1 && $WITH_MEMORY -eq 1 ]]; then
+    WITH_MEMORY=0   # one run compares throughput; the memory test is the plain run's business
+fi
 if [[ -n "$JSON_OUT" ]]; then
     case "$JSON_OUT" in /*) ;; *) JSON_OUT="$PWD/$JSON_OUT" ;; esac
 fi
@@ -86,8 +122,21 @@ fi
 command -v "$NGINX" >/dev/null 2>&1 || die "nginx not found ($NGINX)"
 command -v "$WRK" >/dev/null 2>&1 || die "wrk not found ($WRK)"
 command -v "$PYTHON" >/dev/null 2>&1 || die "python3 not found ($PYTHON)"
+# Resolve the real interpreter once: wrappers such as pyenv shims cost ~0.5 s of CPU per call,
+# which would disturb the measurements (the helper is called between and around the runs).
+PYTHON=$("$PYTHON" -c 'import sys; print(sys.executable)') || die "python3 does not run"
+[[ -x "$PYTHON" ]] || die "cannot resolve the python3 interpreter"
 if [[ $WITH_BULWARK -eq 1 ]]; then
     [[ -x "$BIN" ]] || die "bulwark-proxy binary not found or not executable: $BIN (build it, or pass --bin)"
+fi
+if [[ $WAF -eq 1 ]]; then
+    for f in "$MODSEC_MODULE" "$MODSEC_BASE_CONF" "$MODSEC_UNICODE_MAP" "$CRS_CONF_DIR/crs-setup.conf" \
+             "$CRS_RULES_DIR/REQUEST-949-BLOCKING-EVALUATION.conf"; do
+        [[ -r "$f" ]] || die "--waf needs $f (install the packages in scripts/deps/bench.txt: scripts/deps.sh)"
+    done
+fi
+if [[ $MIXED -eq 1 ]]; then
+    [[ -r "$MIXED_LUA" ]] || die "mixed workload script not found: $MIXED_LUA"
 fi
 
 # Raise the fd limit for everything started from here (proxies, idle-connection client).
@@ -102,7 +151,10 @@ NOFILE=$(ulimit -n)
 if [[ $WITH_MEMORY -eq 1 ]] && [[ $NOFILE -lt $((IDLE_CONNS + 256)) ]]; then
     log "warning: fd limit $NOFILE is below --idle-conns $IDLE_CONNS + 256; fewer connections will be held"
 fi
-WORKER_CONNECTIONS=$((NOFILE > 1024 ? NOFILE - 64 : 1024))
+# nginx preallocates worker_connections per worker (~0.4 KiB each): size it for the test, not the fd limit.
+WORKER_CONNECTIONS=$((IDLE_CONNS + 1024))
+[[ $WORKER_CONNECTIONS -le $((NOFILE - 64)) ]] || WORKER_CONNECTIONS=$((NOFILE - 64))
+[[ $WORKER_CONNECTIONS -ge 1024 ]] || WORKER_CONNECTIONS=1024
 
 # ----------------------------------------------------------------------------- process management
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bulwark-bench.XXXXXX")
@@ -112,7 +164,9 @@ RESULTS="$WORK/results.kv"
 : >"$RESULTS"
 APP_PID=""
 NGX_PID=""
+MS_PID=""          # nginx + ModSecurity (--waf)
 BW_PID=""
+BWB_PID=""         # bulwark --mode block (--waf)
 IDLE_PID=""
 FAILED=1
 
@@ -127,13 +181,13 @@ stop_pid() {  # stop_pid PID NAME TIMEOUT_S: TERM, bounded wait, then KILL (the 
         sleep 0.1
     done
     if kill -0 "$pid" 2>/dev/null; then
-        log "warning: $name (pid $pid) did not exit within ${timeout}s of SIGTERM; killing"
+        log "warning: $name (pid $pid) did not exit within ${timeout}s of SIGTERM; killing it and its children"
         kill -KILL "$pid" 2>/dev/null || true
+        for k in $kids; do   # only on this forced path: a graceful exit takes its children along
+            [[ "$k" == "$pid" ]] && continue
+            kill -KILL "$k" 2>/dev/null || true
+        done
     fi
-    for k in $kids; do
-        [[ "$k" == "$pid" ]] && continue
-        kill -KILL "$k" 2>/dev/null || true
-    done
     wait "$pid" 2>/dev/null || true
 }
 
@@ -142,11 +196,14 @@ cleanup() {
     trap - EXIT INT TERM
     set +e
     [[ -n "$IDLE_PID" ]] && { touch "$WORK/release" 2>/dev/null; stop_pid "$IDLE_PID" idle-conns 5; }
+    stop_pid "$BWB_PID" bulwark-proxy-block 10
     stop_pid "$BW_PID" bulwark-proxy 10
+    stop_pid "$MS_PID" nginx-modsec 5
     stop_pid "$NGX_PID" nginx-proxy 5
     stop_pid "$APP_PID" nginx-app 5
     if [[ $FAILED -ne 0 ]]; then
-        for f in "$WORK"/bulwark.log "$WORK"/app-error.log "$WORK"/proxy-error.log; do
+        for f in "$WORK"/bulwark.log "$WORK"/bulwark-block.log "$WORK"/app-error.log \
+                 "$WORK"/proxy-error.log "$WORK"/modsec-error.log; do
             [[ -s "$f" ]] || continue
             echo "----- tail of $(basename "$f") -----" >&2
             tail -n 20 "$f" >&2
@@ -168,7 +225,8 @@ record() { echo "$1=$2" >>"$RESULTS"; }
 alive() { kill -0 "$1" 2>/dev/null; }
 
 # ----------------------------------------------------------------------------- configs
-read -r APP_PORT NGX_PORT BW_PORT BW_STATUS_PORT < <("$PYTHON" "$HELPER" free-ports 4)
+read -r APP_PORT NGX_PORT BW_PORT BW_STATUS_PORT MS_PORT BWB_PORT BWB_STATUS_PORT \
+    < <("$PYTHON" "$HELPER" free-ports 7)
 if [[ $(id -u) -eq 0 ]]; then
     USER_LINE="user root;"
 else
@@ -181,12 +239,52 @@ render() {  # render TEMPLATE OUT
         -e "s|@THREADS@|$THREADS|g" \
         -e "s|@APP_PORT@|$APP_PORT|g" \
         -e "s|@PROXY_PORT@|$NGX_PORT|g" \
+        -e "s|@MODSEC_PORT@|$MS_PORT|g" \
+        -e "s|@MODSEC_MODULE@|$MODSEC_MODULE|g" \
         -e "s|@NOFILE@|$NOFILE|g" \
         -e "s|@WORKER_CONNECTIONS@|$WORKER_CONNECTIONS|g" \
         "$1" >"$2"
 }
 render "$SCRIPT_DIR/nginx-app.conf.in" "$WORK/app.conf"
 render "$SCRIPT_DIR/nginx-proxy.conf.in" "$WORK/proxy.conf"
+
+# ModSecurity: Debian's base configuration with the engine blocking, audit and debug logs off and
+# every path absolute or inside $WORK, then CRS (modsec-main.conf.in). Each edit is checked: a
+# base configuration that does not match would silently leave ModSecurity detection-only.
+render_modsec() {
+    local base="$WORK/modsec/modsecurity.conf" before after
+    mkdir -p "$WORK/modsec"
+    sed -e 's/^[[:space:]]*SecRuleEngine[[:space:]].*/SecRuleEngine On/' \
+        -e 's/^[[:space:]]*SecAuditEngine[[:space:]].*/SecAuditEngine Off/' \
+        -e "s|^[[:space:]]*SecAuditLog[[:space:]].*|SecAuditLog $WORK/modsec-audit.log|" \
+        -e 's/^[[:space:]]*SecDebugLog[[:space:]].*/# (SecDebugLog removed by proxy-bench.sh)/' \
+        -e "s|^[[:space:]]*SecUnicodeMapFile[[:space:]]\+[^[:space:]]\+|SecUnicodeMapFile $MODSEC_UNICODE_MAP|" \
+        -e "s|^[[:space:]]*SecTmpDir[[:space:]].*|SecTmpDir $WORK/tmp/|" \
+        -e "s|^[[:space:]]*SecDataDir[[:space:]].*|SecDataDir $WORK/tmp/|" \
+        -e 's/^[[:space:]]*SecStatusEngine[[:space:]].*/SecStatusEngine Off/' \
+        "$MODSEC_BASE_CONF" >"$base"
+    grep -qx 'SecRuleEngine On' "$base" || die "$MODSEC_BASE_CONF: no SecRuleEngine line to turn on"
+    grep -qx 'SecAuditEngine Off' "$base" || echo 'SecAuditEngine Off' >>"$base"
+    grep -q "^SecUnicodeMapFile $MODSEC_UNICODE_MAP" "$base" || echo "SecUnicodeMapFile $MODSEC_UNICODE_MAP 20127" >>"$base"
+    if grep -Eq '^[[:space:]]*SecRuleEngine[[:space:]]+(Off|DetectionOnly)' "$base"; then
+        die "$MODSEC_BASE_CONF: SecRuleEngine could not be switched on"
+    fi
+    # libmodsecurity 3.0 has no IncludeOptional: include the local exclusion files when present.
+    before="# no $CRS_CONF_DIR/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf"
+    after="# no $CRS_CONF_DIR/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf"
+    [[ -r "$CRS_CONF_DIR/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf" ]] &&
+        before="Include $CRS_CONF_DIR/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf"
+    [[ -r "$CRS_CONF_DIR/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf" ]] &&
+        after="Include $CRS_CONF_DIR/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf"
+    sed -e "s|@DIR@|$WORK|g" \
+        -e "s|@CRS_SETUP@|$CRS_CONF_DIR/crs-setup.conf|g" \
+        -e "s|@CRS_RULES_DIR@|$CRS_RULES_DIR|g" \
+        -e "s|@INCLUDE_EXCLUSIONS_BEFORE@|$before|g" \
+        -e "s|@INCLUDE_EXCLUSIONS_AFTER@|$after|g" \
+        "$SCRIPT_DIR/modsec-main.conf.in" >"$WORK/modsec/main.conf"
+    render "$SCRIPT_DIR/nginx-modsec.conf.in" "$WORK/modsec.conf"
+}
+[[ $WAF -eq 1 ]] && render_modsec
 
 record config.duration_s "$DURATION"
 record config.warmup_s "$WARMUP"
@@ -196,6 +294,8 @@ record config.wrk_threads "$WRK_THREADS"
 record config.path "$URL_PATH"
 record config.idle_conns "$IDLE_CONNS"
 record config.cpus "$(nproc)"
+record config.waf "$WAF"
+record config.mixed "$MIXED"
 
 # ----------------------------------------------------------------------------- start
 start_nginx() {  # start_nginx NAME CONF PORT -> sets STARTED_PID
@@ -208,19 +308,40 @@ start_nginx() {  # start_nginx NAME CONF PORT -> sets STARTED_PID
     alive "$STARTED_PID" || die "$name exited right after start"
 }
 
-log "work dir $WORK; ports: app $APP_PORT, nginx-proxy $NGX_PORT, bulwark $BW_PORT (status $BW_STATUS_PORT); fd limit $NOFILE"
-start_nginx app "$WORK/app.conf" "$APP_PORT"; APP_PID=$STARTED_PID
-start_nginx proxy "$WORK/proxy.conf" "$NGX_PORT"; NGX_PID=$STARTED_PID
-
-if [[ $WITH_BULWARK -eq 1 ]]; then
-    "$BIN" --mode off --threads "$THREADS" \
-        --listen "127.0.0.1:$BW_PORT" --status-listen "127.0.0.1:$BW_STATUS_PORT" \
+start_bulwark() {  # start_bulwark NAME MODE PORT STATUS_PORT -> sets STARTED_PID; logs: NAME.log (stderr), NAME-events.log (stdout)
+    local name=$1 mode=$2 port=$3 status_port=$4
+    "$BIN" --mode "$mode" --threads "$THREADS" \
+        --listen "127.0.0.1:$port" --status-listen "127.0.0.1:$status_port" \
         --upstream "127.0.0.1:$APP_PORT" --log-level warn \
-        </dev/null >>"$WORK/bulwark.log" 2>&1 &
-    BW_PID=$!
-    "$PYTHON" "$HELPER" wait-port "$BW_PORT" 15 || { alive "$BW_PID" || die "bulwark-proxy exited at start"; die "bulwark-proxy did not listen on 127.0.0.1:$BW_PORT"; }
-    "$PYTHON" "$HELPER" wait-http "http://127.0.0.1:$BW_STATUS_PORT/readyz" 15 || die "bulwark-proxy /readyz not ready"
-    alive "$BW_PID" || die "bulwark-proxy exited at start"
+        </dev/null >>"$WORK/$name-events.log" 2>>"$WORK/$name.log" &
+    STARTED_PID=$!
+    "$PYTHON" "$HELPER" wait-port "$port" 15 || { alive "$STARTED_PID" || die "$name exited at start"; die "$name did not listen on 127.0.0.1:$port"; }
+    "$PYTHON" "$HELPER" wait-http "http://127.0.0.1:$status_port/readyz" 15 || die "$name /readyz not ready"
+    alive "$STARTED_PID" || die "$name exited at start"
+}
+
+ports="app $APP_PORT, nginx-proxy $NGX_PORT, bulwark $BW_PORT (status $BW_STATUS_PORT)"
+[[ $WAF -eq 1 ]] && ports="$ports, nginx-modsec $MS_PORT, bulwark-block $BWB_PORT (status $BWB_STATUS_PORT)"
+log "work dir $WORK; ports: $ports; fd limit $NOFILE"
+# The targets, in the order they are measured (bulwark off and block next to each other).
+T_KEYS=(); T_NAMES=(); T_PORTS=(); T_PIDS=()
+add_target() { T_KEYS+=("$1"); T_NAMES+=("$2"); T_PORTS+=("$3"); T_PIDS+=("$4"); }
+
+start_nginx app "$WORK/app.conf" "$APP_PORT"; APP_PID=$STARTED_PID
+add_target app app-direct "$APP_PORT" "$APP_PID"
+start_nginx proxy "$WORK/proxy.conf" "$NGX_PORT"; NGX_PID=$STARTED_PID
+add_target nginx nginx-proxy "$NGX_PORT" "$NGX_PID"
+if [[ $WAF -eq 1 ]]; then
+    start_nginx modsec "$WORK/modsec.conf" "$MS_PORT"; MS_PID=$STARTED_PID
+    add_target modsec nginx-modsec "$MS_PORT" "$MS_PID"
+fi
+if [[ $WITH_BULWARK -eq 1 ]]; then
+    start_bulwark bulwark off "$BW_PORT" "$BW_STATUS_PORT"; BW_PID=$STARTED_PID
+    add_target bulwark bulwark-off "$BW_PORT" "$BW_PID"
+    if [[ $WAF -eq 1 ]]; then
+        start_bulwark bulwark-block block "$BWB_PORT" "$BWB_STATUS_PORT"; BWB_PID=$STARTED_PID
+        add_target bulwark_block bulwark-block "$BWB_PORT" "$BWB_PID"
+    fi
 fi
 
 # Sanity: each target answers the request with the app's body.
@@ -229,9 +350,55 @@ check_target() {  # check_target NAME PORT
     body=$("$PYTHON" "$HELPER" http-get "http://127.0.0.1:$2$URL_PATH" 5) || die "$1: GET $URL_PATH failed"
     [[ "$body" == "hello" ]] || die "$1: unexpected body: $(printf %q "$body")"
 }
-check_target app-direct "$APP_PORT"
-check_target nginx-proxy "$NGX_PORT"
-[[ $WITH_BULWARK -eq 1 ]] && check_target bulwark "$BW_PORT"
+for i in "${!T_KEYS[@]}"; do
+    check_target "${T_NAMES[i]}" "${T_PORTS[i]}"
+done
+
+# --waf: the WAFs must really block (403) the attack and nothing else may (200).
+if [[ $WAF -eq 1 ]]; then
+    for i in "${!T_KEYS[@]}"; do
+        name=${T_NAMES[i]}
+        want=200
+        [[ "${T_KEYS[i]}" == modsec || "${T_KEYS[i]}" == bulwark_block ]] && want=403
+        st=$("$PYTHON" "$HELPER" http-status "http://127.0.0.1:${T_PORTS[i]}$ATTACK_PATH" 5) ||
+            die "$name: GET $ATTACK_PATH got no answer"
+        if [[ "$st" != "$want" ]]; then
+            case "${T_KEYS[i]}" in
+                bulwark_block) die "bulwark-block: GET $ATTACK_PATH (<script>alert(1)</script>) answered $st, expected 403:" \
+                    "$BIN does not block in --mode block (a build without the detection engine?). Pass --bin with a detection-enabled build, or run without --waf." ;;
+                modsec) die "nginx-modsec: GET $ATTACK_PATH answered $st, expected 403: ModSecurity + CRS is not blocking (see $WORK/modsec/main.conf; rerun with --keep)" ;;
+                *) die "$name: GET $ATTACK_PATH answered $st, expected 200 (only the blocking WAFs may refuse it)" ;;
+            esac
+        fi
+    done
+    log "pre-check: GET $ATTACK_PATH -> 403 from nginx-modsec${BWB_PID:+ and bulwark-block}, 200 from the others; GET $URL_PATH -> 200 from all"
+fi
+
+# --mixed: every target must answer every request of the mixed workload 2xx. One wrk per target,
+# in parallel (about 1 s in all); mixed.lua names the requests answered otherwise.
+if [[ $MIXED -eq 1 ]]; then
+    check_pids=()
+    for i in "${!T_KEYS[@]}"; do
+        timeout 30 "$WRK" -t 1 -c 1 -d 1s --timeout 5s -s "$MIXED_LUA" "http://127.0.0.1:${T_PORTS[i]}/" -- check \
+            >"$WORK/mixed-check-${T_KEYS[i]}.txt" 2>&1 &
+        check_pids+=($!)
+    done
+    for i in "${!T_KEYS[@]}"; do
+        name=${T_NAMES[i]} out="$WORK/mixed-check-${T_KEYS[i]}.txt"
+        wait "${check_pids[i]}" || die "$name: wrk mixed-workload check failed: $(tail -n 3 "$out")"
+        summary=$(grep -m1 '^mixed-check: [0-9]* responses' "$out") || die "$name: no result from the mixed-workload check: $(tail -n 3 "$out")"
+        read -r _ nresp _ _ _ _ _ nbad _ <<<"$summary"
+        [[ $nresp -gt 0 ]] || die "$name: no answer to the mixed workload"
+        if [[ $nbad -ne 0 ]]; then
+            grep '^mixed-check: status' "$out" | sed "s/^mixed-check:/  $name:/" >&2
+            case "${T_KEYS[i]}" in
+                modsec|bulwark_block) log "warning: $name refused $nbad of $nresp benign mixed-workload requests (false positives; its mixed numbers include those answers)" ;;
+                *) die "$name refused $nbad of $nresp mixed-workload requests (it does not inspect: the harness is broken)" ;;
+            esac
+        fi
+    done
+    log "pre-check: mixed workload ($(grep -c '^  {"' "$MIXED_LUA") requests) checked on ${#T_KEYS[@]} targets"
+fi
 
 # ----------------------------------------------------------------------------- memory
 rss_of() { "$PYTHON" "$HELPER" rss "$@"; }
@@ -294,75 +461,125 @@ memory_test() {  # memory_test KEY NAME PORT PID
 
 if [[ $WITH_MEMORY -eq 1 ]]; then
     memory_test nginx nginx-proxy "$NGX_PORT" "$NGX_PID"
-    [[ $WITH_BULWARK -eq 1 ]] && memory_test bulwark bulwark "$BW_PORT" "$BW_PID"
+    [[ $WITH_BULWARK -eq 1 ]] && memory_test bulwark bulwark-off "$BW_PORT" "$BW_PID"
 fi
 
 # ----------------------------------------------------------------------------- load
-run_wrk() {  # run_wrk KEY NAME PORT
-    local key=$1 name=$2 port=$3 url parsed rps p50 p99 non2xx sockerr reqs
+all_pids() { echo "$APP_PID" "$NGX_PID" $MS_PID $BW_PID $BWB_PID; }
+
+run_wrk() {  # run_wrk KEY NAME PORT PID [LUA]: PID = the target's process (CPU per request is its CPU); LUA: wrk script
+    local key=$1 name=$2 port=$3 pid=$4 lua=${5:-} url parsed rps p50 p99 non2xx sockerr reqs
+    local cpu0 cpu1 ours0 ours1 busy0 busy1 wrk_cpu foreign_pct
+    local script=()
     url="http://127.0.0.1:$port$URL_PATH"
-    timeout $((WARMUP + 30)) "$WRK" -t "$WRK_THREADS" -c "$CONNS" -d "${WARMUP}s" --timeout 5s "$url" \
+    if [[ -n "$lua" ]]; then
+        url="http://127.0.0.1:$port/"
+        script=(-s "$lua")
+    fi
+    timeout $((WARMUP + 30)) "$WRK" -t "$WRK_THREADS" -c "$CONNS" -d "${WARMUP}s" --timeout 5s "${script[@]}" "$url" \
         >"$WORK/wrk-$key-warmup.txt" 2>&1 || die "$name: wrk warm-up failed: $(tail -n 3 "$WORK/wrk-$key-warmup.txt")"
-    timeout $((DURATION + 30)) "$WRK" -t "$WRK_THREADS" -c "$CONNS" -d "${DURATION}s" --timeout 5s --latency "$url" \
+    cpu0=$("$PYTHON" "$HELPER" cpu "$pid")
+    ours0=$("$PYTHON" "$HELPER" cpu $(all_pids))
+    busy0=$("$PYTHON" "$HELPER" sys-busy)
+    "$PYTHON" "$HELPER" run-timed "$WORK/wrk-$key.cpu" \
+        timeout $((DURATION + 30)) "$WRK" -t "$WRK_THREADS" -c "$CONNS" -d "${DURATION}s" --timeout 5s --latency "${script[@]}" "$url" \
         >"$WORK/wrk-$key.txt" 2>&1 || die "$name: wrk failed: $(tail -n 3 "$WORK/wrk-$key.txt")"
+    busy1=$("$PYTHON" "$HELPER" sys-busy)
+    ours1=$("$PYTHON" "$HELPER" cpu $(all_pids))
+    cpu1=$("$PYTHON" "$HELPER" cpu "$pid")
+    wrk_cpu=$(cat "$WORK/wrk-$key.cpu")
     parsed=$("$PYTHON" "$HELPER" parse-wrk "$WORK/wrk-$key.txt") || { cat "$WORK/wrk-$key.txt" >&2; die "$name: cannot parse wrk output"; }
     read -r rps p50 p99 non2xx sockerr reqs <<<"$parsed"
+    # CPU used on this machine by anything but the benchmark's own processes during the run,
+    # as a percentage of all CPUs: the numbers are not trustworthy when this is high.
+    foreign_pct=$(awk -v b="$busy1" -v a="$busy0" -v o1="$ours1" -v o0="$ours0" -v w="$wrk_cpu" \
+        -v d="$DURATION" -v n="$(nproc)" 'BEGIN { f = (b - a) - (o1 - o0) - w; if (f < 0) f = 0; printf "%.1f", 100 * f / (d * n) }')
     record "$key.rps" "$rps"
     record "$key.p50_ms" "$p50"
     record "$key.p99_ms" "$p99"
     record "$key.non2xx" "$non2xx"
     record "$key.socket_errors" "$sockerr"
     record "$key.requests" "$reqs"
-    log "$name: $rps req/s, p50 ${p50} ms, p99 ${p99} ms, non-2xx $non2xx, socket errors $sockerr"
+    record "$key.cpu_s" "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')"
+    record "$key.wrk_cpu_s" "$wrk_cpu"
+    record "$key.foreign_cpu_pct" "$foreign_pct"
+    log "$name: $rps req/s, p50 ${p50} ms, p99 ${p99} ms, non-2xx $non2xx, socket errors $sockerr; other load on the machine ${foreign_pct}%"
+    if awk -v f="$foreign_pct" 'BEGIN { exit !(f > 5) }'; then
+        log "warning: $name: ${foreign_pct}% of the machine's CPU went to other processes during the run; its numbers are unreliable"
+    fi
 }
 
 log "load: wrk -t $WRK_THREADS -c $CONNS -d ${DURATION}s (warm-up ${WARMUP}s) on $(nproc) CPUs"
-run_wrk app app-direct "$APP_PORT"
-run_wrk nginx nginx-proxy "$NGX_PORT"
-alive "$NGX_PID" || die "nginx-proxy died during the load test"
-record nginx.rss_after_load "$(rss_of "$NGX_PID")"
-if [[ $WITH_BULWARK -eq 1 ]]; then
-    run_wrk bulwark bulwark "$BW_PORT"
-    alive "$BW_PID" || die "bulwark-proxy died during the load test"
-    record bulwark.rss_after_load "$(rss_of "$BW_PID")"
+for i in "${!T_KEYS[@]}"; do
+    run_wrk "${T_KEYS[i]}" "${T_NAMES[i]}" "${T_PORTS[i]}" "${T_PIDS[i]}"
+    alive "${T_PIDS[i]}" || die "${T_NAMES[i]} died during the load test"
+done
+if [[ $MIXED -eq 1 ]]; then
+    log "load, mixed workload: the same with -s $(basename "$MIXED_LUA")"
+    for i in "${!T_KEYS[@]}"; do
+        run_wrk "${T_KEYS[i]}-mixed" "${T_NAMES[i]} (mixed)" "${T_PORTS[i]}" "${T_PIDS[i]}" "$MIXED_LUA"
+        alive "${T_PIDS[i]}" || die "${T_NAMES[i]} died during the mixed load test"
+    done
 fi
+for i in "${!T_KEYS[@]}"; do
+    [[ "${T_KEYS[i]}" == app ]] || record "${T_KEYS[i]}.rss_after_load" "$(rss_of "${T_PIDS[i]}")"
+done
 
 # ----------------------------------------------------------------------------- bulwark checks
 BW_FAIL=""
-if [[ $WITH_BULWARK -eq 1 ]]; then
-    if "$PYTHON" "$HELPER" http-get "http://127.0.0.1:$BW_STATUS_PORT/metrics" 5 >"$WORK/metrics.txt" 2>/dev/null; then
-        log "bulwark metrics after the run:"
-        "$PYTHON" "$HELPER" metrics-summary "$WORK/metrics.txt" >&2 || true
+bulwark_check() {  # bulwark_check KEY NAME STATUS_PORT: metrics, and any non-2xx or socket error is a failure
+    local key=$1 name=$2 status_port=$3 suffix non2xx sockerr
+    if "$PYTHON" "$HELPER" http-get "http://127.0.0.1:$status_port/metrics" 5 >"$WORK/metrics-$key.txt" 2>/dev/null; then
+        log "$name metrics after the run:"
+        "$PYTHON" "$HELPER" metrics-summary "$WORK/metrics-$key.txt" >&2 || true
     else
-        log "warning: could not read bulwark /metrics"
+        log "warning: could not read $name /metrics"
     fi
-    bw_non2xx=$(awk -F= '$1 == "bulwark.non2xx" {print $2}' "$RESULTS")
-    bw_sockerr=$(awk -F= '$1 == "bulwark.socket_errors" {print $2}' "$RESULTS")
-    if [[ $bw_non2xx -ne 0 || $bw_sockerr -ne 0 ]]; then
-        BW_FAIL="bulwark returned $bw_non2xx non-2xx responses and had $bw_sockerr socket errors"
-    fi
-    # Graceful stop: SIGTERM must make it exit 0 (bounded wait).
-    kill -TERM "$BW_PID" 2>/dev/null || true
-    bw_rc=""
+    for suffix in "" -mixed; do
+        non2xx=$(awk -F= -v k="$key$suffix.non2xx" '$1 == k {print $2}' "$RESULTS")
+        sockerr=$(awk -F= -v k="$key$suffix.socket_errors" '$1 == k {print $2}' "$RESULTS")
+        [[ -n "$non2xx" ]] || continue
+        if [[ $non2xx -ne 0 || $sockerr -ne 0 ]]; then
+            BW_FAIL="${BW_FAIL:+$BW_FAIL; }$name${suffix:+ (mixed)} returned $non2xx non-2xx responses and had $sockerr socket errors (see wrk-$key$suffix.txt, ${key//_/-}.log, ${key//_/-}-events.log)"
+        fi
+    done
+}
+
+bulwark_stop() {  # bulwark_stop KEY NAME PIDVAR: after SIGTERM (already sent) it must exit 0 (bounded wait)
+    local key=$1 name=$2 var=$3 pid rc="" i logf="$WORK/${1//_/-}.log"
+    pid=${!var}
     for ((i = 0; i < 300; i++)); do   # <= 30 s
-        if ! alive "$BW_PID"; then
-            set +e; wait "$BW_PID"; bw_rc=$?; set -e
+        if ! alive "$pid"; then
+            set +e; wait "$pid"; rc=$?; set -e
             break
         fi
         sleep 0.1
     done
-    if [[ -z "$bw_rc" ]]; then
-        log "warning: bulwark-proxy still running 30 s after SIGTERM"
+    if [[ -z "$rc" ]]; then
+        log "warning: $name still running 30 s after SIGTERM"
     else
-        BW_PID=""
-        record bulwark.sigterm_exit "$bw_rc"
-        log "bulwark-proxy exited $bw_rc after SIGTERM"
-        [[ $bw_rc -eq 0 ]] || log "warning: bulwark-proxy exited $bw_rc after SIGTERM (expected 0)"
+        printf -v "$var" '%s' ""
+        record "$key.sigterm_exit" "$rc"
+        log "$name exited $rc after SIGTERM"
+        [[ $rc -eq 0 ]] || log "warning: $name exited $rc after SIGTERM (expected 0)"
     fi
-    if [[ -s "$WORK/bulwark.log" ]]; then
-        log "bulwark-proxy log ($(wc -l <"$WORK/bulwark.log") lines), last lines:"
-        tail -n 5 "$WORK/bulwark.log" | sed 's/^/  /' >&2
+    if [[ -s "$logf" ]]; then
+        log "$name log ($(wc -l <"$logf") lines), last lines:"
+        tail -n 5 "$logf" | sed 's/^/  /' >&2
     fi
+}
+
+if [[ $WITH_BULWARK -eq 1 ]]; then
+    bulwark_check bulwark bulwark-off "$BW_STATUS_PORT"
+    [[ -n "$BWB_PID" ]] && bulwark_check bulwark_block bulwark-block "$BWB_STATUS_PORT"
+    if [[ -s "$WORK/bulwark-block-events.log" ]]; then
+        log "bulwark-block reported $(wc -l <"$WORK/bulwark-block-events.log") attack event(s) (the pre-check's among them), last:"
+        tail -n 3 "$WORK/bulwark-block-events.log" | cut -c 1-400 | sed 's/^/  /' >&2
+    fi
+    # Graceful stop of both at once (each waits up to a second for idle keep-alive connections).
+    kill -TERM $BW_PID $BWB_PID 2>/dev/null || true
+    bulwark_stop bulwark bulwark-off BW_PID
+    [[ -n "$BWB_PID" ]] && bulwark_stop bulwark_block bulwark-block BWB_PID
 fi
 
 # ----------------------------------------------------------------------------- report
@@ -376,7 +593,7 @@ fi
 
 if [[ -n "$BW_FAIL" ]]; then
     echo >&2
-    echo "proxy-bench: FAIL: $BW_FAIL (rerun with --keep to inspect wrk-bulwark.txt and bulwark.log)" >&2
+    echo "proxy-bench: FAIL: $BW_FAIL (rerun with --keep to keep the files)" >&2
     exit 1
 fi
 FAILED=0

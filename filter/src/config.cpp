@@ -1,11 +1,14 @@
 #include "bulwark/filter/config.h"
 
+#include <cctype>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "bulwark/common/names.h"
+#include "bulwark/filter/policy.h"
 
 namespace bulwark::filter {
 namespace {
@@ -235,6 +238,10 @@ Status applyConfigJson(std::string_view text, ProxyConfig& cfg) {
                                      {"upstream_read_ms", millis(t.upstreamRead)},
                                      {"tunnel_idle_ms", millis(t.tunnelIdle)},
                                      {"drain_ms", millis(t.drain, 0)}});
+    } else if (key == "policy") {
+      Policy probe;
+      cfg.policyJson = value.dump();
+      st = applyPolicyJson(cfg.policyJson, probe);
     } else if (key == "upstream_pool") {
       st = applyObject<FieldSetter>(
           value, key,
@@ -297,6 +304,7 @@ Result<ProxyConfig> loadConfig(const cli::ParsedArgs& args) {
     if (auto st = applyConfigJson(ss.str(), cfg); !st) {
       return tl::unexpected(std::move(st.error()).wrap("config " + file->first));
     }
+    cfg.configPath = file->first;
   }
 
   if (const auto* flags = args.all("listen")) {

@@ -231,8 +231,7 @@ Sniff sniffProtocol(std::string_view data, const Limits& limits) {
   if (data.empty()) {
     return Sniff::NeedMore;
   }
-  const auto first = static_cast<unsigned char>(data[0]);
-  if (first == 0x16) {
+  if (static_cast<unsigned char>(data[0]) == 0x16) {
     return Sniff::Tls;
   }
   const size_t cmp = std::min(data.size(), kH2Preface.size());
@@ -240,31 +239,32 @@ Sniff sniffProtocol(std::string_view data, const Limits& limits) {
     // "PRI * HTTP/2.0" is enough to tell; shorter prefixes may still be another request.
     return cmp >= 14 ? Sniff::Http2Preface : Sniff::NeedMore;
   }
+  // A known method and a space: HTTP, however malformed the rest turns out to be.
   size_t p = 0;
   while (p < data.size() && isTchar(static_cast<unsigned char>(data[p]))) ++p;
-  if (p == data.size()) {
-    return p > 32 ? Sniff::Unknown : Sniff::NeedMore;
-  }
-  if (p == 0 || data[p] != ' ') {
-    return Sniff::Unknown;
-  }
-  const std::string_view method = data.substr(0, p);
-  for (auto m : kKnownMethods) {
-    if (method == m) {
-      return Sniff::Http;
+  if (p < data.size() && data[p] == ' ') {
+    const std::string_view method = data.substr(0, p);
+    for (auto m : kKnownMethods) {
+      if (method == m) {
+        return Sniff::Http;
+      }
     }
   }
-  // An unknown method: HTTP only if the line ends with an HTTP/1.x version.
+  // Binary bytes before the first line end: some other protocol.
   const size_t lf = data.find('\n');
+  const std::string_view head = data.substr(0, lf);
+  for (char c : head) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && u != '\r' && u != '\t') || u == 0x7F) {
+      return Sniff::Unknown;
+    }
+  }
   if (lf == std::string_view::npos) {
     return data.size() > limits.maxRequestLine ? Sniff::Unknown : Sniff::NeedMore;
   }
-  std::string_view line = data.substr(0, lf);
-  if (!line.empty() && line.back() == '\r') {
-    line.remove_suffix(1);
-  }
-  if (line.size() >= 9 && (line.substr(line.size() - 9) == " HTTP/1.1" ||
-                           line.substr(line.size() - 9) == " HTTP/1.0")) {
+  // A text line: anything that claims to be HTTP is parsed (and refused if malformed), so an
+  // odd request line cannot slip past inspection as "another protocol".
+  if (head.find(" HTTP/") != std::string_view::npos || head.find("\tHTTP/") != std::string_view::npos) {
     return Sniff::Http;
   }
   return Sniff::Unknown;

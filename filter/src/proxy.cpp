@@ -26,6 +26,7 @@
 #include <boost/intrusive/list.hpp>
 
 #include "bulwark/common/log.h"
+#include "bulwark/filter/events.h"
 #include "bulwark/filter/http_head.h"
 #include "bulwark/filter/orig_dst.h"
 #include "bulwark/filter/stats.h"
@@ -162,14 +163,18 @@ public:
       : maxIdle_(maxIdle), idleTimeout_(idleTimeout) {}
 
   // Hands out the most recently used live connection to `ep` (LIFO keeps few connections warm).
-  bool take(const tcp::endpoint& ep, tcp::socket& out) {
+  // A connection idle for a while, or one about to carry a body (which cannot be re-sent), is
+  // checked for a close by the app first; a fresh one is trusted and a failure retried.
+  bool take(const tcp::endpoint& ep, tcp::socket& out, bool mustVerify) {
+    const auto now = Clock::now();
     for (size_t i = idle_.size(); i-- > 0;) {
       if (idle_[i].ep != ep) {
         continue;
       }
+      const bool verify = mustVerify || now - idle_[i].since > kTrustFresh;
       tcp::socket s = std::move(idle_[i].sock);
       idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
-      if (alive(s)) {
+      if (!verify || alive(s)) {
         out = std::move(s);
         return true;
       }
@@ -194,7 +199,7 @@ public:
 
   void sweep(Clock::time_point now) {
     std::erase_if(idle_, [&](Entry& e) {
-      if (now - e.since < idleTimeout_ && alive(e.sock)) {
+      if (now - e.since < idleTimeout_) {
         return false;
       }
       error_code ignored;
@@ -212,6 +217,8 @@ public:
   }
 
 private:
+  static constexpr auto kTrustFresh = std::chrono::milliseconds(200);
+
   struct Entry {
     tcp::socket sock;
     tcp::endpoint ep;
@@ -260,9 +267,21 @@ using ConnList =
 // ---------------------------------------------------------------------------------------------
 class Worker {
 public:
-  Worker(const ProxyConfig& cfg, const std::vector<uint16_t>& listenPorts)
-      : cfg_(cfg), listenPorts_(listenPorts), pool_(cfg.pool.maxIdlePerThread, cfg.pool.idle),
-        sweepTimer_(ctx_) {}
+  Worker(const ProxyConfig& cfg, const std::vector<uint16_t>& listenPorts,
+         const detect::Engine* engine, const PolicyStore& policies)
+      : cfg_(cfg), listenPorts_(listenPorts), engine_(engine), policies_(policies),
+        pool_(cfg.pool.maxIdlePerThread, cfg.pool.idle), sweepTimer_(ctx_) {}
+
+  const detect::Engine* engine() const { return engine_; }
+  // This thread's reference to the current policy, refreshed when a reload swapped it.
+  const std::shared_ptr<const Policy>& policy() {
+    const uint64_t v = policies_.version();
+    if (v != policyVersion_) {
+      policy_ = policies_.get();
+      policyVersion_ = v;
+    }
+    return policy_;
+  }
 
   asio::io_context& ctx() { return ctx_; }
   const ProxyConfig& cfg() const { return cfg_; }
@@ -331,7 +350,10 @@ private:
           c.expire(true);
         }
       }
-      pool_.sweep(now);
+      if (now - lastPoolSweep_ >= 1s) {
+        pool_.sweep(now);
+        lastPoolSweep_ = now;
+      }
       if (draining_ && conns_.empty()) {
         pool_.clear();
       }
@@ -341,10 +363,15 @@ private:
   asio::io_context ctx_{1};
   const ProxyConfig& cfg_;
   const std::vector<uint16_t>& listenPorts_;
+  const detect::Engine* engine_;
+  const PolicyStore& policies_;
+  std::shared_ptr<const Policy> policy_;
+  uint64_t policyVersion_ = 0;
   std::vector<tcp::acceptor> acceptors_;
   ConnList conns_;
   UpstreamPool pool_;
   asio::steady_timer sweepTimer_;
+  Clock::time_point lastPoolSweep_{};
   bool draining_ = false;
 };
 
@@ -382,6 +409,8 @@ public:
 
 private:
   enum class HeadOutcome { Head, Closed, Timeout, Invalid, NotHttp };
+  enum class BodyOutcome { Done, ClientError, ClientGone, ClientTimeout, UpstreamFailed };
+  static constexpr uint32_t kProtocolRuleBase = 920000;
 
   awaitable<void> serve() {
     error_code ec;
@@ -420,8 +449,7 @@ private:
         co_return;
       }
       if (r == HeadOutcome::Invalid) {
-        stats().badRequests[static_cast<size_t>(headError_)].inc();
-        co_await sendError(http1::headErrorStatus(headError_), http1::headErrorLabel(headError_));
+        co_await refuseMalformed();
         co_await lingeringClose();
         co_return;
       }
@@ -512,7 +540,6 @@ private:
         co_return expired_ ? HeadOutcome::Timeout : HeadOutcome::Closed;
       }
       cbuf_.commit(n);
-      stats().request_bytes_total.inc(n);
     }
   }
 
@@ -522,11 +549,14 @@ private:
     const auto check = http1::checkRequestHead(head, lim_);
     if (check.error != http1::HeadError::None) {
       headError_ = check.error;
-      stats().badRequests[static_cast<size_t>(check.error)].inc();
-      co_await sendError(http1::headErrorStatus(check.error), http1::headErrorLabel(check.error));
+      co_await refuseMalformed();
       co_return false;
     }
     const http1::HeadInfo& info = check.info;
+    if (lim_.maxBodyBytes != 0 && info.contentLength.value_or(0) > lim_.maxBodyBytes) {
+      co_await sendError(413, "request body larger than limits.max_body_bytes");
+      co_return false;
+    }
 
     reqParser_.emplace();
     reqParser_->header_limit(lim_.maxHeaderBytes + 1);
@@ -535,11 +565,11 @@ private:
     const size_t used = reqParser_->put(asio::buffer(head.data(), head.size()), ec);
     if (ec || !reqParser_->is_header_done()) {
       headError_ = http1::HeadError::BadRequestLine;
-      stats().badRequests[static_cast<size_t>(headError_)].inc();
-      co_await sendError(400, "malformed request");
+      co_await refuseMalformed();
       co_return false;
     }
     cbuf_.consume(used);
+    stats().request_bytes_total.inc(used);
 
     auto& req = reqParser_->get();
     started_ = Clock::now();
@@ -563,9 +593,75 @@ private:
       co_await sendError(417, "unsupported Expect value");
       co_return false;
     }
-    if (lim_.maxBodyBytes != 0 && info.contentLength.value_or(0) > lim_.maxBodyBytes) {
-      co_await sendError(413, "request body larger than limits.max_body_bytes");
+    // Policy: deny list first, then inspection (unless allow-listed or the mode is off).
+    policy_ = w_.policy();
+    const std::string client = clientAddress(req);
+    const auto clientIp = parseIp(client);
+    const std::string_view target = req.target();
+    const std::string_view path = target.substr(0, target.find('?'));
+    const Mode mode = policy_->overrides.empty() ? policy_->mode
+                                                 : policy_->modeFor(hostOf(req), path);
+    if (clientIp && policy_->deny.contains(*clientIp)) {
+      stats().denied.inc();
+      emitAttackEvent({.requestId = requestId_, .client = client, .method = req.method_string(),
+                       .host = hostOf(req), .path = target, .verdict = nullptr,
+                       .action = EventAction::Denied, .mode = mode});
+      co_await sendBlocked(req);
       co_return false;
+    }
+    const bool inspect = mode != Mode::Off && w_.engine() != nullptr &&
+                         !(clientIp && policy_->allow.contains(*clientIp));
+
+    // The inspected body prefix is read before the app is contacted, so an attack in the body
+    // never reaches it. Expect: 100-continue is answered first (the head passed the checks).
+    bool continueSent = false;
+    size_t prefixLen = 0;
+    if (inspect && hasBody && policy_->inspectBodyBytes > 0) {
+      if (info.expectContinue && !http10) {
+        if (!co_await sendContinue()) {
+          co_return false;
+        }
+        continueSent = true;
+      }
+      const BodyOutcome b = co_await readBodyPrefix(policy_->inspectBodyBytes, prefixLen);
+      if (b != BodyOutcome::Done) {
+        co_await answerBodyFailure(b);
+        co_return false;
+      }
+    }
+    if (inspect) {
+      stats().inspected.inc();
+      const bool fullBody = reqParser_->is_done();
+      std::vector<detect::Header> headers;
+      headers.reserve(16);
+      for (const auto& f : req) {
+        headers.push_back({f.name_string(), f.value()});
+      }
+      detect::RequestView view{.method = req.method_string(),
+                               .target = target,
+                               .versionMinor = info.versionMinor,
+                               .headers = headers,
+                               .body = std::string_view(prefix_.data(), prefixLen),
+                               .bodyTruncated = hasBody && !fullBody};
+      const detect::Verdict verdict = w_.engine()->inspect(view);
+      if (verdict.limitExceeded) {
+        stats().inspectionLimit.inc();
+      }
+      if (verdict.attack()) {
+        const bool block =
+            mode == Mode::Block ||
+            (mode == Mode::SafeBlocking && clientIp && policy_->gray.contains(*clientIp));
+        countAttack(verdict, block);
+        emitAttackEvent({.requestId = requestId_, .client = client,
+                         .method = req.method_string(), .host = hostOf(req), .path = target,
+                         .verdict = &verdict,
+                         .action = block ? EventAction::Blocked : EventAction::Logged,
+                         .mode = mode});
+        if (block) {
+          co_await sendBlocked(req);
+          co_return keepAlive && reqParser_->is_done() && !upgrade;
+        }
+      }
     }
 
     const std::string upHead = upstreamHead(req, info, upgrade);
@@ -573,54 +669,44 @@ private:
     // Connect (or reuse), send the head and relay the body; a pooled connection that turns out to
     // be dead before any answer is replaced once, when the request can be sent again (no body).
     bool upstreamUsable = true;
-    bool requestComplete = !hasBody;
     for (int attempt = 0;; ++attempt) {
       bool reused = false;
-      if (const unsigned st = co_await connectUpstream(reused); st != 0) {
+      if (const unsigned st = co_await connectUpstream(reused, true, hasBody); st != 0) {
         co_await sendError(st, st == 504 ? "app connect timeout" : "app unreachable");
         co_return false;
       }
-      if (attempt == 0 && info.expectContinue && hasBody && !http10) {
-        arm(TimeoutKind::send, to_.send);
-        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        co_await asio::async_write(client_, asio::buffer(kContinue), BW_EC);
-        if (ec) {
+      if (!continueSent && info.expectContinue && hasBody && !http10) {
+        if (!co_await sendContinue()) {
           co_return false;
         }
+        continueSent = true;
       }
       arm(TimeoutKind::upstream, to_.upstreamRead);
-      co_await asio::async_write(upstream_, asio::buffer(upHead), BW_EC);
+      if (prefixLen > 0 || (hasBody && reqParser_->is_done())) {
+        // Head and the inspected body prefix in one write; the terminator if that was all.
+        co_await writeFramed(upstream_, upHead, prefix_.data(), prefixLen, info.chunked,
+                             info.chunked && reqParser_->is_done(), ec);
+      } else {
+        co_await asio::async_write(upstream_, asio::buffer(upHead), BW_EC);
+      }
       if (ec) {
         closeUpstream();
-        if (reused && attempt == 0 && !expired_) {
+        if (reused && attempt == 0 && !expired_ && !hasBody) {
           continue;
         }
         stats().upstreamError(expired_ ? UpstreamError::timeout : UpstreamError::closed);
         co_await sendError(expired_ ? 504 : 502, "app closed the connection");
         co_return false;
       }
-      if (hasBody) {
+      if (hasBody && !reqParser_->is_done()) {
         const BodyOutcome b = co_await relayRequestBody(info.chunked);
-        if (b == BodyOutcome::ClientError) {
-          closeUpstream();
-          const bool tooLarge = bodyError_ == http::error::body_limit;
-          co_await sendError(tooLarge ? 413 : 400, tooLarge ? "request body too large" : "malformed body");
-          co_return false;
-        }
-        if (b == BodyOutcome::ClientGone) {
-          closeUpstream();
-          co_return false;
-        }
-        if (b == BodyOutcome::ClientTimeout) {
-          stats().timeout(TimeoutKind::body);
-          closeUpstream();
-          co_await sendError(408, "request body not received in time");
-          co_return false;
-        }
-        requestComplete = b == BodyOutcome::Done;
-        upstreamUsable = requestComplete;
-        if (!requestComplete) {
+        if (b == BodyOutcome::UpstreamFailed) {
+          upstreamUsable = false;
           keepAlive = false; // the rest of the body is still on the client connection
+        } else if (b != BodyOutcome::Done) {
+          closeUpstream();
+          co_await answerBodyFailure(b);
+          co_return false;
         }
       }
 
@@ -657,6 +743,155 @@ private:
     }
 
     co_return co_await relayResponse(info, isHead, upgrade, keepAlive, upstreamUsable);
+  }
+
+  // A request the strict parser refused. In block mode a protocol violation is an attack like
+  // any other (403 and an event); otherwise it is answered 400 (505 for the version).
+  awaitable<void> refuseMalformed() {
+    stats().badRequests[static_cast<size_t>(headError_)].inc();
+    const auto policy = w_.policy();
+    if (policy->mode == Mode::Block && w_.engine() != nullptr) {
+      detect::Verdict v;
+      v.findings.push_back({.cls = detect::AttackClass::Protocol,
+                            .ruleId = kProtocolRuleBase + static_cast<uint32_t>(headError_),
+                            .part = "head",
+                            .value = std::string(http1::headErrorLabel(headError_))});
+      countAttack(v, true);
+      const std::string_view data = view(cbuf_);
+      const std::string_view line = data.substr(0, std::min(data.find('\r'), size_t{512}));
+      if (requestId_.empty()) {
+        requestId_ = newRequestId();
+      }
+      emitAttackEvent({.requestId = requestId_, .client = peerIp_, .method = "", .host = "",
+                       .path = line, .verdict = &v, .action = EventAction::Blocked,
+                       .mode = policy->mode});
+      co_await sendError(403, http1::headErrorLabel(headError_));
+      co_return;
+    }
+    co_await sendError(http1::headErrorStatus(headError_), http1::headErrorLabel(headError_));
+  }
+
+  awaitable<bool> sendContinue() {
+    error_code ec;
+    arm(TimeoutKind::send, to_.send);
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    co_await asio::async_write(client_, asio::buffer(kContinue), BW_EC);
+    co_return !ec;
+  }
+
+  awaitable<void> answerBodyFailure(BodyOutcome b) {
+    if (b == BodyOutcome::ClientError) {
+      const bool tooLarge = bodyError_ == http::error::body_limit;
+      if (!tooLarge) {
+        stats().badRequests[static_cast<size_t>(http1::HeadError::BadChunk)].inc();
+      }
+      co_await sendError(tooLarge ? 413 : 400, tooLarge ? "request body too large" : "malformed body");
+    } else if (b == BodyOutcome::ClientTimeout) {
+      stats().timeout(TimeoutKind::body);
+      co_await sendError(408, "request body not received in time");
+    }
+  }
+
+  // Reads up to `limit` body bytes into prefix_ (fewer when the body is shorter).
+  awaitable<BodyOutcome> readBodyPrefix(uint64_t limit, size_t& got) {
+    error_code ec;
+    got = 0;
+    if (prefix_.size() < limit) {
+      prefix_.resize(limit);
+    }
+    auto& body = reqParser_->get().body();
+    while (!reqParser_->is_done() && got < limit) {
+      body.data = prefix_.data() + got;
+      body.size = limit - got;
+      arm(TimeoutKind::body, to_.body);
+      co_await http::async_read_some(client_, cbuf_, *reqParser_, BW_EC);
+      if (ec == http::error::need_buffer) {
+        ec = {};
+      }
+      stats().request_bytes_total.inc(limit - body.size - got);
+      got = limit - body.size;
+      if (ec) {
+        co_return classifyBodyError(ec);
+      }
+    }
+    co_return BodyOutcome::Done;
+  }
+
+  BodyOutcome classifyBodyError(const error_code& ec) {
+    if (expired_) {
+      return BodyOutcome::ClientTimeout;
+    }
+    if (ec.category() == httpCategory() && ec != http::error::end_of_stream &&
+        ec != http::error::partial_message) {
+      bodyError_ = ec;
+      return BodyOutcome::ClientError;
+    }
+    return BodyOutcome::ClientGone;
+  }
+
+  void countAttack(const detect::Verdict& v, bool blocked) {
+    std::array<bool, static_cast<size_t>(detect::AttackClass::Count)> seen{};
+    for (const auto& f : v.findings) {
+      const auto c = static_cast<size_t>(f.cls);
+      if (!seen[c]) {
+        seen[c] = true;
+        stats().attacks[c][blocked ? 1 : 0].inc();
+      }
+    }
+  }
+
+  static std::string_view hostOf(const http::request<http::buffer_body>& req) {
+    auto it = req.find(http::field::host);
+    return it == req.end() ? std::string_view() : it->value();
+  }
+
+  // The client: the socket peer, or the last X-Forwarded-For hop when the policy trusts the
+  // proxy in front of the pod to append it.
+  std::string clientAddress(const http::request<http::buffer_body>& req) const {
+    if (policy_->trustForwardedFor) {
+      std::string_view last;
+      for (const auto& f : req) {
+        if (iequals(f.name_string(), "x-forwarded-for")) {
+          last = f.value();
+        }
+      }
+      if (!last.empty()) {
+        const auto comma = last.rfind(',');
+        std::string_view hop = comma == std::string_view::npos ? last : last.substr(comma + 1);
+        while (!hop.empty() && (hop.front() == ' ' || hop.front() == '\t')) hop.remove_prefix(1);
+        while (!hop.empty() && (hop.back() == ' ' || hop.back() == '\t')) hop.remove_suffix(1);
+        if (parseIp(hop)) {
+          return std::string(hop);
+        }
+      }
+    }
+    return peerIp_;
+  }
+
+  // 403 for a blocked request: a small HTML page for browsers, JSON otherwise.
+  awaitable<void> sendBlocked(const http::request<http::buffer_body>& req) {
+    const auto accept = req[http::field::accept];
+    const bool html = accept.find("text/html") != std::string_view::npos;
+    std::string body;
+    if (html) {
+      body = "<!doctype html><html><head><title>403 Forbidden</title></head><body>"
+             "<h1>403 Forbidden</h1><p>This request was blocked by the web application "
+             "firewall.</p><p>Request ID: <code>" + requestId_ + "</code></p></body></html>\n";
+    } else {
+      body = "{\"status\":403,\"error\":\"request blocked by the web application firewall\","
+             "\"request_id\":\"" + requestId_ + "\"}\n";
+    }
+    const bool close = !(reqParser_->keep_alive() && reqParser_->is_done()) || w_.draining();
+    std::string msg = "HTTP/1.1 403 Forbidden\r\nContent-Type: " +
+                      std::string(html ? "text/html; charset=utf-8" : "application/json") +
+                      "\r\nContent-Length: " + std::to_string(body.size()) +
+                      "\r\nCache-Control: no-store\r\nX-Request-Id: " + requestId_ +
+                      (close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n") + body;
+    error_code ec;
+    arm(TimeoutKind::send, std::min<std::chrono::milliseconds>(to_.send, 5s));
+    co_await asio::async_write(client_, asio::buffer(msg), BW_EC);
+    finishRequest(403);
+    stats().response_bytes_total.inc(msg.size());
   }
 
   // The request head sent to the app: HTTP/1.1, hop-by-hop fields removed, framing re-stated,
@@ -735,8 +970,8 @@ private:
   }
 
   // Returns 0 on success, else the status to answer (502 refused/unreachable, 504 timeout).
-  awaitable<unsigned> connectUpstream(bool& reused, bool allowPool = true) {
-    if (allowPool && w_.pool().take(upstreamEp_, upstream_)) {
+  awaitable<unsigned> connectUpstream(bool& reused, bool allowPool = true, bool withBody = false) {
+    if (allowPool && w_.pool().take(upstreamEp_, upstream_, withBody)) {
       reused = true;
       stats().upstream_reused_total.inc();
       co_return 0;
@@ -784,7 +1019,6 @@ private:
     co_return 0;
   }
 
-  enum class BodyOutcome { Done, ClientError, ClientGone, ClientTimeout, UpstreamFailed };
 
   char* bodyBuffer() {
     if (!bodyBuf_) {
@@ -798,40 +1032,26 @@ private:
     error_code ec;
     char* buf = bodyBuffer();
     auto& body = reqParser_->get().body();
-    bool upstreamOk = true;
     while (!reqParser_->is_done()) {
       body.data = buf;
       body.size = kBodyBufferSize;
       arm(TimeoutKind::body, to_.body);
-      const size_t before = cbuf_.size();
       co_await http::async_read_some(client_, cbuf_, *reqParser_, BW_EC);
-      (void)before;
       if (ec == http::error::need_buffer) {
         ec = {};
       }
       if (ec) {
-        if (expired_) {
-          co_return BodyOutcome::ClientTimeout;
-        }
-        if (ec.category() == httpCategory() &&
-            ec != http::error::end_of_stream && ec != http::error::partial_message) {
-          bodyError_ = ec;
-          co_return BodyOutcome::ClientError;
-        }
-        co_return BodyOutcome::ClientGone;
+        co_return classifyBodyError(ec);
       }
       const size_t n = kBodyBufferSize - body.size;
+      stats().request_bytes_total.inc(n);
       const bool last = reqParser_->is_done();
       if (n == 0 && !(last && chunked)) {
         continue;
       }
-      if (!upstreamOk) {
-        continue; // keep draining so the client sees the app's answer
-      }
       arm(TimeoutKind::upstream, to_.upstreamRead);
       co_await writeFramed(upstream_, {}, buf, n, chunked, last && chunked, ec);
       if (ec) {
-        upstreamOk = false;
         co_return BodyOutcome::UpstreamFailed;
       }
     }
@@ -923,7 +1143,7 @@ private:
 
     const bool bodyless = isHead || status == 204 || status == 304;
     bool chunkedOut = false;
-    bool closeAfter = !keepAlive;
+    bool closeAfter = !keepAlive || w_.draining();
     if (!bodyless && !resParser_->content_length()) {
       if (http10) {
         closeAfter = true; // close-delimited for an HTTP/1.0 client
@@ -1002,7 +1222,9 @@ private:
     } else {
       closeUpstream();
     }
-    co_return !closeAfter && !w_.draining();
+    // When a drain began after the head went out, the connection stays until it is idle for a
+    // moment (the sweep closes it) or the next request, answered with Connection: close.
+    co_return !closeAfter;
   }
 
   // The response head for the client. `keepUpgrade` keeps Connection/Upgrade (101).
@@ -1109,7 +1331,8 @@ private:
           error_code ignored;
           to.shutdown(tcp::socket::shutdown_send, ignored); // half-close travels on
         } else {
-          if (expired_ && kind_ == TimeoutKind::tunnel) {
+          if (expired_ && kind_ == TimeoutKind::tunnel && !tunnelTimeoutCounted_) {
+            tunnelTimeoutCounted_ = true;
             stats().timeout(TimeoutKind::tunnel);
           }
           closeAll();
@@ -1209,9 +1432,12 @@ private:
   Uninspected notHttp_ = Uninspected::unknown;
   error_code bodyError_;
   std::string requestId_;
+  std::vector<char> prefix_; // inspected body prefix
+  std::shared_ptr<const Policy> policy_;
   Clock::time_point started_{};
   bool drainClose_ = false;
   bool otherPumpRunning_ = false;
+  bool tunnelTimeoutCounted_ = false;
   asio::steady_timer tunnelDone_;
 };
 
@@ -1224,7 +1450,9 @@ void Worker::spawnSession(tcp::socket s) {
 }
 
 // ---------------------------------------------------------------------------------------------
-ProxyServer::ProxyServer(const ProxyConfig& cfg) : cfg_(cfg) {}
+ProxyServer::ProxyServer(const ProxyConfig& cfg, detect::EnginePtr engine,
+                         const PolicyStore& policies)
+    : cfg_(cfg), engine_(std::move(engine)), policies_(policies) {}
 
 ProxyServer::~ProxyServer() { stop(); }
 
@@ -1287,8 +1515,10 @@ Status probeFree(const net::HostPort& hp) {
 
 } // namespace
 
-Result<std::unique_ptr<ProxyServer>> ProxyServer::create(const ProxyConfig& cfg) {
-  std::unique_ptr<ProxyServer> s(new ProxyServer(cfg));
+Result<std::unique_ptr<ProxyServer>> ProxyServer::create(const ProxyConfig& cfg,
+                                                        detect::EnginePtr engine,
+                                                        const PolicyStore& policies) {
+  std::unique_ptr<ProxyServer> s(new ProxyServer(cfg, std::move(engine), policies));
   unsigned n = cfg.threads;
   if (n == 0) {
     n = std::max(1u, std::thread::hardware_concurrency());
@@ -1307,7 +1537,7 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::create(const ProxyConfig& cfg)
     s->listenPorts_.push_back(hp.port);
   }
   for (unsigned i = 0; i < n; ++i) {
-    auto w = std::make_unique<Worker>(s->cfg_, s->listenPorts_);
+    auto w = std::make_unique<Worker>(s->cfg_, s->listenPorts_, s->engine_.get(), s->policies_);
     for (const auto& hp : listen) {
       auto a = bindListener(w->ctx(), hp);
       if (!a) {

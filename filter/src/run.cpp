@@ -1,15 +1,20 @@
 #include "bulwark/filter/run.h"
 
 #include <csignal>
+#include <functional>
 #include <cstdio>
 #include <thread>
 
+#include <sys/stat.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "bulwark/common/cli.h"
 #include "bulwark/common/log.h"
 #include "bulwark/filter/config.h"
+#include "bulwark/filter/policy.h"
 #include "bulwark/filter/proxy.h"
 #include "bulwark/filter/stats.h"
 #include "bulwark/filter/status.h"
@@ -28,6 +33,68 @@ constexpr std::string_view kDescription =
     "inspects it and forwards it to the application on 127.0.0.1. Every flag can also be set\n"
     "as BULWARK_<FLAG> in the environment (e.g. BULWARK_APP_PORT=8080); flags win over the\n"
     "environment, which wins over the configuration file. See docs/proxy.md.";
+
+// Identity of the configuration file's content: a ConfigMap update swaps a symlink, so the
+// target's inode, size and mtime all may change; any difference triggers a reload.
+struct FileStamp {
+  ino_t inode = 0;
+  off_t size = -1;
+  int64_t mtimeNs = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
+FileStamp stampOf(const std::string& path) {
+  struct stat st{};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0) {
+    return {};
+  }
+  return {st.st_ino, st.st_size, st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
+}
+
+detect::EngineConfig engineConfigFor(const Policy& p) {
+  detect::EngineConfig ec;
+  ec.maxBodyBytes = p.inspectBodyBytes;
+  ec.maxDepth = p.maxDepth;
+  ec.maxArgs = p.maxArgs;
+  ec.onLimit = p.onLimit == LimitAction::Block ? detect::EngineConfig::OnLimit::Block
+                                               : detect::EngineConfig::OnLimit::Inspect;
+  return ec;
+}
+
+// Re-reads the configuration (file, environment, flags) and swaps the policy. A broken file
+// keeps the running policy and says why.
+void reload(const cli::ParsedArgs& args, const ProxyConfig& running, PolicyStore& store,
+            std::string_view why) {
+  auto cfg = loadConfig(args);
+  if (!cfg) {
+    kLog.error("configuration reload failed; keeping the running policy",
+               {{"why", std::string(why)}, {"error", cfg.error().describe()}});
+    return;
+  }
+  auto policy = buildPolicy(*cfg);
+  if (!policy) {
+    kLog.error("configuration reload failed; keeping the running policy",
+               {{"why", std::string(why)}, {"error", policy.error().describe()}});
+    return;
+  }
+  std::string restart;
+  if (cfg->listen != running.listen) restart += "listen ";
+  if (cfg->statusListen != running.statusListen) restart += "status_listen ";
+  if (cfg->threads != running.threads) restart += "threads ";
+  if (cfg->upstream != running.upstream || cfg->appPort != running.appPort) restart += "upstream ";
+  const Policy& p = **policy;
+  store.set(std::move(*policy));
+  kLog.info("policy reloaded", {{"why", std::string(why)},
+                                {"mode", std::string(modeName(p.mode))},
+                                {"allow", std::to_string(p.allow.size())},
+                                {"deny", std::to_string(p.deny.size())},
+                                {"gray", std::to_string(p.gray.size())},
+                                {"overrides", std::to_string(p.overrides.size())}});
+  if (!restart.empty()) {
+    restart.pop_back();
+    kLog.warn("some changed settings need a restart to apply", {{"settings", restart}});
+  }
+}
 
 } // namespace
 
@@ -53,7 +120,19 @@ int run(int argc, const char* const* argv) {
   log::setLevel(cfg->logLevel);
   std::signal(SIGPIPE, SIG_IGN);
 
-  auto server = ProxyServer::create(*cfg);
+  auto policy = buildPolicy(*cfg);
+  if (!policy) {
+    std::fprintf(stderr, "bulwark-proxy: %s\n", policy.error().describe().c_str());
+    return cli::kExitUsage;
+  }
+  auto engine = detect::Engine::create(engineConfigFor(**policy));
+  if (!engine) {
+    std::fprintf(stderr, "bulwark-proxy: detection engine: %s\n", engine.error().describe().c_str());
+    return cli::kExitFailure;
+  }
+  PolicyStore policies(std::move(*policy));
+
+  auto server = ProxyServer::create(*cfg, *engine, policies);
   if (!server) {
     std::fprintf(stderr, "bulwark-proxy: %s\n", server.error().describe().c_str());
     return cli::kExitFailure;
@@ -73,13 +152,43 @@ int run(int argc, const char* const* argv) {
 
   // Signals are handled on the main thread; workers never see them.
   boost::asio::io_context signals;
-  boost::asio::signal_set set(signals, SIGTERM, SIGINT);
+  boost::asio::signal_set set(signals, SIGTERM, SIGINT, SIGHUP);
   int received = 0;
-  set.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (!ec) {
+  std::function<void()> waitSignal = [&] {
+    set.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) {
+        return;
+      }
+      if (sig == SIGHUP) {
+        reload(*args, *cfg, policies, "SIGHUP");
+        waitSignal();
+        return;
+      }
       received = sig;
-    }
-  });
+      signals.stop();
+    });
+  };
+  waitSignal();
+
+  // A mounted ConfigMap changes under us without a signal: watch the file.
+  boost::asio::steady_timer watch(signals);
+  FileStamp stamp = stampOf(cfg->configPath);
+  std::function<void()> watchFile = [&] {
+    watch.expires_after(std::chrono::seconds(2));
+    watch.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) {
+        return;
+      }
+      if (const FileStamp now = stampOf(cfg->configPath); !(now == stamp)) {
+        stamp = now;
+        reload(*args, *cfg, policies, "configuration file changed");
+      }
+      watchFile();
+    });
+  };
+  if (!cfg->configPath.empty()) {
+    watchFile();
+  }
 
   std::string listenList;
   for (const auto& hp : cfg->listen) {

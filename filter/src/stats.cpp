@@ -50,6 +50,18 @@ std::string ProxyStats::render() const {
                  "\"",
              badRequests[i].value());
   }
+  w.family("bulwark_attacks_total", "counter", "Requests detected as attacks, by class and action");
+  for (size_t c = 0; c < attacks.size(); ++c) {
+    const std::string cls(detect::className(static_cast<detect::AttackClass>(c)));
+    w.sample("bulwark_attacks_total", "class=\"" + cls + "\",action=\"logged\"", attacks[c][0].value());
+    w.sample("bulwark_attacks_total", "class=\"" + cls + "\",action=\"blocked\"", attacks[c][1].value());
+  }
+  w.family("bulwark_denied_total", "counter", "Requests from deny-listed clients answered 403");
+  w.sample("bulwark_denied_total", "", denied.value());
+  w.family("bulwark_inspected_total", "counter", "Requests inspected by the detection engine");
+  w.sample("bulwark_inspected_total", "", inspected.value());
+  w.family("bulwark_inspection_limit_total", "counter", "Requests that exceeded an inspection limit");
+  w.sample("bulwark_inspection_limit_total", "", inspectionLimit.value());
   w.family("bulwark_connections_active", "gauge", "Client connections open now");
   w.sample("bulwark_connections_active", "", connectionsActive.value());
   w.family("bulwark_draining", "gauge", "1 while the proxy drains after SIGTERM");

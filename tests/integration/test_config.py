@@ -196,5 +196,45 @@ class PrecedenceTests(ProxyTestCase):
         self.assertTrue(self.serves_on(p2), px.describe())
 
 
+class UpstreamResolutionTests(ProxyTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.a = cls.class_app()
+
+    def get_echo(self, px):
+        c = self.conn(px.port)
+        c.send(build_request("GET", "/echo"))
+        return self.read_response(c)
+
+    def test_app_port_used_without_upstream(self):
+        # rule 4: no upstream, no original destination -> 127.0.0.1:app_port
+        px = self.proxy(config={"app_port": self.a.port})
+        r = self.get_echo(px)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.json()["path"], "/echo")
+
+    def test_app_port_flag(self):
+        px = self.proxy(config={"app_port": free_port()}, args=["--app-port", str(self.a.port)])
+        self.assertEqual(self.get_echo(px).status, 200)
+
+    def test_upstream_port_wins_over_app_port(self):
+        px = self.proxy(upstream_port=self.a.port, config={"app_port": free_port()})
+        self.assertEqual(self.get_echo(px).status, 200)
+
+
+class ModeTests(ProxyTestCase):
+    def test_every_mode_starts_and_passes_benign_traffic(self):
+        a = self.app()
+        for mode in ("off", "monitoring", "safe_blocking", "block"):
+            with self.subTest(mode=mode):
+                px = self.proxy(upstream_port=a.port, config={"mode": mode, "threads": 0})
+                c = self.conn(px.port)
+                c.send(build_request("POST", "/echo?q=hello", [("Content-Type", "application/json")],
+                                     body=b'{"name": "alice"}'))
+                r = self.read_response(c)
+                self.assertEqual(r.status, 200, "mode %s: %s" % (mode, c.transcript()))
+                self.assertEqual(px.stop(), 0, px.describe())
+
+
 if __name__ == "__main__":
     unittest.main()

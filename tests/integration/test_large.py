@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from testlib import app as appmod  # noqa: E402
 from testlib.base import ProxyTestCase  # noqa: E402
-from testlib.httpc import RawConn, build_request  # noqa: E402
+from testlib.httpc import build_request  # noqa: E402
 
 SIZE = 100 * 1024 * 1024
 RSS_LIMIT_KB = 60 * 1024

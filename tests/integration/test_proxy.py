@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from testlib import app as appmod  # noqa: E402
 from testlib.base import ProxyTestCase, HEX32, echo_headers  # noqa: E402
-from testlib.httpc import RawConn, build_request, chunk_encode  # noqa: E402
+from testlib.httpc import build_request, chunk_encode  # noqa: E402
 from testlib.ws import WsClient, encode_frame  # noqa: E402
 
 
@@ -188,6 +188,19 @@ class BasicProxyTests(ProxyTestCase):
         self.assertLessEqual(len(app_conns), 3, "app connections used: %s" % sorted(app_conns))
         m1 = self.px.wait_metric("bulwark_upstream_reused_total", None, lambda v: v - m0 >= 9)
         self.assertGreaterEqual(m1 - m0, 9)
+
+    def test_app_connection_close_does_not_close_client(self):
+        # the app closes its connection after each response; the client's keep-alive
+        # connection must survive and every request must succeed on a fresh app connection
+        c = self.conn(self.px.port)
+        app_conns = set()
+        for i in range(5):
+            c.send(build_request("GET", "/echo?close=1&i=%d" % i))
+            r = self.read_response(c)
+            self.assertEqual(r.status, 200, c.transcript())
+            self.assertNotIn("close", r.conn_tokens(), "app's Connection: close leaked to the client" + c.transcript())
+            app_conns.add(r.header("x-app-conn"))
+        self.assertEqual(len(app_conns), 5, "a closed app connection was reused: %s" % app_conns)
 
     def test_pipelining_five_requests_one_write(self):
         c = self.conn(self.px.port)

@@ -72,7 +72,11 @@ BAD = {
     "request_line_double_space": (b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400, True),
     "request_line_extra_token": (b"GET / HTTP/1.1 x\r\nHost: a\r\n\r\n", 400, True),
     "request_line_space_in_target": (b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400, True),
+    # a request line that ends in HTTP/1.x is HTTP: it must be rejected, never tunnelled
+    # uninspected to the app as an "unknown" protocol (inspection bypass for lenient apps)
     "request_line_bad_method": (b"G@T / HTTP/1.1\r\nHost: a\r\n\r\n", 400, True),
+    "request_line_tab_separator": (b"GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n", 400, True),
+    "request_line_leading_space": (b" GET / HTTP/1.1\r\nHost: a\r\n\r\n", 400, True),
     "request_line_no_version": (b"GET /\r\nHost: a\r\n\r\n", 400, True),
     "request_line_bad_version_syntax": (b"GET / HTTP/1.1x\r\nHost: a\r\n\r\n", 400, True),
     "request_line_lowercase_version": (b"GET / http/1.1\r\nHost: a\r\n\r\n", 400, True),
@@ -109,6 +113,8 @@ GOOD = {
     "chunk_size_uppercase_hex": b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
                                 b"A\r\n0123456789\r\n0\r\n\r\n",
     "absolute_path_with_query": b"GET /echo?x=1&y=%20 HTTP/1.1\r\nHost: a\r\n\r\n",
+    # "X:Y Z: 1" is a valid field: name "X", value "Y Z: 1" (colons and spaces are fine in values)
+    "colon_and_space_in_value": b"GET /echo HTTP/1.1\r\nHost: a\r\nX:Y Z: 1\r\n\r\n",
 }
 
 
@@ -151,6 +157,8 @@ class StrictParsingTests(ProxyTestCase):
         self.assertIn(["X-A", "spaced"], j["headers"])
         j = self.check_accepted(GOOD["chunk_extensions_and_trailer"])
         self.assertEqual(j["body_length"], 5)
+        j = self.check_accepted(GOOD["colon_and_space_in_value"])
+        self.assertIn(["X", "Y Z: 1"], j["headers"])
         j = self.check_accepted(GOOD["content_length_ows"])
         self.assertEqual(j["body_length"], 5)
 

@@ -1,6 +1,7 @@
 """Client and upstream timeouts, and upstream failures (502 / 504)."""
 
 import os
+import socket
 import sys
 import threading
 import time
@@ -12,7 +13,7 @@ from testlib.base import ProxyTestCase  # noqa: E402
 from testlib.httpc import build_request  # noqa: E402
 from testlib.proxyctl import free_port  # noqa: E402
 
-TIMEOUTS = {"header_ms": 600, "idle_ms": 800, "body_ms": 600, "upstream_read_ms": 800}
+TIMEOUTS = {"header_ms": 600, "idle_ms": 800, "body_ms": 600, "upstream_read_ms": 800, "send_ms": 700}
 
 
 class ClientTimeoutTests(ProxyTestCase):
@@ -124,6 +125,34 @@ class ClientTimeoutTests(ProxyTestCase):
             c.send(b"0123456789")
         r = self.read_response(c)
         self.assertEqual((r.status, r.json()["body_length"]), (200, 100), c.transcript())
+
+    def test_send_timeout_client_not_reading(self):
+        # the client requests 64 MB and never reads: once socket buffers are full there is no
+        # progress writing to the client, so after send_ms the proxy must give up and close
+        m0 = self.timeouts("send")
+        c = self.conn(self.px.port)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        size = 64 * 1024 * 1024
+        c.send(build_request("GET", "/big?bytes=%d" % size))
+        time.sleep(3.0)
+        c._keep_log = False
+        total = 0
+        closed = False
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                b = c.sock.recv(1 << 20)
+            except (ConnectionResetError, socket.timeout):
+                closed = True
+                break
+            if not b:
+                closed = True
+                break
+            total += len(b)
+        self.assertTrue(closed, "connection still open 10s after stalling")
+        self.assertLess(total, size, "the whole body was delivered although the client stalled for 3s "
+                                     "with send_ms=700 (%d bytes)" % total)
+        self.expect_timeout_metric("send", m0)
 
     def test_upstream_read_timeout_504(self):
         m0 = self.timeouts("upstream")

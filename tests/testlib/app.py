@@ -28,6 +28,7 @@ headers a GET would get and no body):
   /ws                      WebSocket handshake (101) then echo of frames
   /stats                   JSON: total requests (other than /stats) / connections seen
 Every response carries X-App-Conn (connection id) and X-App-Conn-Requests.
+?close=1 on any endpoint makes the app answer with Connection: close and close its side.
 
 The deterministic body pattern is `pattern(offset, n)`; tests import this module to check it.
 """
@@ -40,7 +41,6 @@ import os
 import signal
 import socket
 import struct
-import sys
 import threading
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -329,6 +329,8 @@ def dispatch(c, method, target, version, headers, keep):
     u = urlsplit(target)
     path = u.path
     q = parse_qs(u.query)
+    if q.get("close") == ["1"]:  # ?close=1 on any endpoint: answer with Connection: close and close
+        keep = False
     head_only = method == "HEAD"
     ka_hdr = [("Connection", "keep-alive")] if keep and version == "HTTP/1.0" else []
 

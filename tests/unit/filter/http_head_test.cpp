@@ -134,6 +134,12 @@ TEST(Sniff, TellsProtocolsApart) {
   EXPECT_EQ(sniffProtocol("BREW /pot HTTP/1.1\r\n", kLimits), Sniff::Http);
   EXPECT_EQ(sniffProtocol("BREW /pot", kLimits), Sniff::NeedMore);
   EXPECT_EQ(sniffProtocol("HELLO world\r\n", kLimits), Sniff::Unknown);
+  // Malformed request lines are still HTTP: parsed and refused, never tunnelled uninspected.
+  EXPECT_EQ(sniffProtocol("G@T / HTTP/1.1\r\n", kLimits), Sniff::Http);
+  EXPECT_EQ(sniffProtocol(" GET / HTTP/1.1\r\n", kLimits), Sniff::Http);
+  EXPECT_EQ(sniffProtocol("GET\t/\tHTTP/1.1\r\n", kLimits), Sniff::Http);
+  EXPECT_EQ(sniffProtocol("GET / HTTP/1.1x\r\n", kLimits), Sniff::Http);
+  EXPECT_EQ(sniffProtocol("\x80\x01binary", kLimits), Sniff::Unknown);
 }
 
 } // namespace

@@ -28,4 +28,17 @@ inline constexpr std::string_view kAnnotationPrefixCompat = "sidecar.wallarm.io/
 
 inline constexpr std::string_view kRunDir = "/run/bulwark";
 
+// Injected objects (bulwark-webhook; docs/webhook.md). Stable: the status annotation lists them.
+inline constexpr std::string_view kInitContainerName = "bulwark-init";
+inline constexpr std::string_view kProxyContainerName = "bulwark-proxy";
+inline constexpr std::string_view kHelperContainerName = "bulwark-helper";
+inline constexpr std::string_view kHoldContainerName = "bulwark-hold";
+inline constexpr std::string_view kRunVolumeName = "bulwark-run";
+inline constexpr std::string_view kPolicyVolumeName = "bulwark-policy";
+inline constexpr std::string_view kPolicyMountPath = "/etc/bulwark/policy";
+inline constexpr std::string_view kDefaultPolicyConfigMap = "bulwark-policy";
+// Annotation key (after a prefix) recording what was injected; makes reinvocation a no-op.
+inline constexpr std::string_view kStatusAnnotation = "status";
+inline constexpr std::string_view kWebhookInjectPath = "/inject";
+
 } // namespace bulwark::names

@@ -45,6 +45,8 @@ struct PoolConfig {
   std::chrono::milliseconds idle{30000};
 };
 
+struct Policy;
+
 struct ProxyConfig {
   std::vector<net::HostPort> listen;
   bool listenIsDefault = true; // default listen list: an IPv6 wildcard may be skipped
@@ -59,6 +61,8 @@ struct ProxyConfig {
   Limits limits;
   Timeouts timeouts;
   PoolConfig pool;
+  std::string policyJson = "{}"; // the "policy" object, applied by applyPolicyJson()
+  std::string configPath;        // the file the configuration came from ("" = none)
 };
 
 // Applies a JSON configuration document onto `cfg`. Unknown keys and wrong types are errors

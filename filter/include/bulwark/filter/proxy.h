@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "bulwark/common/result.h"
+#include "bulwark/detect/engine.h"
 #include "bulwark/filter/config.h"
+#include "bulwark/filter/policy.h"
 
 namespace bulwark::filter {
 
@@ -17,7 +19,10 @@ class Worker;
 class ProxyServer {
 public:
   // Binds every listen address (errors are returned, nothing is left bound on failure).
-  static Result<std::unique_ptr<ProxyServer>> create(const ProxyConfig& cfg);
+  // `engine` may be null only when the mode is off for good (no inspection at all).
+  static Result<std::unique_ptr<ProxyServer>> create(const ProxyConfig& cfg,
+                                                     detect::EnginePtr engine,
+                                                     const PolicyStore& policies);
   ~ProxyServer();
   ProxyServer(const ProxyServer&) = delete;
   ProxyServer& operator=(const ProxyServer&) = delete;
@@ -34,9 +39,11 @@ public:
   const ProxyConfig& config() const { return cfg_; }
 
 private:
-  explicit ProxyServer(const ProxyConfig& cfg);
+  ProxyServer(const ProxyConfig& cfg, detect::EnginePtr engine, const PolicyStore& policies);
 
   ProxyConfig cfg_;
+  detect::EnginePtr engine_;
+  const PolicyStore& policies_;
   std::vector<uint16_t> listenPorts_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "bulwark/common/metrics.h"
+#include "bulwark/detect/engine.h"
 #include "bulwark/filter/http_head.h"
 
 namespace bulwark::filter {
@@ -48,6 +49,12 @@ struct ProxyStats {
   std::array<metrics::Counter, static_cast<size_t>(Uninspected::Count)> uninspected;
   std::array<metrics::Counter, static_cast<size_t>(TimeoutKind::Count)> timeouts;
   std::array<metrics::Counter, static_cast<size_t>(http1::HeadError::Count)> badRequests;
+  // attacks by class and action (0 = logged, 1 = blocked)
+  std::array<std::array<metrics::Counter, 2>, static_cast<size_t>(detect::AttackClass::Count)>
+      attacks;
+  metrics::Counter denied;          // deny-listed clients answered 403
+  metrics::Counter inspectionLimit; // requests that hit an inspection limit
+  metrics::Counter inspected;       // requests that went through the engine
   metrics::Gauge connectionsActive;
   metrics::Gauge draining;
   metrics::Histogram requestDuration;

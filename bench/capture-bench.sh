@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Capture benchmark: in a "pod" and a "client" network namespace joined by a veth pair, compares
+#   app-direct     client -> nginx app :8080 (no proxy, no capture)
+#   proxy-direct   client -> bulwark-proxy :26001 -> app (the 'proxy' port, capture none)
+#   nftables       client -> :8080, REDIRECTed by table inet bulwark -> proxy -> app
+#   iptables-legacy / iptables-nft   the same through BULWARK_* chains
+# with wrk: keep-alive requests/s and new connections/s (Connection: close, one request per
+# connection). Prints a table, the ratios to proxy-direct and each mode's apply time.
+# Needs root (namespaces, netfilter). Everything is removed on exit (trap), also on failure.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+
+DURATION=5
+CONNS=32
+THREADS=1
+QUICK=0
+INIT="${BULWARK_INIT_BIN:-${BULWARK_INIT_BIN_DEFAULT:-$REPO_ROOT/build/bin/bulwark-init}}"
+PROXY="${BULWARK_PROXY_BIN:-${BULWARK_PROXY_BIN_DEFAULT:-$REPO_ROOT/build/bin/bulwark-proxy}}"
+NGINX="${NGINX:-/usr/sbin/nginx}"
+WRK="${WRK:-wrk}"
+MODES="app-direct proxy-direct nftables iptables-legacy iptables-nft"
+
+usage() {
+    cat <<EOF
+Usage: bench/capture-bench.sh [options]
+
+Options:
+  --duration S   wrk seconds per measurement (default $DURATION)
+  --conns C      wrk connections (default $CONNS)
+  --threads N    bulwark-proxy worker threads (default $THREADS)
+  --modes "..."  subset of: $MODES
+  --init PATH    bulwark-init (default \$BULWARK_INIT_BIN or build/bin/bulwark-init)
+  --proxy PATH   bulwark-proxy (default \$BULWARK_PROXY_BIN or build/bin/bulwark-proxy)
+  --quick        smoke run (1 s, 4 connections): every mode moves traffic; used by ctest
+  -h, --help     this help
+Exit: 0 ok, 1 failure, 77 not root (skipped; with CI=true a failure instead).
+EOF
+}
+
+die() { echo "capture-bench: error: $*" >&2; exit 1; }
+log() { echo "capture-bench: $*" >&2; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --duration) DURATION="$2"; shift 2 ;;
+        --conns) CONNS="$2"; shift 2 ;;
+        --threads) THREADS="$2"; shift 2 ;;
+        --modes) MODES="$2"; shift 2 ;;
+        --init) INIT="$2"; shift 2 ;;
+        --proxy) PROXY="$2"; shift 2 ;;
+        --quick) QUICK=1; DURATION=1; CONNS=4; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; exit 2 ;;
+    esac
+done
+
+if [ "$(id -u)" -ne 0 ]; then
+    [ "${CI:-}" = "true" ] && die "CI=true: needs root (network namespaces, netfilter)"
+    log "skipped: needs root (network namespaces, netfilter)"
+    exit 77
+fi
+for t in ip "$WRK" curl "$NGINX" nft iptables-legacy-save iptables-nft-save; do
+    command -v "$t" >/dev/null 2>&1 || die "missing tool: $t"
+done
+[ -x "$INIT" ] || die "bulwark-init not found at $INIT (--init)"
+[ -x "$PROXY" ] || die "bulwark-proxy not found at $PROXY (--proxy)"
+
+POD_IP=198.18.0.2
+CLI_IP=198.18.0.1
+POD="bwb-pod-$$"
+CLI="bwb-cli-$$"
+TMP=$(mktemp -d /tmp/bulwark-capture-bench.XXXXXX)
+PIDS=()
+
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    ip netns del "$POD" 2>/dev/null || true
+    ip netns del "$CLI" 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+inpod() { ip netns exec "$POD" "$@"; }
+incli() { ip netns exec "$CLI" "$@"; }
+
+ip netns add "$POD"
+ip netns add "$CLI"
+ip -n "$POD" link add eth0 type veth peer name eth0 netns "$CLI"
+for ns in "$POD" "$CLI"; do ip -n "$ns" link set lo up; done
+ip -n "$POD" addr add "$POD_IP/24" dev eth0
+ip -n "$CLI" addr add "$CLI_IP/24" dev eth0
+ip -n "$POD" link set eth0 up
+ip -n "$CLI" link set eth0 up
+# Many short connections: wide port range and TIME_WAIT reuse on the client side.
+incli sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1
+
+cat > "$TMP/nginx.conf" <<NGX
+daemon off;
+master_process off;
+worker_processes 1;
+error_log $TMP/nginx-error.log warn;
+pid $TMP/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $TMP;
+    proxy_temp_path $TMP;
+    fastcgi_temp_path $TMP;
+    uwsgi_temp_path $TMP;
+    scgi_temp_path $TMP;
+    keepalive_requests 1000000;
+    server {
+        listen 8080 reuseport backlog=4096;
+        location / { return 200 "hello\n"; }
+    }
+}
+NGX
+inpod "$NGINX" -c "$TMP/nginx.conf" -p "$TMP" >"$TMP/nginx.out" 2>&1 &
+PIDS+=($!)
+inpod "$PROXY" --listen 0.0.0.0:26001 --app-port 8080 --mode monitoring \
+    --threads "$THREADS" --log-level error >"$TMP/proxy.out" 2>&1 &
+PIDS+=($!)
+
+wait_http() { # bounded: 10 s
+    for _ in $(seq 1 100); do
+        incli curl -s -o /dev/null -m 1 "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+wait_http "http://$POD_IP:8080/" || die "app did not start: $(cat "$TMP/nginx.out")"
+wait_http "http://$POD_IP:26001/" || die "proxy did not start: $(cat "$TMP/proxy.out")"
+
+requests_total() {
+    inpod curl -s -m 2 http://127.0.0.1:10246/metrics |
+        awk '/^bulwark_requests_total/ { s += $NF } END { printf "%d", s }'
+}
+
+# wrk -> "rps errors"
+run_wrk() { # url extra-args...
+    local url="$1"; shift
+    local out
+    out=$(incli "$WRK" -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s "$@" "$url" 2>&1) ||
+        die "wrk failed: $out"
+    local rps errs non2xx
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+    errs=$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' <<<"$out")
+    non2xx=$(awk '/Non-2xx/ { print $NF }' <<<"$out")
+    echo "${rps:-0} $(( ${errs:-0} + ${non2xx:-0} ))"
+}
+
+declare -A KA NC APPLY ERR
+for mode in $MODES; do
+    url="http://$POD_IP:8080/"
+    APPLY[$mode]="-"
+    case "$mode" in
+        app-direct) ;;
+        proxy-direct) url="http://$POD_IP:26001/" ;;
+        nftables) args=(--mode nftables) ;;
+        iptables-legacy) args=(--mode iptables --iptables-backend legacy) ;;
+        iptables-nft) args=(--mode iptables --iptables-backend nft) ;;
+        *) die "unknown mode $mode" ;;
+    esac
+    if [[ "$mode" != *-direct ]]; then
+        out=$(inpod "$INIT" apply "${args[@]}" --app-port 8080 --pod-ip "$POD_IP" --ipv6 off \
+              --json --log-level error) || die "apply $mode failed: $out"
+        APPLY[$mode]=$(sed -n 's/.*"apply_ms":\([0-9.]*\).*/\1/p' <<<"$out")
+        before=$(requests_total)
+        incli curl -sf -o /dev/null -m 5 "$url" || die "$mode: request through capture failed"
+        after=$(requests_total)
+        [ "$after" -gt "$before" ] || die "$mode: request did not go through the proxy"
+    fi
+    read -r ka kaerr < <(run_wrk "$url")
+    read -r nc ncerr < <(run_wrk "$url" -H "Connection: close")
+    KA[$mode]=$ka
+    NC[$mode]=$nc
+    ERR[$mode]=$(( kaerr + ncerr ))
+    if [[ "$mode" != *-direct ]]; then
+        inpod "$INIT" cleanup "${args[@]}" --log-level error >/dev/null || die "cleanup $mode"
+    fi
+    log "$mode: keep-alive ${ka} rps, new connections ${nc}/s, errors ${ERR[$mode]}"
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+base="proxy-direct"
+printf '\n%-16s %14s %9s %14s %9s %10s %7s\n' mode "keepalive rps" "vs proxy" "new conn/s" \
+    "vs proxy" "apply ms" errors
+for mode in $MODES; do
+    printf '%-16s %14s %9s %14s %9s %10s %7s\n' "$mode" "${KA[$mode]}" \
+        "$(ratio "${KA[$mode]}" "${KA[$base]:-0}")" "${NC[$mode]}" \
+        "$(ratio "${NC[$mode]}" "${NC[$base]:-0}")" "${APPLY[$mode]}" "${ERR[$mode]}"
+done
+echo "(wrk -t1 -c$CONNS -d${DURATION}s, proxy --threads $THREADS, IPv4, one veth pair;" \
+     "\"vs proxy\" = / proxy-direct)"
+
+fail=0
+for mode in $MODES; do
+    awk -v r="${KA[$mode]}" 'BEGIN { exit !(r > 0) }' || { log "$mode moved no traffic"; fail=1; }
+    [ "${ERR[$mode]}" -eq 0 ] || { log "$mode had ${ERR[$mode]} errors"; fail=1; }
+done
+[ "$QUICK" -eq 1 ] && log "quick smoke run: numbers are not meaningful"
+exit $fail

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+// Detectors that are code, not patterns. Each takes a normalised, lower-cased value and returns
+// a rule id (0 = nothing found). Rule ids are grouped by class (see rules.cpp for the table).
+namespace bulwark::detect::internal {
+
+// SQL injection: a SQL tokenizer run in three contexts (as-is, inside '...', inside "...")
+// followed by a small grammar over the token stream (breakout, tautology, UNION, stacked query,
+// SQL-only functions).
+uint32_t detectSqli(std::string_view low);
+
+// XSS: an HTML tag/attribute scanner (dangerous elements, event handlers, script URLs) plus
+// attribute and JavaScript string breakouts.
+uint32_t detectXss(std::string_view low);
+
+// Log4j lookups: resolves ${lower:x}, ${upper:x}, ${::-x}, ${env:NAME:-x} ... nesting, then
+// looks for jndi and the other dangerous lookups.
+uint32_t detectLog4j(std::string_view low);
+
+// OS command injection over the shell-normalised value (quotes, backslashes, $IFS, empty
+// variables removed): command separators or substitutions followed by a known command.
+uint32_t detectShell(std::string_view low);
+
+// LDAP filter breakout: an unbalanced ')' followed by a new filter component.
+uint32_t detectLdap(std::string_view low);
+
+} // namespace bulwark::detect::internal

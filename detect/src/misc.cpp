@@ -1,0 +1,376 @@
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <string>
+
+#include "detectors.h"
+
+namespace bulwark::detect::internal {
+namespace {
+
+bool isSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+bool isWord(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+}
+
+// Evaluates Log4j 2 lookups enough to undo obfuscation: ${lower:j} -> j, ${::-n} -> n,
+// ${env:X:-d} -> d, ${date:'i'} -> i. Unknown lookups stay as "${...}".
+std::string resolveLookups(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  std::array<size_t, 64> stack{};
+  size_t depth = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '$' && i + 1 < s.size() && s[i + 1] == '{' && depth < stack.size()) {
+      stack[depth++] = out.size();
+      out.append("${");
+      ++i;
+      continue;
+    }
+    if (s[i] == '}' && depth > 0) {
+      const size_t start = stack[--depth];
+      const std::string inner = out.substr(start + 2);
+      std::string value;
+      bool resolved = true;
+      if (inner.starts_with("lower:") || inner.starts_with("upper:")) {
+        value = inner.substr(6);
+      } else if (const size_t dflt = inner.find(":-"); dflt != std::string::npos &&
+                                                       inner.find("jndi") != 0) {
+        value = inner.substr(dflt + 2);
+      } else if (inner.starts_with("date:")) {
+        value = inner.substr(5);
+        std::erase(value, '\'');
+      } else {
+        resolved = false;
+      }
+      out.resize(start);
+      if (resolved) {
+        out.append(value);
+      } else {
+        out.append("${").append(inner).append("}");
+      }
+      continue;
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+
+// Shell view of a value: quotes/backslashes dropped, $IFS -> space, unset variables and
+// positional parameters removed, {a,b} brace lists -> "a b".
+std::string shellView(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '\'' || c == '"' || c == '\\' || c == '^') {
+      continue; // c'a't, c"a"t, c\at, c^a^t (cmd.exe)
+    }
+    if (c == '$' && i + 1 < s.size()) {
+      const std::string_view rest = s.substr(i + 1);
+      if (rest.starts_with("{ifs") || rest.starts_with("ifs")) {
+        size_t j = i + 1;
+        if (s[j] == '{') {
+          const size_t close = s.find('}', j);
+          j = close == std::string_view::npos ? s.size() : close + 1;
+        } else {
+          j += 3;
+        }
+        out.push_back(' ');
+        i = j - 1;
+        continue;
+      }
+      if (rest[0] == '@' || rest[0] == '*' || (rest[0] >= '0' && rest[0] <= '9')) {
+        ++i;
+        continue;
+      }
+      if (rest[0] >= 'a' && rest[0] <= 'z') {
+        size_t j = i + 1;
+        while (j < s.size() && ((s[j] >= 'a' && s[j] <= 'z') || s[j] == '_' ||
+                                (s[j] >= '0' && s[j] <= '9'))) {
+          ++j;
+        }
+        i = j - 1; // $anything: an (unset) variable expands to nothing
+        continue;
+      }
+      if (rest[0] == '{' && rest.size() > 1 && rest[1] != '{') {
+        const size_t close = s.find('}', i + 1);
+        if (close != std::string_view::npos && close - i < 32) {
+          i = close;
+          continue;
+        }
+      }
+    }
+    if (c == '{') {
+      const size_t close = s.find('}', i);
+      if (close != std::string_view::npos && close - i < 128) {
+        const std::string_view inner = s.substr(i + 1, close - i - 1);
+        if (inner.find(',') != std::string_view::npos &&
+            inner.find_first_of(" {\"") == std::string_view::npos) {
+          for (const char k : inner) {
+            out.push_back(k == ',' ? ' ' : k);
+          }
+          i = close;
+          continue;
+        }
+      }
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+struct Command {
+  std::string_view name;
+  bool strong; // never an English word: no argument shape needed
+};
+
+constexpr auto kCommands = std::to_array<Command>({
+    {"whoami", true},     {"uname", true},      {"ifconfig", true},  {"ipconfig", true},
+    {"netstat", true},    {"nslookup", true},   {"wget", true},      {"curl", true},
+    {"ncat", true},       {"netcat", true},     {"socat", true},     {"busybox", true},
+    {"bash", true},       {"zsh", true},        {"ksh", true},       {"tcsh", true},
+    {"csh", true},        {"dash", false},      {"sh", true},        {"python", true},
+    {"python2", true},    {"python3", true},    {"perl", true},      {"ruby", true},
+    {"php", true},        {"node", false},      {"lua", false},      {"chmod", true},
+    {"chown", true},      {"crontab", true},    {"passwd", true},    {"useradd", true},
+    {"usermod", true},    {"systeminfo", true}, {"tasklist", true},  {"taskkill", true},
+    {"powershell", true}, {"pwsh", true},       {"certutil", true},  {"bitsadmin", true},
+    {"wmic", true},       {"mshta", true},      {"rundll32", true},  {"regsvr32", true},
+    {"cscript", true},    {"wscript", true},    {"nmap", true},      {"tcpdump", true},
+    {"iptables", true},   {"base64", true},     {"xxd", true},       {"hexdump", true},
+    {"printenv", true},   {"mkfifo", true},     {"telnet", true},    {"traceroute", true},
+    {"lsof", true},       {"sudo", true},       {"gcc", true},       {"nohup", true},
+    {"cmd", false},       {"hostname", true},   {"uptime", true},    {"nc", false},
+    {"cat", false},       {"tac", false},       {"nl", false},       {"head", false},
+    {"tail", false},      {"more", false},      {"less", false},     {"ls", false},
+    {"dir", false},       {"id", false},        {"ip", false},       {"ps", false},
+    {"kill", false},      {"pkill", true},      {"killall", true},   {"ssh", false},
+    {"scp", true},        {"ftp", false},       {"tftp", true},      {"java", false},
+    {"rm", false},        {"mv", false},        {"cp", false},       {"touch", false},
+    {"mkdir", false},     {"rmdir", true},      {"ln", false},       {"echo", false},
+    {"printf", false},    {"sleep", false},     {"ping", false},     {"dig", false},
+    {"host", false},      {"env", false},       {"export", false},   {"set", false},
+    {"eval", false},      {"exec", false},      {"xargs", true},     {"find", false},
+    {"locate", false},    {"grep", true},       {"egrep", true},     {"awk", true},
+    {"gawk", true},       {"sed", false},       {"od", false},       {"sudo", true},
+    {"su", false},        {"systemctl", true},  {"mount", false},    {"dd", false},
+    {"tar", false},       {"zip", false},       {"unzip", false},    {"gzip", false},
+    {"timeout", false},   {"time", false},      {"which", false},    {"whereis", true},
+    {"who", false},       {"w", false},         {"last", false},     {"finger", false},
+    {"nmap", true},       {"shutdown", false},  {"reboot", false},   {"openssl", true},
+    {"rev", false},       {"tr", false},        {"sort", false},     {"uniq", false},
+    {"wc", false},        {"diff", false},      {"strings", false},  {"df", false},
+    {"vi", false},        {"vim", false},       {"expr", false},     {"tee", false},
+    {"whois", false},     {"rsync", true},      {"type", false},     {"net", false},
+    {"netsh", true},      {"reg", false},       {"del", false},      {"start", false},
+    {"schtasks", true},   {"sc", false},
+});
+
+const Command* findCommand(std::string_view word) {
+  for (const auto& c : kCommands) {
+    if (c.name == word) {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
+// At pos a command may start: optional path prefix (/usr/bin/), the word, then an argument
+// shape. Returns true when it reads as a command invocation.
+bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
+  size_t i = pos;
+  while (i < s.size() && isSpace(s[i])) {
+    ++i;
+  }
+  // Path prefix: /bin/cat, /usr/local/bin/python, c:\windows\system32\cmd
+  size_t wordStart = i;
+  bool hadPath = false;
+  while (i < s.size() && (isWord(s[i]) || s[i] == '/' || s[i] == '?' || s[i] == '*')) {
+    if (s[i] == '/') {
+      wordStart = i + 1;
+      hadPath = true;
+    }
+    ++i;
+  }
+  std::string_view word = s.substr(wordStart, i - wordStart);
+  if (word.ends_with(".exe")) {
+    word.remove_suffix(4);
+  }
+  const Command* cmd = findCommand(word);
+  if (cmd == nullptr) {
+    return false;
+  }
+  const bool end = i >= s.size();
+  const char next = end ? '\0' : s[i];
+  if (!end && !(isSpace(next) || next == ';' || next == '|' || next == '&' || next == '`' ||
+                next == ')' || next == '<' || next == '>' || next == '#' || next == '\n')) {
+    return false;
+  }
+  if (cmd->strong && (afterSeparator || hadPath)) {
+    return true;
+  }
+  if (!afterSeparator && !hadPath) {
+    // At the very start of a value: only strong commands with an argument shape.
+    if (!cmd->strong) {
+      return false;
+    }
+  }
+  if (end || next == '`' || next == ')') {
+    return afterSeparator || hadPath; // "; id"  "`ls`"  "$(id)"
+  }
+  if (next == ';' || next == '|' || next == '&' || next == '#') {
+    return hadPath; // "a;cat;b" is a list of words, "/bin/id;" is not
+  }
+  // Argument shape: a flag, a path, a variable, a redirection, an address.
+  size_t j = i;
+  while (j < s.size() && isSpace(s[j])) {
+    ++j;
+  }
+  if (j >= s.size()) {
+    return afterSeparator;
+  }
+  const char a = s[j];
+  if (a == '-' && !(j + 1 < s.size() && ((s[j + 1] >= 'a' && s[j + 1] <= 'z') || s[j + 1] == '-'))) {
+    return false; // "nc - boys": a dash, not a flag
+  }
+  if (a == '-' || a == '/' || a == '$' || a == '<' || a == '>' || a == '|' || a == '~' ||
+      a == '`' || a == '*' || (a == '.' && j + 1 < s.size() && (s[j + 1] == '/' || s[j + 1] == '.'))) {
+    return afterSeparator || hadPath || cmd->strong;
+  }
+  // ping 127.0.0.1, sleep 5, nslookup host
+  if (afterSeparator && a >= '0' && a <= '9' &&
+      (word == "ping" || word == "sleep" || word == "timeout" || word == "nc" || word == "dig" ||
+       word == "host")) {
+    return true;
+  }
+  return false;
+}
+
+} // namespace
+
+uint32_t detectLog4j(std::string_view low) {
+  const size_t at = low.find("${");
+  if (at == std::string_view::npos) {
+    return 0;
+  }
+  const std::string r = resolveLookups(low.substr(at, 4096));
+  if (r.find("${jndi:") != std::string::npos) {
+    return 11001;
+  }
+  std::string compact;
+  for (const char c : r) {
+    if (!isSpace(c)) {
+      compact.push_back(c);
+    }
+  }
+  if (compact.find("${jndi:") != std::string::npos || compact.find("jndi:ldap") != std::string::npos ||
+      compact.find("jndi:rmi") != std::string::npos || compact.find("jndi:dns") != std::string::npos) {
+    return 11001;
+  }
+  // Other lookups that leak secrets or only make sense as an attack.
+  for (const std::string_view l : {"${env:", "${sys:", "${java:", "${main:", "${bundle:",
+                                   "${ctx:", "${base64:", "${k8s:", "${docker:", "${spring:",
+                                   "${log4j:", "${web:", "${jvmrunargs:", "${event:", "${sd:",
+                                   "${marker:"}) {
+    if (compact.find(l) != std::string::npos) {
+      return 11002;
+    }
+  }
+  // Heavy nesting of lookups is itself obfuscation.
+  if (low.find("${${") != std::string_view::npos || low.find("${::-") != std::string_view::npos ||
+      low.find("${lower:") != std::string_view::npos || low.find("${upper:") != std::string_view::npos) {
+    return 11003;
+  }
+  return 0;
+}
+
+uint32_t detectLdap(std::string_view low) {
+  // A filter breakout: the value closes the application's "(attr=" with ')' before opening
+  // anything, then starts a new filter component: "x)(uid=*)", "*)(|(pw=*", "a)&(cn=b".
+  const size_t close = low.find(')');
+  if (close == std::string_view::npos || low.substr(0, close).find('(') != std::string_view::npos) {
+    return 0;
+  }
+  size_t i = close;
+  while (i < low.size() && (low[i] == ')' || isSpace(low[i]))) {
+    ++i;
+  }
+  if (i >= low.size()) {
+    return 0;
+  }
+  const char op = low[i];
+  if (op != '(' && op != '&' && op != '|' && op != '!') {
+    return 0;
+  }
+  ++i;
+  while (i < low.size() && (isSpace(low[i]) || low[i] == '(' || low[i] == '&' || low[i] == '|' ||
+                            low[i] == '!')) {
+    ++i;
+  }
+  if (i >= low.size() || low[i] == ')') {
+    return op == '(' && i < low.size() ? 0 : 10001; // "admin)(|"  "bar)(&)" handled below
+  }
+  size_t j = i;
+  while (j < low.size() && (isWord(low[j]) || low[j] == ';' || low[j] == ':')) {
+    ++j;
+  }
+  while (j < low.size() && isSpace(low[j])) {
+    ++j;
+  }
+  if (j > i && j < low.size() &&
+      (low[j] == '=' || ((low[j] == '~' || low[j] == '<' || low[j] == '>') && j + 1 < low.size() &&
+                         low[j + 1] == '='))) {
+    return 10001;
+  }
+  return 0;
+}
+
+uint32_t detectShell(std::string_view low) {
+  const std::string s = shellView(low.substr(0, 8192));
+  const size_t n = s.size();
+  // A text of several lines is a document (README, code sample): lines are not commands.
+  const bool document = std::count(s.begin(), s.end(), '\n') >= 3;
+  for (size_t i = 0; i < n; ++i) {
+    const char c = s[i];
+    bool sep = false;
+    size_t next = i + 1;
+    if (c == '`' && ((i + 1 < n && s[i + 1] == '`') || (i > 0 && s[i - 1] == '`'))) {
+      continue; // markdown code fence
+    }
+    if (c == ';' || c == '|' || c == '&' || (c == '\n' && !document) || c == '`') {
+      sep = true;
+      while (next < n && (s[next] == '|' || s[next] == '&')) {
+        ++next;
+      }
+    } else if ((c == '$' || c == '<' || c == '>') && i + 1 < n && s[i + 1] == '(') {
+      sep = true;
+      next = i + 2;
+      while (next < n && s[next] == '(') {
+        ++next; // $(( ... ))
+      }
+    }
+    if (sep && commandAt(s, next, true)) {
+      return 4001;
+    }
+  }
+  if (commandAt(s, 0, false)) {
+    return 4002;
+  }
+  // Command-like value with a path to a system binary anywhere: /bin/sh -c, /usr/bin/id
+  for (const std::string_view dir : {"/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/",
+                                     "/usr/local/bin/", "system32/"}) {
+    size_t pos = 0;
+    while ((pos = s.find(dir, pos)) != std::string::npos) {
+      if (commandAt(s, pos, false)) {
+        return 4003;
+      }
+      pos += dir.size();
+    }
+  }
+  return 0;
+}
+
+} // namespace bulwark::detect::internal

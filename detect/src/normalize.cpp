@@ -1,0 +1,467 @@
+#include "bulwark/detect/normalize.h"
+
+#include <array>
+#include <cstdint>
+
+namespace bulwark::detect {
+namespace {
+
+int hexValue(unsigned char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+void appendUtf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x110000) {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// Code points that are look-alikes of ASCII punctuation used by attacks.
+uint32_t asciiLookalike(uint32_t cp) {
+  if (cp >= 0xFF01 && cp <= 0xFF5E) {
+    return cp - 0xFF01 + 0x21; // full-width forms
+  }
+  switch (cp) {
+  case 0x2215: // division slash
+  case 0x2044: // fraction slash
+    return '/';
+  case 0x2216: // set minus
+  case 0xFE68:
+    return '\\';
+  case 0x2024: // one dot leader
+  case 0xFE52:
+    return '.';
+  case 0x02BC: // modifier apostrophe
+  case 0x2032:
+    return '\'';
+  case 0x00A0:
+  case 0x3000:
+    return ' ';
+  case 0xFE64:
+  case 0x2039:
+    return '<';
+  case 0xFE65:
+  case 0x203A:
+    return '>';
+  default:
+    return 0;
+  }
+}
+
+struct Entity {
+  std::string_view name;
+  char ch;
+};
+
+constexpr std::array<Entity, 36> kEntities{{
+    {"lt", '<'},      {"gt", '>'},      {"amp", '&'},    {"quot", '"'},   {"apos", '\''},
+    {"sol", '/'},     {"bsol", '\\'},   {"colon", ':'},  {"semi", ';'},   {"lpar", '('},
+    {"rpar", ')'},    {"tab", '\t'},    {"newline", '\n'}, {"nbsp", ' '}, {"equals", '='},
+    {"period", '.'},  {"comma", ','},   {"excl", '!'},   {"num", '#'},    {"dollar", '$'},
+    {"percnt", '%'},  {"plus", '+'},    {"lsqb", '['},   {"rsqb", ']'},   {"lbrack", '['},
+    {"rbrack", ']'},  {"lcub", '{'},    {"rcub", '}'},   {"lbrace", '{'}, {"rbrace", '}'},
+    {"grave", '`'},   {"hat", '^'},     {"ast", '*'},    {"quest", '?'},  {"lowbar", '_'},
+    {"verbar", '|'},
+}};
+
+} // namespace
+
+bool percentDecode(std::string_view in, std::string& out, bool plusAsSpace) {
+  out.clear();
+  out.reserve(in.size());
+  bool changed = false;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(in[i]);
+    if (c == '+' && plusAsSpace) {
+      out.push_back(' ');
+      changed = true;
+      continue;
+    }
+    if (c != '%') {
+      out.push_back(static_cast<char>(c));
+      continue;
+    }
+    if (i + 5 < in.size() && (in[i + 1] == 'u' || in[i + 1] == 'U')) {
+      int h[4] = {hexValue(in[i + 2]), hexValue(in[i + 3]), hexValue(in[i + 4]),
+                  hexValue(in[i + 5])};
+      if (h[0] >= 0 && h[1] >= 0 && h[2] >= 0 && h[3] >= 0) {
+        appendUtf8(out, static_cast<uint32_t>((h[0] << 12) | (h[1] << 8) | (h[2] << 4) | h[3]));
+        i += 5;
+        changed = true;
+        continue;
+      }
+    }
+    if (i + 2 < in.size()) {
+      const int hi = hexValue(in[i + 1]);
+      const int lo = hexValue(in[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>((hi << 4) | lo));
+        i += 2;
+        changed = true;
+        continue;
+      }
+    }
+    out.push_back('%');
+  }
+  return changed;
+}
+
+bool foldUnicode(std::string_view in, std::string& out) {
+  out.clear();
+  out.reserve(in.size());
+  bool changed = false;
+  const size_t n = in.size();
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char c = static_cast<unsigned char>(in[i]);
+    if (c < 0xC0) {
+      out.push_back(static_cast<char>(c));
+      continue;
+    }
+    auto at = [&](size_t k) { return static_cast<unsigned char>(in[i + k]); };
+    if ((c == 0xC0 || c == 0xC1) && i + 1 < n) {
+      // Overlong 2-byte ASCII. With a non-continuation second byte (%c0%2e, %c0\\) the lead
+      // byte is noise that lenient decoders drop.
+      if (at(1) >= 0x80) {
+        out.push_back(static_cast<char>(((c & 1) << 6) | (at(1) & 0x3F)));
+        ++i;
+      }
+      changed = true;
+      continue;
+    }
+    if (c == 0xE0 && i + 2 < n && at(1) < 0xA0) {
+      const uint32_t cp = ((at(1) & 0x3Fu) << 6) | (at(2) & 0x3Fu);
+      if (cp < 0x80) {
+        out.push_back(static_cast<char>(cp));
+        i += 2;
+        changed = true;
+        continue;
+      }
+    }
+    if (c == 0xF0 && i + 3 < n && at(1) < 0x90) {
+      const uint32_t cp = ((at(1) & 0x3Fu) << 12) | ((at(2) & 0x3Fu) << 6) | (at(3) & 0x3Fu);
+      if (cp < 0x80) {
+        out.push_back(static_cast<char>(cp));
+        i += 3;
+        changed = true;
+        continue;
+      }
+    }
+    // Well-formed multi-byte sequences: fold ASCII look-alikes.
+    uint32_t cp = 0;
+    size_t len = 0;
+    if ((c & 0xE0) == 0xC0 && i + 1 < n && (at(1) & 0xC0) == 0x80) {
+      cp = ((c & 0x1Fu) << 6) | (at(1) & 0x3Fu);
+      len = 2;
+    } else if ((c & 0xF0) == 0xE0 && i + 2 < n && (at(1) & 0xC0) == 0x80 &&
+               (at(2) & 0xC0) == 0x80) {
+      cp = ((c & 0x0Fu) << 12) | ((at(1) & 0x3Fu) << 6) | (at(2) & 0x3Fu);
+      len = 3;
+    }
+    if (len > 0) {
+      if (const uint32_t a = asciiLookalike(cp); a != 0) {
+        out.push_back(static_cast<char>(a));
+        i += len - 1;
+        changed = true;
+        continue;
+      }
+      out.append(in.substr(i, len));
+      i += len - 1;
+      continue;
+    }
+    out.push_back(static_cast<char>(c));
+  }
+  return changed;
+}
+
+bool decodeHtmlEntities(std::string_view in, std::string& out) {
+  out.clear();
+  out.reserve(in.size());
+  bool changed = false;
+  const size_t n = in.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (in[i] != '&' || i + 2 >= n) {
+      out.push_back(in[i]);
+      continue;
+    }
+    if (in[i + 1] == '#') {
+      size_t j = i + 2;
+      uint32_t cp = 0;
+      bool hex = false;
+      if (j < n && (in[j] == 'x' || in[j] == 'X')) {
+        hex = true;
+        ++j;
+      }
+      const size_t start = j;
+      while (j < n && j - start < 10) {
+        const int v = hex ? hexValue(in[j]) : (in[j] >= '0' && in[j] <= '9' ? in[j] - '0' : -1);
+        if (v < 0) {
+          break;
+        }
+        cp = cp * (hex ? 16 : 10) + static_cast<uint32_t>(v);
+        ++j;
+      }
+      if (j > start && cp < 0x110000) {
+        appendUtf8(out, cp == 0 ? 0xFFFD : cp);
+        if (j < n && in[j] == ';') {
+          ++j;
+        }
+        i = j - 1;
+        changed = true;
+        continue;
+      }
+      out.push_back(in[i]);
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < n && j - i <= 8 &&
+           ((in[j] >= 'a' && in[j] <= 'z') || (in[j] >= 'A' && in[j] <= 'Z'))) {
+      ++j;
+    }
+    bool done = false;
+    if (j > i + 1) {
+      std::string name;
+      for (size_t k = i + 1; k < j; ++k) {
+        name.push_back(static_cast<char>(in[k] | 0x20));
+      }
+      for (const auto& e : kEntities) {
+        if (e.name == name) {
+          out.push_back(e.ch);
+          i = (j < n && in[j] == ';') ? j : j - 1;
+          changed = true;
+          done = true;
+          break;
+        }
+      }
+    }
+    if (!done) {
+      out.push_back(in[i]);
+    }
+  }
+  return changed;
+}
+
+bool decodeJsEscapes(std::string_view in, std::string& out) {
+  out.clear();
+  out.reserve(in.size());
+  bool changed = false;
+  const size_t n = in.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (in[i] != '\\' || i + 1 >= n) {
+      out.push_back(in[i]);
+      continue;
+    }
+    const char k = in[i + 1];
+    if ((k == 'u' || k == 'U') && i + 5 < n && in[i + 2] != '{') {
+      int h[4] = {hexValue(in[i + 2]), hexValue(in[i + 3]), hexValue(in[i + 4]),
+                  hexValue(in[i + 5])};
+      if (h[0] >= 0 && h[1] >= 0 && h[2] >= 0 && h[3] >= 0) {
+        const uint32_t cp = static_cast<uint32_t>((h[0] << 12) | (h[1] << 8) | (h[2] << 4) | h[3]);
+        appendUtf8(out, cp == 0 ? 0xFFFD : cp);
+        i += 5;
+        changed = true;
+        continue;
+      }
+    } else if ((k == 'u' || k == 'U') && i + 3 < n && in[i + 2] == '{') {
+      size_t j = i + 3;
+      uint32_t cp = 0;
+      while (j < n && j - i < 12 && hexValue(in[j]) >= 0) {
+        cp = cp * 16 + static_cast<uint32_t>(hexValue(in[j]));
+        ++j;
+      }
+      if (j < n && in[j] == '}' && j > i + 3 && cp < 0x110000) {
+        appendUtf8(out, cp == 0 ? 0xFFFD : cp);
+        i = j;
+        changed = true;
+        continue;
+      }
+    } else if ((k == 'x' || k == 'X') && i + 3 < n) {
+      const int hi = hexValue(in[i + 2]);
+      const int lo = hexValue(in[i + 3]);
+      if (hi >= 0 && lo >= 0) {
+        const int v = (hi << 4) | lo;
+        appendUtf8(out, v == 0 ? 0xFFFD : static_cast<uint32_t>(v));
+        i += 3;
+        changed = true;
+        continue;
+      }
+    }
+    out.push_back(in[i]);
+  }
+  return changed;
+}
+
+void normalizeValue(std::string_view raw, std::string& out, bool plusAsSpace, size_t maxRounds) {
+  std::string cur(raw);
+  std::string tmp;
+  bool plus = plusAsSpace;
+  for (size_t round = 0; round < maxRounds; ++round) {
+    bool changed = false;
+    if (cur.find('%') != std::string::npos || (plus && cur.find('+') != std::string::npos)) {
+      if (percentDecode(cur, tmp, plus)) {
+        cur.swap(tmp);
+        changed = true;
+      }
+    }
+    plus = false; // '+' only means space in the first (form) decoding round
+    bool high = false;
+    bool amp = false;
+    bool bs = false;
+    for (const char c : cur) {
+      high |= static_cast<unsigned char>(c) >= 0xC0;
+      amp |= c == '&';
+      bs |= c == '\\';
+    }
+    if (high && foldUnicode(cur, tmp)) {
+      cur.swap(tmp);
+      changed = true;
+    }
+    if (amp && decodeHtmlEntities(cur, tmp)) {
+      cur.swap(tmp);
+      changed = true;
+    }
+    if (bs && decodeJsEscapes(cur, tmp)) {
+      cur.swap(tmp);
+      changed = true;
+    }
+    if (!changed) {
+      break;
+    }
+  }
+  out.clear();
+  out.reserve(cur.size());
+  for (const char c : cur) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u == 0) {
+      continue; // NUL bytes split keywords and truncate C strings: drop them
+    }
+    out.push_back(c);
+  }
+}
+
+void toLowerAscii(std::string_view in, std::string& out) {
+  out.resize(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    out[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
+  }
+}
+
+size_t canonicalPath(std::string_view decodedPath, std::string& out) {
+  out.clear();
+  out.push_back('/');
+  size_t climbs = 0;
+  size_t i = 0;
+  const size_t n = decodedPath.size();
+  while (i < n) {
+    while (i < n && (decodedPath[i] == '/' || decodedPath[i] == '\\')) {
+      ++i;
+    }
+    size_t j = i;
+    while (j < n && decodedPath[j] != '/' && decodedPath[j] != '\\') {
+      ++j;
+    }
+    std::string_view seg = decodedPath.substr(i, j - i);
+    // "..;x" (Tomcat path parameters) climbs too.
+    if (const size_t semi = seg.find(';'); semi != std::string_view::npos) {
+      seg = seg.substr(0, semi);
+    }
+    if (seg.empty() || seg == ".") {
+      // nothing
+    } else if (seg == ".." || seg == ". ." || seg == "...") {
+      if (out.size() > 1) {
+        out.pop_back();
+        while (out.back() != '/') {
+          out.pop_back();
+        }
+      } else {
+        ++climbs;
+      }
+    } else {
+      out.append(seg);
+      out.push_back('/');
+    }
+    i = j;
+  }
+  if (out.size() > 1 && !(n > 0 && (decodedPath.back() == '/' || decodedPath.back() == '\\'))) {
+    out.pop_back();
+  }
+  return climbs;
+}
+
+bool tryBase64Text(std::string_view in, std::string& out) {
+  out.clear();
+  while (!in.empty() && in.back() == '=') {
+    in.remove_suffix(1);
+  }
+  if (in.size() < 12 || in.size() % 4 == 1) {
+    return false;
+  }
+  bool lower = false;
+  bool upper = false;
+  for (const char c : in) {
+    lower |= c >= 'a' && c <= 'z';
+    upper |= c >= 'A' && c <= 'Z';
+  }
+  if (!lower || !upper) {
+    return false; // words, hex ids and numbers are not base64 worth decoding
+  }
+  uint32_t acc = 0;
+  int bits = 0;
+  size_t printable = 0;
+  out.reserve(in.size() * 3 / 4);
+  for (const char c : in) {
+    int v;
+    if (c >= 'A' && c <= 'Z') {
+      v = c - 'A';
+    } else if (c >= 'a' && c <= 'z') {
+      v = c - 'a' + 26;
+    } else if (c >= '0' && c <= '9') {
+      v = c - '0' + 52;
+    } else if (c == '+' || c == '-') {
+      v = 62;
+    } else if (c == '/' || c == '_') {
+      v = 63;
+    } else {
+      out.clear();
+      return false;
+    }
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      const unsigned char b = static_cast<unsigned char>((acc >> bits) & 0xFF);
+      out.push_back(static_cast<char>(b));
+      if ((b >= 0x20 && b < 0x7F) || b == '\n' || b == '\r' || b == '\t') {
+        ++printable;
+      }
+    }
+  }
+  if (out.empty() || printable * 100 < out.size() * 95) {
+    out.clear();
+    return false;
+  }
+  return true;
+}
+
+} // namespace bulwark::detect

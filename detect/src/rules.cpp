@@ -1,0 +1,127 @@
+#include "rules.h"
+
+#include <array>
+
+namespace bulwark::detect::internal {
+namespace {
+
+using C = AttackClass;
+
+// Rule ids: 1xxx sqli, 2xxx xss, 3xxx path traversal, 4xxx rce, 5xxx code injection, 6xxx ssti,
+// 7xxx ssrf, 8xxx xxe, 9xxx nosqli, 10xxx ldapi, 11xxx log4shell, 12xxx crlf, 13xxx protocol,
+// 14xxx scanner. Code detectors (detectors.h) own the ids not listed here.
+// Patterns describe attack techniques (syntax, semantics, well-known targets), matched on the
+// decoded, lower-cased value; vectorscan runs them all in one pass (no backtracking).
+constexpr std::array kRules = std::to_array<PatternRule>({
+    // --- path traversal / local file inclusion
+    {3001, C::PathTraversal, kAll, R"re((?:^|[\\/;=:'"])\.{2,}[\\/]+\.{2,}[\\/]|^\.{2,}[\\/]|\.\.;)re"},
+    {3002, C::PathTraversal, kAll, R"re([\\/]\.\.(?:[;%?]|$))re"},
+    {3003, C::PathTraversal, kAll,
+     R"re((?:^|[\\/])etc[\\/]+(?:passwd|shadow|group|gshadow|hosts|issue|motd|crontab|sudoers|fstab|hostname|resolv\.conf|profile|bashrc|environment|inittab|master\.passwd|security[\\/]|ssh[\\/]|mysql[\\/]|apache2?[\\/]|httpd[\\/]|nginx[\\/]|php\d?[\\/]|ssl[\\/]|letsencrypt[\\/]|os-release|lsb-release|redhat-release|debian_version|network[\\/]|sysconfig[\\/]|init\.d[\\/]|cron|aliases|exports|ld\.so|pam\.d|shells|my\.cnf|vsftpd|proftpd|samba[\\/]|kubernetes[\\/]|docker[\\/]|rc\.(?:local|d)))re"},
+    {3004, C::PathTraversal, kAll,
+     R"re((?:^|[\\/])proc[\\/]+(?:self|\d+|thread-self)[\\/]+(?:environ|cmdline|fd|maps|status|mem|cwd|exe|root|mounts|stat|attr|auxv|loginuid))re"},
+    {3005, C::PathTraversal, kAll,
+     R"re((?:^|[\\/])proc[\\/]+(?:version|cpuinfo|meminfo|mounts|net[\\/]|sched_debug|kcore|partitions|modules|config\.gz))re"},
+    {3006, C::PathTraversal, kAll,
+     R"re((?:^|[\\/])(?:\.ssh[\\/]+(?:id_[a-z0-9]+|authorized_keys|known_hosts)|id_(?:rsa|dsa|ecdsa|ed25519)(?:\.pub)?$|\.bash_history|\.zsh_history|\.mysql_history|\.htpasswd|\.aws[\\/]+credentials|\.docker[\\/]+config\.json|\.kube[\\/]+config|\.git[\\/]+(?:config|head|index|logs)|\.netrc|\.pgpass))re"},
+    {3007, C::PathTraversal, kAll,
+     R"re((?:^|[\\/])(?:win\.ini|boot\.ini|system\.ini|autoexec\.bat|windows[\\/]+(?:system32|win\.ini|repair|panther)|winnt[\\/]|inetpub[\\/]|(?:system32|syswow64)[\\/]+(?:config|drivers|inetsrv)|web-inf[\\/]+(?:web\.xml|classes|lib)|meta-inf[\\/]+(?:manifest|context)))re"},
+    {3008, C::PathTraversal, kAll,
+     R"re((?:^|[\\/])var[\\/]+(?:log[\\/]+(?:apache|httpd|nginx|auth|syslog|messages|secure|mail|wtmp|lastlog)|run[\\/]+secrets|lib[\\/]+(?:mysql|docker|kubelet)|mail[\\/]|spool[\\/]))re"},
+    {3009, C::PathTraversal, kArg, R"re(^(?:[a-z]:)?[\\/]+(?:etc|proc|root|sys|boot|dev|var|usr|bin|sbin|home|tmp|opt|windows|winnt|inetpub)(?:[\\/]|$))re"},
+    {3010, C::PathTraversal, kArg | kHeader | kName, R"re(^file:)re"},
+    {3011, C::PathTraversal, kAll, R"re((?:^|[\\/])(?:wp-config\.php|config\.inc\.php|configuration\.php|localsettings\.php|settings\.php|database\.yml|secrets\.ya?ml|credentials\.(?:xml|json)|appsettings\.json|web\.config|applicationhost\.config|\.env(?:\.[a-z]+)?$|\.htaccess))re"},
+    {3012, C::PathTraversal, kArg, R"re(^[a-z]:\\)re"},
+    // Traversal with separators no decoder understands (%bg%qf, %uf025, 0x2f...): two dot-dot
+    // steps in a row, or a well-known target spelled with junk separators.
+    {3013, C::PathTraversal, kAll,
+     R"re(\.\.(?:%[0-9a-z]{2}|%u[0-9a-z]{4}|[^a-z0-9.\s%]){1,8}\.\.(?:%[0-9a-z]{2}|%u[0-9a-z]{4}|[^a-z0-9.\s%]){1,8})re"},
+    {3014, C::PathTraversal, kAll,
+     R"re((?:etc(?:%[0-9a-z]{2}|%u[0-9a-z]{4}|[^a-z0-9\s]){1,8}(?:passwd|shadow|issue|hosts|group|motd)\b|(?:boot|win|system)\.ini\b|system32(?:%[0-9a-z]{2}|%u[0-9a-z]{4}|[^a-z0-9\s]){1,8}(?:drivers|config|cmd\.exe)))re"},
+
+    // --- OS command injection (beyond the shell tokenizer)
+    {4010, C::Rce, kAll, R"re(\(\s*\)\s*\{[^}]{0,60};\s*\}\s*;)re"}, // shellshock
+    {4011, C::Rce, kAll, R"re(/dev/(?:tcp|udp)/)re"},
+    {4012, C::Rce, kValues,
+     R"re((?:^|[\s;&|`(])(?:cmd(?:\.exe)?\s*/[ckr]\s|powershell(?:\.exe)?\s+(?:-[a-z]|iex|invoke)|iex\s*\(|invoke-(?:expression|webrequest|command)|net\s+(?:user|localgroup|view|share|use)\s|start-process|downloadstring|-encodedcommand|\[system\.))re"},
+    {4013, C::Rce, kValues, R"re((?:^|[\s;&|`(])(?:bash|sh|zsh|ksh|dash)\s+-[a-z]*[ci]\b)re"},
+    {4014, C::Rce, kValues, R"re((?:^|[;&|`]\s*)(?:/[a-z]+)*/(?:\?+|\*)[/?*a-z]*(?:\s|$))re"}, // /???/??t
+    {4015, C::Rce, kValues, R"re(\$\(\s*(?:printf|echo|cat|id|whoami|uname|curl|wget|sleep|ls|nslookup|ping)\b)re"},
+    {4016, C::Rce, kValues, R"re(\b(?:nc|ncat|netcat)(?:\.exe)?\s+(?:-[a-z]*\s+)*(?:-[a-z]*[ec]\s|\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\s+\d+))re"},
+    {4017, C::Rce, kValues, R"re(\b(?:wget|curl)\s+(?:-[a-z-]+\s+)*(?:https?|ftp)://)re"},
+    {4018, C::Rce, kValues, R"re((?:^|[;&|`\s])(?:rm\s+-[a-z]*[rf]|chmod\s+[+0-7]|mkfifo\s|/bin/(?:sh|bash)\b|xterm\s+-display))re"},
+
+    // --- code injection: PHP, Java, JavaScript/Node, Python, SSI
+    {5001, C::CodeInjection, kValues | kFile, R"re(<\?(?:php|=)|<\?\s+(?:echo|system|eval|print|\$))re"},
+    {5002, C::CodeInjection, kValues,
+     R"re(\b(?:shell_exec|passthru|popen|proc_open|pcntl_exec|assert|create_function|call_user_func(?:_array)?|file_get_contents|file_put_contents|readfile|show_source|highlight_file|phpinfo|base64_decode|gzinflate|gzuncompress|str_rot13|unserialize|move_uploaded_file|fsockopen|curl_exec|putenv|ini_set|preg_replace|array_map|array_filter|usort|register_shutdown_function|get_defined_vars|posix_\w+|simplexml_load_string|var_dump|print_r|fputs|fwrite|fopen|symlink|chmod|stream_get_contents)\s*\()re"},
+    {5003, C::CodeInjection, kValues | kFile, R"re((?:\b(?:system|exec|eval|include|require|include_once|require_once)\s*\(?\s*['"$`]|\$_(?:get|post|request|cookie|server|files|env|session)\b|\$globals\b|\$\{\s*['"]?_))re"},
+    {5004, C::CodeInjection, kValues, R"re(\b(?:php|phar|zip|expect|glob|zlib|compress\.zlib|compress\.bzip2|ssh2\.[a-z]+|rar|ogg)://)re"},
+    {5005, C::CodeInjection, kValues, R"re((?:^|[;{])[oc]:\d+:"[a-z_\\][a-z0-9_\\]*":\d+:\{|^a:\d+:\{[si]:\d)re"},
+    {5006, C::CodeInjection, kValues,
+     R"re((?:java\.lang\.(?:runtime|processbuilder|system|class|reflect|thread|classloader|process)|getruntime\s*\(|processbuilder\s*\(|class\.forname|\.forname\s*\(|javax\.script|scriptenginemanager|java\.io\.(?:file|objectinputstream)|java\.net\.(?:url|socket)|org\.apache\.commons\.collections|com\.sun\.|sun\.misc\.|java\.util\.(?:scanner|base64)|\.getclass\s*\(\s*\)|\.getmethod\s*\(|\.invoke\s*\(|\.newinstance\s*\(|\bnew\s+java\.|@java\.|#_memberaccess|#context\[|#request\[|#response\b|ognl(?:context|util)|\(#[a-z_]+=|xwork2\.|%\{\s*\(?#|\$\{\s*#))re"},
+    {5007, C::CodeInjection, kAll, R"re(\bro0ab|\baced0005|h4siaaaaaaaa)re"},
+    {5008, C::CodeInjection, kValues,
+     R"re((?:require\s*\(\s*['"`](?:child_process|fs|net|os|vm|http)['"`]|child_process|process\.(?:mainmodule|binding|env|kill|exit)|constructor\s*\.\s*constructor|constructor\s*\[\s*['"]constructor|\bfunction\s*\(\s*\)\s*\{\s*return\s+(?:this|process|global)|global\.process|\.exec(?:sync)?\s*\(\s*['"`]|settimeout\s*\(\s*['"`]|\bthis\.constructor))re"},
+    {5009, C::CodeInjection, kAll, R"re((?:^|[^a-z0-9_])__proto__(?:[^a-z0-9_]|$)|\bconstructor\.prototype\b|\[\s*['"]?__proto__)re"},
+    {5010, C::CodeInjection, kAll | kFile, R"re(<!--\s*#\s*(?:exec|include|echo|config|set|printenv|fsize|flastmod|if|elif)\b)re"},
+    {5011, C::CodeInjection, kValues,
+     R"re((?:__import__\s*\(|__class__|__globals__|__builtins__|__subclasses__|__mro__|__bases__|__getattribute__|\bos\.(?:system|popen|exec[a-z]*|spawn[a-z]*)\s*\(|subprocess\.(?:call|popen|run|check_output)|pickle\.loads|\bimport\s+os\b|\bcompile\s*\(\s*['"]))re"},
+    {5012, C::CodeInjection, kValues, R"re(\beval\s*\(\s*(?:base64|gzinflate|str_rot13|atob|unescape|\$_|request|string\.fromcharcode|document|window|location|name\b|escape))re"},
+    {5013, C::CodeInjection, kValues, R"re(\b(?:wscript\.shell|scripting\.filesystemobject|createobject\s*\(|server\.execute|response\.write\s*\())re"},
+
+    // --- server-side template injection
+    {6001, C::Ssti, kValues, R"re(\{\{[^}]{0,80}(?:\d\s*[*+/-]\s*\d|config|self\b|request|\.__|\bclass\b|mro|subclasses|globals|builtins|import|popen|lipsum|cycler|joiner|namespace|range\s*\(|constructor|_self|\benv\b|getfilter|registerundefinedfiltercallback|\|\s*(?:attr|safe|e)\b|\[\s*['"]_))re"},
+    {6002, C::Ssti, kValues, R"re((?:\$|#|\*|@|~)\{\s*\d+\s*[*+/-]\s*\d+\s*\})re"},
+    {6003, C::Ssti, kValues, R"re(\$\{[^}]{0,80}(?:t\s*\(\s*java|getclass|class\.forname|runtime|\.exec\s*\(|freemarker|objectconstructor|product\.getclass|\.getresource))re"},
+    {6004, C::Ssti, kValues, R"re((?:<#assign|<#import|\?new\s*\(\s*\)|\{%[^%]{0,80}(?:import|popen|system|os\.|__|include|debug)|\{php\}|\{system\(|#set\s*\(\s*\$|#foreach\s*\(|\[\[\s*\$\{|__\$\{|@\(\s*\d+\s*\*\s*\d+\s*\)|\{\{=|<%=?\s*[^%]{0,80}(?:system|exec|`|runtime|7\s*\*\s*7|file\.|class|request|process|require)))re"},
+
+    // --- SSRF / remote file inclusion
+    {7001, C::Ssrf, kArg | kName,
+     R"re((?:^|[^a-z])(?:https?|ftps?|gopher|dict|ldaps?|tftp|file|jar|netdoc|sftp|smb|wss?|rtsp|telnet)://(?:[^/@\s]*@)?\[?(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|0+(?:[:/]|$)|10\.\d+\.\d+\.\d+|192\.168\.\d|172\.(?:1[6-9]|2\d|3[01])\.\d|169\.254\.\d|::1?\]|::ffff:|0:0:0:0|fe80:|fd[0-9a-f]{2}:|0x[0-9a-f]+|\d{8,10}(?:[:/]|$)|0\d+\.|\d+\.\d+(?:[:/]|$)|metadata|instance-data|100\.100\.100\.200|[a-z0-9.-]*\.(?:internal|local|localhost|svc|cluster\.local)(?:[:/]|$)|kubernetes\.default|[a-z0-9.-]*(?:nip|xip|sslip)\.io|localtest\.me|[a-z0-9.-]*\.burpcollaborator\.net|[a-z0-9.-]*\.oast\.[a-z]+))re"},
+    {7002, C::Ssrf, kValues,
+     R"re((?:169\.254\.169\.254|metadata\.google\.internal|/latest/(?:meta-data|user-data|api/token)|/computemetadata/v1|/metadata/(?:instance|identity)|100\.100\.100\.200|fd00:ec2::254|/openstack/latest))re"},
+    {7003, C::Ssrf, kArg | kName, R"re(^(?:gopher|dict|ldaps?|tftp|jar|netdoc|sftp|smb|expect|rmi|iiop|corba):)re"},
+    {7004, C::Ssrf, kArg, R"re(^(?:https?|ftps?)://(?:[^/@\s]*@)?\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?:[:/?#]|$))re"},
+    {7005, C::Ssrf, kArg, R"re(^(?:https?|ftps?)://[^\s?#]+\?+$)re"},
+    {7006, C::Ssrf, kArg, R"re(^(?:https?|ftps?)://[^\s]*(?:\.(?:txt|php|phtml|sh|pl|py|asp|aspx|jsp|cgi|inc|gif|jpg)\?|/(?:shell|cmd|c99|r57|webshell|backdoor)[^/\s]*))re"},
+
+    // --- XML external entities
+    {8001, C::Xxe, kAll | kFile, R"re(<!entity)re"},
+    {8002, C::Xxe, kAll | kFile, R"re(<!doctype[^>\[]*(?:\[|\s(?:system|public)\s))re"},
+    {8003, C::Xxe, kValues, R"re((?:xmlns:xi\s*=|<xi:include|\bxinclude\b|<xsl:(?:value-of|copy-of)[^>]*(?:system-property|document\s*\()))re"},
+
+    // --- NoSQL injection
+    {9001, C::Nosqli, kName,
+     R"re((?:\[|^|\.)\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|elemmatch|size|type|mod|all|text|search|function|accumulator|lookup)(?:\]|$|\.))re"},
+    {9002, C::Nosqli, kValues,
+     R"re((?:\{\s*['"]?\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|elemmatch|function)['"]?\s*:|\$where\s*[:=]|\bdb\.[a-z_]+\.(?:find|findone|insert|update|remove|drop|aggregate)\s*\(|\bthis\.[a-z_]+\.match\s*\(|['"]\s*;\s*return\s+(?:true|this|1|db)\b|['"]\s*\|\|\s*['"]?\w*['"]?\s*==\s*['"]?\w|\bsleep\s*\(\s*\d+\s*\)\s*;?\s*['"]?\s*\}|\bmapreduce\s*\())re"},
+
+    // --- Log4Shell (the lookup evaluator in misc.cpp catches the obfuscated forms)
+    {11004, C::Log4shell, kAll | kFile, R"re(\bjndi\s*:\s*(?:ldaps?|rmi|dns|iiop|corba|nds|nis|http)\s*:)re"},
+
+    // --- CRLF / header injection and response splitting
+    {12001, C::Crlf, kPath | kArg | kName | kHeader,
+     R"re([\r\n]\s*(?:set-cookie2?|location|content-(?:type|length|disposition|security-policy)|refresh|x-[a-z-]+|transfer-encoding|access-control-allow-[a-z-]+|cache-control|link|status|www-authenticate|strict-transport-security)\s*:)re"},
+    {12002, C::Crlf, kPath | kArg | kName | kHeader, R"re([\r\n]\s*http/\d(?:\.\d)?\s+\d{3})re"},
+    {12003, C::Crlf, kPath | kName | kHeader, R"re([\r\n][a-z0-9-]{2,40}\s*:\s*\S)re"},
+
+    // --- protocol abuse carried in values
+    {13006, C::Protocol, kArg | kName,
+     R"re((?:^|[\r\n]|[a-z0-9])(?:get|post|head|put|delete|options|connect|trace|patch|propfind)\s+(?:/|https?://)[^\s]*\s+http/\d(?:\.\d)?\s*(?:[\r\n]|$))re"},
+    {13008, C::Protocol, kArg | kName, R"re((?:^|[^a-z])unix:[^|\s]*\|)re"},
+
+    // --- scanners
+    {14001, C::Scanner, kAgent,
+     R"re((?:nikto|sqlmap|nmap|nessus|acunetix|netsparker|w3af|dirbuster|gobuster|\bdirb\b|wpscan|masscan|zgrab|nuclei|burp(?:suite|collaborator)|havij|fimap|arachni|openvas|whatweb|zmeu|jaeles|feroxbuster|\bffuf\b|wfuzz|\bhydra\b|skipfish|webinspect|appscan|paros|\bzap/|owasp[ -]zap|morfeus|jorgee|commix|xsser|bbqsql|sqlninja|pangolin|absinthe|webshag|httprint|dotdotpwn|metasploit|struts-?pwn|nmap scripting engine|\bsf/\d|crawlergo|\bxray\b|qualys|detectify|probely|brutus|blackwidow|\bvega/|webcruiser|jbrofuzz|\bnsauditor|prowler|\bwapiti|\bmasscan|\bcensys|zmap|l9explore|l9tcpid|interactsh|netlab360|\bfuzz\b|\bscanner\b))re"},
+    {14002, C::Scanner, kPath,
+     R"re((?:/_vti_(?:bin|pvt|cnf|inf|log|txt)|/iisadmpwd|/iisadmin|/msadc/|/scripts/(?:\.\.|root\.exe|cmd\.exe)|/cgi-bin/(?:php|test-cgi|printenv|nph-|phf|handler|count\.cgi|formmail)|/phpmyadmin|/server-(?:status|info)(?:$|[/?])|/(?:web|meta)-inf(?:/|$)|/\.(?:git|svn|hg|bzr|cvs|ds_store|idea|vscode)(?:/|$)|/cvs/(?:entries|root)|/wp-admin/(?:install|setup-config)|/actuator/(?:env|heapdump|jolokia|gateway|mappings|configprops|threaddump|logfile)|/jmx-console|/invoker/(?:jmxinvokerservlet|ehinvokerservlet)|/manager/html|/hnap1|/boaform|/solr/admin|/console/login/loginform\.jsp|/\.well-known/security\.txt~|/xmlrpc\.php|/elmah\.axd|/trace\.axd|/phpinfo\.php|/shell\.php|/c99\.php|/r57\.php|/adminer\.php))re"},
+    {14003, C::Scanner, kPath,
+     R"re(\.(?:bak|backup|bkp|old|orig|original|save|sav|swp|swo|tmp|temp|dist|copy|inc|ini|cfg|conf|config|log|sql|sqlite3?|db|mdb|dbf|dump|rdb|pem|key|crt|p12|pfx|jks|keystore|env|passwd|pwd|htpasswd|htaccess|properties|lock|git|svn|cvs|vb|vbproj|csproj|sln|asa|cer|der|csr|kdbx|ovpn|rsa|ppk)(?:$|[;/])|~$|~/|\.(?:php|asp|aspx|jsp|html?|js|py|rb|pl|cgi)[~.](?:$|[/;])|/(?:#[^/]*#|\.#[^/]*)$)re"},
+});
+
+} // namespace
+
+std::span<const PatternRule> patternRules() { return kRules; }
+
+} // namespace bulwark::detect::internal

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "bulwark/detect/engine.h"
+
+namespace bulwark::detect::internal {
+
+// Where a value comes from; a rule applies only to the scopes it names.
+enum Scope : uint8_t {
+  kPath = 1 << 0,     // the decoded request path
+  kArg = 1 << 1,      // query/form/JSON/XML/multipart/cookie values, raw text bodies
+  kName = 1 << 2,     // argument names, JSON keys, cookie names
+  kHeader = 1 << 3,   // header values other than User-Agent
+  kAgent = 1 << 4,    // User-Agent
+  kFile = 1 << 5,     // content of an uploaded file (multipart part with a filename)
+  kAll = kPath | kArg | kName | kHeader | kAgent,
+  kValues = kArg | kName | kHeader | kAgent,
+};
+
+// One pattern rule, matched by vectorscan against the normalised, lower-cased value.
+struct PatternRule {
+  uint32_t id;
+  AttackClass cls;
+  uint8_t scopes;
+  std::string_view pattern;
+};
+
+std::span<const PatternRule> patternRules();
+
+} // namespace bulwark::detect::internal

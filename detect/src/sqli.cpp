@@ -1,0 +1,611 @@
+#include <array>
+#include <cstddef>
+#include <string>
+
+#include "detectors.h"
+
+namespace bulwark::detect::internal {
+namespace {
+
+enum class T : uint8_t { Str, Num, Word, Op, Cmp, Logic, LParen, RParen, Comma, Semi, Comment, Var,
+                         Other };
+
+// Word classes (only the ones the grammar cares about).
+enum class K : uint8_t { None, Union, Select, From, Stmt, Value, All, Order, By, Clause, Into,
+                         Not, Where };
+
+struct Tok {
+  T type;
+  K kw = K::None;
+  std::string_view text;
+};
+
+constexpr size_t kMaxTokens = 128;
+
+struct Word {
+  std::string_view w;
+  T type;
+  K kw;
+};
+
+constexpr std::array<Word, 44> kWords{{
+    {"union", T::Word, K::Union},     {"select", T::Word, K::Select},
+    {"from", T::Word, K::From},       {"where", T::Word, K::Where},
+    {"and", T::Logic, K::None},       {"or", T::Logic, K::None},
+    {"xor", T::Logic, K::None},       {"not", T::Op, K::Not},
+    {"like", T::Cmp, K::None},        {"rlike", T::Cmp, K::None},
+    {"regexp", T::Cmp, K::None},      {"is", T::Cmp, K::None},
+    {"in", T::Cmp, K::None},          {"between", T::Cmp, K::None},
+    {"sounds", T::Cmp, K::None},      {"div", T::Op, K::None},
+    {"mod", T::Op, K::None},          {"null", T::Num, K::Value},
+    {"true", T::Num, K::Value},       {"false", T::Num, K::Value},
+    {"all", T::Word, K::All},         {"distinct", T::Word, K::All},
+    {"order", T::Word, K::Order},     {"group", T::Word, K::Order},
+    {"by", T::Word, K::By},           {"having", T::Word, K::Clause},
+    {"procedure", T::Word, K::Clause}, {"limit", T::Word, K::Clause},
+    {"into", T::Word, K::Into},       {"insert", T::Word, K::Stmt},
+    {"update", T::Word, K::Stmt},     {"delete", T::Word, K::Stmt},
+    {"drop", T::Word, K::Stmt},       {"create", T::Word, K::Stmt},
+    {"alter", T::Word, K::Stmt},      {"exec", T::Word, K::Stmt},
+    {"execute", T::Word, K::Stmt},    {"truncate", T::Word, K::Stmt},
+    {"declare", T::Word, K::Stmt},    {"shutdown", T::Word, K::Stmt},
+    {"waitfor", T::Word, K::Stmt},    {"grant", T::Word, K::Stmt},
+    {"rename", T::Word, K::Stmt},     {"handler", T::Word, K::Stmt},
+}};
+
+// Functions that only SQL (and SQL injection) use.
+constexpr std::array<std::string_view, 38> kSqlFunctions{{
+    "sleep", "benchmark", "pg_sleep", "load_file", "extractvalue", "updatexml", "group_concat",
+    "concat_ws", "make_set", "elt", "utl_inaddr.get_host_address", "utl_http.request",
+    "dbms_pipe.receive_message", "dbms_lock.sleep", "ctxsys.drithsx.sn", "xp_cmdshell",
+    "sp_executesql", "sp_oacreate", "openrowset", "opendatasource", "pg_read_file",
+    "lo_import", "version", "database", "user", "current_user", "system_user", "schema",
+    "@@version", "char", "chr", "ascii", "ord", "hex", "unhex", "substring", "substr", "mid",
+}};
+
+bool isWordChar(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '$' ||
+         (c >= 0x80 && c != 0xA0);
+}
+
+bool isSpaceLike(unsigned char c) {
+  return c <= ' ' || c == 0xA0 || c == 0x7F;
+}
+
+class Lexer {
+public:
+  explicit Lexer(std::string_view s) : s_(s) {}
+
+  size_t run(Tok* out, size_t max) {
+    size_t n = 0;
+    while (n < max) {
+      skip();
+      if (pos_ >= s_.size()) {
+        break;
+      }
+      out[n++] = next();
+      if (out[n - 1].type == T::Comment) {
+        // "--" and "#" run to the end of the line; keep lexing what follows a newline.
+        continue;
+      }
+    }
+    return n;
+  }
+
+private:
+  void skip() {
+    while (pos_ < s_.size()) {
+      const unsigned char c = static_cast<unsigned char>(s_[pos_]);
+      if (isSpaceLike(c)) {
+        ++pos_;
+        continue;
+      }
+      // "1+union+select": a '+' glued to a word is a space that was encoded twice.
+      if (c == '+' && pos_ + 1 < s_.size() &&
+          ((s_[pos_ + 1] >= 'a' && s_[pos_ + 1] <= 'z') ||
+           (pos_ > 0 && s_[pos_ - 1] >= 'a' && s_[pos_ - 1] <= 'z'))) {
+        ++pos_;
+        continue;
+      }
+      // Inline comments are whitespace; MySQL "/*!50000 ... */" executes its content.
+      if (c == '/' && pos_ + 1 < s_.size() && s_[pos_ + 1] == '*') {
+        const size_t end = s_.find("*/", pos_ + 2);
+        if (pos_ + 2 < s_.size() && s_[pos_ + 2] == '!') {
+          size_t i = pos_ + 3;
+          while (i < s_.size() && i < end && s_[i] >= '0' && s_[i] <= '9') {
+            ++i;
+          }
+          // Lex the content: drop the "*/" by remembering it; simplest is to skip the opener
+          // and let the closer be skipped when reached.
+          pos_ = i;
+          pendingClose_ = end;
+          continue;
+        }
+        if (end == std::string_view::npos) {
+          return; // unterminated: lexed as a comment token
+        }
+        pos_ = end + 2;
+        continue;
+      }
+      if (pendingClose_ != std::string_view::npos && pos_ == pendingClose_) {
+        pos_ += 2;
+        pendingClose_ = std::string_view::npos;
+        continue;
+      }
+      return;
+    }
+  }
+
+  Tok next() {
+    const size_t start = pos_;
+    const unsigned char c = static_cast<unsigned char>(s_[pos_]);
+    auto tok = [&](T t, size_t len) {
+      pos_ = start + len;
+      return Tok{t, K::None, s_.substr(start, len)};
+    };
+    if (c == '\'' || c == '"' || c == '`') {
+      const size_t end = s_.find(static_cast<char>(c), pos_ + 1);
+      const size_t len = end == std::string_view::npos ? s_.size() - start : end - start + 1;
+      if (c == '`') {
+        Tok t = tok(T::Word, len);
+        t.text = s_.substr(start + 1, end == std::string_view::npos ? len - 1 : len - 2);
+        return t;
+      }
+      return tok(T::Str, len);
+    }
+    if (c == '#' || (c == '-' && pos_ + 1 < s_.size() && s_[pos_ + 1] == '-')) {
+      const size_t nl = s_.find('\n', pos_);
+      if (nl != std::string_view::npos && nl + 1 < s_.size()) {
+        pos_ = nl + 1; // a line comment followed by more SQL is whitespace
+        skip();
+        if (pos_ >= s_.size()) {
+          return tok(T::Comment, 0);
+        }
+        return next();
+      }
+      return tok(T::Comment, s_.size() - start);
+    }
+    if (c == '/' && pos_ + 1 < s_.size() && s_[pos_ + 1] == '*') {
+      return tok(T::Comment, s_.size() - start); // unterminated comment eats the rest
+    }
+    if ((c >= '0' && c <= '9') ||
+        (c == '.' && pos_ + 1 < s_.size() && s_[pos_ + 1] >= '0' && s_[pos_ + 1] <= '9')) {
+      size_t i = pos_;
+      if (c == '0' && i + 1 < s_.size() && (s_[i + 1] == 'x' || s_[i + 1] == 'b')) {
+        i += 2;
+        while (i < s_.size() && ((s_[i] >= '0' && s_[i] <= '9') || (s_[i] >= 'a' && s_[i] <= 'f'))) {
+          ++i;
+        }
+        return tok(T::Num, i - start);
+      }
+      while (i < s_.size() && ((s_[i] >= '0' && s_[i] <= '9') || s_[i] == '.')) {
+        ++i;
+      }
+      if (i + 1 < s_.size() && s_[i] == 'e' &&
+          ((s_[i + 1] >= '0' && s_[i + 1] <= '9') || s_[i + 1] == '+' || s_[i + 1] == '-')) {
+        i += 2;
+        while (i < s_.size() && s_[i] >= '0' && s_[i] <= '9') {
+          ++i;
+        }
+      }
+      return tok(T::Num, i - start);
+    }
+    if (c == '@') {
+      size_t i = pos_ + 1;
+      if (i < s_.size() && s_[i] == '@') {
+        ++i;
+      }
+      while (i < s_.size() && (isWordChar(static_cast<unsigned char>(s_[i])) || s_[i] == '.')) {
+        ++i;
+      }
+      return tok(T::Var, i - start);
+    }
+    if (isWordChar(c)) {
+      size_t i = pos_;
+      while (i < s_.size() && (isWordChar(static_cast<unsigned char>(s_[i])) ||
+                               (s_[i] == '.' && i + 1 < s_.size() &&
+                                isWordChar(static_cast<unsigned char>(s_[i + 1]))))) {
+        ++i;
+      }
+      Tok t = tok(T::Word, i - start);
+      for (const auto& w : kWords) {
+        if (w.w == t.text) {
+          t.type = w.type;
+          t.kw = w.kw;
+          break;
+        }
+      }
+      return t;
+    }
+    switch (c) {
+    case '(':
+      return tok(T::LParen, 1);
+    case ')':
+      return tok(T::RParen, 1);
+    case ',':
+      return tok(T::Comma, 1);
+    case ';':
+      return tok(T::Semi, 1);
+    default:
+      break;
+    }
+    // Operators: longest match among the two/three-character ones.
+    const std::string_view rest = s_.substr(pos_);
+    for (const std::string_view op : {"<=>", "||", "&&"}) {
+      if (rest.starts_with(op)) {
+        return tok(op == "<=>" ? T::Cmp : T::Logic, op.size());
+      }
+    }
+    for (const std::string_view op : {"<=", ">=", "<>", "!=", "==", "=", "<", ">"}) {
+      if (rest.starts_with(op)) {
+        return tok(T::Cmp, op.size());
+      }
+    }
+    for (const std::string_view op : {"::", ":=", "+", "-", "*", "/", "%", "^", "|", "&", "~",
+                                      "!"}) {
+      if (rest.starts_with(op)) {
+        return tok(T::Op, op.size());
+      }
+    }
+    return tok(T::Other, 1);
+  }
+
+  std::string_view s_;
+  size_t pos_ = 0;
+  size_t pendingClose_ = std::string_view::npos;
+};
+
+bool isSqlFunction(std::string_view w) {
+  for (const auto f : kSqlFunctions) {
+    if (f == w) {
+      return true;
+    }
+  }
+  return w.starts_with("dbms_") || w.starts_with("utl_") || w.starts_with("xp_");
+}
+
+class Grammar {
+public:
+  Grammar(const Tok* t, size_t n, size_t synthetic = npos) : t_(t), n_(n), synthetic_(synthetic) {}
+
+  bool is(size_t i, T type) const { return i < n_ && t_[i].type == type; }
+  bool kw(size_t i, K k) const { return i < n_ && t_[i].kw == k; }
+
+  // Skips a balanced (...) group starting at i (t_[i] is '('); returns the index after it.
+  size_t skipGroup(size_t i) const {
+    int depth = 0;
+    for (; i < n_; ++i) {
+      if (t_[i].type == T::LParen) {
+        ++depth;
+      } else if (t_[i].type == T::RParen && --depth == 0) {
+        return i + 1;
+      }
+    }
+    return n_;
+  }
+
+  // A value: literal, variable, identifier, function call, group, unary op + value.
+  // Returns the index after it or npos; strong is set for literals, calls, groups, variables.
+  size_t value(size_t i, bool& strong) const {
+    strong = false;
+    if (i >= n_) {
+      return npos;
+    }
+    const Tok& t = t_[i];
+    if (t.type == T::Op && (t.text == "-" || t.text == "+" || t.text == "!" || t.text == "~" ||
+                            t.kw == K::Not)) {
+      return value(i + 1, strong);
+    }
+    if (t.type == T::Num || t.type == T::Str || t.type == T::Var) {
+      strong = t.type != T::Var || t.text.starts_with("@@");
+      return i + 1;
+    }
+    if (t.type == T::LParen) {
+      strong = true;
+      return skipGroup(i);
+    }
+    if (t.type == T::Word && (t.kw == K::None || t.kw == K::Where)) {
+      if (is(i + 1, T::LParen)) {
+        strong = true;
+        return skipGroup(i + 1);
+      }
+      return i + 1;
+    }
+    if (t.kw == K::Select) { // "or (select ...)" without parens in some dialects
+      strong = true;
+      return i + 1;
+    }
+    return npos;
+  }
+
+  bool terminal(size_t j) const {
+    return j >= n_ || is(j, T::Comment) || is(j, T::Semi) || is(j, T::Logic) ||
+           is(j, T::RParen);
+  }
+
+  // After AND/OR: a comparison or a lone literal/call that ends the statement.
+  bool logicTail(size_t i, bool strict) const {
+    bool strong = false;
+    const size_t j = value(i, strong);
+    if (j == npos) {
+      return false;
+    }
+    if (is(j, T::Cmp) || (is(j, T::Op) && t_[j].text != "!")) {
+      bool strong2 = false;
+      const size_t k = value(j + 1, strong2);
+      if (k == npos) {
+        return false;
+      }
+      if (!strict) {
+        return true;
+      }
+      return (strong || strong2) && (terminal(k) || is(k, T::Cmp) || is(k, T::Op));
+    }
+    if (strong) {
+      return terminal(j) || (!strict && t_[i].type == T::Str && i != synthetic_);
+    }
+    return !strict && (j >= n_ || is(j, T::Comment));
+  }
+
+  // What may follow a value that the attacker closed (a string breakout or a leading number).
+  uint32_t afterBreakout(size_t i, bool strict) const {
+    while (is(i, T::RParen)) {
+      ++i;
+    }
+    if (i >= n_) {
+      return 0;
+    }
+    const Tok& t = t_[i];
+    if (t.type == T::Comment && !strict) {
+      return 1003; // ' --  ' #  ' /*
+    }
+    if (t.type == T::Logic && logicTail(i + 1, strict)) {
+      return 1001; // ' or 1=1
+    }
+    if (!strict && (t.type == T::Cmp || (t.type == T::Op && t.text != "!"))) {
+      bool strong = false;
+      // The quote the application adds after the value does not count as an operand.
+      if (i + 1 != synthetic_ && value(i + 1, strong) != npos && strong) {
+        return 1002; // '='  '||(select ...)||'
+      }
+    }
+    if (t.type == T::Semi && stacked(i + 1)) {
+      return 1004;
+    }
+    if (t.kw == K::Union && unionSelect(i)) {
+      return 1005;
+    }
+    if (!strict && (t.kw == K::Where || (t.kw == K::Stmt && stacked(i)))) {
+      return 1013; // ' where ...   ' delete from ...
+    }
+    if (t.kw == K::Order && kw(i + 1, K::By) && (is(i + 2, T::Num) || !strict)) {
+      return 1006; // ' order by 5--
+    }
+    if (t.kw == K::Clause && !strict) {
+      return 1006;
+    }
+    if (t.kw == K::Into && i + 1 < n_ &&
+        (t_[i + 1].text == "outfile" || t_[i + 1].text == "dumpfile")) {
+      return 1007;
+    }
+    return 0;
+  }
+
+  bool unionSelect(size_t i) const {
+    size_t j = i + 1;
+    if (kw(j, K::All)) {
+      ++j;
+    }
+    while (is(j, T::LParen)) {
+      ++j;
+    }
+    return kw(j, K::Select);
+  }
+
+  // Statement after ';' with enough grammar to tell it from English.
+  bool stacked(size_t i) const {
+    if (i >= n_) {
+      return false;
+    }
+    const Tok& t = t_[i];
+    if (t.kw == K::Select) {
+      return selectList(i + 1);
+    }
+    if (t.kw != K::Stmt) {
+      return false;
+    }
+    const std::string_view w = t.text;
+    const std::string_view a = i + 1 < n_ ? t_[i + 1].text : std::string_view{};
+    if (w == "drop" || w == "create" || w == "alter" || w == "truncate" || w == "rename") {
+      return a == "table" || a == "database" || a == "user" || a == "procedure" ||
+             a == "function" || a == "view" || a == "index" || a == "schema" || a == "login" ||
+             a == "trigger";
+    }
+    if (w == "insert") {
+      return kw(i + 1, K::Into);
+    }
+    if (w == "delete") {
+      return kw(i + 1, K::From);
+    }
+    if (w == "update") {
+      return i + 2 < n_ && t_[i + 2].text == "set";
+    }
+    if (w == "exec" || w == "execute") {
+      return i + 1 < n_ && (t_[i + 1].type == T::Word || t_[i + 1].type == T::LParen ||
+                            t_[i + 1].type == T::Var);
+    }
+    if (w == "shutdown") {
+      return terminal(i + 1);
+    }
+    if (w == "declare") {
+      return is(i + 1, T::Var);
+    }
+    if (w == "waitfor") {
+      return a == "delay" || a == "time";
+    }
+    return false;
+  }
+
+  // SELECT <list> that is SQL and not English: literals, *, calls, variables, or identifiers
+  // followed by ',' / FROM.
+  bool selectList(size_t i) const {
+    if (kw(i, K::All)) {
+      ++i;
+    }
+    if (i >= n_) {
+      return false;
+    }
+    const Tok& t = t_[i];
+    if (t.type == T::Num || t.type == T::Str || t.type == T::Var || t.text == "*" ||
+        (t.type == T::Word && is(i + 1, T::LParen)) || t.text == "top") {
+      return true;
+    }
+    if (t.type == T::Word && (is(i + 1, T::Comma) || kw(i + 1, K::From))) {
+      return true;
+    }
+    return false;
+  }
+
+  // Checks that hold anywhere in the value.
+  uint32_t anywhere() const {
+    for (size_t i = 0; i < n_; ++i) {
+      const Tok& t = t_[i];
+      if (t.kw == K::Union && unionSelect(i)) {
+        size_t j = i + 1;
+        if (kw(j, K::All)) {
+          ++j;
+        }
+        while (is(j, T::LParen)) {
+          ++j;
+        }
+        (void)j;
+        return 1005;
+      }
+      if (t.type == T::Semi && stacked(i + 1)) {
+        return 1004;
+      }
+      if (t.type == T::LParen && kw(i + 1, K::Select) && selectList(i + 2)) {
+        return 1008; // subquery
+      }
+      if (t.type == T::Word && is(i + 1, T::LParen) && isSqlFunction(t.text)) {
+        // sleep(5), benchmark(...), extractvalue(...): need SQL around (an operator, a keyword,
+        // a breakout) or an argument that is a number / nested call.
+        const bool argNumeric = is(i + 2, T::Num) || is(i + 2, T::Var) ||
+                                (is(i + 2, T::Word) && is(i + 3, T::LParen)) ||
+                                kw(i + 2, K::Select);
+        const bool context = i > 0 && (t_[i - 1].type == T::Logic || t_[i - 1].type == T::Cmp ||
+                                       t_[i - 1].type == T::Op || t_[i - 1].kw == K::Select ||
+                                       t_[i - 1].type == T::Comma || t_[i - 1].type == T::Str ||
+                                       t_[i - 1].type == T::Semi || t_[i - 1].type == T::LParen);
+        if ((t.text == "sleep" || t.text == "pg_sleep" || t.text == "benchmark") && argNumeric) {
+          return 1009;
+        }
+        if (argNumeric && context) {
+          return 1009;
+        }
+        if (t.text.size() > 6 && t.text != "version" && t.text != "database" &&
+            t.text != "substring" && t.text != "current_user" && t.text != "system_user") {
+          return 1009; // long SQL-only names (extractvalue, load_file, ...)
+        }
+      }
+      if (t.type == T::Logic && i + 3 < n_ + 0) {
+        // or 1=1, and 'a'='a': a literal comparison of equal literals anywhere.
+        const Tok& a = t_[i + 1];
+        const Tok& op = t_[i + 2];
+        const Tok& b = t_[i + 3];
+        if ((a.type == T::Num || a.type == T::Str) && op.type == T::Cmp &&
+            (b.type == T::Num || b.type == T::Str) &&
+            (op.text == "=" || op.text == "<>" || op.text == "!=" || op.text == ">" ||
+             op.text == "<" || op.text == "like" || op.text == "is")) {
+          return 1010;
+        }
+      }
+      if (t.type == T::Var && t.text.starts_with("@@")) {
+        return 1011; // @@version, @@datadir
+      }
+      if (t.type == T::Word &&
+          (t.text.starts_with("information_schema") || t.text.starts_with("sysobjects") ||
+           t.text.starts_with("sys.objects") || t.text.starts_with("pg_catalog") ||
+           t.text.starts_with("mysql.user") || t.text.starts_with("master..") ||
+           t.text.starts_with("sqlite_master") || t.text == "all_tables" ||
+           t.text.starts_with("sys.all_tables"))) {
+        return 1012;
+      }
+      if (t.kw == K::Stmt && t.text == "waitfor" && i + 2 < n_ &&
+          (t_[i + 1].text == "delay" || t_[i + 1].text == "time") && is(i + 2, T::Str)) {
+        return 1009;
+      }
+    }
+    return 0;
+  }
+
+  static constexpr size_t npos = static_cast<size_t>(-1);
+
+private:
+  const Tok* t_;
+  size_t n_;
+  size_t synthetic_; // index of the closing quote the application would add, or npos
+};
+
+} // namespace
+
+uint32_t detectSqli(std::string_view low) {
+  if (low.size() < 2) {
+    return 0;
+  }
+  if (low.size() > 8192) {
+    low = low.substr(0, 8192);
+  }
+  std::array<Tok, kMaxTokens> toks;
+  // Context: the value as-is (numeric injection, and anywhere-checks).
+  {
+    const size_t n = Lexer(low).run(toks.data(), toks.size());
+    Grammar g(toks.data(), n);
+    if (const uint32_t r = g.anywhere(); r != 0) {
+      return r;
+    }
+    size_t i = 0;
+    while (i < n && toks[i].type == T::LParen) {
+      ++i;
+    }
+    if (i < n && toks[i].kw == K::Select && g.selectList(i + 1)) {
+      for (size_t k = i + 2; k + 1 < n; ++k) {
+        if (toks[k].kw == K::From && toks[k + 1].type == T::Word) {
+          return 1014; // a whole SELECT ... FROM t as the value
+        }
+      }
+    }
+    if (i < n && (toks[i].type == T::Num || toks[i].type == T::Var)) {
+      if (const uint32_t r = g.afterBreakout(i + 1, true); r != 0) {
+        return r;
+      }
+    } else if (i < n && toks[i].type == T::Word && toks[i].kw == K::None) {
+      if (const uint32_t r = g.afterBreakout(i + 1, true); r != 0) {
+        return r;
+      }
+    }
+  }
+  // Contexts: the value continues a string the application opened with ' or ".
+  for (const char q : {'\'', '"'}) {
+    const size_t at = low.find(q);
+    if (at == std::string_view::npos) {
+      continue;
+    }
+    // The application closes the string after the value: lex "rest" + the quote.
+    std::string rest(low.substr(at + 1));
+    rest.push_back(q);
+    toks[0] = Tok{T::Str, K::None, low.substr(0, at + 1)};
+    const size_t n = 1 + Lexer(rest).run(toks.data() + 1, toks.size() - 1);
+    const bool synth = n > 1 && toks[n - 1].type == T::Str && toks[n - 1].text.size() == 1;
+    Grammar g(toks.data(), n, synth ? n - 1 : Grammar::npos);
+    if (const uint32_t r = g.afterBreakout(1, false); r != 0) {
+      return r;
+    }
+    if (const uint32_t r = g.anywhere(); r != 0) {
+      return r;
+    }
+  }
+  return 0;
+}
+
+} // namespace bulwark::detect::internal

@@ -1,0 +1,289 @@
+#include <array>
+#include <cstddef>
+#include <string>
+
+#include "detectors.h"
+
+namespace bulwark::detect::internal {
+namespace {
+
+bool isSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+bool isAlpha(char c) { return c >= 'a' && c <= 'z'; }
+bool isTagChar(char c) {
+  return isAlpha(c) || (c >= '0' && c <= '9') || c == '-' || c == ':' || c == '_';
+}
+
+// Elements that run script or load active content by themselves.
+constexpr std::array<std::string_view, 14> kActiveTags{{
+    "script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "isindex",
+    "import", "xss", "vmlframe", "layer", "ilayer",
+}};
+
+// Attributes whose value is a URL or code.
+constexpr std::array<std::string_view, 19> kUrlAttrs{{
+    "href", "src", "action", "formaction", "data", "xlink:href", "background", "dynsrc",
+    "lowsrc", "poster", "codebase", "to", "from", "values", "by", "srcdoc", "content", "style",
+    "code",
+}};
+
+// "javascript:" possibly broken up with whitespace/control characters (java\tscript:).
+bool scriptScheme(std::string_view v) {
+  size_t i = 0;
+  while (i < v.size() && (isSpace(v[i]) || v[i] == '"' || v[i] == '\'' || v[i] == '`')) {
+    ++i;
+  }
+  std::string compact;
+  for (; i < v.size() && compact.size() < 16; ++i) {
+    if (isSpace(v[i])) {
+      continue;
+    }
+    compact.push_back(v[i]);
+    if (v[i] == ':') {
+      break;
+    }
+  }
+  return compact == "javascript:" || compact == "vbscript:" || compact == "livescript:" ||
+         compact == "mocha:" || compact == "data:" || compact == "jscript:";
+}
+
+// A script URL anywhere (javascript:alert(1), [x](javascript:...)): the scheme then code.
+bool scriptUrlAnywhere(std::string_view low) {
+  for (const std::string_view scheme : {"javascript", "vbscript", "livescript"}) {
+    size_t pos = 0;
+    while ((pos = low.find(scheme, pos)) != std::string_view::npos) {
+      size_t i = pos + scheme.size();
+      pos = i;
+      while (i < low.size() && isSpace(low[i])) {
+        ++i;
+      }
+      if (i >= low.size() || low[i] != ':') {
+        continue;
+      }
+      // Code after the scheme: a call, a template literal, an assignment, an escape.
+      const std::string_view rest = low.substr(i + 1, 200);
+      if (rest.find_first_of("(`=&\\[") != std::string_view::npos ||
+          rest.find("void") != std::string_view::npos) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// Does the handler/URL value look like code (a call, a template literal, an assignment)?
+bool looksLikeCode(std::string_view v) {
+  return v.find_first_of("(`=&\\") != std::string_view::npos || v.find('.') != std::string_view::npos;
+}
+
+// Parses attributes of a tag from pos (just after the name); true when one is dangerous.
+bool dangerousAttributes(std::string_view s, size_t pos, std::string_view tag) {
+  size_t i = pos;
+  const size_t n = s.size();
+  while (i < n && s[i] != '>' && s[i] != '<') {
+    if (isSpace(s[i]) || s[i] == '/' || s[i] == '"' || s[i] == '\'') {
+      ++i;
+      continue;
+    }
+    const size_t an = i;
+    while (i < n && !isSpace(s[i]) && s[i] != '=' && s[i] != '>' && s[i] != '/') {
+      ++i;
+    }
+    const std::string_view attr = s.substr(an, i - an);
+    while (i < n && isSpace(s[i])) {
+      ++i;
+    }
+    std::string_view value;
+    if (i < n && s[i] == '=') {
+      ++i;
+      while (i < n && isSpace(s[i])) {
+        ++i;
+      }
+      if (i < n && (s[i] == '"' || s[i] == '\'' || s[i] == '`')) {
+        const char q = s[i];
+        const size_t end = s.find(q, i + 1);
+        value = s.substr(i + 1, end == std::string_view::npos ? std::string_view::npos
+                                                              : end - i - 1);
+        i = end == std::string_view::npos ? n : end + 1;
+      } else {
+        const size_t vs = i;
+        while (i < n && !isSpace(s[i]) && s[i] != '>') {
+          ++i;
+        }
+        value = s.substr(vs, i - vs);
+      }
+      if (attr.size() > 2 && attr.starts_with("on") && isAlpha(attr[2])) {
+        return true; // event handler with a value
+      }
+      for (const auto u : kUrlAttrs) {
+        if (attr == u) {
+          if (scriptScheme(value)) {
+            return true;
+          }
+          if (attr == "style" && (value.find("expression") != std::string_view::npos ||
+                                  value.find("javascript") != std::string_view::npos ||
+                                  value.find("-moz-binding") != std::string_view::npos ||
+                                  value.find("behavior") != std::string_view::npos)) {
+            return true;
+          }
+          if (attr == "srcdoc" && value.find('<') != std::string_view::npos) {
+            return true;
+          }
+          if (attr == "content" && tag == "meta" &&
+              value.find("url") != std::string_view::npos) {
+            return true;
+          }
+        }
+      }
+      if ((tag == "link" || tag == "meta") && (attr == "rel" || attr == "http-equiv") &&
+          (value == "import" || value == "refresh" || value == "stylesheet")) {
+        if (value != "stylesheet") {
+          return true;
+        }
+      }
+    } else if (attr.size() > 2 && attr.starts_with("on") && isAlpha(attr[2]) &&
+               i >= n && attr.size() > 5) {
+      // Truncated value at the end ("<body onload"): still an attempt.
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
+uint32_t detectXss(std::string_view low) {
+  const size_t n = low.size();
+  // 1. Tags.
+  for (size_t lt = low.find('<'); lt != std::string_view::npos; lt = low.find('<', lt + 1)) {
+    size_t i = lt + 1;
+    if (i < n && low[i] == '/') {
+      ++i; // </script> closes the application's script block: check the name too
+    }
+    if (i >= n) {
+      break;
+    }
+    if (low.substr(i).starts_with("!--") || low.substr(i).starts_with("![cdata[")) {
+      continue;
+    }
+    if (low[i] == '?' && low.substr(i).starts_with("?import")) {
+      return 2001;
+    }
+    if (!isAlpha(low[i])) {
+      continue;
+    }
+    const size_t ns = i;
+    while (i < n && isTagChar(low[i])) {
+      ++i;
+    }
+    const std::string_view tag = low.substr(ns, i - ns);
+    for (const auto t : kActiveTags) {
+      if (tag == t) {
+        if (i >= n || isSpace(low[i]) || low[i] == '>' || low[i] == '/' || low[i] == '\0') {
+          return 2001;
+        }
+      }
+    }
+    if (i < n && !(isSpace(low[i]) || low[i] == '/' || low[i] == '>')) {
+      continue; // "<b&&" or "<3": not a tag
+    }
+    if (dangerousAttributes(low, i, tag)) {
+      return 2002;
+    }
+    // Elements that are dangerous with any attributes or content (<svg><script>, <math>...).
+    if ((tag == "svg" || tag == "math" || tag == "style" || tag == "template" || tag == "form" ||
+         tag == "meta" || tag == "link" || tag == "video" || tag == "audio" || tag == "img" ||
+         tag == "body" || tag == "marquee" || tag == "details" || tag == "input" ||
+         tag == "a" || tag == "div") &&
+        scriptUrlAnywhere(low.substr(i))) {
+      return 2003;
+    }
+  }
+  // 2. A script URL as the value (redirect targets, href parameters).
+  if (scriptScheme(low) && looksLikeCode(low)) {
+    return 2004;
+  }
+  if (scriptUrlAnywhere(low)) {
+    return 2004;
+  }
+  // 3. Attribute breakout: a quote, then an event handler with code.
+  for (size_t pos = low.find("on"); pos != std::string_view::npos; pos = low.find("on", pos + 2)) {
+    if (pos > 0 && !(isSpace(low[pos - 1]) || low[pos - 1] == '"' || low[pos - 1] == '\'' ||
+                     low[pos - 1] == '/' || low[pos - 1] == '`')) {
+      continue;
+    }
+    size_t i = pos + 2;
+    while (i < n && isAlpha(low[i])) {
+      ++i;
+    }
+    if (i - pos < 5) {
+      continue;
+    }
+    size_t j = i;
+    while (j < n && isSpace(low[j])) {
+      ++j;
+    }
+    if (j >= n || low[j] != '=') {
+      continue;
+    }
+    const std::string_view before = low.substr(0, pos);
+    const std::string_view after = low.substr(j + 1, 200);
+    const size_t v = after.find_first_not_of(" \t\r\n");
+    if (v == std::string_view::npos || after[v] == '{') {
+      continue; // JSX / template binding, not an HTML attribute
+    }
+    if (before.find_first_of("\"'") != std::string_view::npos &&
+        after.find_first_of("(`") != std::string_view::npos) {
+      return 2005;
+    }
+  }
+  // 4. JavaScript string breakout followed by a call: ';alert(1)//  "-prompt(1)-"
+  for (const std::string_view fn : {"alert", "prompt", "confirm", "eval", "settimeout",
+                                    "setinterval", "fromcharcode", "atob", "document.write",
+                                    "print"}) {
+    size_t pos = 0;
+    while ((pos = low.find(fn, pos)) != std::string_view::npos) {
+      size_t i = pos + fn.size();
+      const size_t at = pos;
+      pos = i;
+      while (i < n && isSpace(low[i])) {
+        ++i;
+      }
+      if (i >= n || (low[i] != '(' && low[i] != '`')) {
+        continue;
+      }
+      if (at > 0 && (isAlpha(low[at - 1]) || low[at - 1] == '_')) {
+        continue;
+      }
+      if (fn == "alert" || fn == "prompt" || fn == "confirm") {
+        // The classic probes; rare in prose, common in payloads.
+        if (at == 0 || low.substr(0, at).find_first_of("\"';)}>(=-+,`") != std::string_view::npos ||
+            low.substr(i + 1).starts_with("1)") || low.substr(i + 1).starts_with("document")) {
+          return 2006;
+        }
+      }
+      // Others only after a quote/operator breakout right before the call.
+      size_t k = at;
+      while (k > 0 && isSpace(low[k - 1])) {
+        --k;
+      }
+      if (k > 0 && (low[k - 1] == ';' || low[k - 1] == '+' || low[k - 1] == '-' ||
+                    low[k - 1] == '|' || low[k - 1] == '&' || low[k - 1] == '*') &&
+          low.substr(0, k).find_first_of("\"'`") != std::string_view::npos) {
+        return 2006;
+      }
+    }
+  }
+  // 5. DOM access that payloads exfiltrate with.
+  for (const std::string_view dom : {"document.cookie", "document.domain", "document.location",
+                                     "window.location", ".innerhtml", "window.open(",
+                                     "location.href", "location.hash"}) {
+    if (low.find(dom) != std::string_view::npos) {
+      return 2007;
+    }
+  }
+  return 0;
+}
+
+} // namespace bulwark::detect::internal

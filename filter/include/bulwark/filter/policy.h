@@ -1,0 +1,96 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bulwark/common/result.h"
+#include "bulwark/filter/config.h"
+
+namespace bulwark::filter {
+
+// An IPv4 or IPv6 network; IPv4 is kept as an IPv4-mapped IPv6 address so one compare serves
+// both families.
+struct Cidr {
+  std::array<uint8_t, 16> addr{};
+  uint8_t prefix = 0; // in IPv6 bits (an IPv4 /24 is stored as /120)
+
+  static Result<Cidr> parse(std::string_view text);
+  bool contains(const std::array<uint8_t, 16>& ip) const;
+};
+
+// Parses an IPv4 or IPv6 literal into the mapped 16-byte form; nullopt when invalid.
+std::optional<std::array<uint8_t, 16>> parseIp(std::string_view text);
+
+class IpList {
+public:
+  void add(const Cidr& c) { cidrs_.push_back(c); }
+  bool contains(const std::array<uint8_t, 16>& ip) const;
+  bool empty() const { return cidrs_.empty(); }
+  size_t size() const { return cidrs_.size(); }
+
+private:
+  std::vector<Cidr> cidrs_;
+};
+
+// A mode for requests whose path starts with `pathPrefix` (and whose Host matches `host`, when
+// set). The first matching override wins.
+struct ModeOverride {
+  std::string pathPrefix;
+  std::string host; // lower-case, without port; empty = any
+  Mode mode = Mode::Monitoring;
+};
+
+enum class LimitAction { Pass, Block };
+
+// The hot-reloadable part of the configuration: an immutable snapshot swapped atomically.
+struct Policy {
+  Mode mode = Mode::Monitoring;
+  IpList allow; // never blocked by inspection
+  IpList deny;  // always 403
+  IpList gray;  // attacks blocked in safe_blocking mode
+  bool trustForwardedFor = false; // take the client from the last X-Forwarded-For hop
+  std::vector<ModeOverride> overrides;
+  uint64_t inspectBodyBytes = 128 * 1024; // body prefix inspected
+  uint32_t maxDepth = 32;
+  uint32_t maxArgs = 1024;
+  LimitAction onLimit = LimitAction::Pass;
+
+  Mode modeFor(std::string_view host, std::string_view path) const;
+};
+
+// Applies the "policy" object of the configuration file (see docs/proxy.md).
+Status applyPolicyJson(std::string_view policyObjectJson, Policy& out);
+
+// The policy of a configuration: its "policy" object plus the filter mode.
+Result<std::shared_ptr<const Policy>> buildPolicy(const ProxyConfig& cfg);
+
+// Holds the current policy; reload swaps in a new immutable snapshot. Readers poll version()
+// (one relaxed load) and take a new reference only when it changed.
+class PolicyStore {
+public:
+  explicit PolicyStore(std::shared_ptr<const Policy> p) : current_(std::move(p)) {}
+  std::shared_ptr<const Policy> get() const {
+    std::lock_guard lock(mutex_);
+    return current_;
+  }
+  void set(std::shared_ptr<const Policy> p) {
+    std::lock_guard lock(mutex_);
+    current_ = std::move(p);
+    version_.fetch_add(1, std::memory_order_release);
+  }
+  uint64_t version() const { return version_.load(std::memory_order_acquire); }
+
+private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Policy> current_;
+  std::atomic<uint64_t> version_{1};
+};
+
+} // namespace bulwark::filter

@@ -1,0 +1,3 @@
+#include "bulwark/init/run.h"
+
+int main(int argc, char** argv) { return bulwark::init::run(argc, argv); }

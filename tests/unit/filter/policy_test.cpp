@@ -1,0 +1,111 @@
+#include "bulwark/filter/events.h"
+#include "bulwark/filter/policy.h"
+
+#include <gtest/gtest.h>
+
+namespace bulwark::filter {
+namespace {
+
+bool inCidr(std::string_view cidr, std::string_view ip) {
+  auto c = Cidr::parse(cidr);
+  EXPECT_TRUE(c) << cidr;
+  auto a = parseIp(ip);
+  EXPECT_TRUE(a) << ip;
+  return c && a && c->contains(*a);
+}
+
+TEST(Cidr, MatchesV4AndV6) {
+  EXPECT_TRUE(inCidr("198.18.0.0/15", "198.19.255.255"));
+  EXPECT_FALSE(inCidr("198.18.0.0/15", "198.20.0.1"));
+  EXPECT_TRUE(inCidr("10.1.2.3/8", "10.200.0.1")); // host bits ignored
+  EXPECT_TRUE(inCidr("192.0.2.7", "192.0.2.7"));
+  EXPECT_FALSE(inCidr("192.0.2.7", "192.0.2.8"));
+  EXPECT_TRUE(inCidr("0.0.0.0/0", "203.0.113.9"));
+  EXPECT_FALSE(inCidr("0.0.0.0/0", "fd00:b::1")); // v4 networks never match v6 clients
+  EXPECT_TRUE(inCidr("fd00:b::/64", "fd00:b::1234"));
+  EXPECT_FALSE(inCidr("fd00:b::/64", "fd00:c::1"));
+  EXPECT_TRUE(inCidr("fd00:b::/65", "fd00:b::7fff:0:0:1"));
+  EXPECT_FALSE(inCidr("fd00:b::/65", "fd00:b::8000:0:0:1"));
+  EXPECT_TRUE(inCidr("::/0", "::1"));
+}
+
+TEST(Cidr, RejectsGarbage) {
+  for (const char* bad : {"", "10.0.0.0/33", "fd00::/129", "10.0.0/8", "host.example/24",
+                          "10.0.0.0/-1", "10.0.0.0/", "1.2.3.4/8/9"}) {
+    EXPECT_FALSE(Cidr::parse(bad)) << bad;
+  }
+}
+
+TEST(Policy, ParsesListsAndOverrides) {
+  Policy p;
+  auto st = applyPolicyJson(R"({"allow": ["10.0.0.0/8"], "deny": ["203.0.113.0/24", "fd00:b::66"],
+      "gray": ["198.18.0.0/15"], "trust_forwarded_for": true, "inspect_body_bytes": 4096,
+      "on_limit": "block", "overrides": [{"path_prefix": "/health", "mode": "off"},
+      {"path_prefix": "/", "host": "Admin.Example", "mode": "block"}]})",
+                            p);
+  ASSERT_TRUE(st) << st.error().describe();
+  EXPECT_EQ(p.allow.size(), 1u);
+  EXPECT_EQ(p.deny.size(), 2u);
+  EXPECT_TRUE(p.deny.contains(*parseIp("fd00:b::66")));
+  EXPECT_TRUE(p.trustForwardedFor);
+  EXPECT_EQ(p.inspectBodyBytes, 4096u);
+  EXPECT_EQ(p.onLimit, LimitAction::Block);
+  p.mode = Mode::Monitoring;
+  EXPECT_EQ(p.modeFor("shop", "/healthz"), Mode::Off);
+  EXPECT_EQ(p.modeFor("admin.example", "/x"), Mode::Block);
+  EXPECT_EQ(p.modeFor("shop", "/x"), Mode::Monitoring);
+}
+
+TEST(Policy, ErrorsNameTheKey) {
+  auto err = [](std::string_view json) {
+    Policy p;
+    auto st = applyPolicyJson(json, p);
+    return st ? std::string() : st.error().message();
+  };
+  EXPECT_NE(err(R"({"deny": ["300.1.1.1"]})").find("policy.deny"), std::string::npos);
+  EXPECT_NE(err(R"({"deny": "10.0.0.0/8"})").find("policy.deny"), std::string::npos);
+  EXPECT_NE(err(R"({"allwo": []})").find("policy.allwo: unknown key"), std::string::npos);
+  EXPECT_NE(err(R"({"on_limit": "drop"})").find("policy.on_limit"), std::string::npos);
+  EXPECT_NE(err(R"({"overrides": [{"path_prefix": "/"}]})").find("needs a mode"), std::string::npos);
+  EXPECT_NE(err(R"({"overrides": [{"path_prefix": "/", "mode": "loud"}]})").find("mode"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"trust_forwarded_for": "yes"})").find("trust_forwarded_for"),
+            std::string::npos);
+}
+
+TEST(PolicyStore, VersionChangesOnSet) {
+  PolicyStore store(std::make_shared<Policy>());
+  const auto v = store.version();
+  auto p = std::make_shared<Policy>();
+  p->mode = Mode::Block;
+  store.set(p);
+  EXPECT_NE(store.version(), v);
+  EXPECT_EQ(store.get()->mode, Mode::Block);
+}
+
+TEST(Events, OneEscapedJsonLine) {
+  detect::Verdict v;
+  v.findings.push_back({detect::AttackClass::Sqli, 942100, "query:id", "1' or '1'='1\n"});
+  v.findings.push_back({detect::AttackClass::Sqli, 942100, "body:q", "union select"});
+  v.findings.push_back({detect::AttackClass::Xss, 941100, "query:q", "<script>"});
+  const std::string line = formatAttackEvent({.requestId = "abc",
+                                              .client = "198.18.0.2",
+                                              .method = "GET",
+                                              .host = "shop",
+                                              .path = "/p?id=1'\"\r\n",
+                                              .verdict = &v,
+                                              .action = EventAction::Blocked,
+                                              .mode = Mode::Block});
+  EXPECT_EQ(line.back(), '\n');
+  EXPECT_EQ(line.find('\n'), line.size() - 1); // exactly one line
+  EXPECT_NE(line.find(R"("classes":["sqli","xss"])"), std::string::npos) << line;
+  EXPECT_NE(line.find(R"("rule_ids":[942100,941100])"), std::string::npos) << line;
+  EXPECT_NE(line.find(R"("action":"blocked")"), std::string::npos);
+  EXPECT_NE(line.find(R"("mode":"block")"), std::string::npos);
+  EXPECT_NE(line.find(R"(/p?id=1'\"\r\n)"), std::string::npos) << line;
+  const std::string denied = formatAttackEvent({.requestId = "x", .action = EventAction::Denied});
+  EXPECT_NE(denied.find(R"("classes":["denylist"])"), std::string::npos) << denied;
+}
+
+} // namespace
+} // namespace bulwark::filter

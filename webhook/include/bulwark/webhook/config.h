@@ -1,0 +1,87 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bulwark/common/cli.h"
+#include "bulwark/common/log.h"
+#include "bulwark/common/net.h"
+#include "bulwark/common/names.h"
+#include "bulwark/common/result.h"
+
+namespace bulwark::webhook {
+
+// How the init container steers the pod's inbound traffic to the proxy (DESIGN.md).
+enum class CaptureMode { Auto, Ebpf, Nftables, Iptables, None };
+// single: one sidecar container; split: the proxy plus a helper container (docs/webhook.md).
+enum class Schema { Single, Split };
+
+bool parseCaptureMode(std::string_view text, CaptureMode& out);
+std::string_view captureModeName(CaptureMode mode);
+
+// requests/limits per resource name ("cpu", "memory"); values are Kubernetes quantities.
+struct Resources {
+  std::map<std::string, std::string> requests;
+  std::map<std::string, std::string> limits;
+};
+
+// An environment variable taken from a Secret (never a plain value in the pod spec).
+struct SecretEnv {
+  std::string name;   // variable name
+  std::string secret; // Secret name in the pod's namespace
+  std::string key;    // key in the Secret
+};
+
+// Injection defaults (the chart's values); annotations override them per pod.
+struct InjectConfig {
+  std::string proxyImage = "ghcr.io/bulwark-waf/bulwark-proxy:" BULWARK_VERSION;
+  std::string initImage = "ghcr.io/bulwark-waf/bulwark-init:" BULWARK_VERSION;
+  std::string helperImage; // empty: the proxy image
+  std::string imagePullPolicy = "IfNotPresent";
+  std::string mode = "monitoring";      // filter mode
+  std::string modeAllowOverride = "on"; // on|off|strict
+  CaptureMode captureMode = CaptureMode::Auto;
+  bool iptablesEnable = true; // chart value config.injectionStrategy.iptablesEnable
+  Schema schema = Schema::Single;
+  bool nativeSidecar = false;
+  bool ebpfInAuto = false; // capture-mode auto may use eBPF (grants CAP_BPF, adds bulwark-hold)
+  bool strict = false;     // an invalid annotation rejects the pod instead of a warning
+  std::string policyConfigMap{names::kDefaultPolicyConfigMap};
+  std::string policyKey = "bulwark.json";
+  Resources proxyResources{{{"cpu", "50m"}, {"memory", "64Mi"}}, {{"memory", "256Mi"}}};
+  Resources helperResources{{{"cpu", "10m"}, {"memory", "32Mi"}}, {{"memory", "128Mi"}}};
+  Resources initResources{{{"cpu", "10m"}, {"memory", "16Mi"}},
+                          {{"cpu", "100m"}, {"memory", "64Mi"}}};
+  std::vector<SecretEnv> secretEnv;
+};
+
+struct WebhookConfig {
+  net::HostPort listen{"0.0.0.0", names::kWebhookPort, false};
+  std::string tlsCert = "/etc/bulwark/tls/tls.crt";
+  std::string tlsKey = "/etc/bulwark/tls/tls.key";
+  unsigned threads = 2;
+  size_t maxBodyBytes = 4 * 1024 * 1024; // an AdmissionReview carries at most ~1.5 MiB objects
+  std::chrono::milliseconds certCheckInterval{1000};
+  std::chrono::milliseconds requestTimeout{10000};
+  log::Level logLevel = log::Level::Info;
+  InjectConfig inject;
+};
+
+// Applies a JSON configuration document onto `cfg`; unknown keys and wrong types are errors.
+Status applyConfigJson(std::string_view text, WebhookConfig& cfg);
+
+// Defaults < --config file < BULWARK_<FLAG> environment < flags.
+Result<WebhookConfig> loadConfig(const cli::ParsedArgs& args);
+
+const std::vector<cli::OptionSpec>& webhookOptions();
+
+// Kubernetes resource.Quantity syntax ("100m", "64Mi", "1.5", "1e3"); non-negative only.
+bool isQuantity(std::string_view text);
+// The value of a quantity in base units (cores, bytes); negative when `text` is not one.
+long double quantityValue(std::string_view text);
+
+} // namespace bulwark::webhook
