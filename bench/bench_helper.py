@@ -10,6 +10,7 @@ Subcommands:
   parse-wrk FILE                print "rps p50_ms p99_ms non2xx socket_errors requests"
   rss PID...                    print the summed VmRSS in bytes of PID(s) and all their descendants
   cpu PID...                    print the summed user+system CPU seconds of PID(s) and descendants
+  cpu-snapshot PID... -- PID...  print "cpu(first PIDs) cpu(second PIDs) sys-busy" (see cpu, sys-busy)
   sys-busy                      print the machine's process CPU seconds so far (user+nice+system+steal, all CPUs)
   run-timed CPUFILE CMD...      run CMD, write its user+system CPU seconds to CPUFILE, exit with its status
   fds PID...                    print the summed open fd count of PID(s) and descendants
@@ -18,16 +19,15 @@ Subcommands:
   metrics-summary TEXT_FILE     print a few interesting bulwark_* metrics
   report ...                    print the results table / write JSON (reads a key=value file)
 """
-import argparse
-import json
 import os
-import re
 import resource
 import socket
 import struct
 import sys
 import time
-import urllib.request
+
+# argparse, json, re and urllib are imported where they are used: the script is started ~10 times
+# around every wrk run and these imports are most of its start-up time.
 
 HOST = "127.0.0.1"
 
@@ -61,6 +61,7 @@ def wait_port(port, timeout):
 
 
 def http_get(url, timeout=2.0):
+    import urllib.request
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return r.status, r.read().decode("utf-8", "replace")
 
@@ -68,6 +69,7 @@ def http_get(url, timeout=2.0):
 def http_status(url, timeout=2.0):
     """The status of a GET of URL (an HTTP error status is a result, not an exception)."""
     import urllib.error
+    import urllib.request
     req = urllib.request.Request(url, headers={"User-Agent": "proxy-bench/1", "Accept": "*/*"})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
@@ -98,6 +100,7 @@ _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
 
 
 def _to_ms(v):
+    import re
     m = re.fullmatch(r"([0-9.]+)(us|ms|s|m|h)", v.strip())
     if not m:
         raise ValueError("bad latency value %r" % v)
@@ -105,6 +108,7 @@ def _to_ms(v):
 
 
 def parse_wrk(text):
+    import re
     out = {"rps": None, "p50_ms": None, "p99_ms": None, "non2xx": 0, "socket_errors": 0,
            "requests": None}
     m = re.search(r"^Requests/sec:\s+([0-9.]+)", text, re.M)
@@ -324,6 +328,7 @@ def _target_doc(d):
 
 
 def report(args):
+    import json
     kv = {k: _num(v) for k, v in _load_kv(args.results).items()}
 
     def fmt(v, f):
@@ -352,7 +357,7 @@ def report(args):
                  " above ~5%%)" % kv.get("config.path", "?"))
 
     ratios = {}
-    lines.append("")
+    ratio_lines = []
     for num, den, goal in RATIOS:
         vals = {}
         for wl, suffix in WORKLOADS:
@@ -362,11 +367,15 @@ def report(args):
         if not vals:
             continue
         ratios["%s_over_%s" % (num, den)] = dict(vals, goal=goal)
-        lines.append("rps ratio %-28s %s (goal >= %g, not asserted)" % (
+        ratio_lines.append("rps ratio %-28s %s (goal >= %g, not asserted)" % (
             "%s/%s:" % (NAMES[num], NAMES[den]),
             ", ".join("%s %s%s" % (wl, "%.3f" % v if v < 10 else "%.1f" % v,
                                    "" if v >= goal else " (below goal)")
                       for wl, v in vals.items()), goal))
+
+    if ratio_lines:
+        lines.append("")
+        lines.extend(ratio_lines)
 
     mem_lines, mem = [], {}
     for t in ("nginx", "bulwark"):
@@ -498,12 +507,20 @@ def main(argv):
         else:
             print(sum(fd_count(p) for p in pids))
         return 0
+    if cmd == "cpu-snapshot":  # one call instead of three around every wrk run
+        sep = rest.index("--")
+        print("%.2f %.2f %.2f" % (
+            sum(cpu_seconds(p) for p in descendants([int(p) for p in rest[:sep]])),
+            sum(cpu_seconds(p) for p in descendants([int(p) for p in rest[sep + 1:]])),
+            sys_busy_seconds()))
+        return 0
     if cmd == "sys-busy":
         print("%.2f" % sys_busy_seconds())
         return 0
     if cmd == "run-timed":
         return run_timed(rest[0], rest[1:])
     if cmd == "idle-conns":
+        import argparse
         ap = argparse.ArgumentParser(prog="bench_helper.py idle-conns")
         ap.add_argument("--port", type=int, required=True)
         ap.add_argument("--count", type=int, default=10000)
@@ -517,6 +534,7 @@ def main(argv):
     if cmd == "metrics-summary":
         return metrics_summary(rest[0])
     if cmd == "report":
+        import argparse
         ap = argparse.ArgumentParser(prog="bench_helper.py report")
         ap.add_argument("--results", required=True)
         ap.add_argument("--json", default="")

@@ -126,6 +126,9 @@ command -v "$PYTHON" >/dev/null 2>&1 || die "python3 not found ($PYTHON)"
 # which would disturb the measurements (the helper is called between and around the runs).
 PYTHON=$("$PYTHON" -c 'import sys; print(sys.executable)') || die "python3 does not run"
 [[ -x "$PYTHON" ]] || die "cannot resolve the python3 interpreter"
+# -S (no site module): the helper needs only the standard library, and Python starts ~3x faster
+# (~0.2 s per call on a busy 2-CPU machine adds up over the ~10 calls of each wrk run).
+helper() { "$PYTHON" -S "$HELPER" "$@"; }
 if [[ $WITH_BULWARK -eq 1 ]]; then
     [[ -x "$BIN" ]] || die "bulwark-proxy binary not found or not executable: $BIN (build it, or pass --bin)"
 fi
@@ -174,7 +177,7 @@ stop_pid() {  # stop_pid PID NAME TIMEOUT_S: TERM, bounded wait, then KILL (the 
     local pid=$1 name=$2 timeout=$3 kids i
     [[ -n "$pid" ]] || return 0
     kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    kids=$("$PYTHON" "$HELPER" descendants "$pid" 2>/dev/null || true)
+    kids=$(helper descendants "$pid" 2>/dev/null || true)
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < timeout * 10; i++)); do
         kill -0 "$pid" 2>/dev/null || break
@@ -226,7 +229,7 @@ alive() { kill -0 "$1" 2>/dev/null; }
 
 # ----------------------------------------------------------------------------- configs
 read -r APP_PORT NGX_PORT BW_PORT BW_STATUS_PORT MS_PORT BWB_PORT BWB_STATUS_PORT \
-    < <("$PYTHON" "$HELPER" free-ports 7)
+    < <(helper free-ports 7)
 if [[ $(id -u) -eq 0 ]]; then
     USER_LINE="user root;"
 else
@@ -304,7 +307,7 @@ start_nginx() {  # start_nginx NAME CONF PORT -> sets STARTED_PID
         { cat "$WORK/$name-test.log" >&2; die "nginx config test failed for $name"; }
     "$NGINX" -p "$WORK" -c "$conf" -e "$WORK/$name-error.log" </dev/null >>"$WORK/$name-stdout.log" 2>&1 &
     STARTED_PID=$!
-    "$PYTHON" "$HELPER" wait-port "$port" 10 || die "$name did not start listening on 127.0.0.1:$port"
+    helper wait-port "$port" 10 || die "$name did not start listening on 127.0.0.1:$port"
     alive "$STARTED_PID" || die "$name exited right after start"
 }
 
@@ -315,8 +318,8 @@ start_bulwark() {  # start_bulwark NAME MODE PORT STATUS_PORT -> sets STARTED_PI
         --upstream "127.0.0.1:$APP_PORT" --log-level warn \
         </dev/null >>"$WORK/$name-events.log" 2>>"$WORK/$name.log" &
     STARTED_PID=$!
-    "$PYTHON" "$HELPER" wait-port "$port" 15 || { alive "$STARTED_PID" || die "$name exited at start"; die "$name did not listen on 127.0.0.1:$port"; }
-    "$PYTHON" "$HELPER" wait-http "http://127.0.0.1:$status_port/readyz" 15 || die "$name /readyz not ready"
+    helper wait-port "$port" 15 || { alive "$STARTED_PID" || die "$name exited at start"; die "$name did not listen on 127.0.0.1:$port"; }
+    helper wait-http "http://127.0.0.1:$status_port/readyz" 15 || die "$name /readyz not ready"
     alive "$STARTED_PID" || die "$name exited at start"
 }
 
@@ -347,7 +350,7 @@ fi
 # Sanity: each target answers the request with the app's body.
 check_target() {  # check_target NAME PORT
     local body
-    body=$("$PYTHON" "$HELPER" http-get "http://127.0.0.1:$2$URL_PATH" 5) || die "$1: GET $URL_PATH failed"
+    body=$(helper http-get "http://127.0.0.1:$2$URL_PATH" 5) || die "$1: GET $URL_PATH failed"
     [[ "$body" == "hello" ]] || die "$1: unexpected body: $(printf %q "$body")"
 }
 for i in "${!T_KEYS[@]}"; do
@@ -360,7 +363,7 @@ if [[ $WAF -eq 1 ]]; then
         name=${T_NAMES[i]}
         want=200
         [[ "${T_KEYS[i]}" == modsec || "${T_KEYS[i]}" == bulwark_block ]] && want=403
-        st=$("$PYTHON" "$HELPER" http-status "http://127.0.0.1:${T_PORTS[i]}$ATTACK_PATH" 5) ||
+        st=$(helper http-status "http://127.0.0.1:${T_PORTS[i]}$ATTACK_PATH" 5) ||
             die "$name: GET $ATTACK_PATH got no answer"
         if [[ "$st" != "$want" ]]; then
             case "${T_KEYS[i]}" in
@@ -401,8 +404,8 @@ if [[ $MIXED -eq 1 ]]; then
 fi
 
 # ----------------------------------------------------------------------------- memory
-rss_of() { "$PYTHON" "$HELPER" rss "$@"; }
-fds_of() { "$PYTHON" "$HELPER" fds "$@"; }
+rss_of() { helper rss "$@"; }
+fds_of() { helper fds "$@"; }
 
 memory_test() {  # memory_test KEY NAME PORT PID
     local key=$1 name=$2 port=$3 pid=$4 rss_idle base_fds fds i held fails rss_conns accepted
@@ -411,7 +414,7 @@ memory_test() {  # memory_test KEY NAME PORT PID
     base_fds=$(fds_of "$pid")
     record "$key.rss_idle" "$rss_idle"
     rm -f "$WORK/ready" "$WORK/release"
-    "$PYTHON" "$HELPER" idle-conns --port "$port" --count "$IDLE_CONNS" --hold 120 \
+    helper idle-conns --port "$port" --count "$IDLE_CONNS" --hold 120 \
         --connect-timeout 60 --ready-file "$WORK/ready" --release-file "$WORK/release" \
         2>>"$WORK/idle-$key.log" &
     IDLE_PID=$!
@@ -434,7 +437,7 @@ memory_test() {  # memory_test KEY NAME PORT PID
     fds=$(fds_of "$pid")
     accepted=$((fds - base_fds))
     if [[ "$key" == bulwark ]]; then
-        "$PYTHON" "$HELPER" http-get "http://127.0.0.1:$BW_STATUS_PORT/metrics" 5 >"$WORK/metrics-idle.txt" 2>/dev/null || true
+        helper http-get "http://127.0.0.1:$BW_STATUS_PORT/metrics" 5 >"$WORK/metrics-idle.txt" 2>/dev/null || true
         local active
         active=$(awk '$1 == "bulwark_connections_active" {print $2}' "$WORK/metrics-idle.txt")
         log "$name: bulwark_connections_active while held: ${active:-?}"
@@ -476,19 +479,17 @@ run_wrk() {  # run_wrk KEY NAME PORT PID [LUA]: PID = the target's process (CPU 
         url="http://127.0.0.1:$port/"
         script=(-s "$lua")
     fi
-    timeout $((WARMUP + 30)) "$WRK" -t "$WRK_THREADS" -c "$CONNS" -d "${WARMUP}s" --timeout 5s "${script[@]}" "$url" \
-        >"$WORK/wrk-$key-warmup.txt" 2>&1 || die "$name: wrk warm-up failed: $(tail -n 3 "$WORK/wrk-$key-warmup.txt")"
-    cpu0=$("$PYTHON" "$HELPER" cpu "$pid")
-    ours0=$("$PYTHON" "$HELPER" cpu $(all_pids))
-    busy0=$("$PYTHON" "$HELPER" sys-busy)
-    "$PYTHON" "$HELPER" run-timed "$WORK/wrk-$key.cpu" \
+    if [[ $RUN_WARMUP -gt 0 ]]; then
+        timeout $((RUN_WARMUP + 30)) "$WRK" -t "$WRK_THREADS" -c "$CONNS" -d "${RUN_WARMUP}s" --timeout 5s "${script[@]}" "$url" \
+            >"$WORK/wrk-$key-warmup.txt" 2>&1 || die "$name: wrk warm-up failed: $(tail -n 3 "$WORK/wrk-$key-warmup.txt")"
+    fi
+    read -r cpu0 ours0 busy0 < <(helper cpu-snapshot "$pid" -- $(all_pids)) || die "cannot read CPU times"
+    helper run-timed "$WORK/wrk-$key.cpu" \
         timeout $((DURATION + 30)) "$WRK" -t "$WRK_THREADS" -c "$CONNS" -d "${DURATION}s" --timeout 5s --latency "${script[@]}" "$url" \
         >"$WORK/wrk-$key.txt" 2>&1 || die "$name: wrk failed: $(tail -n 3 "$WORK/wrk-$key.txt")"
-    busy1=$("$PYTHON" "$HELPER" sys-busy)
-    ours1=$("$PYTHON" "$HELPER" cpu $(all_pids))
-    cpu1=$("$PYTHON" "$HELPER" cpu "$pid")
+    read -r cpu1 ours1 busy1 < <(helper cpu-snapshot "$pid" -- $(all_pids)) || die "cannot read CPU times"
     wrk_cpu=$(cat "$WORK/wrk-$key.cpu")
-    parsed=$("$PYTHON" "$HELPER" parse-wrk "$WORK/wrk-$key.txt") || { cat "$WORK/wrk-$key.txt" >&2; die "$name: cannot parse wrk output"; }
+    parsed=$(helper parse-wrk "$WORK/wrk-$key.txt") || { cat "$WORK/wrk-$key.txt" >&2; die "$name: cannot parse wrk output"; }
     read -r rps p50 p99 non2xx sockerr reqs <<<"$parsed"
     # CPU used on this machine by anything but the benchmark's own processes during the run,
     # as a percentage of all CPUs: the numbers are not trustworthy when this is high.
@@ -510,13 +511,18 @@ run_wrk() {  # run_wrk KEY NAME PORT PID [LUA]: PID = the target's process (CPU 
 }
 
 log "load: wrk -t $WRK_THREADS -c $CONNS -d ${DURATION}s (warm-up ${WARMUP}s) on $(nproc) CPUs"
+RUN_WARMUP=$WARMUP
 for i in "${!T_KEYS[@]}"; do
     run_wrk "${T_KEYS[i]}" "${T_NAMES[i]}" "${T_PORTS[i]}" "${T_PIDS[i]}"
     alive "${T_PIDS[i]}" || die "${T_NAMES[i]} died during the load test"
 done
 if [[ $MIXED -eq 1 ]]; then
-    log "load, mixed workload: the same with -s $(basename "$MIXED_LUA")"
+    # --quick: no second warm-up, the targets have just been loaded with the first workload
+    [[ $QUICK -eq 1 ]] && RUN_WARMUP=0
+    log "load, mixed workload: the same with -s $(basename "$MIXED_LUA") (warm-up ${RUN_WARMUP}s)"
     for i in "${!T_KEYS[@]}"; do
+        # --quick: the app's own numbers are the same ceiling for both workloads
+        [[ $QUICK -eq 1 && "${T_KEYS[i]}" == app ]] && continue
         run_wrk "${T_KEYS[i]}-mixed" "${T_NAMES[i]} (mixed)" "${T_PORTS[i]}" "${T_PIDS[i]}" "$MIXED_LUA"
         alive "${T_PIDS[i]}" || die "${T_NAMES[i]} died during the mixed load test"
     done
@@ -529,9 +535,9 @@ done
 BW_FAIL=""
 bulwark_check() {  # bulwark_check KEY NAME STATUS_PORT: metrics, and any non-2xx or socket error is a failure
     local key=$1 name=$2 status_port=$3 suffix non2xx sockerr
-    if "$PYTHON" "$HELPER" http-get "http://127.0.0.1:$status_port/metrics" 5 >"$WORK/metrics-$key.txt" 2>/dev/null; then
+    if helper http-get "http://127.0.0.1:$status_port/metrics" 5 >"$WORK/metrics-$key.txt" 2>/dev/null; then
         log "$name metrics after the run:"
-        "$PYTHON" "$HELPER" metrics-summary "$WORK/metrics-$key.txt" >&2 || true
+        helper metrics-summary "$WORK/metrics-$key.txt" >&2 || true
     else
         log "warning: could not read $name /metrics"
     fi
@@ -585,10 +591,10 @@ fi
 # ----------------------------------------------------------------------------- report
 echo
 if [[ -n "$JSON_OUT" ]]; then
-    "$PYTHON" "$HELPER" report --results "$RESULTS" --json "$JSON_OUT"
+    helper report --results "$RESULTS" --json "$JSON_OUT"
     log "wrote $JSON_OUT"
 else
-    "$PYTHON" "$HELPER" report --results "$RESULTS"
+    helper report --results "$RESULTS"
 fi
 
 if [[ -n "$BW_FAIL" ]]; then

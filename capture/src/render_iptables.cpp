@@ -42,11 +42,8 @@ IptablesRules renderIptables(const Plan& plan, Family family) {
   for (const auto& c : Plan::ofFamily(plan.podAddresses, family)) {
     dsts.push_back("-d " + c.str());
   }
-  const bool anyDst = plan.podAddresses.empty();
-  if (!anyDst && dsts.empty()) {
-    // Pod addresses were given, none of this family: nothing of this family is captured.
-    dsts.clear();
-  } else if (anyDst) {
+  // No pod addresses: any destination. Addresses of the other family only: nothing captured.
+  if (plan.podAddresses.empty()) {
     dsts.push_back("");
   }
   if (plan.portMode == PortMode::Include) {

@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <bitset>
+#include <cstring>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -52,9 +53,58 @@ std::atomic<uint64_t> nextEngineId{1};
 // Per-thread vectorscan scratch, shared by every engine the thread uses (hs_alloc_scratch grows
 // it to fit each database), plus reusable string buffers so inspection does not allocate for
 // ordinary requests.
+// Values already inspected and found clean (user agents, Accept and cookie values repeat a lot
+// in real traffic). Entries keep the whole value, so a hit is an exact match, never a guess.
+class CleanCache {
+public:
+  static constexpr size_t kSlots = 512;
+  static constexpr size_t kMin = 24;
+  static constexpr size_t kMax = 160;
+
+  static uint64_t hash(std::string_view v, uint64_t seed) {
+    uint64_t h = seed ^ (v.size() * 0x9E3779B97F4A7C15ull);
+    size_t i = 0;
+    for (; i + 8 <= v.size(); i += 8) {
+      uint64_t w;
+      std::memcpy(&w, v.data() + i, 8);
+      h = (h ^ w) * 0xff51afd7ed558ccdull;
+      h ^= h >> 32;
+    }
+    for (; i < v.size(); ++i) {
+      h = (h ^ static_cast<unsigned char>(v[i])) * 0x100000001b3ull;
+    }
+    return h ^ (h >> 29);
+  }
+
+  bool contains(uint64_t engine, uint64_t key, std::string_view v) const {
+    const Slot& s = slots_[key % kSlots];
+    return s.engine == engine && s.key == key && s.len == v.size() &&
+           std::memcmp(s.bytes, v.data(), v.size()) == 0;
+  }
+
+  void insert(uint64_t engine, uint64_t key, std::string_view v) {
+    Slot& s = slots_[key % kSlots];
+    s.engine = engine;
+    s.key = key;
+    s.len = static_cast<uint32_t>(v.size());
+    std::memcpy(s.bytes, v.data(), v.size());
+  }
+
+private:
+  struct Slot {
+    uint64_t engine = 0;
+    uint64_t key = 0;
+    uint32_t len = 0;
+    char bytes[kMax];
+  };
+  std::array<Slot, kSlots> slots_{};
+};
+
 struct ThreadState {
   hs_scratch_t* scratch = nullptr;
   uint64_t preparedFor = 0;
+  CleanCache clean;
+  ArgList args{1024};
   std::string dec;
   std::string low;
   std::string canon;
@@ -83,7 +133,7 @@ constexpr std::array<bool, 256> makeSafeTable() {
   for (int c = '0'; c <= '9'; ++c) {
     t[static_cast<size_t>(c)] = true;
   }
-  t['-'] = t['_'] = t['.'] = t[','] = t['@'] = true;
+  t['-'] = t['_'] = t[','] = t['@'] = true;
   return t;
 }
 constexpr auto kSafe = makeSafeTable();
@@ -208,7 +258,33 @@ public:
       v_.limitExceeded = true;
       return;
     }
+    uint64_t cacheKey = 0;
+    const bool cacheable = depth == 0 && raw.size() >= CleanCache::kMin &&
+                           raw.size() <= CleanCache::kMax;
+    if (cacheable) {
+      cacheKey = CleanCache::hash(raw, (static_cast<uint64_t>(scope) << 56) ^
+                                           CleanCache::hash(kind, plusAsSpace ? 1 : 2));
+      if (tls.clean.contains(impl_.id, cacheKey, raw)) {
+        return;
+      }
+    }
+    const size_t before = v_.findings.size();
+    inspectValue(scope, kind, name, raw, plusAsSpace, depth);
+    if (cacheable && v_.findings.size() == before) {
+      tls.clean.insert(impl_.id, cacheKey, raw);
+    }
+  }
+
+  void inspectValue(uint8_t scope, std::string_view kind, std::string_view name,
+                    std::string_view raw, bool plusAsSpace, int depth) {
     if (scope != kPath && scope != kAgent && allSafe(raw)) {
+      // Letters, digits and '-_,@' only: nothing to decode and no tokenizer can fire; the
+      // keyword patterns (rO0AB, scanner names) still run.
+      toLowerAscii(raw, tls.low);
+      matchPatterns(scope, kind, name, tls.low, raw);
+      if (tls.low.find("0x") != std::string::npos && foldHexLiterals(tls.low, tls.canon)) {
+        matchPatterns(scope, kind, name, tls.canon, raw);
+      }
       return;
     }
     std::string& dec = tls.dec;
@@ -231,7 +307,7 @@ public:
     const std::string_view shown = dec;
     // Control characters left after decoding in names/values of the query (920270/920271).
     if (needDecode && (scope == kArg || scope == kName) && kind.starts_with("query")) {
-      if (hasControl(low)) {
+      if (raw.find("%00") != std::string_view::npos) {
         add(AttackClass::Protocol, 13002, kind, name, shown);
       }
     }
@@ -252,6 +328,12 @@ public:
       k.append(".base64");
       value(scope, k, name, decoded, false, depth + 1);
     }
+  }
+
+  ArgList& freshArgs() {
+    tls.args.clear();
+    tls.args.setLimit(cfg_.maxArgs);
+    return tls.args;
   }
 
   static bool foldHexLiterals(std::string_view in, std::string& out) {
@@ -364,6 +446,9 @@ public:
         }
       }
       return;
+    }
+    if (scope == kPath && low.find_first_of("'\"<>()|;&$`{}\\ *,") == std::string_view::npos) {
+      return; // a plain path: the pattern rules were enough
     }
     if (scope == kAgent || scope == kPath) {
       // Free text with parentheses and semicolons: only the unambiguous detectors.
@@ -532,7 +617,7 @@ public:
       return;
     }
     const size_t depth = cfg_.maxDepth;
-    ArgList list(cfg_.maxArgs);
+    ArgList& list = freshArgs();
     const std::string_view first = trim(body.substr(0, 64));
     const char c0 = first.empty() ? '\0' : first.front();
     if (icontains(ct, "x-www-form-urlencoded")) {
@@ -599,7 +684,7 @@ public:
         q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
     path(rawPath);
     if (!query.empty() && !done()) {
-      ArgList list(cfg_.maxArgs);
+      ArgList& list = freshArgs();
       parseUrlencoded(query, list);
       args(list, "query", "query-name", true);
     }
@@ -613,7 +698,7 @@ public:
         if (trim(h.value).starts_with("$Version") || trim(h.value).starts_with("$version")) {
           add(AttackClass::Protocol, 13009, "header", "Cookie", h.value); // RFC 2109 cookies
         }
-        ArgList list(cfg_.maxArgs);
+        ArgList& list = freshArgs();
         parseCookies(h.value, list);
         args(list, "cookie", "cookie-name", false);
         continue;
@@ -635,7 +720,7 @@ public:
         add(AttackClass::Protocol, 13007, "header", h.name, h.value);
       }
       if (structuredHeader(h.name)) {
-        if (!allSafe(h.value)) {
+        if (h.value.find_first_of("${%<'\"(`\\\r\n") != std::string_view::npos) {
           normalizeValue(h.value, tls.dec, false, 3);
           toLowerAscii(tls.dec, tls.low);
           matchPatterns(kHeader, "header", h.name, tls.low, tls.dec);

@@ -60,9 +60,9 @@ std::string resolveLookups(std::string_view s) {
 
 // Shell view of a value: quotes/backslashes dropped, $IFS -> space, unset variables and
 // positional parameters removed, {a,b} brace lists -> "a b".
-std::string shellView(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
+const std::string& shellView(std::string_view s) {
+  thread_local std::string out;
+  out.clear();
   for (size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
     if (c == '\'' || c == '"' || c == '\\' || c == '^') {
@@ -212,6 +212,10 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
   if (cmd->strong && (afterSeparator || hadPath)) {
     return true;
   }
+  if (afterSeparator && pos > 0 && s[pos - 1] == '`' && s.find('`', i) != std::string_view::npos &&
+      (word == "echo" || word == "id" || word == "sleep" || word == "ping")) {
+    return true; // `echo x`: a complete command substitution
+  }
   if (!afterSeparator && !hadPath) {
     // At the very start of a value: only strong commands with an argument shape.
     if (!cmd->strong) {
@@ -329,7 +333,7 @@ uint32_t detectLdap(std::string_view low) {
 }
 
 uint32_t detectShell(std::string_view low) {
-  const std::string s = shellView(low.substr(0, 8192));
+  const std::string& s = shellView(low.substr(0, 8192));
   const size_t n = s.size();
   // A text of several lines is a document (README, code sample): lines are not commands.
   const bool document = std::count(s.begin(), s.end(), '\n') >= 3;
@@ -354,6 +358,22 @@ uint32_t detectShell(std::string_view low) {
     }
     if (sep && commandAt(s, next, true)) {
       return 4001;
+    }
+    if (sep && c != '\n') {
+      // Any word with an option after a separator: "; c89 -wrapper", "| lastlogin -u x".
+      size_t k = next;
+      while (k < n && s[k] == ' ') {
+        ++k;
+      }
+      const size_t w = k;
+      while (k < n && ((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= '0' && s[k] <= '9') ||
+                       s[k] == '_' || s[k] == '.' || s[k] == '/')) {
+        ++k;
+      }
+      if (k > w && k + 2 < n && s[k] == ' ' && s[k + 1] == '-' &&
+          ((s[k + 2] >= 'a' && s[k + 2] <= 'z') || s[k + 2] == '-')) {
+        return 4004;
+      }
     }
   }
   if (commandAt(s, 0, false)) {

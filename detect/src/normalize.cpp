@@ -143,7 +143,10 @@ bool foldUnicode(std::string_view in, std::string& out) {
       // Overlong 2-byte ASCII. With a non-continuation second byte (%c0%2e, %c0\\) the lead
       // byte is noise that lenient decoders drop.
       if (at(1) >= 0x80) {
-        out.push_back(static_cast<char>(((c & 1) << 6) | (at(1) & 0x3F)));
+        // %c1%af is read as '/' by the decoders attackers target: low six bits when they are
+        // punctuation, else the strict value (%c1%9c -> '\\').
+        const unsigned char low6 = at(1) & 0x3F;
+        out.push_back(static_cast<char>(low6 >= 0x20 ? low6 : (((c & 1) << 6) | low6)));
         ++i;
       }
       changed = true;
@@ -312,8 +315,9 @@ bool decodeJsEscapes(std::string_view in, std::string& out) {
 }
 
 void normalizeValue(std::string_view raw, std::string& out, bool plusAsSpace, size_t maxRounds) {
-  std::string cur(raw);
-  std::string tmp;
+  thread_local std::string cur;
+  thread_local std::string tmp;
+  cur.assign(raw);
   bool plus = plusAsSpace;
   for (size_t round = 0; round < maxRounds; ++round) {
     bool changed = false;

@@ -22,7 +22,9 @@ std::string_view ArgList::own(std::string s) {
 
 void ArgList::clear() {
   args_.clear();
-  store_.clear();
+  if (!store_.empty()) {
+    store_.clear();
+  }
   overflow_ = false;
 }
 

@@ -49,6 +49,9 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {4015, C::Rce, kValues, R"re(\$\(\s*(?:printf|echo|cat|id|whoami|uname|curl|wget|sleep|ls|nslookup|ping)\b)re"},
     {4016, C::Rce, kValues, R"re(\b(?:nc|ncat|netcat)(?:\.exe)?\s+(?:-[a-z]*\s+)*(?:-[a-z]*[ec]\s|\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\s+\d+))re"},
     {4017, C::Rce, kValues, R"re(\b(?:wget|curl)\s+(?:-[a-z-]+\s+)*(?:https?|ftp)://)re"},
+    {4019, C::Rce, kValues, R"re(\bfor\s+(?:/[a-z]\s+)*(?:[^\s]+\s+){0,3}%%?[a-z0-9_~]+\s+in\s*\(.{0,200}\)\s*do\b|\bif\s+(?:not\s+)?(?:exist|defined|errorlevel)\s)re"},
+    {4020, C::Rce, kArg | kName, R"re(^(?:[a-z0-9_.-]+/)*[a-z][a-z0-9_.-]{1,20}\s+(?:-{1,2}[a-z][a-z0-9=_-]*\s+)+(?:/|~/|\$))re"},
+    {4021, C::Rce, kValues, R"re(\$\(\(\s*-?\d+\s*[-+*/%]\s*-?\d+\s*\)\)|\$\[\s*\d+\s*[-+*/]\s*\d+\s*\])re"},
     {4018, C::Rce, kValues, R"re((?:^|[;&|`\s])(?:rm\s+-[a-z]*[rf]|chmod\s+[+0-7]|mkfifo\s|/bin/(?:sh|bash)\b|xterm\s+-display))re"},
 
     // --- code injection: PHP, Java, JavaScript/Node, Python, SSI
@@ -68,6 +71,13 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {5011, C::CodeInjection, kValues,
      R"re((?:__import__\s*\(|__class__|__globals__|__builtins__|__subclasses__|__mro__|__bases__|__getattribute__|\bos\.(?:system|popen|exec[a-z]*|spawn[a-z]*)\s*\(|subprocess\.(?:call|popen|run|check_output)|pickle\.loads|\bimport\s+os\b|\bcompile\s*\(\s*['"]))re"},
     {5012, C::CodeInjection, kValues, R"re(\beval\s*\(\s*(?:base64|gzinflate|str_rot13|atob|unescape|\$_|request|string\.fromcharcode|document|window|location|name\b|escape))re"},
+    {5014, C::CodeInjection, kValues,
+     R"re((?:^|[^a-z0-9_.])(?:java|javax|jdk|sun|com\.sun|org\.apache|org\.springframework|org\.codehaus|com\.opensymphony|org\.hibernate|org\.mozilla|bsh|groovy|com\.mchange|org\.jboss|weblogic|com\.bea|com\.ibm\.ws|org\.python|clojure|com\.alibaba|com\.fasterxml|org\.yaml|ognl|freemarker|org\.thymeleaf|org\.jndi|javassist|net\.sf\.json)\.[a-z0-9_$]+)re"},
+    {5015, C::CodeInjection, kAll,
+     R"re((?:invokertransformer|clonetransformer|instantiatetransformer|instantiatefactory|chainedtransformer|constanttransformer|prototypeclonefactory|prototypeserializationfactory|whileclosure|forclosure|templatesimpl|annotationinvocationhandler|badattributevalueexpexception|xmldecoder|jdbcrowsetimpl|lazymap|transformedmap|beancomparator|processbuilder|runtime\.getruntime|runtime\.exec|getruntime))re"},
+    {5016, C::CodeInjection, kValues, R"re((?:^|[^a-z0-9_\\])\$+[a-z_][a-z0-9_]*\s*\(|\$\{\s*['"][a-z_]+['"]\s*\}\s*\()re"},
+    {5017, C::CodeInjection, kValues, R"re(\bro0ab|\baced000[0-9]|\bh4sib)re"},
+    {5018, C::CodeInjection, kValues, R"re(\$\{\s*@?(?:exec|system|eval|print|passthru|shell_exec|phpinfo|assert|popen|die|md5)\s*\()re"},
     {5013, C::CodeInjection, kValues, R"re(\b(?:wscript\.shell|scripting\.filesystemobject|createobject\s*\(|server\.execute|response\.write\s*\())re"},
 
     // --- server-side template injection
@@ -115,7 +125,8 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {14001, C::Scanner, kAgent,
      R"re((?:nikto|sqlmap|nmap|nessus|acunetix|netsparker|w3af|dirbuster|gobuster|\bdirb\b|wpscan|masscan|zgrab|nuclei|burp(?:suite|collaborator)|havij|fimap|arachni|openvas|whatweb|zmeu|jaeles|feroxbuster|\bffuf\b|wfuzz|\bhydra\b|skipfish|webinspect|appscan|paros|\bzap/|owasp[ -]zap|morfeus|jorgee|commix|xsser|bbqsql|sqlninja|pangolin|absinthe|webshag|httprint|dotdotpwn|metasploit|struts-?pwn|nmap scripting engine|\bsf/\d|crawlergo|\bxray\b|qualys|detectify|probely|brutus|blackwidow|\bvega/|webcruiser|jbrofuzz|\bnsauditor|prowler|\bwapiti|\bmasscan|\bcensys|zmap|l9explore|l9tcpid|interactsh|netlab360|\bfuzz\b|\bscanner\b))re"},
     {14002, C::Scanner, kPath,
-     R"re((?:/_vti_(?:bin|pvt|cnf|inf|log|txt)|/iisadmpwd|/iisadmin|/msadc/|/scripts/(?:\.\.|root\.exe|cmd\.exe)|/cgi-bin/(?:php|test-cgi|printenv|nph-|phf|handler|count\.cgi|formmail)|/phpmyadmin|/server-(?:status|info)(?:$|[/?])|/(?:web|meta)-inf(?:/|$)|/\.(?:git|svn|hg|bzr|cvs|ds_store|idea|vscode)(?:/|$)|/cvs/(?:entries|root)|/wp-admin/(?:install|setup-config)|/actuator/(?:env|heapdump|jolokia|gateway|mappings|configprops|threaddump|logfile)|/jmx-console|/invoker/(?:jmxinvokerservlet|ehinvokerservlet)|/manager/html|/hnap1|/boaform|/solr/admin|/console/login/loginform\.jsp|/\.well-known/security\.txt~|/xmlrpc\.php|/elmah\.axd|/trace\.axd|/phpinfo\.php|/shell\.php|/c99\.php|/r57\.php|/adminer\.php))re"},
+     R"re((?:/_vti_[a-z]+|/iisadmpwd|/iisadmin|/msadc/|/scripts/(?:\.\.|root\.exe|cmd\.exe)|/cgi-bin/(?:php|test-cgi|printenv|nph-|phf|handler|count\.cgi|formmail)|/phpmyadmin|/server-(?:status|info)(?:$|[/?])|/(?:web|meta)-inf(?:/|$)|/\.(?:git|svn|hg|bzr|cvs|ds_store|idea|vscode)(?:/|$)|/cvs/(?:entries|root)|/wp-admin/(?:install|setup-config)|/actuator/(?:env|heapdump|jolokia|gateway|mappings|configprops|threaddump|logfile)|/jmx-console|/invoker/(?:jmxinvokerservlet|ehinvokerservlet)|/manager/html|/hnap1|/boaform|/solr/admin|/console/login/loginform\.jsp|/\.well-known/security\.txt~|/xmlrpc\.php|/elmah\.axd|/trace\.axd|/phpinfo\.php|/shell\.php|/c99\.php|/r57\.php|/adminer\.php))re"},
+    {14004, C::Scanner, kPath, R"re(\.(?:exe|dll|bat|cmd|htr|ida|idq|htw|printer|nsf|asa|shtm)(?:$|[;/]))re"},
     {14003, C::Scanner, kPath,
      R"re(\.(?:bak|backup|bkp|old|orig|original|save|sav|swp|swo|tmp|temp|dist|copy|inc|ini|cfg|conf|config|log|sql|sqlite3?|db|mdb|dbf|dump|rdb|pem|key|crt|p12|pfx|jks|keystore|env|passwd|pwd|htpasswd|htaccess|properties|lock|git|svn|cvs|vb|vbproj|csproj|sln|asa|cer|der|csr|kdbx|ovpn|rsa|ppk)(?:$|[;/])|~$|~/|\.(?:php|asp|aspx|jsp|html?|js|py|rb|pl|cgi)[~.](?:$|[/;])|/(?:#[^/]*#|\.#[^/]*)$)re"},
 });

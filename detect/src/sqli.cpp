@@ -417,9 +417,21 @@ public:
     const std::string_view w = t.text;
     const std::string_view a = i + 1 < n_ ? t_[i + 1].text : std::string_view{};
     if (w == "drop" || w == "create" || w == "alter" || w == "truncate" || w == "rename") {
-      return a == "table" || a == "database" || a == "user" || a == "procedure" ||
-             a == "function" || a == "view" || a == "index" || a == "schema" || a == "login" ||
-             a == "trigger";
+      const bool object = a == "table" || a == "database" || a == "user" || a == "procedure" ||
+                          a == "function" || a == "view" || a == "index" || a == "schema" ||
+                          a == "login" || a == "trigger";
+      // "drop table users", not "create table of contents": one name, then the end.
+      return object && is(i + 2, T::Word) &&
+             (i + 3 >= n_ || is(i + 3, T::LParen) || is(i + 3, T::Semi) ||
+              is(i + 3, T::Comment) || (w == "alter" && i + 3 < n_));
+    }
+    if (w == "grant") {
+      for (size_t k = i + 1; k < n_ && k < i + 6; ++k) {
+        if (t_[k].text == "to" || t_[k].text == "on") {
+          return true;
+        }
+      }
+      return false;
     }
     if (w == "insert") {
       return kw(i + 1, K::Into);
@@ -431,8 +443,15 @@ public:
       return i + 2 < n_ && t_[i + 2].text == "set";
     }
     if (w == "exec" || w == "execute") {
-      return i + 1 < n_ && (t_[i + 1].type == T::Word || t_[i + 1].type == T::LParen ||
-                            t_[i + 1].type == T::Var);
+      if (i + 1 >= n_) {
+        return false;
+      }
+      const Tok& x = t_[i + 1];
+      return (x.type == T::LParen && (is(i + 2, T::Var) || is(i + 2, T::Str))) ||
+             x.type == T::Var ||
+             (x.type == T::Word && (x.text.find('.') != std::string_view::npos ||
+                                    x.text.starts_with("xp_") || x.text.starts_with("sp_") ||
+                                    x.text == "master" || is(i + 2, T::Other)));
     }
     if (w == "shutdown") {
       return terminal(i + 1);
@@ -520,6 +539,21 @@ public:
           return 1010;
         }
       }
+      if (t.type == T::Op && t.text == "::" && i + 1 < n_ && t_[i + 1].type == T::Word) {
+        const std::string_view ty = t_[i + 1].text;
+        if (ty == "int" || ty == "integer" || ty == "text" || ty == "json" || ty == "jsonb" ||
+            ty == "varchar" || ty == "bigint" || ty == "numeric" || ty == "regclass" ||
+            ty == "bool" || ty == "boolean" || ty == "bytea" || ty == "oid" || ty == "xml") {
+          return 1016; // PostgreSQL cast
+        }
+      }
+      if (t.type == T::Word &&
+          (t.text == "xp_cmdshell" || t.text == "xp_regread" || t.text == "xp_dirtree" ||
+           t.text == "sp_oacreate" || t.text == "sp_executesql" || t.text == "sp_makewebtask" ||
+           t.text == "sp_addlogin" || t.text == "sp_password" || t.text == "sp_configure" ||
+           t.text == "xp_fileexist" || t.text == "xp_servicecontrol")) {
+        return 1012;
+      }
       if (t.type == T::Var && t.text.starts_with("@@")) {
         return 1011; // @@version, @@datadir
       }
@@ -549,10 +583,31 @@ private:
 
 } // namespace
 
+uint32_t detectSqliOnce(std::string_view low);
+
 uint32_t detectSqli(std::string_view low) {
   if (low.size() < 2) {
     return 0;
   }
+  if (const uint32_t r = detectSqliOnce(low); r != 0) {
+    return r;
+  }
+  // "un/**/ion sel/**/ect": evasion for WAFs that strip comments; join and look again.
+  if (low.find("/**/") != std::string_view::npos) {
+    std::string joined;
+    for (size_t i = 0; i < low.size(); ++i) {
+      if (low.compare(i, 4, "/**/") == 0) {
+        i += 3;
+        continue;
+      }
+      joined.push_back(low[i]);
+    }
+    return detectSqliOnce(joined);
+  }
+  return 0;
+}
+
+uint32_t detectSqliOnce(std::string_view low) {
   if (low.size() > 8192) {
     low = low.substr(0, 8192);
   }
@@ -567,6 +622,23 @@ uint32_t detectSqli(std::string_view low) {
     size_t i = 0;
     while (i < n && toks[i].type == T::LParen) {
       ++i;
+    }
+    if (i < n && toks[i].kw == K::Stmt && g.stacked(i)) {
+      return 1004; // a statement as the whole value: "drop table users--", "declare @s ..."
+    }
+    if (i + 2 < n && toks[i].kw == K::Order && toks[i + 1].kw == K::By &&
+        toks[i + 2].type == T::Num) {
+      return 1006; // order by 3
+    }
+    if (i < n && toks[i].text == "having" && g.logicTail(i + 1, true)) {
+      return 1006;
+    }
+    if (i < n && toks[i].type == T::Logic && g.logicTail(i + 1, true)) {
+      return 1015; // a fragment: "and 1=(", "or deleted = 0)"
+    }
+    if (i + 2 < n && toks[i].kw == K::Select && toks[i + 1].type == T::Word &&
+        toks[i + 2].type == T::LParen) {
+      return 1014; // select char(...
     }
     if (i < n && toks[i].kw == K::Select && g.selectList(i + 1)) {
       for (size_t k = i + 2; k + 1 < n; ++k) {
@@ -592,7 +664,8 @@ uint32_t detectSqli(std::string_view low) {
       continue;
     }
     // The application closes the string after the value: lex "rest" + the quote.
-    std::string rest(low.substr(at + 1));
+    thread_local std::string rest;
+    rest.assign(low.substr(at + 1));
     rest.push_back(q);
     toks[0] = Tok{T::Str, K::None, low.substr(0, at + 1)};
     const size_t n = 1 + Lexer(rest).run(toks.data() + 1, toks.size() - 1);

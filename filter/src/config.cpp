@@ -268,6 +268,8 @@ const std::vector<cli::OptionSpec>& proxyOptions() {
        false},
       {"status-listen", "ADDR:PORT", "status server for /healthz /readyz /metrics (default 0.0.0.0:10246)",
        false},
+      {"policy-file", "FILE", "optional JSON file like --config, applied over it and watched (a mounted ConfigMap)",
+       false},
       {"mode", "MODE", "off|monitoring|safe_blocking|block (default monitoring)", false},
       {"threads", "N", "worker threads, 0 = one per CPU (default 0)", false},
       {"log-level", "LEVEL", "debug|info|warn|error (default info)", false},
@@ -305,6 +307,20 @@ Result<ProxyConfig> loadConfig(const cli::ParsedArgs& args) {
       return tl::unexpected(std::move(st.error()).wrap("config " + file->first));
     }
     cfg.configPath = file->first;
+  }
+
+  // The policy file (the webhook mounts the policy ConfigMap there) has the same format; it is
+  // optional, so a pod whose ConfigMap is missing still starts, with the defaults.
+  if (auto file = pick("policy-file")) {
+    cfg.policyPath = file->first;
+    std::ifstream in(file->first);
+    if (in) {
+      std::stringstream ss;
+      ss << in.rdbuf();
+      if (auto st = applyConfigJson(ss.str(), cfg); !st) {
+        return tl::unexpected(std::move(st.error()).wrap("policy file " + file->first));
+      }
+    }
   }
 
   if (const auto* flags = args.all("listen")) {

@@ -173,21 +173,29 @@ int run(int argc, const char* const* argv) {
   // A mounted ConfigMap changes under us without a signal: watch the file.
   boost::asio::steady_timer watch(signals);
   FileStamp stamp = stampOf(cfg->configPath);
+  FileStamp policyStamp = stampOf(cfg->policyPath);
   std::function<void()> watchFile = [&] {
     watch.expires_after(std::chrono::seconds(2));
     watch.async_wait([&](const boost::system::error_code& ec) {
       if (ec) {
         return;
       }
-      if (const FileStamp now = stampOf(cfg->configPath); !(now == stamp)) {
+      const FileStamp now = stampOf(cfg->configPath);
+      const FileStamp policyNow = stampOf(cfg->policyPath);
+      if (!(now == stamp) || !(policyNow == policyStamp)) {
         stamp = now;
+        policyStamp = policyNow;
         reload(*args, *cfg, policies, "configuration file changed");
       }
       watchFile();
     });
   };
-  if (!cfg->configPath.empty()) {
+  if (!cfg->configPath.empty() || !cfg->policyPath.empty()) {
     watchFile();
+  }
+  if (!cfg->policyPath.empty() && stampOf(cfg->policyPath) == FileStamp{}) {
+    kLog.info("policy file not present yet; using the configuration and defaults",
+              {{"policy_file", cfg->policyPath}});
   }
 
   std::string listenList;

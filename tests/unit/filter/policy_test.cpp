@@ -103,7 +103,10 @@ TEST(Events, OneEscapedJsonLine) {
   EXPECT_NE(line.find(R"("action":"blocked")"), std::string::npos);
   EXPECT_NE(line.find(R"("mode":"block")"), std::string::npos);
   EXPECT_NE(line.find(R"(/p?id=1'\"\r\n)"), std::string::npos) << line;
-  const std::string denied = formatAttackEvent({.requestId = "x", .action = EventAction::Denied});
+  const std::string denied = formatAttackEvent({.requestId = "x", .client = "198.18.0.3", .method = "GET",
+                                                .host = "", .path = "/", .verdict = nullptr,
+                                                .action = EventAction::Denied,
+                                                .mode = Mode::Block});
   EXPECT_NE(denied.find(R"("classes":["denylist"])"), std::string::npos) << denied;
 }
 

@@ -31,6 +31,7 @@ public:
   const std::vector<Arg>& args() const { return args_; }
   bool overflow() const { return overflow_; }
   void setOverflow() { overflow_ = true; }
+  void setLimit(size_t maxArgs) { maxArgs_ = maxArgs; }
 
 private:
   size_t maxArgs_;

@@ -63,6 +63,7 @@ struct ProxyConfig {
   PoolConfig pool;
   std::string policyJson = "{}"; // the "policy" object, applied by applyPolicyJson()
   std::string configPath;        // the file the configuration came from ("" = none)
+  std::string policyPath;        // optional policy file (a mounted ConfigMap); may not exist yet
 };
 
 // Applies a JSON configuration document onto `cfg`. Unknown keys and wrong types are errors
