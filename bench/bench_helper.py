@@ -351,10 +351,11 @@ def report(args):
                 wl, NAMES[t], fmt(d.get("rps"), "%.0f"), fmt(d.get("p50_ms"), "%.3f"),
                 fmt(d.get("p99_ms"), "%.3f"), err, fmt(cpu_req, "%.1f"),
                 fmt(d.get("foreign_cpu_pct"), "%.1f")))
-    lines.append("(get: GET %s; mixed: bench/mixed.lua; cpu/req: CPU time of the target's own"
+    lines.append("(get: GET %s;%s cpu/req: CPU time of the target's own"
                  " processes per request, the app's excluded for the proxies; other%%: CPU share"
                  " taken by processes outside the benchmark during the run, numbers are unreliable"
-                 " above ~5%%)" % kv.get("config.path", "?"))
+                 " above ~5%%)" % (kv.get("config.path", "?"),
+                                   " mixed: bench/mixed.lua;" if kv.get("config.mixed") else ""))
 
     ratios = {}
     ratio_lines = []
@@ -366,13 +367,24 @@ def report(args):
                 vals[wl] = a / b
         if not vals:
             continue
-        ratios["%s_over_%s" % (num, den)] = dict(vals, goal=goal)
+        ratios["%s_over_%s" % (NAMES[num], NAMES[den])] = dict(vals, goal=goal)
         ratio_lines.append("rps ratio %-28s %s (goal >= %g, not asserted)" % (
             "%s/%s:" % (NAMES[num], NAMES[den]),
             ", ".join("%s %s%s" % (wl, "%.3f" % v if v < 10 else "%.1f" % v,
                                    "" if v >= goal else " (below goal)")
                       for wl, v in vals.items()), goal))
 
+    # The WAF comparison by CPU cost as well: less sensitive to other load on the machine than rps.
+    vals = {}
+    for wl, suffix in WORKLOADS:
+        a = _target_doc(sub("modsec" + suffix))["cpu_us_per_request"]
+        b = _target_doc(sub("bulwark_block" + suffix))["cpu_us_per_request"]
+        if a and b:
+            vals[wl] = a / b
+    if vals:
+        ratios["cpu_per_request_nginx-modsec_over_bulwark-block"] = vals
+        ratio_lines.append("cpu/req ratio %-24s %s (informational: the same comparison by CPU cost)" % (
+            "nginx-modsec/bulwark-block:", ", ".join("%s %.1f" % kv_ for kv_ in vals.items())))
     if ratio_lines:
         lines.append("")
         lines.extend(ratio_lines)
@@ -403,7 +415,7 @@ def report(args):
     print("\n".join(lines))
 
     if args.json:
-        r = ratios.get("bulwark_over_nginx", {}).get("get")
+        r = ratios.get("bulwark-off_over_nginx-proxy", {}).get("get")
         doc = {
             "config": {k.split(".", 1)[1]: v for k, v in kv.items() if k.startswith("config.")},
             "rps_ratio_bulwark_over_nginx": r,

@@ -69,7 +69,8 @@ Options:
   --threads N       bulwark threads and nginx-proxy workers (default $THREADS)
   --conns C         wrk connections (default $CONNS)
   --wrk-threads T   wrk threads (default $WRK_THREADS)
-  --quick           CI smoke run: duration 3 s, warm-up 1 s (with --waf --mixed: 2 s)
+  --quick           CI smoke run: duration 3 s, warm-up 1 s; with --waf --mixed: duration 2 s,
+                    and the mixed row without warm-up and without app-direct (about 40 s in all)
   --waf             also nginx + ModSecurity + CRS and bulwark --mode block (skips the memory test)
   --mixed           also measure every target with the mixed workload (bench/mixed.lua)
   --json FILE       also write the numbers as JSON to FILE
@@ -171,6 +172,7 @@ MS_PID=""          # nginx + ModSecurity (--waf)
 BW_PID=""
 BWB_PID=""         # bulwark --mode block (--waf)
 IDLE_PID=""
+CHECK_PIDS=()      # the --mixed pre-check's wrk processes while they run
 FAILED=1
 
 stop_pid() {  # stop_pid PID NAME TIMEOUT_S: TERM, bounded wait, then KILL (the PID and its children)
@@ -199,6 +201,7 @@ cleanup() {
     trap - EXIT INT TERM
     set +e
     [[ -n "$IDLE_PID" ]] && { touch "$WORK/release" 2>/dev/null; stop_pid "$IDLE_PID" idle-conns 5; }
+    for p in "${CHECK_PIDS[@]}"; do stop_pid "$p" wrk 2; done
     stop_pid "$BWB_PID" bulwark-proxy-block 10
     stop_pid "$BW_PID" bulwark-proxy 10
     stop_pid "$MS_PID" nginx-modsec 5
@@ -380,15 +383,14 @@ fi
 # --mixed: every target must answer every request of the mixed workload 2xx. One wrk per target,
 # in parallel (about 1 s in all); mixed.lua names the requests answered otherwise.
 if [[ $MIXED -eq 1 ]]; then
-    check_pids=()
     for i in "${!T_KEYS[@]}"; do
         timeout 30 "$WRK" -t 1 -c 1 -d 1s --timeout 5s -s "$MIXED_LUA" "http://127.0.0.1:${T_PORTS[i]}/" -- check \
             >"$WORK/mixed-check-${T_KEYS[i]}.txt" 2>&1 &
-        check_pids+=($!)
+        CHECK_PIDS+=($!)
     done
     for i in "${!T_KEYS[@]}"; do
         name=${T_NAMES[i]} out="$WORK/mixed-check-${T_KEYS[i]}.txt"
-        wait "${check_pids[i]}" || die "$name: wrk mixed-workload check failed: $(tail -n 3 "$out")"
+        wait "${CHECK_PIDS[i]}" || die "$name: wrk mixed-workload check failed: $(tail -n 3 "$out")"
         summary=$(grep -m1 '^mixed-check: [0-9]* responses' "$out") || die "$name: no result from the mixed-workload check: $(tail -n 3 "$out")"
         read -r _ nresp _ _ _ _ _ nbad _ <<<"$summary"
         [[ $nresp -gt 0 ]] || die "$name: no answer to the mixed workload"
@@ -400,6 +402,7 @@ if [[ $MIXED -eq 1 ]]; then
             esac
         fi
     done
+    CHECK_PIDS=()
     log "pre-check: mixed workload ($(grep -c '^  {"' "$MIXED_LUA") requests) checked on ${#T_KEYS[@]} targets"
 fi
 
@@ -468,7 +471,7 @@ if [[ $WITH_MEMORY -eq 1 ]]; then
 fi
 
 # ----------------------------------------------------------------------------- load
-all_pids() { echo "$APP_PID" "$NGX_PID" $MS_PID $BW_PID $BWB_PID; }
+all_pids() { echo "$APP_PID" "$NGX_PID" $MS_PID $BW_PID $BWB_PID; }   # word-split by its callers
 
 run_wrk() {  # run_wrk KEY NAME PORT PID [LUA]: PID = the target's process (CPU per request is its CPU); LUA: wrk script
     local key=$1 name=$2 port=$3 pid=$4 lua=${5:-} url parsed rps p50 p99 non2xx sockerr reqs
@@ -483,10 +486,12 @@ run_wrk() {  # run_wrk KEY NAME PORT PID [LUA]: PID = the target's process (CPU 
         timeout $((RUN_WARMUP + 30)) "$WRK" -t "$WRK_THREADS" -c "$CONNS" -d "${RUN_WARMUP}s" --timeout 5s "${script[@]}" "$url" \
             >"$WORK/wrk-$key-warmup.txt" 2>&1 || die "$name: wrk warm-up failed: $(tail -n 3 "$WORK/wrk-$key-warmup.txt")"
     fi
+    # shellcheck disable=SC2046
     read -r cpu0 ours0 busy0 < <(helper cpu-snapshot "$pid" -- $(all_pids)) || die "cannot read CPU times"
     helper run-timed "$WORK/wrk-$key.cpu" \
         timeout $((DURATION + 30)) "$WRK" -t "$WRK_THREADS" -c "$CONNS" -d "${DURATION}s" --timeout 5s --latency "${script[@]}" "$url" \
         >"$WORK/wrk-$key.txt" 2>&1 || die "$name: wrk failed: $(tail -n 3 "$WORK/wrk-$key.txt")"
+    # shellcheck disable=SC2046
     read -r cpu1 ours1 busy1 < <(helper cpu-snapshot "$pid" -- $(all_pids)) || die "cannot read CPU times"
     wrk_cpu=$(cat "$WORK/wrk-$key.cpu")
     parsed=$(helper parse-wrk "$WORK/wrk-$key.txt") || { cat "$WORK/wrk-$key.txt" >&2; die "$name: cannot parse wrk output"; }

@@ -35,13 +35,18 @@ using internal::PatternRule;
 using namespace internal; // Scope bits
 
 struct Engine::Impl {
-  hs_database_t* db = nullptr;
+  hs_database_t* db = nullptr;      // every pattern rule
+  hs_database_t* plainDb = nullptr; // rules that can match letters/digits/spaces only
   std::vector<const PatternRule*> rules;
+  std::vector<const PatternRule*> plainRules;
   uint64_t id = 0;
 
   ~Impl() {
     if (db != nullptr) {
       hs_free_database(db);
+    }
+    if (plainDb != nullptr) {
+      hs_free_database(plainDb);
     }
   }
 };
@@ -121,30 +126,60 @@ struct ThreadState {
 
 thread_local ThreadState tls;
 
-// Bytes that never start or carry an attack on their own; a value made only of them is skipped.
-constexpr std::array<bool, 256> makeSafeTable() {
-  std::array<bool, 256> t{};
-  for (int c = 'a'; c <= 'z'; ++c) {
-    t[static_cast<size_t>(c)] = true;
-  }
-  for (int c = 'A'; c <= 'Z'; ++c) {
-    t[static_cast<size_t>(c)] = true;
-  }
-  for (int c = '0'; c <= '9'; ++c) {
-    t[static_cast<size_t>(c)] = true;
-  }
-  t['-'] = t['_'] = t[','] = t['@'] = true;
-  return t;
-}
-constexpr auto kSafe = makeSafeTable();
-
-bool allSafe(std::string_view s) {
-  for (const char c : s) {
-    if (!kSafe[static_cast<unsigned char>(c)]) {
-      return false;
+// Byte classes for the one-pass screen of a value.
+enum : uint8_t { kSpecial = 1, kDecode = 2, kDot = 4, kSpace = 8 };
+constexpr std::array<uint8_t, 256> makeClassTable() {
+  std::array<uint8_t, 256> t{};
+  for (size_t c = 0; c < 256; ++c) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && c < 0x80 && c != '-' && c != '_' && c != ',' && c != '@' && c != ' ') {
+      t[c] |= kSpecial;
+    }
+    if (c >= 0x80 || c < 0x20 || c == '%' || c == '&' || c == '\\' || c == '+') {
+      t[c] |= kDecode;
     }
   }
-  return true;
+  t['.'] = kDot | kSpecial;
+  t[' '] = kSpace;
+  return t;
+}
+constexpr auto kClass = makeClassTable();
+
+uint8_t classify(std::string_view s) {
+  uint8_t f = 0;
+  for (const char c : s) {
+    f |= kClass[static_cast<unsigned char>(c)];
+  }
+  return f;
+}
+
+// Characters worth a closer look in structured headers (Accept, Host, ...).
+constexpr std::array<bool, 256> makeHeaderTriggers() {
+  std::array<bool, 256> t{};
+  for (const char c : std::string_view("${%<'\"(`\\\r\n")) {
+    t[static_cast<unsigned char>(c)] = true;
+  }
+  return t;
+}
+constexpr auto kHeaderTrigger = makeHeaderTriggers();
+
+// Characters after which a path needs the tokenizers, not only the pattern rules.
+constexpr std::array<bool, 256> makePathTriggers() {
+  std::array<bool, 256> t{};
+  for (const char c : std::string_view("'\"<>()|;&$`{}\\ *,")) {
+    t[static_cast<unsigned char>(c)] = true;
+  }
+  return t;
+}
+constexpr auto kPathTrigger = makePathTriggers();
+
+bool anyOf(std::string_view s, const std::array<bool, 256>& table) {
+  for (const char c : s) {
+    if (table[static_cast<unsigned char>(c)]) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -187,23 +222,65 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// Headers whose values are inspected with the pattern rules only (no tokenizers): they are
-// structured and carry attacks rarely; Log4j and CRLF rules still run on them.
-bool structuredHeader(std::string_view name) {
-  static constexpr std::array<std::string_view, 22> kNames{{
-      "accept", "accept-encoding", "accept-language", "accept-charset", "connection",
-      "content-length", "cache-control", "pragma", "upgrade-insecure-requests", "dnt", "te",
-      "priority", "keep-alive", "if-none-match", "if-modified-since", "authorization",
-      "proxy-connection", "transfer-encoding", "access-control-request-method",
-      "access-control-request-headers", "content-encoding", "expect",
-  }};
-  for (const auto n : kNames) {
-    if (iequals(name, n)) {
-      return true;
-    }
+// How a header is inspected. Structured headers (Accept, Host, ...) rarely carry attacks: they get
+// the pattern rules only, and only when they contain a character worth a look.
+enum class HeaderKind : uint8_t { Other, Cookie, UserAgent, ContentType, TransferEncoding,
+                                  AcceptEncoding, Structured };
+
+struct HeaderName {
+  std::string_view name; // lower case, sorted
+  HeaderKind kind;
+};
+
+constexpr std::array kHeaderNames = std::to_array<HeaderName>({
+    {"accept", HeaderKind::Structured},
+    {"accept-charset", HeaderKind::Structured},
+    {"accept-encoding", HeaderKind::AcceptEncoding},
+    {"accept-language", HeaderKind::Structured},
+    {"access-control-request-headers", HeaderKind::Structured},
+    {"access-control-request-method", HeaderKind::Structured},
+    {"authorization", HeaderKind::Structured},
+    {"cache-control", HeaderKind::Structured},
+    {"connection", HeaderKind::Structured},
+    {"content-encoding", HeaderKind::Structured},
+    {"content-length", HeaderKind::Structured},
+    {"content-type", HeaderKind::ContentType},
+    {"cookie", HeaderKind::Cookie},
+    {"dnt", HeaderKind::Structured},
+    {"expect", HeaderKind::Structured},
+    {"host", HeaderKind::Structured},
+    {"if-modified-since", HeaderKind::Structured},
+    {"if-none-match", HeaderKind::Structured},
+    {"keep-alive", HeaderKind::Structured},
+    {"pragma", HeaderKind::Structured},
+    {"priority", HeaderKind::Structured},
+    {"proxy-connection", HeaderKind::Structured},
+    {"stripe-signature", HeaderKind::Structured},
+    {"te", HeaderKind::Structured},
+    {"transfer-encoding", HeaderKind::TransferEncoding},
+    {"upgrade-insecure-requests", HeaderKind::Structured},
+    {"user-agent", HeaderKind::UserAgent},
+    {"x-hub-signature", HeaderKind::Structured},
+    {"x-hub-signature-256", HeaderKind::Structured},
+    {"x-slack-signature", HeaderKind::Structured},
+});
+
+HeaderKind headerKind(std::string_view name) {
+  char buf[40];
+  if (name.size() > sizeof buf) {
+    return HeaderKind::Other;
   }
-  return istartsWith(name, "sec-") || istartsWith(name, "x-hub-signature") ||
-         istartsWith(name, "stripe-signature") || istartsWith(name, "x-slack-signature");
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
+  }
+  const std::string_view low(buf, name.size());
+  if (low.starts_with("sec-")) {
+    return HeaderKind::Structured;
+  }
+  const auto it = std::lower_bound(kHeaderNames.begin(), kHeaderNames.end(), low,
+                                   [](const HeaderName& h, std::string_view n) { return h.name < n; });
+  return it != kHeaderNames.end() && it->name == low ? it->kind : HeaderKind::Other;
 }
 
 bool allowedCharset(std::string_view cs) {
@@ -277,26 +354,26 @@ public:
 
   void inspectValue(uint8_t scope, std::string_view kind, std::string_view name,
                     std::string_view raw, bool plusAsSpace, int depth) {
-    if (scope != kPath && scope != kAgent && allSafe(raw)) {
-      // Letters, digits and '-_,@' only: nothing to decode and no tokenizer can fire; the
-      // keyword patterns (rO0AB, scanner names) still run.
+    const uint8_t cls = classify(raw);
+    if (scope != kPath && scope != kAgent && (cls & (kSpecial | kDecode)) == 0) {
+      // Letters, digits, spaces and '-_,@' only: nothing to decode, no operator or separator.
+      // Only keyword rules (rO0AB, gadget class names, "0x2e0x2e0x2f") and SQL made of words
+      // ("1 union select 2") can fire.
       toLowerAscii(raw, tls.low);
-      matchPatterns(scope, kind, name, tls.low, raw);
+      matchPatterns(scope, kind, name, tls.low, raw, true);
       if (tls.low.find("0x") != std::string::npos && foldHexLiterals(tls.low, tls.canon)) {
         matchPatterns(scope, kind, name, tls.canon, raw);
+      }
+      if ((cls & kSpace) != 0 && raw.size() >= 8) {
+        if (const uint32_t r = internal::detectSqli(tls.low); r != 0) {
+          add(AttackClass::Sqli, r, kind, name, raw);
+        }
       }
       return;
     }
     std::string& dec = tls.dec;
     std::string& low = tls.low;
-    bool needDecode = false;
-    for (const char c : raw) {
-      const unsigned char u = static_cast<unsigned char>(c);
-      if (c == '%' || c == '&' || c == '\\' || u >= 0x80 || u < 0x20 || (plusAsSpace && c == '+')) {
-        needDecode = true;
-        break;
-      }
-    }
+    const bool needDecode = (cls & kDecode) != 0;
     if (needDecode) {
       normalizeValue(raw, dec, plusAsSpace, std::min<size_t>(cfg_.maxDepth, 6));
       toLowerAscii(dec, low);
@@ -366,7 +443,9 @@ public:
   }
 
   void matchPatterns(uint8_t scope, std::string_view kind, std::string_view name,
-                     std::string_view low, std::string_view shown) {
+                     std::string_view low, std::string_view shown, bool plain = false) {
+    const hs_database_t* db = plain ? impl_.plainDb : impl_.db;
+    const auto& rules = plain ? impl_.plainRules : impl_.rules;
     struct Ctx {
       std::bitset<256> hits;
     } ctx;
@@ -375,16 +454,16 @@ public:
       static_cast<Ctx*>(c)->hits.set(id & 0xFF);
       return 0;
     };
-    if (hs_scan(impl_.db, low.data(), static_cast<unsigned int>(low.size()), 0, tls.scratch,
+    if (hs_scan(db, low.data(), static_cast<unsigned int>(low.size()), 0, tls.scratch,
                 onMatch, &ctx) != HS_SUCCESS) {
       return;
     }
     if (ctx.hits.none()) {
       return;
     }
-    for (size_t i = 0; i < impl_.rules.size(); ++i) {
-      if (ctx.hits.test(i) && (impl_.rules[i]->scopes & scope) != 0) {
-        add(impl_.rules[i]->cls, impl_.rules[i]->id, kind, name, shown);
+    for (size_t i = 0; i < rules.size(); ++i) {
+      if (ctx.hits.test(i) && (rules[i]->scopes & scope) != 0) {
+        add(rules[i]->cls, rules[i]->id, kind, name, shown);
         if (done()) {
           return;
         }
@@ -447,7 +526,7 @@ public:
       }
       return;
     }
-    if (scope == kPath && low.find_first_of("'\"<>()|;&$`{}\\ *,") == std::string_view::npos) {
+    if (scope == kPath && !anyOf(low, kPathTrigger)) {
       return; // a plain path: the pattern rules were enough
     }
     if (scope == kAgent || scope == kPath) {
@@ -455,7 +534,7 @@ public:
       if (const uint32_t r = internal::detectShell(low); r != 0 && r != 4002) {
         add(AttackClass::Rce, r, kind, name, shown);
       }
-      if (lt || (scope == kPath && low.find_first_of(":\"'") != std::string_view::npos)) {
+      if (lt || low.find_first_of(":\"'=") != std::string_view::npos) {
         if (const uint32_t r = internal::detectXss(low); r != 0) {
           add(AttackClass::Xss, r, kind, name, shown);
         }
@@ -598,6 +677,23 @@ public:
         if (!bad && iequals(hname, "content-transfer-encoding")) {
           bad = true;
         }
+        if (!bad && iequals(hname, "content-disposition")) {
+          // Names that parsers split differently: quotes, backslashes, '=' or a ';' that is
+          // not the end of a character reference (920120/920121).
+          for (const std::string_view p : {"name", "filename"}) {
+            const std::string_view v = contentTypeParam(hvalue, p);
+            for (size_t k = 0; k < v.size() && !bad; ++k) {
+              const char c = v[k];
+              if (c == '\\' || c == '\'' || c == '"' || c == '`') {
+                bad = true;
+              } else if (c == ';') {
+                const size_t amp = v.rfind('&', k);
+                bad = amp == std::string_view::npos ||
+                      v.substr(amp + 1, k - amp - 1).find_first_of(" &") != std::string_view::npos;
+              }
+            }
+          }
+        }
         if (!bad && iequals(hname, "content-type")) {
           const std::string_view cs = contentTypeParam(hvalue, "charset");
           bad = !cs.empty() && !allowedCharset(cs);
@@ -634,6 +730,11 @@ public:
         if (a.kind == Arg::Kind::Value && iequals(a.name, "_charset_") &&
             !allowedCharset(trim(a.value))) {
           add(AttackClass::Protocol, 13004, "body.multipart", "_charset_", a.value);
+        }
+        if (a.kind == Arg::Kind::Value && a.name == "multipart.filename") {
+          normalizeValue(a.value, tls.dec, false, 3);
+          toLowerAscii(tls.dec, tls.low);
+          matchPatterns(kFilename, "body.multipart", "filename", tls.low, tls.dec);
         }
       }
       args(list, "body.multipart", "body.multipart-name", false);
@@ -694,7 +795,8 @@ public:
       if (done()) {
         return;
       }
-      if (iequals(h.name, "cookie")) {
+      const HeaderKind hk = headerKind(h.name);
+      if (hk == HeaderKind::Cookie) {
         if (trim(h.value).starts_with("$Version") || trim(h.value).starts_with("$version")) {
           add(AttackClass::Protocol, 13009, "header", "Cookie", h.value); // RFC 2109 cookies
         }
@@ -703,24 +805,31 @@ public:
         args(list, "cookie", "cookie-name", false);
         continue;
       }
-      if (iequals(h.name, "user-agent")) {
+      if (hk == HeaderKind::Other && (icontains(h.name, "filename") || icontains(h.name, "file-name") ||
+                                      icontains(h.name, "file_name"))) {
+        normalizeValue(h.value, tls.dec, false, 3);
+        toLowerAscii(tls.dec, tls.low);
+        matchPatterns(kFilename, "header", h.name, tls.low, tls.dec);
+      }
+      if (hk == HeaderKind::UserAgent) {
         value(kAgent, "header", h.name, h.value, false);
         continue;
       }
-      if (iequals(h.name, "content-type")) {
+      if (hk == HeaderKind::ContentType) {
         contentType = h.value;
         checkContentType(h.value);
         value(kHeader, "header", h.name, h.value, false);
         continue;
       }
-      if (iequals(h.name, "transfer-encoding")) {
+      if (hk == HeaderKind::TransferEncoding) {
         chunked = true;
       }
-      if (iequals(h.name, "accept-encoding") && h.value.size() > 200) {
+      if (hk == HeaderKind::AcceptEncoding && h.value.size() > 200) {
         add(AttackClass::Protocol, 13007, "header", h.name, h.value);
       }
-      if (structuredHeader(h.name)) {
-        if (h.value.find_first_of("${%<'\"(`\\\r\n") != std::string_view::npos) {
+      if (hk == HeaderKind::Structured || hk == HeaderKind::TransferEncoding ||
+          hk == HeaderKind::AcceptEncoding) {
+        if (anyOf(h.value, kHeaderTrigger)) {
           normalizeValue(h.value, tls.dec, false, 3);
           toLowerAscii(tls.dec, tls.low);
           matchPatterns(kHeader, "header", h.name, tls.low, tls.dec);
@@ -761,32 +870,29 @@ private:
 
 } // namespace
 
-Result<std::shared_ptr<const Engine>> Engine::create(const EngineConfig& config) {
-  auto impl = std::make_unique<Impl>();
-  const auto rules = internal::patternRules();
-  if (rules.size() > 256) {
-    return BW_INVALID("detect: too many pattern rules for the match bitmap");
-  }
+namespace {
+
+// Compiles rules into one vectorscan block-mode database (ids = index into rules).
+Status compileRules(const std::vector<const PatternRule*>& rules, hs_database_t** db) {
   std::vector<const char*> patterns;
   std::vector<unsigned int> flags;
   std::vector<unsigned int> ids;
   std::vector<std::string> storage;
   storage.reserve(rules.size());
   for (size_t i = 0; i < rules.size(); ++i) {
-    storage.emplace_back(rules[i].pattern);
+    storage.emplace_back(rules[i]->pattern);
     patterns.push_back(storage.back().c_str());
     flags.push_back(HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL | HS_FLAG_ALLOWEMPTY);
     ids.push_back(static_cast<unsigned int>(i));
-    impl->rules.push_back(&rules[i]);
   }
   hs_compile_error_t* err = nullptr;
   if (hs_compile_multi(patterns.data(), flags.data(), ids.data(),
-                       static_cast<unsigned int>(patterns.size()), HS_MODE_BLOCK, nullptr,
-                       &impl->db, &err) != HS_SUCCESS) {
+                       static_cast<unsigned int>(patterns.size()), HS_MODE_BLOCK, nullptr, db,
+                       &err) != HS_SUCCESS) {
     std::string msg = "detect: rule ";
     if (err != nullptr) {
       if (err->expression >= 0 && static_cast<size_t>(err->expression) < rules.size()) {
-        msg += std::to_string(rules[static_cast<size_t>(err->expression)].id);
+        msg += std::to_string(rules[static_cast<size_t>(err->expression)]->id);
       }
       msg += " does not compile: ";
       msg += err->message;
@@ -794,10 +900,40 @@ Result<std::shared_ptr<const Engine>> Engine::create(const EngineConfig& config)
     }
     return BW_INVALID(msg);
   }
+  return {};
+}
+
+// Rules that can match a value made of letters, digits, spaces and "-_,@" only.
+bool plainRule(uint32_t id) { return id == 5009 || id == 5015 || id == 5017; }
+
+} // namespace
+
+Result<std::shared_ptr<const Engine>> Engine::create(const EngineConfig& config) {
+  auto impl = std::make_unique<Impl>();
+  const auto rules = internal::patternRules();
+  if (rules.size() > 256) {
+    return BW_INVALID("detect: too many pattern rules for the match bitmap");
+  }
+  for (const auto& r : rules) {
+    impl->rules.push_back(&r);
+    if (plainRule(r.id)) {
+      impl->plainRules.push_back(&r);
+    }
+  }
+  if (auto s = compileRules(impl->rules, &impl->db); !s) {
+    return tl::unexpected(s.error());
+  }
+  if (auto s = compileRules(impl->plainRules, &impl->plainDb); !s) {
+    return tl::unexpected(s.error());
+  }
   impl->id = nextEngineId.fetch_add(1);
   // Check that a scratch can be allocated now rather than on the first request.
   hs_scratch_t* probe = nullptr;
-  if (hs_alloc_scratch(impl->db, &probe) != HS_SUCCESS) {
+  if (hs_alloc_scratch(impl->db, &probe) != HS_SUCCESS ||
+      hs_alloc_scratch(impl->plainDb, &probe) != HS_SUCCESS) {
+    if (probe != nullptr) {
+      hs_free_scratch(probe);
+    }
     return BW_ERR(std::make_error_code(std::errc::not_enough_memory),
                   "detect: cannot allocate vectorscan scratch");
   }
@@ -813,7 +949,8 @@ Engine::~Engine() = default;
 Verdict Engine::inspect(const RequestView& request) const {
   Verdict verdict;
   if (tls.preparedFor != impl_->id) {
-    if (hs_alloc_scratch(impl_->db, &tls.scratch) != HS_SUCCESS) {
+    if (hs_alloc_scratch(impl_->db, &tls.scratch) != HS_SUCCESS ||
+        hs_alloc_scratch(impl_->plainDb, &tls.scratch) != HS_SUCCESS) {
       // Without scratch nothing can be matched: treat as a limit so callers can fail closed.
       verdict.limitExceeded = true;
       verdict.blockForLimit = config_.onLimit == EngineConfig::OnLimit::Block;

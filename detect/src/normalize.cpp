@@ -42,6 +42,22 @@ uint32_t asciiLookalike(uint32_t cp) {
   if (cp >= 0xFF01 && cp <= 0xFF5E) {
     return cp - 0xFF01 + 0x21; // full-width forms
   }
+  // Enclosed alphanumerics: circled digits and letters (NFKC folds them to ASCII).
+  if (cp >= 0x2460 && cp <= 0x2468) {
+    return '1' + (cp - 0x2460);
+  }
+  if (cp == 0x24EA || cp == 0x24FF) {
+    return '0';
+  }
+  if (cp >= 0x24B6 && cp <= 0x24CF) {
+    return 'A' + (cp - 0x24B6);
+  }
+  if (cp >= 0x24D0 && cp <= 0x24E9) {
+    return 'a' + (cp - 0x24D0);
+  }
+  if (cp >= 0x2474 && cp <= 0x247C) {
+    return '1' + (cp - 0x2474); // parenthesized digits
+  }
   switch (cp) {
   case 0x2215: // division slash
   case 0x2044: // fraction slash
@@ -314,6 +330,61 @@ bool decodeJsEscapes(std::string_view in, std::string& out) {
   return changed;
 }
 
+bool decodeUtf7(std::string_view in, std::string& out) {
+  out.clear();
+  out.reserve(in.size());
+  bool changed = false;
+  auto b64 = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') {
+      return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+      return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+      return c - '0' + 52;
+    }
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+  };
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '+' || i + 1 >= in.size() || b64(in[i + 1]) < 0) {
+      out.push_back(in[i]);
+      continue;
+    }
+    // +<base64 of UTF-16BE>[-]: decode only when every unit is ASCII (the evasion case).
+    size_t j = i + 1;
+    uint32_t acc = 0;
+    int bits = 0;
+    std::string ascii;
+    bool ok = true;
+    while (j < in.size() && b64(in[j]) >= 0) {
+      acc = (acc << 6) | static_cast<uint32_t>(b64(in[j]));
+      bits += 6;
+      if (bits >= 16) {
+        bits -= 16;
+        const uint32_t unit = (acc >> bits) & 0xFFFF;
+        if (unit == 0 || unit >= 0x80) {
+          ok = false;
+          break;
+        }
+        ascii.push_back(static_cast<char>(unit));
+      }
+      ++j;
+    }
+    if (!ok || ascii.empty()) {
+      out.push_back(in[i]);
+      continue;
+    }
+    out.append(ascii);
+    if (j < in.size() && in[j] == '-') {
+      ++j;
+    }
+    i = j - 1;
+    changed = true;
+  }
+  return changed;
+}
+
 void normalizeValue(std::string_view raw, std::string& out, bool plusAsSpace, size_t maxRounds) {
   thread_local std::string cur;
   thread_local std::string tmp;
@@ -347,6 +418,12 @@ void normalizeValue(std::string_view raw, std::string& out, bool plusAsSpace, si
     if (bs && decodeJsEscapes(cur, tmp)) {
       cur.swap(tmp);
       changed = true;
+    }
+    if (cur.find("+AD") != std::string::npos || cur.find("+AC") != std::string::npos) {
+      if (decodeUtf7(cur, tmp)) {
+        cur.swap(tmp);
+        changed = true;
+      }
     }
     if (!changed) {
       break;

@@ -48,7 +48,6 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {4014, C::Rce, kValues, R"re((?:^|[;&|`]\s*)(?:/[a-z]+)*/(?:\?+|\*)[/?*a-z]*(?:\s|$))re"}, // /???/??t
     {4015, C::Rce, kValues, R"re(\$\(\s*(?:printf|echo|cat|id|whoami|uname|curl|wget|sleep|ls|nslookup|ping)\b)re"},
     {4016, C::Rce, kValues, R"re(\b(?:nc|ncat|netcat)(?:\.exe)?\s+(?:-[a-z]*\s+)*(?:-[a-z]*[ec]\s|\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\s+\d+))re"},
-    {4017, C::Rce, kValues, R"re(\b(?:wget|curl)\s+(?:-[a-z-]+\s+)*(?:https?|ftp)://)re"},
     {4019, C::Rce, kValues, R"re(\bfor\s+(?:/[a-z]\s+)*(?:[^\s]+\s+){0,3}%%?[a-z0-9_~]+\s+in\s*\(.{0,200}\)\s*do\b|\bif\s+(?:not\s+)?(?:exist|defined|errorlevel)\s)re"},
     {4020, C::Rce, kArg | kName, R"re(^(?:[a-z0-9_.-]+/)*[a-z][a-z0-9_.-]{1,20}\s+(?:-{1,2}[a-z][a-z0-9=_-]*\s+)+(?:/|~/|\$))re"},
     {4021, C::Rce, kValues, R"re(\$\(\(\s*-?\d+\s*[-+*/%]\s*-?\d+\s*\)\)|\$\[\s*\d+\s*[-+*/]\s*\d+\s*\])re"},
@@ -72,12 +71,20 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re((?:__import__\s*\(|__class__|__globals__|__builtins__|__subclasses__|__mro__|__bases__|__getattribute__|\bos\.(?:system|popen|exec[a-z]*|spawn[a-z]*)\s*\(|subprocess\.(?:call|popen|run|check_output)|pickle\.loads|\bimport\s+os\b|\bcompile\s*\(\s*['"]))re"},
     {5012, C::CodeInjection, kValues, R"re(\beval\s*\(\s*(?:base64|gzinflate|str_rot13|atob|unescape|\$_|request|string\.fromcharcode|document|window|location|name\b|escape))re"},
     {5014, C::CodeInjection, kValues,
-     R"re((?:^|[^a-z0-9_.])(?:java|javax|jdk|sun|com\.sun|org\.apache|org\.springframework|org\.codehaus|com\.opensymphony|org\.hibernate|org\.mozilla|bsh|groovy|com\.mchange|org\.jboss|weblogic|com\.bea|com\.ibm\.ws|org\.python|clojure|com\.alibaba|com\.fasterxml|org\.yaml|ognl|freemarker|org\.thymeleaf|org\.jndi|javassist|net\.sf\.json)\.[a-z0-9_$]+)re"},
+     R"re((?:^|[^a-z0-9_.])(?:java|javax|jdk|sun|com\.sun|org\.apache|org\.springframework|org\.codehaus|com\.opensymphony|org\.hibernate|org\.mozilla|bsh|groovy|com\.mchange|org\.jboss|weblogic|com\.bea|com\.ibm\.ws|org\.python|clojure|com\.alibaba|com\.fasterxml|org\.yaml|ognl|freemarker|org\.thymeleaf|org\.jndi|javassist|net\.sf\.json|org\.omg|com\.thoughtworks|org\.jruby|java\.beans|java\.rmi|javax\.naming|javax\.management|org\.mvel2|org\.eclipse\.jetty|org\.apache\.xalan|com\.caucho)\.[a-z0-9_$]+)re"},
     {5015, C::CodeInjection, kAll,
      R"re((?:invokertransformer|clonetransformer|instantiatetransformer|instantiatefactory|chainedtransformer|constanttransformer|prototypeclonefactory|prototypeserializationfactory|whileclosure|forclosure|templatesimpl|annotationinvocationhandler|badattributevalueexpexception|xmldecoder|jdbcrowsetimpl|lazymap|transformedmap|beancomparator|processbuilder|runtime\.getruntime|runtime\.exec|getruntime))re"},
     {5016, C::CodeInjection, kValues, R"re((?:^|[^a-z0-9_\\])\$+[a-z_][a-z0-9_]*\s*\(|\$\{\s*['"][a-z_]+['"]\s*\}\s*\()re"},
     {5017, C::CodeInjection, kValues, R"re(\bro0ab|\baced000[0-9]|\bh4sib)re"},
     {5018, C::CodeInjection, kValues, R"re(\$\{\s*@?(?:exec|system|eval|print|passthru|shell_exec|phpinfo|assert|popen|die|md5)\s*\()re"},
+    {5019, C::CodeInjection, kValues, R"re(_\$\$nd_func\$\$_|\bnew\s+function\s*\(|\bfunction\s*\(\s*\)\s*\{|__js_function|\bwhile\s*\(\s*(?:!|true\s*\)|1\s*\)))re"},
+    {5020, C::CodeInjection, kFilename, R"re(\.(?:php\d?|phtml|phar|pht|phps|pgif|shtml|jsp|jspx|asp|aspx|asa|cer|cgi|pl|py|sh|exe|htaccess)[\s.]*$)re"},
+    {1017, C::Sqli, kValues,
+     R"re((?:^|[^a-z0-9_.$])(?:unhex|hex|compress|uncompress|coalesce|nullif|ifnull|isnull|concat|concat_ws|group_concat|char|chr|ascii|ord|substring|substr|mid|conv|cast|convert|version|database|schema|current_user|system_user|session_user|sleep|benchmark|load_file|extractvalue|updatexml|md5|sha1|sha2|instr|locate|elt|find_in_set|make_set|json_extract|pg_sleep|to_char|sys_context|rawtohex|hextoraw|row_count|found_rows|last_insert_id|connection_id|db_name|object_id|col_name|is_srvrolemember|openquery|openrowset|unicode|nchar|quotename|char_length|bit_length|octet_length|soundex|patindex|charindex|user_name|suser_name|host_name|current_database|pg_read_file|lo_import|json_keys|name_const)\()re"},
+    {2007, C::Xss, kValues,
+     R"re(\b(?:document\s*\.\s*(?:cookie|domain|location|write|writeln|queryselector(?:all)?|getelementsby[a-z]+|getelementbyid|body|forms|referrer|documentelement)|window\s*\.\s*(?:location|open|name|eval|settimeout|atob)|location\s*\.\s*(?:href|hash|replace|assign|search)|\.(?:inner|outer)html\s*=|localstorage\s*\.|sessionstorage\s*\.|top\s*\[\s*['"`]))re"},
+    {2008, C::Xss, kValues, R"re((?:^|[\s"'`;])on[a-z]{3,40}\s*=\s*(?:[^{\s]|$))re"},
+    {2009, C::Xss, kValues, R"re(url\s*\(\s*['"]?\s*(?:java|vb|live)script|-moz-binding|\bexpression\s*\(|\bbehavior\s*:\s*url|@import\s+['"]?\s*(?:java|vb)script)re"},
     {5013, C::CodeInjection, kValues, R"re(\b(?:wscript\.shell|scripting\.filesystemobject|createobject\s*\(|server\.execute|response\.write\s*\())re"},
 
     // --- server-side template injection
@@ -88,7 +95,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
 
     // --- SSRF / remote file inclusion
     {7001, C::Ssrf, kArg | kName,
-     R"re((?:^|[^a-z])(?:https?|ftps?|gopher|dict|ldaps?|tftp|file|jar|netdoc|sftp|smb|wss?|rtsp|telnet)://(?:[^/@\s]*@)?\[?(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|0+(?:[:/]|$)|10\.\d+\.\d+\.\d+|192\.168\.\d|172\.(?:1[6-9]|2\d|3[01])\.\d|169\.254\.\d|::1?\]|::ffff:|0:0:0:0|fe80:|fd[0-9a-f]{2}:|0x[0-9a-f]+|\d{8,10}(?:[:/]|$)|0\d+\.|\d+\.\d+(?:[:/]|$)|metadata|instance-data|100\.100\.100\.200|[a-z0-9.-]*\.(?:internal|local|localhost|svc|cluster\.local)(?:[:/]|$)|kubernetes\.default|[a-z0-9.-]*(?:nip|xip|sslip)\.io|localtest\.me|[a-z0-9.-]*\.burpcollaborator\.net|[a-z0-9.-]*\.oast\.[a-z]+))re"},
+     R"re((?:^\s*|[=@"'(<>,;|`]\s*|jar:)[a-z][a-z0-9+.-]{1,15}://(?:[^/@\s]*@)?\[?(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|0+(?:[:/]|$)|10\.\d+\.\d+\.\d+|192\.168\.\d|172\.(?:1[6-9]|2\d|3[01])\.\d|169\.254\.\d|::1?\]|::ffff:|0:0:0:0|fe80:|fd[0-9a-f]{2}:|0x[0-9a-f]+|\d{8,10}(?:[:/]|$)|0\d+\.|\d+\.\d+(?:[:/]|$)|metadata|instance-data|100\.100\.100\.200|[a-z0-9.-]*\.(?:internal|local|localhost|svc|cluster\.local)(?:[:/]|$)|kubernetes\.default|[a-z0-9.-]*(?:nip|xip|sslip)\.io|localtest\.me|[a-z0-9.-]*\.burpcollaborator\.net|[a-z0-9.-]*\.oast\.[a-z]+))re"},
     {7002, C::Ssrf, kValues,
      R"re((?:169\.254\.169\.254|metadata\.google\.internal|/latest/(?:meta-data|user-data|api/token)|/computemetadata/v1|/metadata/(?:instance|identity)|100\.100\.100\.200|fd00:ec2::254|/openstack/latest))re"},
     {7003, C::Ssrf, kArg | kName, R"re(^(?:gopher|dict|ldaps?|tftp|jar|netdoc|sftp|smb|expect|rmi|iiop|corba):)re"},

@@ -16,6 +16,7 @@ enum Scope : uint8_t {
   kHeader = 1 << 3,   // header values other than User-Agent
   kAgent = 1 << 4,    // User-Agent
   kFile = 1 << 5,     // content of an uploaded file (multipart part with a filename)
+  kFilename = 1 << 6, // an upload's file name (multipart filename, X-Filename headers)
   kAll = kPath | kArg | kName | kHeader | kAgent,
   kValues = kArg | kName | kHeader | kAgent,
 };

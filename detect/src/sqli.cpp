@@ -381,7 +381,7 @@ public:
     if (t.kw == K::Order && kw(i + 1, K::By) && (is(i + 2, T::Num) || !strict)) {
       return 1006; // ' order by 5--
     }
-    if (t.kw == K::Clause && !strict) {
+    if (t.kw == K::Clause && (!strict || (t.text == "having" && logicTail(i + 1, true)))) {
       return 1006;
     }
     if (t.kw == K::Into && i + 1 < n_ &&
@@ -534,10 +534,14 @@ public:
         const Tok& b = t_[i + 3];
         if ((a.type == T::Num || a.type == T::Str) && op.type == T::Cmp &&
             (b.type == T::Num || b.type == T::Str) &&
-            (op.text == "=" || op.text == "<>" || op.text == "!=" || op.text == ">" ||
-             op.text == "<" || op.text == "like" || op.text == "is")) {
+            (op.text == "=" || op.text == "like" || op.text == "is" ||
+             (a.text == b.text && (op.text == "<>" || op.text == "!=")))) {
           return 1010;
         }
+      }
+      if ((t.type == T::RParen || t.type == T::Num) && i + 3 < n_ && t_[i + 1].text == "as" &&
+          (t_[i + 2].type == T::Word || t_[i + 2].type == T::Str) && t_[i + 3].kw == K::From) {
+        return 1018; // ") as alias from": the tail of a select list
       }
       if (t.type == T::Op && t.text == "::" && i + 1 < n_ && t_[i + 1].type == T::Word) {
         const std::string_view ty = t_[i + 1].text;
@@ -620,6 +624,10 @@ uint32_t detectSqliOnce(std::string_view low) {
       return r;
     }
     size_t i = 0;
+    // "name=value" that reached us whole (an encoded '='): the value starts after the '='.
+    if (n > 2 && toks[0].type == T::Word && toks[0].kw == K::None && toks[1].text == "=") {
+      i = 2;
+    }
     while (i < n && toks[i].type == T::LParen) {
       ++i;
     }

@@ -23,6 +23,9 @@ bool decodeHtmlEntities(std::string_view in, std::string& out);
 // JavaScript / JSON / C escapes: \uXXXX, \u{X..}, \xHH.
 bool decodeJsEscapes(std::string_view in, std::string& out);
 
+// UTF-7 shifted sequences (+ADw- is '<') whose UTF-16 units are all ASCII.
+bool decodeUtf7(std::string_view in, std::string& out);
+
 // The full pipeline: repeated percent-decoding, Unicode folding, entities, JS escapes, NUL and
 // NUL bytes removed; repeated until stable or maxRounds.
 void normalizeValue(std::string_view raw, std::string& out, bool plusAsSpace,

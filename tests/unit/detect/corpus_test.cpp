@@ -1,0 +1,84 @@
+// Runs every corpus file through the detection engine and checks the quality targets:
+// TPR >= 97 % on attacks (class "other" excluded, reported separately) and TNR >= 99.5 % on
+// benign requests, per file and overall.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "corpus.h"
+
+namespace bulwark::detect {
+namespace {
+
+constexpr double kMinTpr = 97.0;
+constexpr double kMinTnr = 99.5;
+
+class CorpusTest : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    dir_ = corpus::defaultDir();
+    if (dir_.empty()) {
+      return;
+    }
+    auto engine = Engine::create(EngineConfig{});
+    ASSERT_TRUE(engine) << engine.error().describe();
+    report_ = new corpus::Report(corpus::evaluate(**engine, corpus::files(dir_), 3));
+    std::printf("%s", corpus::format(*report_).c_str());
+  }
+  static void TearDownTestSuite() {
+    delete report_;
+    report_ = nullptr;
+  }
+
+  void SetUp() override {
+    if (dir_.empty()) {
+      const char* ci = std::getenv("CI");
+      if (ci != nullptr && std::string(ci) == "true") {
+        FAIL() << "corpus not found (../shared/corpus or BULWARK_CORPUS_DIR) under CI=true";
+      }
+      GTEST_SKIP() << "corpus not found (../shared/corpus or BULWARK_CORPUS_DIR)";
+    }
+    ASSERT_NE(report_, nullptr);
+  }
+
+  static void expectFile(const std::string& name) {
+    const auto it = report_->perFile.find(name);
+    ASSERT_NE(it, report_->perFile.end()) << "no corpus file " << name;
+    const corpus::Counts& c = it->second;
+    if (c.attacks > 0) {
+      EXPECT_GE(c.tpr(), kMinTpr) << name << ": " << c.detected << "/" << c.attacks
+                                  << " attacks detected";
+    }
+    if (c.benign > 0) {
+      EXPECT_GE(c.tnr(), kMinTnr) << name << ": " << c.passed << "/" << c.benign
+                                  << " benign requests passed";
+    }
+  }
+
+  static inline std::string dir_;
+  static inline corpus::Report* report_ = nullptr;
+};
+
+TEST_F(CorpusTest, Crs) { expectFile("crs"); }
+TEST_F(CorpusTest, Mgm) { expectFile("mgm"); }
+TEST_F(CorpusTest, Csic) { expectFile("csic"); }
+TEST_F(CorpusTest, HandmadeBenign) { expectFile("handmade-benign"); }
+
+TEST_F(CorpusTest, Overall) {
+  EXPECT_GE(report_->overall.tpr(), kMinTpr);
+  EXPECT_GE(report_->overall.tnr(), kMinTnr);
+}
+
+TEST_F(CorpusTest, EveryFileScored) {
+  // A new corpus file must be added above, or it would go unchecked.
+  for (const auto& [name, counts] : report_->perFile) {
+    EXPECT_TRUE(name == "crs" || name == "mgm" || name == "csic" || name == "handmade-benign")
+        << "unchecked corpus file " << name;
+    (void)counts;
+  }
+}
+
+} // namespace
+} // namespace bulwark::detect
