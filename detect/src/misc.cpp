@@ -36,8 +36,8 @@ std::string resolveLookups(std::string_view s) {
       bool resolved = true;
       if (inner.starts_with("lower:") || inner.starts_with("upper:")) {
         value = inner.substr(6);
-      } else if (const size_t dflt = inner.find(":-"); dflt != std::string::npos &&
-                                                       inner.find("jndi") != 0) {
+      } else if (const size_t dflt = inner.find(":-");
+                 dflt != std::string::npos && inner.find("jndi") != 0) {
         value = inner.substr(dflt + 2);
       } else if (inner.starts_with("date:")) {
         value = inner.substr(5);
@@ -60,7 +60,7 @@ std::string resolveLookups(std::string_view s) {
 
 // Shell view of a value: quotes/backslashes dropped, $IFS -> space, unset variables and
 // positional parameters removed, {a,b} brace lists -> "a b".
-const std::string& shellView(std::string_view s) {
+const std::string &shellView(std::string_view s) {
   thread_local std::string out;
   out.clear();
   for (size_t i = 0; i < s.size(); ++i) {
@@ -82,14 +82,15 @@ const std::string& shellView(std::string_view s) {
         i = j - 1;
         continue;
       }
-      if (rest[0] == '@' || rest[0] == '*' || (rest[0] >= '0' && rest[0] <= '9')) {
+      if (rest[0] == '@' || rest[0] == '*' || rest[0] == '!' || rest[0] == '?' || rest[0] == '$' ||
+          rest[0] == '#' || rest[0] == '-' || (rest[0] >= '0' && rest[0] <= '9')) {
         ++i;
         continue;
       }
       if (rest[0] >= 'a' && rest[0] <= 'z') {
         size_t j = i + 1;
-        while (j < s.size() && ((s[j] >= 'a' && s[j] <= 'z') || s[j] == '_' ||
-                                (s[j] >= '0' && s[j] <= '9'))) {
+        while (j < s.size() &&
+               ((s[j] >= 'a' && s[j] <= 'z') || s[j] == '_' || (s[j] >= '0' && s[j] <= '9'))) {
           ++j;
         }
         i = j - 1; // $anything: an (unset) variable expands to nothing
@@ -102,6 +103,11 @@ const std::string& shellView(std::string_view s) {
           continue;
         }
       }
+    }
+    if (c == '[' && i + 2 < s.size() && s[i + 2] == ']' && s[i + 1] != ' ') {
+      out.push_back(s[i + 1]); // pa[s]swd: a one-character bracket glob
+      i += 2;
+      continue;
     }
     if (c == '{') {
       const size_t close = s.find('}', i);
@@ -128,49 +134,49 @@ struct Command {
 };
 
 constexpr auto kCommands = std::to_array<Command>({
-    {"whoami", true},     {"uname", true},      {"ifconfig", true},  {"ipconfig", true},
-    {"netstat", true},    {"nslookup", true},   {"wget", true},      {"curl", true},
-    {"ncat", true},       {"netcat", true},     {"socat", true},     {"busybox", true},
-    {"bash", true},       {"zsh", true},        {"ksh", true},       {"tcsh", true},
-    {"csh", true},        {"dash", false},      {"sh", true},        {"python", true},
-    {"python2", true},    {"python3", true},    {"perl", true},      {"ruby", true},
-    {"php", true},        {"node", false},      {"lua", false},      {"chmod", true},
-    {"chown", true},      {"crontab", true},    {"passwd", true},    {"useradd", true},
-    {"usermod", true},    {"systeminfo", true}, {"tasklist", true},  {"taskkill", true},
-    {"powershell", true}, {"pwsh", true},       {"certutil", true},  {"bitsadmin", true},
-    {"wmic", true},       {"mshta", true},      {"rundll32", true},  {"regsvr32", true},
-    {"cscript", true},    {"wscript", true},    {"nmap", true},      {"tcpdump", true},
-    {"iptables", true},   {"base64", true},     {"xxd", true},       {"hexdump", true},
-    {"printenv", true},   {"mkfifo", true},     {"telnet", true},    {"traceroute", true},
-    {"lsof", true},       {"sudo", true},       {"gcc", true},       {"nohup", true},
-    {"cmd", false},       {"hostname", true},   {"uptime", true},    {"nc", false},
-    {"cat", false},       {"tac", false},       {"nl", false},       {"head", false},
-    {"tail", false},      {"more", false},      {"less", false},     {"ls", false},
-    {"dir", false},       {"id", false},        {"ip", false},       {"ps", false},
-    {"kill", false},      {"pkill", true},      {"killall", true},   {"ssh", false},
-    {"scp", true},        {"ftp", false},       {"tftp", true},      {"java", false},
-    {"rm", false},        {"mv", false},        {"cp", false},       {"touch", false},
-    {"mkdir", false},     {"rmdir", true},      {"ln", false},       {"echo", false},
-    {"printf", false},    {"sleep", false},     {"ping", false},     {"dig", false},
-    {"host", false},      {"env", false},       {"export", false},   {"set", false},
-    {"eval", false},      {"exec", false},      {"xargs", true},     {"find", false},
-    {"locate", false},    {"grep", true},       {"egrep", true},     {"awk", true},
-    {"gawk", true},       {"sed", false},       {"od", false},       {"sudo", true},
-    {"su", false},        {"systemctl", true},  {"mount", false},    {"dd", false},
-    {"tar", false},       {"zip", false},       {"unzip", false},    {"gzip", false},
-    {"timeout", false},   {"time", false},      {"which", false},    {"whereis", true},
-    {"who", false},       {"w", false},         {"last", false},     {"finger", false},
-    {"nmap", true},       {"shutdown", false},  {"reboot", false},   {"openssl", true},
-    {"rev", false},       {"tr", false},        {"sort", false},     {"uniq", false},
-    {"wc", false},        {"diff", false},      {"strings", false},  {"df", false},
-    {"vi", false},        {"vim", false},       {"expr", false},     {"tee", false},
-    {"whois", false},     {"rsync", true},      {"type", false},     {"net", false},
-    {"netsh", true},      {"reg", false},       {"del", false},      {"start", false},
+    {"whoami", true},     {"uname", true},      {"ifconfig", true}, {"ipconfig", true},
+    {"netstat", true},    {"nslookup", true},   {"wget", true},     {"curl", true},
+    {"ncat", true},       {"netcat", true},     {"socat", true},    {"busybox", true},
+    {"bash", true},       {"zsh", true},        {"ksh", true},      {"tcsh", true},
+    {"csh", true},        {"dash", false},      {"sh", true},       {"python", true},
+    {"python2", true},    {"python3", true},    {"perl", true},     {"ruby", true},
+    {"php", true},        {"node", false},      {"lua", false},     {"chmod", true},
+    {"chown", true},      {"crontab", true},    {"passwd", true},   {"useradd", true},
+    {"usermod", true},    {"systeminfo", true}, {"tasklist", true}, {"taskkill", true},
+    {"powershell", true}, {"pwsh", true},       {"certutil", true}, {"bitsadmin", true},
+    {"wmic", true},       {"mshta", true},      {"rundll32", true}, {"regsvr32", true},
+    {"cscript", true},    {"wscript", true},    {"nmap", true},     {"tcpdump", true},
+    {"iptables", true},   {"base64", true},     {"xxd", true},      {"hexdump", true},
+    {"printenv", true},   {"mkfifo", true},     {"telnet", true},   {"traceroute", true},
+    {"lsof", true},       {"sudo", true},       {"gcc", true},      {"nohup", true},
+    {"cmd", false},       {"hostname", true},   {"uptime", true},   {"nc", false},
+    {"cat", false},       {"tac", false},       {"nl", false},      {"head", false},
+    {"tail", false},      {"more", false},      {"less", false},    {"ls", false},
+    {"dir", false},       {"id", false},        {"ip", false},      {"ps", false},
+    {"kill", false},      {"pkill", true},      {"killall", true},  {"ssh", false},
+    {"scp", true},        {"ftp", false},       {"tftp", true},     {"java", false},
+    {"rm", false},        {"mv", false},        {"cp", false},      {"touch", false},
+    {"mkdir", false},     {"rmdir", true},      {"ln", false},      {"echo", false},
+    {"printf", false},    {"sleep", false},     {"ping", false},    {"dig", false},
+    {"host", false},      {"env", false},       {"export", false},  {"set", false},
+    {"eval", false},      {"exec", false},      {"xargs", true},    {"find", false},
+    {"locate", false},    {"grep", true},       {"egrep", true},    {"awk", true},
+    {"gawk", true},       {"sed", false},       {"od", false},      {"sudo", true},
+    {"su", false},        {"systemctl", true},  {"mount", false},   {"dd", false},
+    {"tar", false},       {"zip", false},       {"unzip", false},   {"gzip", false},
+    {"timeout", false},   {"time", false},      {"which", false},   {"whereis", true},
+    {"who", false},       {"w", false},         {"last", false},    {"finger", false},
+    {"nmap", true},       {"shutdown", false},  {"reboot", false},  {"openssl", true},
+    {"rev", false},       {"tr", false},        {"sort", false},    {"uniq", false},
+    {"wc", false},        {"diff", false},      {"strings", false}, {"df", false},
+    {"vi", false},        {"vim", false},       {"expr", false},    {"tee", false},
+    {"whois", false},     {"rsync", true},      {"type", false},    {"net", false},
+    {"netsh", true},      {"reg", false},       {"del", false},     {"start", false},
     {"schtasks", true},   {"sc", false},
 });
 
-const Command* findCommand(std::string_view word) {
-  for (const auto& c : kCommands) {
+const Command *findCommand(std::string_view word) {
+  for (const auto &c : kCommands) {
     if (c.name == word) {
       return &c;
     }
@@ -199,7 +205,7 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
   if (word.ends_with(".exe")) {
     word.remove_suffix(4);
   }
-  const Command* cmd = findCommand(word);
+  const Command *cmd = findCommand(word);
   if (cmd == nullptr) {
     return false;
   }
@@ -213,8 +219,46 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
     return true;
   }
   if (afterSeparator && pos > 0 && s[pos - 1] == '`' && s.find('`', i) != std::string_view::npos &&
-      (word == "echo" || word == "id" || word == "sleep" || word == "ping")) {
-    return true; // `echo x`: a complete command substitution
+      (word == "echo" || word == "id" || word == "sleep" || word == "ping" || pos == 1 ||
+       !(isSpace(s[pos - 2]) || (s[pos - 2] >= 'a' && s[pos - 2] <= 'z')))) {
+    return true; // `echo x`, =`cut x`: a command substitution, not markdown inline code
+  }
+  if (word == "time" || word == "nice" || word == "nohup" || word == "timeout" || word == "sudo" ||
+      word == "env" || word == "exec" || word == "command" || word == "xargs" || word == "strace" ||
+      word == "busybox" || word == "doas") {
+    size_t k = i;
+    while (k < s.size() && isSpace(s[k])) {
+      ++k;
+    }
+    while (k < s.size() && s[k] == '-') { // flags of the wrapper: "timeout -s 9 5 cmd"
+      while (k < s.size() && !isSpace(s[k])) {
+        ++k;
+      }
+      while (k < s.size() && isSpace(s[k])) {
+        ++k;
+      }
+    }
+    while (k < s.size() && s[k] >= '0' && s[k] <= '9') {
+      while (k < s.size() && !isSpace(s[k])) {
+        ++k;
+      }
+      while (k < s.size() && isSpace(s[k])) {
+        ++k;
+      }
+    }
+    if (k > i && k < s.size()) {
+      size_t e = k;
+      while (e < s.size() && (isWord(s[e]) || s[e] == '/')) {
+        ++e;
+      }
+      std::string_view inner = s.substr(k, e - k);
+      if (const size_t slash = inner.rfind('/'); slash != std::string_view::npos) {
+        inner.remove_prefix(slash + 1);
+      }
+      if (const Command *wrapped = findCommand(inner); wrapped != nullptr && wrapped->strong) {
+        return true; // "time curl x", "nohup /bin/sh"
+      }
+    }
   }
   if (!afterSeparator && !hadPath) {
     // At the very start of a value: only strong commands with an argument shape.
@@ -237,11 +281,17 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
     return afterSeparator;
   }
   const char a = s[j];
-  if (a == '-' && !(j + 1 < s.size() && ((s[j + 1] >= 'a' && s[j + 1] <= 'z') || s[j + 1] == '-'))) {
+  if (a == '-' &&
+      !(j + 1 < s.size() && ((s[j + 1] >= 'a' && s[j + 1] <= 'z') || s[j + 1] == '-'))) {
     return false; // "nc - boys": a dash, not a flag
   }
+  if (a >= 'a' && a <= 'z' && j + 1 < s.size() && s[j + 1] == ':' &&
+      (j + 2 == s.size() || s[j + 2] == ' ' || s[j + 2] == '/')) {
+    return afterSeparator || hadPath; // "& dir c:\" (the shell view drops backslashes)
+  }
   if (a == '-' || a == '/' || a == '$' || a == '<' || a == '>' || a == '|' || a == '~' ||
-      a == '`' || a == '*' || (a == '.' && j + 1 < s.size() && (s[j + 1] == '/' || s[j + 1] == '.'))) {
+      a == '`' || a == '*' ||
+      (a == '.' && j + 1 < s.size() && (s[j + 1] == '/' || s[j + 1] == '.'))) {
     return afterSeparator || hadPath || cmd->strong;
   }
   // ping 127.0.0.1, sleep 5, nslookup host
@@ -270,22 +320,24 @@ uint32_t detectLog4j(std::string_view low) {
       compact.push_back(c);
     }
   }
-  if (compact.find("${jndi:") != std::string::npos || compact.find("jndi:ldap") != std::string::npos ||
-      compact.find("jndi:rmi") != std::string::npos || compact.find("jndi:dns") != std::string::npos) {
+  if (compact.find("${jndi:") != std::string::npos ||
+      compact.find("jndi:ldap") != std::string::npos ||
+      compact.find("jndi:rmi") != std::string::npos ||
+      compact.find("jndi:dns") != std::string::npos) {
     return 11001;
   }
   // Other lookups that leak secrets or only make sense as an attack.
-  for (const std::string_view l : {"${env:", "${sys:", "${java:", "${main:", "${bundle:",
-                                   "${ctx:", "${base64:", "${k8s:", "${docker:", "${spring:",
-                                   "${log4j:", "${web:", "${jvmrunargs:", "${event:", "${sd:",
-                                   "${marker:"}) {
+  for (const std::string_view l : {"${env:", "${sys:", "${java:", "${main:", "${bundle:", "${ctx:",
+                                   "${base64:", "${k8s:", "${docker:", "${spring:", "${log4j:",
+                                   "${web:", "${jvmrunargs:", "${event:", "${sd:", "${marker:"}) {
     if (compact.find(l) != std::string::npos) {
       return 11002;
     }
   }
   // Heavy nesting of lookups is itself obfuscation.
   if (low.find("${${") != std::string_view::npos || low.find("${::-") != std::string_view::npos ||
-      low.find("${lower:") != std::string_view::npos || low.find("${upper:") != std::string_view::npos) {
+      low.find("${lower:") != std::string_view::npos ||
+      low.find("${upper:") != std::string_view::npos) {
     return 11003;
   }
   return 0;
@@ -310,12 +362,14 @@ uint32_t detectLdap(std::string_view low) {
     return 0;
   }
   ++i;
-  while (i < low.size() && (isSpace(low[i]) || low[i] == '(' || low[i] == '&' || low[i] == '|' ||
-                            low[i] == '!')) {
+  bool logic = op != '(';
+  while (i < low.size() &&
+         (isSpace(low[i]) || low[i] == '(' || low[i] == '&' || low[i] == '|' || low[i] == '!')) {
+    logic |= low[i] == '&' || low[i] == '|' || low[i] == '!';
     ++i;
   }
   if (i >= low.size() || low[i] == ')') {
-    return op == '(' && i < low.size() ? 0 : 10001; // "admin)(|"  "bar)(&)" handled below
+    return logic ? 10001 : 0; // "admin)(|", "x)(&)": an operator with no operand left
   }
   size_t j = i;
   while (j < low.size() && (isWord(low[j]) || low[j] == ';' || low[j] == ':')) {
@@ -333,7 +387,7 @@ uint32_t detectLdap(std::string_view low) {
 }
 
 uint32_t detectShell(std::string_view low) {
-  const std::string& s = shellView(low.substr(0, 8192));
+  const std::string &s = shellView(low.substr(0, 8192));
   const size_t n = s.size();
   // A text of several lines is a document (README, code sample): lines are not commands.
   const bool document = std::count(s.begin(), s.end(), '\n') >= 3;
@@ -380,8 +434,8 @@ uint32_t detectShell(std::string_view low) {
     return 4002;
   }
   // Command-like value with a path to a system binary anywhere: /bin/sh -c, /usr/bin/id
-  for (const std::string_view dir : {"/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/",
-                                     "/usr/local/bin/", "system32/"}) {
+  for (const std::string_view dir :
+       {"/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/local/bin/", "system32/"}) {
     size_t pos = 0;
     while ((pos = s.find(dir, pos)) != std::string::npos) {
       if (commandAt(s, pos, false)) {

@@ -62,7 +62,7 @@ bool istartsWith(std::string_view s, std::string_view prefix) {
 
 class JsonParser {
 public:
-  JsonParser(std::string_view text, ArgList& out, size_t maxDepth)
+  JsonParser(std::string_view text, ArgList &out, size_t maxDepth)
       : s_(text), out_(out), maxDepth_(maxDepth) {}
 
   bool run() {
@@ -88,7 +88,7 @@ private:
     }
   }
 
-  bool string(std::string& dst) {
+  bool string(std::string &dst) {
     dst.clear();
     ++pos_; // opening quote
     while (pos_ < s_.size()) {
@@ -230,7 +230,7 @@ private:
   }
 
   std::string_view s_;
-  ArgList& out_;
+  ArgList &out_;
   size_t maxDepth_;
   size_t pos_ = 0;
   std::string path_;
@@ -240,7 +240,7 @@ private:
 
 class XmlParser {
 public:
-  XmlParser(std::string_view text, ArgList& out, size_t maxDepth)
+  XmlParser(std::string_view text, ArgList &out, size_t maxDepth)
       : s_(text), out_(out), maxDepth_(maxDepth) {}
 
   bool run() {
@@ -260,9 +260,9 @@ public:
       std::string_view rest = s_.substr(pos_);
       if (rest.starts_with("<!--")) {
         const size_t end = s_.find("-->", pos_ + 4);
-        out_.add("!comment", s_.substr(pos_ + 4, end == std::string_view::npos
-                                                      ? std::string_view::npos
-                                                      : end - pos_ - 4));
+        out_.add("!comment",
+                 s_.substr(pos_ + 4, end == std::string_view::npos ? std::string_view::npos
+                                                                   : end - pos_ - 4));
         if (end == std::string_view::npos) {
           return false;
         }
@@ -271,9 +271,8 @@ public:
       }
       if (rest.starts_with("<![CDATA[")) {
         const size_t end = s_.find("]]>", pos_ + 9);
-        out_.add(element, s_.substr(pos_ + 9, end == std::string_view::npos
-                                                  ? std::string_view::npos
-                                                  : end - pos_ - 9));
+        out_.add(element, s_.substr(pos_ + 9, end == std::string_view::npos ? std::string_view::npos
+                                                                            : end - pos_ - 9));
         if (end == std::string_view::npos) {
           return false;
         }
@@ -300,9 +299,8 @@ public:
       }
       if (rest.starts_with("<?")) {
         const size_t end = s_.find("?>", pos_ + 2);
-        out_.add("?pi", s_.substr(pos_ + 2, end == std::string_view::npos
-                                                ? std::string_view::npos
-                                                : end - pos_ - 2));
+        out_.add("?pi", s_.substr(pos_ + 2, end == std::string_view::npos ? std::string_view::npos
+                                                                          : end - pos_ - 2));
         if (end == std::string_view::npos) {
           return false;
         }
@@ -385,14 +383,14 @@ public:
 
 private:
   std::string_view s_;
-  ArgList& out_;
+  ArgList &out_;
   size_t maxDepth_;
   size_t pos_ = 0;
 };
 
 } // namespace
 
-void parseUrlencoded(std::string_view text, ArgList& out, char sep) {
+void parseUrlencoded(std::string_view text, ArgList &out, char sep) {
   while (!text.empty()) {
     const size_t amp = text.find(sep);
     std::string_view pair = text.substr(0, amp);
@@ -418,7 +416,7 @@ void parseUrlencoded(std::string_view text, ArgList& out, char sep) {
   }
 }
 
-void parseCookies(std::string_view text, ArgList& out) {
+void parseCookies(std::string_view text, ArgList &out) {
   while (!text.empty()) {
     const size_t semi = text.find(';');
     std::string_view pair = trim(text.substr(0, semi));
@@ -440,7 +438,7 @@ void parseCookies(std::string_view text, ArgList& out) {
   }
 }
 
-bool parseJson(std::string_view text, ArgList& out, size_t maxDepth) {
+bool parseJson(std::string_view text, ArgList &out, size_t maxDepth) {
   return JsonParser(text, out, maxDepth).run();
 }
 
@@ -467,7 +465,7 @@ std::string_view contentTypeParam(std::string_view contentType, std::string_view
   return {};
 }
 
-bool parseMultipart(std::string_view body, std::string_view boundary, ArgList& out,
+bool parseMultipart(std::string_view body, std::string_view boundary, ArgList &out,
                     size_t maxDepth) {
   if (boundary.empty() || boundary.size() > 200 || maxDepth == 0) {
     return false;
@@ -492,9 +490,8 @@ bool parseMultipart(std::string_view body, std::string_view boundary, ArgList& o
       return ok;
     }
     const size_t next = body.find(delim, pos);
-    std::string_view part = body.substr(pos, next == std::string_view::npos
-                                                 ? std::string_view::npos
-                                                 : next - pos);
+    std::string_view part =
+        body.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos);
     if (next == std::string_view::npos) {
       ok = false; // no closing delimiter (possibly truncated)
     }
@@ -562,7 +559,7 @@ bool parseMultipart(std::string_view body, std::string_view boundary, ArgList& o
   return false;
 }
 
-bool parseXml(std::string_view text, ArgList& out, size_t maxDepth) {
+bool parseXml(std::string_view text, ArgList &out, size_t maxDepth) {
   return XmlParser(text, out, maxDepth).run();
 }
 

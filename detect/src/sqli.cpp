@@ -7,12 +7,38 @@
 namespace bulwark::detect::internal {
 namespace {
 
-enum class T : uint8_t { Str, Num, Word, Op, Cmp, Logic, LParen, RParen, Comma, Semi, Comment, Var,
-                         Other };
+enum class T : uint8_t {
+  Str,
+  Num,
+  Word,
+  Op,
+  Cmp,
+  Logic,
+  LParen,
+  RParen,
+  Comma,
+  Semi,
+  Comment,
+  Var,
+  Other
+};
 
 // Word classes (only the ones the grammar cares about).
-enum class K : uint8_t { None, Union, Select, From, Stmt, Value, All, Order, By, Clause, Into,
-                         Not, Where };
+enum class K : uint8_t {
+  None,
+  Union,
+  Select,
+  From,
+  Stmt,
+  Value,
+  All,
+  Order,
+  By,
+  Clause,
+  Into,
+  Not,
+  Where
+};
 
 struct Tok {
   T type;
@@ -29,38 +55,92 @@ struct Word {
 };
 
 constexpr std::array<Word, 44> kWords{{
-    {"union", T::Word, K::Union},     {"select", T::Word, K::Select},
-    {"from", T::Word, K::From},       {"where", T::Word, K::Where},
-    {"and", T::Logic, K::None},       {"or", T::Logic, K::None},
-    {"xor", T::Logic, K::None},       {"not", T::Op, K::Not},
-    {"like", T::Cmp, K::None},        {"rlike", T::Cmp, K::None},
-    {"regexp", T::Cmp, K::None},      {"is", T::Cmp, K::None},
-    {"in", T::Cmp, K::None},          {"between", T::Cmp, K::None},
-    {"sounds", T::Cmp, K::None},      {"div", T::Op, K::None},
-    {"mod", T::Op, K::None},          {"null", T::Num, K::Value},
-    {"true", T::Num, K::Value},       {"false", T::Num, K::Value},
-    {"all", T::Word, K::All},         {"distinct", T::Word, K::All},
-    {"order", T::Word, K::Order},     {"group", T::Word, K::Order},
-    {"by", T::Word, K::By},           {"having", T::Word, K::Clause},
-    {"procedure", T::Word, K::Clause}, {"limit", T::Word, K::Clause},
-    {"into", T::Word, K::Into},       {"insert", T::Word, K::Stmt},
-    {"update", T::Word, K::Stmt},     {"delete", T::Word, K::Stmt},
-    {"drop", T::Word, K::Stmt},       {"create", T::Word, K::Stmt},
-    {"alter", T::Word, K::Stmt},      {"exec", T::Word, K::Stmt},
-    {"execute", T::Word, K::Stmt},    {"truncate", T::Word, K::Stmt},
-    {"declare", T::Word, K::Stmt},    {"shutdown", T::Word, K::Stmt},
-    {"waitfor", T::Word, K::Stmt},    {"grant", T::Word, K::Stmt},
-    {"rename", T::Word, K::Stmt},     {"handler", T::Word, K::Stmt},
+    {"union", T::Word, K::Union},
+    {"select", T::Word, K::Select},
+    {"from", T::Word, K::From},
+    {"where", T::Word, K::Where},
+    {"and", T::Logic, K::None},
+    {"or", T::Logic, K::None},
+    {"xor", T::Logic, K::None},
+    {"not", T::Op, K::Not},
+    {"like", T::Cmp, K::None},
+    {"rlike", T::Cmp, K::None},
+    {"regexp", T::Cmp, K::None},
+    {"is", T::Cmp, K::None},
+    {"in", T::Cmp, K::None},
+    {"between", T::Cmp, K::None},
+    {"sounds", T::Cmp, K::None},
+    {"glob", T::Cmp, K::None},
+    {"mod", T::Op, K::None},
+    {"null", T::Num, K::Value},
+    {"true", T::Num, K::Value},
+    {"false", T::Num, K::Value},
+    {"all", T::Word, K::All},
+    {"distinct", T::Word, K::All},
+    {"order", T::Word, K::Order},
+    {"group", T::Word, K::Order},
+    {"by", T::Word, K::By},
+    {"having", T::Word, K::Clause},
+    {"procedure", T::Word, K::Clause},
+    {"limit", T::Word, K::Clause},
+    {"into", T::Word, K::Into},
+    {"insert", T::Word, K::Stmt},
+    {"update", T::Word, K::Stmt},
+    {"delete", T::Word, K::Stmt},
+    {"drop", T::Word, K::Stmt},
+    {"create", T::Word, K::Stmt},
+    {"alter", T::Word, K::Stmt},
+    {"exec", T::Word, K::Stmt},
+    {"execute", T::Word, K::Stmt},
+    {"truncate", T::Word, K::Stmt},
+    {"declare", T::Word, K::Stmt},
+    {"shutdown", T::Word, K::Stmt},
+    {"waitfor", T::Word, K::Stmt},
+    {"grant", T::Word, K::Stmt},
+    {"rename", T::Word, K::Stmt},
+    {"handler", T::Word, K::Stmt},
 }};
 
 // Functions that only SQL (and SQL injection) use.
 constexpr std::array<std::string_view, 38> kSqlFunctions{{
-    "sleep", "benchmark", "pg_sleep", "load_file", "extractvalue", "updatexml", "group_concat",
-    "concat_ws", "make_set", "elt", "utl_inaddr.get_host_address", "utl_http.request",
-    "dbms_pipe.receive_message", "dbms_lock.sleep", "ctxsys.drithsx.sn", "xp_cmdshell",
-    "sp_executesql", "sp_oacreate", "openrowset", "opendatasource", "pg_read_file",
-    "lo_import", "version", "database", "user", "current_user", "system_user", "schema",
-    "@@version", "char", "chr", "ascii", "ord", "hex", "unhex", "substring", "substr", "mid",
+    "sleep",
+    "benchmark",
+    "pg_sleep",
+    "load_file",
+    "extractvalue",
+    "updatexml",
+    "group_concat",
+    "concat_ws",
+    "make_set",
+    "elt",
+    "utl_inaddr.get_host_address",
+    "utl_http.request",
+    "dbms_pipe.receive_message",
+    "dbms_lock.sleep",
+    "ctxsys.drithsx.sn",
+    "xp_cmdshell",
+    "sp_executesql",
+    "sp_oacreate",
+    "openrowset",
+    "opendatasource",
+    "pg_read_file",
+    "lo_import",
+    "version",
+    "database",
+    "user",
+    "current_user",
+    "system_user",
+    "schema",
+    "@@version",
+    "char",
+    "chr",
+    "ascii",
+    "ord",
+    "hex",
+    "unhex",
+    "substring",
+    "substr",
+    "mid",
 }};
 
 bool isWordChar(unsigned char c) {
@@ -68,15 +148,13 @@ bool isWordChar(unsigned char c) {
          (c >= 0x80 && c != 0xA0);
 }
 
-bool isSpaceLike(unsigned char c) {
-  return c <= ' ' || c == 0xA0 || c == 0x7F;
-}
+bool isSpaceLike(unsigned char c) { return c <= ' ' || c == 0xA0 || c == 0x7F; }
 
 class Lexer {
 public:
   explicit Lexer(std::string_view s) : s_(s) {}
 
-  size_t run(Tok* out, size_t max) {
+  size_t run(Tok *out, size_t max) {
     size_t n = 0;
     while (n < max) {
       skip();
@@ -173,7 +251,8 @@ private:
       size_t i = pos_;
       if (c == '0' && i + 1 < s_.size() && (s_[i + 1] == 'x' || s_[i + 1] == 'b')) {
         i += 2;
-        while (i < s_.size() && ((s_[i] >= '0' && s_[i] <= '9') || (s_[i] >= 'a' && s_[i] <= 'f'))) {
+        while (i < s_.size() &&
+               ((s_[i] >= '0' && s_[i] <= '9') || (s_[i] >= 'a' && s_[i] <= 'f'))) {
           ++i;
         }
         return tok(T::Num, i - start);
@@ -208,7 +287,7 @@ private:
         ++i;
       }
       Tok t = tok(T::Word, i - start);
-      for (const auto& w : kWords) {
+      for (const auto &w : kWords) {
         if (w.w == t.text) {
           t.type = w.type;
           t.kw = w.kw;
@@ -241,8 +320,8 @@ private:
         return tok(T::Cmp, op.size());
       }
     }
-    for (const std::string_view op : {"::", ":=", "+", "-", "*", "/", "%", "^", "|", "&", "~",
-                                      "!"}) {
+    for (const std::string_view op :
+         {"::", ":=", "+", "-", "*", "/", "%", "^", "|", "&", "~", "!"}) {
       if (rest.starts_with(op)) {
         return tok(T::Op, op.size());
       }
@@ -266,7 +345,7 @@ bool isSqlFunction(std::string_view w) {
 
 class Grammar {
 public:
-  Grammar(const Tok* t, size_t n, size_t synthetic = npos) : t_(t), n_(n), synthetic_(synthetic) {}
+  Grammar(const Tok *t, size_t n, size_t synthetic = npos) : t_(t), n_(n), synthetic_(synthetic) {}
 
   bool is(size_t i, T type) const { return i < n_ && t_[i].type == type; }
   bool kw(size_t i, K k) const { return i < n_ && t_[i].kw == k; }
@@ -286,14 +365,14 @@ public:
 
   // A value: literal, variable, identifier, function call, group, unary op + value.
   // Returns the index after it or npos; strong is set for literals, calls, groups, variables.
-  size_t value(size_t i, bool& strong) const {
+  size_t value(size_t i, bool &strong) const {
     strong = false;
     if (i >= n_) {
       return npos;
     }
-    const Tok& t = t_[i];
-    if (t.type == T::Op && (t.text == "-" || t.text == "+" || t.text == "!" || t.text == "~" ||
-                            t.kw == K::Not)) {
+    const Tok &t = t_[i];
+    if (t.type == T::Op &&
+        (t.text == "-" || t.text == "+" || t.text == "!" || t.text == "~" || t.kw == K::Not)) {
       return value(i + 1, strong);
     }
     if (t.type == T::Num || t.type == T::Str || t.type == T::Var) {
@@ -319,8 +398,7 @@ public:
   }
 
   bool terminal(size_t j) const {
-    return j >= n_ || is(j, T::Comment) || is(j, T::Semi) || is(j, T::Logic) ||
-           is(j, T::RParen);
+    return j >= n_ || is(j, T::Comment) || is(j, T::Semi) || is(j, T::Logic) || is(j, T::RParen);
   }
 
   // After AND/OR: a comparison or a lone literal/call that ends the statement.
@@ -355,12 +433,20 @@ public:
     if (i >= n_) {
       return 0;
     }
-    const Tok& t = t_[i];
+    const Tok &t = t_[i];
     if (t.type == T::Comment && !strict) {
       return 1003; // ' --  ' #  ' /*
     }
     if (t.type == T::Logic && logicTail(i + 1, strict)) {
       return 1001; // ' or 1=1
+    }
+    if (!strict && i + 1 < n_ &&
+        ((t.type == T::Cmp && t.text != "is" && t.text.size() > 2 && t.text[0] >= 'a' &&
+          t.text[0] <= 'z') ||
+         (t.kw == K::Not && t_[i + 1].type == T::Cmp) ||
+         (t.text == "is" && (t_[i + 1].kw == K::Not || t_[i + 1].text == "null") &&
+          (terminal(i + 2) || is(i + 2, T::Op))))) {
+      return 1002; // ' like ...  ' not in (...  ' is not ...
     }
     if (!strict && (t.type == T::Cmp || (t.type == T::Op && t.text != "!"))) {
       bool strong = false;
@@ -407,7 +493,7 @@ public:
     if (i >= n_) {
       return false;
     }
-    const Tok& t = t_[i];
+    const Tok &t = t_[i];
     if (t.kw == K::Select) {
       return selectList(i + 1);
     }
@@ -422,8 +508,8 @@ public:
                           a == "login" || a == "trigger";
       // "drop table users", not "create table of contents": one name, then the end.
       return object && is(i + 2, T::Word) &&
-             (i + 3 >= n_ || is(i + 3, T::LParen) || is(i + 3, T::Semi) ||
-              is(i + 3, T::Comment) || (w == "alter" && i + 3 < n_));
+             (i + 3 >= n_ || is(i + 3, T::LParen) || is(i + 3, T::Semi) || is(i + 3, T::Comment) ||
+              (w == "alter" && i + 3 < n_));
     }
     if (w == "grant") {
       for (size_t k = i + 1; k < n_ && k < i + 6; ++k) {
@@ -446,12 +532,12 @@ public:
       if (i + 1 >= n_) {
         return false;
       }
-      const Tok& x = t_[i + 1];
+      const Tok &x = t_[i + 1];
       return (x.type == T::LParen && (is(i + 2, T::Var) || is(i + 2, T::Str))) ||
              x.type == T::Var ||
-             (x.type == T::Word && (x.text.find('.') != std::string_view::npos ||
-                                    x.text.starts_with("xp_") || x.text.starts_with("sp_") ||
-                                    x.text == "master" || is(i + 2, T::Other)));
+             (x.type == T::Word &&
+              (x.text.find('.') != std::string_view::npos || x.text.starts_with("xp_") ||
+               x.text.starts_with("sp_") || x.text == "master" || is(i + 2, T::Other)));
     }
     if (w == "shutdown") {
       return terminal(i + 1);
@@ -474,7 +560,7 @@ public:
     if (i >= n_) {
       return false;
     }
-    const Tok& t = t_[i];
+    const Tok &t = t_[i];
     if (t.type == T::Num || t.type == T::Str || t.type == T::Var || t.text == "*" ||
         (t.type == T::Word && is(i + 1, T::LParen)) || t.text == "top") {
       return true;
@@ -488,7 +574,7 @@ public:
   // Checks that hold anywhere in the value.
   uint32_t anywhere() const {
     for (size_t i = 0; i < n_; ++i) {
-      const Tok& t = t_[i];
+      const Tok &t = t_[i];
       if (t.kw == K::Union && unionSelect(i)) {
         size_t j = i + 1;
         if (kw(j, K::All)) {
@@ -529,9 +615,9 @@ public:
       }
       if (t.type == T::Logic && i + 3 < n_ + 0) {
         // or 1=1, and 'a'='a': a literal comparison of equal literals anywhere.
-        const Tok& a = t_[i + 1];
-        const Tok& op = t_[i + 2];
-        const Tok& b = t_[i + 3];
+        const Tok &a = t_[i + 1];
+        const Tok &op = t_[i + 2];
+        const Tok &b = t_[i + 3];
         if ((a.type == T::Num || a.type == T::Str) && op.type == T::Cmp &&
             (b.type == T::Num || b.type == T::Str) &&
             (op.text == "=" || op.text == "like" || op.text == "is" ||
@@ -580,7 +666,7 @@ public:
   static constexpr size_t npos = static_cast<size_t>(-1);
 
 private:
-  const Tok* t_;
+  const Tok *t_;
   size_t n_;
   size_t synthetic_; // index of the closing quote the application would add, or npos
 };
@@ -628,8 +714,12 @@ uint32_t detectSqliOnce(std::string_view low) {
     if (n > 2 && toks[0].type == T::Word && toks[0].kw == K::None && toks[1].text == "=") {
       i = 2;
     }
-    while (i < n && toks[i].type == T::LParen) {
+    while (i < n && (toks[i].type == T::LParen || toks[i].type == T::Other ||
+                     (toks[i].type == T::Op && toks[i].text == "/"))) {
       ++i;
+    }
+    if (i + 1 < n && toks[i].text == "procedure" && toks[i + 1].text == "analyse") {
+      return 1006;
     }
     if (i < n && toks[i].kw == K::Stmt && g.stacked(i)) {
       return 1004; // a statement as the whole value: "drop table users--", "declare @s ..."

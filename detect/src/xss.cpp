@@ -17,15 +17,27 @@ bool isTagChar(char c) {
 
 // Elements that run script or load active content by themselves.
 constexpr std::array<std::string_view, 14> kActiveTags{{
-    "script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "isindex",
-    "import", "xss", "vmlframe", "layer", "ilayer",
+    "script",
+    "iframe",
+    "frame",
+    "frameset",
+    "object",
+    "embed",
+    "applet",
+    "base",
+    "isindex",
+    "import",
+    "xss",
+    "vmlframe",
+    "layer",
+    "ilayer",
 }};
 
 // Attributes whose value is a URL or code.
 constexpr std::array<std::string_view, 19> kUrlAttrs{{
-    "href", "src", "action", "formaction", "data", "xlink:href", "background", "dynsrc",
-    "lowsrc", "poster", "codebase", "to", "from", "values", "by", "srcdoc", "content", "style",
-    "code",
+    "href",   "src",    "action",  "formaction", "data", "xlink:href", "background",
+    "dynsrc", "lowsrc", "poster",  "codebase",   "to",   "from",       "values",
+    "by",     "srcdoc", "content", "style",      "code",
 }};
 
 // "javascript:" possibly broken up with whitespace/control characters (java\tscript:).
@@ -76,7 +88,8 @@ bool scriptUrlAnywhere(std::string_view low) {
 
 // Does the handler/URL value look like code (a call, a template literal, an assignment)?
 bool looksLikeCode(std::string_view v) {
-  return v.find_first_of("(`=&\\") != std::string_view::npos || v.find('.') != std::string_view::npos;
+  return v.find_first_of("(`=&\\") != std::string_view::npos ||
+         v.find('.') != std::string_view::npos;
 }
 
 // Parses attributes of a tag from pos (just after the name); true when one is dangerous.
@@ -105,8 +118,8 @@ bool dangerousAttributes(std::string_view s, size_t pos, std::string_view tag) {
       if (i < n && (s[i] == '"' || s[i] == '\'' || s[i] == '`')) {
         const char q = s[i];
         const size_t end = s.find(q, i + 1);
-        value = s.substr(i + 1, end == std::string_view::npos ? std::string_view::npos
-                                                              : end - i - 1);
+        value =
+            s.substr(i + 1, end == std::string_view::npos ? std::string_view::npos : end - i - 1);
         i = end == std::string_view::npos ? n : end + 1;
       } else {
         const size_t vs = i;
@@ -132,8 +145,7 @@ bool dangerousAttributes(std::string_view s, size_t pos, std::string_view tag) {
           if (attr == "srcdoc" && value.find('<') != std::string_view::npos) {
             return true;
           }
-          if (attr == "content" && tag == "meta" &&
-              value.find("url") != std::string_view::npos) {
+          if (attr == "content" && tag == "meta" && value.find("url") != std::string_view::npos) {
             return true;
           }
         }
@@ -144,8 +156,8 @@ bool dangerousAttributes(std::string_view s, size_t pos, std::string_view tag) {
           return true;
         }
       }
-    } else if (attr.size() > 2 && attr.starts_with("on") && isAlpha(attr[2]) &&
-               i >= n && attr.size() > 5) {
+    } else if (attr.size() > 2 && attr.starts_with("on") && isAlpha(attr[2]) && i >= n &&
+               attr.size() > 5) {
       // Truncated value at the end ("<body onload"): still an attempt.
       return true;
     }
@@ -196,8 +208,8 @@ uint32_t detectXss(std::string_view low) {
     // Elements that are dangerous with any attributes or content (<svg><script>, <math>...).
     if ((tag == "svg" || tag == "math" || tag == "style" || tag == "template" || tag == "form" ||
          tag == "meta" || tag == "link" || tag == "video" || tag == "audio" || tag == "img" ||
-         tag == "body" || tag == "marquee" || tag == "details" || tag == "input" ||
-         tag == "a" || tag == "div") &&
+         tag == "body" || tag == "marquee" || tag == "details" || tag == "input" || tag == "a" ||
+         tag == "div") &&
         scriptUrlAnywhere(low.substr(i))) {
       return 2003;
     }
@@ -241,9 +253,9 @@ uint32_t detectXss(std::string_view low) {
     }
   }
   // 4. JavaScript string breakout followed by a call: ';alert(1)//  "-prompt(1)-"
-  for (const std::string_view fn : {"alert", "prompt", "confirm", "eval", "settimeout",
-                                    "setinterval", "fromcharcode", "atob", "document.write",
-                                    "print"}) {
+  for (const std::string_view fn :
+       {"alert", "prompt", "confirm", "eval", "settimeout", "setinterval", "fromcharcode", "atob",
+        "document.write", "print"}) {
     size_t pos = 0;
     while ((pos = low.find(fn, pos)) != std::string_view::npos) {
       size_t i = pos + fn.size();
@@ -270,8 +282,9 @@ uint32_t detectXss(std::string_view low) {
       while (k > 0 && isSpace(low[k - 1])) {
         --k;
       }
-      if (k > 0 && (low[k - 1] == ';' || low[k - 1] == '+' || low[k - 1] == '-' ||
-                    low[k - 1] == '|' || low[k - 1] == '&' || low[k - 1] == '*') &&
+      if (k > 0 &&
+          (low[k - 1] == ';' || low[k - 1] == '+' || low[k - 1] == '-' || low[k - 1] == '|' ||
+           low[k - 1] == '&' || low[k - 1] == '*') &&
           low.substr(0, k).find_first_of("\"'`") != std::string_view::npos) {
         return 2006;
       }

@@ -34,7 +34,7 @@ protected:
 
   void SetUp() override {
     if (dir_.empty()) {
-      const char* ci = std::getenv("CI");
+      const char *ci = std::getenv("CI");
       if (ci != nullptr && std::string(ci) == "true") {
         FAIL() << "corpus not found (../shared/corpus or BULWARK_CORPUS_DIR) under CI=true";
       }
@@ -43,10 +43,10 @@ protected:
     ASSERT_NE(report_, nullptr);
   }
 
-  static void expectFile(const std::string& name) {
+  static void expectFile(const std::string &name) {
     const auto it = report_->perFile.find(name);
     ASSERT_NE(it, report_->perFile.end()) << "no corpus file " << name;
-    const corpus::Counts& c = it->second;
+    const corpus::Counts &c = it->second;
     if (c.attacks > 0) {
       EXPECT_GE(c.tpr(), kMinTpr) << name << ": " << c.detected << "/" << c.attacks
                                   << " attacks detected";
@@ -58,7 +58,7 @@ protected:
   }
 
   static inline std::string dir_;
-  static inline corpus::Report* report_ = nullptr;
+  static inline corpus::Report *report_ = nullptr;
 };
 
 TEST_F(CorpusTest, Crs) { expectFile("crs"); }
@@ -73,7 +73,7 @@ TEST_F(CorpusTest, Overall) {
 
 TEST_F(CorpusTest, EveryFileScored) {
   // A new corpus file must be added above, or it would go unchecked.
-  for (const auto& [name, counts] : report_->perFile) {
+  for (const auto &[name, counts] : report_->perFile) {
     EXPECT_TRUE(name == "crs" || name == "mgm" || name == "csic" || name == "handmade-benign")
         << "unchecked corpus file " << name;
     (void)counts;

