@@ -528,6 +528,9 @@ private:
           cbuf_.shrink_to_fit();
           bodyBuf_.reset();
         }
+        if (prefix_.capacity() > kBodyBufferSize) {
+          std::vector<char>().swap(prefix_); // a big inspected body is not kept while idle
+        }
         if (cbuf_.size() == 0) {
           co_await client_.async_wait(tcp::socket::wait_read, BW_EC);
           if (ec) {
@@ -796,6 +799,9 @@ private:
   awaitable<BodyOutcome> readBodyPrefix(uint64_t limit, size_t& got) {
     error_code ec;
     got = 0;
+    // Only as much room as this body can use: a small JSON POST does not cost the whole limit.
+    const uint64_t cl = reqParser_->content_length().value_or(limit);
+    limit = std::min(limit, cl);
     if (prefix_.size() < limit) {
       prefix_.resize(limit);
     }
@@ -882,11 +888,13 @@ private:
              "\"request_id\":\"" + requestId_ + "\"}\n";
     }
     const bool close = !(reqParser_->keep_alive() && reqParser_->is_done()) || w_.draining();
+    const bool isHead = req.method() == http::verb::head;
     std::string msg = "HTTP/1.1 403 Forbidden\r\nContent-Type: " +
                       std::string(html ? "text/html; charset=utf-8" : "application/json") +
                       "\r\nContent-Length: " + std::to_string(body.size()) +
                       "\r\nCache-Control: no-store\r\nX-Request-Id: " + requestId_ +
-                      (close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n") + body;
+                      (close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n") +
+                      (isHead ? std::string() : body);
     error_code ec;
     arm(TimeoutKind::send, std::min<std::chrono::milliseconds>(to_.send, 5s));
     co_await asio::async_write(client_, asio::buffer(msg), BW_EC);
