@@ -713,14 +713,7 @@ private:
         }
       }
 
-      resParser_.emplace();
-      resParser_->header_limit(kUpstreamHeadLimit);
-      resParser_->body_limit(UINT64_MAX);
-      if (isHead) {
-        resParser_->skip(true);
-      }
-      arm(TimeoutKind::upstream, to_.upstreamRead);
-      co_await http::async_read_header(upstream_, ubuf_, *resParser_, BW_EC);
+      co_await readResponseHead(isHead, ec);
       if (!ec) {
         break;
       }
@@ -746,6 +739,18 @@ private:
     }
 
     co_return co_await relayResponse(info, isHead, upgrade, keepAlive, upstreamUsable);
+  }
+
+  // A fresh response parser and the app's next response head (a HEAD answer has no body).
+  awaitable<void> readResponseHead(bool isHead, error_code& ec) {
+    resParser_.emplace();
+    resParser_->header_limit(kUpstreamHeadLimit);
+    resParser_->body_limit(UINT64_MAX);
+    if (isHead) {
+      resParser_->skip(true);
+    }
+    arm(TimeoutKind::upstream, to_.upstreamRead);
+    co_await http::async_read_header(upstream_, ubuf_, *resParser_, BW_EC);
   }
 
   // A request the strict parser refused. In block mode a protocol violation is an attack like
@@ -1113,14 +1118,7 @@ private:
           co_return false;
         }
       }
-      resParser_.emplace();
-      resParser_->header_limit(kUpstreamHeadLimit);
-      resParser_->body_limit(UINT64_MAX);
-      if (isHead) {
-        resParser_->skip(true);
-      }
-      arm(TimeoutKind::upstream, to_.upstreamRead);
-      co_await http::async_read_header(upstream_, ubuf_, *resParser_, BW_EC);
+      co_await readResponseHead(isHead, ec);
       if (ec) {
         const bool timedOut = expired_;
         closeUpstream();
