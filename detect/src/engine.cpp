@@ -35,10 +35,10 @@ using internal::PatternRule;
 using namespace internal; // Scope bits
 
 struct Engine::Impl {
-  hs_database_t *db = nullptr;      // every pattern rule
-  hs_database_t *plainDb = nullptr; // rules that can match letters/digits/spaces only
-  std::vector<const PatternRule *> rules;
-  std::vector<const PatternRule *> plainRules;
+  hs_database_t* db = nullptr;      // every pattern rule
+  hs_database_t* plainDb = nullptr; // rules that can match letters/digits/spaces only
+  std::vector<const PatternRule*> rules;
+  std::vector<const PatternRule*> plainRules;
   uint64_t id = 0;
 
   ~Impl() {
@@ -82,13 +82,13 @@ public:
   }
 
   bool contains(uint64_t engine, uint64_t key, std::string_view v) const {
-    const Slot &s = slots_[key % kSlots];
+    const Slot& s = slots_[key % kSlots];
     return s.engine == engine && s.key == key && s.len == v.size() &&
            std::memcmp(s.bytes, v.data(), v.size()) == 0;
   }
 
   void insert(uint64_t engine, uint64_t key, std::string_view v) {
-    Slot &s = slots_[key % kSlots];
+    Slot& s = slots_[key % kSlots];
     s.engine = engine;
     s.key = key;
     s.len = static_cast<uint32_t>(v.size());
@@ -106,7 +106,7 @@ private:
 };
 
 struct ThreadState {
-  hs_scratch_t *scratch = nullptr;
+  hs_scratch_t* scratch = nullptr;
   uint64_t preparedFor = 0;
   CleanCache clean;
   ArgList args{1024};
@@ -115,8 +115,8 @@ struct ThreadState {
   std::string canon;
   std::string b64;
   ThreadState() = default;
-  ThreadState(const ThreadState &) = delete;
-  ThreadState &operator=(const ThreadState &) = delete;
+  ThreadState(const ThreadState&) = delete;
+  ThreadState& operator=(const ThreadState&) = delete;
   ~ThreadState() {
     if (scratch != nullptr) {
       hs_free_scratch(scratch);
@@ -177,7 +177,7 @@ constexpr std::array<bool, 256> makePathTriggers() {
 }
 constexpr auto kPathTrigger = makePathTriggers();
 
-bool anyOf(std::string_view s, const std::array<bool, 256> &table) {
+bool anyOf(std::string_view s, const std::array<bool, 256>& table) {
   for (const char c : s) {
     if (table[static_cast<unsigned char>(c)]) {
       return true;
@@ -298,7 +298,7 @@ HeaderKind headerKind(std::string_view name) {
   }
   const auto it =
       std::lower_bound(kHeaderNames.begin(), kHeaderNames.end(), low,
-                       [](const HeaderName &h, std::string_view n) { return h.name < n; });
+                       [](const HeaderName& h, std::string_view n) { return h.name < n; });
   return it != kHeaderNames.end() && it->name == low ? it->kind : HeaderKind::Other;
 }
 
@@ -319,14 +319,14 @@ bool allowedCharset(std::string_view cs) {
 
 class Inspection {
 public:
-  Inspection(const Engine::Impl &impl, const EngineConfig &cfg, Verdict &verdict)
+  Inspection(const Engine::Impl& impl, const EngineConfig& cfg, Verdict& verdict)
       : impl_(impl), cfg_(cfg), v_(verdict) {}
 
   bool done() const { return cfg_.stopAtFirst && !v_.findings.empty(); }
 
   void add(AttackClass cls, uint32_t id, std::string_view kind, std::string_view name,
            std::string_view value) {
-    for (const auto &f : v_.findings) {
+    for (const auto& f : v_.findings) {
       if (f.ruleId == id && f.part.size() == kind.size() + (name.empty() ? 0 : name.size() + 1) &&
           f.part.starts_with(kind) && (name.empty() || f.part.ends_with(name))) {
         return;
@@ -378,10 +378,18 @@ public:
     if (scope != kPath && scope != kAgent && (cls & (kSpecial | kDecode)) == 0) {
       toLowerAscii(raw, tls.low);
       plainValue(scope, kind, name, tls.low, raw, cls);
+      // Unpadded base64 is letters and digits only: decode it when it is text.
+      if (depth == 0 && (scope == kArg || scope == kHeader) && raw.size() >= 8 &&
+          (cls & kSpace) == 0 && tryBase64Text(raw, tls.b64)) {
+        const std::string decoded = tls.b64;
+        std::string k(kind);
+        k.append(".base64");
+        value(scope, k, name, decoded, false, depth + 1);
+      }
       return;
     }
-    std::string &dec = tls.dec;
-    std::string &low = tls.low;
+    std::string& dec = tls.dec;
+    std::string& low = tls.low;
     const bool needDecode = (cls & kDecode) != 0;
     if (needDecode) {
       normalizeValue(raw, dec, plusAsSpace, std::min<size_t>(cfg_.maxDepth, 6));
@@ -402,8 +410,8 @@ public:
       }
     }
     // Control characters left after decoding in names/values of the query (920270/920271).
-    if (needDecode && (kind.starts_with("query") || kind.starts_with("cookie") ||
-                       kind == "header")) {
+    if (needDecode &&
+        (kind.starts_with("query") || kind.starts_with("cookie") || kind == "header")) {
       if (raw.find("%00") != std::string_view::npos) {
         add(AttackClass::Protocol, 13002, kind, name, shown); // NUL byte (920270)
       }
@@ -411,7 +419,8 @@ public:
     if (needDecode && (kind.starts_with("query") || kind.starts_with("body.form"))) {
       // "\u0061lert": a JavaScript escape of plain ASCII in a form value (920540).
       for (size_t k = raw.find("u00"); k != std::string_view::npos; k = raw.find("u00", k + 1)) {
-        const bool escaped = (k >= 1 && raw[k - 1] == '\\') || (k >= 3 && raw.substr(k - 3, 3) == "%5C") ||
+        const bool escaped = (k >= 1 && raw[k - 1] == '\\') ||
+                             (k >= 3 && raw.substr(k - 3, 3) == "%5C") ||
                              (k >= 3 && raw.substr(k - 3, 3) == "%5c");
         if (escaped && k + 4 < raw.size() + 1 && k + 3 < raw.size() && raw[k + 2] >= '2' &&
             raw[k + 2] <= '7') {
@@ -424,14 +433,18 @@ public:
     if (done()) {
       return;
     }
+    // JavaScript/SQL comments splitting keywords: document/*x*/.cookie, sel/**/ect.
+    if (low.find("/*") != std::string::npos && stripComments(low, tls.canon)) {
+      matchPatterns(scope, kind, name, tls.canon, shown);
+    }
     // "0x2f" / "0x5c" / "0x2e" spelled out as separators and dots (dotdotpwn style).
     if (low.find("0x") != std::string::npos && foldHexLiterals(low, tls.canon)) {
       matchPatterns(scope, kind, name, tls.canon, shown);
     }
     runCodeDetectors(scope, kind, name, low, shown);
     // Base64 that decodes to text: inspect the text too (once).
-    if (depth == 0 && (scope == kArg || scope == kHeader) && raw.size() >= 16 &&
-        tryBase64Text(raw, tls.b64)) {
+    if (depth == 0 && (scope == kArg || scope == kHeader) && dec.size() >= 8 &&
+        tryBase64Text(dec, tls.b64)) {
       const std::string decoded = tls.b64;
       std::string k(kind);
       k.append(".base64");
@@ -460,13 +473,48 @@ public:
     }
   }
 
-  ArgList &freshArgs() {
+  ArgList& freshArgs() {
     tls.args.clear();
     tls.args.setLimit(cfg_.maxArgs);
     return tls.args;
   }
 
-  static bool foldHexLiterals(std::string_view in, std::string &out) {
+  static bool stripTinyTags(std::string_view in, std::string& out) {
+    out.clear();
+    bool changed = false;
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in[i] == '<') {
+        const size_t end = in.find('>', i + 1);
+        if (end != std::string_view::npos && end - i <= 4 && end > i + 1) {
+          i = end;
+          changed = true;
+          continue;
+        }
+      }
+      out.push_back(in[i]);
+    }
+    return changed;
+  }
+
+  static bool stripComments(std::string_view in, std::string& out) {
+    out.clear();
+    bool changed = false;
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in[i] == '/' && i + 1 < in.size() && in[i + 1] == '*') {
+        const size_t end = in.find("*/", i + 2);
+        if (end == std::string_view::npos) {
+          break;
+        }
+        i = end + 1;
+        changed = true;
+        continue;
+      }
+      out.push_back(in[i]);
+    }
+    return changed;
+  }
+
+  static bool foldHexLiterals(std::string_view in, std::string& out) {
     out.clear();
     bool changed = false;
     for (size_t i = 0; i < in.size(); ++i) {
@@ -497,14 +545,14 @@ public:
 
   void matchPatterns(uint8_t scope, std::string_view kind, std::string_view name,
                      std::string_view low, std::string_view shown, bool plain = false) {
-    const hs_database_t *db = plain ? impl_.plainDb : impl_.db;
-    const auto &rules = plain ? impl_.plainRules : impl_.rules;
+    const hs_database_t* db = plain ? impl_.plainDb : impl_.db;
+    const auto& rules = plain ? impl_.plainRules : impl_.rules;
     struct Ctx {
       std::bitset<256> hits;
     } ctx;
     auto onMatch = [](unsigned int id, unsigned long long, unsigned long long, unsigned int,
-                      void *c) -> int {
-      static_cast<Ctx *>(c)->hits.set(id & 0xFF);
+                      void* c) -> int {
+      static_cast<Ctx*>(c)->hits.set(id & 0xFF);
       return 0;
     };
     if (hs_scan(db, low.data(), static_cast<unsigned int>(low.size()), 0, tls.scratch, onMatch,
@@ -604,6 +652,11 @@ public:
     }
     if (const uint32_t r = internal::detectXss(low); r != 0) {
       add(AttackClass::Xss, r, kind, name, shown);
+    } else if (lt && stripTinyTags(low, tls.canon)) {
+      // "o<x>nmouseover=alert<x>(1)": junk tags that a tag-stripping filter would remove.
+      if (const uint32_t r2 = internal::detectXss(tls.canon); r2 != 0) {
+        add(AttackClass::Xss, r2, kind, name, shown);
+      }
     }
     if (const uint32_t r = internal::detectShell(low); r != 0) {
       add(AttackClass::Rce, r, kind, name, shown);
@@ -617,6 +670,36 @@ public:
 
   void path(std::string_view rawPath) {
     value(kPath, "path", {}, rawPath, false);
+    // Path segments that are base64 of text (/api/PHNjcmlwdD4...).
+    for (size_t b = 0; b < rawPath.size() && !done();) {
+      size_t e = rawPath.find('/', b);
+      if (e == std::string_view::npos) {
+        e = rawPath.size();
+      }
+      const std::string_view seg = rawPath.substr(b, e - b);
+      const bool b64chars = std::all_of(seg.begin(), seg.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '+' || c == '-' || c == '_' || c == '=' || c == '%';
+      });
+      if (seg.size() >= 8 && b64chars) {
+        normalizeValue(seg, tls.dec, false, 2);
+        if (tryBase64Text(tls.dec, tls.b64)) {
+          const std::string decoded = tls.b64;
+          value(kArg, "path.base64", {}, decoded, false, 1);
+        }
+      }
+      b = e + 1;
+    }
+    // Hidden files and directories (/.git/, /.env, /.aws/...): never served on purpose, except
+    // /.well-known/ (RFC 8615).
+    for (size_t k = rawPath.find("/."); k != std::string_view::npos;
+         k = rawPath.find("/.", k + 1)) {
+      const std::string_view rest = rawPath.substr(k + 2);
+      if (!rest.empty() && rest[0] != '.' && rest[0] != '/' && !rest.starts_with("well-known")) {
+        add(AttackClass::PathTraversal, 3021, "path", {}, rawPath);
+        break;
+      }
+    }
     // Climbing above the root after canonicalisation.
     if (rawPath.find("..") != std::string_view::npos ||
         rawPath.find('%') != std::string_view::npos ||
@@ -628,8 +711,8 @@ public:
     }
   }
 
-  void args(const ArgList &list, std::string_view kind, std::string_view nameKind, bool plus) {
-    for (const auto &a : list.args()) {
+  void args(const ArgList& list, std::string_view kind, std::string_view nameKind, bool plus) {
+    for (const auto& a : list.args()) {
       if (done()) {
         return;
       }
@@ -766,7 +849,7 @@ public:
       return;
     }
     const size_t depth = cfg_.maxDepth;
-    ArgList &list = freshArgs();
+    ArgList& list = freshArgs();
     const std::string_view first = trim(body.substr(0, 64));
     const char c0 = first.empty() ? '\0' : first.front();
     if (icontains(ct, "x-www-form-urlencoded")) {
@@ -779,7 +862,7 @@ public:
       const std::string_view boundary = contentTypeParam(ct, "boundary");
       multipartHeaders(body, boundary);
       const bool ok = parseMultipart(body, boundary, list, depth);
-      for (const auto &a : list.args()) {
+      for (const auto& a : list.args()) {
         if (a.kind == Arg::Kind::Value && iequals(a.name, "_charset_") &&
             !allowedCharset(trim(a.value))) {
           add(AttackClass::Protocol, 13004, "body.multipart", "_charset_", a.value);
@@ -821,7 +904,7 @@ public:
     }
   }
 
-  void run(const RequestView &req) {
+  void run(const RequestView& req) {
     // Request target: origin-form, absolute-form, or the odd ones (*, authority-form).
     std::string_view target = req.target;
     if (istartsWith(target, "http://") || istartsWith(target, "https://")) {
@@ -838,13 +921,13 @@ public:
         q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
     path(rawPath);
     if (!query.empty() && !done()) {
-      ArgList &list = freshArgs();
+      ArgList& list = freshArgs();
       parseUrlencoded(query, list);
       args(list, "query", "query-name", true);
     }
     std::string_view contentType;
     bool chunked = false;
-    for (const auto &h : req.headers) {
+    for (const auto& h : req.headers) {
       if (done()) {
         return;
       }
@@ -853,7 +936,7 @@ public:
         if (trim(h.value).starts_with("$Version") || trim(h.value).starts_with("$version")) {
           add(AttackClass::Protocol, 13009, "header", "Cookie", h.value); // RFC 2109 cookies
         }
-        ArgList &list = freshArgs();
+        ArgList& list = freshArgs();
         parseCookies(h.value, list);
         args(list, "cookie", "cookie-name", false);
         continue;
@@ -914,9 +997,9 @@ public:
   }
 
 private:
-  const Engine::Impl &impl_;
-  const EngineConfig &cfg_;
-  Verdict &v_;
+  const Engine::Impl& impl_;
+  const EngineConfig& cfg_;
+  Verdict& v_;
   size_t values_ = 0;
 };
 
@@ -925,8 +1008,8 @@ private:
 namespace {
 
 // Compiles rules into one vectorscan block-mode database (ids = index into rules).
-Status compileRules(const std::vector<const PatternRule *> &rules, hs_database_t **db) {
-  std::vector<const char *> patterns;
+Status compileRules(const std::vector<const PatternRule*>& rules, hs_database_t** db) {
+  std::vector<const char*> patterns;
   std::vector<unsigned int> flags;
   std::vector<unsigned int> ids;
   std::vector<std::string> storage;
@@ -937,7 +1020,7 @@ Status compileRules(const std::vector<const PatternRule *> &rules, hs_database_t
     flags.push_back(HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL | HS_FLAG_ALLOWEMPTY);
     ids.push_back(static_cast<unsigned int>(i));
   }
-  hs_compile_error_t *err = nullptr;
+  hs_compile_error_t* err = nullptr;
   if (hs_compile_multi(patterns.data(), flags.data(), ids.data(),
                        static_cast<unsigned int>(patterns.size()), HS_MODE_BLOCK, nullptr, db,
                        &err) != HS_SUCCESS) {
@@ -974,13 +1057,13 @@ bool plainRule(uint32_t id) {
 
 } // namespace
 
-Result<std::shared_ptr<const Engine>> Engine::create(const EngineConfig &config) {
+Result<std::shared_ptr<const Engine>> Engine::create(const EngineConfig& config) {
   auto impl = std::make_unique<Impl>();
   const auto rules = internal::patternRules();
   if (rules.size() > 256) {
     return BW_INVALID("detect: too many pattern rules for the match bitmap");
   }
-  for (const auto &r : rules) {
+  for (const auto& r : rules) {
     impl->rules.push_back(&r);
     if (plainRule(r.id)) {
       impl->plainRules.push_back(&r);
@@ -994,7 +1077,7 @@ Result<std::shared_ptr<const Engine>> Engine::create(const EngineConfig &config)
   }
   impl->id = nextEngineId.fetch_add(1);
   // Check that a scratch can be allocated now rather than on the first request.
-  hs_scratch_t *probe = nullptr;
+  hs_scratch_t* probe = nullptr;
   if (hs_alloc_scratch(impl->db, &probe) != HS_SUCCESS ||
       hs_alloc_scratch(impl->plainDb, &probe) != HS_SUCCESS) {
     if (probe != nullptr) {
@@ -1007,12 +1090,12 @@ Result<std::shared_ptr<const Engine>> Engine::create(const EngineConfig &config)
   return std::shared_ptr<const Engine>(new Engine(config, std::move(impl)));
 }
 
-Engine::Engine(const EngineConfig &config, std::unique_ptr<Impl> impl)
+Engine::Engine(const EngineConfig& config, std::unique_ptr<Impl> impl)
     : config_(config), impl_(std::move(impl)) {}
 
 Engine::~Engine() = default;
 
-Verdict Engine::inspect(const RequestView &request) const {
+Verdict Engine::inspect(const RequestView& request) const {
   Verdict verdict;
   if (tls.preparedFor != impl_->id) {
     if (hs_alloc_scratch(impl_->db, &tls.scratch) != HS_SUCCESS ||

@@ -60,7 +60,7 @@ std::string resolveLookups(std::string_view s) {
 
 // Shell view of a value: quotes/backslashes dropped, $IFS -> space, unset variables and
 // positional parameters removed, {a,b} brace lists -> "a b".
-const std::string &shellView(std::string_view s) {
+const std::string& shellView(std::string_view s) {
   thread_local std::string out;
   out.clear();
   for (size_t i = 0; i < s.size(); ++i) {
@@ -104,9 +104,21 @@ const std::string &shellView(std::string_view s) {
         }
       }
     }
-    if (c == '[' && i + 2 < s.size() && s[i + 2] == ']' && s[i + 1] != ' ') {
-      out.push_back(s[i + 1]); // pa[s]swd: a one-character bracket glob
-      i += 2;
+    if (c == '[') {
+      // A bracket glob stands for one of its characters: pa[s]swd, /[e///]tc, [?]
+      const size_t close = s.find(']', i + 1);
+      if (close != std::string_view::npos && close > i + 1 && close - i <= 16) {
+        const std::string_view inner = s.substr(i + 1, close - i - 1);
+        if (inner.find(' ') == std::string_view::npos) {
+          const size_t pick = inner.find_first_not_of("/!^");
+          out.push_back(pick == std::string_view::npos ? '?' : inner[pick]);
+          i = close;
+          continue;
+        }
+      }
+    }
+    if (c == '+') {
+      out.push_back(' '); // a '+' that reached us literal is a URL-encoded space to the shell
       continue;
     }
     if (c == '{') {
@@ -175,8 +187,8 @@ constexpr auto kCommands = std::to_array<Command>({
     {"schtasks", true},   {"sc", false},
 });
 
-const Command *findCommand(std::string_view word) {
-  for (const auto &c : kCommands) {
+const Command* findCommand(std::string_view word) {
+  for (const auto& c : kCommands) {
     if (c.name == word) {
       return &c;
     }
@@ -205,7 +217,7 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
   if (word.ends_with(".exe")) {
     word.remove_suffix(4);
   }
-  const Command *cmd = findCommand(word);
+  const Command* cmd = findCommand(word);
   if (cmd == nullptr) {
     return false;
   }
@@ -255,7 +267,7 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
       if (const size_t slash = inner.rfind('/'); slash != std::string_view::npos) {
         inner.remove_prefix(slash + 1);
       }
-      if (const Command *wrapped = findCommand(inner); wrapped != nullptr && wrapped->strong) {
+      if (const Command* wrapped = findCommand(inner); wrapped != nullptr && wrapped->strong) {
         return true; // "time curl x", "nohup /bin/sh"
       }
     }
@@ -387,7 +399,7 @@ uint32_t detectLdap(std::string_view low) {
 }
 
 uint32_t detectShell(std::string_view low) {
-  const std::string &s = shellView(low.substr(0, 8192));
+  const std::string& s = shellView(low.substr(0, 8192));
   const size_t n = s.size();
   // A text of several lines is a document (README, code sample): lines are not commands.
   const bool document = std::count(s.begin(), s.end(), '\n') >= 3;
@@ -427,6 +439,12 @@ uint32_t detectShell(std::string_view low) {
       if (k > w && k + 2 < n && s[k] == ' ' && s[k + 1] == '-' &&
           ((s[k + 2] >= 'a' && s[k + 2] <= 'z') || s[k + 2] == '-')) {
         return 4004;
+      }
+      // A word whose argument is an absolute path or a home file: "; fold /etc/passwd".
+      if (k > w && k + 2 < n && s[k] == ' ' &&
+          ((s[k + 1] == '/' && s[k + 2] >= 'a' && s[k + 2] <= 'z') ||
+           (s[k + 1] == '~' && s[k + 2] == '/'))) {
+        return 4005;
       }
     }
   }

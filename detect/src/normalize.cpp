@@ -19,7 +19,7 @@ int hexValue(unsigned char c) {
   return -1;
 }
 
-void appendUtf8(std::string &out, uint32_t cp) {
+void appendUtf8(std::string& out, uint32_t cp) {
   if (cp < 0x80) {
     out.push_back(static_cast<char>(cp));
   } else if (cp < 0x800) {
@@ -103,7 +103,7 @@ constexpr std::array<Entity, 36> kEntities{{
 
 } // namespace
 
-bool percentDecode(std::string_view in, std::string &out, bool plusAsSpace) {
+bool percentDecode(std::string_view in, std::string& out, bool plusAsSpace) {
   out.clear();
   out.reserve(in.size());
   bool changed = false;
@@ -143,7 +143,7 @@ bool percentDecode(std::string_view in, std::string &out, bool plusAsSpace) {
   return changed;
 }
 
-bool foldUnicode(std::string_view in, std::string &out) {
+bool foldUnicode(std::string_view in, std::string& out) {
   out.clear();
   out.reserve(in.size());
   bool changed = false;
@@ -228,7 +228,7 @@ bool foldUnicode(std::string_view in, std::string &out) {
   return changed;
 }
 
-bool decodeHtmlEntities(std::string_view in, std::string &out) {
+bool decodeHtmlEntities(std::string_view in, std::string& out) {
   out.clear();
   out.reserve(in.size());
   bool changed = false;
@@ -278,7 +278,7 @@ bool decodeHtmlEntities(std::string_view in, std::string &out) {
       for (size_t k = i + 1; k < j; ++k) {
         name.push_back(static_cast<char>(in[k] | 0x20));
       }
-      for (const auto &e : kEntities) {
+      for (const auto& e : kEntities) {
         if (e.name == name) {
           out.push_back(e.ch);
           i = (j < n && in[j] == ';') ? j : j - 1;
@@ -295,7 +295,7 @@ bool decodeHtmlEntities(std::string_view in, std::string &out) {
   return changed;
 }
 
-bool decodeJsEscapes(std::string_view in, std::string &out) {
+bool decodeJsEscapes(std::string_view in, std::string& out) {
   out.clear();
   out.reserve(in.size());
   bool changed = false;
@@ -345,7 +345,7 @@ bool decodeJsEscapes(std::string_view in, std::string &out) {
   return changed;
 }
 
-bool decodeUtf7(std::string_view in, std::string &out) {
+bool decodeUtf7(std::string_view in, std::string& out) {
   out.clear();
   out.reserve(in.size());
   bool changed = false;
@@ -400,7 +400,7 @@ bool decodeUtf7(std::string_view in, std::string &out) {
   return changed;
 }
 
-void normalizeValue(std::string_view raw, std::string &out, bool plusAsSpace, size_t maxRounds) {
+void normalizeValue(std::string_view raw, std::string& out, bool plusAsSpace, size_t maxRounds) {
   thread_local std::string cur;
   thread_local std::string tmp;
   cur.assign(raw);
@@ -455,7 +455,7 @@ void normalizeValue(std::string_view raw, std::string &out, bool plusAsSpace, si
   }
 }
 
-void toLowerAscii(std::string_view in, std::string &out) {
+void toLowerAscii(std::string_view in, std::string& out) {
   out.resize(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
     const char c = in[i];
@@ -463,7 +463,7 @@ void toLowerAscii(std::string_view in, std::string &out) {
   }
 }
 
-size_t canonicalPath(std::string_view decodedPath, std::string &out) {
+size_t canonicalPath(std::string_view decodedPath, std::string& out) {
   out.clear();
   out.push_back('/');
   size_t climbs = 0;
@@ -505,12 +505,12 @@ size_t canonicalPath(std::string_view decodedPath, std::string &out) {
   return climbs;
 }
 
-bool tryBase64Text(std::string_view in, std::string &out) {
+bool tryBase64Text(std::string_view in, std::string& out) {
   out.clear();
   while (!in.empty() && in.back() == '=') {
     in.remove_suffix(1);
   }
-  if (in.size() < 12 || in.size() % 4 == 1) {
+  if (in.size() < 8 || in.size() % 4 == 1) {
     return false;
   }
   bool lower = false;

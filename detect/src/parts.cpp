@@ -62,7 +62,7 @@ bool istartsWith(std::string_view s, std::string_view prefix) {
 
 class JsonParser {
 public:
-  JsonParser(std::string_view text, ArgList &out, size_t maxDepth)
+  JsonParser(std::string_view text, ArgList& out, size_t maxDepth)
       : s_(text), out_(out), maxDepth_(maxDepth) {}
 
   bool run() {
@@ -88,7 +88,7 @@ private:
     }
   }
 
-  bool string(std::string &dst) {
+  bool string(std::string& dst) {
     dst.clear();
     ++pos_; // opening quote
     while (pos_ < s_.size()) {
@@ -230,7 +230,7 @@ private:
   }
 
   std::string_view s_;
-  ArgList &out_;
+  ArgList& out_;
   size_t maxDepth_;
   size_t pos_ = 0;
   std::string path_;
@@ -240,7 +240,7 @@ private:
 
 class XmlParser {
 public:
-  XmlParser(std::string_view text, ArgList &out, size_t maxDepth)
+  XmlParser(std::string_view text, ArgList& out, size_t maxDepth)
       : s_(text), out_(out), maxDepth_(maxDepth) {}
 
   bool run() {
@@ -383,14 +383,14 @@ public:
 
 private:
   std::string_view s_;
-  ArgList &out_;
+  ArgList& out_;
   size_t maxDepth_;
   size_t pos_ = 0;
 };
 
 } // namespace
 
-void parseUrlencoded(std::string_view text, ArgList &out, char sep) {
+void parseUrlencoded(std::string_view text, ArgList& out, char sep) {
   while (!text.empty()) {
     const size_t amp = text.find(sep);
     std::string_view pair = text.substr(0, amp);
@@ -416,7 +416,7 @@ void parseUrlencoded(std::string_view text, ArgList &out, char sep) {
   }
 }
 
-void parseCookies(std::string_view text, ArgList &out) {
+void parseCookies(std::string_view text, ArgList& out) {
   while (!text.empty()) {
     const size_t semi = text.find(';');
     std::string_view pair = trim(text.substr(0, semi));
@@ -438,7 +438,7 @@ void parseCookies(std::string_view text, ArgList &out) {
   }
 }
 
-bool parseJson(std::string_view text, ArgList &out, size_t maxDepth) {
+bool parseJson(std::string_view text, ArgList& out, size_t maxDepth) {
   return JsonParser(text, out, maxDepth).run();
 }
 
@@ -465,7 +465,7 @@ std::string_view contentTypeParam(std::string_view contentType, std::string_view
   return {};
 }
 
-bool parseMultipart(std::string_view body, std::string_view boundary, ArgList &out,
+bool parseMultipart(std::string_view body, std::string_view boundary, ArgList& out,
                     size_t maxDepth) {
   if (boundary.empty() || boundary.size() > 200 || maxDepth == 0) {
     return false;
@@ -559,7 +559,7 @@ bool parseMultipart(std::string_view body, std::string_view boundary, ArgList &o
   return false;
 }
 
-bool parseXml(std::string_view text, ArgList &out, size_t maxDepth) {
+bool parseXml(std::string_view text, ArgList& out, size_t maxDepth) {
   return XmlParser(text, out, maxDepth).run();
 }
 

@@ -94,8 +94,8 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {5015, C::CodeInjection, kAll,
      R"re((?:invokertransformer|clonetransformer|instantiatetransformer|instantiatefactory|chainedtransformer|constanttransformer|prototypeclonefactory|prototypeserializationfactory|whileclosure|forclosure|templatesimpl|annotationinvocationhandler|badattributevalueexpexception|xmldecoder|jdbcrowsetimpl|lazymap|transformedmap|beancomparator|processbuilder|runtime\.getruntime|runtime\.exec|getruntime))re"},
     {5016, C::CodeInjection, kValues,
-     R"re((?:^|[^a-z0-9_\\])\$+[a-z_][a-z0-9_]*\s*\(|\$\{\s*['"][a-z_]+['"]\s*\}\s*\()re"},
-    {5017, C::CodeInjection, kValues, R"re(\bro0ab|\baced000[0-9]|\bh4sib)re"},
+     R"re((?:^|[^a-z0-9_\\])\$+[a-z_][a-z0-9_]*(?:\s*\[[^\]]{0,24}\])*\s*\(|\$\{\s*['"][a-z_]+['"]\s*\}\s*\()re"},
+    {5017, C::CodeInjection, kValues, R"re(\bro0ab|kztaa|cs7qa[ef]|\baced000[0-9]|\bh4sib)re"},
     {5018, C::CodeInjection, kValues,
      R"re(\$\{\s*@?(?:exec|system|eval|print|passthru|shell_exec|phpinfo|assert|popen|die|md5)\s*\()re"},
     {5019, C::CodeInjection, kValues,
@@ -105,7 +105,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {1017, C::Sqli, kValues,
      R"re((?:^|[^a-z0-9_.$])(?:unhex|hex|compress|uncompress|coalesce|nullif|ifnull|isnull|concat|concat_ws|group_concat|char|chr|ascii|ord|substring|substr|mid|conv|cast|convert|version|database|schema|current_user|system_user|session_user|sleep|benchmark|load_file|extractvalue|updatexml|md5|sha1|sha2|instr|locate|elt|find_in_set|make_set|json_extract|pg_sleep|to_char|sys_context|rawtohex|hextoraw|row_count|found_rows|last_insert_id|connection_id|db_name|object_id|col_name|is_srvrolemember|openquery|openrowset|unicode|nchar|quotename|char_length|bit_length|octet_length|soundex|patindex|charindex|user_name|suser_name|host_name|current_database|pg_read_file|lo_import|json_keys|name_const)\()re"},
     {2007, C::Xss, kValues,
-     R"re(\b(?:document\s*\.\s*(?:cookie|domain|location|write|writeln|queryselector(?:all)?|getelementsby[a-z]+|getelementbyid|body|forms|referrer|documentelement)|window\s*\.\s*(?:location|open|name|eval|settimeout|atob)|location\s*\.\s*(?:href|hash|replace|assign|search)|\.(?:inner|outer)html\s*=|localstorage\s*\.|sessionstorage\s*\.|top\s*\[\s*['"`]))re"},
+     R"re(\b(?:document\s*\??\.\s*(?:cookie|domain|location|write|writeln|queryselector(?:all)?|getelementsby[a-z]+|getelementbyid|body|forms|referrer|documentelement)|window\s*\.\s*(?:location|open|name|eval|settimeout|atob)|location\s*\.\s*(?:href|hash|replace|assign|search)|\.(?:inner|outer)html\s*=|localstorage\s*\.|sessionstorage\s*\.|top\s*\[\s*['"`]))re"},
     {2008, C::Xss, kValues, R"re((?:^|[\s"'`;])on[a-z]{3,40}\s*=\s*(?:[^{\s]|$))re"},
     {2009, C::Xss, kValues,
      R"re(url\s*\(\s*['"]?\s*(?:java|vb|live)script|-moz-binding|\bexpression\s*\(|\bbehavior\s*:\s*url|@import\s+['"]?\s*(?:java|vb)script)re"},
@@ -117,16 +117,18 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {5023, C::CodeInjection, kValues, R"re(@\{\s*\[|\$\{\s*\\?\[)re"},
     {7007, C::Ssrf, kArg,
      R"re(^\s*(?:localhost(?:\.localdomain)?|localhost[46]|ip6-localhost|ip6-loopback|127\.0\.0\.1|0\.0\.0\.0|\[::1?\])(?:[:/]|$))re"},
+    {2010, C::Xss, kValues,
+     R"re(\b(?:window|self|top|this|parent|frames|globalthis|document)\s*\[\s*['"`][a-z_$][a-z0-9_$]*['"`]\s*\]\s*(?:\(|\[\s*['"`](?:cookie|domain|location)))re"},
     {5013, C::CodeInjection, kValues,
      R"re(\b(?:wscript\.shell|scripting\.filesystemobject|createobject\s*\(|server\.execute|response\.write\s*\())re"},
 
     // --- server-side template injection
-    {6001, C::Ssti, kValues,
+    {6001, C::Ssti, kValues | kPath,
      R"re(\{\{[^}]{0,80}(?:\d\s*[*+/-]\s*\d|config|self\b|request|\.__|\bclass\b|mro|subclasses|globals|builtins|import|popen|lipsum|cycler|joiner|namespace|range\s*\(|constructor|_self|\benv\b|getfilter|registerundefinedfiltercallback|\|\s*(?:attr|safe|e)\b|\[\s*['"]_))re"},
-    {6002, C::Ssti, kValues, R"re((?:\$|#|\*|@|~)\{\s*\d+\s*[*+/-]\s*\d+\s*\})re"},
-    {6003, C::Ssti, kValues,
+    {6002, C::Ssti, kValues | kPath, R"re((?:\$|#|\*|@|~)\{\s*\d+\s*[*+/-]\s*\d+\s*\})re"},
+    {6003, C::Ssti, kValues | kPath,
      R"re(\$\{[^}]{0,80}(?:t\s*\(\s*java|getclass|class\.forname|runtime|\.exec\s*\(|freemarker|objectconstructor|product\.getclass|\.getresource))re"},
-    {6004, C::Ssti, kValues,
+    {6004, C::Ssti, kValues | kPath,
      R"re((?:<#assign|<#import|\?new\s*\(\s*\)|\{%[^%]{0,80}(?:import|popen|system|os\.|__|include|debug)|\{php\}|\{system\(|#set\s*\(\s*\$|#foreach\s*\(|\[\[\s*\$\{|__\$\{|@\(\s*\d+\s*\*\s*\d+\s*\)|\{\{=|<%=?\s*[^%]{0,80}(?:system|exec|`|runtime|7\s*\*\s*7|file\.|class|request|process|require)))re"},
 
     // --- SSRF / remote file inclusion
@@ -151,7 +153,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     // --- NoSQL injection
     {9001, C::Nosqli, kName,
      R"re((?:\[|^|\.)\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|elemmatch|size|type|mod|all|text|search|function|accumulator|lookup)(?:\]|$|\.))re"},
-    {9002, C::Nosqli, kValues,
+    {9002, C::Nosqli, kValues | kPath,
      R"re((?:\{\s*['"]?\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|elemmatch|function)['"]?\s*:|\$where\s*[:=]|\bdb\.[a-z_]+\.(?:find|findone|insert|update|remove|drop|aggregate)\s*\(|\bthis\.[a-z_]+\.match\s*\(|['"]\s*;\s*return\s+(?:true|this|1|db)\b|['"]\s*\|\|\s*['"]?\w*['"]?\s*==\s*['"]?\w|\bsleep\s*\(\s*\d+\s*\)\s*;?\s*['"]?\s*\}|\bmapreduce\s*\())re"},
 
     // --- Log4Shell (the lookup evaluator in misc.cpp catches the obfuscated forms)
@@ -173,8 +175,9 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {13008, C::Protocol, kArg | kName, R"re((?:^|[^a-z])unix:[^|\s]*\|)re"},
 
     // --- scanners
-    {14001, C::Scanner, kAgent,
-     R"re((?:nikto|sqlmap|nmap|nessus|acunetix|netsparker|w3af|dirbuster|gobuster|\bdirb\b|wpscan|masscan|zgrab|nuclei|burp(?:suite|collaborator)|havij|fimap|arachni|openvas|whatweb|zmeu|jaeles|feroxbuster|\bffuf\b|wfuzz|\bhydra\b|skipfish|webinspect|appscan|paros|\bzap/|owasp[ -]zap|morfeus|jorgee|commix|xsser|bbqsql|sqlninja|pangolin|absinthe|webshag|httprint|dotdotpwn|metasploit|struts-?pwn|nmap scripting engine|\bsf/\d|crawlergo|\bxray\b|qualys|detectify|probely|brutus|blackwidow|\bvega/|webcruiser|jbrofuzz|\bnsauditor|prowler|\bwapiti|\bmasscan|\bcensys|zmap|l9explore|l9tcpid|interactsh|netlab360|\bfuzz\b|\bscanner\b))re"},
+    {
+        14001, C::Scanner, kAgent,
+        R"re((?:nikto|sqlmap|nmap|nessus|acunetix|netsparker|w3af|dirbuster|gobuster|\bdirb\b|wpscan|masscan|zgrab|nuclei|burp(?:suite|collaborator)|havij|fimap|arachni|openvas|whatweb|zmeu|jaeles|feroxbuster|\bffuf\b|wfuzz|\bhydra\b|skipfish|webinspect|appscan|paros|\bzap/|owasp[ -]zap|morfeus|jorgee|commix|xsser|bbqsql|sqlninja|pangolin|absinthe|webshag|httprint|dotdotpwn|metasploit|struts-?pwn|nmap scripting engine|\bsf/\d|crawlergo|\bxray\b|qualys|detectify|probely|brutus|blackwidow|\bvega/|webcruiser|jbrofuzz|\bnsauditor|prowler|\bwapiti|\bmasscan|\bcensys|zmap|l9explore|l9tcpid|interactsh|netlab360|\bfuzz\b|\bscanner\b))re"},
     {14002, C::Scanner, kPath,
      R"re((?:/_vti_[a-z]+|/iisadmpwd|/iisadmin|/msadc/|/scripts/(?:\.\.|root\.exe|cmd\.exe)|/cgi-bin/(?:php|test-cgi|printenv|nph-|phf|handler|count\.cgi|formmail)|/phpmyadmin|/server-(?:status|info)(?:$|[/?])|/(?:web|meta)-inf(?:/|$)|/\.(?:git|svn|hg|bzr|cvs|ds_store|idea|vscode)(?:/|$)|/cvs/(?:entries|root)|/wp-admin/(?:install|setup-config)|/actuator/(?:env|heapdump|jolokia|gateway|mappings|configprops|threaddump|logfile)|/jmx-console|/invoker/(?:jmxinvokerservlet|ehinvokerservlet)|/manager/html|/hnap1|/boaform|/solr/admin|/console/login/loginform\.jsp|/\.well-known/security\.txt~|/xmlrpc\.php|/elmah\.axd|/trace\.axd|/phpinfo\.php|/shell\.php|/c99\.php|/r57\.php|/adminer\.php))re"},
     {14004, C::Scanner, kPath,

@@ -154,7 +154,7 @@ class Lexer {
 public:
   explicit Lexer(std::string_view s) : s_(s) {}
 
-  size_t run(Tok *out, size_t max) {
+  size_t run(Tok* out, size_t max) {
     size_t n = 0;
     while (n < max) {
       skip();
@@ -287,7 +287,7 @@ private:
         ++i;
       }
       Tok t = tok(T::Word, i - start);
-      for (const auto &w : kWords) {
+      for (const auto& w : kWords) {
         if (w.w == t.text) {
           t.type = w.type;
           t.kw = w.kw;
@@ -345,7 +345,7 @@ bool isSqlFunction(std::string_view w) {
 
 class Grammar {
 public:
-  Grammar(const Tok *t, size_t n, size_t synthetic = npos) : t_(t), n_(n), synthetic_(synthetic) {}
+  Grammar(const Tok* t, size_t n, size_t synthetic = npos) : t_(t), n_(n), synthetic_(synthetic) {}
 
   bool is(size_t i, T type) const { return i < n_ && t_[i].type == type; }
   bool kw(size_t i, K k) const { return i < n_ && t_[i].kw == k; }
@@ -365,12 +365,12 @@ public:
 
   // A value: literal, variable, identifier, function call, group, unary op + value.
   // Returns the index after it or npos; strong is set for literals, calls, groups, variables.
-  size_t value(size_t i, bool &strong) const {
+  size_t value(size_t i, bool& strong) const {
     strong = false;
     if (i >= n_) {
       return npos;
     }
-    const Tok &t = t_[i];
+    const Tok& t = t_[i];
     if (t.type == T::Op &&
         (t.text == "-" || t.text == "+" || t.text == "!" || t.text == "~" || t.kw == K::Not)) {
       return value(i + 1, strong);
@@ -433,7 +433,7 @@ public:
     if (i >= n_) {
       return 0;
     }
-    const Tok &t = t_[i];
+    const Tok& t = t_[i];
     if (t.type == T::Comment && !strict) {
       return 1003; // ' --  ' #  ' /*
     }
@@ -493,7 +493,7 @@ public:
     if (i >= n_) {
       return false;
     }
-    const Tok &t = t_[i];
+    const Tok& t = t_[i];
     if (t.kw == K::Select) {
       return selectList(i + 1);
     }
@@ -532,7 +532,7 @@ public:
       if (i + 1 >= n_) {
         return false;
       }
-      const Tok &x = t_[i + 1];
+      const Tok& x = t_[i + 1];
       return (x.type == T::LParen && (is(i + 2, T::Var) || is(i + 2, T::Str))) ||
              x.type == T::Var ||
              (x.type == T::Word &&
@@ -560,7 +560,7 @@ public:
     if (i >= n_) {
       return false;
     }
-    const Tok &t = t_[i];
+    const Tok& t = t_[i];
     if (t.type == T::Num || t.type == T::Str || t.type == T::Var || t.text == "*" ||
         (t.type == T::Word && is(i + 1, T::LParen)) || t.text == "top") {
       return true;
@@ -574,7 +574,7 @@ public:
   // Checks that hold anywhere in the value.
   uint32_t anywhere() const {
     for (size_t i = 0; i < n_; ++i) {
-      const Tok &t = t_[i];
+      const Tok& t = t_[i];
       if (t.kw == K::Union && unionSelect(i)) {
         size_t j = i + 1;
         if (kw(j, K::All)) {
@@ -615,9 +615,9 @@ public:
       }
       if (t.type == T::Logic && i + 3 < n_ + 0) {
         // or 1=1, and 'a'='a': a literal comparison of equal literals anywhere.
-        const Tok &a = t_[i + 1];
-        const Tok &op = t_[i + 2];
-        const Tok &b = t_[i + 3];
+        const Tok& a = t_[i + 1];
+        const Tok& op = t_[i + 2];
+        const Tok& b = t_[i + 3];
         if ((a.type == T::Num || a.type == T::Str) && op.type == T::Cmp &&
             (b.type == T::Num || b.type == T::Str) &&
             (op.text == "=" || op.text == "like" || op.text == "is" ||
@@ -666,7 +666,7 @@ public:
   static constexpr size_t npos = static_cast<size_t>(-1);
 
 private:
-  const Tok *t_;
+  const Tok* t_;
   size_t n_;
   size_t synthetic_; // index of the closing quote the application would add, or npos
 };

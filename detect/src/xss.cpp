@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <string>
@@ -16,21 +17,10 @@ bool isTagChar(char c) {
 }
 
 // Elements that run script or load active content by themselves.
-constexpr std::array<std::string_view, 14> kActiveTags{{
-    "script",
-    "iframe",
-    "frame",
-    "frameset",
-    "object",
-    "embed",
-    "applet",
-    "base",
-    "isindex",
-    "import",
-    "xss",
-    "vmlframe",
-    "layer",
-    "ilayer",
+constexpr std::array<std::string_view, 21> kActiveTags{{
+    "script", "iframe",  "frame",    "frameset", "object",   "embed",     "applet",
+    "base",   "isindex", "import",   "xss",      "vmlframe", "layer",     "ilayer",
+    "style",  "xml",     "textarea", "noscript", "noembed",  "plaintext", "xmp",
 }};
 
 // Attributes whose value is a URL or code.
@@ -101,7 +91,11 @@ bool dangerousAttributes(std::string_view s, size_t pos, std::string_view tag) {
       ++i;
       continue;
     }
-    const size_t an = i;
+    size_t an = i;
+    while (an < n && (s[an] == '<' || s[an] == '/')) {
+      ++an; // "<svg </onload=...>": browsers still read an attribute
+    }
+    i = an;
     while (i < n && !isSpace(s[i]) && s[i] != '=' && s[i] != '>' && s[i] != '/') {
       ++i;
     }
@@ -131,6 +125,9 @@ bool dangerousAttributes(std::string_view s, size_t pos, std::string_view tag) {
       if (attr.size() > 2 && attr.starts_with("on") && isAlpha(attr[2])) {
         return true; // event handler with a value
       }
+      if (attr == "datasrc" || attr == "datafld" || attr == "dataformatas") {
+        return true; // IE data binding
+      }
       for (const auto u : kUrlAttrs) {
         if (attr == u) {
           if (scriptScheme(value)) {
@@ -138,8 +135,10 @@ bool dangerousAttributes(std::string_view s, size_t pos, std::string_view tag) {
           }
           if (attr == "style" && (value.find("expression") != std::string_view::npos ||
                                   value.find("javascript") != std::string_view::npos ||
-                                  value.find("-moz-binding") != std::string_view::npos ||
-                                  value.find("behavior") != std::string_view::npos)) {
+                                  value.find("binding") != std::string_view::npos ||
+                                  value.find("behavio") != std::string_view::npos ||
+                                  value.find("url(") != std::string_view::npos ||
+                                  value.find("@import") != std::string_view::npos)) {
             return true;
           }
           if (attr == "srcdoc" && value.find('<') != std::string_view::npos) {
@@ -169,6 +168,14 @@ bool dangerousAttributes(std::string_view s, size_t pos, std::string_view tag) {
 
 uint32_t detectXss(std::string_view low) {
   const size_t n = low.size();
+  // Computed at most once: scanning the rest of the value per tag would be quadratic.
+  int scriptUrlState = -1;
+  auto scriptUrl = [&] {
+    if (scriptUrlState < 0) {
+      scriptUrlState = scriptUrlAnywhere(low) ? 1 : 0;
+    }
+    return scriptUrlState == 1;
+  };
   // 1. Tags.
   for (size_t lt = low.find('<'); lt != std::string_view::npos; lt = low.find('<', lt + 1)) {
     size_t i = lt + 1;
@@ -191,7 +198,10 @@ uint32_t detectXss(std::string_view low) {
     while (i < n && isTagChar(low[i])) {
       ++i;
     }
-    const std::string_view tag = low.substr(ns, i - ns);
+    std::string_view tag = low.substr(ns, i - ns);
+    if (const size_t colon = tag.rfind(':'); colon != std::string_view::npos) {
+      tag.remove_prefix(colon + 1); // <x:script xmlns:x=...>: the local name counts
+    }
     for (const auto t : kActiveTags) {
       if (tag == t) {
         if (i >= n || isSpace(low[i]) || low[i] == '>' || low[i] == '/' || low[i] == '\0') {
@@ -210,7 +220,7 @@ uint32_t detectXss(std::string_view low) {
          tag == "meta" || tag == "link" || tag == "video" || tag == "audio" || tag == "img" ||
          tag == "body" || tag == "marquee" || tag == "details" || tag == "input" || tag == "a" ||
          tag == "div") &&
-        scriptUrlAnywhere(low.substr(i))) {
+        scriptUrl()) {
       return 2003;
     }
   }
@@ -218,9 +228,13 @@ uint32_t detectXss(std::string_view low) {
   if (scriptScheme(low) && looksLikeCode(low)) {
     return 2004;
   }
-  if (scriptUrlAnywhere(low)) {
+  if (scriptUrl()) {
     return 2004;
   }
+  // First positions of breakout characters, so the loops below stay linear.
+  const size_t firstQuote = std::min(low.find('"'), low.find('\''));
+  const size_t firstQuoteOrTick = std::min(firstQuote, low.find('`'));
+  const size_t firstBreak = low.find_first_of("\"';)}>(=-+,`");
   // 3. Attribute breakout: a quote, then an event handler with code.
   for (size_t pos = low.find("on"); pos != std::string_view::npos; pos = low.find("on", pos + 2)) {
     if (pos > 0 && !(isSpace(low[pos - 1]) || low[pos - 1] == '"' || low[pos - 1] == '\'' ||
@@ -241,14 +255,12 @@ uint32_t detectXss(std::string_view low) {
     if (j >= n || low[j] != '=') {
       continue;
     }
-    const std::string_view before = low.substr(0, pos);
     const std::string_view after = low.substr(j + 1, 200);
     const size_t v = after.find_first_not_of(" \t\r\n");
     if (v == std::string_view::npos || after[v] == '{') {
       continue; // JSX / template binding, not an HTML attribute
     }
-    if (before.find_first_of("\"'") != std::string_view::npos &&
-        after.find_first_of("(`") != std::string_view::npos) {
+    if (firstQuote < pos && after.find_first_of("(`") != std::string_view::npos) {
       return 2005;
     }
   }
@@ -264,6 +276,9 @@ uint32_t detectXss(std::string_view low) {
       while (i < n && isSpace(low[i])) {
         ++i;
       }
+      if (i + 2 < n && low[i] == '?' && low[i + 1] == '.') {
+        i += 2; // optional call: alert?.(1)
+      }
       if (i >= n || (low[i] != '(' && low[i] != '`')) {
         continue;
       }
@@ -272,8 +287,8 @@ uint32_t detectXss(std::string_view low) {
       }
       if (fn == "alert" || fn == "prompt" || fn == "confirm") {
         // The classic probes; rare in prose, common in payloads.
-        if (at == 0 || low.substr(0, at).find_first_of("\"';)}>(=-+,`") != std::string_view::npos ||
-            low.substr(i + 1).starts_with("1)") || low.substr(i + 1).starts_with("document")) {
+        if (at == 0 || firstBreak < at || low.substr(i + 1).starts_with("1)") ||
+            low.substr(i + 1).starts_with("document")) {
           return 2006;
         }
       }
@@ -285,7 +300,7 @@ uint32_t detectXss(std::string_view low) {
       if (k > 0 &&
           (low[k - 1] == ';' || low[k - 1] == '+' || low[k - 1] == '-' || low[k - 1] == '|' ||
            low[k - 1] == '&' || low[k - 1] == '*') &&
-          low.substr(0, k).find_first_of("\"'`") != std::string_view::npos) {
+          firstQuoteOrTick < k) {
         return 2006;
       }
     }

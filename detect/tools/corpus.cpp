@@ -24,7 +24,7 @@ RequestView Record::view() const {
 }
 
 std::string defaultDir() {
-  if (const char *env = std::getenv("BULWARK_CORPUS_DIR"); env != nullptr && *env != '\0') {
+  if (const char* env = std::getenv("BULWARK_CORPUS_DIR"); env != nullptr && *env != '\0') {
     return env;
   }
 #ifdef BULWARK_SOURCE_DIR
@@ -38,10 +38,10 @@ std::string defaultDir() {
   return {};
 }
 
-std::vector<std::string> files(const std::string &dir) {
+std::vector<std::string> files(const std::string& dir) {
   std::vector<std::string> out;
   std::error_code ec;
-  for (const auto &e : std::filesystem::directory_iterator(dir, ec)) {
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
     if (e.is_regular_file() && (name.ends_with(".jsonl") || name.ends_with(".jsonl.gz"))) {
       out.push_back(e.path().string());
@@ -51,7 +51,7 @@ std::vector<std::string> files(const std::string &dir) {
   return out;
 }
 
-Result<std::vector<Record>> load(const std::string &path) {
+Result<std::vector<Record>> load(const std::string& path) {
   gzFile f = gzopen(path.c_str(), "rb"); // reads plain files too
   if (f == nullptr) {
     return BW_ERR(errnoCode(errno), "corpus: cannot open " + path);
@@ -92,7 +92,7 @@ Result<std::vector<Record>> load(const std::string &path) {
     r.target = j.value("target", "/");
     r.body = j.value("body", "");
     if (j.contains("headers") && j["headers"].is_array()) {
-      for (const auto &h : j["headers"]) {
+      for (const auto& h : j["headers"]) {
         if (h.is_array() && h.size() == 2 && h[0].is_string() && h[1].is_string()) {
           r.headers.emplace_back(h[0].get<std::string>(), h[1].get<std::string>());
         }
@@ -100,8 +100,8 @@ Result<std::vector<Record>> load(const std::string &path) {
     }
     out.push_back(std::move(r));
   }
-  for (auto &r : out) {
-    for (const auto &[name, value] : r.headers) {
+  for (auto& r : out) {
+    for (const auto& [name, value] : r.headers) {
       r.headerViews.push_back(Header{name, value});
     }
   }
@@ -110,9 +110,9 @@ Result<std::vector<Record>> load(const std::string &path) {
 
 namespace {
 
-std::string describe(const Record &r, const Verdict &v) {
+std::string describe(const Record& r, const Verdict& v) {
   std::string s = r.method + " " + r.target.substr(0, 160);
-  for (const auto &[name, value] : r.headers) {
+  for (const auto& [name, value] : r.headers) {
     static constexpr std::string_view kCommon[] = {
         "host",           "accept", "connection",    "accept-language", "accept-encoding",
         "accept-charset", "pragma", "cache-control", "content-length"};
@@ -128,11 +128,11 @@ std::string describe(const Record &r, const Verdict &v) {
   if (!r.body.empty()) {
     s += " body=" + r.body.substr(0, 160);
   }
-  for (const auto &f : v.findings) {
+  for (const auto& f : v.findings) {
     s += "\n      -> " + std::string(className(f.cls)) + " " + std::to_string(f.ruleId) + " " +
          f.part + " = " + f.value.substr(0, 100);
   }
-  for (auto &c : s) {
+  for (auto& c : s) {
     if (c == '\r') {
       c = ' ';
     }
@@ -140,7 +140,7 @@ std::string describe(const Record &r, const Verdict &v) {
   return s;
 }
 
-std::string fileKey(const std::string &path) {
+std::string fileKey(const std::string& path) {
   std::string name = std::filesystem::path(path).filename().string();
   for (const std::string_view ext : {".jsonl.gz", ".jsonl"}) {
     if (name.ends_with(ext)) {
@@ -152,26 +152,26 @@ std::string fileKey(const std::string &path) {
 
 } // namespace
 
-Report evaluate(const Engine &engine, const std::vector<std::string> &paths, size_t samples,
-                const std::string &onlyClass) {
+Report evaluate(const Engine& engine, const std::vector<std::string>& paths, size_t samples,
+                const std::string& onlyClass) {
   Report rep;
   std::map<std::string, size_t> missesPerClass;
   const auto start = std::chrono::steady_clock::now();
-  for (const auto &path : paths) {
+  for (const auto& path : paths) {
     auto records = load(path);
     if (!records) {
       std::fprintf(stderr, "%s\n", records.error().describe().c_str());
       continue;
     }
     const std::string key = fileKey(path);
-    for (const auto &r : *records) {
+    for (const auto& r : *records) {
       if (!onlyClass.empty() && r.cls != onlyClass) {
         continue;
       }
       const Verdict v = engine.inspect(r.view());
       ++rep.requests;
       const bool hit = v.attack();
-      Counts &cls = rep.perClass[r.cls];
+      Counts& cls = rep.perClass[r.cls];
       if (r.attack()) {
         ++cls.attacks;
         cls.detected += hit;
@@ -204,28 +204,28 @@ Report evaluate(const Engine &engine, const std::vector<std::string> &paths, siz
   return rep;
 }
 
-std::string format(const Report &rep) {
+std::string format(const Report& rep) {
   std::ostringstream o;
   char line[256];
   o << "per file (TPR excludes class 'other'):\n";
   std::snprintf(line, sizeof line, "  %-18s %8s %8s %8s %8s %9s %9s\n", "file", "attacks",
                 "detected", "benign", "passed", "TPR %", "TNR %");
   o << line;
-  auto row = [&](const std::string &name, const Counts &c) {
+  auto row = [&](const std::string& name, const Counts& c) {
     std::snprintf(line, sizeof line, "  %-18s %8zu %8zu %8zu %8zu %9.2f %9.2f\n", name.c_str(),
                   c.attacks, c.detected, c.benign, c.passed, c.tpr(), c.tnr());
     o << line;
   };
-  for (const auto &[name, c] : rep.perFile) {
+  for (const auto& [name, c] : rep.perFile) {
     row(name, c);
   }
   row("overall", rep.overall);
   o << "per class:\n";
-  for (const auto &[name, c] : rep.perClass) {
+  for (const auto& [name, c] : rep.perClass) {
     row(name, c);
   }
   o << "class 'other' (reported separately):\n";
-  for (const auto &[name, c] : rep.otherPerFile) {
+  for (const auto& [name, c] : rep.otherPerFile) {
     row(name, c);
   }
   std::snprintf(line, sizeof line, "%zu requests in %.2f s (%.0f req/s, one thread)\n",

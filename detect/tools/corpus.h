@@ -32,9 +32,9 @@ struct Record {
 std::string defaultDir();
 
 // The corpus files (*.jsonl, *.jsonl.gz) in dir, sorted.
-std::vector<std::string> files(const std::string &dir);
+std::vector<std::string> files(const std::string& dir);
 
-[[nodiscard]] Result<std::vector<Record>> load(const std::string &path);
+[[nodiscard]] Result<std::vector<Record>> load(const std::string& path);
 
 struct Counts {
   size_t attacks = 0;
@@ -64,9 +64,9 @@ struct Report {
 
 // Runs every record of every file through the engine. samples: how many misses per class and
 // false positives to keep.
-Report evaluate(const Engine &engine, const std::vector<std::string> &paths, size_t samples,
-                const std::string &onlyClass = {});
+Report evaluate(const Engine& engine, const std::vector<std::string>& paths, size_t samples,
+                const std::string& onlyClass = {});
 
-std::string format(const Report &report);
+std::string format(const Report& report);
 
 } // namespace bulwark::detect::corpus

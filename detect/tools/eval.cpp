@@ -9,7 +9,7 @@
 
 #include "corpus.h"
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   using namespace bulwark::detect;
   std::string dir;
   std::string onlyClass;
@@ -52,11 +52,11 @@ int main(int argc, char **argv) {
   const corpus::Report rep = corpus::evaluate(**engine, paths, samples, onlyClass);
   if (!quiet) {
     std::printf("== misses (up to %zu per class)\n", samples);
-    for (const auto &m : rep.misses) {
+    for (const auto& m : rep.misses) {
       std::printf("  [%s] %s %s\n", m.cls.c_str(), m.id.c_str(), m.what.c_str());
     }
     std::printf("== false positives (up to %zu)\n", samples * 4);
-    for (const auto &m : rep.falsePositives) {
+    for (const auto& m : rep.falsePositives) {
       std::printf("  %s %s\n", m.id.c_str(), m.what.c_str());
     }
   }

@@ -157,7 +157,7 @@ Status applyConfigJson(std::string_view text, ProxyConfig& cfg) {
   json doc;
   try {
     doc = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) { // parse errors and out-of-range numbers
     return BW_INVALID(std::string("not valid JSON: ") + e.what());
   }
   if (!doc.is_object()) {

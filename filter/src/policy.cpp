@@ -141,7 +141,7 @@ Status applyPolicyJson(std::string_view text, Policy& out) {
   json doc;
   try {
     doc = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) { // parse errors and out-of-range numbers
     return BW_INVALID(std::string("policy: not valid JSON: ") + e.what());
   }
   if (!doc.is_object()) {

@@ -9,7 +9,7 @@
 
 namespace {
 
-const bulwark::detect::Engine &engine() {
+const bulwark::detect::Engine& engine() {
   static const bulwark::detect::EnginePtr e = [] {
     bulwark::detect::EngineConfig cfg;
     cfg.maxBodyBytes = 4096;
@@ -24,10 +24,10 @@ const bulwark::detect::Engine &engine() {
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace bulwark::detect;
   // Layout: "METHOD TARGET\nName: value\n...\n\nbody" (a loose HTTP/1 head).
-  const std::string_view in(reinterpret_cast<const char *>(data), size);
+  const std::string_view in(reinterpret_cast<const char*>(data), size);
   const size_t headEnd = in.find("\n\n");
   const std::string_view head = in.substr(0, headEnd);
   const std::string_view body =
@@ -52,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   r.headers = headers;
   r.body = body;
   const Verdict v = engine().inspect(r);
-  for (const auto &f : v.findings) {
+  for (const auto& f : v.findings) {
     if (f.value.size() > 128 || f.ruleId == 0) {
       __builtin_trap();
     }

@@ -7,9 +7,9 @@
 #include "bulwark/detect/normalize.h"
 #include "detectors.h"
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace bulwark::detect;
-  const std::string_view in(reinterpret_cast<const char *>(data), size);
+  const std::string_view in(reinterpret_cast<const char*>(data), size);
   std::string out;
   std::string tmp;
   percentDecode(in, out, true);

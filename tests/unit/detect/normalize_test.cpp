@@ -49,7 +49,7 @@ TEST(NormalizeTest, EntitiesAndEscapes) {
 
 TEST(NormalizeTest, Utf7AndEnclosedForms) {
   EXPECT_EQ(norm("+ADw-script+AD4-", false), "<script>");
-  EXPECT_EQ(norm("C++ and +1", false), "C++ and +1"); // not UTF-7 of ASCII: unchanged
+  EXPECT_EQ(norm("C++ and +1", false), "C++ and +1");           // not UTF-7 of ASCII: unchanged
   EXPECT_EQ(norm("%e2%91%a0%e2%91%a1%e2%91%a6", false), "127"); // circled digits
   EXPECT_EQ(norm("%f8%80%80%80%ae%f8%80%80%80%ae%f8%80%80%80%af", false), "../");
 }

@@ -7,9 +7,9 @@
 namespace bulwark::detect {
 namespace {
 
-std::string dump(const ArgList &l) {
+std::string dump(const ArgList& l) {
   std::string s;
-  for (const auto &a : l.args()) {
+  for (const auto& a : l.args()) {
     s += a.kind == Arg::Kind::Name ? "N " : a.kind == Arg::Kind::File ? "F " : "V ";
     s += std::string(a.name) + "=" + std::string(a.value) + "\n";
   }

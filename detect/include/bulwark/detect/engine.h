@@ -80,21 +80,21 @@ struct EngineConfig {
 class Engine {
 public:
   // Compiles the rule databases; fails only if a built-in pattern does not compile.
-  [[nodiscard]] static Result<std::shared_ptr<const Engine>> create(const EngineConfig &config);
+  [[nodiscard]] static Result<std::shared_ptr<const Engine>> create(const EngineConfig& config);
 
   // Thread-safe: every thread gets its own vectorscan scratch space.
-  Verdict inspect(const RequestView &request) const;
+  Verdict inspect(const RequestView& request) const;
 
-  const EngineConfig &config() const { return config_; }
+  const EngineConfig& config() const { return config_; }
 
   ~Engine();
-  Engine(const Engine &) = delete;
-  Engine &operator=(const Engine &) = delete;
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
 
   struct Impl;
 
 private:
-  Engine(const EngineConfig &config, std::unique_ptr<Impl> impl);
+  Engine(const EngineConfig& config, std::unique_ptr<Impl> impl);
 
   EngineConfig config_;
   std::unique_ptr<Impl> impl_;

@@ -28,7 +28,7 @@ public:
   std::string_view own(std::string s);
   void clear();
 
-  const std::vector<Arg> &args() const { return args_; }
+  const std::vector<Arg>& args() const { return args_; }
   bool overflow() const { return overflow_; }
   void setOverflow() { overflow_ = true; }
   void setLimit(size_t maxArgs) { maxArgs_ = maxArgs; }
@@ -41,25 +41,25 @@ private:
 };
 
 // "a=1&b=2" (also ';'-separated when sep is ';'); names and values stay raw (still encoded).
-void parseUrlencoded(std::string_view text, ArgList &out, char sep = '&');
+void parseUrlencoded(std::string_view text, ArgList& out, char sep = '&');
 
 // "a=1; b=2" Cookie header.
-void parseCookies(std::string_view text, ArgList &out);
+void parseCookies(std::string_view text, ArgList& out);
 
 // JSON: every string value and every key, named by path ("user.name", "items[].id"); numbers and
 // literals are skipped. Returns false on malformed JSON (what was parsed so far is kept) or when
 // nesting exceeds maxDepth.
-bool parseJson(std::string_view text, ArgList &out, size_t maxDepth);
+bool parseJson(std::string_view text, ArgList& out, size_t maxDepth);
 
 // multipart/form-data: part names, filenames, and values (nested multipart/mixed followed up to
 // maxDepth). boundary is the parameter from Content-Type. Returns false when malformed.
-bool parseMultipart(std::string_view body, std::string_view boundary, ArgList &out,
+bool parseMultipart(std::string_view body, std::string_view boundary, ArgList& out,
                     size_t maxDepth);
 
 // XML: element text, attribute values and names, CDATA, comments, processing instructions and
 // the DOCTYPE (with its internal subset) as one value named "!doctype". Returns false when
 // malformed or too deep.
-bool parseXml(std::string_view text, ArgList &out, size_t maxDepth);
+bool parseXml(std::string_view text, ArgList& out, size_t maxDepth);
 
 // Extracts a parameter ("boundary", "charset") from a Content-Type value.
 std::string_view contentTypeParam(std::string_view contentType, std::string_view param);
