@@ -12,7 +12,8 @@ PROXY_PORT=${PROXY_PORT:-26001}
 STATUS_PORT=${STATUS_PORT:-10246}
 
 ./scripts/deps.sh
-./scripts/build.sh >/dev/null
+echo "building bulwark (a first build takes several minutes on 2 cores)..."
+./scripts/build.sh | tail -n 1
 PROXY="$ROOT/build/bin/bulwark-proxy"
 
 WORK=$(mktemp -d /tmp/bulwark-demo.XXXXXX)
