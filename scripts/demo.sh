@@ -51,7 +51,7 @@ step "app: nginx on 127.0.0.1:$APP_PORT"
 nginx -c "$WORK/app.conf" -p "$WORK" & APP_PID=$!
 step "bulwark-proxy on 127.0.0.1:$PROXY_PORT -> 127.0.0.1:$APP_PORT (status :$STATUS_PORT)"
 "$PROXY" --listen "127.0.0.1:$PROXY_PORT" --status-listen "127.0.0.1:$STATUS_PORT" \
-  --app-port "$APP_PORT" --mode block > >(tee "$WORK/events.log") 2> >(tee "$WORK/proxy.log" >&2) &
+  --app-port "$APP_PORT" --mode block > "$WORK/events.log" 2> >(tee "$WORK/proxy.log" >&2) &
 PROXY_PID=$!
 for _ in $(seq 1 50); do
   curl -fs "http://127.0.0.1:$STATUS_PORT/readyz" >/dev/null 2>&1 && break
@@ -83,6 +83,16 @@ curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
 printf '%-70s -> ' "GET /api/items?q=select+the+best+option (benign, SQL-like English)"
 curl -s -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$PROXY_PORT/api/items?q=select+the+best+option"
 sleep 0.2
+step "attack events (the proxy's stdout, one JSON line each; shortened here)"
+python3 - "$WORK/events.log" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    f = e["findings"][0] if e["findings"] else {}
+    print("%-8s %-18s rules=%-16s %s %s  [%s: %s]" % (e["action"], ",".join(e["classes"]),
+          ",".join(map(str, e["rule_ids"])), e["method"] or "-", e["path"][:50],
+          f.get("part", ""), f.get("value", "")[:40]))
+PY
 step "metrics (excerpt)"
 curl -s "http://127.0.0.1:$STATUS_PORT/metrics" | grep -E '^bulwark_(requests_total|connections_total|upstream_reused_total|bad_requests_total\{reason="te_cl"\}|attacks_total.* [1-9])'
 
