@@ -1042,6 +1042,8 @@ Status compileRules(const std::vector<const PatternRule*>& rules, hs_database_t*
 bool plainRule(uint32_t id) {
   switch (id) {
   case 1019: // information_schema ...
+  case 1035: // xp_cmdshell, sp_executesql, pg_sleep ...
+  case 1038: // select 0x41424344
   case 4013: // sh -c
   case 4019: // if exist / for %x in (...) do
   case 4020: // cmd --flag /path

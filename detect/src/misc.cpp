@@ -68,6 +68,20 @@ const std::string& shellView(std::string_view s) {
     if (c == '\'' || c == '"' || c == '\\' || c == '^') {
       continue; // c'a't, c"a"t, c\at, c^a^t (cmd.exe)
     }
+    // pi$()ng, pi<()ng, pi``ng: an empty substitution between two letters splices nothing
+    // (letters on both sides, so markdown ``` fences are left alone)
+    const auto letter = [](char k) { return k >= 'a' && k <= 'z'; };
+    if (i > 0 && letter(s[i - 1])) {
+      if ((c == '$' || c == '<' || c == '>') && i + 3 < s.size() && s[i + 1] == '(' &&
+          s[i + 2] == ')' && letter(s[i + 3])) {
+        i += 2;
+        continue;
+      }
+      if (c == '`' && i + 2 < s.size() && s[i + 1] == '`' && letter(s[i + 2])) {
+        ++i;
+        continue;
+      }
+    }
     if (c == '$' && i + 1 < s.size()) {
       const std::string_view rest = s.substr(i + 1);
       if (rest.starts_with("{ifs") || rest.starts_with("ifs")) {
@@ -185,6 +199,18 @@ constexpr auto kCommands = std::to_array<Command>({
     {"whois", false},     {"rsync", true},      {"type", false},    {"net", false},
     {"netsh", true},      {"reg", false},       {"del", false},     {"start", false},
     {"schtasks", true},   {"sc", false},
+    // administration / provisioning tools: never English words
+    {"ansible", true},    {"ansible-config", true}, {"ansible-console", true},
+    {"ansible-inventory", true}, {"ansible-vault", true}, {"ansible-playbook", true},
+    {"ansible-galaxy", true}, {"chef-vault", true}, {"chef-run", true}, {"chef-client", true},
+    {"knife", false},     {"visudo", true},     {"lastlog", true},  {"htop", true},
+    {"aptitude", true},   {"apt-get", true},    {"yum", true},      {"dnf", true},
+    {"ssh-copy-id", true}, {"ssh-keygen", true}, {"rmt-tar", true}, {"cscli", true},
+    {"pipx", true},       {"pip", false},       {"pip3", false},    {"npm", false},
+    {"docker", false},    {"kubectl", false},    {"journalctl", true}, {"dmesg", true},
+    {"strace", true},     {"ltrace", true},     {"gdb", true},      {"bcdboot", true},
+    {"bcdedit", true},    {"vssadmin", true},   {"fold", false},    {"comm", false},
+    {"trap", false},      {"alias", false},     {"perf", false},
 });
 
 const Command* findCommand(std::string_view word) {

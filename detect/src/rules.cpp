@@ -54,7 +54,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {4016, C::Rce, kValues,
      R"re(\b(?:nc|ncat|netcat)(?:\.exe)?\s+(?:-[a-z]*\s+)*(?:-[a-z]*[ec]\s|\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\s+\d+))re"},
     {4019, C::Rce, kValues,
-     R"re(\bfor\s+(?:/[a-z]\s+)*(?:[^\s]+\s+){0,3}%%?\S{1,20}\s+in\s*\(.{0,200}\)\s*do\b|\bif\s+(?:/i\s+)?(?:not\s+)?(?:exist|defined|errorlevel)\s|\bif\s+(?:/i\s+)?(?:not\s+)?\S+\s*(?:==|\s(?:equ|neq|lss|leq|gtr|geq)\s)\s*\S+\s+[a-z]|%errorlevel%)re"},
+     R"re(\bfor\s+(?:/[a-z]\s+)*(?:[^\s]+\s+){0,3}%%?\S{1,20}\s+in\s*\(.{0,200}\)\s*do\b|\bif\s+(?:/i\s+)?(?:not\s+)?(?:exist|defined|errorlevel)\s|\bif\s+(?:/i\s+)?(?:not\s+)?(?:"[^"]{0,64}"|%[^\s%]{1,32}%)\s*(?:==|\s(?:equ|neq|lss|leq|gtr|geq)\s)\s*\S+\s+[a-z]|%errorlevel%)re"},
     {4020, C::Rce, kArg | kName,
      R"re(^['"]?(?:[a-z0-9_.-]+/)*[a-z][a-z0-9_.-]{1,20}['"]?\s+(?:(?:-{1,2}[a-z][a-z0-9=_-]*\s+)+(?:/|~/|\$)|(?:-{1,2}[a-z][a-z0-9=_-]*\s+)*(?:/(?:etc|var|usr|bin|sbin|tmp|proc|dev|home|root|opt|lib|srv|run)(?:/|\s|$)|~/)))re"},
     {4021, C::Rce, kValues,
@@ -103,7 +103,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {5020, C::CodeInjection, kFilename,
      R"re(\.\s*(?:php\d?|phtml|phar|pht|phps|pgif|shtml|jsp|jspx|asp|aspx|asa|cer|cgi|pl|py|sh|exe|htaccess)[\s.]*$)re"},
     {1017, C::Sqli, kValues,
-     R"re((?:^|[^a-z0-9_.$])(?:unhex|hex|compress|uncompress|coalesce|nullif|ifnull|isnull|concat|concat_ws|group_concat|char|chr|ascii|ord|substring|substr|mid|conv|cast|convert|version|database|schema|current_user|system_user|session_user|sleep|benchmark|load_file|extractvalue|updatexml|md5|sha1|sha2|instr|locate|elt|find_in_set|make_set|json_extract|pg_sleep|to_char|sys_context|rawtohex|hextoraw|row_count|found_rows|last_insert_id|connection_id|db_name|object_id|col_name|is_srvrolemember|openquery|openrowset|unicode|nchar|quotename|char_length|bit_length|octet_length|soundex|patindex|charindex|user_name|suser_name|host_name|current_database|pg_read_file|lo_import|json_keys|name_const)\()re"},
+     R"re((?:^|[^a-z0-9_.$])(?:unhex|hex|compress|uncompress|coalesce|nullif|ifnull|isnull|concat|concat_ws|group_concat|char|chr|ascii|ord|substring|substr|mid|conv|cast|convert|version|database|schema|current_user|system_user|session_user|sleep|benchmark|load_file|extractvalue|updatexml|md5|sha1|sha2|instr|locate|elt|find_in_set|make_set|json_extract|pg_sleep|to_char|sys_context|rawtohex|hextoraw|row_count|found_rows|last_insert_id|connection_id|db_name|object_id|col_name|is_srvrolemember|openquery|openrowset|unicode|nchar|quotename|char_length|bit_length|octet_length|soundex|patindex|charindex|user_name|suser_name|host_name|current_database|pg_read_file|lo_import|json_keys|name_const|lo_get|starts_with|json_search|json_array|json_object|pg_ls_dir|pg_read_binary_file|utl_inaddr|xmltype)\()re"},
     {2007, C::Xss, kValues,
      R"re(\b(?:document\s*\??\.\s*(?:cookie|domain|location|write|writeln|queryselector(?:all)?|getelementsby[a-z]+|getelementbyid|body|forms|referrer|documentelement)|window\s*\.\s*(?:location|open|name|eval|settimeout|atob)|location\s*\.\s*(?:href|hash|replace|assign|search)|\.(?:inner|outer)html\s*=|localstorage\s*\.|sessionstorage\s*\.|top\s*\[\s*['"`]))re"},
     {2008, C::Xss, kValues, R"re((?:^|[\s"'`;])on[a-z]{3,40}\s*=\s*(?:[^{\s]|$))re"},
@@ -173,6 +173,129 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {13006, C::Protocol, kArg | kName,
      R"re((?:^|[\r\n]|[a-z0-9])(?:get|post|head|put|delete|options|connect|trace|patch|propfind)\s+(?:/|https?://)[^\s]*\s+http/\d(?:\.\d)?\s*(?:[\r\n]|$))re"},
     {13008, C::Protocol, kArg | kName, R"re((?:^|[^a-z])unix:[^|\s]*\|)re"},
+
+    // --- generalised technique rules (stacked SQL, shell obfuscation, JS/HTML tricks, URL
+    // confusion); each describes a syntax shape, not a particular payload
+    // stacked query: a value that opens with ';' and a SQL statement verb
+    {1030, C::Sqli, kValues,
+     R"re(^\s*['")]?\s*;\s*(?:drop|update|alter|insert|delete|truncate|create|exec(?:ute)?|declare|shutdown|grant|revoke)(?:\s+[a-z@#(`\[]|\s*/\*|\[))re"},
+    // a quote break whose tail is commented out: x'|email--, a'or?--, '||true
+    {1033, C::Sqli, kValues,
+     R"re(['"`]\s*(?:[|&^<>=/%+*-]|mod\b|or\b|and\b|is\b|xor\b)[^'"`\r\n]{0,40}--\s*-?\s*$|['"`]\s*\|\|\s*(?:true|false|null|\d))re"},
+    // PostgreSQL JSON operators on a JSON literal, casts on call results
+    {1034, C::Sqli, kValues,
+     R"re('[\[{][^']{0,200}[\]}]'\s*(?:->>?|#>>?|\?[|&]?|@>|<@|[<>]\s*'\$)|\)\s*::\s*(?:int|integer|int[248]|text|bool|boolean|bigint|numeric|double|varchar|char|bytea|regclass|oid)\b)re"},
+    // dangerous stored procedures / packages / OLE DB providers
+    {1035, C::Sqli, kValues,
+     R"re(\b(?:xp_(?:cmdshell|dirtree|regread|regwrite|fileexist|servicecontrol|availablemedia|makecab|subdirs|fixeddrives|ntsec_enumdomains)|sp_(?:executesql|password|oacreate|oamethod|makewebtask|addextendedproc|configure|addlogin|addsrvrolemember)|utl_(?:http|inaddr|file|smtp|tcp)|dbms_(?:pipe|lock|xmlquery|java|scheduler)|openrowset|opendatasource|msdasql|sqloledb|pg_sleep|execute\s+immediate\s*['"])\b)re"},
+    // statement terminated and commented: "drop t;--", "delete from users;--"
+    {1036, C::Sqli, kValues,
+     R"re(\b(?:delete\s+from|drop\s+(?:table\s+)?[a-z_][a-z0-9_.]*|insert\s+into|truncate\s+(?:table\s+)?[a-z_]+|update\s+[a-z_]+\s+set)\b[^;]{0,60};\s*(?:--|#))re"},
+    // comment-spliced keywords and MySQL versioned comments: dr/**/op, drop/*x*/t, /*!50000select
+    {1037, C::Sqli, kValues,
+     R"re([a-z]/\*\*/[a-z]|\b(?:drop|select|union|insert|delete|update|from|where)\s*/\*[^*]{0,40}\*/\s*[a-z(]|/\*!(?:\d{4,5})?[a-z])re"},
+    // xor as a boolean operator; scientific-notation splice 1.e(; hex-literal select
+    {1038, C::Sqli, kValues,
+     R"re((?:^|['"\s])xor\s+(?:\d+|'[^']*'|[a-z_]+)\s*(?:[<>=!-]|$)|\b\d+\.e\s*(?:\(|\.[a-z])|\bselect\s+0x[0-9a-f]{4,}|\)\s*when\s+\d+\s+then\b|\bhaving\s+\d+\s*[=<>])re"},
+    // MySQL user-variable assignment / subquery assigned in an expression
+    {1031, C::Sqli, kValues,
+     R"re((?:^|[;>\s])set\s+@@?[a-z_][a-z0-9_]*\s*(?::?=|$)|[=,]\s*\(\s*select\b|\bselect\s*\(\s*case\b)re"},
+    // boolean continuation with a programming-style comparison: "|| x ==", "or a != "
+    {1032, C::Sqli, kValues,
+     R"re(^[\s'")/]{0,3}(?:or|and|\|\||&&)\s+[a-z_][a-z0-9_.]*\s*(?:==|!=|<>))re"},
+    // quoted-identifier aliasing (` as `x` from), paren-wrapped LIKE, a value closed by quote+';'
+    {1039, C::Sqli, kValues,
+     R"re(`\s+as\s+`|\bas\s*['"`]\s+from\b|\)\s*(?:not\s+)?like\s*\(|[a-z0-9]['"`]\s*(?:/\*[^*]{0,40}\*/\s*)?;\s*(?:--|#)?\s*$)re"},
+    // empty command substitution / quote pairs splicing a word: pi$()ng, pi``ng, ""p""y""t""h
+    {4030, C::Rce, kValues,
+     R"re([a-z](?:\$\(\s*\)|``|[<>]\(\s*\))[a-z]|(?:""[a-z]){3}|(?:''[a-z]){3})re"},
+    // bash brace expansion used as a command list: {id,}, {,echo,x}, {nc,-lvp,4444}
+    {4031, C::Rce, kValues,
+     R"re(\{,[a-z/?*$\\][^{}\s"':,]*,[^{}\s"':]*\}|\{[a-z/?*$\\][^{}\s"':,]*,(?:\}|[-/#][^{}\s"':]*\}))re"},
+    // shellshock: a value that is a bash function definition
+    {4032, C::Rce, kValues, R"re(^\s*\(\s*\)\s*\{)re"},
+    // SMTP / IMAP command injection after a line break
+    {4033, C::Rce, kArg | kHeader,
+     R"re([\r\n]\s*(?:(?:ehlo|helo)\s+[a-z0-9.-]+\.[a-z]|mail\s+from\s*:|rcpt\s+to\s*:|auth\s+[a-z0-9-]+\s+[a-z0-9+/]{12,}=*|retr\s+\d+\s*$|[a-z]{1,4}\d{1,5}\s+(?:login|select|examine|status|append|fetch|store|uid|create|rename)\s+\S+\s+(?:\(|\{)))re"},
+    // glob brackets holding slashes or a lone '?': /[e///]tc, pa[?]swd
+    {4034, C::Rce, kValues, R"re(\[[a-z?*!^]/{2,}\]|[/a-z]\[\?\][a-z])re"},
+    // bash parameter-expansion operators, command substitution inside ${...}, process
+    // substitution, $SHELL -c
+    {4035, C::Rce, kValues,
+     R"re(\$\{[a-z_]+(?:##?|%%?)\{?[^}\s]{0,20}\}|\$\{\s*`[^`]+`\s*\}|(?:^|[\s;&|])[<>]\([a-z]+\s+[a-z0-9/._-]+\)|\$\{?(?:shell|bash)\}?\s+-c\b|\$\(\(\s*\d+\s*\)\))re"},
+    // shell alias definition; a variable assigned then run: a=nc&&$a -l
+    {4036, C::Rce, kValues,
+     R"re(^\s*alias\s+(?:[-+][a-z]\s+)*['"]?[a-z0-9_.-]+['"]?\s*=|(?:^|[;&|\s])[a-z_][a-z0-9_]*=[^\s;&|]{1,40}\s*(?:;|&&|\|\|?)\s*\$\{?[a-z_][a-z0-9_]*\}?\s)re"},
+    // cmd.exe comparisons on quoted / %var% / bracketed operands; at-job scheduling
+    {4037, C::Rce, kValues,
+     R"re(\bif\s+(?:/i\s*)?(?:not\s+)?(?:"[^"]*"|\[[^\]]*\]|\{[^}]*\}|%[^%\s]+%)\s*==\s*(?:"[^"]*"|\[[^\]]*\]|\{[^}]*\}|%[^%\s]+%)\s*(?:[@(a-z]|$)|(?:^|[;&|])\s*at\s+\d{1,2}:\d{2}\s)re"},
+    // more mail-protocol verbs after a line break
+    {4038, C::Rce, kArg | kHeader,
+     R"re([\r\n]\s*(?:apop\s+\S+\s+[0-9a-f]{32}|[a-z]{1,4}\d{1,5}\s+authenticate\s+[a-z0-9-]+))re"},
+    // JSFuck-style coercion chains ('+' may have arrived as a form-encoded space)
+    {2020, C::Xss, kValues, R"re(\(\s*!\s*\[\s*\]\s*\+?\s*\[\s*\]\s*\)|!\s*\+\s*\[\s*\]|!!\s*\[\s*\]|\[\s*\]\s*\[\s*\(\s*!)re"},
+    // javascript: scheme split by control characters (ja&tab;vascript: after entity decoding)
+    {2026, C::Xss, kValues, R"re((?:j[\t\r\n\x0b\x0c]+a[\t\r\n\x0b\x0c]*v[\t\r\n\x0b\x0c]*a[\t\r\n\x0b\x0c]*s[\t\r\n\x0b\x0c]*c[\t\r\n\x0b\x0c]*r[\t\r\n\x0b\x0c]*i[\t\r\n\x0b\x0c]*p[\t\r\n\x0b\x0c]*t|j[\t\r\n\x0b\x0c]*a[\t\r\n\x0b\x0c]+v[\t\r\n\x0b\x0c]*a[\t\r\n\x0b\x0c]*s[\t\r\n\x0b\x0c]*c[\t\r\n\x0b\x0c]*r[\t\r\n\x0b\x0c]*i[\t\r\n\x0b\x0c]*p[\t\r\n\x0b\x0c]*t|j[\t\r\n\x0b\x0c]*a[\t\r\n\x0b\x0c]*v[\t\r\n\x0b\x0c]+a[\t\r\n\x0b\x0c]*s[\t\r\n\x0b\x0c]*c[\t\r\n\x0b\x0c]*r[\t\r\n\x0b\x0c]*i[\t\r\n\x0b\x0c]*p[\t\r\n\x0b\x0c]*t|j[\t\r\n\x0b\x0c]*a[\t\r\n\x0b\x0c]*v[\t\r\n\x0b\x0c]*a[\t\r\n\x0b\x0c]+s[\t\r\n\x0b\x0c]*c[\t\r\n\x0b\x0c]*r[\t\r\n\x0b\x0c]*i[\t\r\n\x0b\x0c]*p[\t\r\n\x0b\x0c]*t|j[\t\r\n\x0b\x0c]*a[\t\r\n\x0b\x0c]*v[\t\r\n\x0b\x0c]*a[\t\r\n\x0b\x0c]*s[\t\r\n\x0b\x0c]+c[\t\r\n\x0b\x0c]*r[\t\r\n\x0b\x0c]*i[\t\r\n\x0b\x0c]*p[\t\r\n\x0b\x0c]*t|j[\t\r\n\x0b\x0c]*a[\t\r\n\x0b\x0c]*v[\t\r\n\x0b\x0c]*a[\t\r\n\x0b\x0c]*s[\t\r\n\x0b\x0c]*c[\t\r\n\x0b\x0c]+r[\t\r\n\x0b\x0c]*i[\t\r\n\x0b\x0c]*p[\t\r\n\x0b\x0c]*t|j[\t\r\n\x0b\x0c]*a[\t\r\n\x0b\x0c]*v[\t\r\n\x0b\x0c]*a[\t\r\n\x0b\x0c]*s[\t\r\n\x0b\x0c]*c[\t\r\n\x0b\x0c]*r[\t\r\n\x0b\x0c]+i[\t\r\n\x0b\x0c]*p[\t\r\n\x0b\x0c]*t|j[\t\r\n\x0b\x0c]*a[\t\r\n\x0b\x0c]*v[\t\r\n\x0b\x0c]*a[\t\r\n\x0b\x0c]*s[\t\r\n\x0b\x0c]*c[\t\r\n\x0b\x0c]*r[\t\r\n\x0b\x0c]*i[\t\r\n\x0b\x0c]+p[\t\r\n\x0b\x0c]*t|j[\t\r\n\x0b\x0c]*a[\t\r\n\x0b\x0c]*v[\t\r\n\x0b\x0c]*a[\t\r\n\x0b\x0c]*s[\t\r\n\x0b\x0c]*c[\t\r\n\x0b\x0c]*r[\t\r\n\x0b\x0c]*i[\t\r\n\x0b\x0c]*p[\t\r\n\x0b\x0c]+t)[\t\r\n\x0b\x0c]*:)re"},
+    // identifiers spelled with JS unicode escapes of ASCII letters: \u0076\u0061l\u0075e
+    {2027, C::Xss, kValues, R"re((?:\\u00[4-7][0-9a-f][a-z0-9]{0,2}){4})re"},
+    // tagged-template invocation: x.call`...`, [].sort.call`${alert}`
+    {2021, C::Xss, kValues, R"re(\.\s*(?:call|apply|bind)\s*`|\$\{\s*(?:alert|prompt|confirm|eval)\s*\})re"},
+    // property access on a parenthesised global: (document)["cookie"], self["\x24"]
+    {2022, C::Xss, kValues,
+     R"re(\(\s*(?:document|window|self|top|parent|frames|globalthis)\b[^()]{0,24}\)\s*\[\s*['"`]|\b(?:self|window|top|parent|globalthis|document)\s*\[\s*['"`](?:\\[xu0-9]|[^a-z0-9_'"`]))re"},
+    // entity-spliced javascript: scheme (ja&tab;vascript:), entity-broken words
+    {2023, C::Xss, kValues, R"re([a-z]&(?:tab|newline|colon);[a-z&:])re"},
+    // injected document-level tags: <meta ...=, <link ... href, <noscript
+    {2024, C::Xss, kValues,
+     R"re(<meta\s+[a-z-]+\s*=|<link\b[^>]{0,60}\bhref\b|<noscript\b|<\s*:?\s*vmlframe\b|<\s*[a-z]\s*:\s*script|<[a-z](?: [a-z]){3,}(?:\s|>|$))re"},
+    // US-ASCII 7-bit-stripped tag brackets: \xbcscript\xbe
+    {2025, C::Xss, kValues, R"re(\xbc/?(?:script|img|svg|iframe|body|object|embed|style)[\s\xbe/])re"},
+    // URL hosts in numeric / obfuscated forms after a scheme, with or without slashes
+    {7020, C::Ssrf, kValues,
+     R"re(^\s*[a-z][a-z0-9+.-]{1,15}:/{0,2}(?:[^/@\s]*@)?(?:(?:0x[0-9a-f]{6,8}|\d{8,10}|0\d{9,11}|(?:\d{1,3}\.){3}\d{1,3})(?:[:/?#]|$)|0[0-7]{1,3}\.0[0-7]{1,3}\.))re"},
+    // IPv6 literal host (bracketed or bare)
+    {7021, C::Ssrf, kValues,
+     R"re(^\s*[a-z][a-z0-9+.-]{1,15}:/{0,2}(?:\[[0-9a-f:.]*:[0-9a-f:.]*\]|[0-9a-f]{1,4}(?::[0-9a-f]{0,4}){2,7}(?:[/?#]|$)))re"},
+    // authority confusion: userinfo holding an encoded slash, backslash, '#', space or '&';
+    // several '@'; ideographic dots; backslash-escaped host letters
+    {7022, C::Ssrf, kValues,
+     R"re(^\s*[a-z][a-z0-9+.-]{1,15}://(?:[^/?\s@]*(?:%2f|%5c|\\|%23|#|\s|&)[^/\s]*@|[^/?#\s]*@[^/?#\s]*@|[^/\s]*(?:\xe3\x80\x82|\xef\xbc\x8e|\xef\xbd\xa1)|(?:\\+[a-z0-9.]){3}))re"},
+    // well-known loopback / container-internal names as a bare host
+    {7023, C::Ssrf, kArg | kHeader,
+     R"re(^\s*(?:localhost[46]?\.localdomain[46]?|ipv6-localhost|ipv6-loopback|[a-z0-9.-]+\.(?:docker|containers)\.internal|[a-z0-9.-]+\.svc\.cluster\.local|kubernetes\.default(?:\.svc)?|localtest\.me|lvh\.me)(?:[:/]|$))re"},
+    // PHP call with comments spliced before the parenthesis: exec/**/(), system #x\n()
+    {5030, C::CodeInjection, kValues,
+     R"re(\b(?:exec|system|passthru|shell_exec|eval|assert|popen|proc_open|pcntl_exec|include|require)\s*(?:/\*[^*]{0,60}\*/\s*|#[^\r\n]{0,60}[\r\n]+\s*|//[^\r\n]{0,60}[\r\n]+\s*)+\()re"},
+    // callable wrapped in parentheses/brackets then called: (system)(ls), [system][0](ls),
+    // variable-variable calls $__[$_[1]](7)
+    {5031, C::CodeInjection, kValues,
+     R"re(\(\s*['"]?(?:system|exec|passthru|shell_exec|eval|assert|popen|phpinfo)['"]?\s*\)\s*\(|\[\s*['"]?(?:system|exec|passthru|shell_exec|eval|assert|popen)['"]?\s*\]\s*\[\s*\d+\s*\]\s*\(|\$[a-z_]*\[\s*\$[a-z_]*\[[^\]]{0,8}\]\s*\]\s*\()re"},
+    // PHP open-tag variants: "<? php", "<?xml:echo", [php]..[/php], {php}..{/php}
+    {5032, C::CodeInjection, kValues, R"re(<\?\s+php\b|<\?xml\s*:\s*[a-z]|\[/php\]|\{/php\})re"},
+    // busy-loop DoS: while(<simple operand>); with an empty body
+    {5033, C::CodeInjection, kValues, R"re(\bwhile\s*\(\s*[-+!]?[a-z0-9_.]{1,16}\s*\)\s*;)re"},
+    // PHP variable-variable / dynamic calls: ${'a'}, $ {$a}, ${@a}(1), $O{0}(1), $_[_]{_}(1)
+    {5035, C::CodeInjection, kValues,
+     R"re(\$\s+\{\s*[^\s}]|\$\{\s*(?:'[^']*'|"[^"]*"|\$|@)|\$\s*\{[^}]{1,24}\}\s*(?:\[[^\]]{0,20}\]\s*)*\(|\$[a-z0-9_]+\s*(?:\{[^}]{0,10}\}|\[[^\]]{0,10}\]\s*)*\{[^}]{0,10}\}\s*(?:\[[^\]]{0,10}\]\s*)*\()re"},
+    // dangerous PHP functions not in the main call list
+    {5036, C::CodeInjection, kValues,
+     R"re(\b(?:pfsockopen|curl_init|curl_multi_exec|bzdecompress|gzdecode|zlib_decode|get_defined_functions|get_defined_constants|dl|ob_start|mb_ereg_replace|create_function|extract|parse_str)\s*\()re"},
+    // Node.js module / process reflection
+    {5037, C::CodeInjection, kValues,
+     R"re(\bprocess\s*\[|\brequire\s*(?:\[|\.\s*main\b|\.\s*cache\b)|\bmodule\s*\.\s*exports\s*=|\bconsole\s*(?:\.\s*[a-z]+\s*(?:\.\s*(?:call|apply)\s*)?|\[\s*['"][a-z]+['"]\s*\]\s*)\()re"},
+    // Node process spawning
+    {5034, C::CodeInjection, kValues,
+     R"re(\b(?:process|child_process|cp)\s*\.\s*(?:spawn|spawnsync|exec|execfile|fork)\s*\(|\.spawn\s*\(\s*['"`])re"},
+
+    // template control tags: {% if .. %}, <% for .. %>
+    {6010, C::Ssti, kValues,
+     R"re(\{%-?\s*(?:if|for|set|macro|block|raw|with|import|include|extends|filter|call)\b[^%]{0,80}%\}|<%=?\s*(?:if|for|each|while|unless)\b[^%]{0,80}%>)re"},
+    // header injection naming a request header, or a response body after a blank line
+    {12010, C::Crlf, kArg | kHeader | kName,
+     R"re([\r\n]+\s*(?:remote-addr|x-forwarded-(?:for|host|proto)|x-real-ip|x-client-ip|host|cookie|referer|user-agent|authorization|content-length)[\r\s]*:|(?:\r?\n){2}\s*<(?:html|head|body|title|script|meta)\b)re"},
+    // procfs / sysfs kernel interfaces, container secrets
+    {3020, C::PathTraversal, kAll,
+     R"re((?:^|[\\/])(?:proc[\\/]+(?:sys|interrupts|kallsyms|iomem|ioports|slabinfo|vmallocinfo|cgroups|devices|filesystems)(?:[\\/]|$)|sys[\\/]+(?:class|kernel|devices|block|bus|firmware|module|power)(?:[\\/]|$)|\.docker[\\/]+secrets))re"},
 
     // --- scanners
     {

