@@ -1,11 +1,30 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 // Detectors that are code, not patterns. Each takes a normalised, lower-cased value and returns
 // a rule id (0 = nothing found). Rule ids are grouped by class (see rules.cpp for the table).
 namespace bulwark::detect::internal {
+
+// ASCII case-insensitive comparison for header names, methods and media types (the `| 0x20`
+// fold is exact for letters; callers compare against lower-case literals).
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    if ((a[i] | 0x20) != (b[i] | 0x20)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+inline bool istartsWith(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
 
 // SQL injection: a SQL tokenizer run in three contexts (as-is, inside '...', inside "...")
 // followed by a small grammar over the token stream (breakout, tautology, UNION, stacked query,

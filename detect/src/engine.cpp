@@ -186,18 +186,6 @@ bool anyOf(std::string_view s, const std::array<bool, 256>& table) {
   return false;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.size(); ++i) {
-    if ((a[i] | 0x20) != (b[i] | 0x20)) {
-      return false;
-    }
-  }
-  return true;
-}
-
 bool icontains(std::string_view hay, std::string_view needle) {
   if (needle.size() > hay.size()) {
     return false;
@@ -208,10 +196,6 @@ bool icontains(std::string_view hay, std::string_view needle) {
     }
   }
   return false;
-}
-
-bool istartsWith(std::string_view s, std::string_view p) {
-  return s.size() >= p.size() && iequals(s.substr(0, p.size()), p);
 }
 
 std::string_view trim(std::string_view s) {

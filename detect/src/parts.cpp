@@ -3,8 +3,12 @@
 #include <utility>
 
 #include "bulwark/detect/normalize.h"
+#include "detectors.h"
 
 namespace bulwark::detect {
+
+using internal::iequals;
+using internal::istartsWith;
 
 bool ArgList::add(std::string_view name, std::string_view value, Arg::Kind kind) {
   if (args_.size() >= maxArgs_) {
@@ -40,22 +44,6 @@ std::string_view trim(std::string_view s) {
     s.remove_suffix(1);
   }
   return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.size(); ++i) {
-    if ((a[i] | 0x20) != (b[i] | 0x20)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-bool istartsWith(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
 // ---- JSON ----
