@@ -2,7 +2,8 @@
 """The "application" of the e2e capture tests (stdlib only).
 
 Listens dual-stack on [::]:PORT (IPv4 clients appear as ::ffff:a.b.c.d) and answers every GET
-with JSON: {"peer": <client address as the app sees it>, "headers": {lower-case name: value}}.
+with JSON: {"peer": <client address as the app sees it>, "port": <the port it listens on>,
+"headers": {lower-case name: value}}.
 That is how the tests prove a request went through the proxy: the peer is the proxy's source
 address 127.0.0.6 and the proxy's X-Forwarded-For / X-Request-Id headers are there.
 """
@@ -21,7 +22,7 @@ class Handler(BaseHTTPRequestHandler):
         peer = self.client_address[0]
         if peer.startswith("::ffff:"):
             peer = peer[len("::ffff:"):]
-        body = json.dumps({"peer": peer, "path": self.path,
+        body = json.dumps({"peer": peer, "path": self.path, "port": self.server.server_address[1],
                            "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

@@ -19,6 +19,9 @@ import netns  # noqa: E402
 from netns import CLIENT_V4, CLIENT_V6, POD_V4, POD_V6  # noqa: E402
 
 APP_PORT = 8080
+# The proxy's fallback app port (--app-port): a second app, so a captured request that reaches
+# APP_PORT proves the proxy took the port from the original destination (SO_ORIGINAL_DST).
+FALLBACK_PORT = 8081
 PROXY_PORT = 26001
 STATUS_PORT = 10246
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -52,11 +55,14 @@ class CaptureCase(unittest.TestCase):
         self.add_others_rules()
         self.app = self.pod.spawn([sys.executable, os.path.join(HERE, "echo_app.py"),
                                    "--port", str(APP_PORT)])
+        self.fallback_app = self.pod.spawn([sys.executable, os.path.join(HERE, "echo_app.py"),
+                                            "--port", str(FALLBACK_PORT)])
         self.proxy = self.pod.spawn([self.proxy_bin, "--listen", "0.0.0.0:%d" % PROXY_PORT,
                                      "--listen", "[::]:%d" % PROXY_PORT,
-                                     "--app-port", str(APP_PORT), "--mode", "block",
+                                     "--app-port", str(FALLBACK_PORT), "--mode", "block",
                                      "--threads", "1", "--log-level", "warn"])
         self.assertTrue(netns.wait_port(self.pod, APP_PORT), "app did not start")
+        self.assertTrue(netns.wait_port(self.pod, FALLBACK_PORT), "fallback app did not start")
         self.assertTrue(netns.wait_port(self.pod, PROXY_PORT),
                         "proxy did not start: %s" % self.proc_err(self.proxy))
         self.assertTrue(netns.wait_port(self.pod, STATUS_PORT), "proxy status did not start")
@@ -127,6 +133,8 @@ class CaptureCase(unittest.TestCase):
         self.assertEqual(h.get("x-forwarded-for"), client,
                          "exactly one X-Forwarded-For hop (a looped proxy adds two): %s" % h)
         self.assertRegex(h.get("x-request-id", ""), r"^[A-Za-z0-9._:-]{1,128}$")
+        self.assertEqual(body["port"], APP_PORT,
+                         "the proxy must forward to the original destination port: %s" % body)
         after = self.requests_total()
         self.assertEqual(after - before, 1,
                          "the proxy counted %s requests for one (its own connection looped?)"
@@ -163,6 +171,7 @@ class CaptureCase(unittest.TestCase):
             code, body = self.get(POD_V4, port=PROXY_PORT)
             self.assertEqual(code, 200, body)
             self.assertEqual(body["peer"], "127.0.0.6")
+            self.assertEqual(body["port"], FALLBACK_PORT, "no original destination: --app-port")
         with self.subTest("loopback inside the pod is never captured"):
             code, body = self.get("127.0.0.1", ns=self.pod)
             self.assertEqual(body["peer"], "127.0.0.1", body)
