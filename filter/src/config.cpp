@@ -141,6 +141,12 @@ template <class T> FieldSetter integer(T& slot, uint64_t min, uint64_t max) {
 
 } // namespace
 
+Error oneLine(const Error& e) {
+  std::string msg;
+  log::appendJsonEscaped(msg, e.message());
+  return Error(e.code(), std::move(msg), e.file(), e.line());
+}
+
 bool parseMode(std::string_view text, Mode& out) {
   for (size_t i = 0; i < std::size(kModeNames); ++i) {
     if (text == kModeNames[i]) {
@@ -153,7 +159,9 @@ bool parseMode(std::string_view text, Mode& out) {
 
 std::string_view modeName(Mode mode) { return kModeNames[static_cast<size_t>(mode)]; }
 
-Status applyConfigJson(std::string_view text, ProxyConfig& cfg) {
+namespace {
+
+Status applyConfigJsonImpl(std::string_view text, ProxyConfig& cfg) {
   json doc;
   try {
     doc = json::parse(text);
@@ -255,6 +263,16 @@ Status applyConfigJson(std::string_view text, ProxyConfig& cfg) {
     }
   }
   return {};
+}
+
+} // namespace
+
+Status applyConfigJson(std::string_view text, ProxyConfig& cfg) {
+  auto st = applyConfigJsonImpl(text, cfg);
+  if (!st) {
+    return tl::unexpected(oneLine(st.error()));
+  }
+  return st;
 }
 
 const std::vector<cli::OptionSpec>& proxyOptions() {

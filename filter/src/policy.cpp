@@ -137,7 +137,9 @@ Result<std::shared_ptr<const Policy>> buildPolicy(const ProxyConfig& cfg) {
   return std::shared_ptr<const Policy>(std::move(p));
 }
 
-Status applyPolicyJson(std::string_view text, Policy& out) {
+namespace {
+
+Status applyPolicyJsonImpl(std::string_view text, Policy& out) {
   json doc;
   try {
     doc = json::parse(text);
@@ -231,6 +233,16 @@ Status applyPolicyJson(std::string_view text, Policy& out) {
     }
   }
   return {};
+}
+
+} // namespace
+
+Status applyPolicyJson(std::string_view text, Policy& out) {
+  auto st = applyPolicyJsonImpl(text, out);
+  if (!st) {
+    return tl::unexpected(oneLine(st.error()));
+  }
+  return st;
 }
 
 } // namespace bulwark::filter

@@ -114,7 +114,7 @@ int run(int argc, const char* const* argv) {
   }
   auto cfg = loadConfig(*args);
   if (!cfg) {
-    std::fprintf(stderr, "bulwark-proxy: %s\n", cfg.error().describe().c_str());
+    std::fprintf(stderr, "bulwark-proxy: %s\n", oneLine(cfg.error()).describe().c_str());
     return cli::kExitUsage;
   }
   log::setLevel(cfg->logLevel);

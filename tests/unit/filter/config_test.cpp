@@ -80,6 +80,11 @@ TEST(Config, ErrorsNameTheKey) {
   EXPECT_NE(errorOf("{not json").find("not valid JSON"), std::string::npos);
   EXPECT_NE(errorOf(R"({"source_address": "::1"})").find("source_address"), std::string::npos);
   EXPECT_EQ(errorOf(R"({"non_http": "close", "source_address": ""})"), "");
+  // Parser context and echoed keys never break the one-line error (fuzz finding).
+  EXPECT_EQ(errorOf("{\"mode\": \"block\",\n \"limits\": {\"max_headers\": 5\n").find('\n'),
+            std::string::npos);
+  EXPECT_EQ(errorOf("{\"bad\\nkey\": 1}").find('\n'), std::string::npos);
+  EXPECT_EQ(errorOf(R"({"x": 1e99999})").find("not valid JSON"), 0u); // out-of-range number
 }
 
 TEST(Config, FlagErrorsNameTheFlag) {

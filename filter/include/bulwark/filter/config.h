@@ -66,6 +66,10 @@ struct ProxyConfig {
   std::string policyPath;        // optional policy file (a mounted ConfigMap); may not exist yet
 };
 
+// The same error with control characters in its message escaped: configuration errors echo
+// keys, values and parser context from the file, and must stay one line.
+Error oneLine(const Error& e);
+
 // Applies a JSON configuration document onto `cfg`. Unknown keys and wrong types are errors
 // naming the key ("limits.max_headers: expected an integer 1..10000").
 Status applyConfigJson(std::string_view json, ProxyConfig& cfg);
