@@ -81,11 +81,16 @@ Result<ParsedArgs> parse(int argc, const char* const* argv, const std::vector<Op
   return out;
 }
 
-std::optional<std::string> env(std::string_view flagName) {
+std::string envName(std::string_view flagName) {
   std::string key = "BULWARK_";
   for (char c : flagName) {
     key += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
+  return key;
+}
+
+std::optional<std::string> env(std::string_view flagName) {
+  const std::string key = envName(flagName);
   const char* v = std::getenv(key.c_str());
   if (v == nullptr || *v == '\0') {
     return std::nullopt;

@@ -305,11 +305,7 @@ Result<ProxyConfig> loadConfig(const cli::ParsedArgs& args) {
       return std::make_pair(*v, "--" + std::string(name));
     }
     if (auto v = cli::env(name)) {
-      std::string envName = "BULWARK_";
-      for (char c : name) {
-        envName += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      }
-      return std::make_pair(*v, envName);
+      return std::make_pair(*v, cli::envName(name));
     }
     return std::nullopt;
   };

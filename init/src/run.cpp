@@ -30,13 +30,7 @@ constexpr std::string_view kDescription =
     "as BULWARK_<FLAG> (lists comma separated, e.g. BULWARK_APP_PORT=8080,8443); flags win.\n"
     "Exit status: 0 ok, 2 usage or configuration error, 1 failure. See docs/init.md.";
 
-std::string envName(std::string_view flag) {
-  std::string n = "BULWARK_";
-  for (char c : flag) {
-    n += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  }
-  return n;
-}
+using cli::envName;
 
 // Values of a repeatable flag, else of its comma-separated environment variable.
 std::optional<std::pair<std::vector<std::string>, std::string>> pickList(

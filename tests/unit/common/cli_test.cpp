@@ -48,6 +48,8 @@ TEST(Cli, HelpVersionAndPositional) {
 }
 
 TEST(Cli, EnvironmentNames) {
+  EXPECT_EQ(envName("app-port"), "BULWARK_APP_PORT");
+  EXPECT_EQ(envName("fail-open"), "BULWARK_FAIL_OPEN");
   ::setenv("BULWARK_APP_PORT", "8080", 1);
   EXPECT_EQ(env("app-port"), "8080");
   ::setenv("BULWARK_APP_PORT", "", 1);

@@ -40,7 +40,10 @@ struct ParsedArgs {
 Result<ParsedArgs> parse(int argc, const char* const* argv, const std::vector<OptionSpec>& specs,
                          size_t maxPositional = 0);
 
-// "BULWARK_<NAME>" with '-' turned into '_' and upper-cased; nullopt when unset or empty.
+// "BULWARK_<NAME>": the environment variable of a flag, '-' turned into '_', upper-cased.
+std::string envName(std::string_view flagName);
+
+// The value of envName(flagName); nullopt when unset or empty.
 std::optional<std::string> env(std::string_view flagName);
 
 // Renders a --help text: synopsis line, description, then one line per option.
