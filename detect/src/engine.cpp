@@ -398,6 +398,17 @@ public:
         (kind.starts_with("query") || kind.starts_with("cookie") || kind == "header")) {
       if (raw.find("%00") != std::string_view::npos) {
         add(AttackClass::Protocol, 13002, kind, name, shown); // NUL byte (920270)
+      } else if (kind != "header" && hasControl(dec)) {
+        add(AttackClass::Protocol, 13012, kind, name, shown); // other C0 controls (920271)
+      }
+    }
+    // A form or query name whose decoded text holds '=': the separator was encoded once more
+    // than the application decodes ("pay%3D%3Bdrop"); the part after it is a value (inspected
+    // last: the recursion reuses this thread's buffers).
+    std::string rhs;
+    if (needDecode && scope == kName && depth == 0) {
+      if (const size_t eq = dec.find('='); eq != std::string::npos && eq + 1 < dec.size()) {
+        rhs = dec.substr(eq + 1);
       }
     }
     if (needDecode && (kind.starts_with("query") || kind.starts_with("body.form"))) {
@@ -433,6 +444,11 @@ public:
       std::string k(kind);
       k.append(".base64");
       value(scope, k, name, decoded, false, depth + 1);
+    }
+    if (!rhs.empty() && !done()) {
+      std::string k(kind);
+      k.append(".value");
+      value(kArg, k, name, rhs, false, depth + 1);
     }
   }
 
@@ -1035,6 +1051,13 @@ bool plainRule(uint32_t id) {
   case 5009: // __proto__
   case 5015: // gadget classes
   case 5017: // serialized Java (rO0AB)
+  case 5019: // __js_function
+  case 1051: // a lone SQL operator keyword: xor, rlike, order by
+  case 1052: // 1 is not 2, 42 like 42
+  case 1055: // 4or2
+  case 1056: // execute x, case when .. then
+  case 1057: // 4294967296
+  case 5048: // a__b__icontains
     return true;
   default:
     return false;

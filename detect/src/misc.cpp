@@ -210,16 +210,65 @@ constexpr auto kCommands = std::to_array<Command>({
     {"docker", false},    {"kubectl", false},    {"journalctl", true}, {"dmesg", true},
     {"strace", true},     {"ltrace", true},     {"gdb", true},      {"bcdboot", true},
     {"bcdedit", true},    {"vssadmin", true},   {"fold", false},    {"comm", false},
-    {"trap", false},      {"alias", false},     {"perf", false},
+    {"trap", false},      {"alias", false},     {"perf", false},    {"cd", false},
+    {"column", false},    {"cut", false},       {"top", false},     {"chef", false},
+    {"iwr", true},        {"irm", true},        {"bsdtar", true},   {"irb", true},
+    {"rmt-dump", true},   {"rmt", false},       {"aa-disable", true}, {"aa-exec", true},
+    {"ansible-doc", true}, {"ansible-pull", true}, {"chef-shell", true}, {"chef-solo", true},
 });
 
-const Command* findCommand(std::string_view word) {
+// Administration tools that no prose starts with and no other input is named like: a value
+// that begins with one of them is a command line ("cscli alerts list", "visudo").
+constexpr auto kTools = std::to_array<std::string_view>({
+    "ansible", "ansible-config", "ansible-console", "ansible-doc", "ansible-galaxy",
+    "ansible-inventory", "ansible-playbook", "ansible-pull", "ansible-vault", "chef-client",
+    "chef-run", "chef-shell", "chef-solo", "chef-vault", "visudo", "cscli", "pipx", "whoami",
+    "ifconfig", "ipconfig", "systeminfo", "tasklist", "taskkill", "certutil", "bitsadmin",
+    "wmic", "mshta", "rundll32", "regsvr32", "useradd", "usermod", "mkfifo", "printenv",
+    "xxd", "hexdump", "tcpdump", "iptables", "journalctl", "dmesg", "strace", "ltrace",
+    "bcdboot", "bcdedit", "vssadmin", "rmt-tar", "rmt-dump", "ssh-keygen", "ssh-copy-id",
+    "apt-get", "busybox", "socat", "ncat", "netcat", "nslookup", "netstat", "lastlog",
+    "schtasks", "netsh", "aa-disable", "aa-exec", "bsdtar",
+});
+
+// Commands that read files: "cat /etc/x" at the start of a value is a command line.
+constexpr auto kFileCommands = std::to_array<std::string_view>({
+    "cat", "tac", "nl", "head", "tail", "ls", "rm", "cp", "mv", "touch", "mkdir", "ln", "od",
+    "tar", "zip", "unzip", "gzip", "dd", "grep", "sed", "strings", "tee", "vi", "vim", "wc",
+    "diff", "sort", "uniq", "rev", "cd", "fold", "comm", "column", "cut", "source", "chmod",
+    "chown", "more", "less",
+});
+
+const Command* findExact(std::string_view word) {
   for (const auto& c : kCommands) {
     if (c.name == word) {
       return &c;
     }
   }
   return nullptr;
+}
+
+// The command a word names; versioned interpreters and compilers (python3.10, gcc10.1) name
+// their unversioned command.
+const Command* findCommand(std::string_view word) {
+  if (const Command* c = findExact(word); c != nullptr) {
+    return c;
+  }
+  size_t n = word.size();
+  while (n > 0 && ((word[n - 1] >= '0' && word[n - 1] <= '9') || word[n - 1] == '.')) {
+    --n;
+  }
+  if (n >= 2 && n < word.size() && word[n] >= '0' && word[n] <= '9') {
+    if (const Command* c = findExact(word.substr(0, n)); c != nullptr && c->strong) {
+      return c;
+    }
+  }
+  return nullptr;
+}
+
+template <size_t N>
+bool listed(const std::array<std::string_view, N>& list, std::string_view word) {
+  return std::find(list.begin(), list.end(), word) != list.end();
 }
 
 // At pos a command may start: optional path prefix (/usr/bin/), the word, then an argument
@@ -263,7 +312,7 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
   }
   if (word == "time" || word == "nice" || word == "nohup" || word == "timeout" || word == "sudo" ||
       word == "env" || word == "exec" || word == "command" || word == "xargs" || word == "strace" ||
-      word == "busybox" || word == "doas") {
+      word == "busybox" || word == "doas" || word == "trap" || word == "watch") {
     size_t k = i;
     while (k < s.size() && isSpace(s[k])) {
       ++k;
@@ -299,9 +348,15 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
     }
   }
   if (!afterSeparator && !hadPath) {
-    // At the very start of a value: only strong commands with an argument shape.
+    // At the very start of a value: only strong commands with an argument shape, or a file
+    // command reading an absolute path ("cat /path/file.gz").
     if (!cmd->strong) {
-      return false;
+      size_t j = i;
+      while (j < s.size() && isSpace(s[j])) {
+        ++j;
+      }
+      return listed(kFileCommands, word) && j > i && j + 1 < s.size() && s[j] == '/' &&
+             s[j + 1] >= 'a' && s[j + 1] <= 'z';
     }
   }
   if (end || next == '`' || next == ')') {
@@ -424,6 +479,63 @@ uint32_t detectLdap(std::string_view low) {
   return 0;
 }
 
+namespace {
+
+// A value that starts like a command line without any separator: an administration tool
+// ("ansible-vault decrypt x", "'cscli' alerts"), or any known command with a long option
+// ("env --version"). 4006. A ';' list of two or more known commands where one has an
+// argument ("cd /;cd etc;fold passwd"): 4007.
+uint32_t toolLine(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && (isSpace(s[i]) || s[i] == '\'' || s[i] == '"')) {
+    ++i;
+  }
+  size_t e = i;
+  while (e < s.size() && isWord(s[e])) {
+    ++e;
+  }
+  const std::string_view word = s.substr(i, e - i);
+  const bool boundary = e == s.size() || isSpace(s[e]) || s[e] == '\'' || s[e] == '"';
+  if (!word.empty() && boundary) {
+    if (listed(kTools, word)) {
+      return 4006;
+    }
+    if (findCommand(word) != nullptr && e + 3 < s.size() && s[e] == ' ' && s[e + 1] == '-' &&
+        s[e + 2] == '-' && s[e + 3] >= 'a' && s[e + 3] <= 'z') {
+      return 4006;
+    }
+  }
+  size_t commands = 0;
+  bool argument = false;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find(';', start);
+    if (end == std::string_view::npos) {
+      end = s.size();
+    }
+    std::string_view seg = s.substr(start, end - start);
+    while (!seg.empty() && isSpace(seg.front())) {
+      seg.remove_prefix(1);
+    }
+    size_t w = 0;
+    while (w < seg.size() && isWord(seg[w])) {
+      ++w;
+    }
+    if (w > 0 && findCommand(seg.substr(0, w)) != nullptr &&
+        (w == seg.size() || isSpace(seg[w]))) {
+      ++commands;
+      argument |= w + 1 < seg.size();
+    }
+    if (end == s.size()) {
+      break;
+    }
+    start = end + 1;
+  }
+  return commands >= 2 && argument && s.find(';') != std::string_view::npos ? 4007 : 0;
+}
+
+} // namespace
+
 uint32_t detectShell(std::string_view low) {
   const std::string& s = shellView(low.substr(0, 8192));
   const size_t n = s.size();
@@ -473,6 +585,9 @@ uint32_t detectShell(std::string_view low) {
         return 4005;
       }
     }
+  }
+  if (const uint32_t r = toolLine(s); r != 0) {
+    return r;
   }
   if (commandAt(s, 0, false)) {
     return 4002;

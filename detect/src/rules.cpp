@@ -87,7 +87,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(<!--\s*#\s*(?:exec|include|echo|config|set|printenv|fsize|flastmod|if|elif)\b)re"},
     {5011, C::CodeInjection, kValues,
      R"re((?:__import__\s*\(|__class__|__globals__|__builtins__|__subclasses__|__mro__|__bases__|__getattribute__|\bos\.(?:system|popen|exec[a-z]*|spawn[a-z]*)\s*\(|subprocess\.(?:call|popen|run|check_output)|pickle\.loads|\bimport\s+os\b|\bcompile\s*\(\s*['"]))re"},
-    {5012, C::CodeInjection, kValues,
+    {5012, C::CodeInjection, kValues | kPath,
      R"re(\beval\s*\(\s*(?:base64|gzinflate|str_rot13|atob|unescape|\$_|request|string\.fromcharcode|document|window|location|name\b|escape))re"},
     {5014, C::CodeInjection, kValues,
      R"re((?:^|[^a-z0-9_.])(?:java|javax|jdk|sun|com\.sun|org\.apache|org\.springframework|org\.codehaus|com\.opensymphony|org\.hibernate|org\.mozilla|bsh|groovy|com\.mchange|org\.jboss|weblogic|com\.bea|com\.ibm\.ws|org\.python|clojure|com\.alibaba|com\.fasterxml|org\.yaml|ognl|freemarker|org\.thymeleaf|org\.jndi|javassist|net\.sf\.json|org\.omg|com\.thoughtworks|org\.jruby|java\.beans|java\.rmi|javax\.naming|javax\.management|org\.mvel2|org\.eclipse\.jetty|org\.apache\.xalan|com\.caucho)\.[a-z0-9_$]+)re"},
@@ -101,8 +101,8 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {5019, C::CodeInjection, kValues,
      R"re(_\$\$nd_func\$\$_|\bnew\s+function\s*\(|\bfunction\s*\(\s*\)\s*\{|__js_function|\bwhile\s*\(\s*(?:!|true\s*\)|1\s*\)))re"},
     {5020, C::CodeInjection, kFilename,
-     R"re(\.\s*(?:php\d?|phtml|phar|pht|phps|pgif|shtml|jsp|jspx|asp|aspx|asa|cer|cgi|pl|py|sh|exe|htaccess)[\s.]*$)re"},
-    {1017, C::Sqli, kValues,
+     R"re(\.\s*(?:php\d*|phpt|phtml|phar|pht|phps|pgif|shtml|jsp|jspx|asp|aspx|asa|cer|cgi|pl|py|sh|exe|htaccess)[\s.]*$)re"},
+    {1017, C::Sqli, kValues | kPath,
      R"re((?:^|[^a-z0-9_.$])(?:unhex|hex|compress|uncompress|coalesce|nullif|ifnull|isnull|concat|concat_ws|group_concat|char|chr|ascii|ord|substring|substr|mid|conv|cast|convert|version|database|schema|current_user|system_user|session_user|sleep|benchmark|load_file|extractvalue|updatexml|md5|sha1|sha2|instr|locate|elt|find_in_set|make_set|json_extract|pg_sleep|to_char|sys_context|rawtohex|hextoraw|row_count|found_rows|last_insert_id|connection_id|db_name|object_id|col_name|is_srvrolemember|openquery|openrowset|unicode|nchar|quotename|char_length|bit_length|octet_length|soundex|patindex|charindex|user_name|suser_name|host_name|current_database|pg_read_file|lo_import|json_keys|name_const|lo_get|starts_with|json_search|json_array|json_object|pg_ls_dir|pg_read_binary_file|utl_inaddr|xmltype)\()re"},
     {2007, C::Xss, kValues,
      R"re(\b(?:document\s*\??\.\s*(?:cookie|domain|location|write|writeln|queryselector(?:all)?|getelementsby[a-z]+|getelementbyid|body|forms|referrer|documentelement)|window\s*\.\s*(?:location|open|name|eval|settimeout|atob)|location\s*\.\s*(?:href|hash|replace|assign|search)|\.(?:inner|outer)html\s*=|localstorage\s*\.|sessionstorage\s*\.|top\s*\[\s*['"`]))re"},
@@ -113,7 +113,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re((?:information_schema|pg_catalog|sysobjects|syscolumns|sqlite_master|msysobjects|msysaccessobjects|pg_shadow|mysql\.user|master\.\.sysdatabases|sys\.(?:objects|tables|columns|databases|sql_logins)|all_tab_columns|user_tab_columns|dba_users))re"},
     {5021, C::CodeInjection, kValues,
      R"re(\)\s*\(\s*['"][^'"]{1,60}['"]\s*\)|['"]\s*\.\s*['"][a-z_]{1,20}['"]\s*\(\s*['"])re"},
-    {5022, C::CodeInjection, kFilename, R"re((?:^|[/\\])sess_[a-z0-9]{16,})re"},
+    {5022, C::CodeInjection, kFilename, R"re((?:^|[/\\])sess_[a-z0-9,-]{16,})re"},
     {5023, C::CodeInjection, kValues, R"re(@\{\s*\[|\$\{\s*\\?\[)re"},
     {7007, C::Ssrf, kArg,
      R"re(^\s*(?:localhost(?:\.localdomain)?|localhost[46]|ip6-localhost|ip6-loopback|127\.0\.0\.1|0\.0\.0\.0|\[::1?\])(?:[:/]|$))re"},
@@ -140,7 +140,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(^(?:url:)?(?:gopher|dict|ldaps?|tftp|jar|netdoc|sftp|smb|expect|rmi|iiop|corba|local_file|file):)re"},
     {7004, C::Ssrf, kArg,
      R"re(^(?:https?|ftps?)://(?:[^/@\s]*@)?\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?:[:/?#]|$))re"},
-    {7005, C::Ssrf, kArg, R"re(^(?:https?|ftps?)://[^\s?#]+\?+$)re"},
+    {7005, C::Ssrf, kArg, R"re(^(?:https?|ftps?)://[^\s?#]+\?+$|^(?:https?|ftps?|file)\?+$)re"},
     {7006, C::Ssrf, kArg,
      R"re(^(?:https?|ftps?)://[^\s]*(?:\.(?:txt|php|phtml|sh|pl|py|asp|aspx|jsp|cgi|inc|gif|jpg)\?|/(?:shell|cmd|c99|r57|webshell|backdoor)[^/\s]*))re"},
 
@@ -183,11 +183,11 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {1033, C::Sqli, kValues,
      R"re(['"`]\s*(?:[|&^<>=/%+*-]|mod\b|or\b|and\b|is\b|xor\b)[^'"`\r\n]{0,40}--\s*-?\s*$|['"`]\s*\|\|\s*(?:true|false|null|\d))re"},
     // PostgreSQL JSON operators on a JSON literal, casts on call results
-    {1034, C::Sqli, kValues,
+    {1034, C::Sqli, kValues | kPath,
      R"re('[\[{][^']{0,200}[\]}]'\s*(?:->>?|#>>?|\?[|&]?|@>|<@|[<>]\s*'\$)|\)\s*::\s*(?:int|integer|int[248]|text|bool|boolean|bigint|numeric|double|varchar|char|bytea|regclass|oid)\b)re"},
     // dangerous stored procedures / packages / OLE DB providers
     {1035, C::Sqli, kValues,
-     R"re(\b(?:xp_(?:cmdshell|dirtree|regread|regwrite|fileexist|servicecontrol|availablemedia|makecab|subdirs|fixeddrives|ntsec_enumdomains)|sp_(?:executesql|password|oacreate|oamethod|makewebtask|addextendedproc|configure|addlogin|addsrvrolemember)|utl_(?:http|inaddr|file|smtp|tcp)|dbms_(?:pipe|lock|xmlquery|java|scheduler)|openrowset|opendatasource|msdasql|sqloledb|pg_sleep|execute\s+immediate\s*['"])\b)re"},
+     R"re(\b(?:xp_(?:cmdshell|dirtree|regread|regwrite|fileexist|servicecontrol|availablemedia|makecab|subdirs|fixeddrives|ntsec_enumdomains)|sp_(?:executesql|password|oacreate|oamethod|makewebtask|addextendedproc|configure|addlogin|addsrvrolemember)|utl_(?:http|inaddr|file|smtp|tcp)|dbms_(?:pipe|lock|xmlquery|java|scheduler)|openrowset|opendatasource|msdasql|sqloledb|pg_sleep)\b|\bexecute\s+immediate\s*['"])re"},
     // statement terminated and commented: "drop t;--", "delete from users;--"
     {1036, C::Sqli, kValues,
      R"re(\b(?:delete\s+from|drop\s+(?:table\s+)?[a-z_][a-z0-9_.]*|insert\s+into|truncate\s+(?:table\s+)?[a-z_]+|update\s+[a-z_]+\s+set)\b[^;]{0,60};\s*(?:--|#))re"},
@@ -208,7 +208,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(`\s+as\s+`|\bas\s*['"`]\s+from\b|\)\s*(?:not\s+)?like\s*\(|[a-z0-9]['"`]\s*(?:/\*[^*]{0,40}\*/\s*)?;\s*(?:--|#)?\s*$)re"},
     // empty command substitution / quote pairs splicing a word: pi$()ng, pi``ng, ""p""y""t""h
     {4030, C::Rce, kValues,
-     R"re([a-z](?:\$\(\s*\)|``|[<>]\(\s*\))[a-z]|(?:""[a-z]){3}|(?:''[a-z]){3})re"},
+     R"re([a-z](?:\$\(\s*\)|``|[<>]\(\s*\))(?:[a-z]|\s+[\d/$-])|[a-z]\$[@*][a-z]|(?:""[a-z]){3}|(?:''[a-z]){3})re"},
     // bash brace expansion used as a command list: {id,}, {,echo,x}, {nc,-lvp,4444}
     {4031, C::Rce, kValues,
      R"re(\{,[a-z/?*$\\][^{}\s"':,]*,[^{}\s"':]*\}|\{[a-z/?*$\\][^{}\s"':,]*,(?:\}|[-/#][^{}\s"':]*\}))re"},
@@ -225,7 +225,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(\$\{[a-z_]+(?:##?|%%?)\{?[^}\s]{0,20}\}|\$\{\s*`[^`]+`\s*\}|(?:^|[\s;&|])[<>]\([a-z]+\s+[a-z0-9/._-]+\)|\$\{?(?:shell|bash)\}?\s+-c\b|\$\(\(\s*\d+\s*\)\))re"},
     // shell alias definition; a variable assigned then run: a=nc&&$a -l
     {4036, C::Rce, kValues,
-     R"re(^\s*alias\s+(?:[-+][a-z]\s+)*['"]?[a-z0-9_.-]+['"]?\s*=|(?:^|[;&|\s])[a-z_][a-z0-9_]*=[^\s;&|]{1,40}\s*(?:;|&&|\|\|?)\s*\$\{?[a-z_][a-z0-9_]*\}?\s)re"},
+     R"re(^\s*alias\s+(?:[-+][a-z+-]*\s+)*['"]?[a-z0-9_.-]+['"]?\s*=|(?:^|[;&|\s])[a-z_][a-z0-9_]*=[^\s;&|]{1,40}\s*(?:;|&&|\|\|?)\s*\$\{?[a-z_][a-z0-9_]*\}?\s)re"},
     // cmd.exe comparisons on quoted / %var% / bracketed operands; at-job scheduling
     {4037, C::Rce, kValues,
      R"re(\bif\s+(?:/i\s*)?(?:not\s+)?(?:"[^"]*"|\[[^\]]*\]|\{[^}]*\}|%[^%\s]+%)\s*==\s*(?:"[^"]*"|\[[^\]]*\]|\{[^}]*\}|%[^%\s]+%)\s*(?:[@(a-z]|$)|(?:^|[;&|])\s*at\s+\d{1,2}:\d{2}\s)re"},
@@ -249,7 +249,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {2024, C::Xss, kValues,
      R"re(<meta\s+[a-z-]+\s*=|<link\b[^>]{0,60}\bhref\b|<noscript\b|<\s*:?\s*vmlframe\b|<\s*[a-z]\s*:\s*script|<[a-z](?: [a-z]){3,}(?:\s|>|$))re"},
     // US-ASCII 7-bit-stripped tag brackets: \xbcscript\xbe
-    {2025, C::Xss, kValues, R"re(\xbc/?(?:script|img|svg|iframe|body|object|embed|style)[\s\xbe/])re"},
+    {2025, C::Xss, kValues, R"re(\xbc/?(?:script|img|svg|iframe|body|object|embed|style)(?:[\s/]|[\xc2\xd0]?\xbe))re"},
     // URL hosts in numeric / obfuscated forms after a scheme, with or without slashes
     {7020, C::Ssrf, kValues,
      R"re(^\s*[a-z][a-z0-9+.-]{1,15}:/{0,2}(?:[^/@\s]*@)?(?:(?:0x[0-9a-f]{6,8}|\d{8,10}|0\d{9,11}|(?:\d{1,3}\.){3}\d{1,3})(?:[:/?#]|$)|0[0-7]{1,3}\.0[0-7]{1,3}\.))re"},
@@ -273,7 +273,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     // PHP open-tag variants: "<? php", "<?xml:echo", [php]..[/php], {php}..{/php}
     {5032, C::CodeInjection, kValues, R"re(<\?\s+php\b|<\?xml\s*:\s*[a-z]|\[/php\]|\{/php\})re"},
     // busy-loop DoS: while(<simple operand>); with an empty body
-    {5033, C::CodeInjection, kValues, R"re(\bwhile\s*\(\s*[-+!]?[a-z0-9_.]{1,16}\s*\)\s*;)re"},
+    {5033, C::CodeInjection, kValues, R"re(\bwhile\s*\(+\s*(?:new\s+)?[-+!]?[a-z0-9_.]{1,16}\s*\)+\s*(?:;|\)|$))re"},
     // PHP variable-variable / dynamic calls: ${'a'}, $ {$a}, ${@a}(1), $O{0}(1), $_[_]{_}(1)
     {5035, C::CodeInjection, kValues,
      R"re(\$\s+\{\s*[^\s}]|\$\{\s*(?:'[^']*'|"[^"]*"|\$|@)|\$\s*\{[^}]{1,24}\}\s*(?:\[[^\]]{0,20}\]\s*)*\(|\$[a-z0-9_]+\s*(?:\{[^}]{0,10}\}|\[[^\]]{0,10}\]\s*)*\{[^}]{0,10}\}\s*(?:\[[^\]]{0,10}\]\s*)*\()re"},
@@ -296,6 +296,95 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     // procfs / sysfs kernel interfaces, container secrets
     {3020, C::PathTraversal, kAll,
      R"re((?:^|[\\/])(?:proc[\\/]+(?:sys|interrupts|kallsyms|iomem|ioports|slabinfo|vmallocinfo|cgroups|devices|filesystems)(?:[\\/]|$)|sys[\\/]+(?:class|kernel|devices|block|bus|firmware|module|power)(?:[\\/]|$)|\.docker[\\/]+secrets))re"},
+
+    // --- probes: the fragments attackers send to find out whether (and how) a value reaches
+    // an interpreter. Each is the shape of a half-written expression, not a word list of
+    // payloads: an unclosed call, a bare operator, a quote break, a dangling boolean.
+    // a call left open at the end of the value: "count(", "if !(", "IN/**/(", "ln) ("
+    {1050, C::Sqli, kValues | kPath,
+     R"re((?:^|[^a-z0-9_])(?:abs|acos|ascii|asin|atan2?|avg|benchmark|bin|bit_and|bit_or|cast|ceil(?:ing)?|char(?:_length|set)?|chr|coalesce|collation|compress|concat(?:_ws)?|conv|convert|cos|cot|count|crc32|curdate|current_(?:date|timestamp|user)|curtime|database|date(?:_add|_format|_sub|diff)?|day(?:name|ofweek)?|decode|default|degrees|elt|encode|exists|exp|export_set|extract(?:value)?|field|find_in_set|floor|format|from_base64|from_unixtime|greatest|group_concat|hex|hour|if|ifnull|in|inet_aton|insert|instr|isnull|json_extract|lcase|least|left|length|ln|load_file|local|localtime|locate|log(?:10|2)?|lower|lpad|ltrim|make_set|max|md5|mid|min|minute|mod|month|name_const|nchar|now|nullif|oct|ord|password|pg_sleep|pi|position|pow(?:er)?|quote|radians|rand|repeat|replace|reverse|right|round|rpad|rtrim|schema|second|select|sha[12]?|sign|sin|sleep|soundex|space|sqrt|std(?:dev)?|strcmp|substr(?:ing(?:_index)?)?|sum|sysdate|system_user|tan|time(?:stamp)?|to_base64|trim|truncate|ucase|uncompress|unhex|updatexml|upper|user|utl_inaddr|uuid|values|varchar|version|waitfor|week(?:day)?|xmltype|year|execute)[\s\]=.&'"?!\\)$]{0,6}\(\s*$)re"},
+    // a value that is only a SQL operator / predicate / clause keyword
+    {1051, C::Sqli, kValues,
+     R"re(^\s*(?:>>|<<|!=|\|\||&&|<=>|<=|>=|<>|xor|rlike|(?:not\s+)?regexp|(?:is|like)\s+(?:not\s+)?null|(?:order|group)\s+by|n?varchar(?:\s*\(\s*\d*\s*\)?)?|tempdb|msdb|northwind|schema_name|mysql\.db|(?:not\s+)?in\s*\([^()]*\))\s*$)re"},
+    // a value that is only a comparison: 1=1, b,1=1, 42<=>42, 42 like 42, '1' not regexp '2'
+    {1052, C::Sqli, kValues,
+     R"re(^\s*(?:[a-z0-9_]+\s*,\s*)?\d+\s*(?:=|==|<=>|!=|<>)\s*\d+\s*$|^\s*(?:\d+|'[^']*'|"[^"]*")\s+(?:not\s+)?(?:like|rlike|regexp|is(?:\s+not)?)\s+(?:\d+|'[^']*'|"[^"]*"|null)\s*$|'[^']{0,20}'\s*(?:!=|<>)\s*'|'\s*,\s*'[^']{0,20}'\s*=\s*')re"},
+    // a value opening with a quote break: "';", "' or", "'union a", "`collate", mixed quotes
+    {1053, C::Sqli, kValues,
+     R"re(^\s*[`'"]\s*!\s*[`'"]?\s*$|^\s*[`'"]+\s*(?:[;*=?#|^)]|--|(?:or|and|xor|union|alter|select|insert|update|delete|drop|create|exec|collate|from|having|where|order|group|limit)\b)|^\s*['"`]*(?:'"|"'|`'|'`|"`|`")['"`]*\s*$|[a-z0-9]['"`]\s+['"`]\s*\d|['"`]\s*collate\b|['"`]\s*(?:not\s+)?(?:regexp|rlike|sounds\s+like)\b)re"},
+    // an escaped or doubled quote before a boolean: \' or, '''or 1, 'or'
+    {1054, C::Sqli, kValues,
+     R"re(\\['"`]+\s*(?:or|and|xor|\|\||&&)\b|['"`]{2,}(?:or|and|xor)\b|['"`](?:or|and)['"`\d]|\\[`'"](?:or|and)[`'"])re"},
+    // a dangling or leading boolean: "/cm7 or ", "or 'a' <", "and '5'x", "4or2-", "--alter",
+    // ";drop", "; updateuser"
+    {1055, C::Sqli, kValues,
+     R"re([^a-z\s]\S*\s+(?:or|and|xor)\s*$|^\s*(?:or|and|xor)\s+(?:['"]|\d+\s*[=<>!'"])|^\d+(?:or|and|xor)\d+\s*[-+=<>]?\s*$|^\s*--\s*(?:alter|drop|select|union|update|delete|insert|create|exec|shutdown)\b|^\s*;\s*(?:(?:drop|alter|insert|delete|truncate|create|exec|select|declare|shutdown)\b|update))re"},
+    // SQL clauses out of context: "from t where", "execute x", "case when .. then",
+    // "group by .. having", "if(2=", "except select", "values ('", "unionselect", "like '"
+    {1056, C::Sqli, kValues,
+     R"re(^\s*from\s+\S+\s+(?:where|group\s+by|order\s+by|limit|join|inner|left|union|as)\b|^\s*execute(?:\s*\(|\s+[a-z_@])|\bcase\s+when\b[^;]{0,100}\bthen\b|\bgroup\s+by\b[^;]{0,100}\bhaving\b|\bif\s*\(\s*\d+\s*[=<>]|\b(?:except|intersect|minus)\s+(?:select|values)\b|\bvalues\s*\(\s*['"\d]|union(?:all|distinct)?select|\blike\s+['"]\s*$|\binto\s+(?:out|dump)file\b)re"},
+    // numbers one past the integer limits, and the float that hangs old PHP/Java parsers
+    {1057, C::Sqli, kValues,
+     R"re((?:^|[^0-9.])(?:4294967296|9223372036854775808|18446744073709551616|2\.2250738585072011e-308)(?:$|[^0-9]))re"},
+    // UNION keyword chains in the path (the SQL tokenizer reads argument values)
+    {1058, C::Sqli, kPath, R"re(\bunion(?:\s|/\*[^*]{0,20}\*/)+(?:all|distinct|select)\b)re"},
+    // MongoDB operators in brackets inside a value: [$ne], u_id[$lte]
+    {9003, C::Nosqli, kValues | kPath,
+     R"re(\[\s*\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|elemmatch)\s*\])re"},
+    // Windows environment variables a command line reads
+    {4040, C::Rce, kValues,
+     R"re(%(?:systemdrive|systemroot|windir|comspec|userprofile|programfiles|programdata|appdata|localappdata|homedrive|homepath|computername|allusersprofile|cmdcmdline|psmodulepath)%)re"},
+    // cmd.exe IF comparisons at the start of a value: if a==b x, IF 2 GEQ 15 echo
+    {4041, C::Rce, kValues,
+     R"re(^\s*if(?:\s+|/)(?:/i\s+)?(?:not\s+)?(?:cmdextversion\s+\d|[^\s=]{1,40}===?[^\s=:]{1,40}\s+\S|\S{1,40}\s+(?:equ|neq|lss|leq|gtr|geq)\s+\S+\s+\S|\([^)]{0,40}\)\s*==\s*\([^)]{0,40}\)\s+[a-z]|%\d\s*==))re"},
+    // bash directory-stack and history expansion as the whole value: ~+, ~-1, ~0, !-1!-2
+    {4042, C::Rce, kValues, R"re(^\s*~[+-]\d*\s*$|(?:^|[;&|\s])!-\d+(?:!-\d+|\s|$))re"},
+    // bare shell variable / arithmetic expansions: ${cmd}, $[], $(($()) 42))
+    {4043, C::Rce, kValues, R"re(^\s*\$\{[a-z_][a-z0-9_]*\}\s*$|\$\[\s*\]|\$\(\(\s*\$\()re"},
+    // brace expansion splicing a word: c{a,oun}t
+    {4044, C::Rce, kValues, R"re([a-z]\{[a-z]*,[a-z]*\}[a-z])re"},
+    // globbed binary paths after a separator: ;/bin/ca? /et*/passwd
+    {4045, C::Rce, kValues,
+     R"re((?:^|[;&|`])\s*(?:/[a-z0-9]+)*/[a-z0-9]*[?*][a-z0-9?*]*\s+/[a-z0-9?*/]*[?*])re"},
+    // /dev/tcp reached through a variable, a shell run in a subshell: >$d/tcp/, (sh)0>
+    {4046, C::Rce, kValues, R"re(\$\{?[a-z_]+\}?/(?:tcp|udp)/\d|\(\s*(?:sh|bash|zsh|ksh)\s*\)\s*\d*[<>])re"},
+    // here-strings into an interpreter or compiler: irb<<<1+2, gcc<<<'main(){}'
+    {4047, C::Rce, kValues, R"re((?:^|[;&|\s])[a-z][a-z0-9.+-]*\s*<<<)re"},
+    // sqlite shell dot-commands after a separator; gcc -wrapper
+    {4048, C::Rce, kValues,
+     R"re((?:^|[;\n])\s*\.(?:databases|tables|schema|dump|shell|system|import|output|load|read)\b|(?:^|\s)-wrapper\s+[a-z/]*sh\b)re"},
+    // IMAP / POP3 commands after a line break
+    {4049, C::Rce, kArg | kHeader,
+     R"re([\r\n]\s*(?:[a-z]{1,4}\d{1,5}\s+uid\s+(?:store|fetch|copy|search)\s+\d|(?:list|retr|dele|uidl)\s+\d+\s*$|top\s+\d+\s+\d+\s*$))re"},
+    // a whole value that is a call: is_array(), strrev( ), exec  (blah), subSTR($x) in the path
+    {5040, C::CodeInjection, kValues,
+     R"re(^\s*(?:is_array|is_string|is_numeric|is_file|is_dir|is_readable|is_writable|strrev|strlen|substr|str_replace|str_repeat|strtolower|strtoupper|strip_tags|sprintf|printf|print|intval|floatval|unpack|pack|file_exists|file|fopen|fread|fgets|filegroup|fileowner|fileperms|filesize|filetype|unlink|rmdir|mkdir|rename|copy|tempnam|tmpfile|glob|scandir|opendir|readdir|chdir|getcwd|assert_options|call_user_func|func_get_args|array_diff|array_merge|array_keys|implode|explode|json_decode|serialize|unserialize|md5|sha1|crc32|base64_encode|base64_decode|urldecode|gethostbyname|gethostbynamel|getenv|putenv|get_current_user|getmypid|getmyuid|phpversion|php_uname|sys_get_temp_dir|ini_get|ini_set|set_time_limit|usleep|exec|system|shell_exec|passthru|popen|eval|assert|date_add|mktime|checkdate|strtotime|microtime|uniqid|mt_rand|compact|extract|define|constant|class_exists|function_exists|get_class|gettype|settype|var_export|var_dump|print_r|debug_zval_dump|error_reporting|setcookie|mail|ldap_get_entries|ldap_connect|ldap_search|pg_connect|pg_query|mysql_query|mysqli_query|odbc_exec|tidy_parse_string|preg_match|preg_replace|bin2hex|hex2bin|highlight_string|stripslashes|addslashes|phpinfo|readfile|show_source|file_get_contents|file_put_contents|fsockopen|proc_open|pcntl_exec|dl|ob_start|header)\s*\(\s*(?:\$?[a-z0-9_]*)?\s*\)\s*;?\s*$)re"},
+    {5041, C::CodeInjection, kPath, R"re(/(?:is_array|is_string|is_numeric|is_file|is_dir|is_readable|is_writable|strrev|strlen|substr|str_replace|str_repeat|strtolower|strtoupper|strip_tags|sprintf|printf|print|intval|floatval|unpack|pack|file_exists|file|fopen|fread|fgets|filegroup|fileowner|fileperms|filesize|filetype|unlink|rmdir|mkdir|rename|copy|tempnam|tmpfile|glob|scandir|opendir|readdir|chdir|getcwd|assert_options|call_user_func|func_get_args|array_diff|array_merge|array_keys|implode|explode|json_decode|serialize|unserialize|md5|sha1|crc32|base64_encode|base64_decode|urldecode|gethostbyname|gethostbynamel|getenv|putenv|get_current_user|getmypid|getmyuid|phpversion|php_uname|sys_get_temp_dir|ini_get|ini_set|set_time_limit|usleep|exec|system|shell_exec|passthru|popen|eval|assert|date_add|mktime|checkdate|strtotime|microtime|uniqid|mt_rand|compact|extract|define|constant|class_exists|function_exists|get_class|gettype|settype|var_export|var_dump|print_r|debug_zval_dump|error_reporting|setcookie|mail|ldap_get_entries|ldap_connect|ldap_search|pg_connect|pg_query|mysql_query|mysqli_query|odbc_exec|tidy_parse_string|preg_match|preg_replace|bin2hex|hex2bin|highlight_string|stripslashes|addslashes|phpinfo|readfile|show_source|file_get_contents|file_put_contents|fsockopen|proc_open|pcntl_exec|dl|ob_start|header)\s*\(\s*(?:\$[a-z0-9_]*)?\s*\)\s*$)re"},
+    // php.ini directives set through a value
+    {5042, C::CodeInjection, kValues,
+     R"re(^\s*(?:allow_url_include|allow_url_fopen|auto_prepend_file|auto_append_file|disable_functions|disable_classes|open_basedir|safe_mode|memory_limit|max_execution_time|extension_dir|extension|zend_extension|engine|precision|smtp|sendmail_path|sendmail_from|error_log|include_path|unserialize_max_depth|display_errors|log_errors|upload_tmp_dir|register_globals|short_open_tag|expose_php|file_uploads|(?:opcache|session|mbstring|zend|pcre|phar|mail|assert)\.[a-z_]+)\s*=\s*\S)re"},
+    // PHP tags in BBCode / processing-instruction form: [php], [\php], <?xml ();, a trailing <?
+    {5043, C::CodeInjection, kValues,
+     R"re(\[\\?/?php\]|<\?xml\s*\(|<\?\s*$)re"},
+    // JavaScript prototype reached through brackets: constructor[prototype], [constructor][prototype]
+    {5044, C::CodeInjection, kAll,
+     R"re(\bconstructor\s*\]?\s*\[\s*['"]?prototype\b)re"},
+    // PHP callables assembled from arrays / strings and then called
+    {5045, C::CodeInjection, kValues,
+     R"re(\[\s*['"]?(?:system|exec|passthru|shell_exec|eval|assert|popen)['"]?\s*\]\s*\[\s*\d+\s*\]|\)\s*\[\s*\d+\s*\]\s*\[\s*\d+\s*\]\s*\(\s*['"]|\[\s*\[\s*['"][a-z_]+['"]\s*\.\s*['"][a-z_]+['"]\s*\]\s*\])re"},
+    // PHP variable call with comments / line breaks between the name, indexes and '('
+    {5046, C::CodeInjection, kValues,
+     R"re(\$[a-z_][a-z0-9_]*(?:\s|#[^\n]{0,40}\n|//[^\n]{0,40}\n|/\*[^*]{0,40}\*/|\[[^\]]{0,10}\])*(?:#[^\n]{0,40}\n|//[^\n]{0,40}\n|/\*[^*]{0,40}\*/)(?:\s|\[[^\]]{0,10}\]|/\*[^*]{0,40}\*/)*\()re"},
+    // data: URLs that carry script or text to an include/fetch
+    {5047, C::CodeInjection, kValues,
+     R"re(^\s*data:(?:text/(?:plain|html|javascript|x-php)|application/(?:x-)?(?:javascript|ecmascript|php|x-httpd-php))\b|^\s*data:\s*,)re"},
+    // ORM lookup chains across relations in a parameter name (Django/Ransack style filters)
+    {5048, C::CodeInjection, kName,
+     R"re([a-z0-9]__[a-z0-9_]+__(?:startswith|istartswith|endswith|iendswith|contains|icontains|exact|iexact|regex|iregex|has_keys?|has_any_keys|isnull|gte?|lte?)$)re"},
+    // HTML comment close injected alone; attribute injection after a quote; JS timers/codecs
+    {2030, C::Xss, kValues, R"re(^\s*--!?>\s*$|\bformaction\s*=|^\s*['"]\s*[a-z][a-z0-9.]*\s*=\s*$)re"},
+    {2031, C::Xss, kValues,
+     R"re(\b(?:setinterval|settimeout|setimmediate|atob|btoa|execscript|fromcharcode)\s*\(|v[\t\r\n\x0b\x0c]*b[\t\r\n\x0b\x0c]*s[\t\r\n\x0b\x0c]*c[\t\r\n\x0b\x0c]*r[\t\r\n\x0b\x0c]*i[\t\r\n\x0b\x0c]*p[\t\r\n\x0b\x0c]*t[\t\r\n\x0b\x0c]*:)re"},
 
     // --- scanners
     {
