@@ -286,6 +286,29 @@ HeaderKind headerKind(std::string_view name) {
   return it != kHeaderNames.end() && it->name == low ? it->kind : HeaderKind::Other;
 }
 
+// A charset parameter on Accept naming anything but the common web charsets: a
+// charset-confusion probe (UTF-7/16/32, EBCDIC) (920600).
+bool badAcceptCharset(std::string_view accept) {
+  for (size_t k = accept.find("charset="); k != std::string_view::npos;
+       k = accept.find("charset=", k + 8)) {
+    std::string_view v = accept.substr(k + 8);
+    v = v.substr(0, v.find_first_of(",; "));
+    if (v.size() >= 2 && v.front() == '"') {
+      v = v.substr(1, v.find('"', 1) == std::string_view::npos ? v.size() - 1 : v.find('"', 1) - 1);
+    }
+    bool ok = false;
+    for (const std::string_view c : {"utf-8", "iso-8859-1", "iso-8859-15", "windows-1252"}) {
+      ok |= v.size() == c.size() && std::equal(v.begin(), v.end(), c.begin(), [](char a, char b) {
+              return (a | 0x20) == b || a == b;
+            });
+    }
+    if (!ok) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool allowedCharset(std::string_view cs) {
   static constexpr std::array<std::string_view, 22> kCharsets{{
       "utf-8",    "utf8",         "iso-8859-1", "iso-8859-15",  "latin1",   "windows-1252",
@@ -402,11 +425,12 @@ public:
         add(AttackClass::Protocol, 13012, kind, name, shown); // other C0 controls (920271)
       }
     }
-    // A form or query name whose decoded text holds '=': the separator was encoded once more
+    // A name or bare token whose decoded text holds '=': the separator was encoded once more
     // than the application decodes ("pay%3D%3Bdrop"); the part after it is a value (inspected
     // last: the recursion reuses this thread's buffers).
     std::string rhs;
-    if (needDecode && scope == kName && depth == 0) {
+    if (needDecode && (scope == kName || (scope == kArg && raw == name)) && depth == 0 &&
+        raw.find('=') == std::string_view::npos) {
       if (const size_t eq = dec.find('='); eq != std::string::npos && eq + 1 < dec.size()) {
         rhs = dec.substr(eq + 1);
       }
@@ -457,7 +481,7 @@ public:
   // SQL made of words ("1 union select 2") can fire.
   void plainValue(uint8_t scope, std::string_view kind, std::string_view name, std::string_view low,
                   std::string_view shown, uint8_t cls) {
-    if (low.size() >= 5) { // the shortest plain rule literal ("ro0ab")
+    if (low.size() >= 3) { // the shortest plain rule literal ("xor")
       matchPatterns(scope, kind, name, low, shown, true);
       if (low.find("0x") != std::string_view::npos && foldHexLiterals(low, tls.canon)) {
         matchPatterns(scope, kind, name, tls.canon, shown);
@@ -820,19 +844,23 @@ public:
             const std::string_view v = contentTypeParam(hvalue, p);
             for (size_t k = 0; k < v.size() && !bad; ++k) {
               const char c = v[k];
-              if (c == '\\' || c == '\'' || c == '"' || c == '`') {
+              if (c == '\\' || c == '\'' || c == '"' || c == '`' ) {
                 bad = true;
               } else if (c == ';') {
                 const size_t amp = v.rfind('&', k);
-                bad = amp == std::string_view::npos ||
-                      v.substr(amp + 1, k - amp - 1).find_first_of(" &") != std::string_view::npos;
+                const std::string_view ref =
+                    amp == std::string_view::npos ? std::string_view{} : v.substr(amp + 1, k - amp - 1);
+                bad = ref.empty() || !std::all_of(ref.begin(), ref.end(), [](char r) {
+                  return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z');
+                });
               }
             }
           }
         }
         if (!bad && iequals(hname, "content-type")) {
           const std::string_view cs = contentTypeParam(hvalue, "charset");
-          bad = !cs.empty() && !allowedCharset(cs);
+          bad = !cs.empty() && (!allowedCharset(cs) || istartsWith(cs, "utf-16") ||
+                                istartsWith(cs, "utf-32") || istartsWith(cs, "utf-7"));
         }
         if (bad) {
           add(AttackClass::Protocol, 13004, "body.multipart", "headers", l);
@@ -959,6 +987,9 @@ public:
       if (hk == HeaderKind::TransferEncoding) {
         chunked = true;
       }
+      if (iequals(h.name, "accept") && badAcceptCharset(h.value)) {
+        add(AttackClass::Protocol, 13013, "header", h.name, h.value);
+      }
       if (hk == HeaderKind::AcceptEncoding && h.value.size() > 200) {
         add(AttackClass::Protocol, 13007, "header", h.name, h.value);
       }
@@ -1058,6 +1089,8 @@ bool plainRule(uint32_t id) {
   case 1056: // execute x, case when .. then
   case 1057: // 4294967296
   case 5048: // a__b__icontains
+  case 4041: // IF CMDEXTVERSION 1 GOTO x
+  case 4050: // pip install x
     return true;
   default:
     return false;

@@ -342,8 +342,14 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
       if (const size_t slash = inner.rfind('/'); slash != std::string_view::npos) {
         inner.remove_prefix(slash + 1);
       }
-      if (const Command* wrapped = findCommand(inner); wrapped != nullptr && wrapped->strong) {
-        return true; // "time curl x", "nohup /bin/sh"
+      const Command* wrapped = findCommand(inner);
+      size_t f = e;
+      while (f < s.size() && isSpace(s[f])) {
+        ++f;
+      }
+      const bool flag = f + 1 < s.size() && s[f] == '-' && s[f + 1] >= 'a' && s[f + 1] <= 'z';
+      if (wrapped != nullptr && (wrapped->strong || flag)) {
+        return true; // "time curl x", "nohup /bin/sh", "trap 'rm -rf x'"
       }
     }
   }
@@ -484,7 +490,7 @@ namespace {
 // A value that starts like a command line without any separator: an administration tool
 // ("ansible-vault decrypt x", "'cscli' alerts"), or any known command with a long option
 // ("env --version"). 4006. A ';' list of two or more known commands where one has an
-// argument ("cd /;cd etc;fold passwd"): 4007.
+// argument shaped like one ("cd /;cd etc;fold passwd"): 4007.
 uint32_t toolLine(std::string_view s) {
   size_t i = 0;
   while (i < s.size() && (isSpace(s[i]) || s[i] == '\'' || s[i] == '"')) {
@@ -524,7 +530,14 @@ uint32_t toolLine(std::string_view s) {
     if (w > 0 && findCommand(seg.substr(0, w)) != nullptr &&
         (w == seg.size() || isSpace(seg[w]))) {
       ++commands;
-      argument |= w + 1 < seg.size();
+      size_t a = w;
+      while (a < seg.size() && isSpace(seg[a])) {
+        ++a;
+      }
+      // an argument shaped like one: a path, an option, a home file, a variable
+      argument |= a > w && a < seg.size() &&
+                  (seg[a] == '/' || seg[a] == '-' || seg[a] == '~' || seg[a] == '$' ||
+                   seg[a] == '.');
     }
     if (end == s.size()) {
       break;

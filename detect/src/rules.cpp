@@ -208,7 +208,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(`\s+as\s+`|\bas\s*['"`]\s+from\b|\)\s*(?:not\s+)?like\s*\(|[a-z0-9]['"`]\s*(?:/\*[^*]{0,40}\*/\s*)?;\s*(?:--|#)?\s*$)re"},
     // empty command substitution / quote pairs splicing a word: pi$()ng, pi``ng, ""p""y""t""h
     {4030, C::Rce, kValues,
-     R"re([a-z](?:\$\(\s*\)|``|[<>]\(\s*\))(?:[a-z]|\s+[\d/$-])|[a-z]\$[@*][a-z]|(?:""[a-z]){3}|(?:''[a-z]){3})re"},
+     R"re([a-z](?:\$\(\s*\)|``|[<>]\(\s*\))(?:[a-z]|\s+[\d/$-])|[a-z]\$[@*_][a-z/]|(?:\$\{?[a-z_][a-z0-9_]*\}?){3}|(?:""[a-z]){3}|(?:''[a-z]){3})re"},
     // bash brace expansion used as a command list: {id,}, {,echo,x}, {nc,-lvp,4444}
     {4031, C::Rce, kValues,
      R"re(\{,[a-z/?*$\\][^{}\s"':,]*,[^{}\s"':]*\}|\{[a-z/?*$\\][^{}\s"':,]*,(?:\}|[-/#][^{}\s"':]*\}))re"},
@@ -302,23 +302,23 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     // payloads: an unclosed call, a bare operator, a quote break, a dangling boolean.
     // a call left open at the end of the value: "count(", "if !(", "IN/**/(", "ln) ("
     {1050, C::Sqli, kValues | kPath,
-     R"re((?:^|[^a-z0-9_])(?:abs|acos|ascii|asin|atan2?|avg|benchmark|bin|bit_and|bit_or|cast|ceil(?:ing)?|char(?:_length|set)?|chr|coalesce|collation|compress|concat(?:_ws)?|conv|convert|cos|cot|count|crc32|curdate|current_(?:date|timestamp|user)|curtime|database|date(?:_add|_format|_sub|diff)?|day(?:name|ofweek)?|decode|default|degrees|elt|encode|exists|exp|export_set|extract(?:value)?|field|find_in_set|floor|format|from_base64|from_unixtime|greatest|group_concat|hex|hour|if|ifnull|in|inet_aton|insert|instr|isnull|json_extract|lcase|least|left|length|ln|load_file|local|localtime|locate|log(?:10|2)?|lower|lpad|ltrim|make_set|max|md5|mid|min|minute|mod|month|name_const|nchar|now|nullif|oct|ord|password|pg_sleep|pi|position|pow(?:er)?|quote|radians|rand|repeat|replace|reverse|right|round|rpad|rtrim|schema|second|select|sha[12]?|sign|sin|sleep|soundex|space|sqrt|std(?:dev)?|strcmp|substr(?:ing(?:_index)?)?|sum|sysdate|system_user|tan|time(?:stamp)?|to_base64|trim|truncate|ucase|uncompress|unhex|updatexml|upper|user|utl_inaddr|uuid|values|varchar|version|waitfor|week(?:day)?|xmltype|year|execute)[\s\]=.&'"?!\\)$]{0,6}\(\s*$)re"},
+     R"re((?:^|[^a-z0-9_])(?:abs|acos|ascii|asin|atan2?|avg|benchmark|bin|bit_and|bit_or|cast|ceil(?:ing)?|char(?:_length|set)?|chr|coalesce|collation|compress|concat(?:_ws)?|conv|convert|cos|cot|count|crc32|curdate|current_(?:date|timestamp|user)|curtime|database|date(?:_add|_format|_sub|diff)?|day(?:name|ofweek)?|decode|default|degrees|elt|encode|exists|exp|export_set|extract(?:value)?|field|find_in_set|floor|format|from_base64|from_unixtime|greatest|group_concat|hex|hour|if|ifnull|in|inet_aton|insert|instr|isnull|json_extract|lcase|least|left|length|ln|load_file|local|localtime|locate|log(?:10|2)?|lower|lpad|ltrim|make_set|max|md5|mid|min|minute|mod|month|name_const|nchar|now|nullif|oct|ord|password|pg_sleep|pi|position|pow(?:er)?|quote|radians|rand|repeat|replace|reverse|right|round|rpad|rtrim|schema|second|select|sha[12]?|sign|sin|sleep|soundex|space|sqrt|std(?:dev)?|strcmp|substr(?:ing(?:_index)?)?|sum|sysdate|system_user|tan|time(?:stamp)?|to_base64|trim|truncate|ucase|uncompress|unhex|updatexml|upper|user|utl_inaddr|uuid|values|varchar|version|waitfor|week(?:day)?|xmltype|year|execute|quarter)[\s\]=.&'"?!\\)$/<>|+*-]{0,6}\(\s*$)re"},
     // a value that is only a SQL operator / predicate / clause keyword
     {1051, C::Sqli, kValues,
-     R"re(^\s*(?:>>|<<|!=|\|\||&&|<=>|<=|>=|<>|xor|rlike|(?:not\s+)?regexp|(?:is|like)\s+(?:not\s+)?null|(?:order|group)\s+by|n?varchar(?:\s*\(\s*\d*\s*\)?)?|tempdb|msdb|northwind|schema_name|mysql\.db|(?:not\s+)?in\s*\([^()]*\))\s*$)re"},
+     R"re(^\s*(?:>>|<<|!=|\|\||&&|<=>|<=|>=|<>|xor|rlike|(?:not\s+)?regexp|(?:is|like)\s+(?:not\s+)?null|(?:order|group)\s+by|n?varchar(?:\s*\(\s*\d*\s*\)?)?|tempdb|msdb|northwind|schema_name|mysql\.db|==|->>?|(?:not\s+)?in\s*\([^()]*\)|`[a-z_][a-z0-9_]*`|(?:div|mod|pow|power|round|floor|ceil|abs)\s*\(\s*-?[\d.]+\s*,\s*-?[\d.]+\s*\))\s*$)re"},
     // a value that is only a comparison: 1=1, b,1=1, 42<=>42, 42 like 42, '1' not regexp '2'
     {1052, C::Sqli, kValues,
-     R"re(^\s*(?:[a-z0-9_]+\s*,\s*)?\d+\s*(?:=|==|<=>|!=|<>)\s*\d+\s*$|^\s*(?:\d+|'[^']*'|"[^"]*")\s+(?:not\s+)?(?:like|rlike|regexp|is(?:\s+not)?)\s+(?:\d+|'[^']*'|"[^"]*"|null)\s*$|'[^']{0,20}'\s*(?:!=|<>)\s*'|'\s*,\s*'[^']{0,20}'\s*=\s*')re"},
+     R"re(^\s*(?:[a-z0-9_]+\s*,\s*)?\d+\s*(?:=|==|<=>|!=|<>)\s*\d+\s*$|^\s*(?:\d+|'[^']*'|"[^"]*")\s+(?:not\s+)?(?:like|rlike|regexp|is(?:\s+not)?)\s+(?:\d+|'[^']*'|"[^"]*"|null)\s*$|'[^']{0,20}'\s*(?:!=|<>)\s*'|'\s*,\s*'[^']{0,20}'\s*=\s*'|^\s*'[^']{0,40}'\s*,\s*(?:'[^']{0,40}'|0x[0-9a-f]+|\(\s*\d+\s*\)|\d+)\s*$|^\s*,\s*[a-z_][a-z0-9_]*["'`]\s*=?)re"},
     // a value opening with a quote break: "';", "' or", "'union a", "`collate", mixed quotes
     {1053, C::Sqli, kValues,
-     R"re(^\s*[`'"]\s*!\s*[`'"]?\s*$|^\s*[`'"]+\s*(?:[;*=?#|^)]|--|(?:or|and|xor|union|alter|select|insert|update|delete|drop|create|exec|collate|from|having|where|order|group|limit)\b)|^\s*['"`]*(?:'"|"'|`'|'`|"`|`")['"`]*\s*$|[a-z0-9]['"`]\s+['"`]\s*\d|['"`]\s*collate\b|['"`]\s*(?:not\s+)?(?:regexp|rlike|sounds\s+like)\b)re"},
+     R"re(^\s*[`'"]\s*!\s*[`'"]?\s*$|^\s*[`'"]+\s*(?:[;*=?#|^)]|--|(?:or|and|xor|union|alter|select|insert|update|delete|drop|create|exec|collate|from|having|where|order|group|limit|notnull|isnull)\b)|[a-z0-9]\s+'\s*$|^\s*\^\s*['"]|^\s*['"`]*(?:'"|"'|`'|'`|"`|`")['"`]*\s*$|[a-z0-9]['"`]\s+['"`]\s*\d|['"`]\s*collate\b|['"`]\s*(?:not\s+)?(?:regexp|rlike|sounds\s+like)\b)re"},
     // an escaped or doubled quote before a boolean: \' or, '''or 1, 'or'
     {1054, C::Sqli, kValues,
-     R"re(\\['"`]+\s*(?:or|and|xor|\|\||&&)\b|['"`]{2,}(?:or|and|xor)\b|['"`](?:or|and)['"`\d]|\\[`'"](?:or|and)[`'"])re"},
+     R"re(\\['"`]+\s*\d*\s*(?:or|and|xor|\|\||&&)\b|\\x(?:23|27|22|60)|\\0x[0-9a-f]{2}|^\s*['"](?:\.['"]){5,}|['"`]{2,}(?:or|and|xor)\b|['"`](?:or|and)['"`\d]|\\[`'"](?:or|and)[`'"])re"},
     // a dangling or leading boolean: "/cm7 or ", "or 'a' <", "and '5'x", "4or2-", "--alter",
     // ";drop", "; updateuser"
     {1055, C::Sqli, kValues,
-     R"re([^a-z\s]\S*\s+(?:or|and|xor)\s*$|^\s*(?:or|and|xor)\s+(?:['"]|\d+\s*[=<>!'"])|^\d+(?:or|and|xor)\d+\s*[-+=<>]?\s*$|^\s*--\s*(?:alter|drop|select|union|update|delete|insert|create|exec|shutdown)\b|^\s*;\s*(?:(?:drop|alter|insert|delete|truncate|create|exec|select|declare|shutdown)\b|update))re"},
+     R"re([^a-z\s]\S*\s+(?:or|and|xor)\s*$|^\s*(?:or|and|xor)\s+(?:['"]|\d+\s*[=<>!'"])|^\d+(?:or|and|xor)\d+\s*[-+=<>]?\s*$|^\s*--\s*(?:alter|drop|select|union|update|delete|insert|create|exec|shutdown)\b|^\s*;\s*(?:(?:drop|alter|insert|delete|truncate|create|exec|select|declare|shutdown)\b|update|as\s+not\b))re"},
     // SQL clauses out of context: "from t where", "execute x", "case when .. then",
     // "group by .. having", "if(2=", "except select", "values ('", "unionselect", "like '"
     {1056, C::Sqli, kValues,
@@ -336,7 +336,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(%(?:systemdrive|systemroot|windir|comspec|userprofile|programfiles|programdata|appdata|localappdata|homedrive|homepath|computername|allusersprofile|cmdcmdline|psmodulepath)%)re"},
     // cmd.exe IF comparisons at the start of a value: if a==b x, IF 2 GEQ 15 echo
     {4041, C::Rce, kValues,
-     R"re(^\s*if(?:\s+|/)(?:/i\s+)?(?:not\s+)?(?:cmdextversion\s+\d|[^\s=]{1,40}===?[^\s=:]{1,40}\s+\S|\S{1,40}\s+(?:equ|neq|lss|leq|gtr|geq)\s+\S+\s+\S|\([^)]{0,40}\)\s*==\s*\([^)]{0,40}\)\s+[a-z]|%\d\s*==))re"},
+     R"re(^\s*if(?:\s+(?:/i\s+)?|\s*/i\s+)(?:not\s+)?(?:cmdextversion\s+\d|[^\s=]{1,40}===?[^\s=:]{1,40}\s+\S|\S{1,40}\s+(?:equ|neq|lss|leq|gtr|geq)\s+\S+\s+\S|\([^)]{0,40}\)\s*==\s*\([^)]{0,40}\)\s+[a-z]|%\d\s*==))re"},
     // bash directory-stack and history expansion as the whole value: ~+, ~-1, ~0, !-1!-2
     {4042, C::Rce, kValues, R"re(^\s*~[+-]\d*\s*$|(?:^|[;&|\s])!-\d+(?:!-\d+|\s|$))re"},
     // bare shell variable / arithmetic expansions: ${cmd}, $[], $(($()) 42))
@@ -345,14 +345,14 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {4044, C::Rce, kValues, R"re([a-z]\{[a-z]*,[a-z]*\}[a-z])re"},
     // globbed binary paths after a separator: ;/bin/ca? /et*/passwd
     {4045, C::Rce, kValues,
-     R"re((?:^|[;&|`])\s*(?:/[a-z0-9]+)*/[a-z0-9]*[?*][a-z0-9?*]*\s+/[a-z0-9?*/]*[?*])re"},
+     R"re((?:^|[;&|`])\s*(?:/[a-z0-9]+)*/[a-z0-9]*[?*][a-z0-9?*]*[\s+]+/[a-z0-9?*/]*[?*]|[;&|]\s*\$[a-z_][a-z0-9_]*\s+(?:cat|ls|id|echo|curl|wget|nc|sh|bash|rm|cp|mv|uname|whoami|ping)\b|(?:^|[;&|\s])\\(?:ls|cat|rm|cp|mv|id|echo|curl|wget|nc|sh|bash|uname|whoami|ping|env)\b)re"},
     // /dev/tcp reached through a variable, a shell run in a subshell: >$d/tcp/, (sh)0>
     {4046, C::Rce, kValues, R"re(\$\{?[a-z_]+\}?/(?:tcp|udp)/\d|\(\s*(?:sh|bash|zsh|ksh)\s*\)\s*\d*[<>])re"},
     // here-strings into an interpreter or compiler: irb<<<1+2, gcc<<<'main(){}'
     {4047, C::Rce, kValues, R"re((?:^|[;&|\s])[a-z][a-z0-9.+-]*\s*<<<)re"},
     // sqlite shell dot-commands after a separator; gcc -wrapper
     {4048, C::Rce, kValues,
-     R"re((?:^|[;\n])\s*\.(?:databases|tables|schema|dump|shell|system|import|output|load|read)\b|(?:^|\s)-wrapper\s+[a-z/]*sh\b)re"},
+     R"re((?:^|[;\n])\s*(?:\\n)?\.(?:databases|tables|schema|dump|shell|system|import|output|load|read)\b|(?:^|\s)-wrapper\s+[a-z/]*sh\b)re"},
     // IMAP / POP3 commands after a line break
     {4049, C::Rce, kArg | kHeader,
      R"re([\r\n]\s*(?:[a-z]{1,4}\d{1,5}\s+uid\s+(?:store|fetch|copy|search)\s+\d|(?:list|retr|dele|uidl)\s+\d+\s*$|top\s+\d+\s+\d+\s*$))re"},
@@ -386,12 +386,42 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {2031, C::Xss, kValues,
      R"re(\b(?:setinterval|settimeout|setimmediate|atob|btoa|execscript|fromcharcode)\s*\(|v[\t\r\n\x0b\x0c]*b[\t\r\n\x0b\x0c]*s[\t\r\n\x0b\x0c]*c[\t\r\n\x0b\x0c]*r[\t\r\n\x0b\x0c]*i[\t\r\n\x0b\x0c]*p[\t\r\n\x0b\x0c]*t[\t\r\n\x0b\x0c]*:)re"},
 
+    // package-manager installs as the whole value
+    {4050, C::Rce, kValues,
+     R"re(^\s*(?:pip[0-9.]*|pipx|npm|yarn|gem|apt|apt-get|yum|dnf|apk|brew|composer|cargo)\s+(?:install|uninstall|download|exec|add|remove)\b)re"},
+    // PHP functions whose names are distinctive even glued to other text, called or assigned
+    {5049, C::CodeInjection, kValues,
+     R"re((?:call_user_func(?:_array)?|fsockopen|gzdecode|gzinflate|gzuncompress|zlib_decode|base64_decode|shell_exec|file_get_contents|file_put_contents|str_rot13|proc_open|create_function)\s*=?\s*\()re"},
+    // a snake_case (PHP/C-style) call left open at the end of the value, or gethostbyname(
+    {5050, C::CodeInjection, kValues | kPath,
+     R"re((?:[a-z][a-z0-9]*_[a-z0-9_]+|gethostbynamel?|phpinfo|getenv|passthru)\s*\(\s*$)re"},
+    // prototype references in serialized React Server Components chunks: "$7:Module:prototype"
+    {5051, C::CodeInjection, kValues, R"re(\$\d+:(?:[a-z_]+:)*(?:prototype|constructor|__proto__)\b)re"},
+    // an element declaring namespaces inside a value (xmlns XSS), IE import tags, a value
+    // that opens an attribute: 'div id="'
+    {2032, C::Xss, kValues,
+     R"re(<[a-z][a-z0-9]*\s+xmlns(?::[a-z0-9]+)?\s*=[^>]{0,200}\bxsi\s*:\s*schemalocation\s*=|<import\s*implementation\s*=|^\s*[a-z]+\s+[a-z-]+\s*=\s*["']\s*$)re"},
+    // an external entity declaration without the "<!": "!ENTITY % x SYSTEM"
+    {8004, C::Xxe, kAll, R"re(!entity\s+(?:%\s*)?[a-z0-9_.-]+\s+(?:system|public)\b)re"},
+    // output redirected into a system directory: ">/tmp/x"
+    {3030, C::PathTraversal, kValues, R"re(^\s*>+\s*/(?:tmp|dev|etc|var|root|home|proc)/)re"},
+    // database dumps and backups packed as archives
+    {3031, C::PathTraversal, kArg | kPath,
+     R"re(\.(?:sql|db|sqlite3?|bak|dump|mdb)\.(?:zip|gz|tgz|tar|bz2|7z|rar|xz)$)re"},
+    // uploads named like credentials / service configuration
+    {5052, C::CodeInjection, kFilename,
+     R"re(^\s*(?:\.boto|mtrr|acpi|\.env|\.htaccess|\.htpasswd|\.user\.ini|php\.ini|web\.config|wp-config[-_.]php[^/]*|config\.ya?ml|\.bash_history|\.bashrc|\.profile|authorized_keys|id_rsa|\.npmrc|\.pypirc|\.netrc|\.git-credentials)\s*$)re"},
+    // Node child_process reached through a string in the path
+    {5053, C::CodeInjection, kPath, R"re(["'`]child_process["'`]|\.spawn\s*\(\s*['"`])re"},
+    // a JavaScript boolean chain into a property in the path: /2499999||this.product
+    {1059, C::Sqli, kPath, R"re([0-9a-z'"]\|\|\s*this\.)re"},
+
     // --- scanners
     {
         14001, C::Scanner, kAgent,
         R"re((?:nikto|sqlmap|nmap|nessus|acunetix|netsparker|w3af|dirbuster|gobuster|\bdirb\b|wpscan|masscan|zgrab|nuclei|burp(?:suite|collaborator)|havij|fimap|arachni|openvas|whatweb|zmeu|jaeles|feroxbuster|\bffuf\b|wfuzz|\bhydra\b|skipfish|webinspect|appscan|paros|\bzap/|owasp[ -]zap|morfeus|jorgee|commix|xsser|bbqsql|sqlninja|pangolin|absinthe|webshag|httprint|dotdotpwn|metasploit|struts-?pwn|nmap scripting engine|\bsf/\d|crawlergo|\bxray\b|qualys|detectify|probely|brutus|blackwidow|\bvega/|webcruiser|jbrofuzz|\bnsauditor|prowler|\bwapiti|\bmasscan|\bcensys|zmap|l9explore|l9tcpid|interactsh|netlab360|\bfuzz\b|\bscanner\b))re"},
     {14002, C::Scanner, kPath,
-     R"re((?:/_vti_[a-z]+|/iisadmpwd|/iisadmin|/msadc/|/scripts/(?:\.\.|root\.exe|cmd\.exe)|/cgi-bin/(?:php|test-cgi|printenv|nph-|phf|handler|count\.cgi|formmail)|/phpmyadmin|/server-(?:status|info)(?:$|[/?])|/(?:web|meta)-inf(?:/|$)|/\.(?:git|svn|hg|bzr|cvs|ds_store|idea|vscode)(?:/|$)|/cvs/(?:entries|root)|/wp-admin/(?:install|setup-config)|/actuator/(?:env|heapdump|jolokia|gateway|mappings|configprops|threaddump|logfile)|/jmx-console|/invoker/(?:jmxinvokerservlet|ehinvokerservlet)|/manager/html|/hnap1|/boaform|/solr/admin|/console/login/loginform\.jsp|/\.well-known/security\.txt~|/xmlrpc\.php|/elmah\.axd|/trace\.axd|/phpinfo\.php|/shell\.php|/c99\.php|/r57\.php|/adminer\.php))re"},
+     R"re((?:/@(?:id|fs)/|/_vti_[a-z]+|/iisadmpwd|/iisadmin|/msadc/|/scripts/(?:\.\.|root\.exe|cmd\.exe)|/cgi-bin/(?:php|test-cgi|printenv|nph-|phf|handler|count\.cgi|formmail)|/phpmyadmin|/server-(?:status|info)(?:$|[/?])|/(?:web|meta)-inf(?:/|$)|/\.(?:git|svn|hg|bzr|cvs|ds_store|idea|vscode)(?:/|$)|/cvs/(?:entries|root)|/wp-admin/(?:install|setup-config)|/actuator/(?:env|heapdump|jolokia|gateway|mappings|configprops|threaddump|logfile)|/jmx-console|/invoker/(?:jmxinvokerservlet|ehinvokerservlet)|/manager/html|/hnap1|/boaform|/solr/admin|/console/login/loginform\.jsp|/\.well-known/security\.txt~|/xmlrpc\.php|/elmah\.axd|/trace\.axd|/phpinfo\.php|/shell\.php|/c99\.php|/r57\.php|/adminer\.php))re"},
     {14004, C::Scanner, kPath,
      R"re(\.(?:exe|dll|bat|cmd|htr|ida|idq|htw|printer|nsf|asa|shtm)(?:$|[;/]))re"},
     {14003, C::Scanner, kPath,

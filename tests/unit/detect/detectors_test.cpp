@@ -194,6 +194,58 @@ TEST_F(DetectorsTest, RceFalsePositives) {
   EXPECT_TRUE(detects(query("%26+if+%22%25OS%25%22%3D%3D%22Windows_NT%22+whoami"), AttackClass::Rce));
 }
 
+// Probes: the half-written expressions sent to find out whether a value reaches an
+// interpreter (an unclosed call, a bare operator, a quote break, a dangling boolean).
+TEST_F(DetectorsTest, ProbeTruePositives) {
+  const std::pair<const char*, AttackClass> cases[] = {
+      {"substring%28", AttackClass::Sqli},
+      {"pay%3Dascii%5D%3D%28", AttackClass::Sqli},
+      {"%3C%3E", AttackClass::Sqli},
+      {"RLIKE", AttackClass::Sqli},
+      {"7%3D7", AttackClass::Sqli},
+      {"%27%20union%20x", AttackClass::Sqli},
+      {"%5C%27%20or%201", AttackClass::Sqli},
+      {"%2Fab9%20or%20", AttackClass::Sqli},
+      {"from%20accounts%20where%20id", AttackClass::Sqli},
+      {"x%20case%20when%20a%20then%20b", AttackClass::Sqli},
+      {"values%28%27x%27%2C%201%29", AttackClass::Sqli},
+      {"18446744073709551616", AttackClass::Sqli},
+      {"if%20a%3D%3Db%20calc", AttackClass::Rce},
+      {"%7E%2B", AttackClass::Rce},
+      {"%24%7Bpath%7D", AttackClass::Rce},
+      {"irb%3C%3C%3C1", AttackClass::Rce},
+      {"visudo%20-c", AttackClass::Rce},
+      {"env%20--help", AttackClass::Rce},
+      {"cd%20%2Ftmp%3Bls%20-la", AttackClass::Rce},
+      {"pip%20install%20evilpkg", AttackClass::Rce},
+      {"python3.12%20-c%20x", AttackClass::Rce},
+      {"intval%28%29", AttackClass::CodeInjection},
+      {"memory_limit%3D1G", AttackClass::CodeInjection},
+      {"%5Bphp%5Dsystem", AttackClass::CodeInjection},
+      {"data%3Atext%2Fhtml%2Cx", AttackClass::CodeInjection},
+      {"mb_ereg_replace%20%28", AttackClass::CodeInjection},
+      {"--%3E", AttackClass::Xss},
+      {"setTimeout%28x%29", AttackClass::Xss},
+  };
+  for (const auto& [q, cls] : cases) {
+    EXPECT_TRUE(detects(query(q), cls)) << q;
+  }
+  // an encoded separator hides the value inside the name: "p%3D%3Bdrop" is p=;drop
+  EXPECT_TRUE(detects(form("p%3D%3Bdrop"), AttackClass::Sqli));
+}
+
+TEST_F(DetectorsTest, ProbeFalsePositives) {
+  for (const char* q :
+       {"Baleares+%28Illes%29", "Delete+%28Trashcan%29", "and+7+oranges", "4or3554e0a",
+        "sad+%3A%28", "price+%3E%3D+100+dollars", "round+table", "I+like+cats", "rock+and+roll",
+        "%27Bold%27+and+%27italic%27", "pip+is+a+tool", "top+10+songs", "head+office%3B+tail+end",
+        "Tom+said+%27hi%27", "insertion%3B+then+more", "a%3D%3Db+is+how+you+compare", "~5+minutes",
+        "executor%28%29", "my_function%28x%29+returns+1", "env+file", "chef+special",
+        "count+%28approx%29", "1%2C2%2C3", "2147483648"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
 TEST_F(DetectorsTest, CodeInjection) {
   EXPECT_TRUE(
       detects(query("%3C%3Fphp%20system(%24_GET%5Bc%5D)%3B%20%3F%3E"), AttackClass::CodeInjection));
