@@ -14,6 +14,7 @@
 #include "bulwark/detect/normalize.h"
 #include "bulwark/detect/parts.h"
 #include "detectors.h"
+#include "ruledb.h"
 #include "rules.h"
 
 namespace bulwark::detect {
@@ -1036,87 +1037,23 @@ private:
 
 } // namespace
 
-namespace {
-
-// Compiles rules into one vectorscan block-mode database (ids = index into rules).
-Status compileRules(const std::vector<const PatternRule*>& rules, hs_database_t** db) {
-  std::vector<const char*> patterns;
-  std::vector<unsigned int> flags;
-  std::vector<unsigned int> ids;
-  std::vector<std::string> storage;
-  storage.reserve(rules.size());
-  for (size_t i = 0; i < rules.size(); ++i) {
-    storage.emplace_back(rules[i]->pattern);
-    patterns.push_back(storage.back().c_str());
-    flags.push_back(HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL | HS_FLAG_ALLOWEMPTY);
-    ids.push_back(static_cast<unsigned int>(i));
-  }
-  hs_compile_error_t* err = nullptr;
-  if (hs_compile_multi(patterns.data(), flags.data(), ids.data(),
-                       static_cast<unsigned int>(patterns.size()), HS_MODE_BLOCK, nullptr, db,
-                       &err) != HS_SUCCESS) {
-    std::string msg = "detect: rule ";
-    if (err != nullptr) {
-      if (err->expression >= 0 && static_cast<size_t>(err->expression) < rules.size()) {
-        msg += std::to_string(rules[static_cast<size_t>(err->expression)]->id);
-      }
-      msg += " does not compile: ";
-      msg += err->message;
-      hs_free_compile_error(err);
-    }
-    return BW_INVALID(msg);
-  }
-  return {};
-}
-
-// Rules that can match a value made of letters, digits, spaces and "-_,@" only.
-bool plainRule(uint32_t id) {
-  switch (id) {
-  case 1019: // information_schema ...
-  case 1035: // xp_cmdshell, sp_executesql, pg_sleep ...
-  case 1038: // select 0x41424344
-  case 4013: // sh -c
-  case 4019: // if exist / for %x in (...) do
-  case 4020: // cmd --flag /path
-  case 4023: // whoami, netstat -an
-  case 5009: // __proto__
-  case 5015: // gadget classes
-  case 5017: // serialized Java (rO0AB)
-  case 5019: // __js_function
-  case 1051: // a lone SQL operator keyword: xor, rlike, order by
-  case 1052: // 1 is not 2, 42 like 42
-  case 1055: // 4or2
-  case 1056: // execute x, case when .. then
-  case 1057: // 4294967296
-  case 5048: // a__b__icontains
-  case 4041: // IF CMDEXTVERSION 1 GOTO x
-  case 4050: // pip install x
-    return true;
-  default:
-    return false;
-  }
-}
-
-} // namespace
-
 Result<std::shared_ptr<const Engine>> Engine::create(const EngineConfig& config) {
   auto impl = std::make_unique<Impl>();
-  const auto rules = internal::patternRules();
-  if (rules.size() > 256) {
+  impl->rules = internal::ruleSet(internal::RuleSet::Full);
+  impl->plainRules = internal::ruleSet(internal::RuleSet::Plain);
+  if (impl->rules.size() > 256) {
     return BW_INVALID("detect: too many pattern rules for the match bitmap");
   }
-  for (const auto& r : rules) {
-    impl->rules.push_back(&r);
-    if (plainRule(r.id)) {
-      impl->plainRules.push_back(&r);
-    }
+  auto db = internal::loadRuleSet(internal::RuleSet::Full, impl->rules, nullptr);
+  if (!db) {
+    return tl::unexpected(db.error());
   }
-  if (auto s = compileRules(impl->rules, &impl->db); !s) {
-    return tl::unexpected(s.error());
+  impl->db = *db;
+  auto plainDb = internal::loadRuleSet(internal::RuleSet::Plain, impl->plainRules, nullptr);
+  if (!plainDb) {
+    return tl::unexpected(plainDb.error());
   }
-  if (auto s = compileRules(impl->plainRules, &impl->plainDb); !s) {
-    return tl::unexpected(s.error());
-  }
+  impl->plainDb = *plainDb;
   impl->id = nextEngineId.fetch_add(1);
   // Check that a scratch can be allocated now rather than on the first request.
   hs_scratch_t* probe = nullptr;

@@ -1,0 +1,9 @@
+// No serialized databases linked in (the rule-database generator itself, the fuzz build, or
+// -DBULWARK_PREBUILT_RULES=OFF): Engine::create compiles the rules at run time.
+#include "ruledb.h"
+
+namespace bulwark::detect::internal {
+
+Prebuilt prebuilt(RuleSet) { return {}; }
+
+} // namespace bulwark::detect::internal

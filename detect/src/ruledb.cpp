@@ -1,0 +1,124 @@
+#include "ruledb.h"
+
+#include <cstring>
+
+namespace bulwark::detect::internal {
+namespace {
+
+constexpr unsigned int kFlags = HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL | HS_FLAG_ALLOWEMPTY;
+
+// Rules that can match a value made of letters, digits, spaces and "-_,@" only.
+bool plainRule(uint32_t id) {
+  switch (id) {
+  case 1019: // information_schema ...
+  case 1035: // xp_cmdshell, sp_executesql, pg_sleep ...
+  case 1038: // select 0x41424344
+  case 1051: // a lone SQL operator keyword: xor, rlike, order by
+  case 1052: // 1 is not 2, 42 like 42
+  case 1055: // 4or2
+  case 1056: // execute x, case when .. then
+  case 1057: // 4294967296
+  case 4013: // sh -c
+  case 4019: // if exist / for %x in (...) do
+  case 4020: // cmd --flag /path
+  case 4023: // whoami, netstat -an
+  case 4041: // IF CMDEXTVERSION 1 GOTO x
+  case 4050: // pip install x
+  case 5009: // __proto__
+  case 5015: // gadget classes
+  case 5017: // serialized Java (rO0AB)
+  case 5019: // __js_function
+  case 5048: // a__b__icontains
+    return true;
+  default:
+    return false;
+  }
+}
+
+// FNV-1a, 64 bit.
+void mix(uint64_t& h, std::string_view s) {
+  for (const char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+  h ^= 0xff;
+  h *= 0x100000001b3ULL;
+}
+
+} // namespace
+
+std::vector<const PatternRule*> ruleSet(RuleSet set) {
+  std::vector<const PatternRule*> out;
+  for (const auto& r : patternRules()) {
+    if (set == RuleSet::Full || plainRule(r.id)) {
+      out.push_back(&r);
+    }
+  }
+  return out;
+}
+
+uint64_t fingerprint(const std::vector<const PatternRule*>& rules) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  mix(h, hs_version());
+  mix(h, std::to_string(kFlags));
+  for (const PatternRule* r : rules) {
+    mix(h, std::to_string(r->id));
+    mix(h, std::to_string(r->scopes));
+    mix(h, r->pattern);
+  }
+  return h;
+}
+
+Result<hs_database_t*> compileRuleSet(const std::vector<const PatternRule*>& rules,
+                                      const hs_platform_info_t* platform) {
+  std::vector<const char*> patterns;
+  std::vector<unsigned int> flags;
+  std::vector<unsigned int> ids;
+  std::vector<std::string> storage;
+  storage.reserve(rules.size());
+  for (size_t i = 0; i < rules.size(); ++i) {
+    storage.emplace_back(rules[i]->pattern);
+    patterns.push_back(storage.back().c_str());
+    flags.push_back(kFlags);
+    ids.push_back(static_cast<unsigned int>(i));
+  }
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile_multi(patterns.data(), flags.data(), ids.data(),
+                       static_cast<unsigned int>(patterns.size()), HS_MODE_BLOCK, platform, &db,
+                       &err) != HS_SUCCESS) {
+    std::string msg = "detect: rule ";
+    if (err != nullptr) {
+      if (err->expression >= 0 && static_cast<size_t>(err->expression) < rules.size()) {
+        msg += std::to_string(rules[static_cast<size_t>(err->expression)]->id);
+      }
+      msg += " does not compile: ";
+      msg += err->message;
+      hs_free_compile_error(err);
+    }
+    return BW_INVALID(msg);
+  }
+  return db;
+}
+
+Result<hs_database_t*> loadRuleSet(RuleSet set, const std::vector<const PatternRule*>& rules,
+                                   std::string_view* source) {
+  const Prebuilt p = prebuilt(set);
+  if (p.size > 0 && p.fingerprint == fingerprint(rules)) {
+    hs_database_t* db = nullptr;
+    // Copies the bytes into an aligned database; fails for another platform or version.
+    if (hs_deserialize_database(reinterpret_cast<const char*>(p.data), p.size, &db) ==
+        HS_SUCCESS) {
+      if (source != nullptr) {
+        *source = "prebuilt";
+      }
+      return db;
+    }
+  }
+  if (source != nullptr) {
+    *source = "compiled";
+  }
+  return compileRuleSet(rules, nullptr);
+}
+
+} // namespace bulwark::detect::internal

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <hs/hs.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bulwark/common/result.h"
+#include "rules.h"
+
+// The vectorscan databases of the pattern rules: the full set and the "plain" subset (rules
+// that can match a value of letters, digits and spaces). Both are compiled when the library is
+// built (bulwark-detect-dbgen) and linked in serialized; Engine::create deserializes them in
+// milliseconds and compiles at run time only when they are missing or were built from other
+// rules or for another vectorscan.
+namespace bulwark::detect::internal {
+
+enum class RuleSet { Full, Plain };
+
+// The rules of a set, in database order (a match id is an index into this vector).
+std::vector<const PatternRule*> ruleSet(RuleSet set);
+
+// Identifies a rule set exactly: ids, scopes, patterns, compile flags and the vectorscan
+// version. A serialized database is used only when its fingerprint matches.
+uint64_t fingerprint(const std::vector<const PatternRule*>& rules);
+
+// Compiles rules for `platform` (nullptr: this host).
+Result<hs_database_t*> compileRuleSet(const std::vector<const PatternRule*>& rules,
+                                      const hs_platform_info_t* platform);
+
+// The database for a set: the linked-in one when it matches, else compiled now. `source` says
+// which ("prebuilt" or "compiled").
+Result<hs_database_t*> loadRuleSet(RuleSet set, const std::vector<const PatternRule*>& rules,
+                                   std::string_view* source);
+
+// Serialized databases linked into the library (generated at build time); empty when absent.
+struct Prebuilt {
+  uint64_t fingerprint = 0;
+  const unsigned char* data = nullptr;
+  size_t size = 0;
+};
+Prebuilt prebuilt(RuleSet set);
+
+} // namespace bulwark::detect::internal
