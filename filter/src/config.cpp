@@ -84,6 +84,25 @@ Status setMode(const std::string& text, const std::string& key, ProxyConfig& cfg
   return {};
 }
 
+Status setModeOverride(const std::string& text, const std::string& key, ProxyConfig& cfg) {
+  if (text == "on") {
+    cfg.modeAllowOverride = ModeAllowOverride::On;
+  } else if (text == "off") {
+    cfg.modeAllowOverride = ModeAllowOverride::Off;
+  } else if (text == "strict") {
+    cfg.modeAllowOverride = ModeAllowOverride::Strict;
+  } else {
+    return BW_INVALID(key + ": '" + text + "' is not one of on|off|strict");
+  }
+  return {};
+}
+
+// Whether a configuration document names a mode (it is valid JSON: it was applied before).
+bool fileSetsMode(const std::string& text) {
+  const json doc = json::parse(text, nullptr, false);
+  return doc.is_object() && doc.contains("mode");
+}
+
 Status setLogLevel(const std::string& text, const std::string& key, ProxyConfig& cfg) {
   if (!log::parseLevel(text, cfg.logLevel)) {
     return BW_INVALID(key + ": '" + text + "' is not one of debug|info|warn|error");
@@ -198,6 +217,9 @@ Status applyConfigJsonImpl(std::string_view text, ProxyConfig& cfg) {
     } else if (key == "mode") {
       auto s = getString(value, key);
       st = s ? setMode(*s, key, cfg) : Status(tl::unexpected(s.error()));
+    } else if (key == "mode_allow_override") {
+      auto s = getString(value, key);
+      st = s ? setModeOverride(*s, key, cfg) : Status(tl::unexpected(s.error()));
     } else if (key == "threads") {
       auto n = getUint(value, key, 0, 256);
       if (n) {
@@ -289,6 +311,9 @@ const std::vector<cli::OptionSpec>& proxyOptions() {
       {"policy-file", "FILE", "optional JSON file like --config, applied over it and watched (a mounted ConfigMap)",
        false},
       {"mode", "MODE", "off|monitoring|safe_blocking|block (default monitoring)", false},
+      {"mode-allow-override", "on|off|strict",
+       "may the policy file's mode replace --mode: on (default), off, strict (only a stricter one)",
+       false},
       {"threads", "N", "worker threads, 0 = one per CPU (default 0)", false},
       {"log-level", "LEVEL", "debug|info|warn|error (default info)", false},
   };
@@ -321,19 +346,30 @@ Result<ProxyConfig> loadConfig(const cli::ParsedArgs& args) {
       return tl::unexpected(std::move(st.error()).wrap("config " + file->first));
     }
     cfg.configPath = file->first;
+    if (fileSetsMode(ss.str())) {
+      cfg.modeSource = "config";
+    }
   }
 
   // The policy file (the webhook mounts the policy ConfigMap there) has the same format; it is
   // optional, so a pod whose ConfigMap is missing still starts, with the defaults.
+  // Its "mode" is kept aside: mode-allow-override decides below whether it replaces the
+  // pod's own mode.
+  std::optional<Mode> policyMode;
   if (auto file = pick("policy-file")) {
     cfg.policyPath = file->first;
     std::ifstream in(file->first);
     if (in) {
       std::stringstream ss;
       ss << in.rdbuf();
+      const Mode own = cfg.mode;
       if (auto st = applyConfigJson(ss.str(), cfg); !st) {
         return tl::unexpected(std::move(st.error()).wrap("policy file " + file->first));
       }
+      if (fileSetsMode(ss.str())) {
+        policyMode = cfg.mode;
+      }
+      cfg.mode = own;
     }
   }
 
@@ -367,6 +403,17 @@ Result<ProxyConfig> loadConfig(const cli::ParsedArgs& args) {
     if (auto st = setMode(v->first, v->second, cfg); !st) {
       return tl::unexpected(st.error());
     }
+    cfg.modeSource = v->second.starts_with("--") ? "flag" : "env";
+  }
+  if (auto v = pick("mode-allow-override")) {
+    if (auto st = setModeOverride(v->first, v->second, cfg); !st) {
+      return tl::unexpected(st.error());
+    }
+  }
+  if (policyMode && (cfg.modeAllowOverride == ModeAllowOverride::On ||
+                     (cfg.modeAllowOverride == ModeAllowOverride::Strict && *policyMode > cfg.mode))) {
+    cfg.mode = *policyMode;
+    cfg.modeSource = "policy";
   }
   if (auto v = pick("threads")) {
     auto n = cli::parseUint(v->first, 0, 256);

@@ -86,6 +86,7 @@ void reload(const cli::ParsedArgs& args, const ProxyConfig& running, PolicyStore
   store.set(std::move(*policy));
   kLog.info("policy reloaded", {{"why", std::string(why)},
                                 {"mode", std::string(modeName(p.mode))},
+                                {"mode_from", cfg->modeSource},
                                 {"allow", std::to_string(p.allow.size())},
                                 {"deny", std::to_string(p.deny.size())},
                                 {"gray", std::to_string(p.gray.size())},
@@ -213,6 +214,7 @@ int run(int argc, const char* const* argv) {
                                               std::to_string(cfg->appPort) + ">"},
              {"status", cfg->statusListen.str()},
              {"mode", std::string(modeName(cfg->mode))},
+             {"mode_from", cfg->modeSource},
              {"threads", std::to_string(threads)}});
 
   signals.run();

@@ -6,8 +6,10 @@ with its verdicts, with a real app behind it (the app's /stats proves what reach
 
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 import unittest
 import urllib.parse
@@ -232,6 +234,44 @@ class ReloadTests(ProxyTestCase):
             time.sleep(0.1)
         self.assertNotEqual(self._status(px), 403)
         self.assertIn("policy reloaded", px.stderr_text())
+
+    def _write_policy(self, path, doc):
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(doc, f)
+        os.replace(tmp, path)
+
+    def _wait_status(self, px, want, seconds):
+        deadline = time.monotonic() + seconds
+        while self._status(px) != want and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return self._status(px)
+
+    def test_policy_configmap_mode_replaces_the_pod_mode(self):
+        # The webhook's layout: --mode from the pod annotation, the policy ConfigMap mounted as
+        # BULWARK_POLICY_FILE (optional, watched), BULWARK_MODE_ALLOW_OVERRIDE from the chart.
+        app = self.app()
+        d = tempfile.mkdtemp(prefix="bulwark-policy-")
+        self.addCleanup(shutil.rmtree, d, True)
+        policy = os.path.join(d, "bulwark.json")
+        px = self.proxy(upstream_port=app.port, args=["--mode", "monitoring"],
+                        config={"log_level": "info"}, env={"BULWARK_POLICY_FILE": policy})
+        self.assertNotEqual(self._status(px), 403)
+        self._write_policy(policy, {"mode": "block"})  # the ConfigMap appears / changes
+        self.assertEqual(self._wait_status(px, 403, 6), 403, px.describe())
+        self.assertIn('"mode_from":"policy"', px.stderr_text())
+        self._write_policy(policy, {"policy": {"gray": ["198.18.0.0/15"]}})  # mode removed again
+        self.assertNotEqual(self._wait_status(px, 200, 6), 403, px.describe())
+
+    def test_mode_allow_override_off_keeps_the_pod_mode(self):
+        app = self.app()
+        d = tempfile.mkdtemp(prefix="bulwark-policy-")
+        self.addCleanup(shutil.rmtree, d, True)
+        policy = os.path.join(d, "bulwark.json")
+        self._write_policy(policy, {"mode": "off"})
+        px = self.proxy(upstream_port=app.port, args=["--mode", "block"],
+                        env={"BULWARK_POLICY_FILE": policy, "BULWARK_MODE_ALLOW_OVERRIDE": "off"})
+        self.assertEqual(self._status(px), 403, px.describe())
 
 
 if __name__ == "__main__":

@@ -57,6 +57,53 @@ TEST(Config, FileThenEnvThenFlags) {
   std::remove(path.c_str());
 }
 
+// The policy file (the cluster's policy ConfigMap) may replace the pod's own mode as
+// mode-allow-override says: on (default) always, off never, strict only with a stricter mode.
+TEST(Config, PolicyFileModeFollowsModeAllowOverride) {
+  const std::string path = ::testing::TempDir() + "/bulwark-policy-mode-test.json";
+  auto withPolicy = [&](const char* policyMode, std::vector<const char*> argv) {
+    {
+      std::ofstream f(path);
+      f << R"({"mode": ")" << policyMode << R"("})";
+    }
+    argv.insert(argv.begin(), {"--policy-file", path.c_str()});
+    return load(argv);
+  };
+  auto on = withPolicy("block", {"--mode", "monitoring"});
+  ASSERT_TRUE(on) << on.error().describe();
+  EXPECT_EQ(on->mode, Mode::Block);
+  EXPECT_EQ(on->modeSource, "policy");
+
+  auto off = withPolicy("block", {"--mode", "monitoring", "--mode-allow-override", "off"});
+  ASSERT_TRUE(off) << off.error().describe();
+  EXPECT_EQ(off->mode, Mode::Monitoring);
+  EXPECT_EQ(off->modeSource, "flag");
+
+  auto stricter = withPolicy("block", {"--mode", "monitoring", "--mode-allow-override", "strict"});
+  ASSERT_TRUE(stricter) << stricter.error().describe();
+  EXPECT_EQ(stricter->mode, Mode::Block);
+
+  ::setenv("BULWARK_MODE_ALLOW_OVERRIDE", "strict", 1);
+  auto laxer = withPolicy("off", {"--mode", "block"});
+  ::unsetenv("BULWARK_MODE_ALLOW_OVERRIDE");
+  ASSERT_TRUE(laxer) << laxer.error().describe();
+  EXPECT_EQ(laxer->mode, Mode::Block);
+
+  // A policy file without a mode leaves the pod's mode alone.
+  {
+    std::ofstream f(path);
+    f << R"({"policy": {"deny": ["198.18.0.0/15"]}})";
+  }
+  auto none = load({"--policy-file", path.c_str(), "--mode", "safe_blocking"});
+  ASSERT_TRUE(none) << none.error().describe();
+  EXPECT_EQ(none->mode, Mode::SafeBlocking);
+
+  auto bad = load({"--mode-allow-override", "maybe"});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("--mode-allow-override"), std::string::npos);
+  std::remove(path.c_str());
+}
+
 TEST(Config, EnvListenIsCommaSeparated) {
   ::setenv("BULWARK_LISTEN", "127.0.0.1:1, [::1]:2", 1);
   auto cfg = load({});

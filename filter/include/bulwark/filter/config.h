@@ -14,7 +14,12 @@
 
 namespace bulwark::filter {
 
-enum class Mode { Off, Monitoring, SafeBlocking, Block };
+enum class Mode { Off, Monitoring, SafeBlocking, Block }; // in order of strictness
+
+// Whether the policy file's "mode" (the cluster policy ConfigMap) overrides the pod's own mode
+// (--mode / BULWARK_MODE / the config file): on = it does, off = it is ignored, strict = only
+// when it is stricter. Compatible with Wallarm's mode-allow-override.
+enum class ModeAllowOverride { On, Off, Strict };
 bool parseMode(std::string_view text, Mode& out);
 std::string_view modeName(Mode mode);
 
@@ -54,6 +59,8 @@ struct ProxyConfig {
   uint16_t appPort = 80;
   net::HostPort statusListen{"0.0.0.0", 10246, false};
   Mode mode = Mode::Monitoring;
+  ModeAllowOverride modeAllowOverride = ModeAllowOverride::On;
+  std::string modeSource = "default"; // what decided the mode: default, config, env, flag, policy
   unsigned threads = 0; // 0 = one per CPU
   log::Level logLevel = log::Level::Info;
   NonHttpAction nonHttp = NonHttpAction::Pass;
