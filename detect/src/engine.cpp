@@ -261,8 +261,35 @@ constexpr std::array kHeaderNames = std::to_array<HeaderName>({
     {"x-slack-signature", HeaderKind::Structured},
 });
 
+// kHeaderNames ordered by name length, and where each length starts in that order: the names of
+// length n are kHeaderByLength[kHeaderLengthStart[n] .. kHeaderLengthStart[n + 1]).
+constexpr size_t kMaxHeaderName = 40;
+constexpr auto kHeaderByLength = [] {
+  std::array<HeaderName, kHeaderNames.size()> t{};
+  size_t k = 0;
+  for (size_t n = 0; n <= kMaxHeaderName; ++n) {
+    for (const auto& h : kHeaderNames) {
+      if (h.name.size() == n) {
+        t[k++] = h;
+      }
+    }
+  }
+  return t;
+}();
+constexpr auto kHeaderLengthStart = [] {
+  std::array<uint8_t, kMaxHeaderName + 2> t{};
+  for (size_t n = 0; n <= kMaxHeaderName + 1; ++n) {
+    size_t k = 0;
+    while (k < kHeaderByLength.size() && kHeaderByLength[k].name.size() < n) {
+      ++k;
+    }
+    t[n] = static_cast<uint8_t>(k);
+  }
+  return t;
+}();
+
 HeaderKind headerKind(std::string_view name) {
-  char buf[40];
+  char buf[kMaxHeaderName];
   if (name.size() > sizeof buf) {
     return HeaderKind::Other;
   }
@@ -274,16 +301,21 @@ HeaderKind headerKind(std::string_view name) {
   if (low.starts_with("sec-")) {
     return HeaderKind::Structured;
   }
-  if (low.find("file") != std::string_view::npos &&
-      (low.find("filename") != std::string_view::npos ||
-       low.find("file-name") != std::string_view::npos ||
-       low.find("file_name") != std::string_view::npos)) {
-    return HeaderKind::Filename; // X-Filename, X-File-Name: upload names
+  // "filename", "file-name", "file_name": X-Filename, X-File-Name: upload names.
+  for (size_t i = 0; i + 8 <= low.size(); ++i) {
+    if (low[i] == 'f' && low[i + 1] == 'i' && low[i + 2] == 'l' && low[i + 3] == 'e') {
+      const std::string_view rest = low.substr(i + 4);
+      if (rest.starts_with("name") || rest.starts_with("-name") || rest.starts_with("_name")) {
+        return HeaderKind::Filename;
+      }
+    }
   }
-  const auto it =
-      std::lower_bound(kHeaderNames.begin(), kHeaderNames.end(), low,
-                       [](const HeaderName& h, std::string_view n) { return h.name < n; });
-  return it != kHeaderNames.end() && it->name == low ? it->kind : HeaderKind::Other;
+  for (size_t i = kHeaderLengthStart[low.size()]; i < kHeaderLengthStart[low.size() + 1]; ++i) {
+    if (kHeaderByLength[i].name == low) {
+      return kHeaderByLength[i].kind;
+    }
+  }
+  return HeaderKind::Other;
 }
 
 bool allowedCharset(std::string_view cs) {
