@@ -342,6 +342,7 @@ public:
 
   void add(AttackClass cls, uint32_t id, std::string_view kind, std::string_view name,
            std::string_view value) {
+    ++hits_;
     for (const auto& f : v_.findings) {
       if (f.ruleId == id && f.part.size() == kind.size() + (name.empty() ? 0 : name.size() + 1) &&
           f.part.starts_with(kind) && (name.empty() || f.part.ends_with(name))) {
@@ -381,9 +382,11 @@ public:
         return;
       }
     }
-    const size_t before = v_.findings.size();
+    const size_t before = hits_;
     inspectValue(scope, kind, name, raw, plusAsSpace, depth);
-    if (cacheable && v_.findings.size() == before) {
+    // Clean only when no detector fired (a finding may have been merged into an earlier one of
+    // the same part) and no limit cut the inspection short (the base64 text of the value).
+    if (cacheable && hits_ == before && values_ <= cfg_.maxArgs) {
       tls.clean.insert(impl_.id, cacheKey, raw);
     }
   }
@@ -1017,6 +1020,7 @@ private:
   const EngineConfig& cfg_;
   Verdict& v_;
   size_t values_ = 0;
+  size_t hits_ = 0; // detector hits, findings merged into earlier ones included
 };
 
 } // namespace
