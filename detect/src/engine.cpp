@@ -58,37 +58,37 @@ std::atomic<uint64_t> nextEngineId{1};
 // Per-thread vectorscan scratch, shared by every engine the thread uses (hs_alloc_scratch grows
 // it to fit each database), plus reusable string buffers so inspection does not allocate for
 // ordinary requests.
-// Values already inspected and found clean (user agents, Accept and cookie values repeat a lot
-// in real traffic). Entries keep the whole value, so a hit is an exact match, never a guess.
+uint64_t cacheHash(std::string_view v, uint64_t seed) {
+  uint64_t h = seed ^ (v.size() * 0x9E3779B97F4A7C15ull);
+  size_t i = 0;
+  for (; i + 8 <= v.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, v.data() + i, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  for (; i < v.size(); ++i) {
+    h = (h ^ static_cast<unsigned char>(v[i])) * 0x100000001b3ull;
+  }
+  return h ^ (h >> 29);
+}
+
+// Values already inspected and found clean (argument and cookie names, user agents, Accept and
+// cookie values repeat a lot in real traffic). Entries keep the whole value, so a hit is an
+// exact match, never a guess. Values of up to MaxLen bytes, direct-mapped.
+template <size_t Slots, size_t MaxLen>
 class CleanCache {
 public:
-  static constexpr size_t kSlots = 512;
-  static constexpr size_t kMin = 24;
-  static constexpr size_t kMax = 160;
-
-  static uint64_t hash(std::string_view v, uint64_t seed) {
-    uint64_t h = seed ^ (v.size() * 0x9E3779B97F4A7C15ull);
-    size_t i = 0;
-    for (; i + 8 <= v.size(); i += 8) {
-      uint64_t w;
-      std::memcpy(&w, v.data() + i, 8);
-      h = (h ^ w) * 0xff51afd7ed558ccdull;
-      h ^= h >> 32;
-    }
-    for (; i < v.size(); ++i) {
-      h = (h ^ static_cast<unsigned char>(v[i])) * 0x100000001b3ull;
-    }
-    return h ^ (h >> 29);
-  }
+  static constexpr size_t kMax = MaxLen;
 
   bool contains(uint64_t engine, uint64_t key, std::string_view v) const {
-    const Slot& s = slots_[key % kSlots];
+    const Slot& s = slots_[key % Slots];
     return s.engine == engine && s.key == key && s.len == v.size() &&
            std::memcmp(s.bytes, v.data(), v.size()) == 0;
   }
 
   void insert(uint64_t engine, uint64_t key, std::string_view v) {
-    Slot& s = slots_[key % kSlots];
+    Slot& s = slots_[key % Slots];
     s.engine = engine;
     s.key = key;
     s.len = static_cast<uint32_t>(v.size());
@@ -100,15 +100,40 @@ private:
     uint64_t engine = 0;
     uint64_t key = 0;
     uint32_t len = 0;
-    char bytes[kMax];
+    char bytes[MaxLen];
   };
-  std::array<Slot, kSlots> slots_{};
+  std::array<Slot, Slots> slots_{};
+};
+
+// Short values (names, enumerations, numbers) and long ones (user agents, cookies, paths) in
+// separate tables, so that neither evicts the other.
+class CleanCaches {
+public:
+  static constexpr size_t kMax = 160;
+
+  bool contains(uint64_t engine, uint64_t key, std::string_view v) const {
+    return v.size() <= Short::kMax ? short_.contains(engine, key, v)
+                                   : long_.contains(engine, key, v);
+  }
+
+  void insert(uint64_t engine, uint64_t key, std::string_view v) {
+    if (v.size() <= Short::kMax) {
+      short_.insert(engine, key, v);
+    } else {
+      long_.insert(engine, key, v);
+    }
+  }
+
+private:
+  using Short = CleanCache<2048, 24>;
+  CleanCache<2048, 24> short_;
+  CleanCache<512, kMax> long_;
 };
 
 struct ThreadState {
   hs_scratch_t* scratch = nullptr;
   uint64_t preparedFor = 0;
-  CleanCache clean;
+  CleanCaches clean;
   ArgList args{1024};
   std::string dec;
   std::string low;
@@ -373,11 +398,10 @@ public:
       return;
     }
     uint64_t cacheKey = 0;
-    const bool cacheable =
-        depth == 0 && raw.size() >= CleanCache::kMin && raw.size() <= CleanCache::kMax;
+    const bool cacheable = depth == 0 && raw.size() <= CleanCaches::kMax;
     if (cacheable) {
-      cacheKey = CleanCache::hash(raw, (static_cast<uint64_t>(scope) << 56) ^
-                                           CleanCache::hash(kind, plusAsSpace ? 1 : 2));
+      cacheKey = cacheHash(raw, (static_cast<uint64_t>(scope) << 56) ^
+                                    cacheHash(kind, plusAsSpace ? 1 : 2));
       if (tls.clean.contains(impl_.id, cacheKey, raw)) {
         return;
       }
