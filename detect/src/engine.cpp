@@ -2,6 +2,10 @@
 
 #include <hs/hs.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -183,14 +187,37 @@ uint8_t classify(std::string_view s) {
 }
 
 // Characters worth a closer look in structured headers (Accept, Host, ...).
-constexpr std::array<bool, 256> makeHeaderTriggers() {
+constexpr std::string_view kHeaderTriggerChars = "${%<'\"(`\\\r\n";
+constexpr auto kHeaderTrigger = [] {
   std::array<bool, 256> t{};
-  for (const char c : std::string_view("${%<'\"(`\\\r\n")) {
+  for (const char c : kHeaderTriggerChars) {
     t[static_cast<unsigned char>(c)] = true;
   }
   return t;
+}();
+
+bool hasHeaderTrigger(std::string_view s) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  // 16 bytes at a time: compare with every trigger character at once.
+  for (; i + 16 <= s.size(); i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+    __m128i hit = _mm_setzero_si128();
+    for (const char c : kHeaderTriggerChars) {
+      hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
+    }
+    if (_mm_movemask_epi8(hit) != 0) {
+      return true;
+    }
+  }
+#endif
+  for (; i < s.size(); ++i) {
+    if (kHeaderTrigger[static_cast<unsigned char>(s[i])]) {
+      return true;
+    }
+  }
+  return false;
 }
-constexpr auto kHeaderTrigger = makeHeaderTriggers();
 
 // Characters after which a path needs the tokenizers, not only the pattern rules.
 constexpr std::array<bool, 256> makePathTriggers() {
@@ -1007,7 +1034,7 @@ public:
       }
       if (hk == HeaderKind::Structured || hk == HeaderKind::TransferEncoding ||
           hk == HeaderKind::AcceptEncoding) {
-        if (anyOf(h.value, kHeaderTrigger)) {
+        if (hasHeaderTrigger(h.value)) {
           normalizeValue(h.value, tls.dec, false, 3);
           toLowerAscii(tls.dec, tls.low);
           matchPatterns(kHeader, "header", h.name, tls.low, tls.dec);
