@@ -363,7 +363,8 @@ HeaderKind headerKind(std::string_view name) {
     }
   }
   for (size_t i = kHeaderLengthStart[low.size()]; i < kHeaderLengthStart[low.size() + 1]; ++i) {
-    if (kHeaderByLength[i].name == low) {
+    const std::string_view n = kHeaderByLength[i].name;
+    if (n[0] == low[0] && n.back() == low.back() && n == low) {
       return kHeaderByLength[i].kind;
     }
   }
