@@ -2,6 +2,10 @@
 
 #include <hs/hs.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -59,37 +63,37 @@ std::atomic<uint64_t> nextEngineId{1};
 // Per-thread vectorscan scratch, shared by every engine the thread uses (hs_alloc_scratch grows
 // it to fit each database), plus reusable string buffers so inspection does not allocate for
 // ordinary requests.
-// Values already inspected and found clean (user agents, Accept and cookie values repeat a lot
-// in real traffic). Entries keep the whole value, so a hit is an exact match, never a guess.
+uint64_t cacheHash(std::string_view v, uint64_t seed) {
+  uint64_t h = seed ^ (v.size() * 0x9E3779B97F4A7C15ull);
+  size_t i = 0;
+  for (; i + 8 <= v.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, v.data() + i, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  for (; i < v.size(); ++i) {
+    h = (h ^ static_cast<unsigned char>(v[i])) * 0x100000001b3ull;
+  }
+  return h ^ (h >> 29);
+}
+
+// Values already inspected and found clean (argument and cookie names, user agents, Accept and
+// cookie values repeat a lot in real traffic). Entries keep the whole value, so a hit is an
+// exact match, never a guess. Values of up to MaxLen bytes, direct-mapped.
+template <size_t Slots, size_t MaxLen>
 class CleanCache {
 public:
-  static constexpr size_t kSlots = 512;
-  static constexpr size_t kMin = 24;
-  static constexpr size_t kMax = 160;
-
-  static uint64_t hash(std::string_view v, uint64_t seed) {
-    uint64_t h = seed ^ (v.size() * 0x9E3779B97F4A7C15ull);
-    size_t i = 0;
-    for (; i + 8 <= v.size(); i += 8) {
-      uint64_t w;
-      std::memcpy(&w, v.data() + i, 8);
-      h = (h ^ w) * 0xff51afd7ed558ccdull;
-      h ^= h >> 32;
-    }
-    for (; i < v.size(); ++i) {
-      h = (h ^ static_cast<unsigned char>(v[i])) * 0x100000001b3ull;
-    }
-    return h ^ (h >> 29);
-  }
+  static constexpr size_t kMax = MaxLen;
 
   bool contains(uint64_t engine, uint64_t key, std::string_view v) const {
-    const Slot& s = slots_[key % kSlots];
+    const Slot& s = slots_[key % Slots];
     return s.engine == engine && s.key == key && s.len == v.size() &&
            std::memcmp(s.bytes, v.data(), v.size()) == 0;
   }
 
   void insert(uint64_t engine, uint64_t key, std::string_view v) {
-    Slot& s = slots_[key % kSlots];
+    Slot& s = slots_[key % Slots];
     s.engine = engine;
     s.key = key;
     s.len = static_cast<uint32_t>(v.size());
@@ -101,15 +105,40 @@ private:
     uint64_t engine = 0;
     uint64_t key = 0;
     uint32_t len = 0;
-    char bytes[kMax];
+    char bytes[MaxLen];
   };
-  std::array<Slot, kSlots> slots_{};
+  std::array<Slot, Slots> slots_{};
+};
+
+// Short values (names, enumerations, numbers) and long ones (user agents, cookies, paths) in
+// separate tables, so that neither evicts the other.
+class CleanCaches {
+public:
+  static constexpr size_t kMax = 160;
+
+  bool contains(uint64_t engine, uint64_t key, std::string_view v) const {
+    return v.size() <= Short::kMax ? short_.contains(engine, key, v)
+                                   : long_.contains(engine, key, v);
+  }
+
+  void insert(uint64_t engine, uint64_t key, std::string_view v) {
+    if (v.size() <= Short::kMax) {
+      short_.insert(engine, key, v);
+    } else {
+      long_.insert(engine, key, v);
+    }
+  }
+
+private:
+  using Short = CleanCache<2048, 24>;
+  CleanCache<2048, 24> short_;
+  CleanCache<512, kMax> long_;
 };
 
 struct ThreadState {
   hs_scratch_t* scratch = nullptr;
   uint64_t preparedFor = 0;
-  CleanCache clean;
+  CleanCaches clean;
   ArgList args{1024};
   std::string dec;
   std::string low;
@@ -159,14 +188,37 @@ uint8_t classify(std::string_view s) {
 }
 
 // Characters worth a closer look in structured headers (Accept, Host, ...).
-constexpr std::array<bool, 256> makeHeaderTriggers() {
+constexpr std::string_view kHeaderTriggerChars = "${%<'\"(`\\\r\n";
+constexpr auto kHeaderTrigger = [] {
   std::array<bool, 256> t{};
-  for (const char c : std::string_view("${%<'\"(`\\\r\n")) {
+  for (const char c : kHeaderTriggerChars) {
     t[static_cast<unsigned char>(c)] = true;
   }
   return t;
+}();
+
+bool hasHeaderTrigger(std::string_view s) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  // 16 bytes at a time: compare with every trigger character at once.
+  for (; i + 16 <= s.size(); i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+    __m128i hit = _mm_setzero_si128();
+    for (const char c : kHeaderTriggerChars) {
+      hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
+    }
+    if (_mm_movemask_epi8(hit) != 0) {
+      return true;
+    }
+  }
+#endif
+  for (; i < s.size(); ++i) {
+    if (kHeaderTrigger[static_cast<unsigned char>(s[i])]) {
+      return true;
+    }
+  }
+  return false;
 }
-constexpr auto kHeaderTrigger = makeHeaderTriggers();
 
 // Characters after which a path needs the tokenizers, not only the pattern rules.
 constexpr std::array<bool, 256> makePathTriggers() {
@@ -262,8 +314,35 @@ constexpr std::array kHeaderNames = std::to_array<HeaderName>({
     {"x-slack-signature", HeaderKind::Structured},
 });
 
+// kHeaderNames ordered by name length, and where each length starts in that order: the names of
+// length n are kHeaderByLength[kHeaderLengthStart[n] .. kHeaderLengthStart[n + 1]).
+constexpr size_t kMaxHeaderName = 40;
+constexpr auto kHeaderByLength = [] {
+  std::array<HeaderName, kHeaderNames.size()> t{};
+  size_t k = 0;
+  for (size_t n = 0; n <= kMaxHeaderName; ++n) {
+    for (const auto& h : kHeaderNames) {
+      if (h.name.size() == n) {
+        t[k++] = h;
+      }
+    }
+  }
+  return t;
+}();
+constexpr auto kHeaderLengthStart = [] {
+  std::array<uint8_t, kMaxHeaderName + 2> t{};
+  for (size_t n = 0; n <= kMaxHeaderName + 1; ++n) {
+    size_t k = 0;
+    while (k < kHeaderByLength.size() && kHeaderByLength[k].name.size() < n) {
+      ++k;
+    }
+    t[n] = static_cast<uint8_t>(k);
+  }
+  return t;
+}();
+
 HeaderKind headerKind(std::string_view name) {
-  char buf[40];
+  char buf[kMaxHeaderName];
   if (name.size() > sizeof buf) {
     return HeaderKind::Other;
   }
@@ -275,16 +354,22 @@ HeaderKind headerKind(std::string_view name) {
   if (low.starts_with("sec-")) {
     return HeaderKind::Structured;
   }
-  if (low.find("file") != std::string_view::npos &&
-      (low.find("filename") != std::string_view::npos ||
-       low.find("file-name") != std::string_view::npos ||
-       low.find("file_name") != std::string_view::npos)) {
-    return HeaderKind::Filename; // X-Filename, X-File-Name: upload names
+  // "filename", "file-name", "file_name": X-Filename, X-File-Name: upload names.
+  for (size_t i = 0; i + 8 <= low.size(); ++i) {
+    if (low[i] == 'f' && low[i + 1] == 'i' && low[i + 2] == 'l' && low[i + 3] == 'e') {
+      const std::string_view rest = low.substr(i + 4);
+      if (rest.starts_with("name") || rest.starts_with("-name") || rest.starts_with("_name")) {
+        return HeaderKind::Filename;
+      }
+    }
   }
-  const auto it =
-      std::lower_bound(kHeaderNames.begin(), kHeaderNames.end(), low,
-                       [](const HeaderName& h, std::string_view n) { return h.name < n; });
-  return it != kHeaderNames.end() && it->name == low ? it->kind : HeaderKind::Other;
+  for (size_t i = kHeaderLengthStart[low.size()]; i < kHeaderLengthStart[low.size() + 1]; ++i) {
+    const std::string_view n = kHeaderByLength[i].name;
+    if (n[0] == low[0] && n.back() == low.back() && n == low) {
+      return kHeaderByLength[i].kind;
+    }
+  }
+  return HeaderKind::Other;
 }
 
 // A charset parameter on Accept naming anything but the common web charsets: a
@@ -334,6 +419,7 @@ public:
 
   void add(AttackClass cls, uint32_t id, std::string_view kind, std::string_view name,
            std::string_view value) {
+    ++hits_;
     for (const auto& f : v_.findings) {
       if (f.ruleId == id && f.part.size() == kind.size() + (name.empty() ? 0 : name.size() + 1) &&
           f.part.starts_with(kind) && (name.empty() || f.part.ends_with(name))) {
@@ -364,18 +450,19 @@ public:
       return;
     }
     uint64_t cacheKey = 0;
-    const bool cacheable =
-        depth == 0 && raw.size() >= CleanCache::kMin && raw.size() <= CleanCache::kMax;
+    const bool cacheable = depth == 0 && raw.size() <= CleanCaches::kMax;
     if (cacheable) {
-      cacheKey = CleanCache::hash(raw, (static_cast<uint64_t>(scope) << 56) ^
-                                           CleanCache::hash(kind, plusAsSpace ? 1 : 2));
+      cacheKey = cacheHash(raw, (static_cast<uint64_t>(scope) << 56) ^
+                                    cacheHash(kind, plusAsSpace ? 1 : 2));
       if (tls.clean.contains(impl_.id, cacheKey, raw)) {
         return;
       }
     }
-    const size_t before = v_.findings.size();
+    const size_t before = hits_;
     inspectValue(scope, kind, name, raw, plusAsSpace, depth);
-    if (cacheable && v_.findings.size() == before) {
+    // Clean only when no detector fired (a finding may have been merged into an earlier one of
+    // the same part) and no limit cut the inspection short (the base64 text of the value).
+    if (cacheable && hits_ == before && values_ <= cfg_.maxArgs) {
       tls.clean.insert(impl_.id, cacheKey, raw);
     }
   }
@@ -996,7 +1083,7 @@ public:
       }
       if (hk == HeaderKind::Structured || hk == HeaderKind::TransferEncoding ||
           hk == HeaderKind::AcceptEncoding) {
-        if (anyOf(h.value, kHeaderTrigger)) {
+        if (hasHeaderTrigger(h.value)) {
           normalizeValue(h.value, tls.dec, false, 3);
           toLowerAscii(tls.dec, tls.low);
           matchPatterns(kHeader, "header", h.name, tls.low, tls.dec);
@@ -1033,6 +1120,7 @@ private:
   const EngineConfig& cfg_;
   Verdict& v_;
   size_t values_ = 0;
+  size_t hits_ = 0; // detector hits, findings merged into earlier ones included
 };
 
 } // namespace

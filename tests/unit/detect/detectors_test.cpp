@@ -410,6 +410,37 @@ TEST_F(DetectorsTest, Limits) {
   EXPECT_FALSE(v2.attack());
 }
 
+// Values found clean are remembered per thread; what was remembered must never hide an attack
+// in a later request.
+TEST_F(DetectorsTest, CleanValuesRememberedOnlyWhenClean) {
+  // The second copy of a value adds no finding (same rule, same part), yet it is not clean.
+  const std::string sqli = "1%27%20union%20select%20password%20from%20users--";
+  EXPECT_TRUE(detects(query(sqli + "&q=" + sqli), AttackClass::Sqli));
+  EXPECT_TRUE(detects(query(sqli), AttackClass::Sqli));
+  const std::string shortSqli = "1%27or%271";
+  EXPECT_TRUE(detects(query(shortSqli + "&q=" + shortSqli), AttackClass::Sqli));
+  EXPECT_TRUE(detects(query(shortSqli), AttackClass::Sqli));
+
+  // A value whose base64 text was cut by the argument limit was not inspected in full.
+  EngineConfig cfg;
+  cfg.maxArgs = 3; // the path, the cookie name, its value: the value's base64 text is one too many
+  auto e = Engine::create(cfg);
+  ASSERT_TRUE(e);
+  RequestView r;
+  r.method = "GET";
+  r.target = "/";
+  const std::string payload = "PHNjcmlwdD5hbGVydCgxMjMpPC9zY3JpcHQ+"; // <script>alert(123)</script>
+  const std::string named = "p=" + payload;
+  const std::vector<Header> cut = {{"Cookie", named}};
+  r.headers = cut;
+  EXPECT_TRUE((*e)->inspect(r).limitExceeded);
+  const std::vector<Header> whole = {{"Cookie", payload}};
+  r.headers = whole;
+  const Verdict v = (*e)->inspect(r);
+  EXPECT_FALSE(v.limitExceeded);
+  EXPECT_TRUE(v.attack());
+}
+
 // Hostile shapes must not make inspection super-linear: 128 KiB bodies of repeated fragments.
 TEST_F(DetectorsTest, PathologicalInputsStayFast) {
   for (const char* unit : {"on=", "<a ", "${", "'", "%25", "((((", "/*", "<svg onload", "\\u00",
