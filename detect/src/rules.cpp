@@ -386,6 +386,9 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {2031, C::Xss, kValues,
      R"re(\b(?:setinterval|settimeout|setimmediate|atob|btoa|execscript|fromcharcode)\s*\(|v[\t\r\n\x0b\x0c]*b[\t\r\n\x0b\x0c]*s[\t\r\n\x0b\x0c]*c[\t\r\n\x0b\x0c]*r[\t\r\n\x0b\x0c]*i[\t\r\n\x0b\x0c]*p[\t\r\n\x0b\x0c]*t[\t\r\n\x0b\x0c]*:)re"},
 
+    // a dangling pipe: a one-line value ending in '|' so that the command it is pasted into
+    // feeds a second one ("2|", "|"); not a table row ("| a | b |") or a document
+    {4051, C::Rce, kValues, R"re(^[^|\r\n][^\r\n]*[^|\r\n]\|[ \t]*$|^[^|\r\n]?\|[ \t]*$)re"},
     // package-manager installs as the whole value
     {4050, C::Rce, kValues,
      R"re(^\s*(?:pip[0-9.]*|pipx|npm|yarn|gem|apt|apt-get|yum|dnf|apk|brew|composer|cargo)\s+(?:install|uninstall|download|exec|add|remove)\b)re"},

@@ -219,6 +219,7 @@ TEST_F(DetectorsTest, ProbeTruePositives) {
       {"cd%20%2Ftmp%3Bls%20-la", AttackClass::Rce},
       {"pip%20install%20evilpkg", AttackClass::Rce},
       {"python3.12%20-c%20x", AttackClass::Rce},
+      {"2%7C", AttackClass::Rce},
       {"intval%28%29", AttackClass::CodeInjection},
       {"memory_limit%3D1G", AttackClass::CodeInjection},
       {"%5Bphp%5Dsystem", AttackClass::CodeInjection},
@@ -241,7 +242,7 @@ TEST_F(DetectorsTest, ProbeFalsePositives) {
         "%27Bold%27+and+%27italic%27", "pip+is+a+tool", "top+10+songs", "head+office%3B+tail+end",
         "Tom+said+%27hi%27", "insertion%3B+then+more", "a%3D%3Db+is+how+you+compare", "~5+minutes",
         "executor%28%29", "my_function%28x%29+returns+1", "env+file", "chef+special",
-        "count+%28approx%29", "1%2C2%2C3", "2147483648"}) {
+        "count+%28approx%29", "1%2C2%2C3", "2147483648", "a%7Cb%7Cc", "x%7C%7C", "%7C+a+%7C+b+%7C"}) {
     EXPECT_TRUE(clean(query(q))) << q;
   }
 }
