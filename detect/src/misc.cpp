@@ -2,6 +2,7 @@
 #include <array>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "detectors.h"
 
@@ -239,13 +240,30 @@ constexpr auto kFileCommands = std::to_array<std::string_view>({
     "chown", "more", "less",
 });
 
-const Command* findExact(std::string_view word) {
-  for (const auto& c : kCommands) {
-    if (c.name == word) {
-      return &c;
+// The command table sorted by name (built once): every value with a space or a separator
+// looks words up here.
+const std::vector<const Command*>& commandIndex() {
+  static const std::vector<const Command*> index = [] {
+    std::vector<const Command*> v;
+    for (const auto& c : kCommands) {
+      v.push_back(&c);
     }
+    std::sort(v.begin(), v.end(),
+              [](const Command* a, const Command* b) { return a->name < b->name; });
+    return v;
+  }();
+  return index;
+}
+
+const Command* findExact(std::string_view word) {
+  if (word.empty() || word.size() > 20) {
+    return nullptr;
   }
-  return nullptr;
+  const auto& index = commandIndex();
+  const auto it =
+      std::lower_bound(index.begin(), index.end(), word,
+                       [](const Command* c, std::string_view w) { return c->name < w; });
+  return it != index.end() && (*it)->name == word ? *it : nullptr;
 }
 
 // The command a word names; versioned interpreters and compilers (python3.10, gcc10.1) name
