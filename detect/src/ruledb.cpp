@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include <zlib.h>
+
 namespace bulwark::detect::internal {
 namespace {
 
@@ -104,11 +106,20 @@ Result<hs_database_t*> compileRuleSet(const std::vector<const PatternRule*>& rul
 Result<hs_database_t*> loadRuleSet(RuleSet set, const std::vector<const PatternRule*>& rules,
                                    std::string_view* source) {
   const Prebuilt p = prebuilt(set);
-  if (p.size > 0 && p.fingerprint == fingerprint(rules)) {
+  std::string raw;
+  if (p.size > 0 && p.rawSize > 0 && p.fingerprint == fingerprint(rules)) {
+    raw.resize(p.rawSize);
+    uLongf n = static_cast<uLongf>(raw.size());
+    if (uncompress(reinterpret_cast<Bytef*>(raw.data()), &n, p.data, static_cast<uLong>(p.size)) !=
+            Z_OK ||
+        n != raw.size()) {
+      raw.clear();
+    }
+  }
+  if (!raw.empty()) {
     hs_database_t* db = nullptr;
     // Copies the bytes into an aligned database; fails for another platform or version.
-    if (hs_deserialize_database(reinterpret_cast<const char*>(p.data), p.size, &db) ==
-        HS_SUCCESS) {
+    if (hs_deserialize_database(raw.data(), raw.size(), &db) == HS_SUCCESS) {
       if (source != nullptr) {
         *source = "prebuilt";
       }

@@ -35,11 +35,13 @@ Result<hs_database_t*> compileRuleSet(const std::vector<const PatternRule*>& rul
 Result<hs_database_t*> loadRuleSet(RuleSet set, const std::vector<const PatternRule*>& rules,
                                    std::string_view* source);
 
-// Serialized databases linked into the library (generated at build time); empty when absent.
+// Serialized databases linked into the library (generated at build time, zlib-compressed);
+// empty when absent.
 struct Prebuilt {
   uint64_t fingerprint = 0;
-  const unsigned char* data = nullptr;
-  size_t size = 0;
+  const unsigned char* data = nullptr; // zlib stream
+  size_t size = 0;                     // bytes at data
+  size_t rawSize = 0;                  // the serialized database, inflated
 };
 Prebuilt prebuilt(RuleSet set);
 
