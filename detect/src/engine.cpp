@@ -932,18 +932,24 @@ public:
             const std::string_view v = contentTypeParam(hvalue, p);
             for (size_t k = 0; k < v.size() && !bad; ++k) {
               const char c = v[k];
-              if (c == '\\' || c == '\'' || c == '"' || c == '`' ) {
+              if (c == '\\' || c == '\'' || c == '"' || c == '`') {
                 bad = true;
               } else if (c == ';') {
                 const size_t amp = v.rfind('&', k);
-                const std::string_view ref =
-                    amp == std::string_view::npos ? std::string_view{} : v.substr(amp + 1, k - amp - 1);
+                const std::string_view ref = amp == std::string_view::npos
+                                                 ? std::string_view{}
+                                                 : v.substr(amp + 1, k - amp - 1);
                 bad = ref.empty() || !std::all_of(ref.begin(), ref.end(), [](char r) {
                   return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z');
                 });
               }
             }
           }
+        }
+        if (!bad && iequals(hname, "content-disposition")) {
+          // An odd number of quotes: the quoted name ends early and the rest of the line
+          // (filename=""><svg onload=...>.png") is read differently by each parser.
+          bad = std::count(hvalue.begin(), hvalue.end(), '"') % 2 != 0;
         }
         if (!bad && iequals(hname, "content-type")) {
           const std::string_view cs = contentTypeParam(hvalue, "charset");

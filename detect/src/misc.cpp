@@ -460,7 +460,38 @@ uint32_t detectLog4j(std::string_view low) {
   return 0;
 }
 
+namespace {
+uint32_t detectLdapOnce(std::string_view low);
+} // namespace
+
+// RFC 4515 escapes (\2a, \28, \75) decoded: the server reads "\2a)(\75id=\2a" as "*)(uid=*".
 uint32_t detectLdap(std::string_view low) {
+  if (const uint32_t r = detectLdapOnce(low); r != 0) {
+    return r;
+  }
+  if (low.find('\\') == std::string_view::npos) {
+    return 0;
+  }
+  auto hex = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  std::string out;
+  bool changed = false;
+  for (size_t i = 0; i < low.size(); ++i) {
+    if (low[i] == '\\' && i + 2 < low.size() && hex(low[i + 1]) >= 0 && hex(low[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(low[i + 1]) * 16 + hex(low[i + 2])));
+      i += 2;
+      changed = true;
+      continue;
+    }
+    out.push_back(low[i]);
+  }
+  return changed ? detectLdapOnce(out) : 0;
+}
+
+namespace {
+
+uint32_t detectLdapOnce(std::string_view low) {
   // A filter breakout: the value closes the application's "(attr=" with ')' before opening
   // anything, then starts a new filter component: "x)(uid=*)", "*)(|(pw=*", "a)&(cn=b".
   const size_t close = low.find(')');
@@ -502,8 +533,6 @@ uint32_t detectLdap(std::string_view low) {
   }
   return 0;
 }
-
-namespace {
 
 // A value that starts like a command line without any separator: an administration tool
 // ("ansible-vault decrypt x", "'cscli' alerts"), or any known command with a long option

@@ -162,7 +162,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
 
     // --- CRLF / header injection and response splitting
     {12001, C::Crlf, kPath | kArg | kName | kHeader,
-     R"re([\r\n]\s*(?:set-cookie2?|location|content-(?:type|length|disposition|security-policy)|refresh|x-[a-z-]+|transfer-encoding|access-control-allow-[a-z-]+|cache-control|link|status|www-authenticate|strict-transport-security)\s*:)re"},
+     R"re((?:[\r\n]|\\[rn])\s*(?:set-cookie2?|location|content-(?:type|length|disposition|security-policy)|refresh|x-[a-z-]+|transfer-encoding|access-control-allow-[a-z-]+|cache-control|link|status|www-authenticate|strict-transport-security)\s*:)re"},
     {12002, C::Crlf, kPath | kArg | kName | kHeader, R"re([\r\n]\s*http/\d(?:\.\d)?\s+\d{3})re"},
     {12003, C::Crlf, kPath | kName | kHeader, R"re([\r\n][a-z0-9-]{2,40}\s*:\s*\S)re"},
 
@@ -386,6 +386,13 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {2031, C::Xss, kValues,
      R"re(\b(?:setinterval|settimeout|setimmediate|atob|btoa|execscript|fromcharcode)\s*\(|v[\t\r\n\x0b\x0c]*b[\t\r\n\x0b\x0c]*s[\t\r\n\x0b\x0c]*c[\t\r\n\x0b\x0c]*r[\t\r\n\x0b\x0c]*i[\t\r\n\x0b\x0c]*p[\t\r\n\x0b\x0c]*t[\t\r\n\x0b\x0c]*:)re"},
 
+    // mail header injection into an address field: "a@b.c\r\nBcc: x";
+    // CR/LF smuggled as U+560A/U+560D (servers that keep the low byte of each character)
+    {12020, C::Crlf, kArg | kName,
+     R"re(^[^\r\n\s@]{1,64}@[^\r\n\s]{1,100}[\r\n]+\s*(?:bcc|cc|to|from|subject|reply-to|sender|return-path)\s*:|(?:\xe5\x98[\x8a\x8d])+[a-z0-9-]{2,40}\s*:)re"},
+    // DNS-rebinding services and hosts made of hex-encoded IPv4 labels
+    {7024, C::Ssrf, kArg | kHeader,
+     R"re(^\s*[a-z][a-z0-9+.-]{1,15}://(?:[^/@\s]*@)?(?:[a-z0-9.-]*\.)?(?:rbndr\.us|rebind\.it|rebind\.network|1u\.ms|[0-9a-f]{8}\.[0-9a-f]{8}\.[a-z0-9.-]+)(?:[:/?#]|$))re"},
     // a dangling pipe: a one-line value ending in '|' so that the command it is pasted into
     // feeds a second one ("2|", "|"); not a table row ("| a | b |") or a document
     {4051, C::Rce, kValues, R"re(^[^|\r\n][^\r\n]*[^|\r\n]\|[ \t]*$|^[^|\r\n]?\|[ \t]*$)re"},

@@ -247,6 +247,29 @@ TEST_F(DetectorsTest, ProbeFalsePositives) {
   }
 }
 
+// Techniques found missing by a hand-written set of attacks the rules were not tuned on.
+TEST_F(DetectorsTest, NormalisationGapsFromUnseenAttacks) {
+  // mail header injection into an address field; CR/LF spelled as U+560A/U+560D; "\r\n" text
+  EXPECT_TRUE(detects(query("a%40b.example%0d%0aBcc%3A%20victim%40corp.example"), AttackClass::Crlf));
+  EXPECT_TRUE(detects(query("%E5%98%8A%E5%98%8DSet-Cookie%3A%20s%3D1"), AttackClass::Crlf));
+  EXPECT_TRUE(detects(query("x%5Cr%5CnLocation%3A%20http%3A%2F%2Fe.example"), AttackClass::Crlf));
+  // LDAP filter breakout written with RFC 4515 escapes
+  EXPECT_TRUE(detects(query("%5C2a)(%5C75id%3D%5C2a"), AttackClass::Ldapi));
+  // a DNS-rebinding host
+  EXPECT_TRUE(detects(query("http%3A%2F%2F7f000001.a9fea9fe.rbndr.us%2Fadmin"), AttackClass::Ssrf));
+  // a multipart filename whose quotes do not pair up
+  const Req upload{"POST",
+                   "/upload",
+                   {{"Content-Type", "multipart/form-data; boundary=b0undary"}},
+                   "--b0undary\r\nContent-Disposition: form-data; name=\"f\"; "
+                   "filename=\"\"><svg onload=alert(1)>.png\"\r\n\r\nx\r\n--b0undary--\r\n"};
+  EXPECT_FALSE(clean(upload));
+  // and what must stay clean
+  EXPECT_TRUE(clean(json(R"({"message":"Hello,\nTo: whom it may concern\nSubject: my order"})")));
+  EXPECT_TRUE(clean(query("C%3A%5Cdata%5C2024")));
+  EXPECT_TRUE(clean(query("https%3A%2F%2Fcdn.example.com%2Fa1b2c3d4%2Fimg.png")));
+}
+
 TEST_F(DetectorsTest, CodeInjection) {
   EXPECT_TRUE(
       detects(query("%3C%3Fphp%20system(%24_GET%5Bc%5D)%3B%20%3F%3E"), AttackClass::CodeInjection));
