@@ -634,8 +634,10 @@ uint32_t detectShell(std::string_view low) {
                        s[k] == '_' || s[k] == '.' || s[k] == '/')) {
         ++k;
       }
+      // ("TL;DR -- use ..." is prose: a long option has its name right after the dashes)
       if (k > w && k + 2 < n && s[k] == ' ' && s[k + 1] == '-' &&
-          ((s[k + 2] >= 'a' && s[k + 2] <= 'z') || s[k + 2] == '-')) {
+          ((s[k + 2] >= 'a' && s[k + 2] <= 'z') ||
+           (s[k + 2] == '-' && k + 3 < n && s[k + 3] >= 'a' && s[k + 3] <= 'z'))) {
         return 4004;
       }
       // A word whose argument is an absolute path or a home file: "; fold /etc/passwd".

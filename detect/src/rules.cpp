@@ -305,7 +305,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re((?:^|[^a-z0-9_])(?:abs|acos|ascii|asin|atan2?|avg|benchmark|bin|bit_and|bit_or|cast|ceil(?:ing)?|char(?:_length|set)?|chr|coalesce|collation|compress|concat(?:_ws)?|conv|convert|cos|cot|count|crc32|curdate|current_(?:date|timestamp|user)|curtime|database|date(?:_add|_format|_sub|diff)?|day(?:name|ofweek)?|decode|default|degrees|elt|encode|exists|exp|export_set|extract(?:value)?|field|find_in_set|floor|format|from_base64|from_unixtime|greatest|group_concat|hex|hour|if|ifnull|in|inet_aton|insert|instr|isnull|json_extract|lcase|least|left|length|ln|load_file|local|localtime|locate|log(?:10|2)?|lower|lpad|ltrim|make_set|max|md5|mid|min|minute|mod|month|name_const|nchar|now|nullif|oct|ord|password|pg_sleep|pi|position|pow(?:er)?|quote|radians|rand|repeat|replace|reverse|right|round|rpad|rtrim|schema|second|select|sha[12]?|sign|sin|sleep|soundex|space|sqrt|std(?:dev)?|strcmp|substr(?:ing(?:_index)?)?|sum|sysdate|system_user|tan|time(?:stamp)?|to_base64|trim|truncate|ucase|uncompress|unhex|updatexml|upper|user|utl_inaddr|uuid|values|varchar|version|waitfor|week(?:day)?|xmltype|year|execute|quarter)[\s\]=.&'"?!\\)$/<>|+*-]{0,6}\(\s*$)re"},
     // a value that is only a SQL operator / predicate / clause keyword
     {1051, C::Sqli, kValues,
-     R"re(^\s*(?:>>|<<|!=|\|\||&&|<=>|<=|>=|<>|xor|rlike|(?:not\s+)?regexp|(?:is|like)\s+(?:not\s+)?null|(?:order|group)\s+by|n?varchar(?:\s*\(\s*\d*\s*\)?)?|tempdb|msdb|northwind|schema_name|mysql\.db|==|->>?|(?:not\s+)?in\s*\([^()]*\)|`[a-z_][a-z0-9_]*`|(?:div|mod|pow|power|round|floor|ceil|abs)\s*\(\s*-?[\d.]+\s*,\s*-?[\d.]+\s*\))\s*$)re"},
+     R"re(^\s*(?:>>|<<|<=>|xor|rlike|(?:not\s+)?regexp|(?:is|like)\s+(?:not\s+)?null|(?:order|group)\s+by|n?varchar(?:\s*\(\s*\d*\s*\)?)?|tempdb|msdb|northwind|schema_name|mysql\.db|->>|(?:not\s+)?in\s*\([^()]*\)|`[a-z_][a-z0-9_]*`|(?:div|mod|pow|power|round|floor|ceil|abs)\s*\(\s*-?[\d.]+\s*,\s*-?[\d.]+\s*\))\s*$)re"},
     // a value that is only a comparison: 1=1, b,1=1, 42<=>42, 42 like 42, '1' not regexp '2'
     {1052, C::Sqli, kValues,
      R"re(^\s*(?:[a-z0-9_]+\s*,\s*)?\d+\s*(?:=|==|<=>|!=|<>)\s*\d+\s*$|^\s*(?:\d+|'[^']*'|"[^"]*")\s+(?:not\s+)?(?:like|rlike|regexp|is(?:\s+not)?)\s+(?:\d+|'[^']*'|"[^"]*"|null)\s*$|'[^']{0,20}'\s*(?:!=|<>)\s*'|'\s*,\s*'[^']{0,20}'\s*=\s*'|^\s*'[^']*'\s*,\s*(?:'[^']*'|0x[0-9a-f]+|\(\s*\d+\s*\)|\d+)\s*$|^\s*,\s*[a-z_][a-z0-9_]*["'`]\s*=?)re"},
@@ -393,9 +393,12 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     // DNS-rebinding services and hosts made of hex-encoded IPv4 labels
     {7024, C::Ssrf, kArg | kHeader,
      R"re(^\s*[a-z][a-z0-9+.-]{1,15}://(?:[^/@\s]*@)?(?:[a-z0-9.-]*\.)?(?:rbndr\.us|rebind\.it|rebind\.network|1u\.ms|[0-9a-f]{8}\.[0-9a-f]{8}\.[a-z0-9.-]+)(?:[:/?#]|$))re"},
-    // a dangling pipe: a one-line value ending in '|' so that the command it is pasted into
-    // feeds a second one ("2|", "|"); not a table row ("| a | b |") or a document
-    {4051, C::Rce, kValues, R"re(^[^|\r\n][^\r\n]*[^|\r\n]\|[ \t]*$|^[^|\r\n]?\|[ \t]*$)re"},
+    // a dangling pipe: a plain one-line value (a number, a word, a product name) with a '|'
+    // glued to its end, so that the command it is pasted into feeds a second one ("2|", "|");
+    // not a table row ("| a | b |"), a typo after a space ("scale |"), or a password full of
+    // symbols ("P@ss;w0rd|")
+    {4051, C::Rce, kValues,
+     R"re(^[^|\r\n;&$@!#%^*<>'"`(){}\[\]=?\\]*[a-z0-9\x80-\xff]\|[ \t]*$|^\s*\|\s*$)re"},
     // package-manager installs as the whole value
     {4050, C::Rce, kValues,
      R"re(^\s*(?:pip[0-9.]*|pipx|npm|yarn|gem|apt|apt-get|yum|dnf|apk|brew|composer|cargo)\s+(?:install|uninstall|download|exec|add|remove)\b)re"},
@@ -411,6 +414,9 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     // that opens an attribute: 'div id="'
     {2032, C::Xss, kValues,
      R"re(<[a-z][a-z0-9]*\s+xmlns(?::[a-z0-9]+)?\s*=[^>]*\bxsi\s*:\s*schemalocation\s*=|<import\s*implementation\s*=|^\s*[a-z]+\s+[a-z-]+\s*=\s*["']\s*$)re"},
+    // a data: URL of a type that runs script when loaded or navigated to (SVG, HTML, JS)
+    {2033, C::Xss, kValues,
+     R"re(^\s*data:\s*(?:text/html|image/svg\+xml|application/xhtml\+xml|text/javascript|application/(?:x-)?(?:java|ecma)script)\b)re"},
     // an external entity declaration without the "<!": "!ENTITY % x SYSTEM"
     {8004, C::Xxe, kAll, R"re(!entity\s+(?:%\s*)?[a-z0-9_.-]+\s+(?:system|public)\b)re"},
     // output redirected into a system directory: ">/tmp/x"

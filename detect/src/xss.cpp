@@ -52,6 +52,22 @@ bool scriptScheme(std::string_view v) {
          compact == "mocha:" || compact == "data:" || compact == "jscript:";
 }
 
+// data:image/png;base64,... and the other raster types.
+bool rasterDataUrl(std::string_view v) {
+  while (!v.empty() && (isSpace(v.front()) || v.front() == '"' || v.front() == '\'')) {
+    v.remove_prefix(1);
+  }
+  for (const std::string_view t : {"data:image/png;", "data:image/jpeg;", "data:image/jpg;",
+                                   "data:image/gif;", "data:image/webp;", "data:image/avif;",
+                                   "data:image/bmp;"}) {
+    if (v.starts_with(t) && v.substr(t.size()).starts_with("base64,") &&
+        v.find_first_of("<>\"'( ", t.size()) == std::string_view::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // A script URL anywhere (javascript:alert(1), [x](javascript:...)): the scheme then code.
 bool scriptUrlAnywhere(std::string_view low) {
   for (const std::string_view scheme : {"javascript", "vbscript", "livescript"}) {
@@ -224,8 +240,9 @@ uint32_t detectXss(std::string_view low) {
       return 2003;
     }
   }
-  // 2. A script URL as the value (redirect targets, href parameters).
-  if (scriptScheme(low) && looksLikeCode(low)) {
+  // 2. A script URL as the value (redirect targets, href parameters). A raster image as a
+  // data: URL (an avatar upload) cannot run script; SVG can.
+  if (scriptScheme(low) && looksLikeCode(low) && !rasterDataUrl(low)) {
     return 2004;
   }
   if (scriptUrl()) {

@@ -200,7 +200,7 @@ TEST_F(DetectorsTest, ProbeTruePositives) {
   const std::pair<const char*, AttackClass> cases[] = {
       {"substring%28", AttackClass::Sqli},
       {"pay%3Dascii%5D%3D%28", AttackClass::Sqli},
-      {"%3C%3E", AttackClass::Sqli},
+      {"%3C%3D%3E", AttackClass::Sqli},
       {"RLIKE", AttackClass::Sqli},
       {"7%3D7", AttackClass::Sqli},
       {"%27%20union%20x", AttackClass::Sqli},
@@ -242,9 +242,15 @@ TEST_F(DetectorsTest, ProbeFalsePositives) {
         "%27Bold%27+and+%27italic%27", "pip+is+a+tool", "top+10+songs", "head+office%3B+tail+end",
         "Tom+said+%27hi%27", "insertion%3B+then+more", "a%3D%3Db+is+how+you+compare", "~5+minutes",
         "executor%28%29", "my_function%28x%29+returns+1", "env+file", "chef+special",
-        "count+%28approx%29", "1%2C2%2C3", "2147483648", "a%7Cb%7Cc", "x%7C%7C", "%7C+a+%7C+b+%7C"}) {
+        "count+%28approx%29", "1%2C2%2C3", "2147483648", "a%7Cb%7Cc", "x%7C%7C", "%7C+a+%7C+b+%7C",
+        "%3E%3D", "%3C%3E", "kitchen+scale+%7C", "P%40ss%3Bw0rd%7C", "TL%3BDR+--+use+what+works"}) {
     EXPECT_TRUE(clean(query(q))) << q;
   }
+  // a query builder's operator, an avatar upload as a data: URL
+  EXPECT_TRUE(clean(json(R"({"filter":{"field":"price","op":">=","value":10}})")));
+  EXPECT_TRUE(clean(json(R"({"avatar":"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="})")));
+  EXPECT_TRUE(detects(json(R"({"u":"data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+"})"),
+                      AttackClass::Xss));
 }
 
 // Techniques found missing by a hand-written set of attacks the rules were not tuned on.
