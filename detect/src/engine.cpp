@@ -372,6 +372,26 @@ HeaderKind headerKind(std::string_view name) {
   return HeaderKind::Other;
 }
 
+// The text between '&' and ';' of a character reference: a name (&amp;) or a number (&#233;,
+// &#x1F600;, what browsers write for a file name outside the form's charset).
+bool characterReference(std::string_view ref) {
+  auto all = [](std::string_view s, auto pred) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), pred);
+  };
+  const auto letter = [](char r) { return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'); };
+  const auto digit = [](char r) { return r >= '0' && r <= '9'; };
+  const auto hex = [](char r) {
+    return (r >= '0' && r <= '9') || (r >= 'a' && r <= 'f') || (r >= 'A' && r <= 'F');
+  };
+  if (ref.starts_with("#x") || ref.starts_with("#X")) {
+    return all(ref.substr(2), hex);
+  }
+  if (ref.starts_with("#")) {
+    return all(ref.substr(1), digit);
+  }
+  return all(ref, letter);
+}
+
 // A charset parameter on Accept naming anything but the common web charsets: a
 // charset-confusion probe (UTF-7/16/32, EBCDIC) (920600).
 bool badAcceptCharset(std::string_view accept) {
@@ -384,9 +404,7 @@ bool badAcceptCharset(std::string_view accept) {
     }
     bool ok = false;
     for (const std::string_view c : {"utf-8", "iso-8859-1", "iso-8859-15", "windows-1252"}) {
-      ok |= v.size() == c.size() && std::equal(v.begin(), v.end(), c.begin(), [](char a, char b) {
-              return (a | 0x20) == b || a == b;
-            });
+      ok |= iequals(v, c);
     }
     if (!ok) {
       return true;
@@ -452,7 +470,10 @@ public:
     uint64_t cacheKey = 0;
     const bool cacheable = depth == 0 && raw.size() <= CleanCaches::kMax;
     if (cacheable) {
-      cacheKey = cacheHash(raw, (static_cast<uint64_t>(scope) << 56) ^
+      // A bare token (name == value) is also split at a decoded '=' (inspectValue): it is not
+      // the same inspection as the same text as a value.
+      const uint64_t bare = scope == kArg && raw == name ? 1ULL << 48 : 0;
+      cacheKey = cacheHash(raw, (static_cast<uint64_t>(scope) << 56) ^ bare ^
                                     cacheHash(kind, plusAsSpace ? 1 : 2));
       if (tls.clean.contains(impl_.id, cacheKey, raw)) {
         return;
@@ -939,9 +960,7 @@ public:
                 const std::string_view ref = amp == std::string_view::npos
                                                  ? std::string_view{}
                                                  : v.substr(amp + 1, k - amp - 1);
-                bad = ref.empty() || !std::all_of(ref.begin(), ref.end(), [](char r) {
-                  return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z');
-                });
+                bad = !characterReference(ref);
               }
             }
           }

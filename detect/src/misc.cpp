@@ -216,21 +216,47 @@ constexpr auto kCommands = std::to_array<Command>({
     {"iwr", true},        {"irm", true},        {"bsdtar", true},   {"irb", true},
     {"rmt-dump", true},   {"rmt", false},       {"aa-disable", true}, {"aa-exec", true},
     {"ansible-doc", true}, {"ansible-pull", true}, {"chef-shell", true}, {"chef-solo", true},
+    {"watch", false},     {"source", false},
 });
 
-// Administration tools that no prose starts with and no other input is named like: a value
-// that begins with one of them is a command line ("cscli alerts list", "visudo").
+// Administration tools that nobody names at the start of a search or a sentence: a value that
+// begins with one of them is a command line ("cscli alerts list", "visudo").
 constexpr auto kTools = std::to_array<std::string_view>({
-    "ansible", "ansible-config", "ansible-console", "ansible-doc", "ansible-galaxy",
-    "ansible-inventory", "ansible-playbook", "ansible-pull", "ansible-vault", "chef-client",
-    "chef-run", "chef-shell", "chef-solo", "chef-vault", "visudo", "cscli", "pipx", "whoami",
-    "ifconfig", "ipconfig", "systeminfo", "tasklist", "taskkill", "certutil", "bitsadmin",
-    "wmic", "mshta", "rundll32", "regsvr32", "useradd", "usermod", "mkfifo", "printenv",
-    "xxd", "hexdump", "tcpdump", "iptables", "journalctl", "dmesg", "strace", "ltrace",
-    "bcdboot", "bcdedit", "vssadmin", "rmt-tar", "rmt-dump", "ssh-keygen", "ssh-copy-id",
-    "apt-get", "busybox", "socat", "ncat", "netcat", "nslookup", "netstat", "lastlog",
-    "schtasks", "netsh", "aa-disable", "aa-exec", "bsdtar",
+    "ansible-config", "ansible-console", "ansible-doc", "ansible-galaxy", "ansible-inventory",
+    "ansible-playbook", "ansible-pull", "ansible-vault", "chef-client", "chef-run", "chef-shell",
+    "chef-solo", "chef-vault", "visudo", "cscli", "pipx", "whoami", "ifconfig", "ipconfig",
+    "systeminfo", "tasklist", "taskkill", "certutil", "bitsadmin", "wmic", "mshta", "rundll32",
+    "regsvr32", "useradd", "usermod", "mkfifo", "printenv", "xxd", "bcdboot", "bcdedit",
+    "vssadmin", "rmt-tar", "rmt-dump", "ssh-copy-id", "aa-disable", "aa-exec",
 });
+
+// Well-known tools people also search and write about ("tcpdump examples"): a command line
+// only with an argument shaped like one ("ansible all -m ping", "tcpdump -i eth0").
+constexpr auto kKnownTools = std::to_array<std::string_view>({
+    "ansible", "tcpdump", "iptables", "journalctl", "dmesg", "strace", "ltrace", "busybox",
+    "socat", "ncat", "netcat", "nslookup", "netstat", "lastlog", "schtasks", "netsh", "hexdump",
+    "bsdtar", "ssh-keygen", "apt-get",
+});
+
+// Any later word of s (from pos) shaped like an argument: an option, a path, a variable, a
+// file name or an assignment.
+bool shapedArgument(std::string_view s, size_t pos) {
+  while (pos < s.size()) {
+    while (pos < s.size() && isSpace(s[pos])) {
+      ++pos;
+    }
+    const size_t start = pos;
+    while (pos < s.size() && !isSpace(s[pos])) {
+      ++pos;
+    }
+    const std::string_view w = s.substr(start, pos - start);
+    if (!w.empty() && (w[0] == '-' || w[0] == '/' || w[0] == '~' || w[0] == '$' ||
+                       w.find_first_of(".=") != std::string_view::npos)) {
+      return true;
+    }
+  }
+  return false;
+}
 
 // Commands that read files: "cat /etc/x" at the start of a value is a command line.
 constexpr auto kFileCommands = std::to_array<std::string_view>({
@@ -550,7 +576,7 @@ uint32_t toolLine(std::string_view s) {
   const std::string_view word = s.substr(i, e - i);
   const bool boundary = e == s.size() || isSpace(s[e]) || s[e] == '\'' || s[e] == '"';
   if (!word.empty() && boundary) {
-    if (listed(kTools, word)) {
+    if (listed(kTools, word) || (listed(kKnownTools, word) && shapedArgument(s, e))) {
       return 4006;
     }
     if (findCommand(word) != nullptr && e + 3 < s.size() && s[e] == ' ' && s[e + 1] == '-' &&
@@ -591,7 +617,7 @@ uint32_t toolLine(std::string_view s) {
     }
     start = end + 1;
   }
-  return commands >= 2 && argument && s.find(';') != std::string_view::npos ? 4007 : 0;
+  return commands >= 2 && argument ? 4007 : 0; // two commands: at least one ';' between them
 }
 
 } // namespace

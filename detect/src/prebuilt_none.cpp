@@ -1,4 +1,4 @@
-// No serialized databases linked in (the rule-database generator itself, the fuzz build, or
+// No serialized databases linked in (the rule-database generator itself, or
 // -DBULWARK_PREBUILT_RULES=OFF): Engine::create compiles the rules at run time.
 #include "ruledb.h"
 

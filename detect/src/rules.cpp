@@ -42,7 +42,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re((?:etc(?:%[0-9a-z]{2}|%u[0-9a-z]{4}|[^a-z0-9\s]){1,8}(?:passwd|shadow|issue|hosts|group|motd)\b|(?:boot|win|system)\.ini\b|system32(?:%[0-9a-z]{2}|%u[0-9a-z]{4}|[^a-z0-9\s]){1,8}(?:drivers|config|cmd\.exe)))re"},
 
     // --- OS command injection (beyond the shell tokenizer)
-    {4010, C::Rce, kAll, R"re(\(\s*\)\s*\{[^}]*;\s*\}\s*;)re"}, // shellshock
+    {4010, C::Rce, kAll, R"re(\(\s*\)\s*\{[^}]{0,60};\s*\}\s*;)re"}, // shellshock
     {4011, C::Rce, kAll, R"re(/dev/(?:tcp|udp)/)re"},
     {4012,
      C::Rce, kValues, R"re((?:^|[\s;&|`(])(?:cmd(?:\.exe)?\s*/[ckr]\s|powershell(?:\.exe)?\s+(?:-[a-z]|iex|invoke)|iex\s*\(|invoke-(?:expression|webrequest|command)|net\s+(?:user|localgroup|view|share|use)(?:\s|$)|start-process|downloadstring|-encodedcommand|\[system\.))re"},
@@ -54,7 +54,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {4016, C::Rce, kValues,
      R"re(\b(?:nc|ncat|netcat)(?:\.exe)?\s+(?:-[a-z]*\s+)*(?:-[a-z]*[ec]\s|\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\s+\d+))re"},
     {4019, C::Rce, kValues,
-     R"re(\bfor\s+(?:/[a-z]\s+)*(?:[^\s]+\s+){0,3}%%?\S+\s+in\s*\(.{0,200}\)\s*do\b|\bif\s+(?:/i\s+)?(?:not\s+)?(?:exist|defined|errorlevel)\s|\bif\s+(?:/i\s+)?(?:not\s+)?(?:"[^"]*"|%[^\s%]+%)\s*(?:==|\s(?:equ|neq|lss|leq|gtr|geq)\s)\s*\S+\s+[a-z]|%errorlevel%)re"},
+     R"re(\bfor\s+(?:/[a-z]\s+)*(?:[^\s]+\s+){0,3}%%?\S{1,20}\s+in\s*\(.{0,200}\)\s*do\b|\bif\s+(?:/i\s+)?(?:not\s+)?(?:exist|defined|errorlevel)\s|\bif\s+(?:/i\s+)?(?:not\s+)?(?:"[^"]{0,64}"|%[^\s%]{1,32}%)\s*(?:==|\s(?:equ|neq|lss|leq|gtr|geq)\s)\s*\S+\s+[a-z]|%errorlevel%)re"},
     {4020, C::Rce, kArg | kName,
      R"re(^['"]?(?:[a-z0-9_.-]+/)*[a-z][a-z0-9_.-]{1,20}['"]?\s+(?:(?:-{1,2}[a-z][a-z0-9=_-]*\s+)+(?:/|~/|\$)|(?:-{1,2}[a-z][a-z0-9=_-]*\s+)*(?:/(?:etc|var|usr|bin|sbin|tmp|proc|dev|home|root|opt|lib|srv|run)(?:/|\s|$)|~/)))re"},
     {4021, C::Rce, kValues,
@@ -112,7 +112,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {1019, C::Sqli, kValues | kPath,
      R"re((?:information_schema|pg_catalog|sysobjects|syscolumns|sqlite_master|msysobjects|msysaccessobjects|pg_shadow|mysql\.user|master\.\.sysdatabases|sys\.(?:objects|tables|columns|databases|sql_logins)|all_tab_columns|user_tab_columns|dba_users))re"},
     {5021, C::CodeInjection, kValues,
-     R"re(\)\s*\(\s*['"][^'"]+['"]\s*\)|['"]\s*\.\s*['"][a-z_]{1,20}['"]\s*\(\s*['"])re"},
+     R"re(\)\s*\(\s*['"][^'"]{1,60}['"]\s*\)|['"]\s*\.\s*['"][a-z_]{1,20}['"]\s*\(\s*['"])re"},
     {5022, C::CodeInjection, kFilename, R"re((?:^|[/\\])sess_[a-z0-9,-]{16,})re"},
     {5023, C::CodeInjection, kValues, R"re(@\{\s*\[|\$\{\s*\\?\[)re"},
     {7007, C::Ssrf, kArg,
@@ -124,12 +124,12 @@ constexpr std::array kRules = std::to_array<PatternRule>({
 
     // --- server-side template injection
     {6001, C::Ssti, kValues | kPath,
-     R"re(\{\{[^}]*(?:\d\s*[*+/-]\s*\d|config|self\b|request|\.__|\bclass\b|mro|subclasses|globals|builtins|import|popen|lipsum|cycler|joiner|namespace|range\s*\(|constructor|_self|\benv\b|getfilter|registerundefinedfiltercallback|\|\s*(?:attr|safe|e)\b|\[\s*['"]_))re"},
+     R"re(\{\{[^}]{0,80}(?:\d\s*[*+/-]\s*\d|config|self\b|request|\.__|\bclass\b|mro|subclasses|globals|builtins|import|popen|lipsum|cycler|joiner|namespace|range\s*\(|constructor|_self|\benv\b|getfilter|registerundefinedfiltercallback|\|\s*(?:attr|safe|e)\b|\[\s*['"]_))re"},
     {6002, C::Ssti, kValues | kPath, R"re((?:\$|#|\*|@|~)\{\s*\d+\s*[*+/-]\s*\d+\s*\})re"},
     {6003, C::Ssti, kValues | kPath,
-     R"re(\$\{[^}]*(?:t\s*\(\s*java|getclass|class\.forname|runtime|\.exec\s*\(|freemarker|objectconstructor|product\.getclass|\.getresource))re"},
+     R"re(\$\{[^}]{0,80}(?:t\s*\(\s*java|getclass|class\.forname|runtime|\.exec\s*\(|freemarker|objectconstructor|product\.getclass|\.getresource))re"},
     {6004, C::Ssti, kValues | kPath,
-     R"re((?:<#assign|<#import|\?new\s*\(\s*\)|\{%[^%]*(?:import|popen|system|os\.|__|include|debug)|\{php\}|\{system\(|#set\s*\(\s*\$|#foreach\s*\(|\[\[\s*\$\{|__\$\{|@\(\s*\d+\s*\*\s*\d+\s*\)|\{\{=|<%=?\s*[^%]*(?:system|exec|`|runtime|7\s*\*\s*7|file\.|class|request|process|require)))re"},
+     R"re((?:<#assign|<#import|\?new\s*\(\s*\)|\{%[^%]{0,80}(?:import|popen|system|os\.|__|include|debug)|\{php\}|\{system\(|#set\s*\(\s*\$|#foreach\s*\(|\[\[\s*\$\{|__\$\{|@\(\s*\d+\s*\*\s*\d+\s*\)|\{\{=|<%=?\s*[^%]{0,80}(?:system|exec|`|runtime|7\s*\*\s*7|file\.|class|request|process|require)))re"},
 
     // --- SSRF / remote file inclusion
     {7001, C::Ssrf, kArg | kName,
@@ -162,7 +162,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
 
     // --- CRLF / header injection and response splitting
     {12001, C::Crlf, kPath | kArg | kName | kHeader,
-     R"re((?:[\r\n]|\\[rn])\s*(?:set-cookie2?|location|content-(?:type|length|disposition|security-policy)|refresh|x-[a-z-]+|transfer-encoding|access-control-allow-[a-z-]+|cache-control|link|status|www-authenticate|strict-transport-security)\s*:)re"},
+     R"re([\r\n]\s*(?:set-cookie2?|location|content-(?:type|length|disposition|security-policy)|refresh|x-[a-z-]+|transfer-encoding|access-control-allow-[a-z-]+|cache-control|link|status|www-authenticate|strict-transport-security)\s*:)re"},
     {12002, C::Crlf, kPath | kArg | kName | kHeader, R"re([\r\n]\s*http/\d(?:\.\d)?\s+\d{3})re"},
     {12003, C::Crlf, kPath | kName | kHeader, R"re([\r\n][a-z0-9-]{2,40}\s*:\s*\S)re"},
 
@@ -181,19 +181,19 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(^\s*['")]?\s*;\s*(?:drop|update|alter|insert|delete|truncate|create|exec(?:ute)?|declare|shutdown|grant|revoke)(?:\s+[a-z@#(`\[]|\s*/\*|\[))re"},
     // a quote break whose tail is commented out: x'|email--, a'or?--, '||true
     {1033, C::Sqli, kValues,
-     R"re(['"`]\s*(?:[|&^<>=/%+*-]|mod\b|or\b|and\b|is\b|xor\b)[^'"`\r\n]*--\s*-?\s*$|['"`]\s*\|\|\s*(?:true|false|null|\d))re"},
+     R"re(['"`]\s*(?:[|&^<>=/%+*-]|mod\b|or\b|and\b|is\b|xor\b)[^'"`\r\n]{0,40}--\s*-?\s*$|['"`]\s*\|\|\s*(?:true|false|null|\d))re"},
     // PostgreSQL JSON operators on a JSON literal, casts on call results
     {1034, C::Sqli, kValues | kPath,
-     R"re('[\[{][^']*[\]}]'\s*(?:->>?|#>>?|\?[|&]?|@>|<@|[<>]\s*'\$)|\)\s*::\s*(?:int|integer|int[248]|text|bool|boolean|bigint|numeric|double|varchar|char|bytea|regclass|oid)\b)re"},
+     R"re('[\[{][^']{0,200}[\]}]'\s*(?:->>?|#>>?|\?[|&]?|@>|<@|[<>]\s*'\$)|\)\s*::\s*(?:int|integer|int[248]|text|bool|boolean|bigint|numeric|double|varchar|char|bytea|regclass|oid)\b)re"},
     // dangerous stored procedures / packages / OLE DB providers
     {1035, C::Sqli, kValues,
      R"re(\b(?:xp_(?:cmdshell|dirtree|regread|regwrite|fileexist|servicecontrol|availablemedia|makecab|subdirs|fixeddrives|ntsec_enumdomains)|sp_(?:executesql|password|oacreate|oamethod|makewebtask|addextendedproc|configure|addlogin|addsrvrolemember)|utl_(?:http|inaddr|file|smtp|tcp)|dbms_(?:pipe|lock|xmlquery|java|scheduler)|openrowset|opendatasource|msdasql|sqloledb|pg_sleep)\b|\bexecute\s+immediate\s*['"])re"},
     // statement terminated and commented: "drop t;--", "delete from users;--"
     {1036, C::Sqli, kValues,
-     R"re(\b(?:delete\s+from|drop\s+(?:table\s+)?[a-z_][a-z0-9_.]*|insert\s+into|truncate\s+(?:table\s+)?[a-z_]+|update\s+[a-z_]+\s+set)\b[^;]*;\s*(?:--|#))re"},
+     R"re(\b(?:delete\s+from|drop\s+(?:table\s+)?[a-z_][a-z0-9_.]*|insert\s+into|truncate\s+(?:table\s+)?[a-z_]+|update\s+[a-z_]+\s+set)\b[^;]{0,60};\s*(?:--|#))re"},
     // comment-spliced keywords and MySQL versioned comments: dr/**/op, drop/*x*/t, /*!50000select
     {1037, C::Sqli, kValues,
-     R"re([a-z]/\*\*/[a-z]|\b(?:drop|select|union|insert|delete|update|from|where)\s*/\*[^*]*\*/\s*[a-z(]|/\*!(?:\d{4,5})?[a-z])re"},
+     R"re([a-z]/\*\*/[a-z]|\b(?:drop|select|union|insert|delete|update|from|where)\s*/\*[^*]{0,40}\*/\s*[a-z(]|/\*!(?:\d{4,5})?[a-z])re"},
     // xor as a boolean operator; scientific-notation splice 1.e(; hex-literal select
     {1038, C::Sqli, kValues,
      R"re((?:^|['"\s])xor\s+(?:\d+|'[^']*'|[a-z_]+)\s*(?:[<>=!-]|$)|\b\d+\.e\s*(?:\(|\.[a-z])|\bselect\s+0x[0-9a-f]{4,}|\)\s*when\s+\d+\s+then\b|\bhaving\s+\d+\s*[=<>])re"},
@@ -205,7 +205,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(^[\s'")/]{0,3}(?:or|and|\|\||&&)\s+[a-z_][a-z0-9_.]*\s*(?:==|!=|<>))re"},
     // quoted-identifier aliasing (` as `x` from), paren-wrapped LIKE, a value closed by quote+';'
     {1039, C::Sqli, kValues,
-     R"re(`\s+as\s+`|\bas\s*['"`]\s+from\b|\)\s*(?:not\s+)?like\s*\(|[a-z0-9]['"`]\s*(?:/\*[^*]*\*/\s*)?;\s*(?:--|#)?\s*$)re"},
+     R"re(`\s+as\s+`|\bas\s*['"`]\s+from\b|\)\s*(?:not\s+)?like\s*\(|[a-z0-9]['"`]\s*(?:/\*[^*]{0,40}\*/\s*)?;\s*(?:--|#)?\s*$)re"},
     // empty command substitution / quote pairs splicing a word: pi$()ng, pi``ng, ""p""y""t""h
     {4030, C::Rce, kValues,
      R"re([a-z](?:\$\(\s*\)|``|[<>]\(\s*\))(?:[a-z]|\s+[\d/$-])|[a-z]\$[@*_][a-z/]|(?:\$\{?[a-z_][a-z0-9_]*\}?){3}|(?:""[a-z]){3}|(?:''[a-z]){3})re"},
@@ -225,7 +225,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(\$\{[a-z_]+(?:##?|%%?)\{?[^}\s]{0,20}\}|\$\{\s*`[^`]+`\s*\}|(?:^|[\s;&|])[<>]\([a-z]+\s+[a-z0-9/._-]+\)|\$\{?(?:shell|bash)\}?\s+-c\b|\$\(\(\s*\d+\s*\)\))re"},
     // shell alias definition; a variable assigned then run: a=nc&&$a -l
     {4036, C::Rce, kValues,
-     R"re(^\s*alias\s+(?:[-+][a-z+-]*\s+)*['"]?[a-z0-9_.-]+['"]?\s*=|(?:^|[;&|\s])[a-z_][a-z0-9_]*=[^\s;&|]+\s*(?:;|&&|\|\|?)\s*\$\{?[a-z_][a-z0-9_]*\}?\s)re"},
+     R"re(^\s*alias\s+(?:[-+][a-z+-]*\s+)*['"]?[a-z0-9_.-]+['"]?\s*=|(?:^|[;&|\s])[a-z_][a-z0-9_]*=[^\s;&|]{1,40}\s*(?:;|&&|\|\|?)\s*\$\{?[a-z_][a-z0-9_]*\}?\s)re"},
     // cmd.exe comparisons on quoted / %var% / bracketed operands; at-job scheduling
     {4037, C::Rce, kValues,
      R"re(\bif\s+(?:/i\s*)?(?:not\s+)?(?:"[^"]*"|\[[^\]]*\]|\{[^}]*\}|%[^%\s]+%)\s*==\s*(?:"[^"]*"|\[[^\]]*\]|\{[^}]*\}|%[^%\s]+%)\s*(?:[@(a-z]|$)|(?:^|[;&|])\s*at\s+\d{1,2}:\d{2}\s)re"},
@@ -247,7 +247,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {2023, C::Xss, kValues, R"re([a-z]&(?:tab|newline|colon);[a-z&:])re"},
     // injected document-level tags: <meta ...=, <link ... href, <noscript
     {2024, C::Xss, kValues,
-     R"re(<meta\s+[a-z-]+\s*=|<link\b[^>]*\bhref\b|<noscript\b|<\s*:?\s*vmlframe\b|<\s*[a-z]\s*:\s*script|<[a-z](?: [a-z]){3,}(?:\s|>|$))re"},
+     R"re(<meta\s+[a-z-]+\s*=|<link\b[^>]{0,60}\bhref\b|<noscript\b|<\s*:?\s*vmlframe\b|<\s*[a-z]\s*:\s*script|<[a-z](?: [a-z]){3,}(?:\s|>|$))re"},
     // US-ASCII 7-bit-stripped tag brackets: \xbcscript\xbe
     {2025, C::Xss, kValues, R"re(\xbc/?(?:script|img|svg|iframe|body|object|embed|style)(?:[\s/]|[\xc2\xd0]?\xbe))re"},
     // URL hosts in numeric / obfuscated forms after a scheme, with or without slashes
@@ -265,7 +265,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(^\s*(?:localhost[46]?\.localdomain[46]?|ipv6-localhost|ipv6-loopback|[a-z0-9.-]+\.(?:docker|containers)\.internal|[a-z0-9.-]+\.svc\.cluster\.local|kubernetes\.default(?:\.svc)?|localtest\.me|lvh\.me)(?:[:/]|$))re"},
     // PHP call with comments spliced before the parenthesis: exec/**/(), system #x\n()
     {5030, C::CodeInjection, kValues,
-     R"re(\b(?:exec|system|passthru|shell_exec|eval|assert|popen|proc_open|pcntl_exec|include|require)\s*(?:/\*[^*]*\*/\s*|#[^\r\n]*[\r\n]+\s*|//[^\r\n]*[\r\n]+\s*)+\()re"},
+     R"re(\b(?:exec|system|passthru|shell_exec|eval|assert|popen|proc_open|pcntl_exec|include|require)\s*(?:/\*[^*]{0,60}\*/\s*|#[^\r\n]{0,60}[\r\n]+\s*|//[^\r\n]{0,60}[\r\n]+\s*)+\()re"},
     // callable wrapped in parentheses/brackets then called: (system)(ls), [system][0](ls),
     // variable-variable calls $__[$_[1]](7)
     {5031, C::CodeInjection, kValues,
@@ -273,10 +273,10 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     // PHP open-tag variants: "<? php", "<?xml:echo", [php]..[/php], {php}..{/php}
     {5032, C::CodeInjection, kValues, R"re(<\?\s+php\b|<\?xml\s*:\s*[a-z]|\[/php\]|\{/php\})re"},
     // busy-loop DoS: while(<simple operand>); with an empty body
-    {5033, C::CodeInjection, kValues, R"re(\bwhile\s*\(+\s*(?:new\s+)?[-+!]?[a-z0-9_.]{1,16}\s*\)+\s*(?:;|\)|$))re"},
+    {5033, C::CodeInjection, kValues, R"re(\bwhile\s*\(+\s*(?:new\s+)?[-+!]?[a-z0-9_.]{1,16}\s*\)+\s*(?:;|\)))re"},
     // PHP variable-variable / dynamic calls: ${'a'}, $ {$a}, ${@a}(1), $O{0}(1), $_[_]{_}(1)
     {5035, C::CodeInjection, kValues,
-     R"re(\$\s+\{\s*[^\s}]|\$\{\s*(?:'[^']*'|"[^"]*"|\$|@)|\$\s*\{[^}]+\}\s*(?:\[[^\]]{0,20}\]\s*)*\(|\$[a-z0-9_]+\s*(?:\{[^}]{0,10}\}|\[[^\]]{0,10}\]\s*)*\{[^}]{0,10}\}\s*(?:\[[^\]]{0,10}\]\s*)*\()re"},
+     R"re(\$\s+\{\s*[^\s}]|\$\{\s*(?:'[^']*'|"[^"]*"|\$|@)|\$\s*\{[^}]{1,24}\}\s*(?:\[[^\]]{0,20}\]\s*)*\(|\$[a-z0-9_]+\s*(?:\{[^}]{0,10}\}|\[[^\]]{0,10}\]\s*)*\{[^}]{0,10}\}\s*(?:\[[^\]]{0,10}\]\s*)*\()re"},
     // dangerous PHP functions not in the main call list
     {5036, C::CodeInjection, kValues,
      R"re(\b(?:pfsockopen|curl_init|curl_multi_exec|bzdecompress|gzdecode|zlib_decode|get_defined_functions|get_defined_constants|dl|ob_start|mb_ereg_replace|create_function|extract|parse_str)\s*\()re"},
@@ -289,7 +289,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
 
     // template control tags: {% if .. %}, <% for .. %>
     {6010, C::Ssti, kValues,
-     R"re(\{%-?\s*(?:if|for|set|macro|block|raw|with|import|include|extends|filter|call)\b[^%]*%\}|<%=?\s*(?:if|for|each|while|unless)\b[^%]*%>)re"},
+     R"re(\{%-?\s*(?:if|for|set|macro|block|raw|with|import|include|extends|filter|call)\b[^%]{0,80}%\}|<%=?\s*(?:if|for|each|while|unless)\b[^%]{0,80}%>)re"},
     // header injection naming a request header, or a response body after a blank line
     {12010, C::Crlf, kArg | kHeader | kName,
      R"re([\r\n]+\s*(?:remote-addr|x-forwarded-(?:for|host|proto)|x-real-ip|x-client-ip|host|cookie|referer|user-agent|authorization|content-length)[\r\s]*:|(?:\r?\n){2}\s*<(?:html|head|body|title|script|meta)\b)re"},
@@ -308,21 +308,24 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(^\s*(?:>>|<<|<=>|xor|rlike|(?:not\s+)?regexp|(?:is|like)\s+(?:not\s+)?null|(?:order|group)\s+by|n?varchar(?:\s*\(\s*\d*\s*\)?)?|tempdb|msdb|northwind|schema_name|mysql\.db|->>|(?:not\s+)?in\s*\([^()]*\)|`[a-z_][a-z0-9_]*`|(?:div|mod|pow|power|round|floor|ceil|abs)\s*\(\s*-?[\d.]+\s*,\s*-?[\d.]+\s*\))\s*$)re"},
     // a value that is only a comparison: 1=1, b,1=1, 42<=>42, 42 like 42, '1' not regexp '2'
     {1052, C::Sqli, kValues,
-     R"re(^\s*(?:[a-z0-9_]+\s*,\s*)?\d+\s*(?:=|==|<=>|!=|<>)\s*\d+\s*$|^\s*(?:\d+|'[^']*'|"[^"]*")\s+(?:not\s+)?(?:like|rlike|regexp|is(?:\s+not)?)\s+(?:\d+|'[^']*'|"[^"]*"|null)\s*$|'[^']{0,20}'\s*(?:!=|<>)\s*'|'\s*,\s*'[^']{0,20}'\s*=\s*'|^\s*'[^']*'\s*,\s*(?:'[^']*'|0x[0-9a-f]+|\(\s*\d+\s*\)|\d+)\s*$|^\s*,\s*[a-z_][a-z0-9_]*["'`]\s*=?)re"},
-    // a value opening with a quote break: "';", "' or", "'union a", "`collate", mixed quotes
+     R"re(^\s*(?:[a-z0-9_]+\s*,\s*)?\d+\s*(?:=|==|<=>|!=|<>)\s*\d+\s*$|^\s*(?:\d+|'[^']*'|"[^"]*")\s+(?:not\s+)?(?:like|rlike|regexp|is(?:\s+not)?)\s+(?:\d+|'[^']*'|"[^"]*"|null)\s*$|'[^']{0,20}'\s*(?:!=|<>)\s*'|'\s*,\s*'[^']{0,20}'\s*=\s*'|^\s*'[^']{0,40}'\s*,\s*(?:'[^']{0,40}'|0x[0-9a-f]+|\(\s*\d+\s*\)|\d+)\s*$|^\s*,\s*[a-z_][a-z0-9_]*["'`]\s*=?)re"},
+    // a value opening with a quote break: "';", "' or", "'union a", "`collate", mixed quotes (a
+    // keyword only when the quote is never closed: "'Where the Crawdads Sing'" is a title)
     {1053, C::Sqli, kValues,
-     R"re(^\s*[`'"]\s*!\s*[`'"]?\s*$|^\s*[`'"]+\s*(?:[;*=?#|^)]|--|(?:or|and|xor|union|alter|select|insert|update|delete|drop|create|exec|collate|from|having|where|order|group|limit|notnull|isnull)\b)|[a-z0-9]\s+'\s*$|^\s*\^\s*['"]|^\s*['"`]*(?:'"|"'|`'|'`|"`|`")['"`]*\s*$|[a-z0-9]['"`]\s+['"`]\s*\d|['"`]\s*collate\b|['"`]\s*(?:not\s+)?(?:regexp|rlike|sounds\s+like)\b)re"},
+     R"re(^\s*[`'"]\s*!\s*[`'"]?\s*$|^\s*[`'"]+\s*(?:[;*=?#|^)]|--)|^\s*'+\s*(?:or|and|xor|union|alter|select|insert|update|delete|drop|create|exec|collate|from|having|where|order|group|limit|notnull|isnull)\b[^']*$|^\s*"+\s*(?:or|and|xor|union|alter|select|insert|update|delete|drop|create|exec|collate|from|having|where|order|group|limit|notnull|isnull)\b[^"]*$|^\s*`+\s*(?:or|and|xor|union|alter|select|insert|update|delete|drop|create|exec|collate|from|having|where|order|group|limit|notnull|isnull)\b[^`]*$|[a-z0-9]\s+'\s*$|^\s*\^\s*['"]|^\s*['"`]*(?:'"|"'|`'|'`|"`|`")['"`]*\s*$|[a-z0-9]['"`]\s+['"`]\s*\d|['"`]\s*collate\b|['"`]\s*(?:not\s+)?(?:regexp|rlike|sounds\s+like)\b)re"},
     // an escaped or doubled quote before a boolean: \' or, '''or 1, 'or'
     {1054, C::Sqli, kValues,
      R"re(\\['"`]+\s*\d*\s*(?:or|and|xor|\|\||&&)\b|\\x(?:23|27|22|60)|\\0x[0-9a-f]{2}|^\s*['"](?:\.['"]){5,}|['"`]{2,}(?:or|and|xor)\b|['"`](?:or|and)['"`\d]|\\[`'"](?:or|and)[`'"])re"},
-    // a dangling or leading boolean: "/cm7 or ", "or 'a' <", "and '5'x", "4or2-", "--alter",
+    // a dangling or leading boolean: "/cm7 or " (not "size 10 and": a search typed ahead),
+    // "or 'a' <", "and '5'x", "4or2-", "--alter",
     // ";drop", "; updateuser"
     {1055, C::Sqli, kValues,
-     R"re([^a-z\s]\S*\s+(?:or|and|xor)\s*$|^\s*(?:or|and|xor)\s+(?:['"]|\d+\s*[=<>!'"])|^\d+(?:or|and|xor)\d+\s*[-+=<>]?\s*$|^\s*--\s*(?:alter|drop|select|union|update|delete|insert|create|exec|shutdown)\b|^\s*;\s*(?:(?:drop|alter|insert|delete|truncate|create|exec|select|declare|shutdown)\b|update|as\s+not\b))re"},
-    // SQL clauses out of context: "from t where", "execute x", "case when .. then",
+     R"re(^\s*/\S*\s+(?:or|and|xor)\s*$|^\s*(?:or|and|xor)\s+(?:['"]|\d+\s*[=<>!'"])|^\d+(?:or|and|xor)\d+\s*[-+=<>]?\s*$|^\s*--\s*(?:alter|drop|select|union|update|delete|insert|create|exec|shutdown)\b|^\s*;\s*(?:(?:drop|alter|insert|delete|truncate|create|exec|select|declare|shutdown)\b|update|as\s+not\b))re"},
+    // SQL clauses out of context: "from `t` limit", "from t where a=", "execute proc",
+    // "case when c then r" (not "from London as a student", "execute the plan"),
     // "group by .. having", "if(2=", "except select", "values ('", "unionselect", "like '"
     {1056, C::Sqli, kValues,
-     R"re(^\s*from\s+\S+\s+(?:where|group\s+by|order\s+by|limit|join|inner|left|union|as)\b|^\s*execute(?:\s*\(|\s+[a-z_@])|\bcase\s+when\b[^;]*\bthen\b|\bgroup\s+by\b[^;]*\bhaving\b|\bif\s*\(\s*\d+\s*[=<>]|\b(?:except|intersect|minus)\s+(?:select|values)\b|\bvalues\s*\(\s*['"\d]|union(?:all|distinct)?select|\blike\s+['"]\s*$|\binto\s+(?:out|dump)file\b)re"},
+     R"re(^\s*from\s+(?:[`"\[][^`"\]]{1,64}[`"\]](?:\.[`"\[][^`"\]]{1,64}[`"\]])?|[a-z0-9]*_[a-z0-9_.]*)\s+(?:where|limit|join|inner\s+join|union)\b|^\s*from\s+\S+\s+(?:group|order)\s+by\b|^\s*from\s+\S+\s+where\s+[a-z_][a-z0-9_.]*\s*(?:=|<|>|!=|like\b|in\b)|^\s*execute(?:\s*\(|\s+[a-z_@][a-z0-9_.@]*\s*$)|\bcase\s+when\s+[a-z0-9_.]+\s+then\s+[a-z0-9_.']+|\bgroup\s+by\b[^;]{0,100}\bhaving\b|\bif\s*\(\s*\d+\s*[=<>]|\b(?:except|intersect|minus)\s+(?:select|values)\b|\bvalues\s*\(\s*['"\d]|union(?:all|distinct)?select|\blike\s+['"]\s*$|\binto\s+(?:out|dump)file\b)re"},
     // numbers one past the integer limits, and the float that hangs old PHP/Java parsers
     {1057, C::Sqli, kValues,
      R"re((?:^|[^0-9.])(?:4294967296|9223372036854775808|18446744073709551616|2\.2250738585072011e-308)(?:$|[^0-9]))re"},
@@ -336,7 +339,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(%(?:systemdrive|systemroot|windir|comspec|userprofile|programfiles|programdata|appdata|localappdata|homedrive|homepath|computername|allusersprofile|cmdcmdline|psmodulepath)%)re"},
     // cmd.exe IF comparisons at the start of a value: if a==b x, IF 2 GEQ 15 echo
     {4041, C::Rce, kValues,
-     R"re(^\s*if(?:\s+(?:/i\s+)?|\s*/i\s+)(?:not\s+)?(?:cmdextversion\s+\d|[^\s=]+===?[^\s=:]+\s+\S|\S+\s+(?:equ|neq|lss|leq|gtr|geq)\s+\S+\s+\S|\([^)]*\)\s*==\s*\([^)]*\)\s+[a-z]|%\d\s*==))re"},
+     R"re(^\s*if(?:\s+(?:/i\s+)?|\s*/i\s+)(?:not\s+)?(?:cmdextversion\s+\d|[^\s=]{1,40}===?[^\s=:]{1,40}\s+\S|\S{1,40}\s+(?:equ|neq|lss|leq|gtr|geq)\s+\S+\s+\S|\([^)]{0,40}\)\s*==\s*\([^)]{0,40}\)\s+[a-z]|%\d\s*==))re"},
     // bash directory-stack and history expansion as the whole value: ~+, ~-1, ~0, !-1!-2
     {4042, C::Rce, kValues, R"re(^\s*~[+-]\d*\s*$|(?:^|[;&|\s])!-\d+(?:!-\d+|\s|$))re"},
     // bare shell variable / arithmetic expansions: ${cmd}, $[], $(($()) 42))
@@ -374,7 +377,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(\[\s*['"]?(?:system|exec|passthru|shell_exec|eval|assert|popen)['"]?\s*\]\s*\[\s*\d+\s*\]|\)\s*\[\s*\d+\s*\]\s*\[\s*\d+\s*\]\s*\(\s*['"]|\[\s*\[\s*['"][a-z_]+['"]\s*\.\s*['"][a-z_]+['"]\s*\]\s*\])re"},
     // PHP variable call with comments / line breaks between the name, indexes and '('
     {5046, C::CodeInjection, kValues,
-     R"re(\$[a-z_][a-z0-9_]*(?:\s|#[^\n]*\n|//[^\n]*\n|/\*[^*]*\*/|\[[^\]]{0,10}\])*(?:#[^\n]*\n|//[^\n]*\n|/\*[^*]*\*/)(?:\s|\[[^\]]{0,10}\]|/\*[^*]*\*/)*\()re"},
+     R"re(\$[a-z_][a-z0-9_]*(?:\s|#[^\n]{0,40}\n|//[^\n]{0,40}\n|/\*[^*]{0,40}\*/|\[[^\]]{0,10}\])*(?:#[^\n]{0,40}\n|//[^\n]{0,40}\n|/\*[^*]{0,40}\*/)(?:\s|\[[^\]]{0,10}\]|/\*[^*]{0,40}\*/)*\()re"},
     // data: URLs that carry script or text to an include/fetch
     {5047, C::CodeInjection, kValues,
      R"re(^\s*data:(?:text/(?:plain|html|javascript|x-php)|application/(?:x-)?(?:javascript|ecmascript|php|x-httpd-php))\b|^\s*data:\s*,)re"},
@@ -386,10 +389,11 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {2031, C::Xss, kValues,
      R"re(\b(?:setinterval|settimeout|setimmediate|atob|btoa|execscript|fromcharcode)\s*\(|v[\t\r\n\x0b\x0c]*b[\t\r\n\x0b\x0c]*s[\t\r\n\x0b\x0c]*c[\t\r\n\x0b\x0c]*r[\t\r\n\x0b\x0c]*i[\t\r\n\x0b\x0c]*p[\t\r\n\x0b\x0c]*t[\t\r\n\x0b\x0c]*:)re"},
 
-    // mail header injection into an address field: "a@b.c\r\nBcc: x";
+    // mail header injection into an address field: "a@b.c\r\nBcc: x"; an escaped "\r\n" before
+    // Set-Cookie/Location (a backend that unescapes strings writes a real one);
     // CR/LF smuggled as U+560A/U+560D (servers that keep the low byte of each character)
     {12020, C::Crlf, kArg | kName,
-     R"re(^[^\r\n\s@]{1,64}@[^\r\n\s]{1,100}[\r\n]+\s*(?:bcc|cc|to|from|subject|reply-to|sender|return-path)\s*:|(?:\xe5\x98[\x8a\x8d])+[a-z0-9-]{2,40}\s*:)re"},
+     R"re(^[^\r\n\s@]{1,64}@[^\r\n\s]{1,100}[\r\n]+\s*(?:bcc|cc|to|from|subject|reply-to|sender|return-path)\s*:|(?:\xe5\x98[\x8a\x8d])+[a-z0-9-]{2,40}\s*:|\\r\\n\s*(?:set-cookie2?|location)\s*:)re"},
     // DNS-rebinding services and hosts made of hex-encoded IPv4 labels
     {7024, C::Ssrf, kArg | kHeader,
      R"re(^\s*[a-z][a-z0-9+.-]{1,15}://(?:[^/@\s]*@)?(?:[a-z0-9.-]*\.)?(?:rbndr\.us|rebind\.it|rebind\.network|1u\.ms|[0-9a-f]{8}\.[0-9a-f]{8}\.[a-z0-9.-]+)(?:[:/?#]|$))re"},
@@ -413,7 +417,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     // an element declaring namespaces inside a value (xmlns XSS), IE import tags, a value
     // that opens an attribute: 'div id="'
     {2032, C::Xss, kValues,
-     R"re(<[a-z][a-z0-9]*\s+xmlns(?::[a-z0-9]+)?\s*=[^>]*\bxsi\s*:\s*schemalocation\s*=|<import\s*implementation\s*=|^\s*[a-z]+\s+[a-z-]+\s*=\s*["']\s*$)re"},
+     R"re(<[a-z][a-z0-9]*\s+xmlns(?::[a-z0-9]+)?\s*=[^>]{0,200}\bxsi\s*:\s*schemalocation\s*=|<import\s*implementation\s*=|^\s*[a-z]+\s+[a-z-]+\s*=\s*["']\s*$)re"},
     // a data: URL of a type that runs script when loaded or navigated to (SVG, HTML, JS)
     {2033, C::Xss, kValues,
      R"re(^\s*data:\s*(?:text/html|image/svg\+xml|application/xhtml\+xml|text/javascript|application/(?:x-)?(?:java|ecma)script)\b)re"},

@@ -65,6 +65,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[1];
+  if (dir.find_first_of("\"\\\n") != std::string::npos) {
+    std::fprintf(stderr, "bulwark-detect-dbgen: the output directory may not contain '\"', '\\' "
+                         "or a line break (it is written into an assembler string)\n");
+    return 2;
+  }
   uint64_t full = 0;
   uint64_t plain = 0;
   size_t fullSize = 0;

@@ -363,6 +363,7 @@ Result<ProxyConfig> loadConfig(const cli::ParsedArgs& args) {
       std::stringstream ss;
       ss << in.rdbuf();
       const Mode own = cfg.mode;
+      const ModeAllowOverride allow = cfg.modeAllowOverride;
       if (auto st = applyConfigJson(ss.str(), cfg); !st) {
         return tl::unexpected(std::move(st.error()).wrap("policy file " + file->first));
       }
@@ -370,6 +371,7 @@ Result<ProxyConfig> loadConfig(const cli::ParsedArgs& args) {
         policyMode = cfg.mode;
       }
       cfg.mode = own;
+      cfg.modeAllowOverride = allow; // the cluster policy cannot grant itself the override
     }
   }
 

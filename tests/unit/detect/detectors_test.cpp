@@ -206,7 +206,7 @@ TEST_F(DetectorsTest, ProbeTruePositives) {
       {"%27%20union%20x", AttackClass::Sqli},
       {"%5C%27%20or%201", AttackClass::Sqli},
       {"%2Fab9%20or%20", AttackClass::Sqli},
-      {"from%20accounts%20where%20id", AttackClass::Sqli},
+      {"from%20accounts%20where%20id%3D1", AttackClass::Sqli},
       {"x%20case%20when%20a%20then%20b", AttackClass::Sqli},
       {"values%28%27x%27%2C%201%29", AttackClass::Sqli},
       {"18446744073709551616", AttackClass::Sqli},
@@ -243,7 +243,11 @@ TEST_F(DetectorsTest, ProbeFalsePositives) {
         "Tom+said+%27hi%27", "insertion%3B+then+more", "a%3D%3Db+is+how+you+compare", "~5+minutes",
         "executor%28%29", "my_function%28x%29+returns+1", "env+file", "chef+special",
         "count+%28approx%29", "1%2C2%2C3", "2147483648", "a%7Cb%7Cc", "x%7C%7C", "%7C+a+%7C+b+%7C",
-        "%3E%3D", "%3C%3E", "kitchen+scale+%7C", "P%40ss%3Bw0rd%7C", "TL%3BDR+--+use+what+works"}) {
+        "%3E%3D", "%3C%3E", "kitchen+scale+%7C", "P%40ss%3Bw0rd%7C", "TL%3BDR+--+use+what+works",
+        "Execute+the+plan+today", "in+case+when+it%27s+late%2C+then+call", "from+London+as+a+student",
+        "from+home+where+I+live", "size+10+and", "%22Order+now%22",
+        "%22Union+Station%22", "for+a+while+(approx.)", "ansible+tutorial", "tcpdump+examples",
+        "netstat+options"}) {
     EXPECT_TRUE(clean(query(q))) << q;
   }
   // a query builder's operator, an avatar upload as a data: URL
@@ -274,6 +278,23 @@ TEST_F(DetectorsTest, NormalisationGapsFromUnseenAttacks) {
   EXPECT_TRUE(clean(json(R"({"message":"Hello,\nTo: whom it may concern\nSubject: my order"})")));
   EXPECT_TRUE(clean(query("C%3A%5Cdata%5C2024")));
   EXPECT_TRUE(clean(query("https%3A%2F%2Fcdn.example.com%2Fa1b2c3d4%2Fimg.png")));
+}
+
+// The clean-value cache must not let a bare token skip the split at a decoded '=': the same
+// text seen first as a value (clean) and then as a bare token (an SSRF after the '=').
+TEST_F(DetectorsTest, CleanCacheKeepsBareTokensApart) {
+  EXPECT_TRUE(clean(Req{"GET", "/r?q=u%3Dgopher%3A%2F%2Fx", {}, ""}));
+  EXPECT_TRUE(detects(Req{"GET", "/r?u%3Dgopher%3A%2F%2Fx", {}, ""}, AttackClass::Ssrf));
+}
+
+// A multipart file name outside the form's charset arrives as numeric character references.
+TEST_F(DetectorsTest, MultipartNumericCharacterReferences) {
+  const Req upload{"POST",
+                   "/upload",
+                   {{"Content-Type", "multipart/form-data; boundary=b0undary"}},
+                   "--b0undary\r\nContent-Disposition: form-data; name=\"f\"; "
+                   "filename=\"caf&#233; &#x1F600;.png\"\r\n\r\nx\r\n--b0undary--\r\n"};
+  EXPECT_TRUE(clean(upload));
 }
 
 TEST_F(DetectorsTest, CodeInjection) {

@@ -12,7 +12,9 @@ TEST(RuleDbTest, PrebuiltDatabasesMatchTheRulesAndLoad) {
     const auto rules = ruleSet(set);
     ASSERT_FALSE(rules.empty());
     const Prebuilt p = prebuilt(set);
-    ASSERT_GT(p.size, 0u) << "no prebuilt database linked in (BULWARK_PREBUILT_RULES=OFF?)";
+    if (p.size == 0) {
+      GTEST_SKIP() << "no prebuilt database linked in (-DBULWARK_PREBUILT_RULES=OFF)";
+    }
     EXPECT_EQ(p.fingerprint, fingerprint(rules)) << "prebuilt database is stale";
     std::string_view source;
     auto db = loadRuleSet(set, rules, &source);

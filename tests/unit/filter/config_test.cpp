@@ -98,6 +98,17 @@ TEST(Config, PolicyFileModeFollowsModeAllowOverride) {
   ASSERT_TRUE(none) << none.error().describe();
   EXPECT_EQ(none->mode, Mode::SafeBlocking);
 
+  // The policy file cannot grant itself the override.
+  {
+    std::ofstream f(path);
+    f << R"({"mode": "off", "mode_allow_override": "on"})";
+  }
+  auto granted = load({"--policy-file", path.c_str(), "--mode", "block", "--mode-allow-override",
+                       "off"});
+  ASSERT_TRUE(granted) << granted.error().describe();
+  EXPECT_EQ(granted->mode, Mode::Block);
+  EXPECT_EQ(granted->modeAllowOverride, ModeAllowOverride::Off);
+
   auto bad = load({"--mode-allow-override", "maybe"});
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message().find("--mode-allow-override"), std::string::npos);
