@@ -972,8 +972,8 @@ public:
         }
         if (!bad && iequals(hname, "content-type")) {
           const std::string_view cs = contentTypeParam(hvalue, "charset");
-          bad = !cs.empty() && (!allowedCharset(cs) || istartsWith(cs, "utf-16") ||
-                                istartsWith(cs, "utf-32") || istartsWith(cs, "utf-7"));
+          // UTF-16 is a web charset, but not inside a multipart body (922110).
+          bad = !cs.empty() && (!allowedCharset(cs) || istartsWith(cs, "utf-16"));
         }
         if (bad) {
           add(AttackClass::Protocol, 13004, "body.multipart", "headers", l);

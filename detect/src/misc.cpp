@@ -487,35 +487,6 @@ uint32_t detectLog4j(std::string_view low) {
 }
 
 namespace {
-uint32_t detectLdapOnce(std::string_view low);
-} // namespace
-
-// RFC 4515 escapes (\2a, \28, \75) decoded: the server reads "\2a)(\75id=\2a" as "*)(uid=*".
-uint32_t detectLdap(std::string_view low) {
-  if (const uint32_t r = detectLdapOnce(low); r != 0) {
-    return r;
-  }
-  if (low.find('\\') == std::string_view::npos) {
-    return 0;
-  }
-  auto hex = [](char c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-  };
-  std::string out;
-  bool changed = false;
-  for (size_t i = 0; i < low.size(); ++i) {
-    if (low[i] == '\\' && i + 2 < low.size() && hex(low[i + 1]) >= 0 && hex(low[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex(low[i + 1]) * 16 + hex(low[i + 2])));
-      i += 2;
-      changed = true;
-      continue;
-    }
-    out.push_back(low[i]);
-  }
-  return changed ? detectLdapOnce(out) : 0;
-}
-
-namespace {
 
 uint32_t detectLdapOnce(std::string_view low) {
   // A filter breakout: the value closes the application's "(attr=" with ')' before opening
@@ -566,7 +537,7 @@ uint32_t detectLdapOnce(std::string_view low) {
 // argument shaped like one ("cd /;cd etc;fold passwd"): 4007.
 uint32_t toolLine(std::string_view s) {
   size_t i = 0;
-  while (i < s.size() && (isSpace(s[i]) || s[i] == '\'' || s[i] == '"')) {
+  while (i < s.size() && isSpace(s[i])) {
     ++i;
   }
   size_t e = i;
@@ -574,7 +545,7 @@ uint32_t toolLine(std::string_view s) {
     ++e;
   }
   const std::string_view word = s.substr(i, e - i);
-  const bool boundary = e == s.size() || isSpace(s[e]) || s[e] == '\'' || s[e] == '"';
+  const bool boundary = e == s.size() || isSpace(s[e]);
   if (!word.empty() && boundary) {
     if (listed(kTools, word) || (listed(kKnownTools, word) && shapedArgument(s, e))) {
       return 4006;
@@ -621,6 +592,30 @@ uint32_t toolLine(std::string_view s) {
 }
 
 } // namespace
+
+// RFC 4515 escapes (\2a, \28, \75) decoded: the server reads "\2a)(\75id=\2a" as "*)(uid=*".
+uint32_t detectLdap(std::string_view low) {
+  if (const uint32_t r = detectLdapOnce(low); r != 0) {
+    return r;
+  }
+  if (low.find('\\') == std::string_view::npos) {
+    return 0;
+  }
+  std::string out;
+  bool changed = false;
+  for (size_t i = 0; i < low.size(); ++i) {
+    const int hi = i + 2 < low.size() && low[i] == '\\' ? hexValue(low[i + 1]) : -1;
+    const int lo = hi >= 0 ? hexValue(low[i + 2]) : -1;
+    if (lo >= 0) {
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+      changed = true;
+      continue;
+    }
+    out.push_back(low[i]);
+  }
+  return changed ? detectLdapOnce(out) : 0;
+}
 
 uint32_t detectShell(std::string_view low) {
   const std::string& s = shellView(low.substr(0, 8192));

@@ -3,21 +3,12 @@
 #include <array>
 #include <cstdint>
 
+#include "detectors.h"
+
 namespace bulwark::detect {
 namespace {
 
-int hexValue(unsigned char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
+using internal::hexValue;
 
 void appendUtf8(std::string& out, uint32_t cp) {
   if (cp < 0x80) {
