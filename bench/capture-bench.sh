@@ -61,7 +61,7 @@ if [ "$(id -u)" -ne 0 ]; then
     log "skipped: needs root (network namespaces, netfilter)"
     exit 77
 fi
-for t in ip "$WRK" curl "$NGINX" nft iptables-legacy-save iptables-nft-save; do
+for t in ip setpriv "$WRK" curl "$NGINX" nft iptables-legacy-save iptables-nft-save; do
     command -v "$t" >/dev/null 2>&1 || die "missing tool: $t"
 done
 [ -x "$INIT" ] || die "bulwark-init not found at $INIT (--init)"
@@ -74,8 +74,26 @@ CLI="bwb-cli-$$"
 TMP=$(mktemp -d /tmp/bulwark-capture-bench.XXXXXX)
 PIDS=()
 
+# Whatever runs inside a namespace is killed by namespace (ip netns pids) before its name goes:
+# a process left in a namespace whose name is deleted keeps running (and listening) unseen.
+kill_netns() { # name
+    local pids
+    pids=$(ip netns pids "$1" 2>/dev/null) || return 0
+    [ -n "$pids" ] || return 0
+    # shellcheck disable=SC2086
+    kill $pids 2>/dev/null || true
+    for _ in $(seq 1 20); do
+        pids=$(ip netns pids "$1" 2>/dev/null)
+        [ -n "$pids" ] || return 0
+        sleep 0.1
+    done
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+}
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    kill_netns "$POD"
+    kill_netns "$CLI"
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     ip netns del "$POD" 2>/dev/null || true
     ip netns del "$CLI" 2>/dev/null || true
@@ -119,9 +137,12 @@ http {
     }
 }
 NGX
-inpod "$NGINX" -c "$TMP/nginx.conf" -p "$TMP" >"$TMP/nginx.out" 2>&1 &
+# Started directly (not through the inpod function, whose subshell would sit in between), with
+# a parent-death signal: if this script is killed (ctest timeout), they die with it.
+ip netns exec "$POD" setpriv --pdeathsig KILL "$NGINX" -c "$TMP/nginx.conf" -p "$TMP" \
+    >"$TMP/nginx.out" 2>&1 &
 PIDS+=($!)
-inpod "$PROXY" --listen 0.0.0.0:26001 --app-port 8080 --mode monitoring \
+ip netns exec "$POD" setpriv --pdeathsig KILL "$PROXY" --listen 0.0.0.0:26001 --app-port 8080 --mode monitoring \
     --threads "$THREADS" --log-level error >"$TMP/proxy.out" 2>&1 &
 PIDS+=($!)
 
