@@ -232,6 +232,17 @@ class PodTest(PodCase):
             self.assertIn("NET_ADMIN", str(cm.exception))
             record("init without NET_ADMIN (%s) -> pod fails" % mode, True,
                    "Init:Error, names NET_ADMIN")
+        # iptables-legacy talks to the kernel over a raw socket: NET_RAW is needed too.
+        _, patched, _ = wh.review(self.pod(annotations={
+            "sidecar.bulwark.dev/capture-mode": "iptables"}))
+        init = patched["spec"]["initContainers"][0]
+        init["securityContext"]["capabilities"]["add"].remove("NET_RAW")
+        init["env"].append({"name": "BULWARK_IPTABLES_BACKEND", "value": "legacy"})
+        r = self.runner(patched)
+        with self.assertRaises(podrunner.PodFailed) as cm:
+            r.start()
+        self.assertIn("bulwark-init", str(cm.exception))
+        record("init without NET_RAW (iptables-legacy) -> pod fails", True, "Init:Error")
 
     def test_generated_spec_is_enough(self):
         """...while the spec as generated runs, in each capture mode the webhook offers."""
