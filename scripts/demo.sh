@@ -16,6 +16,7 @@ SCHEMA=single
 DEPLOYMENT=examples/app-deployment.yaml
 BUILD=1
 JSON_OUT=""
+APISERVER=0
 
 usage() {
     cat <<EOF
@@ -30,6 +31,10 @@ Usage: sudo ./scripts/demo.sh [options]
                      Wallarm-style one: examples/app-deployment-wallarm.yaml)
   --no-build         use the binaries in \$BULWARK_BIN_DIR or build/bin as they are
   --json-out FILE    also write the results as JSON
+  --apiserver        through a real API server instead: etcd + kube-apiserver +
+                     kube-controller-manager on this machine (tests/k8s; the first build takes
+                     ~15 min), helm install of the chart, kubectl apply of the example, and the
+                     Pod the ReplicaSet controller stored is the one that runs
   -h, --help         this help
 Exit: 0 every check passed, 1 a check failed or the pod did not run, 2 usage.
 Needs root (network namespaces, netfilter, setpriv). Installs what it needs (scripts/deps.sh)
@@ -47,6 +52,7 @@ while [ $# -gt 0 ]; do
         --deployment) DEPLOYMENT="${2:-}"; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --json-out) JSON_OUT="${2:-}"; shift 2 ;;
+        --apiserver) APISERVER=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; exit 2 ;;
     esac
@@ -102,6 +108,18 @@ if [ "$CAPTURE" = ebpf ]; then
     fi
 fi
 
+K8S_ARGS=()
+if [ "$APISERVER" = 1 ]; then
+    REPO=$ROOT
+    BW_TEST=demo
+    # shellcheck source=../tests/testlib/k8s_tools.sh
+    source tests/testlib/k8s_tools.sh
+    bw_helm_tools
+    echo "demo: building the control plane (tests/k8s/build.sh; cached after the first time)..."
+    K8S_BIN=$(tests/k8s/build.sh)
+    K8S_ARGS=(--apiserver --k8s-bin "$K8S_BIN" --helm-bin "$BW_HELM_CACHE/bin")
+fi
+
 # The runner ends its pods itself (also on Ctrl-C); this trap covers a runner that was killed:
 # whatever still runs in its namespaces is ended and the namespaces are removed.
 RUNNER_PID=""
@@ -111,7 +129,7 @@ cleanup() {
         kill -TERM "$RUNNER_PID" 2>/dev/null || true
         for _ in $(seq 1 100); do kill -0 "$RUNNER_PID" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$RUNNER_PID" 2>/dev/null || true
-        for ns in $(ip netns list | awk '{print $1}' | grep -E "^bw-k(pod|cli)-$RUNNER_PID-" || true); do
+        for ns in $(ip netns list | awk '{print $1}' | grep -E "^bw-k(pod|cli|8s)-$RUNNER_PID-" || true); do
             # shellcheck disable=SC2046
             kill -KILL $(ip netns pids "$ns") 2>/dev/null || true
             ip netns del "$ns" 2>/dev/null || true
@@ -124,6 +142,7 @@ trap 'cleanup; exit 130' INT TERM
 args=(demo --bin "$BIN" --deployment "$DEPLOYMENT" --capture "$CAPTURE" --mode "$MODES"
       --schema "$SCHEMA")
 [ -n "$JSON_OUT" ] && args+=(--json-out "$JSON_OUT")
+args+=("${K8S_ARGS[@]}")
 python3 tests/e2e/podrunner.py "${args[@]}" &
 RUNNER_PID=$!
 rc=0

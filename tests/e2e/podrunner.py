@@ -994,12 +994,29 @@ def demo(args):
     summary = []   # (scenario, ok, figure)
     report = {"capture": args.capture, "schema": args.schema, "runs": []}
     step = lambda s: out("\n%s== %s%s" % (BOLD, s, RESET))  # noqa: E731
-    webhook = None
+    webhook = cp = None
     try:
-        step("bulwark-webhook on 127.0.0.1 over TLS (throwaway self-signed certificate)")
-        webhook = Webhook(os.path.join(bindir, "bulwark-webhook"), work)
-        out("  listening on https://127.0.0.1:%d/inject (certificate %s)"
-            % (webhook.port, webhook.cert))
+        if args.apiserver:
+            sys.path.insert(0, os.path.join(REPO, "tests", "k8s"))
+            import controlplane
+            step("a real control plane: etcd, kube-apiserver, kube-controller-manager "
+                 "(network namespace of their own; no kubelet)")
+            cp = controlplane.ControlPlane(args.k8s_bin, args.helm_bin)
+            cp.start()
+            version = cp.kubectl_json("version").get("serverVersion", {}).get("gitVersion")
+            out("  kube-apiserver %s up in %.1f s" % (version, cp.timings["start_s"]))
+            step("helm install bulwark charts/bulwark; the webhook runs with the chart's "
+                 "certificate behind its Service")
+            cp.install_chart(os.path.join(REPO, "charts", "bulwark"))
+            cp.start_webhook(os.path.join(bindir, "bulwark-webhook"))
+            out("  Service %s/%s -> %s:8443 (failurePolicy as the chart sets it)"
+                % (cp.release_ns, cp.webhook_service, controlplane.WEBHOOK_IP))
+            cp.namespace("demo")
+        else:
+            step("bulwark-webhook on 127.0.0.1 over TLS (throwaway self-signed certificate)")
+            webhook = Webhook(os.path.join(bindir, "bulwark-webhook"), work)
+            out("  listening on https://127.0.0.1:%d/inject (certificate %s)"
+                % (webhook.port, webhook.cert))
         dep = deps[0]
         out("  example: %s, Deployment %s, pod labels %s" % (
             os.path.relpath(args.deployment), dep["metadata"]["name"],
@@ -1014,13 +1031,32 @@ def demo(args):
                 ann[prefix + "sidecar-injection-schema"] = args.schema
             if mode != "monitoring" or args.mode_annotation_always:
                 ann[prefix + "mode"] = mode
-            step("filter mode %s: AdmissionReview for a new pod of %s (annotations %s)" % (
-                mode, dep["metadata"]["name"], json.dumps(ann) if ann else "none"))
-            resp, patched, patch = webhook.review(pod)
-            out("  allowed: %s, patch: %d operations (%s), warnings: %s" % (
-                resp.get("allowed"), len(patch),
-                ", ".join("%s %s" % (p["op"], p["path"]) for p in patch),
-                resp.get("warnings") or "none"))
+            step("filter mode %s: %s (annotations %s)" % (
+                mode, ("kubectl apply of Deployment %s; the API server calls the webhook"
+                       if cp is not None else "AdmissionReview for a new pod of %s")
+                % dep["metadata"]["name"], json.dumps(ann) if ann else "none"))
+            if cp is not None:
+                d = copy.deepcopy(dep)
+                d["metadata"]["namespace"] = "demo"
+                d["metadata"]["name"] = "%s-%s" % (dep["metadata"]["name"], mode.replace("_", "-"))
+                sel = {"demo-mode": mode.replace("_", "-")}
+                d["spec"]["selector"].setdefault("matchLabels", {}).update(sel)
+                d["spec"]["template"]["metadata"]["labels"].update(sel)
+                d["spec"]["template"]["metadata"]["annotations"] = ann
+                res = cp.apply(d)
+                out("  kubectl apply: %s" % res.stdout.strip())
+                patched = cp.pod_of(d)
+                out("  the ReplicaSet controller created Pod %s; read back from the API server"
+                    % patched["metadata"]["name"])
+                resp, patch = {"allowed": True}, ["(applied by the API server)"]
+                if "sidecar.bulwark.dev/status" not in patched["metadata"].get("annotations", {}):
+                    resp, patch = {"allowed": True, "stored": "not injected"}, []
+            else:
+                resp, patched, patch = webhook.review(pod)
+                out("  allowed: %s, patch: %d operations (%s), warnings: %s" % (
+                    resp.get("allowed"), len(patch),
+                    ", ".join("%s %s" % (p["op"], p["path"]) for p in patch),
+                    resp.get("warnings") or "none"))
             if not resp.get("allowed") or not patch:
                 out("  the webhook did not inject: %s" % json.dumps(resp)[:400])
                 summary.append(("%s: injection" % mode, False, "not injected"))
@@ -1165,6 +1201,9 @@ def demo(args):
     finally:
         if webhook:
             webhook.stop()
+        if cp:
+            step("stopping the control plane")
+            cp.stop()
         shutil.rmtree(work, ignore_errors=True)
     step("summary")
     width = max(len(s[0]) for s in summary) if summary else 10
@@ -1197,6 +1236,11 @@ def main(argv):
     d.add_argument("--schema", default="single")
     d.add_argument("--mode-annotation-always", action="store_true")
     d.add_argument("--json-out")
+    d.add_argument("--apiserver", action="store_true",
+                   help="through a real API server (tests/k8s): helm install, kubectl apply, "
+                        "the stored Pod")
+    d.add_argument("--k8s-bin", default=os.path.join(REPO, ".cache", "k8s", "bin"))
+    d.add_argument("--helm-bin", default=os.path.join(REPO, ".cache", "helm", "bin"))
     args = ap.parse_args(argv)
     if not is_root_with_net_admin():
         print("podrunner: needs root with CAP_NET_ADMIN (network namespaces, netfilter)")

@@ -12,6 +12,7 @@ are not started, so nothing rewrites them. A throwaway CA signs the serving and 
 certificates; an EC key signs service-account tokens.
 """
 
+import base64
 import json
 import os
 import shutil
@@ -240,3 +241,87 @@ class ControlPlane:
 
     def helm(self, *args, check=True, timeout=120):
         return self.inns(["helm"] + list(args), check=check, timeout=timeout)
+
+    # -- the chart and its webhook ---------------------------------------------------------------
+    def install_chart(self, chart, release="bulwark", namespace="bulwark", sets=()):
+        argv = ["install", release, chart, "-n", namespace, "--create-namespace"]
+        for s in sets:
+            argv += ["--set", s]
+        self.helm(*argv)
+        self.release_ns = namespace
+
+    def start_webhook(self, webhook_bin, namespace=None):
+        """Runs bulwark-webhook with the chart's Secret and ConfigMap (read back from the API
+        server) on WEBHOOK_IP:8443, where the chart's Service now points."""
+        ns = namespace or self.release_ns
+        secrets = self.kubectl_json("get", "secrets", "-n", ns)["items"]
+        tls = [s for s in secrets if s.get("type") == "kubernetes.io/tls"]
+        if len(tls) != 1:
+            raise RuntimeError("expected one TLS Secret from the chart, found %s"
+                               % [s["metadata"]["name"] for s in secrets])
+        for k in ("tls.crt", "tls.key", "ca.crt"):
+            with open(self.path("webhook-" + k), "wb") as f:
+                f.write(base64.b64decode(tls[0]["data"][k]))
+        cms = [c for c in self.kubectl_json("get", "configmaps", "-n", ns)["items"]
+               if "config.json" in (c.get("data") or {})]
+        if len(cms) != 1:
+            raise RuntimeError("expected the chart's webhook ConfigMap (config.json)")
+        with open(self.path("webhook-config.json"), "w") as f:
+            f.write(cms[0]["data"]["config.json"])
+        svcs = self.kubectl_json("get", "services", "-n", ns)["items"]
+        if len(svcs) != 1:
+            raise RuntimeError("expected the chart's Service")
+        self.webhook_service = svc = svcs[0]["metadata"]["name"]
+        port_name = svcs[0]["spec"]["ports"][0]["name"]
+        manual = [
+            {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": svc, "namespace": ns},
+             "subsets": [{"addresses": [{"ip": WEBHOOK_IP}],
+                          "ports": [{"name": port_name, "port": 8443, "protocol": "TCP"}]}]},
+            {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+             "metadata": {"name": svc + "-loopback", "namespace": ns,
+                          "labels": {"kubernetes.io/service-name": svc}},
+             "addressType": "IPv4",
+             "endpoints": [{"addresses": [WEBHOOK_IP], "conditions": {"ready": True}}],
+             "ports": [{"name": port_name, "port": 8443, "protocol": "TCP"}]}]
+        self.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                           "items": manual}))
+        self.spawn("bulwark-webhook", [
+            webhook_bin, "--config", self.path("webhook-config.json"),
+            "--listen", "%s:8443" % WEBHOOK_IP,
+            "--tls-cert", self.path("webhook-tls.crt"), "--tls-key", self.path("webhook-tls.key")])
+        host = "%s.%s.svc" % (svc, ns)
+        self.wait_for(lambda: self.inns(["curl", "-sf", "-m", "1", "--cacert",
+                                         self.path("webhook-ca.crt"), "--resolve",
+                                         "%s:8443:%s" % (host, WEBHOOK_IP),
+                                         "https://%s:8443/healthz" % host]).returncode == 0,
+                      20, "bulwark-webhook with the chart's certificate", proc="bulwark-webhook")
+
+    def stop_webhook(self):
+        p = self.procs.get("bulwark-webhook")
+        if p is not None and p.poll() is None:
+            p.terminate()
+            p.wait(10)
+
+    # -- objects -----------------------------------------------------------------------------------
+    def namespace(self, name):
+        self.kubectl("create", "namespace", name, check=False)
+        self.wait_for(lambda: self.kubectl("get", "serviceaccount", "default", "-n", name,
+                                           check=False).returncode == 0,
+                      30, "service account default in %s" % name)
+        return name
+
+    def apply(self, obj):
+        return self.kubectl("apply", "-f", "-", input=json.dumps(obj))
+
+    def pod_of(self, deployment, timeout=30):
+        """The Pod the ReplicaSet controller created for a Deployment, as stored."""
+        ns = deployment["metadata"].get("namespace", "default")
+        sel = ",".join("%s=%s" % kv for kv in
+                       sorted(deployment["spec"]["selector"]["matchLabels"].items()))
+        found = []
+
+        def have():
+            found[:] = self.kubectl_json("get", "pods", "-n", ns, "-l", sel)["items"]
+            return bool(found)
+        self.wait_for(have, timeout, "a pod of %s/%s" % (ns, deployment["metadata"]["name"]))
+        return found[0]

@@ -8,7 +8,6 @@ Run through tests/k8s/run.sh (builds the control plane, fetches helm/kubectl). N
 A summary table is printed at the end.
 """
 
-import base64
 import copy
 import json
 import os
@@ -92,9 +91,8 @@ class ChartOnApiServer(unittest.TestCase):
             record("control plane up (etcd, kube-apiserver, kube-controller-manager)", True,
                    "%.1f s" % cls.cp.timings["start_s"])
             t0 = time.monotonic()
-            cls.cp.helm("install", "bulwark", os.path.join(REPO, "charts", "bulwark"), "-n",
-                        RELEASE_NS, "--create-namespace", "--set",
-                        "webhook.excludeNamespaces={%s}" % EXCLUDED_NS)
+            cls.cp.install_chart(os.path.join(REPO, "charts", "bulwark"), namespace=RELEASE_NS,
+                                 sets=["webhook.excludeNamespaces={%s}" % EXCLUDED_NS])
             record("helm install", True, "%.1f s" % (time.monotonic() - t0))
             cls.start_webhook()
         except BaseException:
@@ -109,78 +107,21 @@ class ChartOnApiServer(unittest.TestCase):
     # -- the webhook on the control plane's network ---------------------------------------------
     @classmethod
     def start_webhook(cls):
-        cp = cls.cp
-        secrets = cp.kubectl_json("get", "secrets", "-n", RELEASE_NS)["items"]
-        tls = [s for s in secrets if s.get("type") == "kubernetes.io/tls"]
-        assert len(tls) == 1, "expected one TLS secret from the chart: %s" % [
-            s["metadata"]["name"] for s in secrets]
-        for k in ("tls.crt", "tls.key", "ca.crt"):
-            with open(cp.path("webhook-" + k), "wb") as f:
-                f.write(base64.b64decode(tls[0]["data"][k]))
-        cms = cp.kubectl_json("get", "configmaps", "-n", RELEASE_NS)["items"]
-        cfg = [c for c in cms if "config.json" in (c.get("data") or {})]
-        assert len(cfg) == 1, "expected the chart's webhook ConfigMap"
-        with open(cp.path("webhook-config.json"), "w") as f:
-            f.write(cfg[0]["data"]["config.json"])
-        svc = cp.kubectl_json("get", "services", "-n", RELEASE_NS)["items"]
-        assert len(svc) == 1
-        cls.svc = svc[0]["metadata"]["name"]
-        port_name = svc[0]["spec"]["ports"][0]["name"]
-        manual = [
-            {"apiVersion": "v1", "kind": "Endpoints",
-             "metadata": {"name": cls.svc, "namespace": RELEASE_NS},
-             "subsets": [{"addresses": [{"ip": controlplane.WEBHOOK_IP}],
-                          "ports": [{"name": port_name, "port": 8443, "protocol": "TCP"}]}]},
-            {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-             "metadata": {"name": cls.svc + "-loopback", "namespace": RELEASE_NS,
-                          "labels": {"kubernetes.io/service-name": cls.svc}},
-             "addressType": "IPv4",
-             "endpoints": [{"addresses": [controlplane.WEBHOOK_IP],
-                            "conditions": {"ready": True}}],
-             "ports": [{"name": port_name, "port": 8443, "protocol": "TCP"}]}]
-        cp.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
-                                                         "items": manual}))
-        cp.spawn("bulwark-webhook", [
-            os.path.join(cls.bin, "bulwark-webhook"), "--config", cp.path("webhook-config.json"),
-            "--listen", "%s:8443" % controlplane.WEBHOOK_IP,
-            "--tls-cert", cp.path("webhook-tls.crt"), "--tls-key", cp.path("webhook-tls.key")])
-        cp.wait_for(lambda: cp.inns(["curl", "-sf", "-m", "1", "--cacert",
-                                     cp.path("webhook-ca.crt"), "--resolve",
-                                     "%s.%s.svc:8443:%s" % (cls.svc, RELEASE_NS,
-                                                            controlplane.WEBHOOK_IP),
-                                     "https://%s.%s.svc:8443/healthz" % (cls.svc, RELEASE_NS)
-                                     ]).returncode == 0,
-                    20, "bulwark-webhook with the chart's certificate", proc="bulwark-webhook")
+        cls.cp.start_webhook(os.path.join(cls.bin, "bulwark-webhook"))
 
     @classmethod
     def stop_webhook(cls):
-        p = cls.cp.procs.get("bulwark-webhook")
-        if p is not None and p.poll() is None:
-            p.terminate()
-            p.wait(10)
+        cls.cp.stop_webhook()
 
     # -- helpers -----------------------------------------------------------------------------------
     def namespace(self, name):
-        self.cp.kubectl("create", "namespace", name, check=False)
-        self.cp.wait_for(lambda: self.cp.kubectl("get", "serviceaccount", "default", "-n", name,
-                                                 check=False).returncode == 0,
-                         30, "service account default in %s" % name)
-        return name
+        return self.cp.namespace(name)
 
     def apply(self, obj):
-        return self.cp.kubectl("apply", "-f", "-", input=json.dumps(obj))
+        return self.cp.apply(obj)
 
     def pod_of(self, dep, timeout=30):
-        ns = dep["metadata"]["namespace"]
-        app = dep["spec"]["selector"]["matchLabels"]["app"]
-        found = []
-
-        def have():
-            items = self.cp.kubectl_json("get", "pods", "-n", ns, "-l", "app=" + app)["items"]
-            found[:] = items
-            return bool(items)
-        self.cp.wait_for(have, timeout, "a pod of %s/%s" % (ns, app))
-        return found[0]
+        return self.cp.pod_of(dep, timeout)
 
     @staticmethod
     def names(pod, key="containers"):
@@ -335,6 +276,29 @@ class ChartOnApiServer(unittest.TestCase):
         dep = example("app-deployment.yaml", ns)
         self.apply(dep)
         self.assertIn("bulwark-proxy", self.names(self.pod_of(dep)))
+
+    def test_50_demo_through_the_api_server(self):
+        """scripts/demo.sh --apiserver: its own control plane, the stored Pods run."""
+        out = os.path.join(self.cp.dir, "demo.json")
+        env = dict(os.environ, BULWARK_BIN_DIR=self.bin)
+        res = subprocess.run([os.path.join(REPO, "scripts", "demo.sh"), "--no-build",
+                              "--apiserver", "--json-out", out], capture_output=True, text=True,
+                             timeout=300, env=env)
+        self.assertEqual(res.returncode, 0, res.stdout[-3000:] + res.stderr[-2000:])
+        with open(out) as f:
+            doc = json.load(f)
+        runs = {r["mode"]: r for r in doc["runs"]}
+        att = {m: [r["status"] for r in runs[m]["requests"] if r["kind"] == "attack"]
+               for m in runs}
+        cln = {m: [r["status"] for r in runs[m]["requests"] if r["kind"] == "clean"]
+               for m in runs}
+        ok = (set(att["monitoring"]) == {200} and set(att["block"]) == {403} and
+              set(cln["monitoring"]) == set(cln["block"]) == {200} and doc["ok"])
+        record("demo --apiserver: monitoring 200 + events, block 403, clean 200", ok,
+               "attacks %d/%d, events %d/%d" % (len(att["monitoring"]), len(att["block"]),
+                                                len(runs["monitoring"]["events"]),
+                                                len(runs["block"]["events"])))
+        self.assertTrue(ok, res.stdout[-3000:])
 
     def test_90_webhook_down_fail_then_ignore(self):
         type(self).stop_webhook()
