@@ -645,7 +645,7 @@ class PodRunner:
             setpriv.append("--no-new-privs")
         setpriv += ["--pdeathsig", "KILL", "--"]
         scratch = os.path.join(self.dir, "scratch", c["name"])
-        os.makedirs(scratch)
+        os.makedirs(scratch, exist_ok=True)
         spec = {"name": c["name"], "mounts": self._mounts(c), "ro_root": ident["ro_root"],
                 "scratch": scratch, "setpriv": setpriv, "argv": argv, "env": env,
                 "cwd": c.get("workingDir") or "/",
@@ -777,6 +777,10 @@ class PodRunner:
                 time.sleep(0.1)
 
     # -- for the caller --------------------------------------------------------------------------
+    def rerun_init(self, name):
+        """Runs an init container again, as after a pod sandbox restart (PodFailed if it fails)."""
+        self._run_init(self.container(name))
+
     def read_output(self, name):
         out = err = ""
         for f in getattr(self, "_files", []):

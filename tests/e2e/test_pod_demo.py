@@ -350,5 +350,86 @@ class PodTest(PodCase):
                "%d processes gone" % len(pids))
 
 
+class ScenarioTest(PodCase):
+    """Behaviour of the injected pod beyond the demo's requests."""
+
+    def block_pod(self, annotations=None, configmaps=None):
+        wh = self.webhook()
+        ann = {"sidecar.bulwark.dev/mode": "block"}
+        ann.update(annotations or {})
+        _, patched, _ = wh.review(self.pod(annotations=ann))
+        r = podrunner.PodRunner(patched, self.bin, podrunner.demo_standin,
+                                configmaps=configmaps, log=lambda s: None)
+        self.addCleanup(r.stop)
+        r.start()
+        return r
+
+    def test_safe_blocking_honours_the_gray_list(self):
+        """The policy ConfigMap (mounted like the kubelet would) grays the IPv4 client only:
+        its attacks are blocked, the IPv6 client's are logged."""
+        policy = {"bulwark-policy": {"bulwark.json": json.dumps(
+            {"policy": {"gray": ["%s/32" % CLIENT_V4]}})}}
+        r = self.block_pod({"sidecar.bulwark.dev/mode": "safe_blocking"}, configmaps=policy)
+        gray, _ = self.get(r, 8080, "/etc/passwd")
+        other, rid = self.get(r, 8080, "/etc/passwd", host=r.ip6)
+        clean, _ = self.get(r, 8080, "/api/items?id=3")
+        ev = [e for e in podrunner.events_of(r) if e.get("request_id") == rid]
+        ok = (gray, other, clean) == (403, 200, 200) and ev and ev[0]["action"] == "logged"
+        record("safe_blocking: gray client blocked, other logged", ok,
+               "gray %d, other %d, clean %d" % (gray, other, clean))
+        self.assertEqual((gray, other, clean), (403, 200, 200))
+        self.assertEqual(ev[0]["action"], "logged")
+
+    def test_init_twice_one_rule_set(self):
+        """The init container run again (a pod sandbox restart) leaves one rule set, and each
+        request still passes the proxy exactly once."""
+        r = self.block_pod({"sidecar.bulwark.dev/capture-mode": "nftables"})
+        before = r.inpod(["nft", "list", "table", "inet", "bulwark"]).stdout
+        r.rerun_init("bulwark-init")
+        after = r.inpod(["nft", "list", "table", "inet", "bulwark"]).stdout
+        m0 = podrunner._metric_sum(podrunner._metrics(r), "bulwark_requests_total")
+        status, _ = self.get(r, 8080, "/api/items?id=5")
+        m1 = podrunner._metric_sum(podrunner._metrics(r), "bulwark_requests_total")
+        ok = before == after and status == 200 and m1 - m0 == 1
+        record("init run twice -> one rule set, one proxy pass", ok,
+               "%d redirect rule(s), +%d request" % (after.count("redirect"), m1 - m0))
+        self.assertEqual(before, after)
+        self.assertEqual(status, 200)
+        self.assertEqual(m1 - m0, 1)
+
+    def test_hostile_requests_through_the_captured_path(self):
+        """Malformed and smuggling-shaped requests sent to the app port are answered by the
+        proxy (never reach the app) and the pod keeps serving."""
+        r = self.block_pod()
+        shapes = {
+            "CL+TE": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "two CL": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+                      b"Content-Length: 2\r\n\r\nab",
+            "bare LF + obs-fold": b"GET / HTTP/1.1\nHost: x\n X: y\n\n",
+            "no Host": b"GET / HTTP/1.1\r\n\r\n",
+            "TE: gzip, chunked": b"POST / HTTP/1.1\r\nHost: x\r\n"
+                                 b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        }
+        probe = ("import socket,sys\ns=socket.create_connection((sys.argv[1],8080),timeout=5)\n"
+                 "s.sendall(bytes.fromhex(sys.argv[2]))\nd=b''\n"
+                 "try:\n while not d.endswith(b'\\r\\n\\r\\n') and len(d)<65536:\n"
+                 "  c=s.recv(4096)\n  d+=c\n  if not c: break\nexcept OSError: pass\n"
+                 "print((d.split(b' ')+[b'',b''])[1].decode())")
+        got = {}
+        for name, raw in shapes.items():
+            res = r.client([sys.executable, "-c", probe, r.ip, raw.hex()], check=False)
+            got[name] = res.stdout.strip()
+        clean, _ = self.get(r, 8080, "/api/items?id=9")
+        _, err = r.read_output("shop")
+        reached = [line for line in err.splitlines() if "POST / " in line or "GET / HTTP" in line]
+        ok = all(v in ("400", "403") for v in got.values()) and clean == 200 and not reached
+        record("hostile request shapes via capture -> 400/403, app untouched", ok,
+               " ".join("%s=%s" % (k.split()[0], v) for k, v in got.items()))
+        self.assertTrue(all(v in ("400", "403") for v in got.values()), got)
+        self.assertEqual(clean, 200)
+        self.assertEqual(reached, [], "a malformed request reached the app")
+
+
 if __name__ == "__main__":
     unittest.main()
