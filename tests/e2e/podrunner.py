@@ -1029,7 +1029,7 @@ def demo(args):
             pod = pod_from_deployment(dep)
             ann = pod["metadata"].setdefault("annotations", {})
             prefix = "sidecar.bulwark.dev/"
-            if args.capture != "auto" or "capture-mode" in " ".join(ann):
+            if args.capture != "auto":
                 ann[prefix + "capture-mode"] = args.capture
             if args.schema:
                 ann[prefix + "sidecar-injection-schema"] = args.schema
@@ -1104,8 +1104,8 @@ def demo(args):
                 for n in runner.notes:
                     out("  note: " + n)
                 captured = status.get("capture") not in (None, "none", "off", False)
-                port = (runner.port_named("http") or 8080) if captured else \
-                    runner.port_named("proxy")
+                port = (status.get("appPort") or runner.port_named("http") or 8080) \
+                    if captured else runner.port_named("proxy")
                 if captured:
                     out("  capture: %s (%s) — clients use the app port %d"
                         % (run_rec.get("capture_mode", "?"), run_rec.get("capture_why", "?"),
@@ -1158,7 +1158,8 @@ def demo(args):
                                            len(attacks))))
                 ev_ids = {e.get("request_id") for e in events}
                 logged = sum(1 for r in attacks if r["request_id"] in ev_ids)
-                summary.append(("%s: attack events logged" % mode,
+                summary.append(("%s: %s" % (mode, "attack events logged" if inspecting
+                                             else "no inspection, no events"),
                                 logged == (len(attacks) if inspecting else 0),
                                 "%d/%d" % (logged, len(attacks))))
                 if inspecting:
