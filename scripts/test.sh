@@ -15,7 +15,15 @@ cd "$(dirname "$0")/.."
 LEFTOVERS_BASE=$(mktemp)
 trap 'rm -f "$LEFTOVERS_BASE"' EXIT
 ./scripts/leftovers.sh --save "$LEFTOVERS_BASE"
+# The end-to-end tests add their scenario rows here; one table is printed at the end.
+BULWARK_E2E_SUMMARY=$(mktemp)
+export BULWARK_E2E_SUMMARY
+trap 'rm -f "$LEFTOVERS_BASE" "$BULWARK_E2E_SUMMARY"' EXIT
 rc=0
 (cd "${BULWARK_BUILD_DIR:-build}" && ctest --output-on-failure --timeout 600 -j2 "$@") || rc=$?
+if [ -s "$BULWARK_E2E_SUMMARY" ]; then
+  echo "end-to-end scenarios:"
+  awk -F'\t' '{ printf "  %-66s %-5s %s\n", $1, $2, $3 }' "$BULWARK_E2E_SUMMARY"
+fi
 ./scripts/leftovers.sh --baseline "$LEFTOVERS_BASE" --grace 5 --kill || rc=1
 exit "$rc"
