@@ -385,6 +385,22 @@ class ScenarioTest(PodCase):
         self.assertEqual((gray, other, clean), (403, 200, 200))
         self.assertEqual(ev[0]["action"], "logged")
 
+    def test_kubelet_probe_from_the_node_reaches_the_app(self):
+        """The app's readinessProbe (httpGet :http /healthz), sent from the node side like a
+        kubelet's, is captured, passes the proxy and is answered by the app."""
+        r = self.block_pod()
+        app = r.container("shop")
+        self.assertIn("readinessProbe", app)
+        m = podrunner._metric_sum(podrunner._metrics(r), "bulwark_requests_total")
+        _, err = r.read_output("shop")
+        seen = [line for line in err.splitlines() if "/healthz" in line]
+        ok = m >= 1 and seen and "127.0.0.6" in seen[0]
+        record("kubelet-style readiness probe via capture -> proxy -> app", ok,
+               "%d probe(s) at the app, proxy requests %d" % (len(seen), m))
+        self.assertTrue(seen, "the probe never reached the app")
+        self.assertIn("127.0.0.6", seen[0])
+        self.assertGreaterEqual(m, 1)
+
     def test_init_twice_one_rule_set(self):
         """The init container run again (a pod sandbox restart) leaves one rule set, and each
         request still passes the proxy exactly once."""
