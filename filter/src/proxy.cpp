@@ -1,6 +1,9 @@
 #include "bulwark/filter/proxy.h"
 
 #include <array>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <random>
@@ -19,13 +22,14 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/intrusive/list.hpp>
 
 #include "bulwark/common/log.h"
+#include "bulwark/filter/body_decoder.h"
 #include "bulwark/filter/events.h"
 #include "bulwark/filter/http_head.h"
 #include "bulwark/filter/orig_dst.h"
@@ -68,6 +72,52 @@ bool iequals(std::string_view a, std::string_view b) {
 
 const boost::system::error_category& httpCategory() {
   return http::make_error_code(http::error::need_buffer).category();
+}
+
+// The completion of a spawned coroutine. Untrusted bytes never throw by design; an exception
+// that still escapes is an internal error: logged with the connection id and counted, and the
+// caller closes what it owned. Out of memory aborts loudly: no state is safe to continue from.
+void reportEscaped(const std::exception_ptr& e, InternalError where, uint64_t conn) {
+  if (!e) {
+    return;
+  }
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "bulwark-proxy: out of memory in %s (connection %llu); aborting\n",
+                 std::string(internalErrorName(where)).c_str(),
+                 static_cast<unsigned long long>(conn));
+    std::abort();
+  } catch (const std::exception& x) {
+    stats().internalError(where);
+    kLog.error("internal error; connection closed", {{"where", std::string(internalErrorName(where))},
+                                                     {"conn", std::to_string(conn)},
+                                                     {"error", x.what()}});
+  } catch (...) {
+    stats().internalError(where);
+    kLog.error("internal error; connection closed", {{"where", std::string(internalErrorName(where))},
+                                                     {"conn", std::to_string(conn)},
+                                                     {"error", "unknown exception"}});
+  }
+}
+
+std::atomic<uint64_t> gNextConnId{1};
+
+// Splits validated trailer lines ("name: value\r\n"...) into fields for inspection.
+void addTrailerFields(std::string_view lines, std::vector<detect::Header>& out) {
+  while (!lines.empty()) {
+    const size_t eol = lines.find("\r\n");
+    const std::string_view line = lines.substr(0, eol);
+    lines.remove_prefix(eol == std::string_view::npos ? lines.size() : eol + 2);
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos) {
+      continue;
+    }
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    out.push_back({line.substr(0, colon), value});
+  }
 }
 
 bool validRequestId(std::string_view id) {
@@ -293,9 +343,9 @@ public:
 
   void start() {
     for (auto& a : acceptors_) {
-      asio::co_spawn(ctx_, acceptLoop(a), asio::detached);
+      spawnAcceptLoop(a);
     }
-    asio::co_spawn(ctx_, sweepLoop(), asio::detached);
+    spawnSweepLoop();
   }
 
   // Runs on the worker thread: accept what is already queued (those clients connected before
@@ -319,6 +369,28 @@ public:
   void spawnSession(tcp::socket s);
 
 private:
+  // A loop that died of an exception is counted and started again: a dead accept loop would
+  // leave its SO_REUSEPORT socket queueing connections nobody accepts, a dead sweep no timeouts.
+  void spawnAcceptLoop(tcp::acceptor& a) {
+    asio::co_spawn(ctx_, acceptLoop(a), [this, &a](const std::exception_ptr& e) {
+      if (e) {
+        reportEscaped(e, InternalError::accept, 0);
+        if (a.is_open() && !draining_) {
+          spawnAcceptLoop(a);
+        }
+      }
+    });
+  }
+
+  void spawnSweepLoop() {
+    asio::co_spawn(ctx_, sweepLoop(), [this](const std::exception_ptr& e) {
+      if (e) {
+        reportEscaped(e, InternalError::sweep, 0);
+        spawnSweepLoop();
+      }
+    });
+  }
+
   awaitable<void> acceptLoop(tcp::acceptor& acceptor) {
     for (;;) {
       error_code ec;
@@ -383,19 +455,24 @@ class Session : public Conn, public std::enable_shared_from_this<Session> {
 public:
   Session(Worker& w, tcp::socket s)
       : w_(w), cfg_(w.cfg()), lim_(cfg_.limits), to_(cfg_.timeouts), client_(std::move(s)),
-        upstream_(w.ctx()), tunnelDone_(w.ctx()) {
+        upstream_(w.ctx()), tunnelDone_(w.ctx()),
+        id_(gNextConnId.fetch_add(1, std::memory_order_relaxed)) {
     stats().connections_total.inc();
     stats().connectionsActive.add();
   }
   ~Session() override { stats().connectionsActive.sub(); }
 
   static awaitable<void> run(std::shared_ptr<Session> self) {
-    try {
-      co_await self->serve();
-    } catch (const std::exception& e) {
-      kLog.error("session aborted", {{"error", e.what()}});
-    }
+    co_await self->serve();
     self->closeAll();
+  }
+
+  uint64_t id() const { return id_; }
+
+  void closeAll() {
+    error_code ignored;
+    client_.close(ignored);
+    upstream_.close(ignored);
   }
 
   void expire(bool drainClose) override {
@@ -561,9 +638,12 @@ private:
       co_return false;
     }
 
+    // Beast parses the head only (every field line is already known to fit its 16-bit
+    // offsets); the body and any trailer are decoded by the proxy's own bounded decoder.
     reqParser_.emplace();
     reqParser_->header_limit(lim_.maxHeaderBytes + 1);
-    reqParser_->body_limit(lim_.maxBodyBytes ? lim_.maxBodyBytes : UINT64_MAX);
+    reqParser_->body_limit(UINT64_MAX); // bodies are decoded (and limited) by body_; boost::none is
+                                         // broken in Beast 1.74 (every length exceeds it)
     error_code ec;
     const size_t used = reqParser_->put(asio::buffer(head.data(), head.size()), ec);
     if (ec || !reqParser_->is_header_done()) {
@@ -573,6 +653,15 @@ private:
     }
     cbuf_.consume(used);
     stats().request_bytes_total.inc(used);
+    if (info.chunked) {
+      body_ = http1::BodyDecoder::chunked(
+          {.maxLine = 4096,
+           .maxTrailerBytes = std::min<size_t>(lim_.maxHeaderBytes, http1::kMaxFieldLine),
+           .maxTrailers = lim_.maxHeaders,
+           .maxBody = lim_.maxBodyBytes});
+    } else {
+      body_ = http1::BodyDecoder::length(info.contentLength.value_or(0));
+    }
 
     auto& req = reqParser_->get();
     started_ = Clock::now();
@@ -634,12 +723,14 @@ private:
     }
     if (inspect) {
       stats().inspected.inc();
-      const bool fullBody = reqParser_->is_done();
+      const bool fullBody = body_.done();
       std::vector<detect::Header> headers;
       headers.reserve(16);
       for (const auto& f : req) {
         headers.push_back({f.name_string(), f.value()});
       }
+      // Trailer fields are inspected like header fields (they are never forwarded).
+      addTrailerFields(body_.trailers(), headers);
       detect::RequestView view{.method = req.method_string(),
                                .target = target,
                                .versionMinor = info.versionMinor,
@@ -662,7 +753,7 @@ private:
                          .mode = mode});
         if (block) {
           co_await sendBlocked(req);
-          co_return keepAlive && reqParser_->is_done() && !upgrade;
+          co_return keepAlive && body_.done() && !upgrade;
         }
       }
     }
@@ -685,10 +776,10 @@ private:
         continueSent = true;
       }
       arm(TimeoutKind::upstream, to_.upstreamRead);
-      if (prefixLen > 0 || (hasBody && reqParser_->is_done())) {
+      if (prefixLen > 0 || (hasBody && body_.done())) {
         // Head and the inspected body prefix in one write; the terminator if that was all.
         co_await writeFramed(upstream_, upHead, prefix_.data(), prefixLen, info.chunked,
-                             info.chunked && reqParser_->is_done(), ec);
+                             info.chunked && body_.done(), ec);
       } else {
         co_await asio::async_write(upstream_, asio::buffer(upHead), BW_EC);
       }
@@ -701,7 +792,7 @@ private:
         co_await sendError(expired_ ? 504 : 502, "app closed the connection");
         co_return false;
       }
-      if (hasBody && !reqParser_->is_done()) {
+      if (hasBody && !body_.done()) {
         const BodyOutcome b = co_await relayRequestBody(info.chunked);
         if (b == BodyOutcome::UpstreamFailed) {
           upstreamUsable = false;
@@ -745,7 +836,7 @@ private:
   awaitable<void> readResponseHead(bool isHead, error_code& ec) {
     resParser_.emplace();
     resParser_->header_limit(kUpstreamHeadLimit);
-    resParser_->body_limit(UINT64_MAX);
+    resParser_->body_limit(UINT64_MAX); // bodies are decoded by resBody_
     if (isHead) {
       resParser_->skip(true);
     }
@@ -789,11 +880,21 @@ private:
 
   awaitable<void> answerBodyFailure(BodyOutcome b) {
     if (b == BodyOutcome::ClientError) {
-      const bool tooLarge = bodyError_ == http::error::body_limit;
-      if (!tooLarge) {
-        stats().badRequests[static_cast<size_t>(http1::HeadError::BadChunk)].inc();
+      using E = http1::BodyDecoder::Error;
+      const E e = body_.error();
+      if (e == E::BodyTooLarge) {
+        co_await sendError(413, "request body too large");
+        co_return;
       }
-      co_await sendError(tooLarge ? 413 : 400, tooLarge ? "request body too large" : "malformed body");
+      const http1::HeadError reason = e == E::TrailerTooLarge ? http1::HeadError::TrailerTooLarge
+                                      : e == E::BadTrailer    ? http1::HeadError::BadTrailer
+                                                              : http1::HeadError::BadChunk;
+      stats().badRequest(reason);
+      kLog.info("request body refused", {{"conn", std::to_string(id_)},
+                                         {"request_id", requestId_},
+                                         {"client", peerIp_},
+                                         {"reason", std::string(http1::bodyErrorLabel(e))}});
+      co_await sendError(http1::headErrorStatus(reason), http1::bodyErrorLabel(e));
     } else if (b == BodyOutcome::ClientTimeout) {
       stats().timeout(TimeoutKind::body);
       co_await sendError(408, "request body not received in time");
@@ -802,42 +903,41 @@ private:
 
   // Reads up to `limit` body bytes into prefix_ (fewer when the body is shorter).
   awaitable<BodyOutcome> readBodyPrefix(uint64_t limit, size_t& got) {
-    error_code ec;
-    got = 0;
     // Only as much room as this body can use: a small JSON POST does not cost the whole limit.
-    const uint64_t cl = reqParser_->content_length().value_or(limit);
-    limit = std::min(limit, cl);
+    if (const auto cl = reqParser_->content_length()) {
+      limit = std::min(limit, *cl);
+    }
     if (prefix_.size() < limit) {
       prefix_.resize(limit);
     }
-    auto& body = reqParser_->get().body();
-    while (!reqParser_->is_done() && got < limit) {
-      body.data = prefix_.data() + got;
-      body.size = limit - got;
-      arm(TimeoutKind::body, to_.body);
-      co_await http::async_read_some(client_, cbuf_, *reqParser_, BW_EC);
-      if (ec == http::error::need_buffer) {
-        ec = {};
-      }
-      stats().request_bytes_total.inc(limit - body.size - got);
-      got = limit - body.size;
-      if (ec) {
-        co_return classifyBodyError(ec);
-      }
-    }
-    co_return BodyOutcome::Done;
+    co_return co_await readBody(std::span(prefix_.data(), limit), got, true);
   }
 
-  BodyOutcome classifyBodyError(const error_code& ec) {
-    if (expired_) {
-      return BodyOutcome::ClientTimeout;
+  // Decodes request body bytes into `out`: what cbuf_ holds, then more from the client, until
+  // `out` is full or the body ends (`fill`), or until some payload arrived (streaming).
+  awaitable<BodyOutcome> readBody(std::span<char> out, size_t& got, bool fill) {
+    error_code ec;
+    got = 0;
+    for (;;) {
+      if (cbuf_.size() > 0) {
+        const auto st = body_.decode(view(cbuf_), out.subspan(got));
+        cbuf_.consume(st.consumed);
+        stats().request_bytes_total.inc(st.consumed);
+        got += st.produced;
+        if (body_.error() != http1::BodyDecoder::Error::None) {
+          co_return BodyOutcome::ClientError;
+        }
+        if (body_.done() || got == out.size() || (!fill && got > 0)) {
+          co_return BodyOutcome::Done;
+        }
+      }
+      arm(TimeoutKind::body, to_.body);
+      const size_t n = co_await client_.async_read_some(cbuf_.prepare(kReadChunk), BW_EC);
+      if (ec) {
+        co_return expired_ ? BodyOutcome::ClientTimeout : BodyOutcome::ClientGone;
+      }
+      cbuf_.commit(n);
     }
-    if (ec.category() == httpCategory() && ec != http::error::end_of_stream &&
-        ec != http::error::partial_message) {
-      bodyError_ = ec;
-      return BodyOutcome::ClientError;
-    }
-    return BodyOutcome::ClientGone;
   }
 
   void countAttack(const detect::Verdict& v, bool blocked) {
@@ -851,14 +951,14 @@ private:
     }
   }
 
-  static std::string_view hostOf(const http::request<http::buffer_body>& req) {
+  static std::string_view hostOf(const http::request<http::empty_body>& req) {
     auto it = req.find(http::field::host);
     return it == req.end() ? std::string_view() : it->value();
   }
 
   // The client: the socket peer, or the last X-Forwarded-For hop when the policy trusts the
   // proxy in front of the pod to append it.
-  std::string clientAddress(const http::request<http::buffer_body>& req) const {
+  std::string clientAddress(const http::request<http::empty_body>& req) const {
     if (policy_->trustForwardedFor) {
       std::string_view last;
       for (const auto& f : req) {
@@ -880,7 +980,7 @@ private:
   }
 
   // 403 for a blocked request: a small HTML page for browsers, JSON otherwise.
-  awaitable<void> sendBlocked(const http::request<http::buffer_body>& req) {
+  awaitable<void> sendBlocked(const http::request<http::empty_body>& req) {
     const auto accept = req[http::field::accept];
     const bool html = accept.find("text/html") != std::string_view::npos;
     std::string body;
@@ -892,7 +992,7 @@ private:
       body = "{\"status\":403,\"error\":\"request blocked by the web application firewall\","
              "\"request_id\":\"" + requestId_ + "\"}\n";
     }
-    const bool close = !(reqParser_->keep_alive() && reqParser_->is_done()) || w_.draining();
+    const bool close = !(reqParser_->keep_alive() && body_.done()) || w_.draining();
     const bool isHead = req.method() == http::verb::head;
     std::string msg = "HTTP/1.1 403 Forbidden\r\nContent-Type: " +
                       std::string(html ? "text/html; charset=utf-8" : "application/json") +
@@ -909,7 +1009,7 @@ private:
 
   // The request head sent to the app: HTTP/1.1, hop-by-hop fields removed, framing re-stated,
   // X-Forwarded-* and X-Request-Id set.
-  std::string upstreamHead(const http::request<http::buffer_body>& req, const http1::HeadInfo& info,
+  std::string upstreamHead(const http::request<http::empty_body>& req, const http1::HeadInfo& info,
                            bool upgrade) const {
     std::string out;
     out.reserve(512 + headLen_);
@@ -1040,25 +1140,18 @@ private:
     return bodyBuf_.get();
   }
 
-  // Streams the request body to the app in bounded pieces, re-framed (chunked stays chunked).
+  // Streams the request body to the app in bounded pieces, re-framed (chunked stays chunked;
+  // chunk extensions and trailer fields are not forwarded).
   awaitable<BodyOutcome> relayRequestBody(bool chunked) {
     error_code ec;
     char* buf = bodyBuffer();
-    auto& body = reqParser_->get().body();
-    while (!reqParser_->is_done()) {
-      body.data = buf;
-      body.size = kBodyBufferSize;
-      arm(TimeoutKind::body, to_.body);
-      co_await http::async_read_some(client_, cbuf_, *reqParser_, BW_EC);
-      if (ec == http::error::need_buffer) {
-        ec = {};
+    while (!body_.done()) {
+      size_t n = 0;
+      const BodyOutcome b = co_await readBody(std::span(buf, kBodyBufferSize), n, false);
+      if (b != BodyOutcome::Done) {
+        co_return b;
       }
-      if (ec) {
-        co_return classifyBodyError(ec);
-      }
-      const size_t n = kBodyBufferSize - body.size;
-      stats().request_bytes_total.inc(n);
-      const bool last = reqParser_->is_done();
+      const bool last = body_.done();
       if (n == 0 && !(last && chunked)) {
         continue;
       }
@@ -1159,21 +1252,42 @@ private:
     }
     const std::string head = responseHead(false, chunkedOut, closeAfter, http10);
 
-    bool responseComplete = true;
-    if (bodyless || resParser_->is_done()) {
-      arm(TimeoutKind::send, to_.send);
-      co_await writeFramed(client_, head, nullptr, 0, chunkedOut, chunkedOut && !bodyless, ec);
-      stats().response_bytes_total.inc(head.size());
-      if (ec) {
-        closeUpstream();
-        co_return false;
-      }
+    // The body: the proxy's own bounded decoder (a trailer section over the limit from the app
+    // is a bad response, not an exception); trailer fields from the app are not forwarded.
+    if (bodyless) {
+      resBody_ = http1::BodyDecoder::none();
+    } else if (resParser_->chunked()) {
+      resBody_ = http1::BodyDecoder::chunked(
+          {.maxLine = 4096, .maxTrailerBytes = kUpstreamHeadLimit, .maxTrailers = 100});
+    } else if (const auto cl = resParser_->content_length()) {
+      resBody_ = http1::BodyDecoder::length(*cl);
     } else {
-      char* buf = bodyBuffer();
-      auto& body = res.body();
-      std::string_view pendingHead = head;
-      while (!resParser_->is_done()) {
-        if (!pendingHead.empty() && ubuf_.size() == 0) {
+      resBody_ = http1::BodyDecoder::untilClose();
+    }
+    char* buf = resBody_.done() ? nullptr : bodyBuffer();
+    std::string_view pendingHead = head;
+    for (;;) {
+      size_t n = 0;
+      if (ubuf_.size() > 0 && !resBody_.done()) {
+        const auto st = resBody_.decode(view(ubuf_), std::span(buf, kBodyBufferSize));
+        ubuf_.consume(st.consumed);
+        n = st.produced;
+        if (resBody_.error() != http1::BodyDecoder::Error::None) {
+          // The head may be gone already: close, so the client sees a truncated response
+          // rather than a wrong one.
+          stats().upstreamError(UpstreamError::bad_response);
+          kLog.warn("malformed response body from the app; connection closed",
+                    {{"conn", std::to_string(id_)},
+                     {"request_id", requestId_},
+                     {"reason", std::string(http1::bodyErrorLabel(resBody_.error()))}});
+          closeUpstream();
+          if (!pendingHead.empty()) {
+            co_await sendError(502, "app sent a malformed response body");
+          }
+          co_return false;
+        }
+      } else if (!resBody_.done()) {
+        if (!pendingHead.empty()) {
           // About to wait for the app: send the head now (streaming responses must not stall).
           arm(TimeoutKind::send, to_.send);
           co_await asio::async_write(client_, asio::buffer(pendingHead), BW_EC);
@@ -1184,26 +1298,27 @@ private:
             co_return false;
           }
         }
-        body.data = buf;
-        body.size = kBodyBufferSize;
         arm(TimeoutKind::upstream, to_.upstreamRead);
-        co_await http::async_read_some(upstream_, ubuf_, *resParser_, BW_EC);
-        if (ec == http::error::need_buffer) {
-          ec = {};
-        }
-        if (ec) {
-          // The head (and maybe part of the body) is gone already: all we can do is close, so
-          // the client sees a truncated response rather than a wrong one.
+        const size_t got = co_await upstream_.async_read_some(ubuf_.prepare(kBodyBufferSize), BW_EC);
+        if (ec == asio::error::eof &&
+            resBody_.framing() == http1::BodyDecoder::Framing::UntilClose) {
+          resBody_.endOfInput();
+          upstreamUsable = false;
+        } else if (ec) {
+          // The head (and maybe part of the body) is gone already: all we can do is close.
           if (expired_) {
             stats().timeout(TimeoutKind::upstream);
           }
           stats().upstreamError(expired_ ? UpstreamError::timeout : UpstreamError::closed);
           closeUpstream();
-          responseComplete = false;
-          break;
+          co_return false;
+        } else {
+          ubuf_.commit(got);
+          continue;
         }
-        const size_t n = kBodyBufferSize - body.size;
-        const bool last = resParser_->is_done();
+      }
+      const bool last = resBody_.done();
+      if (n > 0 || last || !pendingHead.empty()) {
         arm(TimeoutKind::send, to_.send);
         co_await writeFramed(client_, pendingHead, buf, n, chunkedOut, last && chunkedOut, ec);
         stats().response_bytes_total.inc(pendingHead.size() + n);
@@ -1216,13 +1331,13 @@ private:
           co_return false;
         }
       }
-      if (!responseComplete) {
-        co_return false;
+      if (last) {
+        break;
       }
     }
 
     finishRequest(status);
-    if (upstreamUsable && resParser_->keep_alive() && resParser_->is_done() && upstream_.is_open()) {
+    if (upstreamUsable && resParser_->keep_alive() && ubuf_.size() == 0 && upstream_.is_open()) {
       w_.pool().put(upstreamEp_, std::move(upstream_));
       upstream_ = tcp::socket(w_.ctx());
     } else {
@@ -1314,7 +1429,15 @@ private:
     }
     tunnelDone_.expires_at(Clock::time_point::max());
     otherPumpRunning_ = true;
-    asio::co_spawn(w_.ctx(), pumpDetached(shared_from_this()), asio::detached);
+    asio::co_spawn(w_.ctx(), pumpDetached(shared_from_this()),
+                   [self = shared_from_this()](const std::exception_ptr& e) {
+                     if (e) {
+                       reportEscaped(e, InternalError::tunnel, self->id());
+                       self->closeAll();
+                       self->otherPumpRunning_ = false;
+                       self->tunnelDone_.cancel();
+                     }
+                   });
     co_await pump(client_, upstream_, true);
     if (otherPumpRunning_) {
       co_await tunnelDone_.async_wait(BW_EC);
@@ -1413,12 +1536,6 @@ private:
     ubuf_.consume(ubuf_.size());
   }
 
-  void closeAll() {
-    error_code ignored;
-    client_.close(ignored);
-    upstream_.close(ignored);
-  }
-
   Worker& w_;
   const ProxyConfig& cfg_;
   const Limits& lim_;
@@ -1431,12 +1548,13 @@ private:
   beast::flat_buffer cbuf_;
   beast::flat_buffer ubuf_;
   std::unique_ptr<char[]> bodyBuf_;
-  std::optional<http::request_parser<http::buffer_body>> reqParser_;
-  std::optional<http::response_parser<http::buffer_body>> resParser_;
+  std::optional<http::request_parser<http::empty_body>> reqParser_;
+  std::optional<http::response_parser<http::empty_body>> resParser_;
+  http1::BodyDecoder body_;    // the request body being read
+  http1::BodyDecoder resBody_; // the response body being relayed
   size_t headLen_ = 0;
   http1::HeadError headError_ = http1::HeadError::None;
   Uninspected notHttp_ = Uninspected::unknown;
-  error_code bodyError_;
   std::string requestId_;
   std::vector<char> prefix_; // inspected body prefix
   std::shared_ptr<const Policy> policy_;
@@ -1445,6 +1563,7 @@ private:
   bool otherPumpRunning_ = false;
   bool tunnelTimeoutCounted_ = false;
   asio::steady_timer tunnelDone_;
+  uint64_t id_;
 };
 
 } // namespace
@@ -1452,7 +1571,10 @@ private:
 void Worker::spawnSession(tcp::socket s) {
   auto session = std::make_shared<Session>(*this, std::move(s));
   track(*session);
-  asio::co_spawn(ctx_, Session::run(std::move(session)), asio::detached);
+  asio::co_spawn(ctx_, Session::run(session), [session](const std::exception_ptr& e) {
+    reportEscaped(e, InternalError::session, session->id());
+    session->closeAll();
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1463,6 +1585,19 @@ ProxyServer::ProxyServer(const ProxyConfig& cfg, detect::EnginePtr engine,
 ProxyServer::~ProxyServer() { stop(); }
 
 namespace {
+
+// The last-resort net of a worker thread: an exception that escaped a handler is logged and
+// counted, and the event loop resumes (asio allows run() again after a handler threw).
+void runGuarded(asio::io_context& ctx) {
+  for (;;) {
+    try {
+      ctx.run();
+      return;
+    } catch (...) {
+      reportEscaped(std::current_exception(), InternalError::worker, 0);
+    }
+  }
+}
 
 // Binds one SO_REUSEPORT listen socket for `hp` on `ctx`.
 Result<tcp::acceptor> bindListener(asio::io_context& ctx, const net::HostPort& hp) {
@@ -1559,9 +1694,7 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::create(const ProxyConfig& cfg,
 void ProxyServer::start() {
   for (auto& w : workers_) {
     w->start();
-    threads_.emplace_back([ctx = &w->ctx()] {
-      ctx->run();
-    });
+    threads_.emplace_back([ctx = &w->ctx()] { runGuarded(*ctx); });
   }
 }
 

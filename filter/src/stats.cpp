@@ -2,6 +2,15 @@
 
 namespace bulwark::filter {
 
+std::string_view internalErrorName(InternalError e) {
+  static constexpr std::string_view kNames[] = {
+#define BW_X(n) #n,
+      BW_INTERNAL_ERRORS(BW_X)
+#undef BW_X
+  };
+  return kNames[static_cast<size_t>(e)];
+}
+
 ProxyStats& stats() {
   static ProxyStats s;
   return s;
@@ -41,6 +50,14 @@ std::string ProxyStats::render() const {
     size_t i = 0;
 #define BW_X(n) w.sample("bulwark_timeouts_total", "kind=\"" #n "\"", timeouts[i++].value());
     BW_TIMEOUTS(BW_X)
+#undef BW_X
+  }
+  w.family("bulwark_internal_errors_total", "counter",
+           "Exceptions that escaped a connection or event loop (the connection was closed)");
+  {
+    size_t i = 0;
+#define BW_X(n) w.sample("bulwark_internal_errors_total", "where=\"" #n "\"", internalErrors[i++].value());
+    BW_INTERNAL_ERRORS(BW_X)
 #undef BW_X
   }
   w.family("bulwark_bad_requests_total", "counter", "Requests refused as malformed, by reason");
