@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 
 namespace bulwark::cli {
@@ -153,6 +154,27 @@ std::vector<std::string> splitList(std::string_view text) {
     start = end + 1;
   }
   return out;
+}
+
+std::optional<int> prologue(const Program& program, int argc, const char* const* argv,
+                            ParsedArgs& out) {
+  auto args = parse(argc, argv, program.options, program.maxPositional);
+  if (!args) {
+    std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.name.size()),
+                 program.name.data(), args.error().describe().c_str());
+    return kExitUsage;
+  }
+  if (args->help) {
+    std::fputs(usage(program.synopsis, program.description, program.options).c_str(), stdout);
+    return kExitOk;
+  }
+  if (args->version) {
+    std::printf("%.*s %s\n", static_cast<int>(program.name.size()), program.name.data(),
+                BULWARK_VERSION);
+    return kExitOk;
+  }
+  out = std::move(*args);
+  return std::nullopt;
 }
 
 } // namespace bulwark::cli

@@ -62,7 +62,17 @@ std::string_view headErrorLabel(HeadError e) {
   return kLabels[static_cast<size_t>(e)];
 }
 
-int headErrorStatus(HeadError e) { return e == HeadError::BadVersion ? 505 : 400; }
+int headErrorStatus(HeadError e) {
+  switch (e) {
+  case HeadError::BadVersion:
+    return 505;
+  case HeadError::FieldTooLarge:
+  case HeadError::TrailerTooLarge:
+    return 431;
+  default:
+    return 400;
+  }
+}
 
 HeadScan scanHead(std::string_view data, size_t resumeFrom, const Limits& limits) {
   HeadScan out;
@@ -162,6 +172,9 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
     }
     if (++fields > limits.maxHeaders) {
       return fail(HeadError::TooManyHeaders);
+    }
+    if (f.size() > kMaxFieldLine) {
+      return fail(HeadError::FieldTooLarge);
     }
     size_t n = 0;
     while (n < f.size() && isTchar(static_cast<unsigned char>(f[n]))) ++n;

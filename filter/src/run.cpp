@@ -16,6 +16,7 @@
 #include "bulwark/filter/config.h"
 #include "bulwark/filter/policy.h"
 #include "bulwark/filter/proxy.h"
+#include "bulwark/filter/snapshot.h"
 #include "bulwark/filter/stats.h"
 #include "bulwark/filter/status.h"
 
@@ -51,19 +52,9 @@ FileStamp stampOf(const std::string& path) {
   return {st.st_ino, st.st_size, st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
 }
 
-detect::EngineConfig engineConfigFor(const Policy& p) {
-  detect::EngineConfig ec;
-  ec.maxBodyBytes = p.inspectBodyBytes;
-  ec.maxDepth = p.maxDepth;
-  ec.maxArgs = p.maxArgs;
-  ec.onLimit = p.onLimit == LimitAction::Block ? detect::EngineConfig::OnLimit::Block
-                                               : detect::EngineConfig::OnLimit::Inspect;
-  return ec;
-}
-
-// Re-reads the configuration (file, environment, flags) and swaps the policy. A broken file
-// keeps the running policy and says why.
-void reload(const cli::ParsedArgs& args, const ProxyConfig& running, PolicyStore& store,
+// Re-reads the configuration (file, environment, flags) and swaps the snapshot (policy, engine,
+// limits) as one. A broken file keeps the running snapshot and says why.
+void reload(const cli::ParsedArgs& args, const ProxyConfig& running, FilterStore& store,
             std::string_view why) {
   auto cfg = loadConfig(args);
   if (!cfg) {
@@ -71,10 +62,10 @@ void reload(const cli::ParsedArgs& args, const ProxyConfig& running, PolicyStore
                {{"why", std::string(why)}, {"error", cfg.error().describe()}});
     return;
   }
-  auto policy = buildPolicy(*cfg);
-  if (!policy) {
+  auto snap = buildSnapshot(*cfg);
+  if (!snap) {
     kLog.error("configuration reload failed; keeping the running policy",
-               {{"why", std::string(why)}, {"error", policy.error().describe()}});
+               {{"why", std::string(why)}, {"error", snap.error().describe()}});
     return;
   }
   std::string restart;
@@ -82,15 +73,19 @@ void reload(const cli::ParsedArgs& args, const ProxyConfig& running, PolicyStore
   if (cfg->statusListen != running.statusListen) restart += "status_listen ";
   if (cfg->threads != running.threads) restart += "threads ";
   if (cfg->upstream != running.upstream || cfg->appPort != running.appPort) restart += "upstream ";
-  const Policy& p = **policy;
-  store.set(std::move(*policy));
+  const auto keep = *snap;
+  const Policy& p = *keep->policy;
+  store.set(std::move(*snap));
   kLog.info("policy reloaded", {{"why", std::string(why)},
                                 {"mode", std::string(modeName(p.mode))},
                                 {"mode_from", cfg->modeSource},
                                 {"allow", std::to_string(p.allow.size())},
                                 {"deny", std::to_string(p.deny.size())},
                                 {"gray", std::to_string(p.gray.size())},
-                                {"overrides", std::to_string(p.overrides.size())}});
+                                {"overrides", std::to_string(p.overrides.size())},
+                                {"inspect_body_bytes", std::to_string(p.inspectBodyBytes)},
+                                {"max_header_bytes",
+                                 std::to_string(keep->limits.maxHeaderBytes)}});
   if (!restart.empty()) {
     restart.pop_back();
     kLog.warn("some changed settings need a restart to apply", {{"settings", restart}});
@@ -100,20 +95,15 @@ void reload(const cli::ParsedArgs& args, const ProxyConfig& running, PolicyStore
 } // namespace
 
 int run(int argc, const char* const* argv) {
-  auto args = cli::parse(argc, argv, proxyOptions());
-  if (!args) {
-    std::fprintf(stderr, "bulwark-proxy: %s\n", args.error().describe().c_str());
-    return cli::kExitUsage;
+  cli::ParsedArgs args;
+  if (auto done = cli::prologue({.name = "bulwark-proxy",
+                                 .synopsis = kSynopsis,
+                                 .description = kDescription,
+                                 .options = proxyOptions()},
+                                argc, argv, args)) {
+    return *done;
   }
-  if (args->help) {
-    std::fputs(cli::usage(kSynopsis, kDescription, proxyOptions()).c_str(), stdout);
-    return cli::kExitOk;
-  }
-  if (args->version) {
-    std::printf("bulwark-proxy %s\n", BULWARK_VERSION);
-    return cli::kExitOk;
-  }
-  auto cfg = loadConfig(*args);
+  auto cfg = loadConfig(args);
   if (!cfg) {
     std::fprintf(stderr, "bulwark-proxy: %s\n", oneLine(cfg.error()).describe().c_str());
     return cli::kExitUsage;
@@ -126,14 +116,14 @@ int run(int argc, const char* const* argv) {
     std::fprintf(stderr, "bulwark-proxy: %s\n", policy.error().describe().c_str());
     return cli::kExitUsage;
   }
-  auto engine = detect::Engine::create(engineConfigFor(**policy));
-  if (!engine) {
-    std::fprintf(stderr, "bulwark-proxy: detection engine: %s\n", engine.error().describe().c_str());
+  auto snap = buildSnapshot(*cfg);
+  if (!snap) {
+    std::fprintf(stderr, "bulwark-proxy: %s\n", snap.error().describe().c_str());
     return cli::kExitFailure;
   }
-  PolicyStore policies(std::move(*policy));
+  FilterStore snapshots(std::move(*snap));
 
-  auto server = ProxyServer::create(*cfg, *engine, policies);
+  auto server = ProxyServer::create(*cfg, snapshots);
   if (!server) {
     std::fprintf(stderr, "bulwark-proxy: %s\n", server.error().describe().c_str());
     return cli::kExitFailure;
@@ -161,7 +151,7 @@ int run(int argc, const char* const* argv) {
         return;
       }
       if (sig == SIGHUP) {
-        reload(*args, *cfg, policies, "SIGHUP");
+        reload(args, *cfg, snapshots, "SIGHUP");
         waitSignal();
         return;
       }
@@ -186,7 +176,7 @@ int run(int argc, const char* const* argv) {
       if (!(now == stamp) || !(policyNow == policyStamp)) {
         stamp = now;
         policyStamp = policyNow;
-        reload(*args, *cfg, policies, "configuration file changed");
+        reload(args, *cfg, snapshots, "configuration file changed");
       }
       watchFile();
     });

@@ -2,6 +2,40 @@
 
 namespace bulwark::filter {
 
+namespace {
+
+#define BW_NAME(n) #n,
+constexpr std::array<std::string_view, static_cast<size_t>(UpstreamError::Count)>
+    kUpstreamErrorNames = {BW_UPSTREAM_ERRORS(BW_NAME)};
+constexpr std::array<std::string_view, static_cast<size_t>(Uninspected::Count)> kUninspectedNames =
+    {BW_UNINSPECTED(BW_NAME)};
+constexpr std::array<std::string_view, static_cast<size_t>(TimeoutKind::Count)> kTimeoutNames = {
+    BW_TIMEOUTS(BW_NAME)};
+constexpr std::array<std::string_view, static_cast<size_t>(InternalError::Count)>
+    kInternalErrorNames = {BW_INTERNAL_ERRORS(BW_NAME)};
+#undef BW_NAME
+
+// One counter family with a single label whose values are `names`.
+template <size_t N>
+void labelled(metrics::TextWriter& w, std::string_view family, std::string_view help,
+              std::string_view label, const std::array<std::string_view, N>& names,
+              const std::array<metrics::Counter, N>& counters) {
+  w.family(family, "counter", help);
+  for (size_t i = 0; i < N; ++i) {
+    std::string labels(label);
+    labels += "=\"";
+    labels += names[i];
+    labels += '"';
+    w.sample(family, labels, counters[i].value());
+  }
+}
+
+} // namespace
+
+std::string_view internalErrorName(InternalError e) {
+  return kInternalErrorNames[static_cast<size_t>(e)];
+}
+
 ProxyStats& stats() {
   static ProxyStats s;
   return s;
@@ -21,28 +55,16 @@ std::string ProxyStats::render() const {
              requestsByClass[i].value());
   }
 
-  w.family("bulwark_upstream_errors_total", "counter", "Failures talking to the app, by kind");
-  {
-    size_t i = 0;
-#define BW_X(n) w.sample("bulwark_upstream_errors_total", "kind=\"" #n "\"", upstreamErrors[i++].value());
-    BW_UPSTREAM_ERRORS(BW_X)
-#undef BW_X
-  }
-  w.family("bulwark_uninspected_connections_total", "counter",
-           "Connections passed through without HTTP inspection, by detected protocol");
-  {
-    size_t i = 0;
-#define BW_X(n) w.sample("bulwark_uninspected_connections_total", "reason=\"" #n "\"", uninspected[i++].value());
-    BW_UNINSPECTED(BW_X)
-#undef BW_X
-  }
-  w.family("bulwark_timeouts_total", "counter", "Connections or requests ended by a timeout");
-  {
-    size_t i = 0;
-#define BW_X(n) w.sample("bulwark_timeouts_total", "kind=\"" #n "\"", timeouts[i++].value());
-    BW_TIMEOUTS(BW_X)
-#undef BW_X
-  }
+  labelled(w, "bulwark_upstream_errors_total", "Failures talking to the app, by kind", "kind",
+           kUpstreamErrorNames, upstreamErrors);
+  labelled(w, "bulwark_uninspected_connections_total",
+           "Connections passed through without HTTP inspection, by detected protocol", "reason",
+           kUninspectedNames, uninspected);
+  labelled(w, "bulwark_timeouts_total", "Connections or requests ended by a timeout", "kind",
+           kTimeoutNames, timeouts);
+  labelled(w, "bulwark_internal_errors_total",
+           "Exceptions that escaped a connection or event loop (the connection was closed)",
+           "where", kInternalErrorNames, internalErrors);
   w.family("bulwark_bad_requests_total", "counter", "Requests refused as malformed, by reason");
   for (size_t i = 1; i < badRequests.size(); ++i) {
     w.sample("bulwark_bad_requests_total",

@@ -1,5 +1,8 @@
 #include "bulwark/filter/status.h"
 
+#include "bulwark/common/listener.h"
+#include "worker.h"
+
 #include <chrono>
 #include <mutex>
 
@@ -11,7 +14,6 @@
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -134,6 +136,12 @@ struct StatusServer::Impl {
       parser.header_limit(8192);
       parser.body_limit(4096);
       stream.expires_after(10s);
+      co_await http::async_read_header(stream, buf, parser,
+                                       asio::redirect_error(asio::use_awaitable, ec));
+      // Probes and scrapes carry no chunked body; its trailer section would be unbounded.
+      if (ec || parser.chunked()) {
+        break;
+      }
       co_await http::async_read(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         break;
@@ -158,10 +166,24 @@ struct StatusServer::Impl {
         }
         continue;
       }
-      asio::co_spawn(ctx, session(std::move(s)), asio::detached);
+      asio::co_spawn(ctx, session(std::move(s)), [](const std::exception_ptr& e) {
+        reportEscaped(e, InternalError::status, 0);
+      });
     }
   }
 };
+
+// An accept loop that died of an exception is counted and started again.
+void StatusServer::spawnAcceptLoop(Impl& impl) {
+  asio::co_spawn(impl.ctx, impl.acceptLoop(), [&impl](const std::exception_ptr& e) {
+    if (e) {
+      reportEscaped(e, InternalError::status, 0);
+      if (impl.acceptor.is_open()) {
+        spawnAcceptLoop(impl);
+      }
+    }
+  });
+}
 
 StatusServer::StatusServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -171,33 +193,17 @@ Result<std::unique_ptr<StatusServer>> StatusServer::create(const net::HostPort& 
                                                            Hooks hooks) {
   auto impl = std::make_unique<Impl>();
   impl->hooks = std::move(hooks);
-  error_code ec;
-  tcp::endpoint ep(asio::ip::make_address(listen.host, ec), listen.port);
-  if (!ec) {
-    impl->acceptor.open(ep.protocol(), ec);
+  auto acceptor = net::openListener(impl->ctx, listen, {.backlog = 128});
+  if (!acceptor) {
+    return tl::unexpected(acceptor.error().wrap("status"));
   }
-  if (!ec && ep.address().is_v6()) {
-    impl->acceptor.set_option(asio::ip::v6_only(true), ec);
-  }
-  if (!ec) {
-    impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  }
-  if (!ec) {
-    impl->acceptor.bind(ep, ec);
-  }
-  if (!ec) {
-    impl->acceptor.listen(128, ec);
-  }
-  if (ec) {
-    return BW_ERR(std::error_code(ec.value(), std::generic_category()),
-                  "status listen " + listen.str());
-  }
+  impl->acceptor = std::move(*acceptor);
   return std::unique_ptr<StatusServer>(new StatusServer(std::move(impl)));
 }
 
 void StatusServer::start() {
-  asio::co_spawn(impl_->ctx, impl_->acceptLoop(), asio::detached);
-  thread_ = std::thread([this] { impl_->ctx.run(); });
+  spawnAcceptLoop(*impl_);
+  thread_ = std::thread([this] { runGuarded(impl_->ctx); });
 }
 
 void StatusServer::stop() {

@@ -337,20 +337,15 @@ Result<Options> loadOptions(const cli::ParsedArgs& args) {
 }
 
 int run(int argc, const char* const* argv) {
-  auto args = cli::parse(argc, argv, initOptions(), 1);
-  if (!args) {
-    std::fprintf(stderr, "bulwark-init: %s\n", args.error().describe().c_str());
-    return cli::kExitUsage;
+  cli::ParsedArgs args;
+  if (auto done = cli::prologue({.name = "bulwark-init",
+                                 .synopsis = kSynopsis,
+                                 .description = kDescription,
+                                 .options = initOptions(), .maxPositional = 1},
+                                argc, argv, args)) {
+    return *done;
   }
-  if (args->help) {
-    std::fputs(cli::usage(kSynopsis, kDescription, initOptions()).c_str(), stdout);
-    return cli::kExitOk;
-  }
-  if (args->version) {
-    std::printf("bulwark-init %s\n", BULWARK_VERSION);
-    return cli::kExitOk;
-  }
-  auto opts = loadOptions(*args);
+  auto opts = loadOptions(args);
   if (!opts) {
     std::fprintf(stderr, "bulwark-init: %s\n", opts.error().describe().c_str());
     return cli::kExitUsage;

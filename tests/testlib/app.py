@@ -24,6 +24,7 @@ headers a GET would get and no body):
   /status?code=N           answers with status N
   /hop                     response carrying hop-by-hop headers (Connection: X-Resp-Hop, ...)
   /bad-response            writes a broken status line and closes
+  /trailer?bytes=N         chunked response "ok" followed by one trailer field X-Big of N bytes
   /reset                   closes the connection without answering (RST)
   /ws                      WebSocket handshake (101) then echo of frames
   /stats                   JSON: total requests (other than /stats) / connections seen
@@ -432,6 +433,13 @@ def dispatch(c, method, target, version, headers, keep):
         c.send_response(200, [("Content-Type", "text/plain"), ("Connection", "X-Resp-Hop"),
                               ("X-Resp-Hop", "secret"), ("Keep-Alive", "timeout=5"),
                               ("X-Normal", "yes")], b"hop\n", head_only, keep)
+        return keep
+    if path == "/trailer":
+        n = qint(q, "bytes", 10)
+        c.send_response(200, [("Content-Type", "text/plain"), ("Transfer-Encoding", "chunked"),
+                              ("Trailer", "X-Big")] + ka_hdr, b"", True, keep)
+        if not head_only:
+            c.send(b"2\r\nok\r\n0\r\nX-Big: " + b"t" * n + b"\r\n\r\n")
         return keep
     if path == "/bad-response":
         c.send(b"HTTP/1.1 abc this is not a status line\r\nContent-Length: zz\r\n\r\n")

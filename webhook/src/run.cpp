@@ -31,20 +31,15 @@ constexpr std::string_view kDescription =
 } // namespace
 
 int run(int argc, const char* const* argv) {
-  auto args = cli::parse(argc, argv, webhookOptions());
-  if (!args) {
-    std::fprintf(stderr, "bulwark-webhook: %s\n", args.error().describe().c_str());
-    return cli::kExitUsage;
+  cli::ParsedArgs args;
+  if (auto done = cli::prologue({.name = "bulwark-webhook",
+                                 .synopsis = kSynopsis,
+                                 .description = kDescription,
+                                 .options = webhookOptions()},
+                                argc, argv, args)) {
+    return *done;
   }
-  if (args->help) {
-    std::fputs(cli::usage(kSynopsis, kDescription, webhookOptions()).c_str(), stdout);
-    return cli::kExitOk;
-  }
-  if (args->version) {
-    std::printf("bulwark-webhook %s\n", BULWARK_VERSION);
-    return cli::kExitOk;
-  }
-  auto cfg = loadConfig(*args);
+  auto cfg = loadConfig(args);
   if (!cfg) {
     std::fprintf(stderr, "bulwark-webhook: %s\n", cfg.error().describe().c_str());
     return cli::kExitUsage;

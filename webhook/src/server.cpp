@@ -27,6 +27,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "bulwark/common/listener.h"
 #include "bulwark/common/log.h"
 #include "bulwark/common/names.h"
 #include "bulwark/webhook/inject.h"
@@ -312,27 +313,11 @@ Result<std::unique_ptr<Server>> Server::create(const WebhookConfig& cfg) {
   if (auto st = impl->tls.loadInitial(); !st) {
     return tl::unexpected(st.error());
   }
-  error_code ec;
-  tcp::endpoint ep(asio::ip::make_address(cfg.listen.host, ec), cfg.listen.port);
-  if (!ec) {
-    impl->acceptor.open(ep.protocol(), ec);
+  auto acceptor = net::openListener(impl->ctx, cfg.listen, {.backlog = 512, .v6Only = false});
+  if (!acceptor) {
+    return tl::unexpected(acceptor.error());
   }
-  if (!ec && ep.address().is_v6()) {
-    impl->acceptor.set_option(asio::ip::v6_only(false), ec);
-  }
-  if (!ec) {
-    impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  }
-  if (!ec) {
-    impl->acceptor.bind(ep, ec);
-  }
-  if (!ec) {
-    impl->acceptor.listen(512, ec);
-  }
-  if (ec) {
-    return BW_ERR(std::error_code(ec.value(), std::generic_category()),
-                  "listen " + cfg.listen.str());
-  }
+  impl->acceptor = std::move(*acceptor);
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 

@@ -76,3 +76,37 @@ TEST(Cli, UsageListsEveryOption) {
 
 } // namespace
 } // namespace bulwark::cli
+
+namespace bulwark::cli {
+namespace {
+
+const std::vector<OptionSpec>& prologueSpecs() {
+  static const std::vector<OptionSpec> s = {{.name = "port", .metavar = "N", .help = "a port"}};
+  return s;
+}
+
+int runPrologue(std::vector<const char*> argv, ParsedArgs& out) {
+  argv.insert(argv.begin(), "prog");
+  const auto done = prologue({.name = "prog", .synopsis = "prog [--port N]", .description = "d",
+                              .options = prologueSpecs()},
+                             static_cast<int>(argv.size()), argv.data(), out);
+  return done ? *done : -1;
+}
+
+TEST(Prologue, HelpVersionUsageErrorAndRun) {
+  ParsedArgs a;
+  testing::internal::CaptureStdout();
+  EXPECT_EQ(runPrologue({"--help"}, a), kExitOk);
+  EXPECT_NE(testing::internal::GetCapturedStdout().find("prog [--port N]"), std::string::npos);
+  testing::internal::CaptureStdout();
+  EXPECT_EQ(runPrologue({"--version"}, a), kExitOk);
+  EXPECT_EQ(testing::internal::GetCapturedStdout().rfind("prog ", 0), 0u);
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(runPrologue({"--nope"}, a), kExitUsage);
+  EXPECT_EQ(testing::internal::GetCapturedStderr().rfind("prog: ", 0), 0u);
+  EXPECT_EQ(runPrologue({"--port", "80"}, a), -1);
+  EXPECT_EQ(a.last("port"), "80");
+}
+
+} // namespace
+} // namespace bulwark::cli

@@ -50,6 +50,21 @@ std::optional<std::string> env(std::string_view flagName);
 std::string usage(std::string_view synopsis, std::string_view description,
                   const std::vector<OptionSpec>& specs);
 
+// What a program says about itself on the command line.
+struct Program {
+  std::string_view name; // "bulwark-proxy": prefix of usage errors and of --version
+  std::string_view synopsis;
+  std::string_view description;
+  const std::vector<OptionSpec>& options;
+  size_t maxPositional = 0;
+};
+
+// The prologue every binary shares: parses the command line and answers --help (stdout,
+// exit 0), --version (stdout, exit 0) and usage errors (stderr, exit 2). Returns the exit code
+// when the program is done, nullopt when `out` holds arguments to run with.
+std::optional<int> prologue(const Program& program, int argc, const char* const* argv,
+                            ParsedArgs& out);
+
 std::optional<uint64_t> parseUint(std::string_view text, uint64_t min, uint64_t max);
 
 // Splits "a,b, c" into trimmed, non-empty items.

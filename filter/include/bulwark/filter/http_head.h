@@ -30,7 +30,10 @@ namespace bulwark::filter::http1 {
   X(TransferEncodingInHttp10, "te_http10")                                                       \
   X(MissingHost, "missing_host")                                                                 \
   X(DuplicateHost, "duplicate_host")                                                             \
-  X(BadChunk, "bad_chunk")
+  X(BadChunk, "bad_chunk")                                                                       \
+  X(FieldTooLarge, "field_too_large")                                                            \
+  X(TrailerTooLarge, "trailer_too_large")                                                        \
+  X(BadTrailer, "bad_trailer")
 
 enum class HeadError : uint8_t {
 #define BW_X(name, label) name,
@@ -41,6 +44,10 @@ enum class HeadError : uint8_t {
 
 std::string_view headErrorLabel(HeadError e);
 int headErrorStatus(HeadError e);
+
+// The longest header field line (name, colon, value) accepted in a request. Larger fields are
+// refused (431) before any parser stores them: Beast keeps field offsets in 16 bits.
+constexpr size_t kMaxFieldLine = 65000;
 
 // What the proxy must know about a valid head to frame and forward the request.
 struct HeadInfo {

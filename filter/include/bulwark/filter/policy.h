@@ -71,16 +71,17 @@ Status applyPolicyJson(std::string_view policyObjectJson, Policy& out);
 // The policy of a configuration: its "policy" object plus the filter mode.
 Result<std::shared_ptr<const Policy>> buildPolicy(const ProxyConfig& cfg);
 
-// Holds the current policy; reload swaps in a new immutable snapshot. Readers poll version()
-// (one relaxed load) and take a new reference only when it changed.
-class PolicyStore {
+// Holds the current immutable snapshot; reload swaps in a new one. Readers poll version()
+// (one acquire load) and take a new reference only when it changed.
+template <class T>
+class SnapshotStore {
 public:
-  explicit PolicyStore(std::shared_ptr<const Policy> p) : current_(std::move(p)) {}
-  std::shared_ptr<const Policy> get() const {
+  explicit SnapshotStore(std::shared_ptr<const T> p) : current_(std::move(p)) {}
+  std::shared_ptr<const T> get() const {
     std::lock_guard lock(mutex_);
     return current_;
   }
-  void set(std::shared_ptr<const Policy> p) {
+  void set(std::shared_ptr<const T> p) {
     std::lock_guard lock(mutex_);
     current_ = std::move(p);
     version_.fetch_add(1, std::memory_order_release);
@@ -89,8 +90,10 @@ public:
 
 private:
   mutable std::mutex mutex_;
-  std::shared_ptr<const Policy> current_;
+  std::shared_ptr<const T> current_;
   std::atomic<uint64_t> version_{1};
 };
+
+using PolicyStore = SnapshotStore<Policy>;
 
 } // namespace bulwark::filter

@@ -9,6 +9,7 @@
 #include "bulwark/detect/engine.h"
 #include "bulwark/filter/config.h"
 #include "bulwark/filter/policy.h"
+#include "bulwark/filter/snapshot.h"
 
 namespace bulwark::filter {
 
@@ -19,10 +20,9 @@ class Worker;
 class ProxyServer {
 public:
   // Binds every listen address (errors are returned, nothing is left bound on failure).
-  // `engine` may be null only when the mode is off for good (no inspection at all).
+  // Requests are handled with the store's current snapshot (policy, engine, limits).
   static Result<std::unique_ptr<ProxyServer>> create(const ProxyConfig& cfg,
-                                                     detect::EnginePtr engine,
-                                                     const PolicyStore& policies);
+                                                     const FilterStore& store);
   ~ProxyServer();
   ProxyServer(const ProxyServer&) = delete;
   ProxyServer& operator=(const ProxyServer&) = delete;
@@ -39,11 +39,10 @@ public:
   const ProxyConfig& config() const { return cfg_; }
 
 private:
-  ProxyServer(const ProxyConfig& cfg, detect::EnginePtr engine, const PolicyStore& policies);
+  ProxyServer(const ProxyConfig& cfg, const FilterStore& store);
 
   ProxyConfig cfg_;
-  detect::EnginePtr engine_;
-  const PolicyStore& policies_;
+  const FilterStore& store_;
   std::vector<uint16_t> listenPorts_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;

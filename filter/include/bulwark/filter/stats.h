@@ -20,6 +20,8 @@ namespace bulwark::filter {
 #define BW_UPSTREAM_ERRORS(X) X(connect) X(timeout) X(closed) X(bad_response)
 #define BW_UNINSPECTED(X) X(http2) X(tls) X(unknown)
 #define BW_TIMEOUTS(X) X(header) X(idle) X(body) X(send) X(upstream) X(tunnel)
+// Where an exception escaped a coroutine or an event loop (should stay 0).
+#define BW_INTERNAL_ERRORS(X) X(session) X(tunnel) X(accept) X(sweep) X(worker) X(status)
 
 enum class UpstreamError {
 #define BW_X(n) n,
@@ -40,6 +42,14 @@ enum class TimeoutKind {
       Count
 };
 
+enum class InternalError {
+#define BW_X(n) n,
+  BW_INTERNAL_ERRORS(BW_X)
+#undef BW_X
+      Count
+};
+std::string_view internalErrorName(InternalError e);
+
 struct ProxyStats {
 #define BW_X(name, help) metrics::Counter name;
   BW_PROXY_COUNTERS(BW_X)
@@ -49,6 +59,7 @@ struct ProxyStats {
   std::array<metrics::Counter, static_cast<size_t>(Uninspected::Count)> uninspected;
   std::array<metrics::Counter, static_cast<size_t>(TimeoutKind::Count)> timeouts;
   std::array<metrics::Counter, static_cast<size_t>(http1::HeadError::Count)> badRequests;
+  std::array<metrics::Counter, static_cast<size_t>(InternalError::Count)> internalErrors;
   // attacks by class and action (0 = logged, 1 = blocked)
   std::array<std::array<metrics::Counter, 2>, static_cast<size_t>(detect::AttackClass::Count)>
       attacks;
@@ -66,6 +77,8 @@ struct ProxyStats {
   }
   void upstreamError(UpstreamError e) { upstreamErrors[static_cast<size_t>(e)].inc(); }
   void timeout(TimeoutKind k) { timeouts[static_cast<size_t>(k)].inc(); }
+  void internalError(InternalError e) { internalErrors[static_cast<size_t>(e)].inc(); }
+  void badRequest(http1::HeadError e) { badRequests[static_cast<size_t>(e)].inc(); }
 
   // Prometheus text exposition of everything above.
   std::string render() const;

@@ -28,6 +28,7 @@ public:
 private:
   struct Impl;
   explicit StatusServer(std::unique_ptr<Impl> impl);
+  static void spawnAcceptLoop(Impl& impl);
   std::unique_ptr<Impl> impl_;
   std::thread thread_;
 };

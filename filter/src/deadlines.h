@@ -1,0 +1,37 @@
+#pragma once
+
+#include <chrono>
+
+#include <boost/intrusive/list.hpp>
+
+#include "bulwark/filter/stats.h"
+
+namespace bulwark::filter {
+
+// Timeout bookkeeping: each connection has one deadline; the worker's sweep checks them all a
+// few times a second (setting a deadline is a store, not a timer operation).
+class Conn : public boost::intrusive::list_base_hook<
+                 boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+public:
+  using Clock = std::chrono::steady_clock;
+
+  virtual ~Conn() = default;
+  // The deadline passed (or a drain closes an idle connection): cancel what is pending.
+  virtual void expire(bool drainClose) = 0;
+
+  void arm(TimeoutKind kind, std::chrono::milliseconds d) {
+    kind_ = kind;
+    deadline_ = Clock::now() + d;
+    expired_ = false;
+  }
+
+  Clock::time_point deadline_ = Clock::time_point::max();
+  TimeoutKind kind_ = TimeoutKind::idle;
+  bool expired_ = false;
+  bool idle_ = false; // waiting for a next request that has not started
+  Clock::time_point idleSince_{};
+};
+
+using ConnList = boost::intrusive::list<Conn, boost::intrusive::constant_time_size<false>>;
+
+} // namespace bulwark::filter

@@ -1,0 +1,185 @@
+#include "bulwark/filter/forward_headers.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "bulwark/common/cli.h"
+#include "bulwark/filter/local_reply.h"
+
+namespace bulwark::filter {
+namespace {
+
+namespace http = boost::beast::http;
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Names listed in a Connection header are hop-by-hop for this message too.
+bool listedIn(const std::vector<std::string>& tokens, std::string_view name) {
+  return std::any_of(tokens.begin(), tokens.end(),
+                     [&](const std::string& t) { return iequals(t, name); });
+}
+
+template <bool isRequest>
+std::vector<std::string> connectionTokens(const http::header<isRequest>& h) {
+  if (auto c = h.find(http::field::connection); c != h.end()) {
+    return cli::splitList(c->value());
+  }
+  return {};
+}
+
+void appendField(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out += ": ";
+  out.append(value);
+  out += "\r\n";
+}
+
+} // namespace
+
+bool validRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) {
+    return false;
+  }
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == ':' || c == '-';
+  });
+}
+
+std::string newRequestId() {
+  thread_local std::mt19937_64 rng{
+      std::random_device{}() ^
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    uint64_t v = rng();
+    for (int i = 0; i < 16; ++i) {
+      id[half * 16 + i] = kHex[v & 0xF];
+      v >>= 4;
+    }
+  }
+  return id;
+}
+
+bool isHopByHop(http::field f) {
+  switch (f) {
+  case http::field::connection:
+  case http::field::keep_alive:
+  case http::field::proxy_connection:
+  case http::field::te:
+  case http::field::trailer:
+  case http::field::transfer_encoding:
+  case http::field::upgrade:
+  case http::field::content_length: // re-stated from the parsed framing
+    return true;
+  default:
+    return false;
+  }
+}
+
+std::string requestHeadForApp(const RequestHead& req, const AppHeadParams& p) {
+  std::string out;
+  out.reserve(1024);
+  out.append(req.method_string());
+  out += ' ';
+  out.append(p.target);
+  out += " HTTP/1.1\r\n";
+  const auto dropped = connectionTokens(req);
+  std::string xff;
+  bool host = false;
+  for (const auto& f : req) {
+    const auto name = f.name();
+    if (isHopByHop(name) || name == http::field::expect) {
+      continue;
+    }
+    const auto fname = f.name_string();
+    if (name == http::field::unknown && iequals(fname, "x-forwarded-for")) {
+      if (!xff.empty()) {
+        xff += ", ";
+      }
+      xff.append(f.value());
+      continue;
+    }
+    if (name == http::field::unknown &&
+        (iequals(fname, "x-forwarded-proto") || iequals(fname, "x-request-id"))) {
+      continue;
+    }
+    if (!dropped.empty() && listedIn(dropped, fname)) {
+      continue;
+    }
+    host = host || name == http::field::host;
+    appendField(out, fname, f.value());
+  }
+  if (!host) {
+    appendField(out, "Host", p.defaultHost);
+  }
+  out += "X-Forwarded-For: ";
+  if (!xff.empty()) {
+    out += xff;
+    out += ", ";
+  }
+  out.append(p.peerIp);
+  out += "\r\nX-Forwarded-Proto: http\r\n";
+  appendField(out, "X-Request-Id", p.requestId);
+  if (p.chunked) {
+    out += "Transfer-Encoding: chunked\r\n";
+  } else if (p.contentLength) {
+    appendField(out, "Content-Length", std::to_string(*p.contentLength));
+  }
+  if (p.upgrade) {
+    out += "Connection: Upgrade\r\n";
+    appendField(out, "Upgrade", req[http::field::upgrade]);
+  }
+  out += "\r\n";
+  return out;
+}
+
+std::string responseHeadForClient(const ResponseHead& res, const ClientHeadParams& p) {
+  const unsigned status = res.result_int();
+  std::string out;
+  out.reserve(512);
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  const auto reason = res.reason();
+  out.append(reason.empty() ? reasonPhrase(status) : reason);
+  out += "\r\n";
+  const auto dropped = p.keepUpgrade ? std::vector<std::string>{} : connectionTokens(res);
+  bool hasId = false;
+  for (const auto& f : res) {
+    const auto name = f.name();
+    if (p.keepUpgrade && (name == http::field::connection || name == http::field::upgrade)) {
+      // a 101 keeps its protocol switch fields
+    } else if (name == http::field::content_length && p.keepLength) {
+      // the length stays (also for HEAD and 304 answers)
+    } else if (isHopByHop(name) || (!dropped.empty() && listedIn(dropped, f.name_string()))) {
+      continue;
+    }
+    hasId = hasId || iequals(f.name_string(), "x-request-id");
+    appendField(out, f.name_string(), f.value());
+  }
+  if (!hasId) {
+    appendField(out, "X-Request-Id", p.requestId);
+  }
+  if (p.chunkedOut) {
+    out += "Transfer-Encoding: chunked\r\n";
+  }
+  if (!p.keepUpgrade && status >= 200) {
+    if (p.closeAfter) {
+      out += "Connection: close\r\n";
+    } else if (p.http10) {
+      out += "Connection: keep-alive\r\n";
+    }
+  }
+  out += "\r\n";
+  return out;
+}
+
+} // namespace bulwark::filter

@@ -1,0 +1,257 @@
+#include <mutex>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+
+#include "bulwark/common/log.h"
+#include "bulwark/filter/forward_headers.h"
+#include "session.h"
+#include "session_const.h"
+
+namespace bulwark::filter {
+namespace {
+
+const log::Logger kLog("proxy");
+
+bool isHttpError(const error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::need_buffer).category();
+}
+
+} // namespace
+
+std::string Session::appHead(const Exchange& x) const {
+  const auto& req = reqParser_->get();
+  const auto addr = local_.address();
+  const std::string defaultHost =
+      (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" +
+      std::to_string(local_.port());
+  return requestHeadForApp(req, {.requestId = requestId_,
+                                 .peerIp = peerIp_,
+                                 .target = req.target(),
+                                 .defaultHost = defaultHost,
+                                 .chunked = x.info->chunked,
+                                 .contentLength = x.info->contentLength,
+                                 .upgrade = x.upgrade});
+}
+
+// Connect (or reuse), send the head and relay the body; a pooled connection that turns out to
+// be dead before any answer is replaced once, when the request can be sent again (no body).
+awaitable<bool> Session::forward(Exchange& x) {
+  const std::string upHead = appHead(x);
+  const bool chunked = x.info->chunked;
+  error_code ec;
+  for (int attempt = 0;; ++attempt) {
+    bool reused = false;
+    if (const unsigned st = co_await connectUpstream(reused, true, x.hasBody); st != 0) {
+      co_await sendError(st, st == 504 ? "app connect timeout" : "app unreachable");
+      co_return false;
+    }
+    if (!x.continueSent && x.info->expectContinue && x.hasBody && !x.http10) {
+      if (!co_await sendContinue()) {
+        co_return false;
+      }
+      x.continueSent = true;
+    }
+    arm(TimeoutKind::upstream, to_.upstreamRead);
+    if (x.prefixLen > 0 || (x.hasBody && body_.done())) {
+      // Head and the inspected body prefix in one write; the terminator if that was all.
+      co_await writeFramed(upstream_, upHead, prefix_.data(), x.prefixLen, chunked,
+                           chunked && body_.done(), ec);
+    } else {
+      co_await asio::async_write(upstream_, asio::buffer(upHead), BW_EC);
+    }
+    if (ec) {
+      closeUpstream();
+      if (reused && attempt == 0 && !expired_ && !x.hasBody) {
+        continue;
+      }
+      stats().upstreamError(expired_ ? UpstreamError::timeout : UpstreamError::closed);
+      co_await sendError(expired_ ? 504 : 502, "app closed the connection");
+      co_return false;
+    }
+    if (x.hasBody && !body_.done()) {
+      const BodyOutcome b = co_await relayRequestBody(chunked);
+      if (b == BodyOutcome::UpstreamFailed) {
+        x.upstreamUsable = false;
+        x.keepAlive = false; // the rest of the body is still on the client connection
+      } else if (b != BodyOutcome::Done) {
+        // The app waits for a body that will not come: it is closed, the client answered.
+        closeUpstream();
+        co_await answerBodyFailure(b);
+        co_return false;
+      }
+    }
+
+    co_await readResponseHead(x.isHead, ec);
+    if (!ec) {
+      break;
+    }
+    const bool timedOut = expired_;
+    closeUpstream();
+    if (reused && attempt == 0 && !x.hasBody && !timedOut &&
+        (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
+         ec == asio::error::eof)) {
+      continue;
+    }
+    if (timedOut) {
+      stats().timeout(TimeoutKind::upstream);
+      stats().upstreamError(UpstreamError::timeout);
+      co_await sendError(504, "app did not answer in time");
+    } else {
+      stats().upstreamError(isHttpError(ec) && ec != http::error::end_of_stream
+                                ? UpstreamError::bad_response
+                                : UpstreamError::closed);
+      co_await sendError(502, "app closed the connection or sent a malformed response");
+    }
+    co_return false;
+  }
+  co_return co_await relayResponse(x);
+}
+
+// A fresh response parser and the app's next response head (a HEAD answer has no body). Only
+// the head: the body is decoded by resBody_.
+awaitable<void> Session::readResponseHead(bool isHead, error_code& ec) {
+  resParser_.emplace();
+  resParser_->header_limit(kUpstreamHeadLimit);
+  resParser_->body_limit(UINT64_MAX);
+  if (isHead) {
+    resParser_->skip(true);
+  }
+  arm(TimeoutKind::upstream, to_.upstreamRead);
+  co_await http::async_read_header(upstream_, ubuf_, *resParser_, BW_EC);
+}
+
+// Forwards interim responses, then the final one: head rewritten for this hop, body streamed.
+awaitable<bool> Session::relayResponse(Exchange& x) {
+  error_code ec;
+  for (;;) {
+    const unsigned status = resParser_->get().result_int();
+    if (status >= 200 || status == 101) {
+      break;
+    }
+    if (status != 100 && !x.http10) { // 100 is answered by the proxy itself
+      const std::string interim =
+          responseHeadForClient(resParser_->get(), {.requestId = requestId_,
+                                                    .keepLength = !resParser_->chunked()});
+      arm(TimeoutKind::send, to_.send);
+      co_await asio::async_write(client_, asio::buffer(interim), BW_EC);
+      if (ec) {
+        closeUpstream();
+        co_return false;
+      }
+    }
+    co_await readResponseHead(x.isHead, ec);
+    if (ec) {
+      const bool timedOut = expired_;
+      closeUpstream();
+      stats().upstreamError(timedOut ? UpstreamError::timeout : UpstreamError::closed);
+      co_await sendError(timedOut ? 504 : 502, "app failed after an interim response");
+      co_return false;
+    }
+  }
+
+  const auto& res = resParser_->get();
+  const unsigned status = res.result_int();
+  if (status == 101) {
+    if (!x.upgrade) {
+      closeUpstream();
+      stats().upstreamError(UpstreamError::bad_response);
+      co_await sendError(502, "app switched protocols without an upgrade request");
+      co_return false;
+    }
+    const std::string h = responseHeadForClient(
+        res, {.requestId = requestId_, .keepUpgrade = true, .keepLength = !resParser_->chunked()});
+    arm(TimeoutKind::send, to_.send);
+    co_await asio::async_write(client_, asio::buffer(h), BW_EC);
+    finishRequest(status);
+    if (!ec) {
+      co_await tunnel();
+    }
+    co_return false;
+  }
+
+  const bool bodyless = x.isHead || status == 204 || status == 304;
+  bool chunkedOut = false;
+  bool closeAfter = !x.keepAlive || w_.draining();
+  if (!bodyless && !resParser_->content_length()) {
+    if (x.http10) {
+      closeAfter = true; // close-delimited for an HTTP/1.0 client
+    } else {
+      chunkedOut = true;
+    }
+  }
+  const std::string head = responseHeadForClient(res, {.requestId = requestId_,
+                                                       .keepLength = !resParser_->chunked(),
+                                                       .chunkedOut = chunkedOut,
+                                                       .closeAfter = closeAfter,
+                                                       .http10 = x.http10});
+  if (!co_await relayResponseBody(head, bodyless, chunkedOut, x.upstreamUsable)) {
+    co_return false;
+  }
+  finishRequest(status);
+  if (x.upstreamUsable && resParser_->keep_alive() && ubuf_.size() == 0 && upstream_.is_open()) {
+    w_.pool().put(upstreamEp_, std::move(upstream_));
+    upstream_ = tcp::socket(w_.ctx());
+  } else {
+    closeUpstream();
+  }
+  // When a drain began after the head went out, the connection stays until it is idle for a
+  // moment (the sweep closes it) or the next request, answered with Connection: close.
+  co_return !closeAfter;
+}
+
+// Returns 0 on success, else the status to answer (502 refused/unreachable, 504 timeout).
+awaitable<unsigned> Session::connectUpstream(bool& reused, bool allowPool, bool withBody) {
+  if (allowPool && w_.pool().take(upstreamEp_, upstream_, withBody)) {
+    reused = true;
+    stats().upstream_reused_total.inc();
+    co_return 0;
+  }
+  error_code ec;
+  upstream_ = tcp::socket(w_.ctx());
+  upstream_.open(upstreamEp_.protocol(), ec);
+  if (ec) {
+    stats().upstreamError(UpstreamError::connect);
+    co_return 502;
+  }
+  if (!cfg_.sourceAddress.empty() && upstreamEp_.address().is_v4() &&
+      upstreamEp_.address().is_loopback()) {
+    const int one = 1;
+    ::setsockopt(upstream_.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                 sizeof one);
+    upstream_.bind({asio::ip::make_address(cfg_.sourceAddress), 0}, ec);
+    if (ec) {
+      static std::once_flag warned;
+      std::call_once(warned, [&] {
+        kLog.warn("cannot use the proxy source address; connecting from the default address",
+                  {{"source_address", cfg_.sourceAddress}, {"error", ec.message()}});
+      });
+      ec.clear();
+    }
+  }
+  arm(TimeoutKind::upstream, to_.upstreamConnect);
+  co_await upstream_.async_connect(upstreamEp_, BW_EC);
+  if (ec) {
+    const bool timedOut = expired_;
+    closeUpstream();
+    if (timedOut) {
+      stats().timeout(TimeoutKind::upstream);
+      stats().upstreamError(UpstreamError::timeout);
+      co_return 504;
+    }
+    stats().upstreamError(UpstreamError::connect);
+    kLog.debug("app connect failed", {{"upstream", upstreamEp_.address().to_string() + ":" +
+                                                       std::to_string(upstreamEp_.port())},
+                                      {"error", ec.message()}});
+    co_return 502;
+  }
+  stats().upstream_connections_total.inc();
+  upstream_.set_option(tcp::no_delay(true), ec);
+  co_return 0;
+}
+
+} // namespace bulwark::filter
