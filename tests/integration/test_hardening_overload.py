@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from testlib.base import ProxyTestCase  # noqa: E402
 from testlib.httpc import RawConn, build_request  # noqa: E402
-from testlib.proxyctl import http_get  # noqa: E402
+from testlib.proxyctl import ProxyStartError, http_get  # noqa: E402
 from testlib.smuggle import proxy_serves  # noqa: E402
 
 
@@ -91,7 +91,10 @@ class ConnectionCap(ProxyTestCase):
     def test_excess_connections_refused_existing_served(self):
         cfg = connection_cap_config(self.CAP)
         cfg["timeouts"] = {"idle_ms": 30000, "header_ms": 10000}
-        px = self.proxy(upstream_port=self.a.port, config=cfg)
+        try:
+            px = self.proxy(upstream_port=self.a.port, config=cfg)
+        except ProxyStartError as e:
+            self.fail("the proxy does not accept the connection cap setting %r: %s" % (cfg, str(e)[:600]))
         held = []
         for i in range(self.CAP):
             c = self.conn(px.port, timeout=3)
@@ -119,7 +122,7 @@ class ConnectionCap(ProxyTestCase):
                 got = bytes(c.buf)
             if got.startswith(b"HTTP/1.1 200"):
                 served_excess.append(c)
-        self.assertFalse(served_excess, "%d of %d connections beyond max_connections=%d were served"
+        self.assertEqual(len(served_excess), 0, "%d of %d connections beyond max_connections=%d were served"
                          % (len(served_excess), len(excess), self.CAP))
         for i, c in enumerate(held):
             r = c.request("GET", "/echo?again=%d" % i)
@@ -200,10 +203,10 @@ class DrainKeepsAccepting(ProxyTestCase):
         rel = lambda lst: ["%+.2fs %s" % (t - term_at[0], d) for t, d in lst[:5]]  # noqa: E731
         exited = px.proc.poll()
         self.assertGreater(ok_before[0], 0, "no request served before SIGTERM")
-        self.assertFalse(refused, "%d new connections refused during the %.1fs drain window "
+        self.assertEqual(len(refused), 0, "%d new connections refused during the %.1fs drain window "
                                       "(first: %s; proxy exit status now %r)"
                          % (len(refused), DRAIN_ACCEPT_WINDOW_S, rel(refused), exited))
-        self.assertFalse(failed, "%d requests failed during the drain window (first: %s)"
+        self.assertEqual(len(failed), 0, "%d requests failed during the drain window (first: %s)"
                          % (len(failed), rel(failed)))
         self.assertIsNotNone(ready_503_at, "/readyz never answered 503 during the drain window")
         self.assertLess(ready_503_at - term_at[0], 0.5, "/readyz failed only %.2fs after SIGTERM"
@@ -321,7 +324,7 @@ class MemoryPerConnection(ProxyTestCase):
                              "%d -> %d kB); goal <= %d" % (per_conn, n, before, after, IDLE_CONN_BYTES_GOAL))
 
     def test_idle_fresh_connection_memory(self):
-        """Connections that have not sent a byte yet (the benchmark's idle-connection figure)."""
+        # connections that have not sent a byte yet (the benchmark's idle-connection figure)
         n = 2000
         px = self.proxy(upstream_port=self.a.port,
                         config={"threads": 1, "timeouts": {"header_ms": 60000, "idle_ms": 60000}})
