@@ -629,6 +629,41 @@ for _n, _b in MALFORMED_CHUNK_EXTENSIONS.items():
     setattr(MalformedChunkExtensionAnsweredAtOnce, "test_" + _n, (lambda b: lambda self: self.check(b))(_b))
 
 
+PIPELINED_BAD_AFTER_GOOD = {
+    # found by the session fuzzer: a malformed request pipelined after a forwarded one
+    "bare_cr_before_second": b"\rGET /2 HTTP/1.1\r\nHost: shop.local\r\n\r\n",
+    "bare_cr_in_second_value": b"GET /2 HTTP/1.1\r\nHost: shop.local\r\nX-A: b\rc\r\n\r\n",
+    "bad_method_second": b"G@T /2 HTTP/1.1\r\nHost: shop.local\r\n\r\n",
+    "head_then_bare_cr": b"\rET /ws HTTP/1.1\r\nHost: shop.local\r\nUpgrade: websocket\r\n\r\n",
+}
+
+
+class PipelinedRejectionGetsItsOwnRequestId(HardeningCase):
+    """A malformed request pipelined after a forwarded one is rejected under its own request id:
+    the 400 (403 in block mode) and its log/event never carry the id of the request the app
+    served, so a rejection cannot be mistaken for (or hide behind) a forwarded request."""
+
+    def check(self, second, first_method=b"GET"):
+        first = first_method + b" /1 HTTP/1.1\r\nHost: shop.local\r\n\r\n"
+        c, got, _ = self.send(first + second)
+        ids = re.findall(rb"(?im)^x-request-id: *([^\r\n]+)", got)
+        statuses = re.findall(rb"HTTP/1\.1 ([0-9]{3}) ", got)
+        self.assertEqual(statuses[:1], [b"200"], c.transcript())
+        self.assertEqual(len(statuses), 2, "expected the 200 and then a rejection%s" % c.transcript())
+        self.assertTrue(statuses[1].startswith(b"4"), c.transcript())
+        reached = [r.header("x-request-id") for r in self.recorded_requests()]
+        self.assertEqual(len(ids), 2, c.transcript())
+        self.assertNotIn(ids[1], reached, "the rejection reuses the id of the request the app served "
+                                          "(%r)%s" % (ids[1], c.transcript()))
+        self.assertNotEqual(ids[0], ids[1], c.transcript())
+        self.assertAlive()
+
+
+for _n, _b in PIPELINED_BAD_AFTER_GOOD.items():
+    setattr(PipelinedRejectionGetsItsOwnRequestId, "test_" + _n,
+            (lambda b, m: lambda self: self.check(b, m))(_b, b"HEAD" if _n.startswith("head") else b"GET"))
+
+
 # ---------------------------------------------------------------------------------------------
 # 3. protocol bypasses of block mode
 # ---------------------------------------------------------------------------------------------
