@@ -542,6 +542,48 @@ private:
     return true;
   }
 
+  // The answer to a complete request. A target containing "/_rD/N" picks a response shape D
+  // (N: a size), so the fuzzer also drives the proxy's response path:
+  //   1 chunked with an N-byte trailer field    2 an N-byte response header field
+  //   3 "100 Continue" before the 200             4 close-delimited body
+  //   5 chunked with chunk extensions             otherwise Content-Length: 2 "ok"
+  static std::string responseFor(std::string_view req, bool head, bool& close) {
+    const std::string_view line = req.substr(0, req.find("\r\n"));
+    char shape = '0';
+    size_t n = 0;
+    if (const size_t at = line.find("/_r"); at != std::string_view::npos && at + 3 < line.size()) {
+      shape = line[at + 3];
+      for (size_t i = at + 5; i < line.size() && i < at + 11 &&
+                              std::isdigit(static_cast<unsigned char>(line[i])) != 0;
+           ++i) {
+        n = n * 10 + static_cast<size_t>(line[i] - '0');
+      }
+      n = std::min<size_t>(n, 300000);
+    }
+    const std::string conn = close ? "Connection: close\r\n" : "";
+    const std::string body = head ? "" : "ok";
+    switch (shape) {
+    case '1':
+      return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\nX-Upstream: 1\r\n" +
+             conn + "\r\n" +
+             (head ? "" : "2\r\nok\r\n0\r\nX-T: " + std::string(n, 't') + "\r\n\r\n");
+    case '2':
+      return "HTTP/1.1 200 OK\r\nX-Big: " + std::string(n, 'h') +
+             "\r\nContent-Length: 2\r\nX-Upstream: 1\r\n" + conn + "\r\n" + body;
+    case '3':
+      return "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Upstream: 1\r\n" +
+             conn + "\r\n" + body;
+    case '4':
+      close = true;
+      return "HTTP/1.1 200 OK\r\nX-Upstream: 1\r\nConnection: close\r\n\r\n" + body;
+    case '5':
+      return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Upstream: 1\r\n" + conn + "\r\n" +
+             (head ? "" : "2;a=\"b;c\"\r\nok\r\n0;z\r\n\r\n");
+    default:
+      return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Upstream: 1\r\n" + conn + "\r\n" + body;
+    }
+  }
+
   void serve(int fd) {
     UpstreamConn conn;
     {
@@ -588,12 +630,9 @@ private:
         conn.pending.erase(0, r.length);
         conn.since = Clock::now();
         lock.unlock();
-        std::string resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Upstream: 1\r\n";
-        resp += close ? "Connection: close\r\n\r\n" : "\r\n";
-        if (!head) {
-          resp += "ok";
-        }
-        if (!sendAll(fd, resp) || close) {
+        bool closeAfter = close;
+        const std::string resp = responseFor(req, head, closeAfter);
+        if (!sendAll(fd, resp) || closeAfter) {
           open = false;
         }
         lock.lock();
