@@ -374,7 +374,7 @@ def bad_requests_by_reason(metrics):
     return {ls.get("reason", ""): v for ls, v in metrics.series("bulwark_bad_requests_total")}
 
 
-def exchange(port, raw, timeout=3.0, pause_after=None):
+def exchange(port, raw, timeout=3.0):
     """Sends raw on a fresh connection and reads until the proxy closes or timeout.
     Returns (conn, bytes received, closed)."""
     c = RawConn(port, timeout=timeout)

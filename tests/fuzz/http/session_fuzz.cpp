@@ -23,8 +23,8 @@
 // Environment: BULWARK_SESSION_FUZZ_MODE=off|block (default block: the detection engine with the
 // build-time databases inspects every request).
 //
-// Only ProxyServer::create/start/stop and the configuration API are used, so the target follows
-// the proxy's internals as they change.
+// Only ProxyServer::create/start and the configuration API are used, so the target follows the
+// proxy's internals as they change (create takes a FilterStore snapshot where snapshot.h exists).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -56,6 +56,13 @@
 #include "bulwark/filter/config.h"
 #include "bulwark/filter/policy.h"
 #include "bulwark/filter/proxy.h"
+#if __has_include("bulwark/filter/snapshot.h")
+// The proxy takes one reloadable snapshot {policy, engine, limits} instead of engine + policies.
+#include "bulwark/filter/snapshot.h"
+#define BW_SESSION_FUZZ_SNAPSHOT 1
+#else
+#define BW_SESSION_FUZZ_SNAPSHOT 0
+#endif
 
 namespace {
 
@@ -673,7 +680,11 @@ uint16_t freePort() {
 
 struct Harness {
   std::unique_ptr<Upstream> upstream;
+#if BW_SESSION_FUZZ_SNAPSHOT
+  std::unique_ptr<bulwark::filter::FilterStore> store;
+#else
   std::unique_ptr<bulwark::filter::PolicyStore> policies;
+#endif
   std::unique_ptr<bulwark::filter::ProxyServer> server;
   uint16_t port = 0;
 };
@@ -706,6 +717,14 @@ Harness& harness() {
       if (auto st = filter::applyConfigJson(json, cfg); !st) {
         fail("session_fuzz config does not apply");
       }
+#if BW_SESSION_FUZZ_SNAPSHOT
+      auto snapshot = filter::buildSnapshot(cfg);
+      if (!snapshot) {
+        fail("session_fuzz snapshot does not build");
+      }
+      out->store = std::make_unique<filter::FilterStore>(*snapshot);
+      auto server = filter::ProxyServer::create(cfg, *out->store);
+#else
       auto policy = filter::buildPolicy(cfg);
       if (!policy) {
         fail("session_fuzz policy does not build");
@@ -722,6 +741,7 @@ Harness& harness() {
       }
       out->policies = std::make_unique<filter::PolicyStore>(*policy);
       auto server = filter::ProxyServer::create(cfg, engine, *out->policies);
+#endif
       if (server) {
         out->server = std::move(*server);
       }
