@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets with clang (ASan + UBSan) in build-fuzz/ and runs each one.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      default 60 s each, every target
 # Targets: normalize parsers engine (detection engine), http_head config (proxy),
-#          admission (webhook). scripts/test.sh runs each for a few seconds as a smoke.
+#          session (a whole proxy session against a scripted upstream), admission (webhook).
+#          scripts/test.sh runs each for a few seconds as a smoke.
 # New inputs go to build-fuzz/fuzz-work/<target>; crashes to build-fuzz/fuzz-artifacts/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -11,15 +12,17 @@ shift || true
 declare -A BIN=(
   [normalize]=bulwark_fuzz_normalize [parsers]=bulwark_fuzz_parsers [engine]=bulwark_fuzz_engine
   [http_head]=bulwark_fuzz_http_head [config]=bulwark_fuzz_config [admission]=webhook_admission_fuzz
+  [session]=bulwark_fuzz_session
 )
 declare -A CORPUS=(
   [normalize]=tests/fuzz/normalize_corpus [parsers]=tests/fuzz/parsers_corpus
   [engine]=tests/fuzz/engine_corpus [http_head]=tests/fuzz/http/http_head_corpus
   [config]=tests/fuzz/http/config_corpus [admission]=tests/fuzz/webhook/admission_corpus
+  [session]=tests/fuzz/http/session_corpus
 )
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-  TARGETS=(normalize parsers engine http_head config admission)
+  TARGETS=(normalize parsers engine http_head config session admission)
 fi
 BUILD="$ROOT/build-fuzz"
 CC=clang CXX=clang++ cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
