@@ -27,6 +27,7 @@ std::string_view captureModeName(CaptureMode mode);
 struct Resources {
   std::map<std::string, std::string> requests;
   std::map<std::string, std::string> limits;
+  bool operator==(const Resources&) const = default;
 };
 
 // An environment variable taken from a Secret (never a plain value in the pod spec).
@@ -34,6 +35,7 @@ struct SecretEnv {
   std::string name;   // variable name
   std::string secret; // Secret name in the pod's namespace
   std::string key;    // key in the Secret
+  bool operator==(const SecretEnv&) const = default;
 };
 
 // Injection defaults (the chart's values); annotations override them per pod.

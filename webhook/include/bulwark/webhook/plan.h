@@ -1,0 +1,82 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bulwark/common/names.h"
+#include "bulwark/common/result.h"
+#include "bulwark/webhook/config.h"
+
+namespace bulwark::webhook {
+
+// What the webhook decided for one pod, before any JSON Patch is written: annotations and the
+// chart's configuration resolved into plain values (docs/webhook.md "Injection plan"). Pure
+// data; buildPlan() reads the pod and the configuration, renderPatch() writes the patch.
+struct InjectionPlan {
+  // Filter proxy.
+  std::string mode;              // off|monitoring|safe_blocking|block
+  std::string modeAllowOverride; // on|off|strict
+  uint16_t appPort = names::kDefaultAppPort;
+  uint16_t proxyPort = names::kProxyPort;
+  std::string proxyImage;
+  std::string helperImage;
+  std::string initImage;
+  std::string imagePullPolicy;
+  std::string policyConfigMap;
+  std::string policyKey;
+  Resources proxyRes, helperRes, initRes;
+  std::vector<SecretEnv> secretEnv;
+
+  // Layout.
+  Schema schema = Schema::Single;
+  bool native = false;
+
+  // Capture (the init container); off: clients use the named port "proxy".
+  bool capture = true;
+  CaptureMode captureMode = CaptureMode::Auto;
+  bool hold = false; // bulwark-hold (eBPF link owner)
+  bool ebpfInAuto = false;
+
+  // Extra volumes / mounts of the proxy (validated JSON array texts; empty = none).
+  std::string extraVolumes;
+  std::string extraMounts;
+  std::vector<std::string> extraVolumeNames;
+
+  // The pod as found: where the patch adds things.
+  std::string runVolume;
+  std::string policyVolume;
+  bool podHasInitContainers = false;
+  bool podHasVolumes = false;
+  enum class Meta { Missing, NoAnnotations, Annotations } meta = Meta::Missing;
+  std::string defaultContainer; // kubectl default-container annotation to add; empty = none
+
+  // Problems found; each falls back to a default. `invalid` = a value was wrong or a key under
+  // our prefix is unknown (strict mode rejects such a pod).
+  std::vector<std::string> warnings;
+  bool invalid = false;
+
+  bool operator==(const InjectionPlan&) const = default;
+};
+
+// Either a plan, or why the pod is left alone (with warnings), or (strict) why it is rejected.
+struct PlanDecision {
+  std::optional<InjectionPlan> plan;
+  std::string skipped;
+  std::vector<std::string> warnings;
+  std::optional<std::string> denied;
+};
+
+// Reads the Pod (JSON text, as in the AdmissionReview's request.object). Errors only when the
+// text is not a JSON object; never throws.
+[[nodiscard]] Result<PlanDecision> buildPlan(std::string_view podJson, const InjectConfig& cfg);
+
+// RFC 6902 JSON Patch (array text) that applies `plan` to the pod it was built from.
+[[nodiscard]] std::string renderPatch(const InjectionPlan& plan);
+
+// The annotation keys (after the prefix) the webhook understands, in processing order.
+std::vector<std::string_view> knownAnnotationKeys();
+
+} // namespace bulwark::webhook

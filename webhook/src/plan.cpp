@@ -1,0 +1,693 @@
+// Annotations + configuration -> InjectionPlan. Every annotation is one row of kAnnotations;
+// the rows run in order, phase by phase, with the checks that depend on earlier phases between
+// them (docs/webhook.md "Annotations").
+
+#include <algorithm>
+#include <array>
+#include <set>
+
+#include "bulwark/common/cli.h"
+#include "bulwark/common/names.h"
+#include "bulwark/webhook/inject.h"
+#include "plan_internal.h"
+
+namespace bulwark::webhook {
+namespace detail {
+namespace {
+
+constexpr size_t kMaxWarnings = 16;
+constexpr size_t kMaxShownValue = 48;
+constexpr std::array<std::string_view, 4> kFilterModes = {"off", "monitoring", "safe_blocking",
+                                                          "block"};
+constexpr std::array<std::string_view, 3> kOverrideModes = {"on", "off", "strict"};
+
+// An annotation value as shown in a warning: truncated, printable ASCII only.
+std::string shown(std::string_view v) {
+  std::string out;
+  for (const char c : v.substr(0, kMaxShownValue)) {
+    out += (c >= 0x20 && c < 0x7f && c != '"') ? c : '?';
+  }
+  if (v.size() > kMaxShownValue) {
+    out += "...";
+  }
+  return out;
+}
+
+bool isDns1123Label(std::string_view s) {
+  if (s.empty() || s.size() > 63) {
+    return false;
+  }
+  for (const char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+      return false;
+    }
+  }
+  return s.front() != '-' && s.back() != '-';
+}
+
+bool isDns1123Subdomain(std::string_view s) {
+  if (s.empty() || s.size() > 253) {
+    return false;
+  }
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t dot = s.find('.', start);
+    const auto part = s.substr(start, dot == std::string_view::npos ? s.npos : dot - start);
+    if (!isDns1123Label(part)) {
+      return false;
+    }
+    if (dot == std::string_view::npos) {
+      break;
+    }
+    start = dot + 1;
+  }
+  return true;
+}
+
+// A container image reference: no whitespace or control characters, a sane length.
+bool isImageRef(std::string_view s) {
+  if (s.empty() || s.size() > 512) {
+    return false;
+  }
+  for (const char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '/' || c == ':' || c == '@' || c == '_' || c == '-';
+    if (!ok) {
+      return false;
+    }
+  }
+  return s.front() != '-' && s.front() != ':' && s.front() != '/';
+}
+
+std::optional<uint16_t> parsePort(std::string_view text) {
+  const auto n = cli::parseUint(text, 1, 65535);
+  return n ? std::optional<uint16_t>(static_cast<uint16_t>(*n)) : std::nullopt;
+}
+
+template <size_t N>
+bool oneOf(std::string_view v, const std::array<std::string_view, N>& options) {
+  return std::find(options.begin(), options.end(), v) != options.end();
+}
+
+bool parseBool(std::string_view v, bool& out) {
+  if (v == "true") {
+    out = true;
+    return true;
+  }
+  if (v == "false") {
+    out = false;
+    return true;
+  }
+  return false;
+}
+
+bool validKeys(const json& obj, std::initializer_list<std::pair<std::string_view, int>> keys) {
+  // int: 0 string, 1 bool, 2 integer, 3 array
+  for (const auto& [k, v] : obj.items()) {
+    bool ok = false;
+    for (const auto& [name, type] : keys) {
+      if (k == name) {
+        ok = (type == 0 && v.is_string()) || (type == 1 && v.is_boolean()) ||
+             (type == 2 && v.is_number_integer()) || (type == 3 && v.is_array());
+      }
+    }
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool validItems(const json& obj) {
+  const json* items = member(obj, "items");
+  if (!items) {
+    return true;
+  }
+  for (const auto& it : *items) {
+    if (!it.is_object() || !validKeys(it, {{"key", 0}, {"path", 0}, {"mode", 2}}) ||
+        !member(it, "key") || !member(it, "path")) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A Volume from the extra-volumes annotation: a name and one of a few well-understood sources,
+// checked field by field so the API server never sees a shape it would reject.
+bool validVolume(const json& v) {
+  if (!v.is_object() || v.size() != 2 || !isDns1123Label(stringOr(member(v, "name")))) {
+    return false;
+  }
+  for (const auto& [k, src] : v.items()) {
+    if (k == "name") {
+      continue;
+    }
+    if (!src.is_object()) {
+      return false;
+    }
+    if (k == "configMap") {
+      return validKeys(src, {{"name", 0}, {"optional", 1}, {"defaultMode", 2}, {"items", 3}}) &&
+             isDns1123Subdomain(stringOr(member(src, "name"))) && validItems(src);
+    }
+    if (k == "secret") {
+      return validKeys(src,
+                       {{"secretName", 0}, {"optional", 1}, {"defaultMode", 2}, {"items", 3}}) &&
+             isDns1123Subdomain(stringOr(member(src, "secretName"))) && validItems(src);
+    }
+    if (k == "emptyDir") {
+      return validKeys(src, {{"medium", 0}, {"sizeLimit", 0}}) &&
+             (stringOr(member(src, "medium")).empty() ||
+              stringOr(member(src, "medium")) == "Memory") &&
+             (!member(src, "sizeLimit") || isQuantity(stringOr(member(src, "sizeLimit"))));
+    }
+    if (k == "persistentVolumeClaim") {
+      return validKeys(src, {{"claimName", 0}, {"readOnly", 1}}) &&
+             isDns1123Subdomain(stringOr(member(src, "claimName")));
+    }
+    return false;
+  }
+  return false;
+}
+
+bool validMount(const json& m, const std::set<std::string>& volumeNames) {
+  if (!m.is_object() ||
+      !validKeys(m, {{"name", 0}, {"mountPath", 0}, {"readOnly", 1}, {"subPath", 0}})) {
+    return false;
+  }
+  const auto name = stringOr(member(m, "name"));
+  const auto path = stringOr(member(m, "mountPath"));
+  const auto sub = stringOr(member(m, "subPath"));
+  if (!volumeNames.count(std::string(name)) || path.empty() || path.front() != '/' ||
+      path.size() > 1024 || path.find(':') != path.npos) {
+    return false;
+  }
+  // Our own mounts and anything escaping the volume are off limits.
+  if (path == names::kRunDir || path == names::kPolicyMountPath || sub.find("..") != sub.npos ||
+      (!sub.empty() && sub.front() == '/')) {
+    return false;
+  }
+  return true;
+}
+
+// Application port: annotation, else first container port named "http", else first declared
+// TCP port, else 80.
+uint16_t detectAppPort(const json& spec) {
+  std::optional<uint16_t> firstDeclared;
+  for (const auto& c : arrayOf(spec, "containers")) {
+    const json* ports = member(c, "ports");
+    if (!ports || !ports->is_array()) {
+      continue;
+    }
+    for (const auto& p : *ports) {
+      const json* num = member(p, "containerPort");
+      if (!num || !num->is_number_integer()) {
+        continue;
+      }
+      const auto n = num->get<int64_t>();
+      const auto proto = stringOr(member(p, "protocol"), "TCP");
+      if (n < 1 || n > 65535 || proto != "TCP") {
+        continue;
+      }
+      if (stringOr(member(p, "name")) == "http") {
+        return static_cast<uint16_t>(n);
+      }
+      if (!firstDeclared) {
+        firstDeclared = static_cast<uint16_t>(n);
+      }
+    }
+  }
+  return firstDeclared.value_or(names::kDefaultAppPort);
+}
+
+std::set<uint16_t> declaredPorts(const json& spec) {
+  std::set<uint16_t> out;
+  for (const auto* key : {"containers", "initContainers"}) {
+    for (const auto& c : arrayOf(spec, key)) {
+      const json* ports = member(c, "ports");
+      for (const auto& p : ports && ports->is_array() ? *ports : json::array()) {
+        const json* num = member(p, "containerPort");
+        if (num && num->is_number_integer() && num->get<int64_t>() >= 1 &&
+            num->get<int64_t>() <= 65535) {
+          out.insert(static_cast<uint16_t>(num->get<int64_t>()));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+std::string uniqueName(std::string_view base, const std::set<std::string>& taken) {
+  std::string name(base);
+  for (int i = 2; taken.count(name); ++i) {
+    name = std::string(base) + "-" + std::to_string(i);
+  }
+  return name;
+}
+
+// --- the annotation table ------------------------------------------------------------------
+
+// State while one pod's plan is built.
+struct Ctx {
+  const json& spec;
+  const InjectConfig& cfg;
+  InjectionPlan& plan;
+  std::string key; // full key of the annotation being applied (for warnings)
+  uint16_t detectedPort = names::kDefaultAppPort;
+  std::set<std::string> volumeNames;
+
+  void warn(std::string text) {
+    if (plan.warnings.size() < kMaxWarnings) {
+      plan.warnings.push_back("bulwark: " + std::move(text));
+    }
+  }
+  // An invalid value: the setting keeps `fallback`.
+  void bad(std::string_view value, std::string_view expected, std::string_view fallback) {
+    plan.invalid = true;
+    warn("annotation " + key + "=\"" + shown(value) + "\" is not " + std::string(expected) +
+         "; using " + std::string(fallback));
+  }
+};
+
+struct AnnotationSpec {
+  std::string_view key;   // after the prefix
+  std::string_view alias; // a second accepted name (Wallarm's), "" = none
+  int phase;              // rows run phase by phase; checks between phases (buildPlan)
+  void (*apply)(Ctx&, const AnnotationSpec&, const std::string& value);
+};
+
+void setSchema(Ctx& c, const AnnotationSpec&, const std::string& v) {
+  if (v == "single") {
+    c.plan.schema = Schema::Single;
+  } else if (v == "split") {
+    c.plan.schema = Schema::Split;
+  } else {
+    c.bad(v, "single|split", c.cfg.schema == Schema::Split ? "split" : "single");
+  }
+}
+
+void setCaptureEnable(Ctx& c, const AnnotationSpec&, const std::string& v) {
+  // Like the Wallarm sidecar: anything but "true" turns capture off (the safe side: no
+  // capabilities needed, the pod still starts; clients use the "proxy" port).
+  if (!parseBool(v, c.plan.capture)) {
+    c.bad(v, "true|false", "false (capture off)");
+    c.plan.capture = false;
+  }
+}
+
+void setCaptureMode(Ctx& c, const AnnotationSpec&, const std::string& v) {
+  CaptureMode m{};
+  if (parseCaptureMode(v, m)) {
+    c.plan.captureMode = m;
+  } else {
+    c.bad(v, "auto|ebpf|nftables|iptables|none", std::string(captureModeName(c.cfg.captureMode)));
+  }
+}
+
+void setAppPort(Ctx& c, const AnnotationSpec&, const std::string& v) {
+  if (auto p = parsePort(v)) {
+    c.plan.appPort = *p;
+  } else {
+    c.bad(v, "a port 1-65535", std::to_string(c.detectedPort));
+  }
+}
+
+void setProxyPort(Ctx& c, const AnnotationSpec&, const std::string& v) {
+  auto p = parsePort(v);
+  if (!p) {
+    c.bad(v, "a port 1-65535", std::to_string(names::kProxyPort));
+  } else if (*p == names::kStatusPort || *p == c.plan.appPort) {
+    c.bad(v, "free (it is the status or application port)", std::to_string(names::kProxyPort));
+  } else {
+    c.plan.proxyPort = *p;
+  }
+}
+
+void setMode(Ctx& c, const AnnotationSpec&, const std::string& v) {
+  if (oneOf(v, kFilterModes)) {
+    c.plan.mode = v;
+  } else {
+    c.bad(v, "off|monitoring|safe_blocking|block", c.cfg.mode);
+  }
+}
+
+void setModeAllowOverride(Ctx& c, const AnnotationSpec&, const std::string& v) {
+  if (oneOf(v, kOverrideModes)) {
+    c.plan.modeAllowOverride = v;
+  } else {
+    c.bad(v, "on|off|strict", c.cfg.modeAllowOverride);
+  }
+}
+
+void setNative(Ctx& c, const AnnotationSpec&, const std::string& v) {
+  if (!parseBool(v, c.plan.native)) {
+    c.bad(v, "true|false", c.cfg.nativeSidecar ? "true" : "false");
+  }
+}
+
+void setProxyImage(Ctx& c, const AnnotationSpec&, const std::string& v) {
+  if (isImageRef(v)) {
+    c.plan.proxyImage = v;
+  } else {
+    c.bad(v, "an image reference", c.cfg.proxyImage);
+  }
+}
+
+void setPolicyConfigMap(Ctx& c, const AnnotationSpec&, const std::string& v) {
+  if (isDns1123Subdomain(v)) {
+    c.plan.policyConfigMap = v;
+  } else {
+    c.bad(v, "a ConfigMap name", c.cfg.policyConfigMap);
+  }
+}
+
+// proxy-cpu, helper-memory-limit, init-cpu, ...: the row's key is <who>-<cpu|memory>[-limit].
+void setResource(Ctx& c, const AnnotationSpec& spec, const std::string& v) {
+  const auto dash = spec.key.find('-');
+  const std::string_view who = spec.key.substr(0, dash);
+  const std::string_view suffix = spec.key.substr(dash + 1);
+  const bool isLimit = suffix.ends_with("-limit");
+  const std::string resource(suffix.substr(0, suffix.find('-')));
+  Resources& res = who == "proxy" ? c.plan.proxyRes : who == "helper" ? c.plan.helperRes
+                                                                      : c.plan.initRes;
+  auto& slot = isLimit ? res.limits : res.requests;
+  if (!isQuantity(v)) {
+    const auto it = slot.find(resource);
+    c.bad(v, "a resource quantity (e.g. 100m, 128Mi)",
+          it == slot.end() ? "none" : "\"" + it->second + "\"");
+    return;
+  }
+  slot[resource] = v;
+}
+
+void setExtraVolumes(Ctx& c, const AnnotationSpec&, const std::string& v) {
+  json parsed = jsonNestingDepth(v) <= 8 ? json::parse(v, nullptr, false) : json();
+  bool ok = parsed.is_array() && parsed.size() <= 16;
+  std::set<std::string> names = c.volumeNames;
+  for (const auto& vol : ok ? parsed : json::array()) {
+    ok = ok && validVolume(vol) && names.insert(vol["name"].get<std::string>()).second;
+  }
+  if (!ok) {
+    c.bad(v, "a JSON array of volumes (configMap, secret, emptyDir, persistentVolumeClaim) with "
+             "new names",
+          "none");
+    return;
+  }
+  c.plan.extraVolumes = parsed.dump();
+  c.plan.extraVolumeNames.clear();
+  for (const auto& vol : parsed) {
+    c.plan.extraVolumeNames.push_back(vol["name"].get<std::string>());
+  }
+  c.volumeNames = std::move(names);
+}
+
+void setExtraMounts(Ctx& c, const AnnotationSpec&, const std::string& v) {
+  json parsed = jsonNestingDepth(v) <= 8 ? json::parse(v, nullptr, false) : json();
+  bool ok = parsed.is_array() && parsed.size() <= 16;
+  std::set<std::string> paths;
+  for (const auto& m : ok ? parsed : json::array()) {
+    ok = ok && validMount(m, c.volumeNames) &&
+         paths.insert(m["mountPath"].get<std::string>()).second;
+  }
+  if (ok) {
+    c.plan.extraMounts = parsed.dump();
+  } else {
+    c.bad(v, "a JSON array of volume mounts of known volumes", "none");
+  }
+}
+
+// Every annotation the webhook reads, in processing order. A new annotation is a new row here
+// (plus its setter above, docs/webhook.md and a golden case).
+constexpr AnnotationSpec kAnnotations[] = {
+    {"sidecar-injection-schema", "", 0, setSchema},
+    {"sidecar-injection-iptables-enable", "", 0, setCaptureEnable},
+    {"capture-mode", "", 0, setCaptureMode},
+    {"application-port", "", 1, setAppPort},
+    {"proxy-port", "nginx-listen-port", 1, setProxyPort},
+    {"mode", "wallarm-mode", 2, setMode},
+    {"mode-allow-override", "wallarm-mode-allow-override", 2, setModeAllowOverride},
+    {"native-sidecar", "", 2, setNative},
+    {"proxy-image", "", 2, setProxyImage},
+    {"policy-configmap", "", 2, setPolicyConfigMap},
+    {"proxy-cpu", "", 2, setResource},
+    {"proxy-memory", "", 2, setResource},
+    {"proxy-cpu-limit", "", 2, setResource},
+    {"proxy-memory-limit", "", 2, setResource},
+    {"helper-cpu", "", 3, setResource},
+    {"helper-memory", "", 3, setResource},
+    {"helper-cpu-limit", "", 3, setResource},
+    {"helper-memory-limit", "", 3, setResource},
+    {"init-cpu", "init-iptables-cpu", 4, setResource},
+    {"init-memory", "init-iptables-memory", 4, setResource},
+    {"init-cpu-limit", "init-iptables-cpu-limit", 4, setResource},
+    {"init-memory-limit", "init-iptables-memory-limit", 4, setResource},
+    {"proxy-extra-volumes", "", 5, setExtraVolumes},
+    {"proxy-extra-volume-mounts", "", 5, setExtraMounts},
+};
+constexpr int kPhases = 6;
+
+// Applies the rows of one phase. The Bulwark prefix wins over the Wallarm one; within a prefix
+// the row's key wins over its alias.
+void applyPhase(Ctx& c, const json* annotations, int phase) {
+  if (!annotations) {
+    return;
+  }
+  for (const auto& spec : kAnnotations) {
+    if (spec.phase != phase) {
+      continue;
+    }
+    bool done = false;
+    for (const auto prefix : {names::kAnnotationPrefix, names::kAnnotationPrefixCompat}) {
+      for (const auto key : {spec.key, spec.alias}) {
+        if (done || key.empty()) {
+          continue;
+        }
+        const std::string full = std::string(prefix) + std::string(key);
+        const json* v = member(*annotations, full);
+        if (!v) {
+          continue;
+        }
+        done = true;
+        c.key = full;
+        if (!v->is_string()) {
+          c.bad("<not a string>", "a string", "the default");
+          continue;
+        }
+        spec.apply(c, spec, v->get<std::string>());
+      }
+    }
+  }
+}
+
+// A request above its limit makes the API server reject the pod: drop the request (the limit
+// then doubles as the request) and say so.
+void clampResources(Ctx& c, std::string_view who, Resources& res) {
+  for (const auto* resource : {"cpu", "memory"}) {
+    const auto r = res.requests.find(resource);
+    const auto l = res.limits.find(resource);
+    if (r != res.requests.end() && l != res.limits.end() &&
+        quantityValue(r->second) > quantityValue(l->second)) {
+      c.warn(std::string(who) + " " + resource + " request " + r->second + " exceeds limit " +
+             l->second + "; request set to the limit");
+      r->second = l->second;
+    }
+  }
+}
+
+// The proxy shares the pod's network namespace: its ports must not be the app's.
+void checkPorts(Ctx& c) {
+  std::set<uint16_t> declared = declaredPorts(c.spec);
+  declared.insert(c.plan.appPort);
+  if (declared.count(c.plan.proxyPort)) {
+    uint16_t p = names::kProxyPort;
+    while (declared.count(p) || p == names::kStatusPort) {
+      ++p;
+    }
+    c.warn("proxy port " + std::to_string(c.plan.proxyPort) +
+           " is used by the application; the proxy listens on " + std::to_string(p));
+    c.plan.proxyPort = p;
+  }
+  if (declared.count(names::kStatusPort)) {
+    c.warn("the application declares the status port " + std::to_string(names::kStatusPort) +
+           "; the proxy's probes may fail");
+  }
+}
+
+// Runs after each phase.
+void afterPhase(Ctx& c, int phase) {
+  switch (phase) {
+  case 0:
+    if (c.plan.captureMode == CaptureMode::None) {
+      c.plan.capture = false;
+    }
+    c.detectedPort = detectAppPort(c.spec);
+    c.plan.appPort = c.detectedPort;
+    break;
+  case 1:
+    checkPorts(c);
+    break;
+  case 2:
+    clampResources(c, "proxy", c.plan.proxyRes);
+    break;
+  case 3:
+    clampResources(c, "helper", c.plan.helperRes);
+    break;
+  case 4: {
+    clampResources(c, "init", c.plan.initRes);
+    if (const json* hn = member(c.spec, "hostNetwork");
+        hn && hn->is_boolean() && hn->get<bool>()) {
+      if (c.plan.capture) {
+        c.warn("hostNetwork pod: traffic is not captured (it would change the node's "
+               "network); clients must use the proxy port");
+      }
+      c.plan.capture = false;
+    }
+    // Names of our volumes, unique within the pod.
+    for (const auto& v : arrayOf(c.spec, "volumes")) {
+      c.volumeNames.insert(std::string(stringOr(member(v, "name"))));
+    }
+    c.plan.runVolume = uniqueName(names::kRunVolumeName, c.volumeNames);
+    c.volumeNames.insert(c.plan.runVolume);
+    c.plan.policyVolume = uniqueName(names::kPolicyVolumeName, c.volumeNames);
+    c.volumeNames.insert(c.plan.policyVolume);
+    break;
+  }
+  default:
+    break;
+  }
+}
+
+PlanDecision skip(std::string why, std::vector<std::string> warnings = {}) {
+  PlanDecision d;
+  d.skipped = std::move(why);
+  d.warnings = std::move(warnings);
+  return d;
+}
+
+} // namespace
+
+PlanDecision planFromPod(const json& pod, const InjectConfig& cfg) {
+  const json* metadata = member(pod, "metadata");
+  const json* labels = metadata ? member(*metadata, "labels") : nullptr;
+  const json* annotations = metadata ? member(*metadata, "annotations") : nullptr;
+  if (annotations && !annotations->is_object()) {
+    annotations = nullptr;
+  }
+
+  // Opt-in: the Bulwark label decides when present, else the Wallarm one.
+  const json* own = labels ? member(*labels, names::kOptInLabel) : nullptr;
+  const json* compat = labels ? member(*labels, names::kOptInLabelCompat) : nullptr;
+  const std::string_view optIn = own ? stringOr(own) : stringOr(compat);
+  if (optIn != names::kOptInValue) {
+    return skip("not opted in (label bulwark-sidecar or wallarm-sidecar is not \"enabled\")");
+  }
+
+  for (const auto prefix : {names::kAnnotationPrefix, names::kAnnotationPrefixCompat}) {
+    if (annotations &&
+        member(*annotations, std::string(prefix) + std::string(names::kStatusAnnotation))) {
+      return skip("already injected (status annotation present)");
+    }
+  }
+  const json* spec = member(pod, "spec");
+  if (!spec || arrayOf(*spec, "containers").empty()) {
+    return skip("pod has no containers", {"bulwark: pod spec has no containers; not injected"});
+  }
+  std::set<std::string> containerNames;
+  for (const auto* key : {"containers", "initContainers", "ephemeralContainers"}) {
+    for (const auto& c : arrayOf(*spec, key)) {
+      containerNames.insert(std::string(stringOr(member(c, "name"))));
+    }
+  }
+  if (containerNames.count(std::string(names::kProxyContainerName))) {
+    return skip("already injected (container bulwark-proxy present)");
+  }
+  for (const auto name : {names::kInitContainerName, names::kHelperContainerName,
+                          names::kHoldContainerName}) {
+    if (containerNames.count(std::string(name))) {
+      return skip("container name conflict",
+                  {"bulwark: the pod already has a container named " + std::string(name) +
+                   "; not injected"});
+    }
+  }
+
+  InjectionPlan plan;
+  plan.schema = cfg.schema;
+  plan.captureMode = cfg.captureMode;
+  plan.capture = cfg.iptablesEnable;
+  plan.ebpfInAuto = cfg.ebpfInAuto;
+  plan.mode = cfg.mode;
+  plan.modeAllowOverride = cfg.modeAllowOverride;
+  plan.native = cfg.nativeSidecar;
+  plan.proxyImage = cfg.proxyImage;
+  plan.initImage = cfg.initImage;
+  plan.helperImage = cfg.helperImage;
+  plan.imagePullPolicy = cfg.imagePullPolicy;
+  plan.policyConfigMap = cfg.policyConfigMap;
+  plan.policyKey = cfg.policyKey;
+  plan.proxyRes = cfg.proxyResources;
+  plan.helperRes = cfg.helperResources;
+  plan.initRes = cfg.initResources;
+  plan.secretEnv = cfg.secretEnv;
+
+  Ctx ctx{*spec, cfg, plan, {}, names::kDefaultAppPort, {}};
+  for (int phase = 0; phase < kPhases; ++phase) {
+    applyPhase(ctx, annotations, phase);
+    afterPhase(ctx, phase);
+  }
+
+  if (plan.invalid && cfg.strict) {
+    PlanDecision d;
+    std::string why;
+    for (const auto& w : plan.warnings) {
+      why += (why.empty() ? "" : "; ") + w;
+    }
+    d.warnings = plan.warnings;
+    d.denied = "bulwark (strict): invalid sidecar annotations: " + why;
+    return d;
+  }
+
+  plan.hold = plan.capture && (plan.captureMode == CaptureMode::Ebpf ||
+                               (plan.captureMode == CaptureMode::Auto && plan.ebpfInAuto));
+  plan.podHasInitContainers = !arrayOf(*spec, "initContainers").empty();
+  plan.podHasVolumes = !arrayOf(*spec, "volumes").empty();
+  plan.meta = !metadata || !metadata->is_object() ? InjectionPlan::Meta::Missing
+              : !annotations                      ? InjectionPlan::Meta::NoAnnotations
+                                                  : InjectionPlan::Meta::Annotations;
+  const std::string defaultContainer = "kubectl.kubernetes.io/default-container";
+  if (!annotations || !member(*annotations, defaultContainer)) {
+    plan.defaultContainer = stringOr(member(arrayOf(*spec, "containers")[0], "name"));
+  }
+  PlanDecision d;
+  d.warnings = plan.warnings;
+  d.plan = std::move(plan);
+  return d;
+}
+
+} // namespace detail
+
+Result<PlanDecision> buildPlan(std::string_view podJson, const InjectConfig& cfg) {
+  if (jsonNestingDepth(podJson) > kMaxJsonDepth) {
+    return BW_INVALID("pod: JSON nested deeper than " + std::to_string(kMaxJsonDepth));
+  }
+  const detail::json pod = detail::json::parse(podJson, nullptr, false);
+  if (!pod.is_object()) {
+    return BW_INVALID("pod: not a JSON object");
+  }
+  try {
+    return detail::planFromPod(pod, cfg);
+  } catch (const detail::json::exception& e) {
+    return BW_INVALID(std::string("pod: ") + e.what());
+  }
+}
+
+std::vector<std::string_view> knownAnnotationKeys() {
+  std::vector<std::string_view> out;
+  for (const auto& spec : detail::kAnnotations) {
+    out.push_back(spec.key);
+    if (!spec.alias.empty()) {
+      out.push_back(spec.alias);
+    }
+  }
+  return out;
+}
+
+} // namespace bulwark::webhook
