@@ -8,6 +8,7 @@
 
 #include "bulwark/common/cli.h"
 #include "bulwark/common/names.h"
+#include "bulwark/webhook/availability.h"
 #include "bulwark/webhook/inject.h"
 #include "plan_internal.h"
 
@@ -512,10 +513,31 @@ void checkPorts(Ctx& c) {
   }
 }
 
+// Settings the image cannot run fall back (availability.h), each with a warning.
+void checkAvailability(Ctx& c) {
+  if (!imageHasCaptureMode(c.plan.captureMode)) {
+    c.warn("capture mode " + std::string(captureModeName(c.plan.captureMode)) +
+           " is not available in this image yet; using auto (nftables, else iptables)");
+    c.plan.captureMode = CaptureMode::Auto;
+  }
+  if (c.plan.ebpfInAuto && !imageHasCaptureMode(CaptureMode::Ebpf)) {
+    c.warn("ebpf_in_auto is set but this image has no eBPF capture; auto uses nftables or "
+           "iptables, no bulwark-hold container");
+    c.plan.ebpfInAuto = false;
+  }
+  if (!imageHasSchema(c.plan.schema)) {
+    c.warn("sidecar-injection-schema split needs the bulwark-helper binary, which this image "
+           "does not have yet; using single (the proxy ships events and reloads the policy "
+           "itself)");
+    c.plan.schema = Schema::Single;
+  }
+}
+
 // Runs after each phase.
 void afterPhase(Ctx& c, int phase) {
   switch (phase) {
   case 0:
+    checkAvailability(c);
     if (c.plan.captureMode == CaptureMode::None) {
       c.plan.capture = false;
     }

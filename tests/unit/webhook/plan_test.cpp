@@ -1,9 +1,12 @@
 // The injection plan as a value: annotations + configuration in, plain fields and warnings out,
 // with no JSON Patch involved (the goldens cover the rendering).
 
+#include <set>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "bulwark/webhook/availability.h"
 #include "bulwark/webhook/plan.h"
 
 namespace bulwark::webhook {
@@ -103,6 +106,48 @@ TEST(Plan, EveryKnownKeyIsReadUnderBothPrefixes) {
       EXPECT_TRUE(named) << prefix << key;
     }
   }
+}
+
+TEST(Availability, SettingsTheImageCannotRunFallBackWithAWarning) {
+  InjectConfig cfg;
+  cfg.ebpfInAuto = true;
+  const auto plan = planOf(pod({{"sidecar.bulwark.dev/capture-mode", "ebpf"},
+                                {"sidecar.wallarm.io/sidecar-injection-schema", "split"}}),
+                           cfg);
+  ASSERT_FALSE(imageHasCaptureMode(CaptureMode::Ebpf)); // flip with the eBPF capture's golden
+  ASSERT_FALSE(imageHasSchema(Schema::Split));
+  EXPECT_EQ(plan.captureMode, CaptureMode::Auto);
+  EXPECT_EQ(plan.schema, Schema::Single);
+  EXPECT_FALSE(plan.hold);
+  EXPECT_FALSE(plan.ebpfInAuto);
+  EXPECT_FALSE(plan.invalid); // valid values, just not available: strict mode admits the pod
+  ASSERT_EQ(plan.warnings.size(), 3u);
+  EXPECT_NE(plan.warnings[0].find("capture mode ebpf is not available"), std::string::npos);
+  EXPECT_NE(plan.warnings[2].find("bulwark-helper"), std::string::npos);
+  const std::string patch = renderPatch(plan);
+  EXPECT_EQ(patch.find("bulwark-hold"), std::string::npos);
+  EXPECT_EQ(patch.find("bulwark-helper"), std::string::npos);
+}
+
+// The renderer still knows the contract of both, so enabling them is the one-line change in
+// availability.h.
+TEST(Availability, RendererKeepsTheHoldAndHelperContract) {
+  auto plan = planOf(pod());
+  plan.captureMode = CaptureMode::Ebpf;
+  plan.hold = true;
+  plan.schema = Schema::Split;
+  const json patch = json::parse(renderPatch(plan));
+  std::set<std::string> added;
+  for (const auto& op : patch) {
+    const auto& v = op["value"];
+    for (const auto& c : v.is_array() ? v : json::array({v})) {
+      if (c.is_object() && c.contains("name")) {
+        added.insert(c["name"].get<std::string>());
+      }
+    }
+  }
+  EXPECT_TRUE(added.count("bulwark-hold"));
+  EXPECT_TRUE(added.count("bulwark-helper"));
 }
 
 } // namespace
