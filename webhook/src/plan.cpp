@@ -416,6 +416,42 @@ void setExtraMounts(Ctx& c, const AnnotationSpec&, const std::string& v) {
   }
 }
 
+void setParanoia(Ctx& c, const AnnotationSpec&, const std::string& v) {
+  if (auto n = cli::parseUint(v, 1, 4)) {
+    c.plan.paranoiaLevel = static_cast<int>(*n);
+  } else {
+    c.bad(v, "a paranoia level 1-4", "the proxy's default (1)");
+  }
+}
+
+// An event label: 1-63 characters of [A-Za-z0-9._-] (Wallarm application ids are numbers, node
+// groups names; both fit).
+bool isLabelValue(std::string_view s) {
+  if (s.empty() || s.size() > 63) {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '.' || ch == '_' || ch == '-';
+  });
+}
+
+void setApplication(Ctx& c, const AnnotationSpec&, const std::string& v) {
+  if (isLabelValue(v)) {
+    c.plan.application = v;
+  } else {
+    c.bad(v, "1-63 characters [A-Za-z0-9._-]", "none");
+  }
+}
+
+void setNodeGroup(Ctx& c, const AnnotationSpec&, const std::string& v) {
+  if (isLabelValue(v)) {
+    c.plan.nodeGroup = v;
+  } else {
+    c.bad(v, "1-63 characters [A-Za-z0-9._-]", "none");
+  }
+}
+
 // Every annotation the webhook reads, in processing order. A new annotation is a new row here
 // (plus its setter above, docs/webhook.md and a golden case).
 constexpr AnnotationSpec kAnnotations[] = {
@@ -443,8 +479,130 @@ constexpr AnnotationSpec kAnnotations[] = {
     {"init-memory-limit", "init-iptables-memory-limit", 4, setResource},
     {"proxy-extra-volumes", "", 5, setExtraVolumes},
     {"proxy-extra-volume-mounts", "", 5, setExtraMounts},
+    {"paranoia-level", "", 6, setParanoia},
+    {"application", "wallarm-application", 6, setApplication},
+    {"node-group", "wallarm-node-group", 6, setNodeGroup},
 };
-constexpr int kPhases = 6;
+constexpr int kPhases = 7;
+
+// Keys (after a prefix) of the Wallarm sidecar that Bulwark does not implement, and what to do
+// instead; '*' matches any run of characters. Checked in order; the first match wins.
+struct Unsupported {
+  std::string_view pattern;
+  std::string_view instead;
+};
+constexpr Unsupported kUnsupported[] = {
+    {"wallarm-block-page", "blocked requests get the proxy's own 403 page with a request id"},
+    {"wallarm-parse-response", "responses are not inspected"},
+    {"wallarm-unpack-response", "responses are not inspected"},
+    {"wallarm-parse-websocket", "a WebSocket upgrade request is inspected, its frames are not"},
+    {"wallarm-fallback", "the proxy needs no cloud connection and starts without one"},
+    {"wallarm-parser-disable", "decoders cannot be switched off per pod; use paranoia-level"},
+    {"wallarm-enable-libdetection", "detection always runs; tune it with paranoia-level"},
+    {"wallarm-partner-client-uuid", "there is no cloud account"},
+    {"wallarm-upstream-*", "upstream settings belong in the proxy configuration (docs/proxy.md)"},
+    {"nginx-*-include", "there is no nginx; per-path behaviour goes in the policy ConfigMap "
+                        "(policy.overrides)"},
+    {"nginx-*-snippet", "there is no nginx; per-path behaviour goes in the policy ConfigMap "
+                        "(policy.overrides)"},
+    {"nginx-*", "there is no nginx; see docs/webhook.md for the proxy's annotations"},
+    {"wallarm-*", "not implemented by Bulwark; see docs/webhook.md \"Annotations\""},
+};
+
+bool globMatch(std::string_view pattern, std::string_view text) {
+  const auto star = pattern.find('*');
+  if (star == std::string_view::npos) {
+    return pattern == text;
+  }
+  const auto head = pattern.substr(0, star);
+  const auto tail = pattern.substr(star + 1);
+  if (text.size() < head.size() + tail.size() || !text.starts_with(head)) {
+    return false;
+  }
+  return globMatch(tail, text.substr(text.size() - tail.size())) ||
+         (tail.find('*') != std::string_view::npos &&
+          globMatch(tail, text.substr(head.size())));
+}
+
+// Edits (insert, delete, substitute, swap two neighbours) between a and b: "mdoe" -> "mode" is 1.
+size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) {
+    d[i][0] = i;
+  }
+  for (size_t j = 0; j <= b.size(); ++j) {
+    d[0][j] = j;
+  }
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1,
+                          d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+bool knownKey(std::string_view key) {
+  if (key == names::kStatusAnnotation) {
+    return true;
+  }
+  return std::any_of(std::begin(kAnnotations), std::end(kAnnotations),
+                     [key](const AnnotationSpec& s) { return s.key == key || s.alias == key; });
+}
+
+// Keys under our prefixes that no row reads: a Wallarm feature Bulwark does not have (warning
+// with what to use instead) or a typo (warning naming the nearest key; strict mode rejects).
+void checkUnknownKeys(Ctx& c, const json* annotations) {
+  if (!annotations) {
+    return;
+  }
+  for (const auto& [full, value] : annotations->items()) {
+    std::string_view key(full);
+    std::string_view prefix;
+    for (const auto p : {names::kAnnotationPrefix, names::kAnnotationPrefixCompat}) {
+      if (key.starts_with(p)) {
+        prefix = p;
+      }
+    }
+    if (prefix.empty() || key.size() > prefix.size() + 63 || knownKey(key.substr(prefix.size()))) {
+      continue;
+    }
+    key.remove_prefix(prefix.size());
+    const Unsupported* un = nullptr;
+    for (const auto& u : kUnsupported) {
+      if (!un && globMatch(u.pattern, key)) {
+        un = &u;
+      }
+    }
+    // A near miss of one of ours is a typo even when it looks like a Wallarm key (key length
+    // is bounded: annotation names are at most 63 characters after the prefix).
+    std::string_view best;
+    size_t bestDistance = 3;
+    for (const auto& s : kAnnotations) {
+      for (const auto k : {s.key, s.alias}) {
+        const size_t d = k.empty() ? SIZE_MAX : editDistance(key, k);
+        if (d < bestDistance && d <= std::max<size_t>(1, k.size() / 4)) {
+          best = k;
+          bestDistance = d;
+        }
+      }
+    }
+    const std::string shownKey = std::string(prefix) + shown(key);
+    if (!best.empty()) {
+      c.plan.invalid = true;
+      c.warn("unknown annotation " + shownKey + "; did you mean " + std::string(prefix) +
+             std::string(best) + "?");
+    } else if (un) {
+      c.warn("annotation " + shownKey + " is not supported: " + std::string(un->instead));
+    } else {
+      c.plan.invalid = true;
+      c.warn("unknown annotation " + shownKey + "; see docs/webhook.md \"Annotations\"");
+    }
+  }
+}
 
 // Applies the rows of one phase. The Bulwark prefix wins over the Wallarm one; within a prefix
 // the row's key wins over its alias.
@@ -655,6 +813,7 @@ PlanDecision planFromPod(const json& pod, const InjectConfig& cfg) {
     applyPhase(ctx, annotations, phase);
     afterPhase(ctx, phase);
   }
+  checkUnknownKeys(ctx, annotations);
 
   if (plan.invalid && cfg.strict) {
     PlanDecision d;

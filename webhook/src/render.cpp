@@ -206,6 +206,16 @@ json sidecarEnv(const InjectionPlan& plan) {
   env.push_back({{"name", "BULWARK_POLICY_FILE"},
                  {"value", std::string(names::kPolicyMountPath) + "/" + plan.policyKey}});
   env.push_back({{"name", "BULWARK_SCHEMA"}, {"value", schemaName(plan.schema)}});
+  if (plan.paranoiaLevel > 0) {
+    env.push_back(
+        {{"name", "BULWARK_PARANOIA_LEVEL"}, {"value", std::to_string(plan.paranoiaLevel)}});
+  }
+  if (!plan.application.empty()) {
+    env.push_back({{"name", "BULWARK_APPLICATION"}, {"value", plan.application}});
+  }
+  if (!plan.nodeGroup.empty()) {
+    env.push_back({{"name", "BULWARK_NODE_GROUP"}, {"value", plan.nodeGroup}});
+  }
   for (const auto& s : plan.secretEnv) {
     env.push_back({{"name", s.name},
                    {"valueFrom",

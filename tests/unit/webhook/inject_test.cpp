@@ -146,6 +146,8 @@ const Case kCases[] = {
     {"pod-run-as-non-root-ebpf-in-auto", "pod-run-as-non-root", R"({"ebpf_in_auto":true})"},
     {"pod-label-disabled", "pod-label-disabled", ""},
     {"pod-port-collision", "pod-port-collision", ""},
+    {"pod-unknown-annotations", "pod-unknown-annotations", ""},
+    {"pod-unknown-annotations-strict", "pod-unknown-annotations", R"({"strict":true})"},
 };
 
 class Golden : public testing::TestWithParam<Case> {};

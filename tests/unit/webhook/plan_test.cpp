@@ -108,6 +108,47 @@ TEST(Plan, EveryKnownKeyIsReadUnderBothPrefixes) {
   }
 }
 
+TEST(Unknown, TyposNameTheNearestKeyAndAreInvalid) {
+  for (const auto& [typo, want] : std::vector<std::pair<std::string, std::string>>{
+           {"mdoe", "mode"},
+           {"applicaton-port", "application-port"},
+           {"proxy-memroy", "proxy-memory"},
+           {"wallarm-mdoe", "wallarm-mode"},
+           {"paranoia-levle", "paranoia-level"}}) {
+    const auto plan = planOf(pod({{"sidecar.bulwark.dev/" + typo, "x"}}));
+    ASSERT_EQ(plan.warnings.size(), 1u) << typo;
+    EXPECT_NE(plan.warnings[0].find("did you mean sidecar.bulwark.dev/" + want + "?"),
+              std::string::npos)
+        << plan.warnings[0];
+    EXPECT_TRUE(plan.invalid);
+  }
+}
+
+TEST(Unknown, WallarmKeysSayWhatToUseInsteadAndAreNotInvalid) {
+  const auto plan = planOf(pod({{"sidecar.wallarm.io/nginx-server-snippet", "x"},
+                                {"sidecar.wallarm.io/wallarm-block-page", "x"},
+                                {"other.example/mdoe", "x"}}));
+  ASSERT_EQ(plan.warnings.size(), 2u);
+  EXPECT_NE(plan.warnings[0].find("nginx-server-snippet is not supported: there is no nginx"),
+            std::string::npos);
+  EXPECT_NE(plan.warnings[1].find("wallarm-block-page is not supported"), std::string::npos);
+  EXPECT_FALSE(plan.invalid);
+}
+
+TEST(Plan, EventLabelsAndParanoiaLevel) {
+  const auto plan = planOf(pod({{"sidecar.bulwark.dev/paranoia-level", "4"},
+                                {"sidecar.bulwark.dev/application", "shop"},
+                                {"sidecar.wallarm.io/wallarm-node-group", "eu-1"}}));
+  EXPECT_EQ(plan.paranoiaLevel, 4);
+  EXPECT_EQ(plan.application, "shop");
+  EXPECT_EQ(plan.nodeGroup, "eu-1");
+  for (const char* bad : {"0", "5", "2.5", "high"}) {
+    const auto p = planOf(pod({{"sidecar.bulwark.dev/paranoia-level", bad}}));
+    EXPECT_EQ(p.paranoiaLevel, 0) << bad;
+    EXPECT_EQ(p.warnings.size(), 1u) << bad;
+  }
+}
+
 TEST(Availability, SettingsTheImageCannotRunFallBackWithAWarning) {
   InjectConfig cfg;
   cfg.ebpfInAuto = true;

@@ -29,6 +29,9 @@ struct InjectionPlan {
   std::string policyKey;
   Resources proxyRes, helperRes, initRes;
   std::vector<SecretEnv> secretEnv;
+  int paranoiaLevel = 0;     // 1-4; 0 = the proxy's own default (env BULWARK_PARANOIA_LEVEL)
+  std::string application;   // application id for events (env BULWARK_APPLICATION)
+  std::string nodeGroup;     // node group label for events (env BULWARK_NODE_GROUP)
 
   // Layout.
   Schema schema = Schema::Single;
