@@ -6,6 +6,8 @@
 #include <array>
 #include <set>
 
+#include <arpa/inet.h>
+
 #include "bulwark/common/cli.h"
 #include "bulwark/common/names.h"
 #include "bulwark/webhook/availability.h"
@@ -304,11 +306,84 @@ void setCaptureMode(Ctx& c, const AnnotationSpec&, const std::string& v) {
   }
 }
 
+// "8080", several "8080,8443" (all captured; the first is the proxy's --app-port), or "all"
+// (every port but the exclusions; bulwark-init --app-port all).
+std::optional<std::vector<uint16_t>> parsePortList(std::string_view v, size_t max) {
+  std::vector<uint16_t> out;
+  size_t start = 0;
+  while (start <= v.size()) {
+    const auto comma = v.find(',', start);
+    const auto item = v.substr(start, comma == std::string_view::npos ? v.npos : comma - start);
+    auto p = parsePort(item);
+    if (!p || out.size() >= max) {
+      return std::nullopt;
+    }
+    if (std::find(out.begin(), out.end(), *p) == out.end()) {
+      out.push_back(*p);
+    }
+    if (comma == std::string_view::npos) {
+      break;
+    }
+    start = comma + 1;
+  }
+  return out;
+}
+
 void setAppPort(Ctx& c, const AnnotationSpec&, const std::string& v) {
-  if (auto p = parsePort(v)) {
-    c.plan.appPort = *p;
+  if (v == "all") {
+    c.plan.allPorts = true;
+  } else if (auto ports = parsePortList(v, 16)) {
+    c.plan.appPort = ports->front();
+    c.plan.appPorts = *ports;
   } else {
-    c.bad(v, "a port 1-65535", std::to_string(c.detectedPort));
+    c.bad(v, "a port 1-65535, a list like 8080,8443, or all", std::to_string(c.detectedPort));
+  }
+}
+
+void setExcludePorts(Ctx& c, const AnnotationSpec&, const std::string& v) {
+  auto ports = parsePortList(v, 32);
+  if (!ports) {
+    c.bad(v, "a list of ports like 9090,15020", "none");
+  } else if (!c.plan.allPorts) {
+    c.warn("annotation " + c.key + " only applies with application-port: all (only the "
+           "application ports are captured); ignored");
+  } else {
+    c.plan.excludePorts = *ports;
+  }
+}
+
+bool isCidr(std::string_view s) {
+  const auto slash = s.find('/');
+  if (slash == std::string_view::npos || s.size() > 64) {
+    return false;
+  }
+  const std::string addr(s.substr(0, slash));
+  unsigned char buf[16];
+  const bool v4 = ::inet_pton(AF_INET, addr.c_str(), buf) == 1;
+  const bool v6 = !v4 && ::inet_pton(AF_INET6, addr.c_str(), buf) == 1;
+  const auto bits = cli::parseUint(s.substr(slash + 1), 0, v4 ? 32 : 128);
+  return (v4 || v6) && bits.has_value();
+}
+
+void setExcludeCidrs(Ctx& c, const AnnotationSpec&, const std::string& v) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  bool ok = !v.empty();
+  while (ok && start <= v.size()) {
+    const auto comma = v.find(',', start);
+    const auto item = std::string_view(v).substr(
+        start, comma == std::string::npos ? std::string::npos : comma - start);
+    ok = isCidr(item) && out.size() < 32;
+    out.emplace_back(item);
+    if (comma == std::string::npos) {
+      break;
+    }
+    start = comma + 1;
+  }
+  if (ok) {
+    c.plan.excludeCidrs = std::move(out);
+  } else {
+    c.bad(v, "a list of CIDRs like 10.0.0.0/8,fd00::/8", "none");
   }
 }
 
@@ -316,7 +391,9 @@ void setProxyPort(Ctx& c, const AnnotationSpec&, const std::string& v) {
   auto p = parsePort(v);
   if (!p) {
     c.bad(v, "a port 1-65535", std::to_string(names::kProxyPort));
-  } else if (*p == names::kStatusPort || *p == c.plan.appPort) {
+  } else if (*p == names::kStatusPort || *p == c.plan.appPort ||
+             std::find(c.plan.appPorts.begin(), c.plan.appPorts.end(), *p) !=
+                 c.plan.appPorts.end()) {
     c.bad(v, "free (it is the status or application port)", std::to_string(names::kProxyPort));
   } else {
     c.plan.proxyPort = *p;
@@ -482,6 +559,8 @@ constexpr AnnotationSpec kAnnotations[] = {
     {"paranoia-level", "", 6, setParanoia},
     {"application", "wallarm-application", 6, setApplication},
     {"node-group", "wallarm-node-group", 6, setNodeGroup},
+    {"capture-exclude-ports", "", 6, setExcludePorts},
+    {"capture-exclude-cidrs", "", 6, setExcludeCidrs},
 };
 constexpr int kPhases = 7;
 
@@ -656,6 +735,7 @@ void clampResources(Ctx& c, std::string_view who, Resources& res) {
 void checkPorts(Ctx& c) {
   std::set<uint16_t> declared = declaredPorts(c.spec);
   declared.insert(c.plan.appPort);
+  declared.insert(c.plan.appPorts.begin(), c.plan.appPorts.end());
   if (declared.count(c.plan.proxyPort)) {
     uint16_t p = names::kProxyPort;
     while (declared.count(p) || p == names::kStatusPort) {
@@ -736,6 +816,114 @@ void afterPhase(Ctx& c, int phase) {
   }
 }
 
+bool versionAtLeast(const InjectConfig& cfg, int major, int minor) {
+  return cfg.kubeMajor > major || (cfg.kubeMajor == major && cfg.kubeMinor >= minor);
+}
+
+// Kubelet httpGet probes of the app containers that hit a captured port pass the proxy.
+void findCapturedProbes(Ctx& c) {
+  if (!c.plan.capture) {
+    return;
+  }
+  const auto captured = [&c](uint16_t port) {
+    const auto& ex = c.plan.excludePorts;
+    if (c.plan.allPorts) {
+      return port != names::kStatusPort &&
+             std::find(ex.begin(), ex.end(), port) == ex.end();
+    }
+    return std::find(c.plan.appPorts.begin(), c.plan.appPorts.end(), port) !=
+           c.plan.appPorts.end();
+  };
+  std::string shownProbes;
+  for (const auto& container : arrayOf(c.spec, "containers")) {
+    for (const auto* kind : {"startupProbe", "livenessProbe", "readinessProbe"}) {
+      const json* probe = member(container, kind);
+      const json* get = probe ? member(*probe, "httpGet") : nullptr;
+      if (!get || stringOr(member(*get, "scheme"), "HTTP") != "HTTP") {
+        continue; // HTTPS probes are TLS: the proxy passes TLS through uninspected
+      }
+      const json* port = member(*get, "port");
+      std::optional<uint16_t> number;
+      if (port && port->is_number_integer() && port->get<int64_t>() >= 1 &&
+          port->get<int64_t>() <= 65535) {
+        number = static_cast<uint16_t>(port->get<int64_t>());
+      } else if (port && port->is_string()) {
+        for (const auto& p : arrayOf(container, "ports")) {
+          const json* cp = member(p, "containerPort");
+          if (stringOr(member(p, "name")) == port->get_ref<const std::string&>() && cp &&
+              cp->is_number_integer() && cp->get<int64_t>() >= 1 && cp->get<int64_t>() <= 65535) {
+            number = static_cast<uint16_t>(cp->get<int64_t>());
+          }
+        }
+      }
+      if (!number || !captured(*number)) {
+        continue;
+      }
+      std::string path(stringOr(member(*get, "path"), "/"));
+      if (path.empty() || path.front() != '/' || path.find(',') != std::string::npos ||
+          path.size() > 256) {
+        continue;
+      }
+      if (std::find(c.plan.probePaths.begin(), c.plan.probePaths.end(), path) ==
+          c.plan.probePaths.end()) {
+        c.plan.probePaths.push_back(path);
+        shownProbes += (shownProbes.empty() ? "" : " ") + shown(path);
+      }
+    }
+  }
+  if (!c.plan.probePaths.empty() &&
+      (c.plan.mode == "block" || c.plan.mode == "safe_blocking")) {
+    c.warn("kubelet probes " + shownProbes.substr(0, 60) +
+           " pass the proxy (captured port): one that looks like an attack gets 403; serve "
+           "probes on another port or add a policy.overrides entry (docs/webhook.md)");
+  }
+}
+
+// Everything that depends on the cluster's version, and the shutdown timing.
+void finish(Ctx& c, const json* metadata) {
+  (void)metadata;
+  if (c.plan.appPorts.empty()) {
+    c.plan.appPorts = {c.plan.appPort};
+  }
+  if (c.plan.allPorts) {
+    // Never capture our own listeners.
+    for (const uint16_t own : {names::kStatusPort, c.plan.proxyPort}) {
+      if (std::find(c.plan.excludePorts.begin(), c.plan.excludePorts.end(), own) ==
+          c.plan.excludePorts.end()) {
+        c.plan.excludePorts.push_back(own);
+      }
+    }
+    std::sort(c.plan.excludePorts.begin(), c.plan.excludePorts.end());
+  }
+  const auto& cfg = c.cfg;
+  const bool known = cfg.kubeMajor > 0;
+  if (c.plan.native && known && !versionAtLeast(cfg, 1, 29)) {
+    c.warn("native sidecars need Kubernetes 1.29 or later (cluster " +
+           std::to_string(cfg.kubeMajor) + "." + std::to_string(cfg.kubeMinor) +
+           "); the sidecars are injected as regular containers");
+    c.plan.native = false;
+  }
+  // The image has no shell or sleep binary: only the kubelet's sleep action (1.30+) can hold
+  // the proxy back while the endpoint is removed.
+  if (known && versionAtLeast(cfg, 1, 30) && cfg.preStopSeconds > 0) {
+    c.plan.preStopSeconds = cfg.preStopSeconds;
+  }
+  const int need = c.plan.preStopSeconds + cfg.drainSeconds + 5;
+  const json* grace = member(c.spec, "terminationGracePeriodSeconds");
+  c.plan.podHasTerminationGrace = grace != nullptr;
+  const int64_t current = grace && grace->is_number_integer() ? grace->get<int64_t>() : 30;
+  if (current < need) {
+    if (current == 30) {
+      c.plan.terminationGraceSeconds = need; // the API server's default: raise it
+    } else {
+      c.warn("terminationGracePeriodSeconds " + std::to_string(current) +
+             " is shorter than the proxy's preStop + drain (" + std::to_string(need) +
+             " s); requests in flight at shutdown may be cut");
+    }
+  }
+  findCapturedProbes(c);
+}
+
 PlanDecision skip(std::string why, std::vector<std::string> warnings = {}) {
   PlanDecision d;
   d.skipped = std::move(why);
@@ -813,6 +1001,7 @@ PlanDecision planFromPod(const json& pod, const InjectConfig& cfg) {
     applyPhase(ctx, annotations, phase);
     afterPhase(ctx, phase);
   }
+  finish(ctx, metadata);
   checkUnknownKeys(ctx, annotations);
 
   if (plan.invalid && cfg.strict) {

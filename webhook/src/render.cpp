@@ -1,6 +1,8 @@
 // InjectionPlan -> RFC 6902 JSON Patch. Deterministic: the same plan always gives the same
 // bytes (tests/golden/webhook/).
 
+#include <type_traits>
+
 #include "bulwark/common/names.h"
 #include "plan_internal.h"
 
@@ -130,6 +132,10 @@ json proxyContainer(const InjectionPlan& plan, const json& env, const json& runM
       {"securityContext", proxySecurityContext(plan.proxyPort < 1024)},
       {"volumeMounts", mounts},
       {"terminationMessagePolicy", "FallbackToLogsOnError"}};
+  if (plan.preStopSeconds > 0) {
+    // Keep serving while the endpoint is removed; then SIGTERM starts the proxy's drain.
+    proxy["lifecycle"] = {{"preStop", {{"sleep", {{"seconds", plan.preStopSeconds}}}}}};
+  }
   if (plan.native) {
     proxy["restartPolicy"] = "Always";
     // A native sidecar must be up before the app starts: gate on the status port.
@@ -162,13 +168,36 @@ json helperContainer(const InjectionPlan& plan, const json& env, const json& run
   return helper;
 }
 
+template <class List> std::string joined(const List& items) {
+  std::string out;
+  for (const auto& i : items) {
+    if (!out.empty()) {
+      out += ',';
+    }
+    if constexpr (std::is_integral_v<std::decay_t<decltype(i)>>) {
+      out += std::to_string(i);
+    } else {
+      out += i;
+    }
+  }
+  return out;
+}
+
 json initEnv(const InjectionPlan& plan) {
-  return json::array(
-      {{{"name", "BULWARK_APP_PORT"}, {"value", std::to_string(plan.appPort)}},
+  json env = json::array(
+      {{{"name", "BULWARK_APP_PORT"},
+        {"value", plan.allPorts ? std::string("all") : joined(plan.appPorts)}},
        {{"name", "BULWARK_PROXY_PORT"}, {"value", std::to_string(plan.proxyPort)}},
        {{"name", "BULWARK_MODE"}, {"value", std::string(captureModeName(plan.captureMode))}},
        // iptables takes its lock under /run, which is read-only here.
        {{"name", "XTABLES_LOCKFILE"}, {"value", std::string(names::kRunDir) + "/xtables.lock"}}});
+  if (plan.allPorts && !plan.excludePorts.empty()) {
+    env.push_back({{"name", "BULWARK_EXCLUDE_PORT"}, {"value", joined(plan.excludePorts)}});
+  }
+  if (!plan.excludeCidrs.empty()) {
+    env.push_back({{"name", "BULWARK_EXCLUDE_CIDR"}, {"value", joined(plan.excludeCidrs)}});
+  }
+  return env;
 }
 
 json initContainer(const InjectionPlan& plan, const json& runMount) {
@@ -216,6 +245,9 @@ json sidecarEnv(const InjectionPlan& plan) {
   if (!plan.nodeGroup.empty()) {
     env.push_back({{"name", "BULWARK_NODE_GROUP"}, {"value", plan.nodeGroup}});
   }
+  if (!plan.probePaths.empty()) {
+    env.push_back({{"name", "BULWARK_PROBE_PATHS"}, {"value", joined(plan.probePaths)}});
+  }
   for (const auto& s : plan.secretEnv) {
     env.push_back({{"name", s.name},
                    {"valueFrom",
@@ -260,6 +292,12 @@ json patchFor(const InjectionPlan& plan) {
     patch.push_back({{"op", "add"}, {"path", "/spec/containers/-"}, {"value", c}});
   }
 
+  if (plan.terminationGraceSeconds > 0) {
+    patch.push_back({{"op", plan.podHasTerminationGrace ? "replace" : "add"},
+                     {"path", "/spec/terminationGracePeriodSeconds"},
+                     {"value", plan.terminationGraceSeconds}});
+  }
+
   json volumes = json::array(
       {{{"name", plan.runVolume}, {"emptyDir", {{"medium", "Memory"}, {"sizeLimit", "16Mi"}}}},
        {{"name", plan.policyVolume},
@@ -295,6 +333,11 @@ json patchFor(const InjectionPlan& plan) {
   }
   for (const auto& v : plan.extraVolumeNames) {
     status["volumes"].push_back(v);
+  }
+  if (plan.allPorts) {
+    status["appPorts"] = "all";
+  } else if (plan.appPorts.size() > 1) {
+    status["appPorts"] = plan.appPorts;
   }
   json newAnnotations = json::object();
   newAnnotations[std::string(names::kAnnotationPrefix) + std::string(names::kStatusAnnotation)] =

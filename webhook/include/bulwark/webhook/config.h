@@ -59,7 +59,17 @@ struct InjectConfig {
   Resources initResources{{{"cpu", "10m"}, {"memory", "16Mi"}},
                           {{"cpu", "100m"}, {"memory", "64Mi"}}};
   std::vector<SecretEnv> secretEnv;
+  // The cluster's Kubernetes version as "MAJOR.MINOR" (the chart renders
+  // .Capabilities.KubeVersion); 0.0 = unknown. Gates native sidecars (>= 1.29) and the proxy's
+  // preStop sleep action (>= 1.30).
+  int kubeMajor = 0;
+  int kubeMinor = 0;
+  int preStopSeconds = 5; // endpoints are removed before the proxy starts draining
+  int drainSeconds = 25;  // the proxy's timeouts.drain_ms (docs/proxy.md)
 };
+
+// "1.33", "v1.33.9", "v1.30.2-eks-1234": major and minor; false when `text` is none of these.
+bool parseKubeVersion(std::string_view text, int& major, int& minor);
 
 struct WebhookConfig {
   net::HostPort listen{"0.0.0.0", names::kWebhookPort, false};

@@ -19,7 +19,11 @@ struct InjectionPlan {
   // Filter proxy.
   std::string mode;              // off|monitoring|safe_blocking|block
   std::string modeAllowOverride; // on|off|strict
-  uint16_t appPort = names::kDefaultAppPort;
+  uint16_t appPort = names::kDefaultAppPort;   // the proxy's --app-port (first of appPorts)
+  std::vector<uint16_t> appPorts;               // captured ports; empty = {appPort}
+  bool allPorts = false;                        // capture every port but excludePorts
+  std::vector<uint16_t> excludePorts;           // with allPorts (bulwark-init --exclude-port)
+  std::vector<std::string> excludeCidrs;        // sources never captured (--exclude-cidr)
   uint16_t proxyPort = names::kProxyPort;
   std::string proxyImage;
   std::string helperImage;
@@ -41,6 +45,16 @@ struct InjectionPlan {
   bool capture = true;
   CaptureMode captureMode = CaptureMode::Auto;
   bool hold = false; // bulwark-hold (eBPF link owner)
+
+  // Kubelet httpGet probes of the app that reach a captured port (they pass the proxy); their
+  // paths go to the proxy as BULWARK_PROBE_PATHS.
+  std::vector<std::string> probePaths;
+
+  // Shutdown: the proxy's preStop sleep (0 = none: Kubernetes < 1.30 or unknown) and the pod's
+  // terminationGracePeriodSeconds to add (0 = leave it).
+  int preStopSeconds = 0;
+  int terminationGraceSeconds = 0;
+  bool podHasTerminationGrace = false;
   bool ebpfInAuto = false;
 
   // Extra volumes / mounts of the proxy (validated JSON array texts; empty = none).
