@@ -374,6 +374,16 @@ Status applyConfigJson(std::string_view text, WebhookConfig& cfg) {
             cfg.requestTimeout = std::chrono::milliseconds(ms);
             return {};
           }},
+         {"tls_handshake_timeout_ms",
+          [&cfg](const json& v, const std::string& k) -> Status {
+            uint64_t ms = 0;
+            if (auto st = integer(ms, 100, 60000)(v, k); !st) {
+              return st;
+            }
+            cfg.tlsHandshakeTimeout = std::chrono::milliseconds(ms);
+            return {};
+          }},
+         {"max_connections", integer(cfg.maxConnections, 4, 1000000)},
          {"log_level",
           [&cfg](const json& v, const std::string& k) -> Status {
             if (!v.is_string()) {

@@ -106,6 +106,8 @@ app.kubernetes.io/component: controller
   "max_body_bytes" (int64 .Values.controller.maxBodyBytes)
   "cert_check_interval_ms" (int .Values.controller.certCheckIntervalMs)
   "request_timeout_ms" (int .Values.controller.requestTimeoutMs)
+  "tls_handshake_timeout_ms" (int .Values.controller.tlsHandshakeTimeoutMs)
+  "max_connections" (int .Values.controller.maxConnections)
   "log_level" .Values.controller.logLevel
   "injection" $inj -}}
 {{- toPrettyJson $cfg -}}

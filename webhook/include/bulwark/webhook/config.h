@@ -79,6 +79,12 @@ struct WebhookConfig {
   size_t maxBodyBytes = 4 * 1024 * 1024; // an AdmissionReview carries at most ~1.5 MiB objects
   std::chrono::milliseconds certCheckInterval{1000};
   std::chrono::milliseconds requestTimeout{10000};
+  // From accept to the end of the TLS handshake; a connection that has not sent its first byte
+  // costs only a socket until then.
+  std::chrono::milliseconds tlsHandshakeTimeout{5000};
+  // Open connections at most; at the cap the oldest one that has not sent a byte is closed to
+  // make room (so idle connections cannot lock the API server out), else the new one is.
+  size_t maxConnections = 1024;
   log::Level logLevel = log::Level::Info;
   InjectConfig inject;
 };
