@@ -99,6 +99,101 @@ Result<Outcome> injectPod(std::string_view podJson, const InjectConfig& cfg) {
   }
 }
 
+namespace {
+
+// Mutates one object of a manifest in place; returns false when its pod template is malformed.
+bool injectObject(json& obj, const InjectConfig& cfg, std::vector<std::string>& warnings) {
+  const std::string kind(stringOr(member(obj, "kind")));
+  const json* meta = member(obj, "metadata");
+  const std::string name(meta ? stringOr(member(*meta, "name")) : "");
+  const std::string ns(meta ? stringOr(member(*meta, "namespace")) : "");
+  json* tmpl = nullptr;
+  if (kind == "Deployment" || kind == "StatefulSet" || kind == "DaemonSet" ||
+      kind == "ReplicaSet" || kind == "ReplicationController" || kind == "Job") {
+    tmpl = obj.contains("spec") && obj["spec"].is_object() ? &obj["spec"]["template"] : nullptr;
+  } else if (kind == "CronJob") {
+    json* spec = obj.contains("spec") && obj["spec"].is_object() ? &obj["spec"] : nullptr;
+    json* job = spec && spec->contains("jobTemplate") ? &(*spec)["jobTemplate"] : nullptr;
+    tmpl = job && job->is_object() && job->contains("spec") && (*job)["spec"].is_object()
+               ? &(*job)["spec"]["template"]
+               : nullptr;
+  } else if (kind != "Pod") {
+    return true;
+  }
+  json pod;
+  if (kind == "Pod") {
+    pod = obj;
+  } else {
+    if (!tmpl || !tmpl->is_object()) {
+      return false;
+    }
+    json m = tmpl->value("metadata", json::object());
+    if (!m.is_object()) {
+      return false;
+    }
+    if (!ns.empty() && !m.contains("namespace")) {
+      m["namespace"] = ns;
+    }
+    pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", m},
+           {"spec", tmpl->value("spec", json::object())}};
+  }
+  const Outcome out = inject(pod, cfg);
+  for (const auto& w : out.warnings) {
+    warnings.push_back(kind + "/" + name + ": " + w);
+  }
+  if (out.denied) {
+    warnings.push_back(kind + "/" + name + ": " + *out.denied);
+    return true;
+  }
+  if (!out.injected) {
+    warnings.push_back(kind + "/" + name + ": not injected: " + out.skipped);
+    return true;
+  }
+  const json patched = pod.patch(json::parse(out.patch));
+  if (kind == "Pod") {
+    obj = patched;
+  } else {
+    json m = patched["metadata"];
+    if (!tmpl->contains("metadata") || !(*tmpl)["metadata"].contains("namespace")) {
+      m.erase("namespace");
+    }
+    (*tmpl)["metadata"] = m;
+    (*tmpl)["spec"] = patched["spec"];
+  }
+  return true;
+}
+
+} // namespace
+
+Result<std::string> injectManifest(std::string_view manifestJson, const InjectConfig& cfg,
+                                   std::vector<std::string>& warnings) {
+  if (jsonNestingDepth(manifestJson) > kMaxJsonDepth) {
+    return BW_INVALID("manifest: JSON nested deeper than " + std::to_string(kMaxJsonDepth));
+  }
+  json doc = json::parse(manifestJson, nullptr, false);
+  if (!doc.is_object()) {
+    return BW_INVALID("manifest: not a JSON object (YAML: convert it first, e.g. kubectl create "
+                      "--dry-run=client -o json -f FILE)");
+  }
+  try {
+    if (stringOr(member(doc, "kind")) == "List" || stringOr(member(doc, "kind")).ends_with("List")) {
+      if (!doc.contains("items") || !doc["items"].is_array()) {
+        return BW_INVALID("manifest: a List without items");
+      }
+      for (auto& item : doc["items"]) {
+        if (item.is_object() && !injectObject(item, cfg, warnings)) {
+          return BW_INVALID("manifest: a pod template is not an object");
+        }
+      }
+    } else if (!injectObject(doc, cfg, warnings)) {
+      return BW_INVALID("manifest: the pod template is not an object");
+    }
+  } catch (const json::exception& e) {
+    return BW_INVALID(std::string("manifest: ") + e.what());
+  }
+  return doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
 Reply review(std::string_view body, const InjectConfig& cfg) {
   Reply reply;
   reply.status = 400;
