@@ -246,9 +246,9 @@ const cases = {
     check(bound(NS, FULL, "sidecar"), w, "controller may use bulwark-sidecar");
     check(bound("shop", "default", "sidecar") && bound("legacy", "app", "capture"), w, "workload service accounts bound");
   },
-  "split-native"(objs, w, r) {
+  "native-nftables"(objs, w, r) {
     const inj = r.cfg.injection;
-    check(inj.schema === "split" && inj.native_sidecar === true && inj.capture_mode === "nftables" && inj.strict === true, w, "split, native, nftables, strict");
+    check(inj.schema === "single" && inj.native_sidecar === true && inj.capture_mode === "nftables" && inj.strict === true, w, "single, native, nftables, strict");
     check(inj.images.proxy === `registry.example.com/bulwark@sha256:${"0123456789abcdef".repeat(4)}`, w, "image by digest");
     check(inj.images.helper === "registry.example.com/bulwark-helper:0.1.0", w, "helper image");
     check(inj.secret_env[0].secret === "bulwark-token", w, "secret_env");

@@ -91,6 +91,23 @@ for f in "$HERE"/values/bad/*.yaml; do
   fi
 done
 
+# 4b. native sidecars on a cluster older than 1.29 are refused by the chart; the rendered
+#     configuration carries the cluster version for the webhook's own gates.
+if helm template bw "$CHART" -n bulwark-system --kube-version 1.28.5 \
+     --set config.nativeSidecar=true > /dev/null 2> "$WORK/err"; then
+  bad "config.nativeSidecar=true accepted for Kubernetes 1.28"
+elif grep -q "needs Kubernetes 1.29" "$WORK/err"; then
+  echo "ok   refused nativeSidecar on 1.28: $(grep -m1 -o 'needs Kubernetes 1.29.*' "$WORK/err" | cut -c1-80)"
+else
+  bad "nativeSidecar on 1.28 refused for another reason: $(head -c 300 "$WORK/err")"
+fi
+if helm template bw "$CHART" -n bulwark-system --kube-version 1.30.2 \
+     --show-only templates/configmap.yaml | grep -q '"kubernetes_version": "v1.30.2"'; then
+  echo "ok   the webhook configuration carries the cluster version (1.30.2)"
+else
+  bad "kubernetes_version not rendered from .Capabilities.KubeVersion"
+fi
+
 # 5. the real webhook accepts every rendered config (unknown keys / wrong types would exit 2)
 #    and serves the chart-generated certificate for the Service DNS name.
 if [ -n "$WEBHOOK" ]; then

@@ -160,6 +160,23 @@ Status applyInjection(const json& v, const std::string& prefix, InjectConfig& c)
                               {"helper", resources(c.helperResources)},
                               {"init", resources(c.initResources)}});
         }},
+       {"kubernetes_version",
+        [&c](const json& o, const std::string& k) -> Status {
+          if (!o.is_string()) {
+            return BW_INVALID(k + ": expected a string like \"1.33\"");
+          }
+          const auto text = o.get<std::string>();
+          if (text.empty()) {
+            c.kubeMajor = c.kubeMinor = 0;
+            return {};
+          }
+          if (!parseKubeVersion(text, c.kubeMajor, c.kubeMinor)) {
+            return BW_INVALID(k + ": '" + text + "' is not a Kubernetes version like 1.33");
+          }
+          return {};
+        }},
+       {"prestop_seconds", integer(c.preStopSeconds, 0, 60)},
+       {"drain_seconds", integer(c.drainSeconds, 0, 600)},
        {"secret_env", [&c](const json& o, const std::string& k) -> Status {
           if (!o.is_array()) {
             return BW_INVALID(k + ": expected an array of {name, secret, key}");
@@ -207,6 +224,29 @@ Status setLogLevel(const std::string& text, const std::string& key, WebhookConfi
 }
 
 } // namespace
+
+bool parseKubeVersion(std::string_view text, int& major, int& minor) {
+  if (!text.empty() && text.front() == 'v') {
+    text.remove_prefix(1);
+  }
+  const auto dot = text.find('.');
+  if (dot == std::string_view::npos) {
+    return false;
+  }
+  const auto maj = cli::parseUint(text.substr(0, dot), 1, 99);
+  auto rest = text.substr(dot + 1);
+  size_t n = 0;
+  while (n < rest.size() && rest[n] >= '0' && rest[n] <= '9') {
+    ++n;
+  }
+  const auto min = cli::parseUint(rest.substr(0, n), 0, 999);
+  if (!maj || !min || (n < rest.size() && rest[n] != '.' && rest[n] != '-' && rest[n] != '+')) {
+    return false;
+  }
+  major = static_cast<int>(*maj);
+  minor = static_cast<int>(*min);
+  return true;
+}
 
 bool parseCaptureMode(std::string_view text, CaptureMode& out) {
   for (size_t i = 0; i < kCaptureModeNames.size(); ++i) {
@@ -334,6 +374,16 @@ Status applyConfigJson(std::string_view text, WebhookConfig& cfg) {
             cfg.requestTimeout = std::chrono::milliseconds(ms);
             return {};
           }},
+         {"tls_handshake_timeout_ms",
+          [&cfg](const json& v, const std::string& k) -> Status {
+            uint64_t ms = 0;
+            if (auto st = integer(ms, 100, 60000)(v, k); !st) {
+              return st;
+            }
+            cfg.tlsHandshakeTimeout = std::chrono::milliseconds(ms);
+            return {};
+          }},
+         {"max_connections", integer(cfg.maxConnections, 4, 1000000)},
          {"log_level",
           [&cfg](const json& v, const std::string& k) -> Status {
             if (!v.is_string()) {

@@ -1,10 +1,12 @@
 #include "bulwark/webhook/server.h"
 
 #include <chrono>
+#include <list>
 #include <mutex>
 
 #include <cstring>
 
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -79,6 +81,8 @@ Result<std::shared_ptr<ssl::context>> loadTls(const std::string& cert, const std
                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
                    ssl::context::single_dh_use);
   SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  // An idle TLS connection keeps no read/write buffers (~34 KB each otherwise).
+  SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_cipher_list(ctx->native_handle(),
                           "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
                           "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
@@ -159,6 +163,63 @@ private:
 
 using Response = http::response<http::string_body>;
 
+// A connection before its first byte. `taken` is set (on the connection's strand) when the
+// session moves the stream into TLS; an eviction posted earlier then leaves it alone.
+struct PendingConn {
+  explicit PendingConn(tcp::socket s) : stream(std::move(s)) {}
+  beast::tcp_stream stream;
+  bool taken = false;
+  bool listed = false; // in PendingList (guarded by its mutex)
+  std::list<std::weak_ptr<PendingConn>>::iterator entry;
+};
+
+// Connections that were accepted but have not sent a byte: the ones to close first when the
+// connection cap is reached. Each entry can cancel its socket on the socket's own strand.
+class PendingList {
+public:
+  void add(const std::shared_ptr<PendingConn>& c) {
+    std::lock_guard lock(mutex_);
+    c->entry = list_.insert(list_.end(), c);
+    c->listed = true;
+  }
+  void remove(PendingConn& c) {
+    std::lock_guard lock(mutex_);
+    if (c.listed) {
+      list_.erase(c.entry);
+      c.listed = false;
+    }
+  }
+  // Cancels the oldest pending connection; false when there is none.
+  bool evictOldest() {
+    std::shared_ptr<PendingConn> victim;
+    {
+      std::lock_guard lock(mutex_);
+      while (!list_.empty() && !victim) {
+        victim = list_.front().lock();
+        if (victim) {
+          victim->listed = false;
+        }
+        list_.pop_front();
+      }
+    }
+    if (!victim) {
+      return false;
+    }
+    auto exec = victim->stream.get_executor();
+    asio::post(exec, [victim] {
+      if (!victim->taken) {
+        error_code ignored;
+        victim->stream.socket().close(ignored);
+      }
+    });
+    return true;
+  }
+
+private:
+  std::mutex mutex_;
+  std::list<std::weak_ptr<PendingConn>> list_;
+};
+
 Response plain(http::status status, unsigned version, std::string body) {
   Response res{status, version};
   res.set(http::field::server, "bulwark-webhook");
@@ -174,6 +235,9 @@ struct Server::Impl {
   asio::io_context ctx;
   tcp::acceptor acceptor{ctx};
   TlsStore tls;
+  PendingList pending;
+  std::atomic<size_t> open{0};
+  std::atomic<int64_t> lastTrim{0};
 
   explicit Impl(const WebhookConfig& c)
       : cfg(c), ctx(static_cast<int>(c.threads)),
@@ -230,18 +294,58 @@ struct Server::Impl {
     return res;
   }
 
+  // A connection ended: when none is left, give freed memory back to the system (at most once
+  // a second), so a burst of connections does not leave the heap at its peak.
+  void closed() {
+    stats().connectionsActive.sub();
+    if (open.fetch_sub(1) == 1) {
+      const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                              Clock::now().time_since_epoch())
+                              .count();
+      if (lastTrim.exchange(now) != now) {
+        ::malloc_trim(0);
+      }
+    }
+  }
+
   asio::awaitable<void> session(tcp::socket sock, std::shared_ptr<ssl::context> tlsCtx) {
     stats().connections_total.inc();
     stats().connectionsActive.add();
-    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(sock)), *tlsCtx);
     error_code ec;
-    stream.next_layer().expires_after(cfg.requestTimeout);
-    co_await stream.async_handshake(ssl::stream_base::server,
+    // Until the first byte arrives the connection is a socket and this frame only: no TLS
+    // state, no buffers. It can be evicted at the cap, and it must handshake in time.
+    auto raw = std::make_shared<PendingConn>(std::move(sock));
+    raw->stream.expires_after(cfg.tlsHandshakeTimeout);
+    std::array<char, 512> first{};
+    size_t firstBytes = 0;
+    {
+      pending.add(raw);
+      firstBytes = co_await raw->stream.async_read_some(
+          asio::buffer(first), asio::redirect_error(asio::use_awaitable, ec));
+      pending.remove(*raw);
+    }
+    raw->taken = true;
+    if (ec) {
+      if (ec == beast::error::timeout) {
+        stats().tls_handshake_timeouts_total.inc();
+      }
+      error_code ignored;
+      raw->stream.socket().close(ignored);
+      closed();
+      co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(raw->stream), *tlsCtx);
+    raw.reset();
+    co_await stream.async_handshake(ssl::stream_base::server, asio::buffer(first.data(), firstBytes),
                                     asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
-      stats().tls_handshake_errors_total.inc();
+      if (ec == beast::error::timeout) {
+        stats().tls_handshake_timeouts_total.inc();
+      } else {
+        stats().tls_handshake_errors_total.inc();
+      }
       kLog.debug("TLS handshake failed", {{"error", ec.message()}});
-      stats().connectionsActive.sub();
+      closed();
       co_return;
     }
     beast::flat_buffer buf;
@@ -284,7 +388,7 @@ struct Server::Impl {
     }
     stream.next_layer().expires_after(std::chrono::seconds(2));
     co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
-    stats().connectionsActive.sub();
+    closed();
   }
 
   asio::awaitable<void> acceptLoop() {
@@ -298,6 +402,16 @@ struct Server::Impl {
         }
         continue;
       }
+      if (open.load() >= cfg.maxConnections) {
+        if (pending.evictOldest()) {
+          stats().connections_evicted_total.inc();
+        } else {
+          stats().connections_rejected_total.inc();
+          s.close(ec);
+          continue;
+        }
+      }
+      open.fetch_add(1);
       auto exec = s.get_executor();
       asio::co_spawn(exec, session(std::move(s), tls.current()), asio::detached);
     }

@@ -91,7 +91,13 @@ app.kubernetes.io/component: controller
   "policy_configmap" $c.policy.configMapName
   "policy_key" $c.policy.key
   "resources" $res
-  "secret_env" $c.secretEnv -}}
+  "secret_env" $c.secretEnv
+  "kubernetes_version" .Capabilities.KubeVersion.Version
+  "prestop_seconds" (int $c.sidecar.preStopSeconds)
+  "drain_seconds" (int $c.sidecar.drainSeconds) -}}
+{{- if and $c.nativeSidecar (semverCompare "<1.29-0" .Capabilities.KubeVersion.Version) -}}
+{{- fail (printf "config.nativeSidecar needs Kubernetes 1.29 or later (native sidecar containers); this cluster is %s" .Capabilities.KubeVersion.Version) -}}
+{{- end -}}
 {{- $cfg := dict
   "listen" (printf "0.0.0.0:%d" (int .Values.controller.port))
   "tls_cert" "/etc/bulwark/tls/tls.crt"
@@ -100,6 +106,8 @@ app.kubernetes.io/component: controller
   "max_body_bytes" (int64 .Values.controller.maxBodyBytes)
   "cert_check_interval_ms" (int .Values.controller.certCheckIntervalMs)
   "request_timeout_ms" (int .Values.controller.requestTimeoutMs)
+  "tls_handshake_timeout_ms" (int .Values.controller.tlsHandshakeTimeoutMs)
+  "max_connections" (int .Values.controller.maxConnections)
   "log_level" .Values.controller.logLevel
   "injection" $inj -}}
 {{- toPrettyJson $cfg -}}

@@ -146,6 +146,15 @@ const Case kCases[] = {
     {"pod-run-as-non-root-ebpf-in-auto", "pod-run-as-non-root", R"({"ebpf_in_auto":true})"},
     {"pod-label-disabled", "pod-label-disabled", ""},
     {"pod-port-collision", "pod-port-collision", ""},
+    {"pod-unknown-annotations", "pod-unknown-annotations", ""},
+    {"pod-unknown-annotations-strict", "pod-unknown-annotations", R"({"strict":true})"},
+    {"pod-probes-ports", "pod-probes-ports", ""},
+    {"pod-probes-ports-k8s-1.33", "pod-probes-ports", R"({"kubernetes_version":"v1.33.9"})"},
+    {"pod-all-ports-k8s-1.33", "pod-all-ports", R"({"kubernetes_version":"1.33"})"},
+    {"deployment-httpbin-native-k8s-1.28", "deployment-httpbin",
+     R"({"native_sidecar":true,"kubernetes_version":"1.28"})"},
+    {"deployment-httpbin-native-k8s-1.30", "deployment-httpbin",
+     R"({"native_sidecar":true,"kubernetes_version":"1.30"})"},
 };
 
 class Golden : public testing::TestWithParam<Case> {};
@@ -233,7 +242,7 @@ INSTANTIATE_TEST_SUITE_P(Webhook, Golden, testing::ValuesIn(kCases),
                          [](const testing::TestParamInfo<Case>& p) {
                            std::string n = p.param.name;
                            for (auto& ch : n) {
-                             ch = ch == '-' ? '_' : ch;
+                             ch = ch == '-' || ch == '.' ? '_' : ch;
                            }
                            return n;
                          });

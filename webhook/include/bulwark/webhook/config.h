@@ -27,6 +27,7 @@ std::string_view captureModeName(CaptureMode mode);
 struct Resources {
   std::map<std::string, std::string> requests;
   std::map<std::string, std::string> limits;
+  bool operator==(const Resources&) const = default;
 };
 
 // An environment variable taken from a Secret (never a plain value in the pod spec).
@@ -34,6 +35,7 @@ struct SecretEnv {
   std::string name;   // variable name
   std::string secret; // Secret name in the pod's namespace
   std::string key;    // key in the Secret
+  bool operator==(const SecretEnv&) const = default;
 };
 
 // Injection defaults (the chart's values); annotations override them per pod.
@@ -57,7 +59,17 @@ struct InjectConfig {
   Resources initResources{{{"cpu", "10m"}, {"memory", "16Mi"}},
                           {{"cpu", "100m"}, {"memory", "64Mi"}}};
   std::vector<SecretEnv> secretEnv;
+  // The cluster's Kubernetes version as "MAJOR.MINOR" (the chart renders
+  // .Capabilities.KubeVersion); 0.0 = unknown. Gates native sidecars (>= 1.29) and the proxy's
+  // preStop sleep action (>= 1.30).
+  int kubeMajor = 0;
+  int kubeMinor = 0;
+  int preStopSeconds = 5; // endpoints are removed before the proxy starts draining
+  int drainSeconds = 25;  // the proxy's timeouts.drain_ms (docs/proxy.md)
 };
+
+// "1.33", "v1.33.9", "v1.30.2-eks-1234": major and minor; false when `text` is none of these.
+bool parseKubeVersion(std::string_view text, int& major, int& minor);
 
 struct WebhookConfig {
   net::HostPort listen{"0.0.0.0", names::kWebhookPort, false};
@@ -67,6 +79,12 @@ struct WebhookConfig {
   size_t maxBodyBytes = 4 * 1024 * 1024; // an AdmissionReview carries at most ~1.5 MiB objects
   std::chrono::milliseconds certCheckInterval{1000};
   std::chrono::milliseconds requestTimeout{10000};
+  // From accept to the end of the TLS handshake; a connection that has not sent its first byte
+  // costs only a socket until then.
+  std::chrono::milliseconds tlsHandshakeTimeout{5000};
+  // Open connections at most; at the cap the oldest one that has not sent a byte is closed to
+  // make room (so idle connections cannot lock the API server out), else the new one is.
+  size_t maxConnections = 1024;
   log::Level logLevel = log::Level::Info;
   InjectConfig inject;
 };

@@ -36,6 +36,15 @@ struct Reply {
 // body yields status 400 and a one-line reason.
 [[nodiscard]] Reply review(std::string_view body, const InjectConfig& cfg);
 
+// The offline injector (`bulwark-webhook inject`): a manifest as JSON — a Pod, a workload with a
+// pod template (Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job,
+// CronJob) or a List of them — with each pod (template) mutated exactly as the webhook would
+// (same plan and patch). Other objects pass unchanged. Warnings are prefixed with the object's
+// kind/name. Errors when the text is not a JSON object or a pod template is not an object.
+[[nodiscard]] Result<std::string> injectManifest(std::string_view manifestJson,
+                                                 const InjectConfig& cfg,
+                                                 std::vector<std::string>& warnings);
+
 std::string base64Encode(std::string_view data);
 
 // Deepest nesting of arrays/objects in a JSON text (strings skipped); bounds recursion.

@@ -14,7 +14,10 @@ namespace bulwark::webhook {
   C(tls_handshake_errors_total, "TLS handshakes that failed (protocol too old, bad client)")     \
   C(tls_reloads_total, "Certificate/key pairs (re)loaded from disk")                             \
   C(tls_reload_errors_total, "Changed certificate/key files that could not be loaded (old kept)") \
-  C(warnings_total, "Admission warnings returned to the API server")
+  C(warnings_total, "Admission warnings returned to the API server")                             \
+  C(tls_handshake_timeouts_total, "Connections closed for not completing TLS in time")           \
+  C(connections_evicted_total, "Connections without a byte yet, closed to make room at the cap") \
+  C(connections_rejected_total, "Connections refused at the cap (none could be evicted)")
 
 #define BW_REVIEW_RESULTS(X) X(injected) X(skipped) X(denied) X(bad_request)
 #define BW_HTTP_ERRORS(X) X(not_found) X(method) X(too_large) X(malformed) X(timeout)

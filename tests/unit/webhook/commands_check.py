@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Every command the webhook injects exists among the built binaries and runs.
+
+For each golden case (tests/golden/webhook/*.golden.json) and each injected container
+(bulwark-*): command[0] must be a built binary that answers --help with exit 0; a subcommand must
+be one the binary's synopsis offers; every --flag in command/args must appear in its --help;
+every BULWARK_<X> variable must be the environment form of one of its flags (the binaries read
+BULWARK_<FLAG>), except the few the proxy is documented to read from its environment only
+(PROXY_ENV_ONLY). Init containers are also run for real as `bulwark-init plan` (the dry run)
+with exactly the injected environment: the capture mode and ports they ask for must be ones
+the binary accepts.
+
+usage: commands_check.py BIN_DIR GOLDEN_DIR
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+
+# Read by bulwark-proxy from its environment (docs/webhook.md "Environment of the sidecars");
+# no command-line flag of the same name.
+PROXY_ENV_ONLY = {
+    "BULWARK_SCHEMA",
+    "BULWARK_PARANOIA_LEVEL",
+    "BULWARK_APPLICATION",
+    "BULWARK_NODE_GROUP",
+    "BULWARK_PROBE_PATHS",
+}
+
+
+def main():
+    bin_dir, golden_dir = sys.argv[1], sys.argv[2]
+    helps = {}
+    failures = []
+    checked = 0
+
+    def help_of(binary):
+        if binary not in helps:
+            path = os.path.join(bin_dir, binary)
+            if not os.access(path, os.X_OK):
+                helps[binary] = None
+            else:
+                r = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=20)
+                helps[binary] = r.stdout if r.returncode == 0 else None
+        return helps[binary]
+
+    for name in sorted(os.listdir(golden_dir)):
+        if not name.endswith(".golden.json"):
+            continue
+        golden = json.load(open(os.path.join(golden_dir, name)))
+        patched = golden.get("patched")
+        if not patched:
+            continue
+        spec = patched["spec"]
+        for c in spec.get("initContainers", []) + spec.get("containers", []):
+            if not c["name"].startswith("bulwark-"):
+                continue
+            where = f"{name}: {c['name']}"
+            cmd = c.get("command", [])
+            if not cmd:
+                failures.append(f"{where}: no command")
+                continue
+            binary = cmd[0]
+            text = help_of(binary)
+            if text is None:
+                failures.append(f"{where}: {binary} is not a built binary answering --help")
+                continue
+            checked += 1
+            synopsis = text.split("\n\n", 1)[0]
+            words = cmd[1:] + c.get("args", [])
+            if len(cmd) > 1 and not cmd[1].startswith("-"):
+                if not re.search(r"(^|[\s|])" + re.escape(cmd[1]) + r"($|[\s|])", synopsis):
+                    failures.append(f"{where}: {binary} offers no subcommand '{cmd[1]}'")
+            for w in words:
+                if w.startswith("--") and f"  {w} " not in text and f"[{w}" not in text:
+                    failures.append(f"{where}: {binary} has no flag {w}")
+            for e in c.get("env", []):
+                env = e["name"]
+                if "secretKeyRef" in e.get("valueFrom", {}):
+                    continue  # the operator's secret_env, not ours
+                if not env.startswith("BULWARK_"):
+                    continue
+                flag = "--" + env[len("BULWARK_"):].lower().replace("_", "-")
+                if f"  {flag} " in text:
+                    continue
+                if binary == "bulwark-proxy" and env in PROXY_ENV_ONLY:
+                    continue
+                failures.append(f"{where}: {env} is not the environment form of a {binary} flag")
+            if binary == "bulwark-init" and len(cmd) > 1 and cmd[1] == "apply":
+                env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+                for e in c.get("env", []):
+                    if "value" in e:
+                        env[e["name"]] = e["value"]
+                    elif e.get("valueFrom", {}).get("fieldRef"):
+                        env[e["name"]] = "198.18.0.10"  # status.podIP / hostIP stand-in
+                env["XTABLES_LOCKFILE"] = "/tmp/bulwark-commands-check.lock"
+                r = subprocess.run([os.path.join(bin_dir, binary), "plan"], env=env,
+                                   capture_output=True, text=True, timeout=20)
+                if r.returncode != 0:
+                    failures.append(f"{where}: bulwark-init plan with the injected env exits "
+                                    f"{r.returncode}: {r.stderr.strip()[:200]}")
+    for f in failures:
+        print("FAIL", f)
+    print(f"{checked} injected containers checked against {sorted(helps)}")
+    if checked == 0:
+        print("FAIL no injected container found")
+        return 1
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
