@@ -54,8 +54,8 @@ def make_ebpf_cases(base):
             # The holder attaches at start; the shared lifecycle begins with nothing captured.
             self.init("cleanup")
 
-        def start_holder(self):
-            p = self.pod.spawn([self.init_bin, "hold", "--mode", "ebpf", "--app-port",
+        def start_holder(self, prefix=()):
+            p = self.pod.spawn(list(prefix) + [self.init_bin, "hold", "--mode", "ebpf", "--app-port",
                                 str(APP_PORT), "--pod-ip", POD_V4, "--pod-ip", POD_V6,
                                 "--run-dir", self.run_dir, self.FAIL_FLAG, "--log-level", "warn"])
             deadline = time.monotonic() + 10
@@ -237,7 +237,9 @@ def make_ebpf_cases(base):
             seen = self.requests_total() - before
             self.assertEqual(seen, total, "the proxy must see every request (saw %d)" % seen)
             self.assertEqual(self.counters()["steered"] - steered_before, total)
-            self.assertGreater(int(tw), 500, "the pod must hold TIME_WAIT entries the client reused")
+            # 20,000 connections over 1,000 client ports: each 4-tuple was reused ~20 times
+            # while the pod (the closing side) held it in TIME_WAIT.
+            self.assertGreater(int(tw), 100, "the pod must hold TIME_WAIT entries")
 
         def test_holder_killed_steering_continues_and_restart_restores(self):
             self.init("apply")
@@ -274,9 +276,18 @@ def make_ebpf_cases(base):
             self.assert_through_proxy(POD_V4, CLIENT_V4)
             c1 = self.counters()
             self.assertEqual(c1["steered"] - c0["steered"], 1, c1)
-            # The proxy's connection to the app (127.0.0.6 -> 127.0.0.1:8080) is a lookup for
-            # the app port too; it must be left alone.
-            self.assertGreaterEqual(c1["loopback"] - c0["loopback"], 0)
+            # The proxy's connections to the app (from 127.0.0.6) are lookups for the app port
+            # too; they must be left alone, to 127.0.0.1 and to the pod address alike.
+            for host in ("127.0.0.1", POD_V4):
+                res = self.pod.run(["curl", "-sS", "-m", "5", "--interface", "127.0.0.6",
+                                    "http://%s:%d/echo" % (host, APP_PORT)])
+                body = json.loads(res.stdout)
+                self.assertEqual(body["peer"], "127.0.0.6", body)
+                self.assertNotIn("x-forwarded-for", body["headers"])
+            c15 = self.counters()
+            self.assertEqual(c15["loopback"] - c1["loopback"], 2, c15)
+            self.assertEqual(c15["steered"], c1["steered"])
+            c1 = c15
             # The pod connecting to its own address: direct.
             for host in (POD_V4, POD_V6):
                 code, body = self.get(host, ns=self.pod)
@@ -301,6 +312,41 @@ def make_ebpf_cases(base):
                        if l.startswith("{") and '"attack"' in l]
             self.assertIn(CLIENT_V4, clients, out[-2000:])
             self.assertIn(CLIENT_V6, clients, out[-2000:])
+
+        def test_minimum_capabilities(self):
+            """CAP_BPF + CAP_NET_ADMIN, found by asking the kernel: without CAP_NET_ADMIN the
+            SOCKMAP is refused, without CAP_BPF nothing loads; with both the holder steers."""
+            if shutil.which("setpriv") is None:
+                self.fail("setpriv (util-linux) is needed to drop capabilities")
+
+            def drop(caps):
+                return ["setpriv", "--bounding-set=-all," + caps, "--inh-caps=-all", "--"]
+
+            probe = os.path.join(HERE, "bpf_caps.py")
+            want = {"+bpf,+net_admin": {"map": "ok", "load": "ok", "attach": "ok"},
+                    "+net_admin": {"map": "EPERM", "load": "EPERM", "attach": "not tried"},
+                    "+bpf": {"map": "EPERM"}}
+            for caps, expect in want.items():
+                with self.subTest(caps=caps):
+                    got = json.loads(self.pod.run(drop(caps) + [sys.executable, probe]).stdout)
+                    for k, v in expect.items():
+                        self.assertEqual(got[k], v, "%s: %s" % (caps, got))
+            for caps, missing in (("+net_admin", "CAP_BPF"), ("+bpf", "CAP_NET_ADMIN")):
+                res = self.pod.run(drop(caps) + [self.init_bin, "hold", "--run-dir",
+                                                 self.run_dir + "/x"], check=False)
+                self.assertEqual(res.returncode, 1, res.stderr)
+                self.assertEqual(len(res.stderr.strip().splitlines()), 1, res.stderr)
+                self.assertIn(missing + " missing", res.stderr)
+            self.holder.terminate()
+            self.holder.communicate(timeout=5)
+            self.init("cleanup")  # nothing answers: nothing to remove
+            self.holder = self.start_holder(prefix=drop("+bpf,+net_admin"))
+            deadline = time.monotonic() + 5
+            while self.status()["listeners"] != {"ipv4": True, "ipv6": True}:
+                self.assertLess(time.monotonic(), deadline, "proxy sockets not handed over")
+                time.sleep(0.02)
+            self.assert_through_proxy(POD_V4, CLIENT_V4)
+            self.assert_through_proxy(POD_V6, CLIENT_V6)
 
     class EbpfFailOpenTest(EbpfCase):
         FAIL_FLAG = "--fail-open"

@@ -25,8 +25,8 @@ TEST_P(EbpfGoldenTest, RendersDeterministically) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, EbpfGoldenTest, ::testing::ValuesIn(testcases::all()),
-                         [](const auto& info) {
-                           std::string n = info.param.name;
+                         [](const auto& param) {
+                           std::string n = param.param.name;
                            for (auto& ch : n) {
                              if (ch == '-') {
                                ch = '_';
@@ -224,8 +224,8 @@ TEST(EbpfApplierTest, ApplyIsIdempotentAndVerifyChecksLinkTagAndMaps) {
   v = a->verify(p);
   ASSERT_TRUE(v);
   EXPECT_FALSE(v->ok);
-  EXPECT_NE(v->diff.find("-  ports: 8080"), std::string::npos) << v->diff;
-  EXPECT_NE(v->diff.find("+  ports: 9090"), std::string::npos) << v->diff;
+  EXPECT_NE(v->diff.find("-   ports: 8080"), std::string::npos) << v->diff;
+  EXPECT_NE(v->diff.find("+   ports: 9090"), std::string::npos) << v->diff;
   ASSERT_TRUE(a->apply(p));
   EXPECT_EQ(h.applies, 2);
 
