@@ -112,7 +112,9 @@ private:
       while (!stop_) {
         auto msg = fdpass::receive(fd->get(), 200ms);
         if (msg) {
-          if (msg->data.find("\"resend\"") != std::string::npos && !send(fd->get())) {
+          if (msg->data.find("\"release\"") != std::string::npos) {
+            linkRefs_.clear(); // steering removed on purpose: let program and maps go
+          } else if (msg->data.find("\"resend\"") != std::string::npos && !send(fd->get())) {
             break;
           }
           continue;

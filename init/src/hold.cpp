@@ -3,7 +3,8 @@
 // owns the socket map, and serves two Unix sockets in the run directory:
 //   steer.sock   (0666) the proxy: {"op":"handoff"} + its listening sockets (SCM_RIGHTS),
 //                {"op":"status"}, {"op":"metrics"}; the holder sends {"op":"resend"} to
-//                connected proxies when it re-attaches after a cleanup.
+//                connected proxies when it re-attaches after a cleanup, {"op":"release"}
+//                (drop the link reference) after a cleanup.
 //   control.sock (0600) the init step: status, apply (new configuration), cleanup (detach).
 // Every request is one JSON message, every answer one JSON message.
 
@@ -110,6 +111,7 @@ public:
   }
 
   bool wantsResend() { return std::exchange(resend_, false); }
+  bool wantsRelease() { return std::exchange(release_, false); }
 
 private:
   capture::HolderStatus status() {
@@ -216,7 +218,8 @@ private:
     if (auto st = steering_->detach(); !st) {
       return errorReply(st.error().describe());
     }
-    steering_.reset(); // program and maps released
+    steering_.reset(); // program and maps released once the proxies drop their link too
+    release_ = true;
     actions.push_back("sk_lookup link detached, program and maps released");
     kLog.info("steering removed on request (cleanup)");
     return json{{"ok", true}, {"changed", true}, {"actions", actions}}.dump();
@@ -227,6 +230,7 @@ private:
   capture::SteeringPtr steering_;
   uint64_t handoffs_ = 0;
   bool resend_ = false;
+  bool release_ = false;
   int replyFd_ = -1;
 };
 
@@ -251,10 +255,28 @@ int failHold(const Error& e) {
   return cli::kExitFailure;
 }
 
+// --mode auto and eBPF unavailable: stay up doing nothing (a sidecar that exits would be
+// restarted forever), serve no socket, so the init step's auto falls back to netfilter.
+int idle(const std::string& why) {
+  kLog.warn("ebpf capture unavailable; holder idle (auto mode: netfilter capture applies)",
+            {{"why", why}});
+  auto sig = blockSignals();
+  if (!sig) {
+    return failHold(sig.error());
+  }
+  pollfd p{sig->get(), POLLIN, 0};
+  while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+  }
+  return cli::kExitOk;
+}
+
 } // namespace
 
 int runHold(const Options& o, const capture::Plan& plan) {
   const auto features = capture::probeEbpf();
+  if (auto miss = features.missing(); !miss.empty() && o.mode == capture::Mode::Auto) {
+    return idle(miss);
+  }
   if (auto miss = features.missing(); !miss.empty()) {
     return failHold(Error(errnoCode(EPERM), "ebpf capture unavailable: " + miss +
                                                  "; the holder needs CAP_BPF and CAP_NET_ADMIN, "
@@ -351,10 +373,13 @@ int runHold(const Options& o, const capture::Plan& plan) {
     for (auto it = dead.rbegin(); it != dead.rend(); ++it) {
       clients.erase(clients.begin() + static_cast<std::ptrdiff_t>(*it));
     }
-    if (holder.wantsResend()) {
+    // Tell connected proxies: hand the sockets over again (re-attached), or drop the link
+    // reference (cleaned up: the program and maps then really go).
+    for (const char* op : {holder.wantsResend() ? R"({"op":"resend"})" : nullptr,
+                           holder.wantsRelease() ? R"({"op":"release"})" : nullptr}) {
       for (auto& c : clients) {
-        if (c.proxy) {
-          (void)fdpass::send(c.fd.get(), R"({"op":"resend"})");
+        if (op != nullptr && c.proxy) {
+          (void)fdpass::send(c.fd.get(), op);
         }
       }
     }

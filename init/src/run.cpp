@@ -212,7 +212,7 @@ const std::vector<cli::OptionSpec>& initOptions() {
       {"log-level", "LEVEL", "debug|info|warn|error (default info)", false},
       {"run-dir", "DIR", "ebpf: directory of the holder's sockets (default /run/bulwark)", false},
       {"holder-wait", "SECONDS",
-       "ebpf: how long apply waits for the holder to answer (default 10; verify/cleanup 1)",
+       "ebpf: how long apply waits for the holder to answer (default 10, auto 2, others 0)",
        false},
   };
   return specs;
@@ -401,7 +401,9 @@ int run(int argc, const char* const* argv) {
   backends.failClosed = !o.failOpen;
   {
     // The holder's control socket; apply waits for a holder sidecar that is still starting.
-    const unsigned defWait = o.command == Command::Apply && o.mode == Mode::Ebpf ? 10 : 1;
+    // apply waits for a holder sidecar that may still be starting (auto only briefly: most
+    // pods have none); a verify or cleanup finds the holder there or not at all.
+    const unsigned defWait = o.command != Command::Apply ? 0 : o.mode == Mode::Ebpf ? 10 : 2;
     backends.holder = capture::makeHolderClient(
         o.runDir + "/" + std::string(capture::kControlSocketName),
         std::chrono::seconds(o.holderWaitS.value_or(defWait)));

@@ -182,6 +182,23 @@ def make_ebpf_cases(base):
             self.assertRegex(res.stdout, r'bulwark_ebpf_lookups_total\{reason="steered"\} [1-9]')
             self.assertIn('bulwark_ebpf_listener{family="ipv6"} 1', res.stdout)
             self.assert_no_bpf_pins()
+            # cleanup leaves nothing: no link, and the program and its maps are released (the
+            # proxy is told to drop its link reference too).
+            prog = json.loads(netns.run(["bpftool", "-j", "prog", "show", "id",
+                                         str(st["prog_id"])]).stdout)
+            self.init("cleanup")
+            self.assertEqual(self.sk_lookup_links(), [])
+            objects = [("prog", st["prog_id"])] + [("map", m) for m in prog["map_ids"]]
+            deadline = time.monotonic() + 2
+            while True:
+                left = [(kind, i) for kind, i in objects
+                        if netns.run(["bpftool", kind, "show", "id", str(i)],
+                                     check=False).returncode == 0]
+                if not left:
+                    break
+                self.assertLess(time.monotonic(), deadline, "left after cleanup: %s" % left)
+                time.sleep(0.02)
+            self.assert_no_bpf_pins()
 
         def test_fail_policy_while_the_proxy_is_down(self):
             self.init("apply")
@@ -313,6 +330,35 @@ def make_ebpf_cases(base):
             self.assertIn(CLIENT_V4, clients, out[-2000:])
             self.assertIn(CLIENT_V6, clients, out[-2000:])
 
+        def test_auto_picks_ebpf_with_a_holder_else_nftables(self):
+            def auto(command):
+                res = self.pod.run([self.init_bin, command, "--mode", "auto", "--app-port",
+                                    str(APP_PORT), "--pod-ip", POD_V4, "--pod-ip", POD_V6,
+                                    "--run-dir", self.run_dir, "--json", "--log-level", "warn"],
+                                   check=False)
+                self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+                return json.loads(res.stdout)
+
+            doc = auto("apply")
+            self.assertEqual(doc["mode"], "ebpf", doc)
+            self.assertIn("holder answers", doc["why"])
+            deadline = time.monotonic() + 2
+            while self.status()["listeners"] != {"ipv4": True, "ipv6": True}:
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.01)
+            self.assert_through_proxy(POD_V4, CLIENT_V4)
+            doc = auto("cleanup")
+            self.assertTrue(doc["changed"], doc)
+            self.assertEqual(self.sk_lookup_links(), [])
+            self.holder.terminate()
+            self.holder.communicate(timeout=5)
+            doc = auto("apply")
+            self.assertEqual(doc["mode"], "nftables", doc)
+            self.assertIn("no eBPF holder", doc["why"])
+            self.assert_through_proxy(POD_V6, CLIENT_V6)
+            auto("cleanup")
+            self.assertNotIn("table inet bulwark", self.pod.run(["nft", "list", "tables"]).stdout)
+
         def test_minimum_capabilities(self):
             """CAP_BPF + CAP_NET_ADMIN, found by asking the kernel: without CAP_NET_ADMIN the
             SOCKMAP is refused, without CAP_BPF nothing loads; with both the holder steers."""
@@ -332,11 +378,21 @@ def make_ebpf_cases(base):
                     for k, v in expect.items():
                         self.assertEqual(got[k], v, "%s: %s" % (caps, got))
             for caps, missing in (("+net_admin", "CAP_BPF"), ("+bpf", "CAP_NET_ADMIN")):
-                res = self.pod.run(drop(caps) + [self.init_bin, "hold", "--run-dir",
-                                                 self.run_dir + "/x"], check=False)
+                res = self.pod.run(drop(caps) + [self.init_bin, "hold", "--mode", "ebpf",
+                                                 "--run-dir", self.run_dir + "/x"], check=False)
                 self.assertEqual(res.returncode, 1, res.stderr)
                 self.assertEqual(len(res.stderr.strip().splitlines()), 1, res.stderr)
                 self.assertIn(missing + " missing", res.stderr)
+            # --mode auto: an idle holder (no socket), so the init step's auto picks netfilter.
+            idle = self.pod.spawn(drop("+net_admin") + [self.init_bin, "hold", "--mode", "auto",
+                                                        "--run-dir", self.run_dir + "/idle"])
+            time.sleep(0.5)
+            self.assertIsNone(idle.poll(), "an auto-mode holder must not exit (restart loop)")
+            self.assertFalse(os.path.exists(self.run_dir + "/idle/control.sock"))
+            idle.terminate()
+            _, err = idle.communicate(timeout=5)
+            self.assertEqual(idle.returncode, 0, err)
+            self.assertIn("holder idle", err)
             self.holder.terminate()
             self.holder.communicate(timeout=5)
             self.init("cleanup")  # nothing answers: nothing to remove
