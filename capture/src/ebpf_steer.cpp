@@ -1,6 +1,7 @@
 // eBPF capture, kernel side: the libbpf skeleton of bpf/bw_sk_lookup.bpf.c behind Steering
 // (RAII: one destroy path), the feature probe and the netns program query.
 
+#include <arpa/inet.h>
 #include <linux/capability.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -401,6 +402,37 @@ public:
     s.statsMapId = *stats;
     s.configMapId = *config;
     return s;
+  }
+
+  Result<SkLookupResult> testRun(const SkLookupInput& in) override {
+    auto local = Cidr::parse(in.local);
+    auto remote = Cidr::parse(in.remote);
+    if (!local || !remote || local->family != in.family || remote->family != in.family) {
+      return BW_INVALID("testRun: addresses must be literals of the lookup's family");
+    }
+    bpf_sk_lookup ctx{};
+    ctx.family = in.family == Family::V4 ? AF_INET : AF_INET6;
+    ctx.protocol = in.protocol;
+    ctx.remote_port = htons(in.remotePort);
+    ctx.local_port = in.localPort;
+    if (in.family == Family::V4) {
+      std::memcpy(&ctx.remote_ip4, remote->addr.data(), 4);
+      std::memcpy(&ctx.local_ip4, local->addr.data(), 4);
+    } else {
+      std::memcpy(ctx.remote_ip6, remote->addr.data(), 16);
+      std::memcpy(ctx.local_ip6, local->addr.data(), 16);
+    }
+    bpf_sk_lookup out{};
+    bpf_test_run_opts opts{}; // LIBBPF_OPTS is a C compound literal; fill it by hand
+    opts.sz = sizeof(opts);
+    opts.ctx_in = &ctx;
+    opts.ctx_size_in = sizeof(ctx);
+    opts.ctx_out = &out;
+    opts.ctx_size_out = sizeof(out);
+    if (bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.bw_steer), &opts) != 0) {
+      return BW_ERR(errnoCode(errno), "ebpf: BPF_PROG_TEST_RUN");
+    }
+    return SkLookupResult{static_cast<int>(opts.retval), out.cookie};
   }
 
 private:

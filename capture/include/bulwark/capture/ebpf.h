@@ -78,6 +78,21 @@ struct SteerInfo {
   uint32_t configMapId = 0;
 };
 
+// One lookup for BPF_PROG_TEST_RUN (the program's behaviour, checked without traffic).
+struct SkLookupInput {
+  Family family = Family::V4;
+  uint8_t protocol = 6; // IPPROTO_TCP
+  std::string remote;   // address literal
+  uint16_t remotePort = 40000;
+  std::string local;
+  uint16_t localPort = 0;
+};
+
+struct SkLookupResult {
+  int verdict = -1;    // SK_DROP 0, SK_PASS 1
+  uint64_t cookie = 0; // SO_COOKIE of the selected socket, 0 when none
+};
+
 class Steering {
 public:
   virtual ~Steering() = default;
@@ -99,6 +114,9 @@ public:
   // Per-reason counters summed over CPUs, index = reason (ebpfReasonLabels()).
   virtual Result<std::vector<uint64_t>> counters() = 0;
   virtual Result<SteerInfo> info() = 0;
+  // Runs the program once on a synthetic lookup (BPF_PROG_TEST_RUN); counters move as for a
+  // real one.
+  virtual Result<SkLookupResult> testRun(const SkLookupInput& in) = 0;
 };
 using SteeringPtr = std::unique_ptr<Steering>;
 
