@@ -5,8 +5,10 @@
 # holds `<name>.skel.h`, linked to libbpf. The program includes bpf/vmlinux/bw_vmlinux.h (a
 # small checked-in header), so no /sys/kernel/btf/vmlinux is needed at build time.
 #
-# Sets BULWARK_BPF_FOUND (cache) to whether clang, bpftool and libbpf were all found; without
-# them bpf_object() is a no-op and callers build without eBPF support.
+# Sets BULWARK_BPF_FOUND (cache) to whether clang, bpftool and libbpf were all found (and
+# BULWARK_EBPF is ON); without them bpf_object() is a no-op and callers build without eBPF.
+
+option(BULWARK_EBPF "Build the eBPF capture program (needs clang, bpftool, libbpf)" ON)
 
 find_program(BULWARK_BPF_CLANG NAMES clang clang-16 clang-15 clang-14)
 find_program(BULWARK_BPFTOOL NAMES bpftool PATHS /usr/sbin /usr/local/sbin)
@@ -15,12 +17,12 @@ if(PkgConfig_FOUND)
   pkg_check_modules(LIBBPF QUIET IMPORTED_TARGET GLOBAL libbpf>=0.8)
 endif()
 
-if(BULWARK_BPF_CLANG AND BULWARK_BPFTOOL AND LIBBPF_FOUND)
+if(BULWARK_EBPF AND BULWARK_BPF_CLANG AND BULWARK_BPFTOOL AND LIBBPF_FOUND)
   set(BULWARK_BPF_FOUND ON CACHE INTERNAL "clang, bpftool and libbpf present")
 else()
   set(BULWARK_BPF_FOUND OFF CACHE INTERNAL "clang, bpftool and libbpf present")
-  message(STATUS "eBPF capture disabled: need clang, bpftool and libbpf-dev "
-                 "(scripts/deps/bpf.txt); clang=${BULWARK_BPF_CLANG} "
+  message(STATUS "eBPF capture disabled: BULWARK_EBPF=${BULWARK_EBPF}; it needs clang, bpftool "
+                 "and libbpf-dev (scripts/deps/bpf.txt); clang=${BULWARK_BPF_CLANG} "
                  "bpftool=${BULWARK_BPFTOOL} libbpf=${LIBBPF_FOUND}")
 endif()
 

@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -139,17 +140,27 @@ template <class Fn> Status eachKey(int mapFd, size_t keySize, Fn fn) {
   return {};
 }
 
-Status clearMap(int mapFd, size_t keySize) {
-  std::vector<std::vector<unsigned char>> keys;
+// Makes the map's key set exactly `want` (value 1 for each key): adds first, then deletes.
+Status syncMap(int mapFd, size_t keySize, const std::vector<std::vector<unsigned char>>& want) {
+  const uint8_t one = 1;
+  for (const auto& k : want) {
+    if (k.size() != keySize || bpf_map_update_elem(mapFd, k.data(), &one, BPF_ANY) != 0) {
+      return BW_ERR(errnoCode(k.size() != keySize ? EINVAL : errno), "ebpf: map update");
+    }
+  }
+  std::vector<std::vector<unsigned char>> stale;
   if (auto st = eachKey(mapFd, keySize, [&](const unsigned char* k) {
-        keys.emplace_back(k, k + keySize);
+        std::vector<unsigned char> key(k, k + keySize);
+        if (std::find(want.begin(), want.end(), key) == want.end()) {
+          stale.push_back(std::move(key));
+        }
       });
       !st) {
     return st;
   }
-  for (auto& k : keys) {
+  for (auto& k : stale) {
     if (bpf_map_delete_elem(mapFd, k.data()) != 0 && errno != ENOENT) {
-      return BW_ERR(errnoCode(errno), "bpf map delete");
+      return BW_ERR(errnoCode(errno), "ebpf: map delete");
     }
   }
   return {};
@@ -176,61 +187,54 @@ public:
   SkeletonSteering& operator=(const SkeletonSteering&) = delete;
 
   Status configure(const EbpfConfig& c) override {
-    const uint8_t one = 1;
-    const int ports = bpf_map__fd(skel_->maps.bw_ports);
-    const int pods4 = bpf_map__fd(skel_->maps.bw_pod_addrs4);
-    const int pods6 = bpf_map__fd(skel_->maps.bw_pod_addrs6);
-    const int skip4 = bpf_map__fd(skel_->maps.bw_skip4);
-    const int skip6 = bpf_map__fd(skel_->maps.bw_skip6);
-    for (auto [fd, size] : {std::pair{ports, sizeof(__u16)}, {pods4, sizeof(__u32)},
-                            {pods6, sizeof(bw_addr6)}, {skip4, sizeof(bw_lpm4)},
-                            {skip6, sizeof(bw_lpm6)}}) {
-      if (auto st = clearMap(fd, size); !st) {
-        return st;
-      }
-    }
     if (c.ports.size() > BW_MAX_PORTS || c.podAddresses.size() > BW_MAX_ADDRS ||
         c.skipSources.size() > BW_MAX_SKIP) {
       return BW_INVALID("ebpf: too many ports (max " + std::to_string(BW_MAX_PORTS) +
                         "), pod addresses (max " + std::to_string(BW_MAX_ADDRS) +
                         ") or skipped sources (max " + std::to_string(BW_MAX_SKIP) + ")");
     }
+    using Keys = std::vector<std::vector<unsigned char>>;
+    auto bytes = [](const auto& k) {
+      const auto* p = reinterpret_cast<const unsigned char*>(&k);
+      return std::vector<unsigned char>(p, p + sizeof k);
+    };
+    Keys ports, pods4, pods6, skip4, skip6;
     for (uint16_t p : c.ports) {
-      __u16 k = p;
-      if (bpf_map_update_elem(ports, &k, &one, BPF_ANY) != 0) {
-        return BW_ERR(errnoCode(errno), "ebpf: bw_ports update");
-      }
+      ports.push_back(bytes(static_cast<__u16>(p)));
     }
     for (const auto& a : c.podAddresses) {
-      int rc;
       if (a.family == Family::V4) {
         __u32 k;
         std::memcpy(&k, a.addr.data(), 4);
-        rc = bpf_map_update_elem(pods4, &k, &one, BPF_ANY);
+        pods4.push_back(bytes(k));
       } else {
         bw_addr6 k{};
         std::memcpy(k.addr, a.addr.data(), 16);
-        rc = bpf_map_update_elem(pods6, &k, &one, BPF_ANY);
-      }
-      if (rc != 0) {
-        return BW_ERR(errnoCode(errno), "ebpf: pod address update");
+        pods6.push_back(bytes(k));
       }
     }
     for (const auto& a : c.skipSources) {
-      int rc;
       if (a.family == Family::V4) {
         bw_lpm4 k{};
         k.prefixlen = a.prefix;
         std::memcpy(&k.addr, a.addr.data(), 4);
-        rc = bpf_map_update_elem(skip4, &k, &one, BPF_ANY);
+        skip4.push_back(bytes(k));
       } else {
         bw_lpm6 k{};
         k.prefixlen = a.prefix;
         std::memcpy(k.addr, a.addr.data(), 16);
-        rc = bpf_map_update_elem(skip6, &k, &one, BPF_ANY);
+        skip6.push_back(bytes(k));
       }
-      if (rc != 0) {
-        return BW_ERR(errnoCode(errno), "ebpf: skipped source update");
+    }
+    // Each map: add what is wanted first, then delete what is not, so a connection never
+    // meets a map that lacks an entry both the old and the new configuration have.
+    const std::pair<bpf_map*, const Keys*> maps[] = {
+        {skel_->maps.bw_ports, &ports},   {skel_->maps.bw_pod_addrs4, &pods4},
+        {skel_->maps.bw_pod_addrs6, &pods6}, {skel_->maps.bw_skip4, &skip4},
+        {skel_->maps.bw_skip6, &skip6}};
+    for (const auto& [map, want] : maps) {
+      if (auto st = syncMap(bpf_map__fd(map), bpf_map__key_size(map), *want); !st) {
+        return tl::unexpected(std::move(st.error()).wrap(bpf_map__name(map)));
       }
     }
     bw_config cfg{};

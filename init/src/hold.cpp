@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -278,9 +279,11 @@ int runHold(const Options& o, const capture::Plan& plan) {
     return idle(miss);
   }
   if (auto miss = features.missing(); !miss.empty()) {
-    return failHold(Error(errnoCode(EPERM), "ebpf capture unavailable: " + miss +
-                                                 "; the holder needs CAP_BPF and CAP_NET_ADMIN, "
-                                                 "or use --mode nftables|iptables"));
+    const bool caps = features.built && (!features.capBpf || !features.capNetAdmin);
+    return failHold(Error(caps ? errnoCode(EPERM) : std::make_error_code(std::errc::not_supported),
+                          "ebpf capture unavailable: " + miss +
+                              (caps ? "; the holder needs CAP_BPF and CAP_NET_ADMIN" : "") +
+                              "; or use --mode nftables|iptables"));
   }
   UniqueFd netns(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
   if (!netns) {
@@ -334,20 +337,6 @@ int runHold(const Options& o, const capture::Plan& plan) {
       kLog.info("signal received; exiting (the proxy's link reference keeps steering)");
       break;
     }
-    for (int i : {1, 2}) {
-      if ((pfds[i].revents & POLLIN) == 0) {
-        continue;
-      }
-      UniqueFd fd(::accept4(pfds[i].fd, nullptr, nullptr, SOCK_CLOEXEC));
-      if (!fd) {
-        continue;
-      }
-      if (clients.size() >= kMaxClients) {
-        kLog.warn("too many holder clients; dropping the oldest");
-        clients.erase(clients.begin());
-      }
-      clients.push_back({std::move(fd), i == 2, false});
-    }
     // Clients, in the order polled (their indexes start at 3); erase after the pass.
     std::vector<size_t> dead;
     for (size_t k = 3; k < pfds.size(); ++k) {
@@ -372,6 +361,25 @@ int runHold(const Options& o, const capture::Plan& plan) {
     }
     for (auto it = dead.rbegin(); it != dead.rend(); ++it) {
       clients.erase(clients.begin() + static_cast<std::ptrdiff_t>(*it));
+    }
+    // New clients last: the indexes above refer to the client list as it was polled.
+    for (int i : {1, 2}) {
+      if ((pfds[i].revents & POLLIN) == 0) {
+        continue;
+      }
+      // Non-blocking: a client that stops reading must never stall the holder.
+      UniqueFd fd(::accept4(pfds[i].fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+      if (!fd) {
+        continue;
+      }
+      if (clients.size() >= kMaxClients) {
+        // The oldest client that is not a proxy waiting for "resend" goes first.
+        auto victim = std::find_if(clients.begin(), clients.end(),
+                                   [](const Client& c) { return !c.proxy; });
+        kLog.warn("too many holder clients; dropping the oldest");
+        clients.erase(victim != clients.end() ? victim : clients.begin());
+      }
+      clients.push_back({std::move(fd), i == 2, false});
     }
     // Tell connected proxies: hand the sockets over again (re-attached), or drop the link
     // reference (cleaned up: the program and maps then really go).

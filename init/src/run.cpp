@@ -469,9 +469,6 @@ int run(int argc, const char* const* argv) {
   } else if (o.mode == Mode::Ebpf && !holderOnly) {
     probe.ebpf = capture::probeEbpf();
   }
-  if (holderOnly) {
-    probe.ebpf.built = true; // the holder probes for itself
-  }
   if (o.command == Command::Plan) {
     probe.netAdmin = true; // a dry run: render even where apply would lack the capability
     if (o.mode == Mode::Nftables) {
