@@ -4,8 +4,11 @@
 #   proxy-direct   client -> bulwark-proxy :26001 -> app (the 'proxy' port, capture none)
 #   nftables       client -> :8080, REDIRECTed by table inet bulwark -> proxy -> app
 #   iptables-legacy / iptables-nft   the same through BULWARK_* chains
+#   ebpf           client -> :8080, steered by the sk_lookup program of `bulwark-init hold`
+#                  to the proxy's own socket (no NAT) -> app
 # with wrk: keep-alive requests/s and new connections/s (Connection: close, one request per
-# connection). Prints a table, the ratios to proxy-direct and each mode's apply time.
+# connection), and the conntrack entries each mode creates in the pod. Prints a table, the
+# ratios to proxy-direct and to iptables, and each mode's apply time.
 # Needs root (namespaces, netfilter). Everything is removed on exit (trap), also on failure.
 set -euo pipefail
 
@@ -20,7 +23,7 @@ INIT="${BULWARK_INIT_BIN:-${BULWARK_INIT_BIN_DEFAULT:-$REPO_ROOT/build/bin/bulwa
 PROXY="${BULWARK_PROXY_BIN:-${BULWARK_PROXY_BIN_DEFAULT:-$REPO_ROOT/build/bin/bulwark-proxy}}"
 NGINX="${NGINX:-/usr/sbin/nginx}"
 WRK="${WRK:-wrk}"
-MODES="app-direct proxy-direct nftables iptables-legacy iptables-nft"
+MODES="app-direct proxy-direct ebpf nftables iptables-legacy iptables-nft"
 
 usage() {
     cat <<EOF
@@ -61,7 +64,7 @@ if [ "$(id -u)" -ne 0 ]; then
     log "skipped: needs root (network namespaces, netfilter)"
     exit 77
 fi
-for t in ip setpriv "$WRK" curl "$NGINX" nft iptables-legacy-save iptables-nft-save; do
+for t in ip setpriv "$WRK" curl "$NGINX" nft iptables-legacy-save iptables-nft-save python3; do
     command -v "$t" >/dev/null 2>&1 || die "missing tool: $t"
 done
 [ -x "$INIT" ] || die "bulwark-init not found at $INIT (--init)"
@@ -142,9 +145,13 @@ NGX
 ip netns exec "$POD" setpriv --pdeathsig KILL "$NGINX" -c "$TMP/nginx.conf" -p "$TMP" \
     >"$TMP/nginx.out" 2>&1 &
 PIDS+=($!)
-ip netns exec "$POD" setpriv --pdeathsig KILL "$PROXY" --listen 0.0.0.0:26001 --app-port 8080 --mode monitoring \
-    --threads "$THREADS" --log-level error >"$TMP/proxy.out" 2>&1 &
+RUN_DIR="$TMP/run"
+mkdir -p "$RUN_DIR"
+ip netns exec "$POD" setpriv --pdeathsig KILL "$PROXY" --listen 0.0.0.0:26001 --app-port 8080 \
+    --mode monitoring --threads "$THREADS" --log-level error --ebpf-handoff "$RUN_DIR/steer.sock" \
+    >"$TMP/proxy.out" 2>&1 &
 PIDS+=($!)
+HOLD_PID=""
 
 wait_http() { # bounded: 10 s
     for _ in $(seq 1 100); do
@@ -174,13 +181,49 @@ run_wrk() { # url extra-args...
     echo "${rps:-0} $(( ${errs:-0} + ${non2xx:-0} ))"
 }
 
-declare -A KA NC APPLY ERR
+# Conntrack entries in the pod (0 when no conntrack user is active in the namespace).
+ct_count() {
+    inpod cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo 0
+}
+
+# The eBPF holder for the ebpf mode: it attaches at start; the proxy hands it its socket.
+start_holder() {
+    ip netns exec "$POD" "$INIT" hold --mode ebpf --app-port 8080 --pod-ip "$POD_IP" \
+        --ipv6 off --run-dir "$RUN_DIR" --log-level error >"$TMP/hold.out" 2>&1 &
+    HOLD_PID=$!
+    PIDS+=("$HOLD_PID")
+    for _ in $(seq 1 100); do # bounded: 10 s for the proxy's socket to arrive
+        if [ -S "$RUN_DIR/control.sock" ] && python3 - "$RUN_DIR/control.sock" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(2)
+s.connect(sys.argv[1])
+s.send(b'{"op":"status"}')
+st = json.loads(s.recv(65536))
+sys.exit(0 if st.get("listeners", {}).get("ipv4") else 1)
+PY
+        then
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "holder did not take the proxy's socket: $(cat "$TMP/hold.out")"
+}
+stop_holder() {
+    inpod "$INIT" cleanup --mode ebpf --run-dir "$RUN_DIR" --log-level error >/dev/null ||
+        die "cleanup ebpf"
+    kill "$HOLD_PID" 2>/dev/null || true
+    wait "$HOLD_PID" 2>/dev/null || true
+}
+
+declare -A KA NC APPLY ERR CT
 for mode in $MODES; do
     url="http://$POD_IP:8080/"
     APPLY[$mode]="-"
     case "$mode" in
         app-direct) ;;
         proxy-direct) url="http://$POD_IP:26001/" ;;
+        ebpf) args=(--mode ebpf --run-dir "$RUN_DIR"); start_holder ;;
         nftables) args=(--mode nftables) ;;
         iptables-legacy) args=(--mode iptables --iptables-backend legacy) ;;
         iptables-nft) args=(--mode iptables --iptables-backend nft) ;;
@@ -196,27 +239,36 @@ for mode in $MODES; do
         [ "$after" -gt "$before" ] || die "$mode: request did not go through the proxy"
     fi
     read -r ka kaerr < <(run_wrk "$url")
+    ct_before=$(ct_count)
     read -r nc ncerr < <(run_wrk "$url" -H "Connection: close")
+    CT[$mode]=$(( $(ct_count) - ct_before ))
     KA[$mode]=$ka
     NC[$mode]=$nc
     ERR[$mode]=$(( kaerr + ncerr ))
-    if [[ "$mode" != *-direct ]]; then
+    if [ "$mode" = ebpf ]; then
+        stop_holder
+    elif [[ "$mode" != *-direct ]]; then
         inpod "$INIT" cleanup "${args[@]}" --log-level error >/dev/null || die "cleanup $mode"
     fi
-    log "$mode: keep-alive ${ka} rps, new connections ${nc}/s, errors ${ERR[$mode]}"
+    log "$mode: keep-alive ${ka} rps, new connections ${nc}/s, conntrack +${CT[$mode]}," \
+        "errors ${ERR[$mode]}"
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 base="proxy-direct"
-printf '\n%-16s %14s %9s %14s %9s %10s %7s\n' mode "keepalive rps" "vs proxy" "new conn/s" \
-    "vs proxy" "apply ms" errors
+ipt=""
+for m in iptables-legacy iptables-nft; do [ -n "${NC[$m]:-}" ] && { ipt=$m; break; }; done
+printf '\n%-16s %14s %9s %14s %9s %9s %11s %10s %7s\n' mode "keepalive rps" "vs proxy" \
+    "new conn/s" "vs proxy" "vs iptab" "conntrack+" "apply ms" errors
 for mode in $MODES; do
-    printf '%-16s %14s %9s %14s %9s %10s %7s\n' "$mode" "${KA[$mode]}" \
+    printf '%-16s %14s %9s %14s %9s %9s %11s %10s %7s\n' "$mode" "${KA[$mode]}" \
         "$(ratio "${KA[$mode]}" "${KA[$base]:-0}")" "${NC[$mode]}" \
-        "$(ratio "${NC[$mode]}" "${NC[$base]:-0}")" "${APPLY[$mode]}" "${ERR[$mode]}"
+        "$(ratio "${NC[$mode]}" "${NC[$base]:-0}")" "$(ratio "${NC[$mode]}" "${NC[$ipt]:-0}")" \
+        "${CT[$mode]}" "${APPLY[$mode]}" "${ERR[$mode]}"
 done
 echo "(wrk -t1 -c$CONNS -d${DURATION}s, proxy --threads $THREADS, IPv4, one veth pair;" \
-     "\"vs proxy\" = / proxy-direct)"
+     "\"vs proxy\" = / proxy-direct, \"vs iptab\" = new conn/s / ${ipt:-iptables};" \
+     "conntrack+ = entries added in the pod during the new-connection run)"
 
 fail=0
 for mode in $MODES; do

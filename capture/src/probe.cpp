@@ -136,6 +136,15 @@ Result<ModeChoice> chooseMode(Mode requested, const ProbeResult& probe) {
   case Mode::None:
     return ModeChoice{Mode::None, "requested: no capture, clients use the proxy port", {}};
   case Mode::Ebpf:
+    if (auto miss = probe.ebpf.missing(); !miss.empty()) {
+      const bool perm = probe.ebpf.built && (!probe.ebpf.capBpf || !probe.ebpf.capNetAdmin);
+      return BW_ERR(perm ? errnoCode(EPERM) : std::make_error_code(std::errc::not_supported),
+                    "ebpf capture unavailable: " + miss +
+                        "; grant BPF and NET_ADMIN, or use --mode nftables|iptables, or "
+                        "--mode none and send clients to the proxy port " +
+                        std::to_string(names::kProxyPort));
+    }
+    return ModeChoice{Mode::Ebpf, "requested", {}};
   case Mode::Nfqueue:
     return BW_ERR(std::make_error_code(std::errc::not_supported),
                   "--mode " + std::string(modeName(requested)) +
@@ -169,16 +178,28 @@ Result<ModeChoice> chooseMode(Mode requested, const ProbeResult& probe) {
                                           ": " + probe.iptables->why,
                       probe.iptables->backend};
   }
-  // auto: eBPF is not in this build; nftables, else iptables.
+  // auto: eBPF when every feature probe passed and a holder answers; nftables, else iptables.
+  std::string noEbpf = probe.ebpf.missing();
+  if (noEbpf.empty() && probe.ebpfHolder) {
+    return ModeChoice{Mode::Ebpf,
+                      "auto: kernel BTF, sk_lookup programs, bpf_sk_assign, CAP_BPF and "
+                      "CAP_NET_ADMIN present and the eBPF holder answers",
+                      {}};
+  }
+  if (noEbpf.empty()) {
+    noEbpf = "no eBPF holder: " + probe.ebpfHolderWhy;
+  }
   if (probe.nftables) {
-    return ModeChoice{Mode::Nftables, "auto: eBPF not in this build; nf_tables answers netlink",
+    return ModeChoice{Mode::Nftables, "auto: eBPF unavailable (" + noEbpf +
+                                          "); nf_tables answers netlink",
                       {}};
   }
   if (probe.iptables) {
     return ModeChoice{Mode::Iptables,
-                      "auto: nftables unavailable (" + probe.nftables.error().describe() +
-                          "); iptables " + std::string(backendName(probe.iptables->backend)) +
-                          ": " + probe.iptables->why,
+                      "auto: eBPF unavailable (" + noEbpf + "); nftables unavailable (" +
+                          probe.nftables.error().describe() + "); iptables " +
+                          std::string(backendName(probe.iptables->backend)) + ": " +
+                          probe.iptables->why,
                       probe.iptables->backend};
   }
   return BW_ERR(probe.nftables.error().code(),

@@ -316,6 +316,7 @@ const std::vector<cli::OptionSpec>& proxyOptions() {
        false},
       {"threads", "N", "worker threads, 0 = one per CPU (default 0)", false},
       {"log-level", "LEVEL", "debug|info|warn|error (default info)", false},
+      {"ebpf-handoff", "PATH", "eBPF capture: hand the listening sockets to the holder here", false},
   };
   return specs;
 }

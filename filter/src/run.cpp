@@ -14,6 +14,7 @@
 #include "bulwark/common/cli.h"
 #include "bulwark/common/log.h"
 #include "bulwark/filter/config.h"
+#include "bulwark/filter/ebpf_handoff.h"
 #include "bulwark/filter/policy.h"
 #include "bulwark/filter/proxy.h"
 #include "bulwark/filter/snapshot.h"
@@ -129,12 +130,18 @@ int run(int argc, const char* const* argv) {
     return cli::kExitFailure;
   }
   ProxyServer& proxy = **server;
+  // eBPF capture: the listeners are bound; give them to the holder (retries in the background).
+  auto ebpfHandoff = startEbpfHandoff(
+      args.last("ebpf-handoff").value_or(cli::env("ebpf-handoff").value_or("")),
+      proxy.listenerFds());
 
   const net::HostPort app =
       cfg->upstream ? *cfg->upstream : net::HostPort{"127.0.0.1", cfg->appPort, false};
   auto status = StatusServer::create(
       cfg->statusListen, {.listening = [&proxy] { return !proxy.draining(); },
-                          .metrics = [] { return stats().render(); },
+                          .metrics = [&] {
+                            return stats().render() + (ebpfHandoff ? ebpfHandoff->metrics() : "");
+                          },
                           .app = app});
   if (!status) {
     std::fprintf(stderr, "bulwark-proxy: %s\n", status.error().describe().c_str());

@@ -213,6 +213,16 @@ void ProxyServer::beginDrain() {
   }
 }
 
+std::vector<int> ProxyServer::listenerFds() const {
+  std::vector<int> fds;
+  if (!workers_.empty()) {
+    for (auto& a : workers_.front()->acceptors()) {
+      fds.push_back(a.native_handle());
+    }
+  }
+  return fds;
+}
+
 int64_t ProxyServer::activeConnections() const { return stats().connectionsActive.value(); }
 
 void ProxyServer::waitDrained(Clock::time_point deadline) {

@@ -19,13 +19,14 @@ using capture::Mode;
 const log::Logger kLog("init");
 
 constexpr std::string_view kSynopsis =
-    "bulwark-init plan|apply|verify|cleanup [--mode auto|ebpf|nftables|iptables|nfqueue|none]\n"
+    "bulwark-init plan|apply|verify|cleanup|hold [--mode auto|ebpf|nftables|iptables|nfqueue|none]\n"
     "                    [--app-port N|all]... [--proxy-port N] [--fail-open|--fail-closed] "
     "[--json]";
 constexpr std::string_view kDescription =
     "Captures the pod's inbound TCP traffic to the application port(s) into the Bulwark proxy\n"
     "(REDIRECT to port 26001) with nftables (table inet bulwark) or iptables (chains BULWARK_*\n"
-    "in the nat table). plan = dry run, apply = install (idempotent, atomic), verify = compare\n"
+    "in the nat table) or eBPF (sk_lookup, no NAT; `hold` is the long-running process that owns\n"
+    "the program and takes the proxy's socket). plan = dry run, apply = install (idempotent, atomic), verify = compare\n"
     "the kernel with the plan, cleanup = remove what Bulwark added. Every flag can also be set\n"
     "as BULWARK_<FLAG> (lists comma separated, e.g. BULWARK_APP_PORT=8080,8443); flags win.\n"
     "Exit status: 0 ok, 2 usage or configuration error, 1 failure. See docs/init.md.";
@@ -136,9 +137,15 @@ void putReport(Output& out, const capture::ApplyReport& rep) {
 struct Backends {
   capture::NetlinkOpsPtr netlink = capture::makeNetlinkOps();
   capture::CommandRunnerPtr runner = capture::makeCommandRunner();
+  capture::HolderClientPtr holder;
+  capture::EbpfKernelPtr kernel = capture::makeEbpfKernel();
+  bool failClosed = true;
 };
 
 capture::ApplierPtr makeApplier(Backends& b, const capture::ModeChoice& choice) {
+  if (choice.mode == Mode::Ebpf) {
+    return capture::makeEbpfApplier(*b.holder, *b.kernel, b.failClosed);
+  }
   if (choice.mode == Mode::Nftables) {
     return capture::makeNftablesApplier(*b.netlink);
   }
@@ -152,6 +159,7 @@ int cleanupAll(const Options& o, Backends& b, Output& out) {
                 Error(errnoCode(EPERM), "cleanup needs CAP_NET_ADMIN, which this process lacks"));
   }
   std::vector<capture::ApplierPtr> appliers;
+  appliers.push_back(capture::makeEbpfApplier(*b.holder, *b.kernel, b.failClosed));
   if (b.netlink->probe()) {
     appliers.push_back(capture::makeNftablesApplier(*b.netlink));
   }
@@ -202,6 +210,10 @@ const std::vector<cli::OptionSpec>& initOptions() {
       {"fail-closed", "", "apply: a failure exits 1 (default)", false},
       {"json", "", "print one JSON object instead of text", false},
       {"log-level", "LEVEL", "debug|info|warn|error (default info)", false},
+      {"run-dir", "DIR", "ebpf: directory of the holder's sockets (default /run/bulwark)", false},
+      {"holder-wait", "SECONDS",
+       "ebpf: how long apply waits for the holder to answer (default 10, auto 2, others 0)",
+       false},
   };
   return specs;
 }
@@ -221,9 +233,9 @@ Result<Options> loadOptions(const cli::ParsedArgs& args) {
   } else if (cmd == "cleanup") {
     o.command = Command::Cleanup;
   } else if (cmd == "hold") {
-    return BW_INVALID("'hold' is part of the ebpf mode, which is not available in this build");
+    o.command = Command::Hold;
   } else {
-    return BW_INVALID("unknown command '" + cmd + "' (plan, apply, verify or cleanup)");
+    return BW_INVALID("unknown command '" + cmd + "' (plan, apply, verify, cleanup or hold)");
   }
   if (auto v = pick(args, "mode")) {
     auto m = capture::parseMode(v->first);
@@ -326,6 +338,22 @@ Result<Options> loadOptions(const cli::ParsedArgs& args) {
     }
     o.json = *b;
   }
+  if (auto v = pick(args, "run-dir")) {
+    if (v->first.empty() || v->first[0] != '/') {
+      return BW_INVALID(v->second + ": '" + v->first + "' is not an absolute directory");
+    }
+    o.runDir = v->first;
+  }
+  if (auto v = pick(args, "holder-wait")) {
+    auto n = cli::parseUint(v->first, 0, 600);
+    if (!n) {
+      return BW_INVALID(v->second + ": '" + v->first + "' is not a number of seconds (0-600)");
+    }
+    o.holderWaitS = static_cast<unsigned>(*n);
+  }
+  if (o.command == Command::Hold && o.mode != Mode::Auto && o.mode != Mode::Ebpf) {
+    return BW_INVALID("hold is the eBPF capture's holder: --mode must be ebpf (or auto)");
+  }
   if (auto v = pick(args, "log-level")) {
     log::Level l;
     if (!log::parseLevel(v->first, l)) {
@@ -356,21 +384,43 @@ int run(int argc, const char* const* argv) {
     std::fprintf(stderr, "bulwark-init: %s\n", plan.error().describe().c_str());
     return cli::kExitUsage;
   }
+  if (o.command == Command::Hold) {
+    return runHold(o, *plan);
+  }
   static constexpr std::string_view kCommands[] = {"plan", "apply", "verify", "cleanup"};
   Output out;
   out.json = o.json;
   out.doc["command"] = kCommands[static_cast<int>(o.command)];
 
   Backends backends;
+  backends.failClosed = !o.failOpen;
+  {
+    // The holder's control socket; apply waits for a holder sidecar that is still starting.
+    // apply waits for a holder sidecar that may still be starting (auto only briefly: most
+    // pods have none); a verify or cleanup finds the holder there or not at all.
+    const unsigned defWait = o.command != Command::Apply ? 0 : o.mode == Mode::Ebpf ? 10 : 2;
+    backends.holder = capture::makeHolderClient(
+        o.runDir + "/" + std::string(capture::kControlSocketName),
+        std::chrono::seconds(o.holderWaitS.value_or(defWait)));
+  }
   if (o.command == Command::Cleanup && o.mode == Mode::Auto) {
     out.doc["mode"] = "auto";
     return cleanupAll(o, backends, out);
   }
 
   // plan: a dry run that needs no privilege. Without a concrete mode it shows both renderings.
+  if (o.command == Command::Plan && o.mode == Mode::Ebpf) {
+    const auto text = capture::renderEbpf(capture::ebpfConfig(*plan, !o.failOpen));
+    out.doc["mode"] = "ebpf";
+    out.doc["ok"] = true;
+    out.doc["rules"] = text;
+    out.text += text;
+    out.flush();
+    return cli::kExitOk;
+  }
   if (o.command == Command::Plan && o.mode != Mode::Nftables && o.mode != Mode::Iptables) {
     out.doc["mode"] = capture::modeName(o.mode);
-    if (o.mode == Mode::None || o.mode == Mode::Ebpf || o.mode == Mode::Nfqueue) {
+    if (o.mode == Mode::None || o.mode == Mode::Nfqueue) {
       auto c = capture::chooseMode(o.mode, {});
       if (!c) {
         return fail(o, out, c.error());
@@ -395,8 +445,24 @@ int run(int argc, const char* const* argv) {
   }
 
   capture::ProbeResult probe;
-  if (o.mode != Mode::None) {
+  // apply/cleanup --mode ebpf only talk to the holder, which does the privileged part: no
+  // probe (the init container then needs no capability at all).
+  const bool holderOnly =
+      o.mode == Mode::Ebpf && (o.command == Command::Apply || o.command == Command::Cleanup);
+  if (o.mode != Mode::None && !holderOnly) {
     probe = capture::probeEnvironment(*backends.netlink, *backends.runner, o.backend);
+  }
+  if (o.mode == Mode::Auto && probe.netAdmin) {
+    probe.ebpf = capture::probeEbpf();
+    if (probe.ebpf.missing().empty()) {
+      auto st = backends.holder->status();
+      probe.ebpfHolder = st && st->has_value();
+      probe.ebpfHolderWhy = !st ? st.error().describe()
+                                : "nothing answers at " + o.runDir + "/" +
+                                      std::string(capture::kControlSocketName);
+    }
+  } else if (o.mode == Mode::Ebpf && !holderOnly) {
+    probe.ebpf = capture::probeEbpf();
   }
   if (o.command == Command::Plan) {
     probe.netAdmin = true; // a dry run: render even where apply would lack the capability
@@ -407,7 +473,9 @@ int run(int argc, const char* const* argv) {
           capture::BackendChoice{o.backend.value_or(capture::IptablesBackend::Nft), "plan"};
     }
   }
-  auto choice = capture::chooseMode(o.mode, probe);
+  auto choice = holderOnly ? Result<capture::ModeChoice>(capture::ModeChoice{
+                                Mode::Ebpf, "requested; the holder does the privileged part", {}})
+                          : capture::chooseMode(o.mode, probe);
   if (!choice) {
     out.doc["mode"] = capture::modeName(o.mode);
     return fail(o, out, choice.error());
@@ -489,6 +557,8 @@ int run(int argc, const char* const* argv) {
     out.flush();
     return cli::kExitOk;
   }
+  case Command::Hold:
+    break; // handled before any applier exists
   case Command::Cleanup: {
     auto rep = applier->cleanup();
     if (!rep) {

@@ -57,16 +57,26 @@ class CaptureCase(unittest.TestCase):
                                    "--port", str(APP_PORT)])
         self.fallback_app = self.pod.spawn([sys.executable, os.path.join(HERE, "echo_app.py"),
                                             "--port", str(FALLBACK_PORT)])
-        self.proxy = self.pod.spawn([self.proxy_bin, "--listen", "0.0.0.0:%d" % PROXY_PORT,
-                                     "--listen", "[::]:%d" % PROXY_PORT,
-                                     "--app-port", str(FALLBACK_PORT), "--mode", "block",
-                                     "--threads", "1", "--log-level", "warn"])
+        self.proxy = self.start_proxy()
         self.assertTrue(netns.wait_port(self.pod, APP_PORT), "app did not start")
         self.assertTrue(netns.wait_port(self.pod, FALLBACK_PORT), "fallback app did not start")
         self.assertTrue(netns.wait_port(self.pod, PROXY_PORT),
                         "proxy did not start: %s" % self.proc_err(self.proxy))
         self.assertTrue(netns.wait_port(self.pod, STATUS_PORT), "proxy status did not start")
         self.addCleanup(self.init, "cleanup", check=False)
+
+    def start_proxy(self):
+        return self.pod.spawn([self.proxy_bin, "--listen", "0.0.0.0:%d" % PROXY_PORT,
+                               "--listen", "[::]:%d" % PROXY_PORT,
+                               "--app-port", str(FALLBACK_PORT), "--mode", "block",
+                               "--threads", "1", "--log-level", "warn"]
+                              + self.proxy_extra_args())
+
+    def proxy_extra_args(self):
+        return []
+
+    def init_extra_args(self):
+        return []
 
     def proc_err(self, p):
         if p.poll() is None:
@@ -77,7 +87,7 @@ class CaptureCase(unittest.TestCase):
     def init(self, command, *extra, check=True):
         argv = [self.init_bin, command, "--mode", self.MODE, "--app-port", str(APP_PORT),
                 "--pod-ip", POD_V4, "--pod-ip", POD_V6, "--json", "--log-level", "warn"]
-        argv += list(extra)
+        argv += self.init_extra_args() + list(extra)
         res = self.pod.run(argv, check=False)
         if check:
             self.assertEqual(res.returncode, 0, "bulwark-init %s failed:\n%s\n%s"
@@ -292,6 +302,10 @@ class IptablesNftTest(IptablesMixin, CaptureCase):
     MODE = "iptables"
     BACKEND = "nft"
 
+
+from test_capture_ebpf import make_ebpf_cases  # noqa: E402
+
+EbpfTest, EbpfFailOpenTest = make_ebpf_cases(CaptureCase)
 
 del CaptureCase  # only the concrete modes run
 

@@ -76,9 +76,16 @@ class InitCliTest(unittest.TestCase):
         r = self.run_init("apply", "--mode", "none", "--json", "--log-level", "warn")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(json.loads(r.stdout)["mode"], "none")
-        r = self.run_init("apply", "--mode", "ebpf", "--log-level", "warn")
+        r = self.run_init("apply", "--mode", "nfqueue", "--log-level", "warn")
         self.assertEqual(r.returncode, 1)
         self.assertIn("not available in this build", r.stderr)
+        # ebpf: the holder sidecar does the privileged part; without one apply says so.
+        r = self.run_init("apply", "--mode", "ebpf", "--holder-wait", "0", "--run-dir",
+                          "/nonexistent-bulwark-run", "--log-level", "warn")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn("no eBPF holder", r.stderr)
+        self.assertIn("bulwark-init hold", r.stderr)
 
     def test_missing_capability_is_one_line_naming_it_and_the_alternative(self):
         if os.geteuid() != 0 or shutil.which("setpriv") is None:

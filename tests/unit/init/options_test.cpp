@@ -85,8 +85,33 @@ TEST(InitOptionsTest, ErrorsNameTheirSource) {
   ASSERT_FALSE(m);
   EXPECT_NE(m.error().message().find("--mode"), std::string::npos);
   EXPECT_FALSE(load({}));
-  EXPECT_FALSE(load({"hold"}));
   EXPECT_FALSE(load({"apply", "--fail-open", "--fail-closed"}));
+}
+
+TEST(InitOptionsTest, HoldAndEbpfOptions) {
+  auto h = load({"hold", "--app-port", "8080", "--fail-open"});
+  ASSERT_TRUE(h) << h.error().describe();
+  EXPECT_EQ(h->command, Command::Hold);
+  EXPECT_TRUE(h->failOpen);
+  EXPECT_EQ(h->runDir, "/run/bulwark");
+  EXPECT_FALSE(h->holderWaitS);
+  // The webhook sets BULWARK_MODE=ebpf for the holder too; a netfilter mode makes no sense.
+  EXPECT_TRUE(load({"hold", "--mode", "ebpf"}));
+  auto bad = load({"hold", "--mode", "nftables"});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("--mode must be ebpf"), std::string::npos);
+  {
+    EnvGuard env({{"BULWARK_RUN_DIR", "/tmp/x"}, {"BULWARK_HOLDER_WAIT", "3"}});
+    auto e = load({"apply", "--mode", "ebpf"});
+    ASSERT_TRUE(e) << e.error().describe();
+    EXPECT_EQ(e->runDir, "/tmp/x");
+    EXPECT_EQ(e->holderWaitS, 3u);
+  }
+  auto rel = load({"apply", "--run-dir", "run/bulwark"});
+  ASSERT_FALSE(rel);
+  EXPECT_NE(rel.error().message().find("--run-dir"), std::string::npos);
+  EXPECT_FALSE(load({"apply", "--holder-wait", "forever"}));
+  EXPECT_FALSE(load({"apply", "--holder-wait", "601"}));
 }
 
 } // namespace

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "bulwark/capture/apply.h"
+#include "bulwark/capture/ebpf.h"
 #include "bulwark/capture/ops.h"
 #include "bulwark/common/result.h"
 
@@ -34,6 +35,9 @@ struct ProbeResult {
   bool netAdmin = false;
   Status nftables;                      // why nftables cannot be used, when it cannot
   Result<BackendChoice> iptables = BackendChoice{}; // error: why iptables cannot be used
+  EbpfFeatures ebpf;                    // default: not built, nothing probed
+  bool ebpfHolder = false;              // a `bulwark-init hold` answers on its control socket
+  std::string ebpfHolderWhy = "not probed";
 };
 
 struct ModeChoice {

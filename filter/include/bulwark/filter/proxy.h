@@ -36,6 +36,9 @@ public:
   void stop();
 
   int64_t activeConnections() const;
+  // One listening socket per listen address (the first worker's member of each SO_REUSEPORT
+  // group), for the eBPF capture's hand-off; owned by the server.
+  std::vector<int> listenerFds() const;
   const ProxyConfig& config() const { return cfg_; }
 
 private:
