@@ -27,7 +27,7 @@ struct AppHeadParams {
   std::string_view target;      // the request-target to send (origin-form)
   std::string_view defaultHost; // Host when the request has none (HTTP/1.0)
   bool chunked = false;
-  std::optional<uint64_t> contentLength;
+  std::optional<uint64_t> contentLength{};
   bool upgrade = false; // keep the (validated) Upgrade
 };
 
