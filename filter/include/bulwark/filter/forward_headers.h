@@ -26,7 +26,7 @@ struct AppHeadParams {
   std::string_view peerIp;      // appended to X-Forwarded-For
   std::string_view target;      // the request-target to send (origin-form)
   std::string_view defaultHost; // Host when the request has none (HTTP/1.0)
-  std::string_view hostOverride; // absolute-form authority: replaces every Host field
+  std::string_view hostOverride{}; // absolute-form authority: replaces every Host field
   bool chunked = false;
   std::optional<uint64_t> contentLength{};
   bool upgrade = false; // keep the (validated) Upgrade
