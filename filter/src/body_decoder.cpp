@@ -217,7 +217,7 @@ BodyDecoder::Step BodyDecoder::decode(std::string_view in, std::span<char> out) 
       const char c = rest[0];
       ++st.consumed;
       if (line_.empty() && c == '\r') {
-        line_.push_back(c); // the CR (GCC 12 warns falsely on assigning a literal here)
+        line_.push_back('\r');
       } else if (line_ == "\r" && c == '\n') {
         line_.clear();
         state_ = State::SizeLine;

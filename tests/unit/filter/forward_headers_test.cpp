@@ -38,11 +38,13 @@ TEST(RequestHeadForApp, GoldenHopByHopAndForwardedFields) {
       "Transfer-Encoding: chunked\r\n"
       "Accept: */*\r\n"
       "\r\n");
-  const std::string head = requestHeadForApp(req, {.requestId = "rid1",
-                                                   .peerIp = "198.18.0.9",
-                                                   .target = "/a?b=1",
-                                                   .defaultHost = "127.0.0.1:26001",
-                                                   .chunked = true});
+  AppHeadParams p;
+  p.requestId = "rid1";
+  p.peerIp = "198.18.0.9";
+  p.target = "/a?b=1";
+  p.defaultHost = "127.0.0.1:26001";
+  p.chunked = true;
+  const std::string head = requestHeadForApp(req, p);
   EXPECT_EQ(head,
             "POST /a?b=1 HTTP/1.1\r\n"
             "Host: example.test\r\n"
@@ -56,11 +58,13 @@ TEST(RequestHeadForApp, GoldenHopByHopAndForwardedFields) {
 
 TEST(RequestHeadForApp, Http10GetsAHostAndALength) {
   const auto req = parse<true>("PUT /u HTTP/1.0\r\nContent-Length: 3\r\n\r\n");
-  const std::string head = requestHeadForApp(req, {.requestId = "r",
-                                                   .peerIp = "::1",
-                                                   .target = "/u",
-                                                   .defaultHost = "[::1]:8080",
-                                                   .contentLength = 3});
+  AppHeadParams p;
+  p.requestId = "r";
+  p.peerIp = "::1";
+  p.target = "/u";
+  p.defaultHost = "[::1]:8080";
+  p.contentLength = 3;
+  const std::string head = requestHeadForApp(req, p);
   EXPECT_EQ(head,
             "PUT /u HTTP/1.1\r\nHost: [::1]:8080\r\nX-Forwarded-For: ::1\r\n"
             "X-Forwarded-Proto: http\r\nX-Request-Id: r\r\nContent-Length: 3\r\n\r\n");
@@ -69,8 +73,13 @@ TEST(RequestHeadForApp, Http10GetsAHostAndALength) {
 TEST(RequestHeadForApp, UpgradeIsRestated) {
   const auto req = parse<true>(
       "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
-  const std::string head = requestHeadForApp(
-      req, {.requestId = "r", .peerIp = "p", .target = "/ws", .defaultHost = "x", .upgrade = true});
+  AppHeadParams p;
+  p.requestId = "r";
+  p.peerIp = "p";
+  p.target = "/ws";
+  p.defaultHost = "x";
+  p.upgrade = true;
+  const std::string head = requestHeadForApp(req, p);
   EXPECT_NE(head.find("\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"), std::string::npos)
       << head;
 }
