@@ -143,6 +143,11 @@ awaitable<Session::HeadOutcome> Session::readHead(bool first) {
   bool sniffed = !first;
   snap_ = w_.snapshot(); // this request's policy, engine and limits
   const Limits& lim = snap_->limits;
+  if (first) {
+    // A new connection is waiting for its first head from the moment it is accepted: a client
+    // that never sends a byte is held for header_ms, not idle_ms.
+    arm(TimeoutKind::header, to_.header);
+  }
   for (;;) {
     // Empty lines between requests are tolerated (RFC 9112 2.2).
     while (cbuf_.size() >= 2 && view(cbuf_).substr(0, 2) == "\r\n") {
@@ -153,7 +158,9 @@ awaitable<Session::HeadOutcome> Session::readHead(bool first) {
       if (!started) {
         started = true;
         idle_ = false;
-        arm(TimeoutKind::header, to_.header);
+        if (!first) {
+          arm(TimeoutKind::header, to_.header);
+        }
       }
       if (!sniffed) {
         const auto s = http1::sniffProtocol(data, lim);
@@ -183,7 +190,9 @@ awaitable<Session::HeadOutcome> Session::readHead(bool first) {
       // Waiting for a request: hold no buffer memory while idle (10k idle clients stay cheap).
       idle_ = true;
       idleSince_ = Clock::now();
-      arm(TimeoutKind::idle, to_.idle);
+      if (!first) {
+        arm(TimeoutKind::idle, to_.idle);
+      }
       if (cbuf_.size() == 0 && cbuf_.capacity() > 2 * kReadChunk) {
         cbuf_.shrink_to_fit();
         bodyBuf_.reset();
