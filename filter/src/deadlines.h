@@ -22,6 +22,9 @@ public:
   virtual ~Conn(); // gives the connection's place back to the admission (worker.cpp)
   // The deadline passed (or a drain closes an idle connection): cancel what is pending.
   virtual void expire(bool drainClose) = 0;
+  // Idle for a while (waiting for a next request): release the buffers a busy connection
+  // keeps between requests. Called by the sweep, once per idle period.
+  virtual void releaseIdle() {}
 
   void arm(TimeoutKind kind, std::chrono::milliseconds d) {
     kind_ = kind;
@@ -33,6 +36,7 @@ public:
   TimeoutKind kind_ = TimeoutKind::idle;
   bool expired_ = false;
   bool idle_ = false; // waiting for a next request that has not started
+  bool released_ = false; // releaseIdle() ran in this idle period
   Clock::time_point idleSince_{};
   // Connection accounting (see Admission): set when the connection was admitted.
   Admission* admission_ = nullptr;

@@ -61,6 +61,20 @@ void Session::closeAll() {
   upstream_.close(ignored);
 }
 
+void Session::releaseIdle() {
+  // Only while the coroutine waits for readability: nothing refers into these buffers.
+  if (cbuf_.size() == 0) {
+    cbuf_.shrink_to_fit();
+  }
+  if (ubuf_.size() == 0) {
+    ubuf_.shrink_to_fit();
+  }
+  bodyBuf_.reset();
+  std::vector<char>().swap(prefix_);
+  reqParser_.reset();
+  resParser_.reset();
+}
+
 void Session::expire(bool drainClose) {
   deadline_ = Clock::time_point::max();
   expired_ = true;
@@ -189,6 +203,7 @@ awaitable<Session::HeadOutcome> Session::readHead(bool first) {
     if (!started) {
       // Waiting for a request: hold no buffer memory while idle (10k idle clients stay cheap).
       idle_ = true;
+      released_ = false;
       idleSince_ = Clock::now();
       if (!first) {
         arm(TimeoutKind::idle, to_.idle);

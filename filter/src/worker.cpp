@@ -25,6 +25,8 @@ const log::Logger kLog("proxy");
 
 constexpr auto kSweepInterval = 100ms;
 constexpr auto kDrainIdleGrace = 1s;
+// A keep-alive connection idle this long gives its buffers back (a busy one keeps them).
+constexpr auto kIdleRelease = 200ms;
 // Free memory goes back to the system when the connection count has fallen this far from its
 // last high-water mark (and to at most half of it): a burst of slow clients must not leave the
 // pod at its peak RSS.
@@ -261,6 +263,9 @@ awaitable<void> Worker::sweepLoop() {
         c.expire(false);
       } else if (draining_ && c.idle_ && now - c.idleSince_ >= kDrainIdleGrace) {
         c.expire(true);
+      } else if (c.idle_ && !c.released_ && now - c.idleSince_ >= kIdleRelease) {
+        c.released_ = true;
+        c.releaseIdle();
       }
     }
     trimMemory();
