@@ -3,7 +3,9 @@
 #include <cctype>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <sstream>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -101,6 +103,25 @@ Status setModeOverride(const std::string& text, const std::string& key, ProxyCon
 bool fileSetsMode(const std::string& text) {
   const json doc = json::parse(text, nullptr, false);
   return doc.is_object() && doc.contains("mode");
+}
+
+// A string option with a fixed set of values.
+template <class E>
+Status setChoice(const json& value, const std::string& key,
+                 std::initializer_list<std::pair<std::string_view, E>> choices, E& out) {
+  auto s = getString(value, key);
+  if (!s) {
+    return tl::unexpected(s.error());
+  }
+  std::string names;
+  for (const auto& [name, v] : choices) {
+    if (*s == name) {
+      out = v;
+      return {};
+    }
+    names += (names.empty() ? "" : "|") + std::string(name);
+  }
+  return BW_INVALID(key + ": '" + *s + "' is not one of " + names);
 }
 
 Status setLogLevel(const std::string& text, const std::string& key, ProxyConfig& cfg) {
@@ -231,16 +252,13 @@ Status applyConfigJsonImpl(std::string_view text, ProxyConfig& cfg) {
       auto s = getString(value, key);
       st = s ? setLogLevel(*s, key, cfg) : Status(tl::unexpected(s.error()));
     } else if (key == "non_http") {
-      auto s = getString(value, key);
-      if (!s) {
-        st = tl::unexpected(s.error());
-      } else if (*s == "pass") {
-        cfg.nonHttp = NonHttpAction::Pass;
-      } else if (*s == "close") {
-        cfg.nonHttp = NonHttpAction::Close;
-      } else {
-        st = BW_INVALID("non_http: '" + *s + "' is not one of pass|close");
-      }
+      st = setChoice(value, key,
+                     {{"pass", NonHttpAction::Pass}, {"close", NonHttpAction::Close}},
+                     cfg.nonHttp);
+    } else if (key == "http2_prior_knowledge") {
+      st = setChoice(value, key,
+                     {{"refuse", Http2PriorKnowledge::Refuse}, {"pass", Http2PriorKnowledge::Pass}},
+                     cfg.http2PriorKnowledge);
     } else if (key == "source_address") {
       auto s = getString(value, key);
       if (!s) {

@@ -108,7 +108,11 @@ std::string requestHeadForApp(const RequestHead& req, const AppHeadParams& p) {
       continue;
     }
     if (name == http::field::unknown &&
-        (iequals(fname, "x-forwarded-proto") || iequals(fname, "x-request-id"))) {
+        (iequals(fname, "x-forwarded-proto") || iequals(fname, "x-request-id") ||
+         iequals(fname, "http2-settings"))) {
+      continue;
+    }
+    if (name == http::field::host && !p.hostOverride.empty()) {
       continue;
     }
     if (!dropped.empty() && listedIn(dropped, fname)) {
@@ -117,7 +121,9 @@ std::string requestHeadForApp(const RequestHead& req, const AppHeadParams& p) {
     host = host || name == http::field::host;
     appendField(out, fname, f.value());
   }
-  if (!host) {
+  if (!p.hostOverride.empty()) {
+    appendField(out, "Host", p.hostOverride);
+  } else if (!host) {
     appendField(out, "Host", p.defaultHost);
   }
   out += "X-Forwarded-For: ";

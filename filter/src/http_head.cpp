@@ -1,6 +1,7 @@
 #include "bulwark/filter/http_head.h"
 
 #include <array>
+#include <cctype>
 #include <charconv>
 
 namespace bulwark::filter::http1 {
@@ -49,9 +50,127 @@ bool isTargetChar(unsigned char c) { return c > 0x20 && c != 0x7F; }
 // Field-value characters: VCHAR, SP, HTAB, obs-text. No CR, LF, NUL or other controls.
 bool isValueChar(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7F); }
 
+bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Header names that mean framing, routing or identity to some back-end once '_' is read as '-'
+// (CGI and several frameworks fold them into the real header).
+constexpr std::array<std::string_view, 12> kLookalikeTargets = {
+    "transfer-encoding", "content-length", "host",     "connection",
+    "upgrade",           "te",             "trailer",  "content-type",
+    "content-encoding",  "expect",         "x-forwarded-for", "x-forwarded-host"};
+
+bool isLookalike(std::string_view name) {
+  if (name.find('_') == std::string_view::npos) {
+    return false;
+  }
+  for (auto target : kLookalikeTargets) {
+    if (target.size() != name.size()) {
+      continue;
+    }
+    bool same = true;
+    for (size_t i = 0; i < name.size() && same; ++i) {
+      char c = name[i] == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+      same = c == target[i];
+    }
+    if (same) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Whether a comma-separated token list (Upgrade) names `token`.
+bool listsToken(std::string_view list, std::string_view token) {
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    list.remove_prefix(comma == std::string_view::npos ? list.size() : comma + 1);
+    item = item.substr(0, item.find('/')); // protocol-version
+    if (iequals(trimOws(item), token)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// absolute-form = scheme "://" authority path-abempty [ "?" query ]; only http and https.
+bool parseAbsoluteForm(std::string_view target, HeadInfo& info) {
+  size_t p = 0;
+  while (p < target.size() && (isAlpha(target[p]) || (p > 0 && (isDigit(target[p]) ||
+                                                               target[p] == '+' ||
+                                                               target[p] == '-' ||
+                                                               target[p] == '.')))) {
+    ++p;
+  }
+  const std::string_view scheme = target.substr(0, p);
+  if (target.substr(p, 3) != "://" || !(iequals(scheme, "http") || iequals(scheme, "https"))) {
+    return false;
+  }
+  std::string_view rest = target.substr(p + 3);
+  const size_t end = rest.find_first_of("/?#");
+  const std::string_view authority = rest.substr(0, end);
+  rest.remove_prefix(end == std::string_view::npos ? rest.size() : end);
+  if (!validHost(authority) || rest.find('#') != std::string_view::npos) {
+    return false;
+  }
+  info.absoluteForm = true;
+  info.authority = std::string(authority);
+  info.originTarget = rest.empty() || rest.front() == '?' ? "/" + std::string(rest)
+                                                           : std::string(rest);
+  return true;
+}
+
 } // namespace
 
 bool isTchar(unsigned char c) { return kTchar[c]; }
+
+bool validHost(std::string_view host) {
+  if (host.empty()) {
+    return false;
+  }
+  size_t p = 0;
+  if (host.front() == '[') {
+    const size_t close = host.find(']');
+    if (close == std::string_view::npos || close < 3) {
+      return false;
+    }
+    for (p = 1; p < close; ++p) {
+      const char c = host[p];
+      if (!(std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.')) {
+        return false;
+      }
+    }
+    p = close + 1;
+  } else {
+    // reg-name / IPv4: unreserved and pct-encoded only (no sub-delims such as ',' or '@').
+    while (p < host.size() && host[p] != ':') {
+      const char c = host[p];
+      if (!(isAlpha(c) || isDigit(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+            c == '%')) {
+        return false;
+      }
+      ++p;
+    }
+    if (p == 0) {
+      return false;
+    }
+  }
+  if (p == host.size()) {
+    return true;
+  }
+  if (host[p] != ':' || host.size() - p - 1 > 5) {
+    return false;
+  }
+  uint32_t port = 0;
+  for (++p; p < host.size(); ++p) {
+    if (!isDigit(host[p])) {
+      return false;
+    }
+    port = port * 10 + static_cast<uint32_t>(host[p] - '0');
+  }
+  return port <= 65535;
+}
 
 std::string_view headErrorLabel(HeadError e) {
   static constexpr std::string_view kLabels[] = {
@@ -150,6 +269,11 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
     return fail(HeadError::BadVersion);
   }
   out.info.versionMinor = version[7] - '0';
+  const std::string_view target = line.substr(t, p - t);
+  if (target.front() != '/' && target != "*" && target.find("://") != std::string_view::npos &&
+      !parseAbsoluteForm(target, out.info)) {
+    return fail(HeadError::BadAbsoluteForm);
+  }
 
   // Header fields.
   size_t pos = eol + 2;
@@ -157,6 +281,8 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
   int hosts = 0;
   int contentLengths = 0;
   int transferEncodings = 0;
+  int contentTypes = 0;
+  int contentEncodings = 0;
   while (true) {
     const size_t end = head.find("\r\n", pos);
     if (end == std::string_view::npos) {
@@ -189,8 +315,24 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
       }
     }
     const std::string_view value = trimOws(raw);
+    if (isLookalike(name)) {
+      return fail(HeadError::LookalikeHeaderName);
+    }
     if (iequals(name, "host")) {
       ++hosts;
+      if (!validHost(value)) {
+        return fail(HeadError::BadHost);
+      }
+    } else if (iequals(name, "content-type")) {
+      if (++contentTypes > 1) {
+        return fail(HeadError::DuplicateParsingHeader);
+      }
+    } else if (iequals(name, "content-encoding")) {
+      if (++contentEncodings > 1) {
+        return fail(HeadError::DuplicateParsingHeader);
+      }
+    } else if (iequals(name, "upgrade")) {
+      out.info.upgradeH2c = out.info.upgradeH2c || listsToken(value, "h2c");
     } else if (iequals(name, "content-length")) {
       if (++contentLengths > 1) {
         return fail(HeadError::DuplicateContentLength);
@@ -233,7 +375,7 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
   if (hosts > 1) {
     return fail(HeadError::DuplicateHost);
   }
-  if (hosts == 0 && out.info.versionMinor == 1) {
+  if (hosts == 0 && out.info.versionMinor == 1 && !out.info.absoluteForm) {
     return fail(HeadError::MissingHost);
   }
   out.info.length = head.size();
@@ -252,10 +394,10 @@ Sniff sniffProtocol(std::string_view data, const Limits& limits) {
     // "PRI * HTTP/2.0" is enough to tell; shorter prefixes may still be another request.
     return cmp >= 14 ? Sniff::Http2Preface : Sniff::NeedMore;
   }
-  // A known method and a space: HTTP, however malformed the rest turns out to be.
+  // A known method and any separator after it: HTTP, however malformed the rest turns out to be.
   size_t p = 0;
   while (p < data.size() && isTchar(static_cast<unsigned char>(data[p]))) ++p;
-  if (p < data.size() && data[p] == ' ') {
+  if (p < data.size()) {
     const std::string_view method = data.substr(0, p);
     for (auto m : kKnownMethods) {
       if (method == m) {
@@ -263,13 +405,15 @@ Sniff sniffProtocol(std::string_view data, const Limits& limits) {
       }
     }
   }
-  // Binary bytes before the first line end: some other protocol.
+  // Binary bytes before the first line end: some other protocol, unless the line claims to be
+  // HTTP/1.x (a NUL or control byte in a request line is refused as HTTP, never tunnelled to
+  // an app that might strip it and parse the rest).
   const size_t lf = data.find('\n');
   const std::string_view head = data.substr(0, lf);
   for (char c : head) {
     const auto u = static_cast<unsigned char>(c);
     if ((u < 0x20 && u != '\r' && u != '\t') || u == 0x7F) {
-      return Sniff::Unknown;
+      return head.find("HTTP/1.") != std::string_view::npos ? Sniff::Http : Sniff::Unknown;
     }
   }
   if (lf == std::string_view::npos) {

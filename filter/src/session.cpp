@@ -285,7 +285,11 @@ awaitable<bool> Session::handleRequest() {
   x.http10 = info.versionMinor == 0;
   x.hasBody = info.chunked || info.contentLength.value_or(0) > 0;
   x.isHead = req.method() == http::verb::head;
-  x.upgrade = !x.http10 && reqParser_->upgrade() && req.find(http::field::upgrade) != req.end();
+  // Upgrade: h2c is never honoured (after the app's 101 the connection would be an uninspected
+  // tunnel); the request goes on as a plain HTTP/1.1 request without it. WebSocket upgrades
+  // are inspected like any request and tunnelled after the app's 101.
+  x.upgrade = !x.http10 && !info.upgradeH2c && reqParser_->upgrade() &&
+              req.find(http::field::upgrade) != req.end();
   x.keepAlive = reqParser_->keep_alive() && !w_.draining();
 
   if (req.method() == http::verb::connect) {
@@ -319,13 +323,16 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
   const auto& req = reqParser_->get();
   const std::string_view client = clientOf(policy, req, peerIp_);
   const auto clientIp = parseIp(client);
-  const std::string_view target = req.target();
+  const std::string_view target =
+      x.info->absoluteForm ? std::string_view(x.info->originTarget) : req.target();
   const std::string_view path = target.substr(0, target.find('?'));
-  const WafPlan plan = planRequest(policy, snap_->engine != nullptr, clientIp, hostOf(), path);
+  const std::string_view host =
+      x.info->absoluteForm ? std::string_view(x.info->authority) : hostOf();
+  const WafPlan plan = planRequest(policy, snap_->engine != nullptr, clientIp, host, path);
   if (plan.deny) {
     stats().denied.inc();
     emitAttackEvent({.requestId = requestId_, .client = client, .method = req.method_string(),
-                     .host = hostOf(), .path = target, .verdict = nullptr,
+                     .host = host, .path = target, .verdict = nullptr,
                      .action = EventAction::Denied, .mode = plan.mode});
     action = WafAction::Deny;
     co_return true;
@@ -352,6 +359,9 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
   for (const auto& f : req) {
     headers.push_back({f.name_string(), f.value()});
   }
+  if (x.info->absoluteForm) {
+    headers.push_back({"host", x.info->authority}); // the Host the app will see
+  }
   // Trailer fields are inspected like header fields (they are never forwarded).
   addTrailerFields(body_.trailers(), headers);
   const detect::RequestView request{.method = req.method_string(),
@@ -369,7 +379,7 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
     const bool block = action == WafAction::Block;
     countAttack(verdict, block);
     emitAttackEvent({.requestId = requestId_, .client = client, .method = req.method_string(),
-                     .host = hostOf(), .path = target, .verdict = &verdict,
+                     .host = host, .path = target, .verdict = &verdict,
                      .action = block ? EventAction::Blocked : EventAction::Logged,
                      .mode = plan.mode});
   }

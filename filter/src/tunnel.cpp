@@ -89,6 +89,24 @@ awaitable<void> Session::pump(tcp::socket& from, tcp::socket& to, bool fromClien
 // A connection that is not HTTP/1.x: counted, then tunnelled to the app (non_http: pass) or
 // closed.
 awaitable<void> Session::passThrough() {
+  const Mode mode = snap_->policy->mode;
+  if (notHttp_ == Uninspected::http2 &&
+      cfg_.http2PriorKnowledge == Http2PriorKnowledge::Refuse &&
+      (mode == Mode::Block || mode == Mode::SafeBlocking)) {
+    // HTTP/2 cannot be inspected yet: refused rather than tunnelled blind. GOAWAY, last stream
+    // 0, error HTTP_1_1_REQUIRED (0xd): a client may retry over HTTP/1.1.
+    stats().badRequest(http1::HeadError::Http2PriorKnowledge);
+    kLog.info("HTTP/2 prior-knowledge connection refused",
+              {{"conn", std::to_string(id_)}, {"client", peerIp_}, {"mode", std::string(modeName(mode))}});
+    static constexpr unsigned char kGoaway[] = {
+        0, 0, 8, 7, 0, 0, 0, 0, 0, // frame header: length 8, type GOAWAY, flags 0, stream 0
+        0, 0, 0, 0,                // last stream id
+        0, 0, 0, 0xd};             // error code HTTP_1_1_REQUIRED
+    error_code ec;
+    arm(TimeoutKind::send, to_.send);
+    co_await asio::async_write(client_, asio::buffer(kGoaway), BW_EC);
+    co_return;
+  }
   stats().uninspected[static_cast<size_t>(notHttp_)].inc();
   if (cfg_.nonHttp == NonHttpAction::Close) {
     kLog.debug("closing a non-HTTP connection", {{"client", peerIp_}});

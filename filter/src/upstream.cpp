@@ -31,8 +31,11 @@ std::string Session::appHead(const Exchange& x) const {
       std::to_string(local_.port());
   return requestHeadForApp(req, {.requestId = requestId_,
                                  .peerIp = peerIp_,
-                                 .target = req.target(),
+                                 .target = x.info->absoluteForm
+                                               ? std::string_view(x.info->originTarget)
+                                               : req.target(),
                                  .defaultHost = defaultHost,
+                                 .hostOverride = x.info->authority,
                                  .chunked = x.info->chunked,
                                  .contentLength = x.info->contentLength,
                                  .upgrade = x.upgrade});

@@ -144,3 +144,58 @@ TEST(Sniff, TellsProtocolsApart) {
 
 } // namespace
 } // namespace bulwark::filter::http1
+
+namespace bulwark::filter::http1 {
+namespace {
+
+TEST(Normalisation, AbsoluteFormTakesTheAuthority) {
+  auto r = checkRequestHead("GET HTTPS://Ex.Test:8443?q=1 HTTP/1.1\r\nHost: other\r\n\r\n", kLimits);
+  ASSERT_EQ(r.error, HeadError::None);
+  EXPECT_TRUE(r.info.absoluteForm);
+  EXPECT_EQ(r.info.authority, "Ex.Test:8443");
+  EXPECT_EQ(r.info.originTarget, "/?q=1");
+  r = checkRequestHead("GET http://ex.test/a/b HTTP/1.1\r\n\r\n", kLimits); // no Host needed
+  EXPECT_EQ(r.error, HeadError::None);
+  EXPECT_EQ(r.info.originTarget, "/a/b");
+  for (const char* bad : {"GET http://u@ex.test/ HTTP/1.1\r\nHost: a\r\n\r\n",
+                          "GET ftp://ex.test/ HTTP/1.1\r\nHost: a\r\n\r\n",
+                          "GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n",
+                          "GET http://ex.test/#frag HTTP/1.1\r\nHost: a\r\n\r\n"}) {
+    EXPECT_EQ(check(bad), HeadError::BadAbsoluteForm) << bad;
+  }
+}
+
+TEST(Normalisation, HostValues) {
+  for (const char* ok : {"a", "a.b-c_d~e", "1.2.3.4:80", "[::1]", "[fd00:b::1]:65535", "a:"}) {
+    EXPECT_TRUE(validHost(ok)) << ok;
+  }
+  for (const char* bad : {"", "a,b", "a b", "u@a", "a/b", "a\\b", "a:x", "a:65536", "[::1",
+                          "[zz]", ":80", "a:123456"}) {
+    EXPECT_FALSE(validHost(bad)) << bad;
+  }
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: a,b\r\n\r\n"), HeadError::BadHost);
+}
+
+TEST(Normalisation, LookalikesDuplicatesAndH2c) {
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: a\r\nTransfer_Encoding: chunked\r\n\r\n"),
+            HeadError::LookalikeHeaderName);
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: a\r\ncontent_LENGTH: 1\r\n\r\n"),
+            HeadError::LookalikeHeaderName);
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: a\r\nX_Other: 1\r\n\r\n"), HeadError::None);
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: a\r\nContent-Type: a\r\ncontent-type: b\r\n\r\n"),
+            HeadError::DuplicateParsingHeader);
+  auto r = checkRequestHead("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: foo, H2C\r\n\r\n", kLimits);
+  EXPECT_TRUE(r.info.upgradeH2c);
+  r = checkRequestHead("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n", kLimits);
+  EXPECT_FALSE(r.info.upgradeH2c);
+}
+
+TEST(Normalisation, ControlBytesInTheRequestLineAreHttp) {
+  EXPECT_EQ(sniffProtocol(std::string_view("\0GET / HTTP/1.1\r\n", 17), kLimits), Sniff::Http);
+  EXPECT_EQ(sniffProtocol(std::string_view("GET\0/ HTTP/1.1\r\n", 16), kLimits), Sniff::Http);
+  EXPECT_EQ(sniffProtocol(std::string_view("\0\1\2binary", 9), kLimits), Sniff::Unknown);
+  EXPECT_EQ(sniffProtocol("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", kLimits), Sniff::Http2Preface);
+}
+
+} // namespace
+} // namespace bulwark::filter::http1

@@ -26,6 +26,11 @@ std::string_view modeName(Mode mode);
 // What to do with a connection that does not start with an HTTP/1.x request.
 enum class NonHttpAction { Pass, Close };
 
+// An HTTP/2 prior-knowledge preface ("PRI * HTTP/2.0") on the HTTP/1.1 port: Refuse = closed with
+// a GOAWAY (HTTP_1_1_REQUIRED) in block and safe_blocking modes, handled as non_http in the
+// others; Pass = always handled as non_http (uninspected).
+enum class Http2PriorKnowledge { Refuse, Pass };
+
 struct Limits {
   uint32_t maxRequestLine = 8192;
   uint32_t maxHeaderBytes = 65536;
@@ -70,6 +75,7 @@ struct ProxyConfig {
   unsigned threads = 0; // 0 = one per CPU
   log::Level logLevel = log::Level::Info;
   NonHttpAction nonHttp = NonHttpAction::Pass;
+  Http2PriorKnowledge http2PriorKnowledge = Http2PriorKnowledge::Refuse;
   std::string sourceAddress = "127.0.0.6";
   Limits limits;
   Timeouts timeouts;

@@ -26,13 +26,14 @@ struct AppHeadParams {
   std::string_view peerIp;      // appended to X-Forwarded-For
   std::string_view target;      // the request-target to send (origin-form)
   std::string_view defaultHost; // Host when the request has none (HTTP/1.0)
+  std::string_view hostOverride; // absolute-form authority: replaces every Host field
   bool chunked = false;
   std::optional<uint64_t> contentLength;
   bool upgrade = false; // keep the (validated) Upgrade
 };
 
-// The request head sent to the app: HTTP/1.1, hop-by-hop fields and those named in Connection
-// removed, framing re-stated, X-Forwarded-For appended, X-Forwarded-Proto and X-Request-Id set.
+// The request head sent to the app: HTTP/1.1, hop-by-hop fields (and HTTP2-Settings) and those
+// named in Connection removed, framing re-stated, X-Forwarded-For appended, X-Forwarded-Proto and X-Request-Id set.
 std::string requestHeadForApp(const RequestHead& req, const AppHeadParams& p);
 
 struct ClientHeadParams {

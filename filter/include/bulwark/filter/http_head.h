@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "bulwark/filter/config.h"
@@ -33,7 +34,12 @@ namespace bulwark::filter::http1 {
   X(BadChunk, "bad_chunk")                                                                       \
   X(FieldTooLarge, "field_too_large")                                                            \
   X(TrailerTooLarge, "trailer_too_large")                                                        \
-  X(BadTrailer, "bad_trailer")
+  X(BadTrailer, "bad_trailer")                                                                   \
+  X(BadAbsoluteForm, "bad_absolute_form")                                                        \
+  X(BadHost, "bad_host")                                                                         \
+  X(LookalikeHeaderName, "lookalike_header_name")                                                \
+  X(DuplicateParsingHeader, "duplicate_parsing_header")                                          \
+  X(Http2PriorKnowledge, "http2_prior_knowledge")
 
 enum class HeadError : uint8_t {
 #define BW_X(name, label) name,
@@ -57,6 +63,11 @@ struct HeadInfo {
   std::optional<uint64_t> contentLength;
   bool expectContinue = false; // Expect: 100-continue
   bool expectOther = false;    // an Expect value the proxy does not implement (417)
+  // Absolute-form target (RFC 9112 3.2.2): forwarded in origin-form with the authority as Host.
+  bool absoluteForm = false;
+  std::string authority;    // host[:port] of an absolute-form target
+  std::string originTarget; // its path and query ("/" when empty)
+  bool upgradeH2c = false;  // Upgrade lists h2c: never forwarded (it would open a blind tunnel)
 };
 
 struct HeadCheck {
@@ -82,6 +93,10 @@ HeadScan scanHead(std::string_view data, size_t resumeFrom, const Limits& limits
 // TE on HTTP/1.0, obs-fold, bare CR/LF, invalid names, whitespace before ':', control characters
 // in values, missing/duplicate Host on HTTP/1.1, oversize line/head, too many fields.
 HeadCheck checkRequestHead(std::string_view head, const Limits& limits);
+
+// A Host value (or the authority of an absolute-form target): reg-name or IP literal, optional
+// port. No userinfo, no commas, spaces, slashes or controls; empty is invalid.
+bool validHost(std::string_view host);
 
 // Protocol detection on the first bytes of a connection.
 enum class Sniff { NeedMore, Http, Http2Preface, Tls, Unknown };
