@@ -102,6 +102,7 @@ awaitable<void> Session::serve() {
   bool first = true;
   for (;;) {
     const HeadOutcome r = co_await readHead(first);
+    const bool silent = first && cbuf_.size() == 0; // never sent a byte: closed without a reply
     first = false;
     if (r == HeadOutcome::Closed) {
       co_return;
@@ -111,7 +112,7 @@ awaitable<void> Session::serve() {
         co_return;
       }
       stats().timeout(kind_);
-      if (kind_ == TimeoutKind::header) {
+      if (kind_ == TimeoutKind::header && !silent) {
         co_await sendError(408, "request head not received in time");
       }
       co_return;
