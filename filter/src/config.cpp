@@ -274,7 +274,10 @@ Status applyConfigJsonImpl(std::string_view text, ProxyConfig& cfg) {
           {{"max_request_line", integer(cfg.limits.maxRequestLine, 64, 1 << 20)},
            {"max_header_bytes", integer(cfg.limits.maxHeaderBytes, 256, 1 << 24)},
            {"max_headers", integer(cfg.limits.maxHeaders, 1, 10000)},
-           {"max_body_bytes", integer(cfg.limits.maxBodyBytes, 0, UINT64_MAX >> 1)}});
+           {"max_body_bytes", integer(cfg.limits.maxBodyBytes, 0, UINT64_MAX >> 1)},
+           {"max_connections", integer(cfg.limits.maxConnections, 0, 10000000)},
+           {"max_connections_per_source",
+            integer(cfg.limits.maxConnectionsPerSource, 0, 10000000)}});
     } else if (key == "timeouts") {
       auto& t = cfg.timeouts;
       st = applyObject<FieldSetter>(value, key,
@@ -285,7 +288,8 @@ Status applyConfigJsonImpl(std::string_view text, ProxyConfig& cfg) {
                                      {"upstream_connect_ms", millis(t.upstreamConnect)},
                                      {"upstream_read_ms", millis(t.upstreamRead)},
                                      {"tunnel_idle_ms", millis(t.tunnelIdle)},
-                                     {"drain_ms", millis(t.drain, 0)}});
+                                     {"drain_ms", millis(t.drain, 0)},
+                                     {"drain_delay_ms", millis(t.drainDelay, 0)}});
     } else if (key == "policy") {
       Policy probe;
       cfg.policyJson = value.dump();

@@ -1,5 +1,6 @@
 #include "bulwark/filter/run.h"
 
+#include <algorithm>
 #include <csignal>
 #include <functional>
 #include <cstdio>
@@ -212,15 +213,27 @@ int run(int argc, const char* const* argv) {
              {"status", cfg->statusListen.str()},
              {"mode", std::string(modeName(cfg->mode))},
              {"mode_from", cfg->modeSource},
-             {"threads", std::to_string(threads)}});
+             {"threads", std::to_string(threads)},
+             {"max_connections", std::to_string(proxy.maxConnections())}});
 
   signals.run();
 
+  // The drain window after SIGTERM: /readyz fails at once so the endpoint leaves the Service, but the
+  // listeners stay open for drain_delay_ms (clients that have not seen the change yet keep
+  // connecting and are served, with `Connection: close`); then accepting stops and in-flight
+  // requests finish. drain_ms bounds the whole.
+  const auto termAt = std::chrono::steady_clock::now();
+  // SIGINT (an interactive stop, no Service in front) skips the accepting part.
+  const auto delay = received == SIGTERM ? std::min(cfg->timeouts.drainDelay, cfg->timeouts.drain)
+                                         : std::chrono::milliseconds(0);
   kLog.info("draining", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"},
                          {"active_connections", std::to_string(proxy.activeConnections())},
+                         {"accepting_ms", std::to_string(delay.count())},
                          {"deadline_ms", std::to_string(cfg->timeouts.drain.count())}});
   proxy.beginDrain();
-  proxy.waitDrained(std::chrono::steady_clock::now() + cfg->timeouts.drain);
+  std::this_thread::sleep_until(termAt + delay);
+  proxy.stopAccepting();
+  proxy.waitDrained(termAt + cfg->timeouts.drain);
   const auto left = proxy.activeConnections();
   proxy.stop();
   (*status)->stop();

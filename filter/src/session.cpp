@@ -61,6 +61,20 @@ void Session::closeAll() {
   upstream_.close(ignored);
 }
 
+void Session::releaseIdle() {
+  // Only while the coroutine waits for readability: nothing refers into these buffers.
+  if (cbuf_.size() == 0) {
+    cbuf_.shrink_to_fit();
+  }
+  if (ubuf_.size() == 0) {
+    ubuf_.shrink_to_fit();
+  }
+  bodyBuf_.reset();
+  std::vector<char>().swap(prefix_);
+  reqParser_.reset();
+  resParser_.reset();
+}
+
 void Session::expire(bool drainClose) {
   deadline_ = Clock::time_point::max();
   expired_ = true;
@@ -88,6 +102,7 @@ awaitable<void> Session::serve() {
   bool first = true;
   for (;;) {
     const HeadOutcome r = co_await readHead(first);
+    const bool silent = first && cbuf_.size() == 0; // never sent a byte: closed without a reply
     first = false;
     if (r == HeadOutcome::Closed) {
       co_return;
@@ -97,7 +112,7 @@ awaitable<void> Session::serve() {
         co_return;
       }
       stats().timeout(kind_);
-      if (kind_ == TimeoutKind::header) {
+      if (kind_ == TimeoutKind::header && !silent) {
         co_await sendError(408, "request head not received in time");
       }
       co_return;
@@ -143,6 +158,11 @@ awaitable<Session::HeadOutcome> Session::readHead(bool first) {
   bool sniffed = !first;
   snap_ = w_.snapshot(); // this request's policy, engine and limits
   const Limits& lim = snap_->limits;
+  if (first) {
+    // A new connection is waiting for its first head from the moment it is accepted: a client
+    // that never sends a byte is held for header_ms, not idle_ms.
+    arm(TimeoutKind::header, to_.header);
+  }
   for (;;) {
     // Empty lines between requests are tolerated (RFC 9112 2.2).
     while (cbuf_.size() >= 2 && view(cbuf_).substr(0, 2) == "\r\n") {
@@ -153,7 +173,9 @@ awaitable<Session::HeadOutcome> Session::readHead(bool first) {
       if (!started) {
         started = true;
         idle_ = false;
-        arm(TimeoutKind::header, to_.header);
+        if (!first) {
+          arm(TimeoutKind::header, to_.header);
+        }
       }
       if (!sniffed) {
         const auto s = http1::sniffProtocol(data, lim);
@@ -182,8 +204,11 @@ awaitable<Session::HeadOutcome> Session::readHead(bool first) {
     if (!started) {
       // Waiting for a request: hold no buffer memory while idle (10k idle clients stay cheap).
       idle_ = true;
+      released_ = false;
       idleSince_ = Clock::now();
-      arm(TimeoutKind::idle, to_.idle);
+      if (!first) {
+        arm(TimeoutKind::idle, to_.idle);
+      }
       if (cbuf_.size() == 0 && cbuf_.capacity() > 2 * kReadChunk) {
         cbuf_.shrink_to_fit();
         bodyBuf_.reset();

@@ -37,6 +37,7 @@ public:
   uint64_t id() const { return id_; }
   void closeAll();
   void expire(bool drainClose) override;
+  void releaseIdle() override;
 
 private:
   enum class HeadOutcome { Head, Closed, Timeout, Invalid, NotHttp };

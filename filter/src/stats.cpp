@@ -13,6 +13,8 @@ constexpr std::array<std::string_view, static_cast<size_t>(TimeoutKind::Count)> 
     BW_TIMEOUTS(BW_NAME)};
 constexpr std::array<std::string_view, static_cast<size_t>(InternalError::Count)>
     kInternalErrorNames = {BW_INTERNAL_ERRORS(BW_NAME)};
+constexpr std::array<std::string_view, static_cast<size_t>(ConnReject::Count)> kConnRejectNames = {
+    BW_CONN_REJECTS(BW_NAME)};
 #undef BW_NAME
 
 // One counter family with a single label whose values are `names`.
@@ -65,6 +67,14 @@ std::string ProxyStats::render() const {
   labelled(w, "bulwark_internal_errors_total",
            "Exceptions that escaped a connection or event loop (the connection was closed)",
            "where", kInternalErrorNames, internalErrors);
+  labelled(w, "bulwark_connections_rejected_total",
+           "Client connections closed at accept without being served, by the cap they hit",
+           "reason", kConnRejectNames, connRejects);
+  w.family("bulwark_memory_trims_total", "counter",
+           "Times free allocator memory was returned to the system after connections closed");
+  w.sample("bulwark_memory_trims_total", "", memoryTrims.value());
+  w.family("bulwark_connections_max", "gauge", "The client connection cap (limits.max_connections)");
+  w.sample("bulwark_connections_max", "", maxConnections.value());
   w.family("bulwark_bad_requests_total", "counter", "Requests refused as malformed, by reason");
   for (size_t i = 1; i < badRequests.size(); ++i) {
     w.sample("bulwark_bad_requests_total",

@@ -2,7 +2,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
+
+#include <malloc.h>
+#include <sys/resource.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -21,6 +25,20 @@ const log::Logger kLog("proxy");
 
 constexpr auto kSweepInterval = 100ms;
 constexpr auto kDrainIdleGrace = 1s;
+// A keep-alive connection idle this long gives its buffers back (a busy one keeps them).
+constexpr auto kIdleRelease = 200ms;
+// Free memory goes back to the system when the connection count has fallen this far from its
+// last high-water mark (and to at most half of it): a burst of slow clients must not leave the
+// pod at its peak RSS.
+constexpr int64_t kTrimAfterDrop = 256;
+std::atomic<int64_t> gConnHighWater{0};
+
+std::array<uint8_t, 16> sourceKey(const asio::ip::address& a) {
+  if (a.is_v6()) {
+    return a.to_v6().to_bytes();
+  }
+  return asio::ip::make_address_v6(asio::ip::v4_mapped, a.to_v4()).to_bytes();
+}
 
 void logEscaped(InternalError where, uint64_t conn, const char* what) {
   stats().internalError(where);
@@ -31,6 +49,77 @@ void logEscaped(InternalError where, uint64_t conn, const char* what) {
 }
 
 } // namespace
+
+Conn::~Conn() {
+  if (admission_ != nullptr) {
+    admission_->release(*this);
+  }
+}
+
+size_t Admission::KeyHash::operator()(const std::array<uint8_t, 16>& k) const noexcept {
+  uint64_t a = 0;
+  uint64_t b = 0;
+  std::memcpy(&a, k.data(), 8);
+  std::memcpy(&b, k.data() + 8, 8);
+  return std::hash<uint64_t>{}(a * 0x9e3779b97f4a7c15ULL ^ b);
+}
+
+std::optional<ConnReject> Admission::admit(Conn& c, const asio::ip::address& source,
+                                           const Limits& lim) {
+  const int64_t max = effectiveMax(lim);
+  if (active_.fetch_add(1, std::memory_order_relaxed) >= max) {
+    active_.fetch_sub(1, std::memory_order_relaxed);
+    return ConnReject::max_connections;
+  }
+  if (lim.maxConnectionsPerSource != 0) {
+    const auto key = sourceKey(source);
+    std::lock_guard lock(mu_);
+    uint32_t& n = perSource_[key];
+    if (n >= lim.maxConnectionsPerSource) {
+      if (n == 0) {
+        perSource_.erase(key);
+      }
+      active_.fetch_sub(1, std::memory_order_relaxed);
+      return ConnReject::max_connections_per_source;
+    }
+    ++n;
+    c.source_ = key;
+    c.sourceCounted_ = true;
+  }
+  c.admission_ = this;
+  return std::nullopt;
+}
+
+void Admission::release(Conn& c) {
+  active_.fetch_sub(1, std::memory_order_relaxed);
+  if (c.sourceCounted_) {
+    std::lock_guard lock(mu_);
+    auto it = perSource_.find(c.source_);
+    if (it != perSource_.end() && --it->second == 0) {
+      perSource_.erase(it);
+    }
+  }
+  c.admission_ = nullptr;
+}
+
+uint32_t defaultMaxConnections() {
+  struct rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    return 10000;
+  }
+  // Use what the hard limit allows: the soft limit is often left at 1024.
+  if (rl.rlim_cur < rl.rlim_max) {
+    struct rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      rl = raised;
+    }
+  }
+  const uint64_t files = rl.rlim_cur == RLIM_INFINITY ? 2000000 : rl.rlim_cur;
+  const uint64_t reserve = 128;
+  const uint64_t n = files > 2 * reserve ? (files - reserve) / 2 : 64;
+  return static_cast<uint32_t>(std::min<uint64_t>(n, 1000000));
+}
 
 void reportEscaped(const std::exception_ptr& e, InternalError where, uint64_t conn) {
   if (!e) {
@@ -68,7 +157,9 @@ void Worker::start() {
   spawnSweepLoop();
 }
 
-void Worker::drain() {
+void Worker::drain() { draining_ = true; }
+
+void Worker::stopAccepting() {
   draining_ = true;
   for (auto& a : acceptors_) {
     error_code ec;
@@ -77,20 +168,11 @@ void Worker::drain() {
       tcp::socket s(ctx_);
       a.accept(s, ec);
       if (!ec) {
-        spawnSession(std::move(s));
+        admitAndSpawn(std::move(s));
       }
     }
     a.close(ec);
   }
-}
-
-void Worker::spawnSession(tcp::socket s) {
-  auto session = std::make_shared<Session>(*this, std::move(s));
-  track(*session);
-  asio::co_spawn(ctx_, Session::run(session), [session](const std::exception_ptr& e) {
-    reportEscaped(e, InternalError::session, session->id());
-    session->closeAll();
-  });
 }
 
 // A loop that died of an exception is counted and started again: a dead accept loop would
@@ -129,7 +211,44 @@ awaitable<void> Worker::acceptLoop(tcp::acceptor& acceptor) {
       co_await t.async_wait(BW_EC);
       continue;
     }
-    spawnSession(std::move(s));
+    admitAndSpawn(std::move(s));
+  }
+}
+
+// Past a connection cap the socket is closed at once (no byte read, nothing allocated) and
+// counted; the clients already connected keep being served.
+void Worker::admitAndSpawn(tcp::socket s) {
+  error_code ec;
+  const auto remote = s.remote_endpoint(ec);
+  if (ec) {
+    return; // already gone
+  }
+  const Limits& lim = snapshot()->limits;
+  auto session = std::make_shared<Session>(*this, std::move(s));
+  if (const auto why = admission_.admit(*session, remote.address(), lim)) {
+    stats().connReject(*why);
+    session->closeAll();
+    return;
+  }
+  track(*session);
+  asio::co_spawn(ctx_, Session::run(session), [session](const std::exception_ptr& e) {
+    reportEscaped(e, InternalError::session, session->id());
+    session->closeAll();
+  });
+}
+
+// Hands free heap pages back to the system once the connection count has dropped well below
+// its last high-water mark (one worker does it; the others see the mark reset).
+void Worker::trimMemory() {
+  const int64_t active = admission_.active();
+  int64_t mark = gConnHighWater.load(std::memory_order_relaxed);
+  while (active > mark &&
+         !gConnHighWater.compare_exchange_weak(mark, active, std::memory_order_relaxed)) {
+  }
+  if (mark - active >= kTrimAfterDrop && active <= mark / 2 &&
+      gConnHighWater.compare_exchange_strong(mark, active, std::memory_order_relaxed)) {
+    ::malloc_trim(0);
+    stats().memoryTrims.inc();
   }
 }
 
@@ -144,8 +263,12 @@ awaitable<void> Worker::sweepLoop() {
         c.expire(false);
       } else if (draining_ && c.idle_ && now - c.idleSince_ >= kDrainIdleGrace) {
         c.expire(true);
+      } else if (c.idle_ && !c.released_ && now - c.idleSince_ >= kIdleRelease) {
+        c.released_ = true;
+        c.releaseIdle();
       }
     }
+    trimMemory();
     if (now - lastPoolSweep_ >= 1s) {
       pool_.sweep(now);
       lastPoolSweep_ = now;
@@ -165,6 +288,8 @@ ProxyServer::~ProxyServer() { stop(); }
 Result<std::unique_ptr<ProxyServer>> ProxyServer::create(const ProxyConfig& cfg,
                                                         const FilterStore& store) {
   std::unique_ptr<ProxyServer> s(new ProxyServer(cfg, store));
+  s->admission_ = std::make_unique<Admission>(defaultMaxConnections());
+  stats().maxConnections.set(s->admission_->effectiveMax(store.get()->limits));
   unsigned n = cfg.threads;
   if (n == 0) {
     n = std::max(1u, std::thread::hardware_concurrency());
@@ -183,7 +308,7 @@ Result<std::unique_ptr<ProxyServer>> ProxyServer::create(const ProxyConfig& cfg,
     s->listenPorts_.push_back(hp.port);
   }
   for (unsigned i = 0; i < n; ++i) {
-    auto w = std::make_unique<Worker>(s->cfg_, s->listenPorts_, s->store_);
+    auto w = std::make_unique<Worker>(s->cfg_, s->listenPorts_, s->store_, *s->admission_);
     for (const auto& hp : listen) {
       auto a = net::openListener(w->ctx(), hp, {.backlog = 4096, .reusePort = true});
       if (!a) {
@@ -223,7 +348,18 @@ std::vector<int> ProxyServer::listenerFds() const {
   return fds;
 }
 
+void ProxyServer::stopAccepting() {
+  beginDrain();
+  for (auto& w : workers_) {
+    asio::post(w->ctx(), [w = w.get()] { w->stopAccepting(); });
+  }
+}
+
 int64_t ProxyServer::activeConnections() const { return stats().connectionsActive.value(); }
+
+uint32_t ProxyServer::maxConnections() const {
+  return admission_->effectiveMax(store_.get()->limits);
+}
 
 void ProxyServer::waitDrained(Clock::time_point deadline) {
   // Give the workers a moment to close their listen sockets before counting.

@@ -2,7 +2,11 @@
 
 #include <cstdint>
 #include <exception>
+#include <atomic>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -26,13 +30,41 @@ void reportEscaped(const std::exception_ptr& e, InternalError where, uint64_t co
 // and counted, and the loop resumes (asio allows run() again after a handler threw).
 void runGuarded(asio::io_context& ctx);
 
+// Overload protection shared by the workers: a global cap on client connections and an
+// optional cap per source address. A connection is admitted at accept (or closed at once and
+// counted); its Conn gives the place back when it is destroyed.
+class Admission {
+public:
+  explicit Admission(uint32_t defaultMax) : defaultMax_(defaultMax) {}
+  // Admits `c` from `source` under `lim`, or says which cap refused it.
+  std::optional<ConnReject> admit(Conn& c, const asio::ip::address& source, const Limits& lim);
+  void release(Conn& c);
+  int64_t active() const { return active_.load(std::memory_order_relaxed); }
+  uint32_t effectiveMax(const Limits& lim) const {
+    return lim.maxConnections != 0 ? lim.maxConnections : defaultMax_;
+  }
+
+private:
+  struct KeyHash {
+    size_t operator()(const std::array<uint8_t, 16>& k) const noexcept;
+  };
+  const uint32_t defaultMax_;
+  std::atomic<int64_t> active_{0};
+  std::mutex mu_;
+  std::unordered_map<std::array<uint8_t, 16>, uint32_t, KeyHash> perSource_;
+};
+
+// The default connection cap: half the open-file limit (each client connection may hold an app
+// connection too), less a reserve for listeners, logs and the status server.
+uint32_t defaultMaxConnections();
+
 // One thread of the data path: its io_context, SO_REUSEPORT acceptors, app-connection pool and
 // the timeout sweep over its connections.
 class Worker {
 public:
   Worker(const ProxyConfig& cfg, const std::vector<uint16_t>& listenPorts,
-         const FilterStore& store)
-      : cfg_(cfg), listenPorts_(listenPorts), store_(store),
+         const FilterStore& store, Admission& admission)
+      : cfg_(cfg), listenPorts_(listenPorts), store_(store), admission_(admission),
         pool_(cfg.pool.maxIdlePerThread, cfg.pool.idle), sweepTimer_(ctx_) {}
 
   // This thread's reference to the current snapshot, refreshed when a reload swapped it.
@@ -54,21 +86,26 @@ public:
   void track(Conn& c) { conns_.push_back(c); }
 
   void start();
-  // Runs on the worker thread: accept what is already queued (those clients connected before
-  // the drain began and must be served), then close the listen sockets.
+  // Runs on the worker thread. The drain window: keep accepting, answer with
+  // `Connection: close`, close keep-alive connections once idle.
   void drain();
-  void spawnSession(tcp::socket s);
+  // Runs on the worker thread: accept what is already queued (those clients connected before
+  // the listeners close and must be served), then close the listen sockets.
+  void stopAccepting();
 
 private:
   void spawnAcceptLoop(tcp::acceptor& a);
   void spawnSweepLoop();
   awaitable<void> acceptLoop(tcp::acceptor& acceptor);
   awaitable<void> sweepLoop();
+  void admitAndSpawn(tcp::socket s);
+  void trimMemory();
 
   asio::io_context ctx_{1};
   const ProxyConfig& cfg_;
   const std::vector<uint16_t>& listenPorts_;
   const FilterStore& store_;
+  Admission& admission_;
   std::shared_ptr<const FilterSnapshot> snapshot_;
   uint64_t version_ = 0;
   std::vector<tcp::acceptor> acceptors_;

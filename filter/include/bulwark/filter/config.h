@@ -36,6 +36,10 @@ struct Limits {
   uint32_t maxHeaderBytes = 65536;
   uint32_t maxHeaders = 100;
   uint64_t maxBodyBytes = 0; // 0 = unlimited (bodies are streamed)
+  // Client connections held at once (all threads); 0 = derived from RLIMIT_NOFILE at start.
+  uint32_t maxConnections = 0;
+  // Client connections held at once from one source address; 0 = no per-source cap.
+  uint32_t maxConnectionsPerSource = 0;
 };
 
 struct Timeouts {
@@ -48,6 +52,8 @@ struct Timeouts {
   ms upstreamRead{60000};
   ms tunnelIdle{3600000};
   ms drain{25000};
+  // After SIGTERM: keep accepting (with /readyz failing) this long before closing the listeners.
+  ms drainDelay{2000};
 };
 
 struct PoolConfig {

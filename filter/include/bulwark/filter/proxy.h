@@ -14,6 +14,7 @@
 namespace bulwark::filter {
 
 class Worker;
+class Admission;
 
 // The data path: N worker threads, each with its own io_context, SO_REUSEPORT listen sockets,
 // app-connection pool and timeout sweep (no cross-thread state on the hot path).
@@ -28,8 +29,12 @@ public:
   ProxyServer& operator=(const ProxyServer&) = delete;
 
   void start();
-  // Stops accepting; in-flight requests finish and connections close. Thread-safe.
+  // Starts the drain window: /readyz fails, listeners stay open, responses carry
+  // `Connection: close` and idle keep-alive connections are closed. Thread-safe.
   void beginDrain();
+  // Ends the drain window: queued connections are taken, then the listeners close; in-flight
+  // requests finish. Thread-safe.
+  void stopAccepting();
   bool draining() const { return draining_.load(); }
   // Waits until every client connection has closed or `deadline` passed, then stops the workers.
   void waitDrained(std::chrono::steady_clock::time_point deadline);
@@ -39,6 +44,8 @@ public:
   // One listening socket per listen address (the first worker's member of each SO_REUSEPORT
   // group), for the eBPF capture's hand-off; owned by the server.
   std::vector<int> listenerFds() const;
+  // The client connection cap in force (limits.max_connections or the derived default).
+  uint32_t maxConnections() const;
   const ProxyConfig& config() const { return cfg_; }
 
 private:
@@ -47,6 +54,7 @@ private:
   ProxyConfig cfg_;
   const FilterStore& store_;
   std::vector<uint16_t> listenPorts_;
+  std::unique_ptr<Admission> admission_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::atomic<bool> draining_{false};

@@ -21,6 +21,8 @@ namespace bulwark::filter {
 #define BW_UNINSPECTED(X) X(http2) X(tls) X(unknown)
 #define BW_TIMEOUTS(X) X(header) X(idle) X(body) X(send) X(upstream) X(tunnel)
 // Where an exception escaped a coroutine or an event loop (should stay 0).
+// Why a connection was closed at accept without being served.
+#define BW_CONN_REJECTS(X) X(max_connections) X(max_connections_per_source)
 #define BW_INTERNAL_ERRORS(X) X(session) X(tunnel) X(accept) X(sweep) X(worker) X(status)
 
 enum class UpstreamError {
@@ -50,6 +52,13 @@ enum class InternalError {
 };
 std::string_view internalErrorName(InternalError e);
 
+enum class ConnReject {
+#define BW_X(n) n,
+  BW_CONN_REJECTS(BW_X)
+#undef BW_X
+      Count
+};
+
 struct ProxyStats {
 #define BW_X(name, help) metrics::Counter name;
   BW_PROXY_COUNTERS(BW_X)
@@ -60,6 +69,9 @@ struct ProxyStats {
   std::array<metrics::Counter, static_cast<size_t>(TimeoutKind::Count)> timeouts;
   std::array<metrics::Counter, static_cast<size_t>(http1::HeadError::Count)> badRequests;
   std::array<metrics::Counter, static_cast<size_t>(InternalError::Count)> internalErrors;
+  std::array<metrics::Counter, static_cast<size_t>(ConnReject::Count)> connRejects;
+  metrics::Counter memoryTrims; // allocator memory handed back after connections closed
+  metrics::Gauge maxConnections; // the effective global connection cap
   // attacks by class and action (0 = logged, 1 = blocked)
   std::array<std::array<metrics::Counter, 2>, static_cast<size_t>(detect::AttackClass::Count)>
       attacks;
@@ -78,6 +90,7 @@ struct ProxyStats {
   void upstreamError(UpstreamError e) { upstreamErrors[static_cast<size_t>(e)].inc(); }
   void timeout(TimeoutKind k) { timeouts[static_cast<size_t>(k)].inc(); }
   void internalError(InternalError e) { internalErrors[static_cast<size_t>(e)].inc(); }
+  void connReject(ConnReject r) { connRejects[static_cast<size_t>(r)].inc(); }
   void badRequest(http1::HeadError e) { badRequests[static_cast<size_t>(e)].inc(); }
 
   // Prometheus text exposition of everything above.
