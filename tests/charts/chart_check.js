@@ -84,6 +84,75 @@ function validateScc(obj, where) {
   for (const v of obj.volumes || []) check(sccVolumes.has(v), where, `unknown volume type ${v}`);
 }
 
+// monitoring.coreos.com/v1 (prometheus-operator CRDs; no npm model): the fields the chart uses,
+// checked against the CRD field names, plus every bulwark_* metric in a rule or the dashboard
+// must be one the docs list (docs/proxy.md, docs/webhook.md).
+const monFields = {
+  ServiceMonitor: {spec: ["selector", "endpoints", "namespaceSelector", "jobLabel"],
+                   endpoint: ["port", "scheme", "path", "interval", "tlsConfig"]},
+  PodMonitor: {spec: ["selector", "podMetricsEndpoints", "namespaceSelector", "jobLabel"],
+               endpoint: ["port", "path", "interval", "scheme"]},
+  PrometheusRule: {spec: ["groups"]},
+};
+const documented = new Set();
+function metricNamesIn(expr) {
+  return [...expr.matchAll(/\b(bulwark_[a-z0-9_]+)/g)].map((m) => m[1].replace(/_(bucket|sum|count)$/, ""));
+}
+function checkExpr(expr, where, what) {
+  if (!documented.size) {
+    for (const f of ["docs/proxy.md", "docs/webhook.md"]) {
+      for (const m of fs.readFileSync(path.join(repo, f), "utf8").matchAll(/\b(bulwark_[a-z0-9_]+)/g)) documented.add(m[1]);
+    }
+  }
+  check(typeof expr === "string" && expr.trim().length > 0, where, `${what}: empty expression`);
+  let depth = 0;
+  for (const ch of expr) { depth += ch === "(" ? 1 : ch === ")" ? -1 : 0; if (depth < 0) break; }
+  check(depth === 0, where, `${what}: unbalanced parentheses`);
+  for (const m of metricNamesIn(expr)) check(documented.has(m), where, `${what}: metric ${m} is not documented (docs/proxy.md, docs/webhook.md)`);
+}
+function validateMonitoring(obj, where) {
+  const f = monFields[obj.kind];
+  if (!check(f, where, `unexpected kind ${obj.kind}`)) return;
+  for (const k of Object.keys(obj.spec || {})) check(f.spec.includes(k), where, `${obj.kind}.spec.${k} unknown`);
+  if (obj.kind === "PrometheusRule") {
+    const names = new Set();
+    for (const g of obj.spec.groups) {
+      check(g.name && Array.isArray(g.rules) && g.rules.length, where, "rule group needs name and rules");
+      for (const r of g.rules) {
+        check(r.alert && !names.has(r.alert), where, `alert name missing or repeated: ${r.alert}`);
+        names.add(r.alert);
+        check(/^[0-9]+[smh]$/.test(r.for || ""), where, `${r.alert}: for`);
+        check(["critical", "warning", "info"].includes((r.labels || {}).severity), where, `${r.alert}: severity label`);
+        check(r.annotations && r.annotations.summary && r.annotations.description, where, `${r.alert}: summary and description`);
+        checkExpr(r.expr, where, r.alert);
+      }
+    }
+    monitoringSeen.alerts = [...names];
+    return;
+  }
+  const eps = obj.kind === "ServiceMonitor" ? obj.spec.endpoints : obj.spec.podMetricsEndpoints;
+  check(Array.isArray(eps) && eps.length, where, `${obj.kind}: endpoints`);
+  for (const e of eps || []) {
+    for (const k of Object.keys(e)) check(f.endpoint.includes(k), where, `${obj.kind} endpoint field ${k} unknown`);
+    check(e.port && e.path === "/metrics", where, `${obj.kind}: port and /metrics`);
+  }
+  check(obj.spec.selector && (obj.spec.selector.matchLabels || obj.spec.selector.matchExpressions), where, `${obj.kind}: selector`);
+}
+const monitoringSeen = {};
+function checkDashboard(text, where) {
+  let d;
+  try { d = JSON.parse(text); } catch (e) { fail(where, `dashboard JSON: ${e.message}`); return; }
+  check(d.title && d.uid && Array.isArray(d.panels) && d.panels.length >= 6, where, "dashboard: title, uid, panels");
+  const ids = new Set();
+  for (const p of d.panels) {
+    check(!ids.has(p.id), where, `dashboard: panel id ${p.id} repeated`);
+    ids.add(p.id);
+    check(p.gridPos && p.targets && p.targets.length, where, `dashboard: panel ${p.title} needs gridPos and targets`);
+    for (const t of p.targets || []) checkExpr(t.expr, where, `panel ${p.title}`);
+  }
+  monitoringSeen.panels = d.panels.map((p) => p.title);
+}
+
 function validate(obj, where) {
   checkedObjects++;
   if (!check(obj.apiVersion && obj.kind && obj.metadata && obj.metadata.name, where, "apiVersion, kind and metadata.name are required")) {
@@ -93,6 +162,10 @@ function validate(obj, where) {
   check(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name) && name.length <= 253, where, `metadata.name ${name} is not a DNS subdomain`);
   for (const [k, v] of Object.entries(obj.metadata.labels || {})) {
     check(typeof v === "string" && v.length <= 63 && /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/.test(v), where, `label ${k}=${v} is not a valid label value`);
+  }
+  if (obj.apiVersion === "monitoring.coreos.com/v1") {
+    validateMonitoring(obj, where);
+    return;
   }
   if (obj.apiVersion === "security.openshift.io/v1") {
     check(obj.kind === "SecurityContextConstraints", where, `unexpected kind ${obj.kind}`);
@@ -178,7 +251,11 @@ function common(objs, where) {
   check(second && second.matchLabels["wallarm-sidecar"] === "enabled" &&
         second.matchExpressions.some((e) => e.key === "bulwark-sidecar" && e.operator === "DoesNotExist"), where, "second entry selects wallarm-sidecar=enabled without bulwark-sidecar");
   const pdb = find(objs, "PodDisruptionBudget");
-  check(pdb && JSON.stringify(pdb.spec.selector.matchLabels) === JSON.stringify(selector), where, "PDB selects the controller");
+  if (dep.spec.replicas > 1) {
+    check(pdb && JSON.stringify(pdb.spec.selector.matchLabels) === JSON.stringify(selector), where, "PDB selects the controller");
+  } else {
+    check(!pdb, where, "no PDB for a single replica (it would block node drains)");
+  }
   const policy = all(objs, "ConfigMap").filter((o) => o.metadata.name === cfg.injection.policy_configmap);
   check(policy.some((p) => p.metadata.namespace === NS), where, "policy ConfigMap rendered in the release namespace");
   for (const p of policy) {
@@ -245,6 +322,19 @@ const cases = {
                                               b.subjects.some((s) => s.name === sa && s.namespace === ns));
     check(bound(NS, FULL, "sidecar"), w, "controller may use bulwark-sidecar");
     check(bound("shop", "default", "sidecar") && bound("legacy", "app", "capture"), w, "workload service accounts bound");
+  },
+  "single-replica-monitoring"(objs, w, r) {
+    check(r.dep.spec.replicas === 1 && !find(objs, "PodDisruptionBudget"), w, "one replica, no PDB");
+    check(r.cfg.injection.mode === "block" && r.cfg.injection.mode_allow_override === "off", w, "config.wallarm.mode/modeAllowOverride map to mode/mode_allow_override");
+    check(find(objs, "ServiceMonitor") && all(objs, "PodMonitor").length === 2 && find(objs, "PrometheusRule"), w, "ServiceMonitor, 2 PodMonitors, PrometheusRule");
+    check(all(objs, "PodMonitor")[0].metadata.labels.release === "prometheus", w, "PodMonitor labels");
+    const dash = all(objs, "ConfigMap").find((c) => c.metadata.name.endsWith("-dashboard"));
+    if (check(dash && dash.metadata.labels.grafana_dashboard === "1", w, "dashboard ConfigMap for the Grafana sidecar")) checkDashboard(dash.data["bulwark.json"], w);
+    const alerts = monitoringSeen.alerts || [];
+    for (const a of ["BulwarkProxyDown", "BulwarkProxyNotReady", "BulwarkAttackSpike", "BulwarkUpstream5xx", "BulwarkWebhookFailingAdmissions", "BulwarkWebhookCertificateExpiresSoon"]) check(alerts.includes(a), w, `alert ${a}`);
+    console.log(`     alerts: ${alerts.join(", ")}; dashboard panels: ${(monitoringSeen.panels || []).length}`);
+    const t = find(objs, "Pod");
+    check(t && t.metadata.annotations["helm.sh/hook"] === "test" && /\/inject/.test(t.spec.containers[0].args[0]), w, "helm test pod posts an AdmissionReview");
   },
   "native-nftables"(objs, w, r) {
     const inj = r.cfg.injection;

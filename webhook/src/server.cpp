@@ -28,6 +28,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "bulwark/common/listener.h"
 #include "bulwark/common/log.h"
@@ -98,6 +99,12 @@ Result<std::shared_ptr<ssl::context>> loadTls(const std::string& cert, const std
   }
   if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
     return BW_INVALID("TLS key " + key + " does not match certificate " + cert);
+  }
+  if (X509* x = SSL_CTX_get0_certificate(ctx->native_handle())) {
+    struct tm tm {};
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1) {
+      stats().tlsNotAfter.set(static_cast<int64_t>(::timegm(&tm)));
+    }
   }
   return ctx;
 }

@@ -30,6 +30,9 @@ std::string WebhookStats::render() const {
   }
   w.family("bulwark_webhook_connections_active", "gauge", "TLS connections open now");
   w.sample("bulwark_webhook_connections_active", "", connectionsActive.value());
+  w.family("bulwark_webhook_tls_not_after_seconds", "gauge",
+           "Expiry (Unix seconds) of the serving certificate in use");
+  w.sample("bulwark_webhook_tls_not_after_seconds", "", tlsNotAfter.value());
   w.histogram("bulwark_webhook_review_duration_seconds",
               "Time to parse an AdmissionReview and compute the answer", reviewDuration);
   return std::move(w.text());

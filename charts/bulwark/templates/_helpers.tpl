@@ -80,8 +80,8 @@ app.kubernetes.io/component: controller
                  "init" (include "bulwark.image" (list . "init"))
                  "helper" (default "" .Values.images.helper))
   "image_pull_policy" .Values.image.pullPolicy
-  "mode" $c.mode
-  "mode_allow_override" $c.modeAllowOverride
+  "mode" (default $c.mode (($c.wallarm | default dict).mode))
+  "mode_allow_override" (default $c.modeAllowOverride (($c.wallarm | default dict).modeAllowOverride))
   "capture_mode" $c.captureMode
   "iptables_enable" $c.injectionStrategy.iptablesEnable
   "schema" $c.injectionStrategy.schema

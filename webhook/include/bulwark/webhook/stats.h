@@ -36,6 +36,7 @@ struct WebhookStats {
   std::array<metrics::Counter, 4> reviews; // by ReviewResult
   std::array<metrics::Counter, static_cast<size_t>(HttpError::Count)> httpErrors;
   metrics::Gauge connectionsActive;
+  metrics::Gauge tlsNotAfter; // Unix time the serving certificate expires
   metrics::Histogram reviewDuration;
 
   void review(ReviewResult r) { reviews[static_cast<size_t>(r)].inc(); }
