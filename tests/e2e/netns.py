@@ -5,9 +5,11 @@ Addresses: 198.18.0.0/15 and fd00:b::/64 only (RFC 2544 benchmarking range / ULA
 inside the namespaces, so nothing leaves the machine.
 """
 
+import ctypes
 import itertools
 import os
 import shutil
+import signal
 import subprocess
 import time
 import unittest
@@ -24,6 +26,10 @@ def run(cmd, check=True, timeout=20, **kw):
         raise AssertionError("command failed (%d): %s\nstdout: %s\nstderr: %s"
                              % (res.returncode, " ".join(cmd), res.stdout, res.stderr))
     return res
+
+
+def _pdeathsig():
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def has_net_admin():
@@ -72,6 +78,8 @@ class Netns:
         return self.run(["sh", "-c", line], check=check)
 
     def spawn(self, argv, **kw):
+        # parent-death signal: if the test process is killed (ctest timeout), this dies with it
+        kw.setdefault("preexec_fn", _pdeathsig)
         p = subprocess.Popen(self.cmd(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, **kw)
         self.procs.append(p)
@@ -88,6 +96,13 @@ class Netns:
                 p.kill()
                 p.communicate(timeout=5)
         self.procs = []
+        # anything else still inside (children of what was spawned) goes by namespace
+        res = run(["ip", "netns", "pids", self.name], check=False)
+        for pid in res.stdout.split() if res.returncode == 0 else []:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
         run(["ip", "netns", "del", self.name], check=False)
 
 
