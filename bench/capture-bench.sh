@@ -147,8 +147,8 @@ ip netns exec "$POD" setpriv --pdeathsig KILL "$NGINX" -c "$TMP/nginx.conf" -p "
 PIDS+=($!)
 RUN_DIR="$TMP/run"
 mkdir -p "$RUN_DIR"
-ip netns exec "$POD" setpriv --pdeathsig KILL "$PROXY" --listen 0.0.0.0:26001 --app-port 8080 \
-    --mode monitoring --threads "$THREADS" --log-level error --ebpf-handoff "$RUN_DIR/steer.sock" \
+ip netns exec "$POD" setpriv --pdeathsig KILL "$PROXY" --listen 0.0.0.0:26001 --app-port 8080 --mode monitoring \
+    --threads "$THREADS" --log-level error --ebpf-handoff "$RUN_DIR/steer.sock" \
     >"$TMP/proxy.out" 2>&1 &
 PIDS+=($!)
 HOLD_PID=""
@@ -188,7 +188,7 @@ ct_count() {
 
 # The eBPF holder for the ebpf mode: it attaches at start; the proxy hands it its socket.
 start_holder() {
-    ip netns exec "$POD" "$INIT" hold --mode ebpf --app-port 8080 --pod-ip "$POD_IP" \
+    ip netns exec "$POD" setpriv --pdeathsig KILL "$INIT" hold --mode ebpf --app-port 8080 --pod-ip "$POD_IP" \
         --ipv6 off --run-dir "$RUN_DIR" --log-level error >"$TMP/hold.out" 2>&1 &
     HOLD_PID=$!
     PIDS+=("$HOLD_PID")

@@ -78,7 +78,8 @@ std::string EbpfFeatures::missing() const {
 #ifdef BULWARK_HAVE_EBPF
 namespace {
 
-int libbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
+__attribute__((format(printf, 2, 0))) int libbpfPrint(enum libbpf_print_level level,
+                                                      const char* fmt, va_list args) {
   if (level == LIBBPF_DEBUG && !kLog.enabled(log::Level::Debug)) {
     return 0;
   }
