@@ -644,3 +644,114 @@ TEST_F(DetectorsTest, TemplateCrlfProcfsShapes) {
 
 } // namespace
 } // namespace bulwark::detect
+
+namespace bulwark::detect {
+namespace {
+
+// Scoring, paranoia levels and part-kind context (verdict.h, part_kind.h).
+class ScoringTest : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    auto e = Engine::create(EngineConfig{});
+    ASSERT_TRUE(e) << e.error().describe();
+    engine_ = *e;
+  }
+  static void TearDownTestSuite() { engine_.reset(); }
+
+  static Verdict run(std::string_view method, std::string_view target,
+                     std::vector<Header> headers, std::string_view body, uint8_t pl = 1) {
+    RequestView v;
+    v.method = method;
+    v.target = target;
+    v.headers = headers;
+    v.body = body;
+    v.paranoiaLevel = pl;
+    return engine_->inspect(v);
+  }
+
+  static inline EnginePtr engine_;
+};
+
+TEST_F(ScoringTest, FindingsCarryConfidenceParanoiaAndPartKind) {
+  const Verdict v = run("GET", "/search?q=1%27%20or%20%271%27%3D%271", {}, "");
+  ASSERT_TRUE(v.attack());
+  ASSERT_FALSE(v.findings.empty());
+  const Finding& f = v.findings.front();
+  EXPECT_EQ(f.cls, AttackClass::Sqli);
+  EXPECT_EQ(f.kind, PartKind::QueryValue);
+  EXPECT_EQ(f.confidence, Confidence::Confirmed);
+  EXPECT_EQ(f.paranoia, 1);
+  EXPECT_EQ(v.paranoiaLevel, 1);
+  EXPECT_EQ(v.threshold, scoreThreshold(1));
+  EXPECT_GE(v.score, v.threshold);
+  EXPECT_EQ(partKindName(f.kind), "query");
+  EXPECT_EQ(confidenceName(f.confidence), "confirmed");
+}
+
+TEST_F(ScoringTest, ProbesCountFromParanoiaLevelTwo) {
+  // A value that is only a comparison: a scanner's probe, not an injection.
+  for (uint8_t pl : {1, 2, 3, 4}) {
+    const Verdict v = run("GET", "/search?q=7%3D7", {}, "", pl);
+    EXPECT_EQ(v.attack(), pl >= 2) << "PL" << int(pl);
+    EXPECT_EQ(v.threshold, scoreThreshold(pl));
+    for (const auto& f : v.findings) {
+      EXPECT_LE(f.paranoia, pl);
+      EXPECT_EQ(f.confidence, Confidence::Probe);
+    }
+  }
+  // Out-of-range levels are clamped.
+  EXPECT_EQ(run("GET", "/", {}, "", 0).paranoiaLevel, 1);
+  EXPECT_EQ(run("GET", "/", {}, "", 9).paranoiaLevel, 4);
+}
+
+TEST_F(ScoringTest, SsrfOnlyWhereAServerFetches) {
+  // The page address of a self-hosted dashboard on a private IP is not a server-side fetch.
+  const std::vector<Header> browser = {{"Referer", "http://10.20.30.40:3000/d/abc?orgId=1"},
+                                       {"Origin", "http://192.168.1.20:9000"}};
+  EXPECT_FALSE(run("GET", "/api/ds/query", browser, "", 4).attack());
+  // The same URL in a parameter is.
+  const Verdict v = run("GET", "/fetch?url=http%3A%2F%2F10.20.30.40%3A3000%2F", {}, "");
+  ASSERT_TRUE(v.attack());
+  EXPECT_EQ(v.findings.front().cls, AttackClass::Ssrf);
+  EXPECT_TRUE(isUrlParameterName("redirect_uri"));
+  EXPECT_TRUE(isUrlParameterName("data.callbackUrl"));
+  EXPECT_FALSE(isUrlParameterName("name"));
+}
+
+TEST_F(ScoringTest, CrlfOnlyWhereItReachesAResponseHeader) {
+  const std::vector<Header> json = {{"Content-Type", "application/json"}};
+  // A beacon that carries a request-header dump: line breaks inside a JSON string are data.
+  const std::string dump = R"({"headers":"Accept: */*\r\nX-Requested-With: fetch\r\nX-Id: 7"})";
+  EXPECT_FALSE(run("POST", "/beacon", json, dump).attack());
+  EXPECT_TRUE(run("POST", "/beacon", json, dump, 2).attack()); // a probe at PL2
+  // The same break in a query value can reach a redirect's headers.
+  EXPECT_TRUE(run("GET", "/go?to=x%0d%0aX-Id%3A%207", {}, "").attack());
+  // Response splitting stays an attack anywhere.
+  EXPECT_TRUE(
+      run("POST", "/beacon", json, R"({"n":"x\r\nSet-Cookie: sid=evil"})").attack());
+}
+
+TEST_F(ScoringTest, LegendPlaceholdersAreNotTemplateInjection) {
+  const std::vector<Header> json = {{"Content-Type", "application/json"}};
+  EXPECT_FALSE(run("POST", "/api/ds/query", json,
+                   R"({"queries":[{"legendFormat":"{{namespace}} / {{pod}}","expr":"up"}]})")
+                   .attack());
+  EXPECT_TRUE(run("GET", "/p?name=%7B%7B7*7%7D%7D", {}, "").attack());
+}
+
+TEST_F(ScoringTest, JsonInAParameterIsInspectedAsJson) {
+  // A webhook delivered as payload=<json>: its strings are JSON strings (CR/LF is data) ...
+  const std::vector<Header> form = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  EXPECT_FALSE(
+      run("POST", "/hook", form, "payload=%7B%22diff%22%3A%22a%5Cr%5CnX-Id%3A%201%22%7D")
+          .attack());
+  // ... and an injection inside one of them is still found, named by its JSON path.
+  const Verdict v =
+      run("POST", "/hook", form, "payload=%7B%22q%22%3A%22x%27%20union%20select%201%2C2--%22%7D");
+  ASSERT_TRUE(v.attack());
+  EXPECT_EQ(v.findings.front().kind, PartKind::JsonString);
+  EXPECT_EQ(v.findings.front().part.substr(0, 19), "body.form.json:payl");
+}
+
+} // namespace
+} // namespace bulwark::detect
