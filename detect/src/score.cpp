@@ -80,21 +80,30 @@ Confidence lower(Confidence c) {
   return c == Confidence::Tokens ? Confidence::Tokens : static_cast<Confidence>(static_cast<int>(c) - 1);
 }
 
-// CR/LF followed by what splits a response: a Set-Cookie or Location header, or a status line.
+// CR/LF (or U+560A/U+560D, whose low bytes are LF/CR for servers that keep only those) followed
+// by what splits a response: Set-Cookie, Location, Content-Length, a status line, HTML.
 bool splitsResponse(std::string_view v) {
-  for (size_t k = v.find_first_of("\r\n"); k != std::string_view::npos;
-       k = v.find_first_of("\r\n", k + 1)) {
-    std::string_view rest = v.substr(k + 1);
+  for (size_t k = 0; k < v.size(); ++k) {
+    size_t next;
+    if (v[k] == '\r' || v[k] == '\n') {
+      next = k + 1;
+    } else if (v.compare(k, 3, "\xe5\x98\x8a") == 0 || v.compare(k, 3, "\xe5\x98\x8d") == 0) {
+      next = k + 3;
+    } else {
+      continue;
+    }
+    std::string_view rest = v.substr(next);
     while (!rest.empty() && (rest[0] == '\r' || rest[0] == '\n' || rest[0] == ' ' ||
                              rest[0] == '\t')) {
       rest.remove_prefix(1);
     }
     for (const std::string_view h :
-         {"set-cookie", "location", "http/1", "content-length", "<html", "<script"}) {
+         {"set-cookie", "location", "http/1", "content-length", "content-type", "<html",
+          "<script"}) {
       if (rest.size() >= h.size()) {
         bool eq = true;
         for (size_t i = 0; i < h.size() && eq; ++i) {
-          eq = (rest[i] | 0x20) == h[i] || rest[i] == h[i];
+          eq = static_cast<char>(rest[i] | 0x20) == h[i] || rest[i] == h[i];
         }
         if (eq) {
           return true;
@@ -103,6 +112,46 @@ bool splitsResponse(std::string_view v) {
     }
   }
   return false;
+}
+
+// A value that reads as prose: at least eight whitespace-separated words made of letters (a
+// comment, an issue body, an advisory, a commit message), at least half of all its tokens, as
+// opposed to a payload, which is mostly syntax (a dotted chain, a call, a quote break).
+bool prose(std::string_view v) {
+  if (v.size() < 40) {
+    return false;
+  }
+  size_t words = 0;
+  size_t tokens = 0;
+  size_t i = 0;
+  while (i < v.size()) {
+    while (i < v.size() && (v[i] == ' ' || v[i] == '\n' || v[i] == '\r' || v[i] == '\t')) {
+      ++i;
+    }
+    size_t e = i;
+    while (e < v.size() && v[e] != ' ' && v[e] != '\n' && v[e] != '\r' && v[e] != '\t') {
+      ++e;
+    }
+    if (e == i) {
+      break;
+    }
+    std::string_view t = v.substr(i, e - i);
+    i = e;
+    ++tokens;
+    while (!t.empty() && std::string_view(".,:;!?()\"'").find(t.back()) != std::string_view::npos) {
+      t.remove_suffix(1);
+    }
+    while (!t.empty() && std::string_view("(\"'").find(t.front()) != std::string_view::npos) {
+      t.remove_prefix(1);
+    }
+    bool letters = t.size() >= 2;
+    for (const char ch : t) {
+      const unsigned char c = static_cast<unsigned char>(ch);
+      letters &= ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c >= 0x80 || c == '-';
+    }
+    words += letters;
+  }
+  return words >= 8 && words * 2 >= tokens;
 }
 
 } // namespace
@@ -122,6 +171,16 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
   Confidence c = ruleConfidence(id);
   const bool document = kind == PartKind::JsonString || kind == PartKind::XmlText ||
                         kind == PartKind::BodyText || kind == PartKind::FileContent;
+  // Code quoted in prose inside a document (markdown in an issue, a stack trace in an error
+  // report, an advisory describing an exploit): a technique pattern there is a probe; a
+  // syntax-confirmed injection still counts.
+  if (document && c == Confidence::Strong &&
+      (cls == AttackClass::Rce || cls == AttackClass::CodeInjection ||
+       cls == AttackClass::Sqli || cls == AttackClass::PathTraversal ||
+       cls == AttackClass::Nosqli || cls == AttackClass::Ssti) &&
+      prose(value)) {
+    c = Confidence::Probe;
+  }
   switch (cls) {
   case AttackClass::Ssrf:
     // A server fetches URLs from its parameters, never from the page address the browser

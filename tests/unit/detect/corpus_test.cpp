@@ -120,7 +120,7 @@ TEST_F(CorpusTest, QualityTargets) {
 // what a signature WAF cannot pass by itself (shell snippets in a Q&A body, SQL in an issue):
 // its TNR is a regression floor, printed; such paths are for policy.overrides (docs/proxy.md).
 // Both at paranoia level 1 (the default).
-constexpr double kHardBenignFloorTnr = 88.0;
+constexpr double kHardBenignFloorTnr = 89.5;
 
 TEST(HandWrittenSetsTest, UnseenAttacksAndHardBenign) {
   auto engine = Engine::create(EngineConfig{});
