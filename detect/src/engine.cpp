@@ -1268,6 +1268,12 @@ public:
         }
         continue;
       }
+      if (iequals(h.name, "referer")) {
+        // A URL: browsers never send its fragment; what a single-page app keeps after '#'
+        // (Kibana's rison state, a router's path) is the page's client-side state.
+        value(kHeader, "header", h.name, h.value.substr(0, h.value.find('#')), false);
+        continue;
+      }
       value(kHeader, "header", h.name, h.value, false);
     }
     if (done()) {

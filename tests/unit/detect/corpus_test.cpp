@@ -24,9 +24,9 @@ constexpr double kCrsPl1FloorTpr = 82.0;
 
 // generalisation/: real benign traffic must pass at PL1 (target 0.1 % blocked; the floor is
 // what the engine achieves, so a regression fails); attacks in 13 placements x 11 encodings.
-constexpr double kRealBenignPl1MinTnr = 99.8;
-constexpr double kRealBenignPl2MinTnr = 98.9;
-constexpr double kPlacedPl1MinTpr = 88.5;
+constexpr double kRealBenignPl1MinTnr = 99.85;
+constexpr double kRealBenignPl2MinTnr = 99.0;
+constexpr double kPlacedPl1MinTpr = 88.8;
 constexpr double kPlacedPl2MinTpr = 89.9;
 
 class CorpusTest : public ::testing::Test {
@@ -78,12 +78,12 @@ protected:
     if (c.attacks > 0) {
       EXPECT_GE(c.tpr(), minTpr) << name << " PL" << pl << ": " << c.detected << "/" << c.attacks
                                  << " attacks detected";
-      std::printf("%s PL%d: TPR %.2f %% (target %.1f %%)\n", name.c_str(), pl, c.tpr(), minTpr);
+      std::printf("%s PL%d: TPR %.2f %% (target %.2f %%)\n", name.c_str(), pl, c.tpr(), minTpr);
     }
     if (c.benign > 0) {
       EXPECT_GE(c.tnr(), minTnr) << name << " PL" << pl << ": " << c.passed << "/" << c.benign
                                  << " benign requests passed";
-      std::printf("%s PL%d: TNR %.2f %% (target %.1f %%)\n", name.c_str(), pl, c.tnr(), minTnr);
+      std::printf("%s PL%d: TNR %.2f %% (target %.2f %%)\n", name.c_str(), pl, c.tnr(), minTnr);
     }
   }
 
