@@ -20,6 +20,7 @@
 #include "detectors.h"
 #include "ruledb.h"
 #include "rules.h"
+#include "score.h"
 
 namespace bulwark::detect {
 
@@ -433,12 +434,92 @@ public:
   Inspection(const Engine::Impl& impl, const EngineConfig& cfg, Verdict& verdict)
       : impl_(impl), cfg_(cfg), v_(verdict) {}
 
-  bool done() const { return cfg_.stopAtFirst && !v_.findings.empty(); }
+  bool done() const { return cfg_.stopAtFirst && v_.score >= v_.threshold; }
+
+  // The part kind of a finding from the inspection's kind label, the argument/header name and
+  // the scope the value was inspected in.
+  PartKind partKindOf(std::string_view kind, std::string_view name) const {
+    const std::string_view base = kind.substr(0, kind.find('.', kind.starts_with("body.") ? 5 : 0));
+    if (scope_ == kFile) {
+      return PartKind::FileContent;
+    }
+    if (scope_ == kFilename || name == "filename") {
+      return PartKind::Filename;
+    }
+    if (kind.ends_with(".json")) {
+      return PartKind::JsonString; // a JSON document carried in a query or form value
+    }
+    if (kind.ends_with(".json-key")) {
+      return PartKind::JsonKey;
+    }
+    if (base == "path") {
+      return kind == "path" ? PartKind::Path : PartKind::PathSegment;
+    }
+    if (base == "query") {
+      return PartKind::QueryValue;
+    }
+    if (base == "query-name") {
+      return PartKind::QueryName;
+    }
+    if (base == "cookie") {
+      return PartKind::CookieValue;
+    }
+    if (base == "cookie-name") {
+      return PartKind::CookieName;
+    }
+    if (base == "body.form") {
+      return PartKind::FormValue;
+    }
+    if (base == "body.form-name") {
+      return PartKind::FormName;
+    }
+    if (base == "body.json") {
+      return PartKind::JsonString;
+    }
+    if (base == "body.json-key") {
+      return PartKind::JsonKey;
+    }
+    if (base == "body.xml") {
+      return name == "!doctype" ? PartKind::XmlDoctype : PartKind::XmlText;
+    }
+    if (base == "body.xml-name") {
+      return PartKind::XmlName;
+    }
+    if (base == "body.multipart") {
+      return name == "headers" ? PartKind::MultipartHeaders : PartKind::MultipartValue;
+    }
+    if (base == "body.multipart-name") {
+      return PartKind::MultipartName;
+    }
+    if (base == "header") {
+      if (scope_ == kAgent || iequals(name, "user-agent")) {
+        return PartKind::UserAgent;
+      }
+      if (iequals(name, "referer") || iequals(name, "origin")) {
+        return PartKind::RefererOrigin;
+      }
+      const HeaderKind hk = headerKind(name);
+      if (hk == HeaderKind::ContentType) {
+        return PartKind::ContentType;
+      }
+      if (hk == HeaderKind::Structured || hk == HeaderKind::AcceptEncoding ||
+          hk == HeaderKind::TransferEncoding || hk == HeaderKind::Cookie) {
+        return PartKind::StructuredHeader;
+      }
+      return PartKind::Header;
+    }
+    return PartKind::BodyText;
+  }
 
   void add(AttackClass cls, uint32_t id, std::string_view kind, std::string_view name,
            std::string_view value) {
-    ++hits_;
-    for (const auto& f : v_.findings) {
+    ++hits_; // a hit, counted or not, keeps the value out of the clean cache
+    const PartKind pk = partKindOf(kind, name);
+    const internal::Grade g = internal::gradeFinding(cls, id, pk, name, value);
+    if (g.paranoia == 0 || g.paranoia > v_.paranoiaLevel) {
+      return;
+    }
+    for (auto& f : v_.findings) {
       if (f.ruleId == id && f.part.size() == kind.size() + (name.empty() ? 0 : name.size() + 1) &&
           f.part.starts_with(kind) && (name.empty() || f.part.ends_with(name))) {
         return;
@@ -447,6 +528,9 @@ public:
     Finding f;
     f.cls = cls;
     f.ruleId = id;
+    f.kind = pk;
+    f.confidence = g.confidence;
+    f.paranoia = g.paranoia;
     f.part.reserve(kind.size() + name.size() + 1);
     f.part.append(kind);
     if (!name.empty()) {
@@ -455,6 +539,13 @@ public:
     }
     f.value.assign(value.substr(0, 128));
     v_.findings.push_back(std::move(f));
+    // Score: per class, the strongest finding's weight; summed over classes.
+    const int w = confidenceWeight(g.confidence);
+    int& best = classWeight_[static_cast<size_t>(cls)];
+    if (w > best) {
+      v_.score += w - best;
+      best = w;
+    }
   }
 
   // Runs every detector that applies to a value. raw is as received (possibly encoded).
@@ -490,6 +581,7 @@ public:
 
   void inspectValue(uint8_t scope, std::string_view kind, std::string_view name,
                     std::string_view raw, bool plusAsSpace, int depth) {
+    const ScopeGuard guard(scope_, scope);
     const uint8_t cls = classify(raw);
     if (scope != kPath && scope != kAgent && (cls & (kSpecial | kDecode)) == 0) {
       toLowerAscii(raw, tls.low);
@@ -853,13 +945,67 @@ public:
         value(kName, nameKind, a.name, a.value, plus);
       } else if (a.kind == Arg::Kind::File) {
         value(kFile, kind, a.name, a.value, false);
-      } else {
+      } else if (!jsonParameter(kind, a.name, a.value, plus)) {
         value(kArg, kind, a.name, a.value, plus);
       }
     }
     if (list.overflow()) {
       v_.limitExceeded = true;
     }
+  }
+
+  // A query or form value that is a JSON document (webhooks deliver "payload=<json>", beacons
+  // send JSON in a parameter): its strings and keys are inspected as JSON strings and keys,
+  // each in its own context, instead of as one text. False when the value is not JSON.
+  bool jsonParameter(std::string_view kind, std::string_view name, std::string_view raw,
+                     bool plus) {
+    if (raw.size() < 2 || !(kind == "query" || kind == "body.form")) {
+      return false;
+    }
+    const char first = raw.front();
+    if (first != '{' && first != '[' && !raw.starts_with("%7B") && !raw.starts_with("%7b") &&
+        !raw.starts_with("%5B") && !raw.starts_with("%5b")) {
+      return false;
+    }
+    std::string doc;
+    percentDecode(raw, doc, plus);
+    const std::string_view t = trim(doc);
+    if (t.size() < 2 || !((t.front() == '{' && t.back() == '}') ||
+                          (t.front() == '[' && t.back() == ']'))) {
+      return false;
+    }
+    ArgList leaves(cfg_.maxArgs);
+    if (!parseJson(t, leaves, cfg_.maxDepth) || leaves.args().empty()) {
+      return false;
+    }
+    const std::string valueKind = std::string(kind) + ".json";
+    const std::string keyKind = std::string(kind) + ".json-key";
+    std::string leafName;
+    for (const auto& leaf : leaves.args()) {
+      if (done()) {
+        break;
+      }
+      leafName.assign(name.substr(0, 32));
+      leafName.push_back('.');
+      leafName.append(leaf.name);
+      if (leaf.kind == Arg::Kind::Name) {
+        value(kName, keyKind, leafName, leaf.value, false);
+      } else {
+        value(kArg, valueKind, leafName, leaf.value, false);
+      }
+    }
+    if (leaves.overflow()) {
+      v_.limitExceeded = true;
+    }
+    // An application may also read the parameter as one string: SQL split across the JSON
+    // strings ('1\')) union se","lect 1,2') still parses as one statement.
+    if (!done()) {
+      toLowerAscii(t, tls.low);
+      if (const uint32_t r = internal::detectSqli(tls.low); r != 0) {
+        add(AttackClass::Sqli, r, kind, name, t);
+      }
+    }
+    return true;
   }
 
   void checkContentType(std::string_view ct) {
@@ -1011,6 +1157,7 @@ public:
         if (a.kind == Arg::Kind::Value && a.name == "multipart.filename") {
           normalizeValue(a.value, tls.dec, false, 3);
           toLowerAscii(tls.dec, tls.low);
+          const ScopeGuard guard(scope_, kFilename);
           matchPatterns(kFilename, "body.multipart", "filename", tls.low, tls.dec);
         }
       }
@@ -1085,6 +1232,7 @@ public:
       if (hk == HeaderKind::Filename) {
         normalizeValue(h.value, tls.dec, false, 3);
         toLowerAscii(tls.dec, tls.low);
+        const ScopeGuard guard(scope_, kFilename);
         matchPatterns(kFilename, "header", h.name, tls.low, tls.dec);
       }
       if (hk == HeaderKind::UserAgent) {
@@ -1120,6 +1268,12 @@ public:
         }
         continue;
       }
+      if (iequals(h.name, "referer")) {
+        // A URL: browsers never send its fragment; what a single-page app keeps after '#'
+        // (Kibana's rison state, a router's path) is the page's client-side state.
+        value(kHeader, "header", h.name, h.value.substr(0, h.value.find('#')), false);
+        continue;
+      }
       value(kHeader, "header", h.name, h.value, false);
     }
     if (done()) {
@@ -1146,6 +1300,19 @@ private:
   Verdict& v_;
   size_t values_ = 0;
   size_t hits_ = 0; // detector hits, findings merged into earlier ones included
+  uint8_t scope_ = 0; // the scope of the value being inspected (0: request-level checks)
+  std::array<int, static_cast<size_t>(AttackClass::Count)> classWeight_{};
+
+  // Sets the scope for the inspection of one value and restores the outer one after it (a
+  // base64 or '=' split value is inspected inside its carrier's inspection).
+  struct ScopeGuard {
+    ScopeGuard(uint8_t& slot, uint8_t scope) : slot_(slot), saved_(slot) { slot_ = scope; }
+    ~ScopeGuard() { slot_ = saved_; }
+    ScopeGuard(const ScopeGuard&) = delete;
+    ScopeGuard& operator=(const ScopeGuard&) = delete;
+    uint8_t& slot_;
+    uint8_t saved_;
+  };
 };
 
 } // namespace
@@ -1189,6 +1356,8 @@ Engine::~Engine() = default;
 
 Verdict Engine::inspect(const RequestView& request) const {
   Verdict verdict;
+  verdict.paranoiaLevel = std::clamp<uint8_t>(request.paranoiaLevel, 1, 4);
+  verdict.threshold = scoreThreshold(verdict.paranoiaLevel);
   if (tls.preparedFor != impl_->id) {
     if (hs_alloc_scratch(impl_->db, &tls.scratch) != HS_SUCCESS ||
         hs_alloc_scratch(impl_->plainDb, &tls.scratch) != HS_SUCCESS) {

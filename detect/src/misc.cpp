@@ -325,10 +325,14 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
   // Path prefix: /bin/cat, /usr/local/bin/python, c:\windows\system32\cmd
   size_t wordStart = i;
   bool hadPath = false;
+  // Only a path the shell resolves from a root names a binary: /bin/x, ./x, ~/x, c:/x (not an
+  // API path such as _nodes/abc/shutdown).
+  const bool rooted = i < s.size() && (s[i] == '/' || s[i] == '.' || s[i] == '~' ||
+                                       (i + 1 < s.size() && s[i + 1] == ':'));
   while (i < s.size() && (isWord(s[i]) || s[i] == '/' || s[i] == '?' || s[i] == '*')) {
     if (s[i] == '/') {
       wordStart = i + 1;
-      hadPath = true;
+      hadPath = rooted;
     }
     ++i;
   }
@@ -617,6 +621,25 @@ uint32_t detectLdap(std::string_view low) {
   return changed ? detectLdapOnce(out) : 0;
 }
 
+// "& More | Verizon Wireless": a command word with no argument piped into a word that is not a
+// command does not parse as a pipeline; it is a title with punctuation.
+static bool pipedIntoProse(std::string_view s, size_t pos) {
+  size_t k = pos;
+  while (k < s.size() && isSpace(s[k])) {
+    ++k;
+  }
+  while (k < s.size() && isWord(s[k])) {
+    ++k;
+  }
+  while (k < s.size() && isSpace(s[k])) {
+    ++k;
+  }
+  if (k + 1 >= s.size() || s[k] != '|' || s[k + 1] == '|') {
+    return false;
+  }
+  return !commandAt(s, k + 1, true);
+}
+
 uint32_t detectShell(std::string_view low) {
   const std::string& s = shellView(low.substr(0, 8192));
   const size_t n = s.size();
@@ -641,7 +664,7 @@ uint32_t detectShell(std::string_view low) {
         ++next; // $(( ... ))
       }
     }
-    if (sep && commandAt(s, next, true)) {
+    if (sep && commandAt(s, next, true) && !pipedIntoProse(s, next)) {
       return 4001;
     }
     if (sep && c != '\n') {

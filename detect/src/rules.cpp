@@ -124,7 +124,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
 
     // --- server-side template injection
     {6001, C::Ssti, kValues | kPath,
-     R"re(\{\{[^}]{0,80}(?:\d\s*[*+/-]\s*\d|config|self\b|request|\.__|\bclass\b|mro|subclasses|globals|builtins|import|popen|lipsum|cycler|joiner|namespace|range\s*\(|constructor|_self|\benv\b|getfilter|registerundefinedfiltercallback|\|\s*(?:attr|safe|e)\b|\[\s*['"]_))re"},
+     R"re(\{\{[^}]{0,80}(?:\d\s*[*+/-]\s*\d|config|self\b|request|\.__|\bclass\b|mro|subclasses|globals|builtins|import|popen|lipsum|cycler|joiner|namespace\s*\(|range\s*\(|constructor|_self|\benv\s*[.\[(]|getfilter|registerundefinedfiltercallback|\|\s*(?:attr|safe|e)\b|\[\s*['"]_))re"},
     {6002, C::Ssti, kValues | kPath, R"re((?:\$|#|\*|@|~)\{\s*\d+\s*[*+/-]\s*\d+\s*\})re"},
     {6003, C::Ssti, kValues | kPath,
      R"re(\$\{[^}]{0,80}(?:t\s*\(\s*java|getclass|class\.forname|runtime|\.exec\s*\(|freemarker|objectconstructor|product\.getclass|\.getresource))re"},
@@ -154,7 +154,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {9001, C::Nosqli, kName,
      R"re((?:\[|^|\.)\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|elemmatch|size|type|mod|all|text|search|function|accumulator|lookup)(?:\]|$|\.))re"},
     {9002, C::Nosqli, kValues | kPath,
-     R"re((?:\{\s*['"]?\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|elemmatch|function)['"]?\s*:|\$where\s*[:=]|\bdb\.[a-z_]+\.(?:find|findone|insert|update|remove|drop|aggregate)\s*\(|\bthis\.[a-z_]+\.match\s*\(|['"]\s*;\s*return\s+(?:true|this|1|db)\b|['"]\s*\|\|\s*['"]?\w*['"]?\s*==\s*['"]?\w|\bsleep\s*\(\s*\d+\s*\)\s*;?\s*['"]?\s*\}|\bmapreduce\s*\())re"},
+     R"re((?:\{\s*['"]?\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|elemmatch|function)['"]?\s*:|\$where\s*[:=]\s*(?:['"`{(\d]|function|this|sleep|return)|\bdb\.[a-z_]+\.(?:find|findone|insert|update|remove|drop|aggregate)\s*\(|\bthis\.[a-z_]+\.match\s*\(|['"]\s*;\s*return\s+(?:true|this|1|db)\b|['"]\s*\|\|\s*['"]?\w*['"]?\s*==\s*['"]?\w|\bsleep\s*\(\s*\d+\s*\)\s*;?\s*['"]?\s*\}|\bmapreduce\s*\())re"},
 
     // --- Log4Shell (the lookup evaluator in misc.cpp catches the obfuscated forms)
     {11004, C::Log4shell, kAll | kFile,
@@ -206,9 +206,10 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     // quoted-identifier aliasing (` as `x` from), paren-wrapped LIKE, a value closed by quote+';'
     {1039, C::Sqli, kValues,
      R"re(`\s+as\s+`|\bas\s*['"`]\s+from\b|\)\s*(?:not\s+)?like\s*\(|[a-z0-9]['"`]\s*(?:/\*[^*]{0,40}\*/\s*)?;\s*(?:--|#)?\s*$)re"},
-    // empty command substitution / quote pairs splicing a word: pi$()ng, pi``ng, ""p""y""t""h
+    // empty command substitution / quote pairs / empty parameters ($@, $*; not $_, the last
+    // argument) splicing a word: pi$()ng, pi``ng, ""p""y""t""h
     {4030, C::Rce, kValues,
-     R"re([a-z](?:\$\(\s*\)|``|[<>]\(\s*\))(?:[a-z]|\s+[\d/$-])|[a-z]\$[@*_][a-z/]|(?:\$\{?[a-z_][a-z0-9_]*\}?){3}|(?:""[a-z]){3}|(?:''[a-z]){3})re"},
+     R"re([a-z](?:\$\(\s*\)|``|[<>]\(\s*\))(?:[a-z]|\s+[\d/$-])|[a-z]\$[@*][a-z/]|(?:\$\{?[a-z_][a-z0-9_]*\}?){3}|(?:""[a-z]){3}|(?:''[a-z]){3})re"},
     // bash brace expansion used as a command list: {id,}, {,echo,x}, {nc,-lvp,4444}
     {4031, C::Rce, kValues,
      R"re(\{,[a-z/?*$\\][^{}\s"':,]*,[^{}\s"':]*\}|\{[a-z/?*$\\][^{}\s"':,]*,(?:\}|[-/#][^{}\s"':]*\}))re"},
@@ -445,7 +446,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {14004, C::Scanner, kPath,
      R"re(\.(?:exe|dll|bat|cmd|htr|ida|idq|htw|printer|nsf|asa|shtm)(?:$|[;/]))re"},
     {14003, C::Scanner, kPath,
-     R"re(\.(?:bak|backup|bkp|old|orig|original|save|sav|swp|swo|tmp|temp|dist|copy|inc|ini|cfg|conf|config|log|sql|sqlite3?|db|mdb|dbf|dump|rdb|pem|key|crt|p12|pfx|jks|keystore|env|passwd|pwd|htpasswd|htaccess|properties|lock|git|svn|cvs|vb|vbproj|csproj|sln|asa|cer|der|csr|kdbx|ovpn|rsa|ppk)(?:$|[;/])|~$|~/|\.(?:php|asp|aspx|jsp|html?|js|py|rb|pl|cgi)[~.](?:$|[/;])|/(?:#[^/]*#|\.#[^/]*)$)re"},
+     R"re(\.(?:bak|backup|bkp|old|orig|original|save|sav|swp|swo|tmp|temp|dist|copy|inc|ini|cfg|conf|config|log|sql|sqlite3?|db|mdb|dbf|dump|rdb|pem|key|crt|p12|pfx|jks|keystore|env|passwd|pwd|htpasswd|htaccess|properties|lock|git|svn|cvs|vb|vbproj|csproj|sln|asa|cer|der|csr|kdbx|ovpn|rsa|ppk)(?:$|[;/])|~$|[^/]~/|\.(?:php|asp|aspx|jsp|html?|js|py|rb|pl|cgi)[~.](?:$|[/;])|/(?:#[^/]*#|\.#[^/]*)$)re"},
 });
 
 } // namespace

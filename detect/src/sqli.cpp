@@ -644,8 +644,12 @@ public:
            t.text == "xp_fileexist" || t.text == "xp_servicecontrol")) {
         return 1012;
       }
-      if (t.type == T::Var && t.text.starts_with("@@")) {
-        return 1011; // @@version, @@datadir
+      // @@version, @@datadir: a system variable name (not a diff hunk "@@ -1 +1 @@" or a
+      // template placeholder "@@USER_ID@@")
+      if (t.type == T::Var && t.text.size() > 2 && t.text.starts_with("@@") &&
+          t.text[2] >= 'a' && t.text[2] <= 'z' && !t.text.ends_with("@") &&
+          !(i + 1 < n_ && t_[i + 1].text.starts_with("@"))) {
+        return 1011;
       }
       if (t.type == T::Word &&
           (t.text.starts_with("information_schema") || t.text.starts_with("sysobjects") ||

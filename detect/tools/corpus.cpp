@@ -86,6 +86,7 @@ Result<std::vector<Record>> load(const std::string& path) {
     }
     Record r;
     r.id = j.value("id", "");
+    r.source = j.value("source", "");
     r.label = j.value("label", "");
     r.cls = j.value("class", "");
     r.method = j.value("method", "GET");
@@ -153,7 +154,7 @@ std::string fileKey(const std::string& path) {
 } // namespace
 
 Report evaluate(const Engine& engine, const std::vector<std::string>& paths, size_t samples,
-                const std::string& onlyClass) {
+                const std::string& onlyClass, uint8_t paranoiaLevel) {
   Report rep;
   std::map<std::string, size_t> missesPerClass;
   const auto start = std::chrono::steady_clock::now();
@@ -168,7 +169,9 @@ Report evaluate(const Engine& engine, const std::vector<std::string>& paths, siz
       if (!onlyClass.empty() && r.cls != onlyClass) {
         continue;
       }
-      const Verdict v = engine.inspect(r.view());
+      RequestView view = r.view();
+      view.paranoiaLevel = paranoiaLevel;
+      const Verdict v = engine.inspect(view);
       ++rep.requests;
       const bool hit = v.attack();
       Counts& cls = rep.perClass[r.cls];
@@ -182,6 +185,8 @@ Report evaluate(const Engine& engine, const std::vector<std::string>& paths, siz
         }
         ++rep.perFile[key].attacks;
         rep.perFile[key].detected += hit;
+        ++rep.perSource[key + "/" + r.source].attacks;
+        rep.perSource[key + "/" + r.source].detected += hit;
         ++rep.overall.attacks;
         rep.overall.detected += hit;
         if (!hit && missesPerClass[r.cls]++ < samples) {
@@ -192,6 +197,13 @@ Report evaluate(const Engine& engine, const std::vector<std::string>& paths, siz
         cls.passed += !hit;
         ++rep.perFile[key].benign;
         rep.perFile[key].passed += !hit;
+        ++rep.perSource[key + "/" + r.source].benign;
+        rep.perSource[key + "/" + r.source].passed += !hit;
+        if (hit) {
+          for (const auto& f : v.findings) {
+            ++rep.fpByRule[std::to_string(f.ruleId) + " " + f.part.substr(0, f.part.find(':'))];
+          }
+        }
         ++rep.overall.benign;
         rep.overall.passed += !hit;
         if (hit && rep.falsePositives.size() < samples * 4) {

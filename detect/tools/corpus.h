@@ -16,7 +16,8 @@ namespace bulwark::detect::corpus {
 
 struct Record {
   std::string id;
-  std::string label; // attack | benign
+  std::string source; // crs, mgm, real-har, placed, ...
+  std::string label;  // attack | benign
   std::string cls;   // sqli, xss, ..., other, benign
   std::string method;
   std::string target;
@@ -56,6 +57,8 @@ struct Report {
   std::map<std::string, Counts> perClass; // all classes, "other" included
   std::map<std::string, Counts> otherPerFile;
   Counts overall; // excluding "other"
+  std::map<std::string, Counts> perSource; // "file/source", all classes but "other"
+  std::map<std::string, size_t> fpByRule; // "rule part-kind" over the false positives
   std::vector<Sample> misses;
   std::vector<Sample> falsePositives;
   double seconds = 0;
@@ -64,8 +67,9 @@ struct Report {
 
 // Runs every record of every file through the engine. samples: how many misses per class and
 // false positives to keep.
+// paranoiaLevel: RequestView::paranoiaLevel of every request.
 Report evaluate(const Engine& engine, const std::vector<std::string>& paths, size_t samples,
-                const std::string& onlyClass = {});
+                const std::string& onlyClass = {}, uint8_t paranoiaLevel = 1);
 
 std::string format(const Report& report);
 

@@ -1,9 +1,15 @@
 // bulwark-detect-eval: runs the labelled corpus through the detection engine and prints
 // per-file and per-class TPR/TNR, plus sample misses and false positives.
 //
-//   bulwark-detect-eval [--corpus DIR] [--samples N] [--class C] [FILE...]
+//   bulwark-detect-eval [--corpus DIR] [--samples N] [--class C] [--paranoia 1-4] [FILE...]
+//   bulwark-detect-eval --explain ID [--paranoia 1-4] [FILE...]
+//
+// --explain prints, for every record whose id contains ID, the request, each finding (class,
+// rule, confidence, paranoia level, part kind, part, value), the score and the threshold.
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -15,6 +21,8 @@ int main(int argc, char** argv) {
   std::string onlyClass;
   size_t samples = 5;
   bool quiet = false;
+  uint8_t paranoia = 1;
+  std::string explain;
   std::vector<std::string> paths;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -24,11 +32,15 @@ int main(int argc, char** argv) {
       samples = static_cast<size_t>(std::atoi(argv[++i]));
     } else if (a == "--class" && i + 1 < argc) {
       onlyClass = argv[++i];
+    } else if (a == "--paranoia" && i + 1 < argc) {
+      paranoia = static_cast<uint8_t>(std::atoi(argv[++i]));
+    } else if (a == "--explain" && i + 1 < argc) {
+      explain = argv[++i];
     } else if (a == "--quiet") {
       quiet = true;
     } else if (a == "--help" || a == "-h") {
       std::printf("usage: bulwark-detect-eval [--corpus DIR] [--samples N] [--class C] "
-                  "[--quiet] [FILE...]\n");
+                  "[--paranoia 1-4] [--quiet] [--explain ID] [FILE...]\n");
       return 0;
     } else {
       paths.push_back(a);
@@ -49,7 +61,39 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bulwark-detect-eval: %s\n", engine.error().describe().c_str());
     return 1;
   }
-  const corpus::Report rep = corpus::evaluate(**engine, paths, samples, onlyClass);
+  if (!explain.empty()) {
+    size_t shown = 0;
+    for (const auto& path : paths) {
+      auto records = corpus::load(path);
+      if (!records) {
+        std::fprintf(stderr, "%s\n", records.error().describe().c_str());
+        continue;
+      }
+      for (const auto& r : *records) {
+        if (r.id.find(explain) == std::string::npos) {
+          continue;
+        }
+        RequestView view = r.view();
+        view.paranoiaLevel = paranoia;
+        const Verdict v = (*engine)->inspect(view);
+        std::printf("%s [%s/%s] %s %s\n", r.id.c_str(), r.label.c_str(), r.cls.c_str(),
+                    r.method.c_str(), r.target.substr(0, 200).c_str());
+        for (const auto& f : v.findings) {
+          std::printf("  %-14s %5u %-9s PL%u %-20s %s = %s\n",
+                      std::string(className(f.cls)).c_str(), f.ruleId,
+                      std::string(confidenceName(f.confidence)).c_str(), f.paranoia,
+                      std::string(partKindName(f.kind)).c_str(), f.part.c_str(),
+                      f.value.substr(0, 100).c_str());
+        }
+        std::printf("  score %d / threshold %d at PL%u: %s%s\n", v.score, v.threshold,
+                    v.paranoiaLevel, v.attack() ? "attack" : "pass",
+                    v.limitExceeded ? " (inspection limit reached)" : "");
+        ++shown;
+      }
+    }
+    return shown == 0 ? 1 : 0;
+  }
+  const corpus::Report rep = corpus::evaluate(**engine, paths, samples, onlyClass, paranoia);
   if (!quiet) {
     std::printf("== misses (up to %zu per class)\n", samples);
     for (const auto& m : rep.misses) {
@@ -58,6 +102,22 @@ int main(int argc, char** argv) {
     std::printf("== false positives (up to %zu)\n", samples * 4);
     for (const auto& m : rep.falsePositives) {
       std::printf("  %s %s\n", m.id.c_str(), m.what.c_str());
+    }
+  }
+  if (!quiet) {
+    std::vector<std::pair<size_t, std::string>> byRule;
+    for (const auto& [k, n] : rep.fpByRule) {
+      byRule.emplace_back(n, k);
+    }
+    std::sort(byRule.rbegin(), byRule.rend());
+    std::printf("== findings in false positives, by rule and part kind\n");
+    for (size_t i = 0; i < byRule.size() && i < 40; ++i) {
+      std::printf("  %6zu  %s\n", byRule[i].first, byRule[i].second.c_str());
+    }
+    std::printf("== per source\n");
+    for (const auto& [k, c] : rep.perSource) {
+      std::printf("  %-34s attacks %6zu TPR %6.2f  benign %6zu TNR %6.2f\n", k.c_str(), c.attacks,
+                  c.tpr(), c.benign, c.tnr());
     }
   }
   std::printf("%s", corpus::format(rep).c_str());

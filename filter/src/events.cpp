@@ -89,11 +89,23 @@ std::string formatAttackEvent(const AttackEvent& e) {
       out += "\",\"rule_id\":";
       out += std::to_string(f.ruleId);
       field(out, "part", f.part, kMaxValue);
+      field(out, "part_kind", detect::partKindName(f.kind), 32);
+      field(out, "confidence", detect::confidenceName(f.confidence), 16);
+      out += ",\"paranoia_level\":";
+      out += std::to_string(f.paranoia);
       field(out, "value", f.value, kMaxValue);
       out += '}';
     }
   }
   out += ']';
+  if (e.verdict != nullptr) {
+    out += ",\"score\":";
+    out += std::to_string(e.verdict->score);
+    out += ",\"threshold\":";
+    out += std::to_string(e.verdict->threshold);
+    out += ",\"paranoia_level\":";
+    out += std::to_string(e.verdict->paranoiaLevel);
+  }
   field(out, "action", actionName(e.action), 16);
   field(out, "mode", modeName(e.mode), 16);
   out += "}\n";

@@ -86,7 +86,7 @@ bool IpList::contains(const std::array<uint8_t, 16>& ip) const {
 
 Mode Policy::modeFor(std::string_view host, std::string_view path) const {
   for (const auto& o : overrides) {
-    if (!o.host.empty() && o.host != host) {
+    if (!o.hasMode || (!o.host.empty() && o.host != host)) {
       continue;
     }
     if (path.substr(0, o.pathPrefix.size()) == o.pathPrefix) {
@@ -94,6 +94,18 @@ Mode Policy::modeFor(std::string_view host, std::string_view path) const {
     }
   }
   return mode;
+}
+
+uint8_t Policy::paranoiaFor(std::string_view host, std::string_view path) const {
+  for (const auto& o : overrides) {
+    if (o.paranoiaLevel == 0 || (!o.host.empty() && o.host != host)) {
+      continue;
+    }
+    if (path.substr(0, o.pathPrefix.size()) == o.pathPrefix) {
+      return o.paranoiaLevel;
+    }
+  }
+  return paranoiaLevel;
 }
 
 namespace {
@@ -181,6 +193,12 @@ Status applyPolicyJsonImpl(std::string_view text, Policy& out) {
         return tl::unexpected(n.error());
       }
       out.maxArgs = static_cast<uint32_t>(*n);
+    } else if (key == "paranoia_level") {
+      auto n = uintIn(v, k, 1, 4);
+      if (!n) {
+        return tl::unexpected(n.error());
+      }
+      out.paranoiaLevel = static_cast<uint8_t>(*n);
     } else if (key == "on_limit") {
       if (v == "pass") {
         out.onLimit = LimitAction::Pass;
@@ -191,15 +209,23 @@ Status applyPolicyJsonImpl(std::string_view text, Policy& out) {
       }
     } else if (key == "overrides") {
       if (!v.is_array()) {
-        return BW_INVALID(k + ": expected an array of {path_prefix, host, mode}");
+        return BW_INVALID(k + ": expected an array of {path_prefix, host, mode, paranoia_level}");
       }
       for (const auto& o : v) {
         if (!o.is_object()) {
-          return BW_INVALID(k + ": expected an array of {path_prefix, host, mode}");
+          return BW_INVALID(k + ": expected an array of {path_prefix, host, mode, paranoia_level}");
         }
         ModeOverride mo;
         bool hasMode = false;
         for (const auto& [ok, ov] : o.items()) {
+          if (ok == "paranoia_level") {
+            auto n = uintIn(ov, k + "[].paranoia_level", 1, 4);
+            if (!n) {
+              return tl::unexpected(n.error());
+            }
+            mo.paranoiaLevel = static_cast<uint8_t>(*n);
+            continue;
+          }
           if (!ov.is_string()) {
             return BW_INVALID(k + "[]." + ok + ": expected a string");
           }
@@ -220,9 +246,10 @@ Status applyPolicyJsonImpl(std::string_view text, Policy& out) {
             return BW_INVALID(k + "[]." + ok + ": unknown key");
           }
         }
-        if (!hasMode) {
-          return BW_INVALID(k + "[]: needs a mode");
+        if (!hasMode && mo.paranoiaLevel == 0) {
+          return BW_INVALID(k + "[]: needs a mode or a paranoia_level");
         }
+        mo.hasMode = hasMode;
         out.overrides.push_back(std::move(mo));
       }
     } else {

@@ -17,6 +17,7 @@ struct Req {
   std::string target = "/";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  uint8_t paranoia = 1;
 };
 
 class DetectorsTest : public ::testing::Test {
@@ -40,6 +41,7 @@ protected:
     v.target = r.target;
     v.headers = hs;
     v.body = r.body;
+    v.paranoiaLevel = r.paranoia;
     return engine_->inspect(v);
   }
 
@@ -52,6 +54,10 @@ protected:
   }
   static Req json(std::string body) {
     return Req{"POST", "/api", {{"Content-Type", "application/json"}}, std::move(body)};
+  }
+  static Req atPl2(Req r) {
+    r.paranoia = 2;
+    return r;
   }
   static Req header(std::string name, std::string value) {
     return Req{"GET", "/", {{std::move(name), std::move(value)}}, ""};
@@ -228,11 +234,16 @@ TEST_F(DetectorsTest, ProbeTruePositives) {
       {"--%3E", AttackClass::Xss},
       {"setTimeout%28x%29", AttackClass::Xss},
   };
+  // Probes count from paranoia level 2.
   for (const auto& [q, cls] : cases) {
-    EXPECT_TRUE(detects(query(q), cls)) << q;
+    Req r = query(q);
+    r.paranoia = 2;
+    EXPECT_TRUE(detects(r, cls)) << q;
   }
   // an encoded separator hides the value inside the name: "p%3D%3Bdrop" is p=;drop
-  EXPECT_TRUE(detects(form("p%3D%3Bdrop"), AttackClass::Sqli));
+  Req split = form("p%3D%3Bdrop");
+  split.paranoia = 2;
+  EXPECT_TRUE(detects(split, AttackClass::Sqli));
 }
 
 TEST_F(DetectorsTest, ProbeFalsePositives) {
@@ -585,9 +596,13 @@ TEST_F(DetectorsTest, CodeInjectionTechniqueShapes) {
        {"system%2F*x*%2F(%27id%27)", "passthru%20%23c%0A(%27id%27)", "(exec)(%27ls%27)",
         "%5Bpassthru%5D%5B0%5D(%27id%27)", "%24x%5B%24y%5B0%5D%5D(1)", "%3C%3F%20php%20phpinfo()",
         "%5B%2Fphp%5D", "while(x)%3B", "process.spawn(%27sh%27)", "%24%7B%27abc%27%7D",
-        "%24%7B%40f%7D(2)", "%24O0%7B1%7D(3)", "pfsockopen(%27h%27,80)", "process%5B%27env%27%5D",
-        "console.warn(1)", "module.exports%3D1"}) {
+        "%24%7B%40f%7D(2)", "%24O0%7B1%7D(3)", "pfsockopen(%27h%27,80)"}) {
     EXPECT_TRUE(detects(query(q), AttackClass::CodeInjection)) << q;
+  }
+  // Node reflection is in every JavaScript stack trace a telemetry beacon sends: a probe (PL2).
+  for (const char* q : {"process%5B%27env%27%5D", "console.warn(1)", "module.exports%3D1"}) {
+    EXPECT_FALSE(inspect(query(q)).attack()) << q;
+    EXPECT_TRUE(detects(atPl2(query(q)), AttackClass::CodeInjection)) << q;
   }
   for (const char* q : {"while+you+wait%3B", "system+update+(beta)", "the+%24+sign", "%24%20%7B%20%7D",
                         "console+table+for+sale", "process+improvement"}) {
@@ -597,13 +612,15 @@ TEST_F(DetectorsTest, CodeInjectionTechniqueShapes) {
 
 TEST_F(DetectorsTest, SsrfTechniqueShapes) {
   for (const char* q :
-       {"http%3A2130706433", "https%3A%2F%2F0x7f000001%2F", "gopher%3A10.0.0.8%3A70",
+       {"https%3A%2F%2F0x7f000001%2F", "gopher%3A10.0.0.8%3A70",
         "http%3A%2F%2F0177.00.00.01%2F", "http%3A%2F%2F%5Bfe80%3A%3A1%5D%2F",
         "http%3A%2F%2Fa.test%255c%40evil.test%2F", "http%3A%2F%2Fu%40a.test%40evil.test%2F",
         "http%3A%2F%2F127%E3%80%820%E3%80%820%E3%80%821%2F", "db.svc.cluster.local%2F",
         "api.docker.internal%3A8080"}) {
     EXPECT_TRUE(detects(query(q), AttackClass::Ssrf)) << q;
   }
+  // A numeric host alone is a probe (PL2): firewall rules and telemetry carry them.
+  EXPECT_TRUE(detects(atPl2(query("http%3A2130706433")), AttackClass::Ssrf));
   for (const char* q : {"https%3A%2F%2Fexample.org%2F%40user%2Fpost", "call+me+at+5551234567",
                         "mailto%3Abob%40example.org", "https%3A%2F%2Fshop.example.com%3A8443%2Fcart"}) {
     EXPECT_TRUE(clean(query(q))) << q;
@@ -611,9 +628,10 @@ TEST_F(DetectorsTest, SsrfTechniqueShapes) {
 }
 
 TEST_F(DetectorsTest, TemplateCrlfProcfsShapes) {
-  EXPECT_TRUE(detects(query("%7B%25%20for%20c%20in%20x%20%25%7D1%7B%25%20endfor%20%25%7D"),
+  // Template control tags alone are probes (PL2): documentation carries them.
+  EXPECT_TRUE(detects(atPl2(query("%7B%25%20for%20c%20in%20x%20%25%7D1%7B%25%20endfor%20%25%7D")),
                       AttackClass::Ssti));
-  EXPECT_TRUE(detects(query("%3C%25%20while%20true%20%25%3E"), AttackClass::Ssti));
+  EXPECT_TRUE(detects(atPl2(query("%3C%25%20while%20true%20%25%3E")), AttackClass::Ssti));
   EXPECT_TRUE(detects(query("a%0D%0AX-Forwarded-For%3A%2010.0.0.1"), AttackClass::Crlf));
   EXPECT_TRUE(detects(header("Cookie", "s=1%0d%0a%0d%0a<html><body>x"), AttackClass::Crlf));
   EXPECT_TRUE(detects(query("/proc/sys/net/ipv4/ip_forward"), AttackClass::PathTraversal));
@@ -622,6 +640,117 @@ TEST_F(DetectorsTest, TemplateCrlfProcfsShapes) {
                         "%2Fsystem%2Fclasses%2Fintro", "Notes%3A%0D%0AHost+list%3A+all"}) {
     EXPECT_TRUE(clean(query(q))) << q;
   }
+}
+
+} // namespace
+} // namespace bulwark::detect
+
+namespace bulwark::detect {
+namespace {
+
+// Scoring, paranoia levels and part-kind context (verdict.h, part_kind.h).
+class ScoringTest : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    auto e = Engine::create(EngineConfig{});
+    ASSERT_TRUE(e) << e.error().describe();
+    engine_ = *e;
+  }
+  static void TearDownTestSuite() { engine_.reset(); }
+
+  static Verdict run(std::string_view method, std::string_view target,
+                     std::vector<Header> headers, std::string_view body, uint8_t pl = 1) {
+    RequestView v;
+    v.method = method;
+    v.target = target;
+    v.headers = headers;
+    v.body = body;
+    v.paranoiaLevel = pl;
+    return engine_->inspect(v);
+  }
+
+  static inline EnginePtr engine_;
+};
+
+TEST_F(ScoringTest, FindingsCarryConfidenceParanoiaAndPartKind) {
+  const Verdict v = run("GET", "/search?q=1%27%20or%20%271%27%3D%271", {}, "");
+  ASSERT_TRUE(v.attack());
+  ASSERT_FALSE(v.findings.empty());
+  const Finding& f = v.findings.front();
+  EXPECT_EQ(f.cls, AttackClass::Sqli);
+  EXPECT_EQ(f.kind, PartKind::QueryValue);
+  EXPECT_EQ(f.confidence, Confidence::Confirmed);
+  EXPECT_EQ(f.paranoia, 1);
+  EXPECT_EQ(v.paranoiaLevel, 1);
+  EXPECT_EQ(v.threshold, scoreThreshold(1));
+  EXPECT_GE(v.score, v.threshold);
+  EXPECT_EQ(partKindName(f.kind), "query");
+  EXPECT_EQ(confidenceName(f.confidence), "confirmed");
+}
+
+TEST_F(ScoringTest, ProbesCountFromParanoiaLevelTwo) {
+  // A value that is only a comparison: a scanner's probe, not an injection.
+  for (uint8_t pl : {1, 2, 3, 4}) {
+    const Verdict v = run("GET", "/search?q=7%3D7", {}, "", pl);
+    EXPECT_EQ(v.attack(), pl >= 2) << "PL" << int(pl);
+    EXPECT_EQ(v.threshold, scoreThreshold(pl));
+    for (const auto& f : v.findings) {
+      EXPECT_LE(f.paranoia, pl);
+      EXPECT_EQ(f.confidence, Confidence::Probe);
+    }
+  }
+  // Out-of-range levels are clamped.
+  EXPECT_EQ(run("GET", "/", {}, "", 0).paranoiaLevel, 1);
+  EXPECT_EQ(run("GET", "/", {}, "", 9).paranoiaLevel, 4);
+}
+
+TEST_F(ScoringTest, SsrfOnlyWhereAServerFetches) {
+  // The page address of a self-hosted dashboard on a private IP is not a server-side fetch.
+  const std::vector<Header> browser = {{"Referer", "http://10.20.30.40:3000/d/abc?orgId=1"},
+                                       {"Origin", "http://192.168.1.20:9000"}};
+  EXPECT_FALSE(run("GET", "/api/ds/query", browser, "", 4).attack());
+  // The same URL in a parameter is.
+  const Verdict v = run("GET", "/fetch?url=http%3A%2F%2F10.20.30.40%3A3000%2F", {}, "");
+  ASSERT_TRUE(v.attack());
+  EXPECT_EQ(v.findings.front().cls, AttackClass::Ssrf);
+  EXPECT_TRUE(isUrlParameterName("redirect_uri"));
+  EXPECT_TRUE(isUrlParameterName("data.callbackUrl"));
+  EXPECT_FALSE(isUrlParameterName("name"));
+}
+
+TEST_F(ScoringTest, CrlfOnlyWhereItReachesAResponseHeader) {
+  const std::vector<Header> json = {{"Content-Type", "application/json"}};
+  // A beacon that carries a request-header dump: line breaks inside a JSON string are data.
+  const std::string dump = R"({"headers":"Accept: */*\r\nX-Requested-With: fetch\r\nX-Id: 7"})";
+  EXPECT_FALSE(run("POST", "/beacon", json, dump).attack());
+  EXPECT_TRUE(run("POST", "/beacon", json, dump, 2).attack()); // a probe at PL2
+  // The same break in a query value can reach a redirect's headers.
+  EXPECT_TRUE(run("GET", "/go?to=x%0d%0aX-Id%3A%207", {}, "").attack());
+  // Response splitting stays an attack anywhere.
+  EXPECT_TRUE(
+      run("POST", "/beacon", json, R"({"n":"x\r\nSet-Cookie: sid=evil"})").attack());
+}
+
+TEST_F(ScoringTest, LegendPlaceholdersAreNotTemplateInjection) {
+  const std::vector<Header> json = {{"Content-Type", "application/json"}};
+  EXPECT_FALSE(run("POST", "/api/ds/query", json,
+                   R"({"queries":[{"legendFormat":"{{namespace}} / {{pod}}","expr":"up"}]})")
+                   .attack());
+  EXPECT_TRUE(run("GET", "/p?name=%7B%7B7*7%7D%7D", {}, "").attack());
+}
+
+TEST_F(ScoringTest, JsonInAParameterIsInspectedAsJson) {
+  // A webhook delivered as payload=<json>: its strings are JSON strings (CR/LF is data) ...
+  const std::vector<Header> form = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  EXPECT_FALSE(
+      run("POST", "/hook", form, "payload=%7B%22diff%22%3A%22a%5Cr%5CnX-Id%3A%201%22%7D")
+          .attack());
+  // ... and an injection inside one of them is still found, named by its JSON path.
+  const Verdict v =
+      run("POST", "/hook", form, "payload=%7B%22q%22%3A%22x%27%20union%20select%201%2C2--%22%7D");
+  ASSERT_TRUE(v.attack());
+  EXPECT_EQ(v.findings.front().kind, PartKind::JsonString);
+  EXPECT_EQ(v.findings.front().part.substr(0, 19), "body.form.json:payl");
 }
 
 } // namespace

@@ -56,6 +56,28 @@ TEST(Policy, ParsesListsAndOverrides) {
   EXPECT_EQ(p.modeFor("shop", "/x"), Mode::Monitoring);
 }
 
+TEST(Policy, ParanoiaLevelTopLevelAndPerOverride) {
+  Policy p;
+  EXPECT_FALSE(applyPolicyJson(R"({"paranoia": 2})", p)); // unknown key refused
+  Policy q;
+  auto st = applyPolicyJson(R"({"paranoia_level": 2, "overrides": [
+      {"path_prefix": "/admin", "paranoia_level": 4},
+      {"path_prefix": "/upload", "mode": "monitoring"},
+      {"path_prefix": "/", "host": "api.example", "paranoia_level": 1, "mode": "block"}]})",
+                            q);
+  ASSERT_TRUE(st) << st.error().message();
+  EXPECT_EQ(q.paranoiaFor("shop", "/admin/users"), 4);
+  EXPECT_EQ(q.paranoiaFor("shop", "/upload/x"), 2); // that override sets only the mode
+  EXPECT_EQ(q.paranoiaFor("api.example", "/v1"), 1);
+  EXPECT_EQ(q.paranoiaFor("shop", "/v1"), 2);
+  // An override with only a paranoia level leaves the mode to the next match.
+  q.mode = Mode::Block;
+  EXPECT_EQ(q.modeFor("shop", "/admin/users"), Mode::Block);
+  EXPECT_EQ(q.modeFor("shop", "/upload/x"), Mode::Monitoring);
+  Policy d;
+  EXPECT_EQ(d.paranoiaFor("any", "/"), 1); // the default
+}
+
 TEST(Policy, ErrorsNameTheKey) {
   auto err = [](std::string_view json) {
     Policy p;
@@ -67,6 +89,11 @@ TEST(Policy, ErrorsNameTheKey) {
   EXPECT_NE(err(R"({"allwo": []})").find("policy.allwo: unknown key"), std::string::npos);
   EXPECT_NE(err(R"({"on_limit": "drop"})").find("policy.on_limit"), std::string::npos);
   EXPECT_NE(err(R"({"overrides": [{"path_prefix": "/"}]})").find("needs a mode"), std::string::npos);
+  EXPECT_NE(err(R"({"paranoia_level": 5})").find("policy.paranoia_level"), std::string::npos);
+  EXPECT_NE(err(R"({"paranoia_level": "2"})").find("policy.paranoia_level"), std::string::npos);
+  EXPECT_NE(err(R"({"overrides": [{"path_prefix": "/", "paranoia_level": 0}]})")
+                .find("paranoia_level"),
+            std::string::npos);
   EXPECT_NE(err(R"({"overrides": [{"path_prefix": "/", "mode": "loud"}]})").find("mode"),
             std::string::npos);
   EXPECT_NE(err(R"({"trust_forwarded_for": "yes"})").find("trust_forwarded_for"),
@@ -103,6 +130,9 @@ TEST(Events, OneEscapedJsonLine) {
   EXPECT_NE(line.find(R"("action":"blocked")"), std::string::npos);
   EXPECT_NE(line.find(R"("mode":"block")"), std::string::npos);
   EXPECT_NE(line.find(R"(/p?id=1'\"\r\n)"), std::string::npos) << line;
+  EXPECT_NE(line.find(R"("confidence":"strong","paranoia_level":1)"), std::string::npos) << line;
+  EXPECT_NE(line.find(R"("score":0,"threshold":5,"paranoia_level":1)"), std::string::npos)
+      << line;
   const std::string denied = formatAttackEvent({.requestId = "x", .client = "198.18.0.3", .method = "GET",
                                                 .host = "", .path = "/", .verdict = nullptr,
                                                 .action = EventAction::Denied,

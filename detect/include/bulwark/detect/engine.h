@@ -9,34 +9,9 @@
 #include <vector>
 
 #include "bulwark/common/result.h"
+#include "bulwark/detect/verdict.h"
 
 namespace bulwark::detect {
-
-// Attack classes; each name is also a metric/event label, so the set is bounded.
-#define BW_ATTACK_CLASSES(X)                                                                       \
-  X(Sqli, "sqli")                                                                                  \
-  X(Xss, "xss")                                                                                    \
-  X(PathTraversal, "path-traversal")                                                               \
-  X(Rce, "rce")                                                                                    \
-  X(CodeInjection, "code-injection")                                                               \
-  X(Ssti, "ssti")                                                                                  \
-  X(Ssrf, "ssrf")                                                                                  \
-  X(Xxe, "xxe")                                                                                    \
-  X(Nosqli, "nosqli")                                                                              \
-  X(Ldapi, "ldapi")                                                                                \
-  X(Log4shell, "log4shell")                                                                        \
-  X(Crlf, "crlf")                                                                                  \
-  X(Protocol, "protocol")                                                                          \
-  X(Scanner, "scanner")
-
-enum class AttackClass : uint8_t {
-#define BW_X(name, label) name,
-  BW_ATTACK_CLASSES(BW_X)
-#undef BW_X
-      Count
-};
-
-std::string_view className(AttackClass cls);
 
 struct Header {
   std::string_view name;
@@ -51,21 +26,10 @@ struct RequestView {
   std::span<const Header> headers;
   std::string_view body; // possibly truncated to EngineConfig::maxBodyBytes by the caller
   bool bodyTruncated = false;
-};
-
-struct Finding {
-  AttackClass cls = AttackClass::Sqli;
-  uint32_t ruleId = 0;
-  std::string part;  // "path", "query:id", "body.json:user.name", "header:User-Agent", ...
-  std::string value; // the matched value, decoded, truncated to 128 bytes
-};
-
-struct Verdict {
-  std::vector<Finding> findings;
-  bool limitExceeded = false; // an inspection limit was hit (see EngineConfig::onLimit)
-  bool blockForLimit = false; // limitExceeded and onLimit == Block
-
-  bool attack() const { return !findings.empty() || blockForLimit; }
+  // Paranoia level 1-4 (out-of-range values are clamped): which findings count and the score a
+  // request needs to be an attack (verdict.h). PL1 is tuned for real traffic; probe rules
+  // count from PL2.
+  uint8_t paranoiaLevel = 1;
 };
 
 struct EngineConfig {

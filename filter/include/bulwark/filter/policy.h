@@ -39,12 +39,15 @@ private:
   std::vector<Cidr> cidrs_;
 };
 
-// A mode for requests whose path starts with `pathPrefix` (and whose Host matches `host`, when
-// set). The first matching override wins.
+// A mode and/or a paranoia level for requests whose path starts with `pathPrefix` (and whose
+// Host matches `host`, when set). For each of the two, the first matching override that sets it
+// wins.
 struct ModeOverride {
   std::string pathPrefix;
   std::string host; // lower-case, without port; empty = any
   Mode mode = Mode::Monitoring;
+  bool hasMode = true;
+  uint8_t paranoiaLevel = 0; // 1-4; 0: not set by this override
 };
 
 enum class LimitAction { Pass, Block };
@@ -61,8 +64,12 @@ struct Policy {
   uint32_t maxDepth = 32;
   uint32_t maxArgs = 1024;
   LimitAction onLimit = LimitAction::Pass;
+  uint8_t paranoiaLevel = 1; // detection paranoia level 1-4 (detect::RequestView::paranoiaLevel)
 
   Mode modeFor(std::string_view host, std::string_view path) const;
+  // The paranoia level for a request: the first matching override that sets one, else
+  // paranoiaLevel.
+  uint8_t paranoiaFor(std::string_view host, std::string_view path) const;
 };
 
 // Applies the "policy" object of the configuration file (see docs/proxy.md).
