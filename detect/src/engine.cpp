@@ -20,6 +20,7 @@
 #include "detectors.h"
 #include "ruledb.h"
 #include "rules.h"
+#include "transforms/transforms.h"
 
 namespace bulwark::detect {
 
@@ -454,6 +455,7 @@ public:
       f.part.append(name.substr(0, 64));
     }
     f.value.assign(value.substr(0, 128));
+    f.chain = chain_.str();
     v_.findings.push_back(std::move(f));
   }
 
@@ -491,24 +493,25 @@ public:
   void inspectValue(uint8_t scope, std::string_view kind, std::string_view name,
                     std::string_view raw, bool plusAsSpace, int depth) {
     const uint8_t cls = classify(raw);
+    chain_ = outer_;
     if (scope != kPath && scope != kAgent && (cls & (kSpecial | kDecode)) == 0) {
       toLowerAscii(raw, tls.low);
       plainValue(scope, kind, name, tls.low, raw, cls);
       // Unpadded base64 is letters and digits only: decode it when it is text.
       if (depth == 0 && (scope == kArg || scope == kHeader) && raw.size() >= 8 &&
-          (cls & kSpace) == 0 && tryBase64Text(raw, tls.b64)) {
-        const std::string decoded = tls.b64;
-        std::string k(kind);
-        k.append(".base64");
-        value(scope, k, name, decoded, false, depth + 1);
+          (cls & kSpace) == 0) {
+        base64View(scope, kind, name, raw, depth);
       }
       return;
     }
     std::string& dec = tls.dec;
     std::string& low = tls.low;
     const bool needDecode = (cls & kDecode) != 0;
+    chain_ = outer_;
     if (needDecode) {
-      normalizeValue(raw, dec, plusAsSpace, std::min<size_t>(cfg_.maxDepth, 6));
+      transforms::Budget budget;
+      budget.rounds = std::min<size_t>(cfg_.maxDepth, 6);
+      transforms::decode(raw, dec, plusAsSpace, budget, &chain_);
       toLowerAscii(dec, low);
     } else {
       dec.assign(raw);
@@ -571,18 +574,33 @@ public:
     }
     runCodeDetectors(scope, kind, name, low, shown);
     // Base64 that decodes to text: inspect the text too (once).
-    if (depth == 0 && (scope == kArg || scope == kHeader) && dec.size() >= 8 &&
-        tryBase64Text(dec, tls.b64)) {
-      const std::string decoded = tls.b64;
-      std::string k(kind);
-      k.append(".base64");
-      value(scope, k, name, decoded, false, depth + 1);
+    if (depth == 0 && (scope == kArg || scope == kHeader) && dec.size() >= 8) {
+      base64View(scope, kind, name, dec, depth);
     }
     if (!rhs.empty() && !done()) {
       std::string k(kind);
       k.append(".value");
       value(kArg, k, name, rhs, false, depth + 1);
     }
+  }
+
+  // Base64 (padded or not, either alphabet) that decodes to text: the text is inspected too,
+  // with the decoding chain so far plus the base64 step.
+  void base64View(uint8_t scope, std::string_view kind, std::string_view name,
+                  std::string_view text, int depth) {
+    transforms::Id id{};
+    if (!transforms::base64View(text, tls.b64, id)) {
+      return;
+    }
+    const std::string decoded = tls.b64;
+    std::string k(kind);
+    k.append(".base64");
+    const transforms::Chain saved = outer_;
+    outer_ = chain_;
+    outer_.push(id);
+    value(scope, k, name, decoded, false, depth + 1);
+    outer_ = saved;
+    chain_ = saved;
   }
 
   // A value of letters, digits, spaces, '-_,@' and non-ASCII text: nothing to decode, no
@@ -818,7 +836,9 @@ public:
         normalizeValue(seg, tls.dec, false, 2);
         if (tryBase64Text(tls.dec, tls.b64)) {
           const std::string decoded = tls.b64;
+          outer_.push(transforms::Id::Base64);
           value(kArg, "path.base64", {}, decoded, false, 1);
+          outer_.clear();
         }
       }
       b = e + 1;
@@ -1146,6 +1166,8 @@ private:
   Verdict& v_;
   size_t values_ = 0;
   size_t hits_ = 0; // detector hits, findings merged into earlier ones included
+  transforms::Chain outer_; // decoding that produced the value being inspected (base64 views)
+  transforms::Chain chain_; // outer_ plus the value's own decoding
 };
 
 } // namespace

@@ -58,6 +58,7 @@ struct Finding {
   uint32_t ruleId = 0;
   std::string part;  // "path", "query:id", "body.json:user.name", "header:User-Agent", ...
   std::string value; // the matched value, decoded, truncated to 128 bytes
+  std::string chain; // decoding steps that produced value, latest first: "base64 <- url"
 };
 
 struct Verdict {
