@@ -1108,7 +1108,8 @@ public:
         matchPatterns(kFilename, "header", h.name, tls.low, tls.dec);
       }
       if (hk == HeaderKind::UserAgent) {
-        value(kAgent, "header", h.name, h.value, false);
+        // A User-Agent outside the product/comment grammar is inspected like a parameter.
+        value(wellFormedUserAgent(h.value) ? kAgent : kArg, "header", h.name, h.value, false);
         continue;
       }
       if (hk == HeaderKind::ContentType) {
@@ -1140,7 +1141,10 @@ public:
         }
         continue;
       }
-      value(kHeader, "header", h.name, h.value, false);
+      // A free-form header is inspected like a parameter; Referer and Origin are URLs the
+      // browser writes, checked as headers.
+      const bool browserUrl = iequals(h.name, "referer") || iequals(h.name, "origin");
+      value(browserUrl ? kHeader : kArg, "header", h.name, h.value, false);
     }
     if (done()) {
       return;

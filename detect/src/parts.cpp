@@ -547,6 +547,78 @@ bool parseMultipart(std::string_view body, std::string_view boundary, ArgList& o
   return false;
 }
 
+bool wellFormedUserAgent(std::string_view ua) {
+  auto token = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-' || c == '+' || c == '!' || c == '~' || c == '#';
+  };
+  auto commentChar = [&](char c) {
+    return token(c) || c == ' ' || c == ';' || c == ',' || c == ':' || c == '/' || c == '=' ||
+           c == '@' || c == '?' || c == '&' || c == '%' || c == '*' ||
+           static_cast<unsigned char>(c) >= 0x80;
+  };
+  size_t i = 0;
+  const size_t n = ua.size();
+  bool any = false;
+  while (i < n) {
+    const char c = ua[i];
+    if (c == ' ' || c == '\t') {
+      ++i;
+      continue;
+    }
+    if (c == '(' || c == '[') {
+      // A comment; parentheses nest, brackets hold in-app browser fields.
+      const char open = c;
+      const char close = c == '(' ? ')' : ']';
+      int depth = 0;
+      for (; i < n; ++i) {
+        if (ua[i] == open) {
+          ++depth;
+        } else if (ua[i] == close) {
+          if (--depth == 0) {
+            break;
+          }
+        } else if (!commentChar(ua[i]) && !(open == '[' && (ua[i] == '(' || ua[i] == ')'))) {
+          return false;
+        }
+      }
+      if (i >= n) {
+        return false;
+      }
+      ++i;
+      any = true;
+      continue;
+    }
+    // product [ "/" version ]
+    const size_t start = i;
+    while (i < n && token(ua[i])) {
+      ++i;
+    }
+    if (i == start) {
+      return false;
+    }
+    if (i < n && ua[i] == '/') {
+      ++i;
+      const size_t v = i;
+      while (i < n && (token(ua[i]) || ua[i] == ',' || ua[i] == ':')) {
+        ++i;
+      }
+      if (i == v) {
+        return false;
+      }
+    }
+    if (i < n && ua[i] != ' ' && ua[i] != '\t' && ua[i] != '(' && ua[i] != '[' &&
+        ua[i] != ';' && ua[i] != ',') {
+      return false;
+    }
+    if (i < n && (ua[i] == ';' || ua[i] == ',')) {
+      ++i;
+    }
+    any = true;
+  }
+  return any;
+}
+
 bool parseXml(std::string_view text, ArgList& out, size_t maxDepth) {
   return XmlParser(text, out, maxDepth).run();
 }

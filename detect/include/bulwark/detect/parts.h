@@ -61,6 +61,12 @@ bool parseMultipart(std::string_view body, std::string_view boundary, ArgList& o
 // malformed or too deep.
 bool parseXml(std::string_view text, ArgList& out, size_t maxDepth);
 
+// A User-Agent made of products and comments as RFC 9110 writes them: `name[/version]` tokens,
+// `(comment; ...)` and `[bracket; ...]` groups (balanced), separated by spaces, with no quote,
+// angle bracket, brace, backtick, '$', '|' or control character anywhere. Such a value is only
+// checked for scanner names and tool shapes; anything else is inspected like a parameter.
+bool wellFormedUserAgent(std::string_view ua);
+
 // Extracts a parameter ("boundary", "charset") from a Content-Type value.
 std::string_view contentTypeParam(std::string_view contentType, std::string_view param);
 
