@@ -20,6 +20,7 @@
 #include "detectors.h"
 #include "ruledb.h"
 #include "rules.h"
+#include "lang/ldap.h"
 #include "transforms/transforms.h"
 
 namespace bulwark::detect {
@@ -815,6 +816,8 @@ public:
     if (scope != kHeader) {
       if (const uint32_t r = internal::detectLdap(low); r != 0) {
         add(AttackClass::Ldapi, r, kind, name, shown);
+      } else if (const uint32_t r2 = lang::detectLdapFilter(low); r2 != 0) {
+        add(AttackClass::Ldapi, r2, kind, name, shown);
       }
     }
   }
@@ -1108,8 +1111,11 @@ public:
         matchPatterns(kFilename, "header", h.name, tls.low, tls.dec);
       }
       if (hk == HeaderKind::UserAgent) {
-        // A User-Agent outside the product/comment grammar is inspected like a parameter.
-        value(wellFormedUserAgent(h.value) ? kAgent : kArg, "header", h.name, h.value, false);
+        // A User-Agent outside the product/comment grammar is also inspected like a parameter.
+        value(kAgent, "header", h.name, h.value, false);
+        if (!done() && !wellFormedUserAgent(h.value)) {
+          value(kArg, "header", h.name, h.value, false);
+        }
         continue;
       }
       if (hk == HeaderKind::ContentType) {

@@ -560,6 +560,8 @@ bool wellFormedUserAgent(std::string_view ua) {
   size_t i = 0;
   const size_t n = ua.size();
   bool any = false;
+  bool versioned = false;
+  bool comment = false;
   while (i < n) {
     const char c = ua[i];
     if (c == ' ' || c == '\t') {
@@ -587,6 +589,7 @@ bool wellFormedUserAgent(std::string_view ua) {
       }
       ++i;
       any = true;
+      comment = true;
       continue;
     }
     // product [ "/" version ]
@@ -611,12 +614,15 @@ bool wellFormedUserAgent(std::string_view ua) {
         ua[i] != ';' && ua[i] != ',') {
       return false;
     }
+    versioned |= ua[i - 1] != ' ' && ua.substr(start, i - start).find('/') != std::string_view::npos;
     if (i < n && (ua[i] == ';' || ua[i] == ',')) {
       ++i;
     }
     any = true;
   }
-  return any;
+  // One bare token with neither a version nor a comment is not a product list (it may be
+  // base64, a probe, a word).
+  return any && (versioned || comment);
 }
 
 bool parseXml(std::string_view text, ArgList& out, size_t maxDepth) {
