@@ -21,6 +21,7 @@
 #include "ruledb.h"
 #include "rules.h"
 #include "lang/ldap.h"
+#include "rules_cve.h"
 #include "transforms/transforms.h"
 
 namespace bulwark::detect {
@@ -1168,6 +1169,12 @@ public:
       v_.limitExceeded = true;
     }
     body(contentType, b);
+    if (!done()) {
+      internal::checkKnownExploits(req, rawPath, query, contentType, b,
+                                   [&](const internal::CveRule& r, std::string_view part) {
+                                     add(r.cls, r.id, part, {}, req.target);
+                                   });
+    }
   }
 
 private:
