@@ -4,6 +4,7 @@
 #include <string>
 
 #include "bulwark/detect/normalize.h"
+#include "transforms/transforms.h"
 
 #include "detectors.h"
 
@@ -480,15 +481,30 @@ void checkKnownExploits(const RequestView& req, std::string_view rawPath, std::s
   thread_local std::string queryLow;
   thread_local std::string bodyDec;
   thread_local std::string bodyLow;
+  // Decoding only where there is something to decode: this runs on every request.
   toLowerAscii(rawPath, rawLow);
-  normalizeValue(rawPath, path, false, 3);
-  toLowerAscii(path, pathLow);
-  normalizeValue(query, queryDec, true, 2);
-  toLowerAscii(queryDec, queryLow);
+  if (rawPath.find('%') != std::string_view::npos) {
+    normalizeValue(rawPath, path, false, 3);
+    toLowerAscii(path, pathLow);
+  } else {
+    pathLow.assign(rawLow);
+  }
+  if (query.find('%') != std::string_view::npos || query.find('+') != std::string_view::npos) {
+    normalizeValue(query, queryDec, true, 2);
+    toLowerAscii(queryDec, queryLow);
+  } else {
+    toLowerAscii(query, queryLow);
+  }
   bodyLow.clear();
   if (!body.empty()) {
-    normalizeValue(body.substr(0, 64 * 1024), bodyDec, false, 1);
-    toLowerAscii(bodyDec, bodyLow);
+    const std::string_view prefix = body.substr(0, 64 * 1024);
+    if (prefix.find('%') != std::string_view::npos) {
+      bodyDec.clear();
+      transforms::urlForm(prefix, bodyDec);
+      toLowerAscii(bodyDec, bodyLow);
+    } else {
+      toLowerAscii(prefix, bodyLow);
+    }
   }
   CveRequest r;
   r.method = req.method;

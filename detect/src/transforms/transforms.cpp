@@ -121,15 +121,15 @@ bool guardUtf16(std::string_view in) {
 bool guardBase64(std::string_view in) { return in.size() >= 8; }
 
 constexpr Transform kInPlace[] = {
-    {Id::Url, "url", guardUrl, url},
-    {Id::UrlUnicode, "url-unicode", guardUrlUnicode, urlUnicode},
-    {Id::Utf16, "utf16", guardUtf16, utf16},
-    {Id::Overlong, "overlong-utf8", guardHigh, overlong},
-    {Id::XmlEntity, "xml-entity", guardAmp, xmlEntities},
-    {Id::HtmlEntity, "html-entity", guardAmp, htmlEntities},
-    {Id::JsonEscape, "json-unicode", guardBackslash, jsonEscapes},
-    {Id::HexEscape, "hex-escape", guardBackslash, hexEscapes},
-    {Id::Utf7, "utf7", guardUtf7, utf7},
+    {Id::Url, "url", kNeedPercent | kNeedPlus, guardUrl, url},
+    {Id::UrlUnicode, "url-unicode", kNeedPercent, guardUrlUnicode, urlUnicode},
+    {Id::Utf16, "utf16", kNeedNul | kNeedHigh, guardUtf16, utf16},
+    {Id::Overlong, "overlong-utf8", kNeedHigh, guardHigh, overlong},
+    {Id::XmlEntity, "xml-entity", kNeedAmp, guardAmp, xmlEntities},
+    {Id::HtmlEntity, "html-entity", kNeedAmp, guardAmp, htmlEntities},
+    {Id::JsonEscape, "json-unicode", kNeedBackslash, guardBackslash, jsonEscapes},
+    {Id::HexEscape, "hex-escape", kNeedBackslash, guardBackslash, hexEscapes},
+    {Id::Utf7, "utf7", kNeedPlus, guardUtf7, utf7},
 };
 
 constexpr Transform kAll[] = {
@@ -142,9 +142,24 @@ constexpr Transform kAll[] = {
     kInPlace[6],
     kInPlace[7],
     kInPlace[8],
-    {Id::Base64, "base64", guardBase64, base64},
-    {Id::Base64Url, "base64url", guardBase64, base64url},
+    {Id::Base64, "base64", kNeedAny, guardBase64, base64},
+    {Id::Base64Url, "base64url", kNeedAny, guardBase64, base64url},
 };
+
+constexpr std::array<uint8_t, 256> kNeedOf = [] {
+  std::array<uint8_t, 256> t{};
+  t['%'] = kNeedPercent;
+  t['&'] = kNeedAmp;
+  t['\\'] = kNeedBackslash;
+  t['+'] = kNeedPlus;
+  t[0] = kNeedNul;
+  for (size_t c = 0xC0; c < 256; ++c) {
+    t[c] = kNeedHigh;
+  }
+  t[0xFE] |= kNeedNul; // UTF-16 byte order marks
+  t[0xFF] |= kNeedNul;
+  return t;
+}();
 
 // Base64 of text. alphabet: 0 either, 1 standard only, 2 url-safe only.
 bool base64Text(std::string_view in, std::string& out, int alphabet) {
@@ -220,6 +235,14 @@ std::string_view name(Id id) {
 }
 
 std::span<const Transform> inPlace() { return kInPlace; }
+
+uint8_t needs(std::string_view in) {
+  uint8_t m = kNeedAny;
+  for (const char c : in) {
+    m |= kNeedOf[static_cast<unsigned char>(c)];
+  }
+  return m;
+}
 std::span<const Transform> all() { return kAll; }
 
 bool Chain::contains(Id id) const {
@@ -473,11 +496,15 @@ void decode(std::string_view raw, std::string& out, bool plusAsSpace, const Budg
   cur.assign(raw);
   size_t steps = 0;
   bool plus = plusAsSpace;
+  uint8_t present = needs(cur);
   for (size_t round = 0; round < budget.rounds && steps < budget.maxSteps; ++round) {
     bool changed = false;
     for (const auto& t : kInPlace) {
       if (steps >= budget.maxSteps) {
         break;
+      }
+      if ((t.need & present) == 0) {
+        continue;
       }
       const bool form = t.id == Id::Url && plus;
       if (!form && !t.guard(cur)) {
@@ -486,6 +513,7 @@ void decode(std::string_view raw, std::string& out, bool plusAsSpace, const Budg
       const bool did = form ? urlForm(cur, tmp) : t.decode(cur, tmp);
       if (did) {
         cur.swap(tmp);
+        present = needs(cur);
         changed = true;
         ++steps;
         if (chain != nullptr) {

@@ -31,9 +31,23 @@ enum class Id : uint8_t {
 
 std::string_view name(Id id);
 
+// Bytes a transform needs in its input: one pass over the value computes which are present, so
+// a round skips every transform that cannot apply without scanning again.
+enum Need : uint8_t {
+  kNeedPercent = 1,
+  kNeedHigh = 2, // a byte >= 0xC0
+  kNeedAmp = 4,
+  kNeedBackslash = 8,
+  kNeedPlus = 16,
+  kNeedNul = 32,
+  kNeedAny = 64, // no byte condition (BOMs, base64)
+};
+uint8_t needs(std::string_view in);
+
 struct Transform {
   Id id;
   std::string_view name;
+  uint8_t need;                                          // Need bits; any one suffices
   bool (*guard)(std::string_view in);                    // cheap: false = nothing to decode
   bool (*decode)(std::string_view in, std::string& out); // false = out is not a new value
 };
