@@ -20,7 +20,9 @@
 #include "detectors.h"
 #include "ruledb.h"
 #include "rules.h"
+#include "body_decode.h"
 #include "lang/ldap.h"
+#include "lang/whole.h"
 #include "rules_cve.h"
 #include "transforms/transforms.h"
 
@@ -189,6 +191,9 @@ uint8_t classify(std::string_view s) {
   }
   return f;
 }
+
+// A compressed request body inflates to at most this many times its size (and maxBodyBytes).
+constexpr size_t kMaxInflateRatio = 200;
 
 // Characters worth a closer look in structured headers (Accept, Host, ...).
 constexpr std::string_view kHeaderTriggerChars = "${%<'\"(`\\\r\n";
@@ -468,7 +473,9 @@ public:
       return;
     }
     if (++values_ > cfg_.maxArgs) {
+      // Past the limit: reported, and still scanned with the pattern rules (no blind tail).
       v_.limitExceeded = true;
+      prefilterOnly(scope, kind, name, raw, plusAsSpace);
       return;
     }
     uint64_t cacheKey = 0;
@@ -586,6 +593,24 @@ public:
     }
   }
 
+  // Values past maxArgs: the byte-class screen picks the ones that hold syntax characters or
+  // escapes; the first maxArgs of those get the detectors (no second base64 view), the rest
+  // the pattern rules only (the work stays bounded by twice the limit); plain words are skipped.
+  void prefilterOnly(uint8_t scope, std::string_view kind, std::string_view name,
+                     std::string_view raw, bool plusAsSpace) {
+    if ((classify(raw) & (kSpecial | kDecode)) == 0) {
+      return;
+    }
+    if (++pastLimit_ <= cfg_.maxArgs) {
+      inspectValue(scope, kind, name, raw, plusAsSpace, 1);
+      return;
+    }
+    chain_ = outer_;
+    transforms::decode(raw, tls.dec, plusAsSpace, transforms::Budget{}, &chain_);
+    toLowerAscii(tls.dec, tls.low);
+    matchPatterns(scope, kind, name, tls.low, tls.dec);
+  }
+
   // Base64 (padded or not, either alphabet) that decodes to text: the text is inspected too,
   // with the decoding chain so far plus the base64 step.
   void base64View(uint8_t scope, std::string_view kind, std::string_view name,
@@ -617,10 +642,10 @@ public:
       }
     }
     if ((cls & kSpace) != 0 && low.size() >= 4) {
-      if (const uint32_t r = internal::detectSqli(low); r != 0) {
+      if (const uint32_t r = lang::scanWhole(low, internal::detectSqli); r != 0) {
         add(AttackClass::Sqli, r, kind, name, shown);
       }
-      if (const uint32_t r = internal::detectShell(low); r != 0) {
+      if (const uint32_t r = lang::scanWhole(low, internal::detectShell); r != 0) {
         add(AttackClass::Rce, r, kind, name, shown);
       }
     }
@@ -785,7 +810,7 @@ public:
     }
     if (scope == kAgent || scope == kPath) {
       // Free text with parentheses and semicolons: only the unambiguous detectors.
-      if (const uint32_t r = internal::detectShell(low); r != 0 && r != 4002) {
+      if (const uint32_t r = lang::scanWhole(low, internal::detectShell); r != 0 && r != 4002) {
         add(AttackClass::Rce, r, kind, name, shown);
       }
       if (lt || low.find_first_of(":\"'=") != std::string_view::npos) {
@@ -794,13 +819,13 @@ public:
         }
       }
       if (scope == kPath) {
-        if (const uint32_t r = internal::detectSqli(low); r != 0) {
+        if (const uint32_t r = lang::scanWhole(low, internal::detectSqli); r != 0) {
           add(AttackClass::Sqli, r, kind, name, shown);
         }
       }
       return;
     }
-    if (const uint32_t r = internal::detectSqli(low); r != 0) {
+    if (const uint32_t r = lang::scanWhole(low, internal::detectSqli); r != 0) {
       add(AttackClass::Sqli, r, kind, name, shown);
     }
     if (const uint32_t r = internal::detectXss(low); r != 0) {
@@ -811,7 +836,7 @@ public:
         add(AttackClass::Xss, r2, kind, name, shown);
       }
     }
-    if (const uint32_t r = internal::detectShell(low); r != 0) {
+    if (const uint32_t r = lang::scanWhole(low, internal::detectShell); r != 0) {
       add(AttackClass::Rce, r, kind, name, shown);
     }
     if (scope != kHeader) {
@@ -1048,16 +1073,16 @@ public:
         ((c0 == '{' || c0 == '[') && !icontains(ct, "xml"))) {
       const bool ok = parseJson(body, list, depth);
       args(list, "body.json", "body.json-key", false);
-      if (!ok && !list.overflow()) {
-        value(kArg, "body", {}, body, false);
+      if (!ok) {
+        value(kArg, "body", {}, body, false); // a body its parser rejects is inspected as text
       }
       return;
     }
     if (icontains(ct, "xml") || c0 == '<') {
       const bool ok = parseXml(body, list, depth);
       args(list, "body.xml", "body.xml-name", false);
-      if (!ok && !list.overflow()) {
-        value(kArg, "body", {}, body, false);
+      if (!ok) {
+        value(kArg, "body", {}, body, false); // a body its parser rejects is inspected as text
       }
       return;
     }
@@ -1168,6 +1193,20 @@ public:
     if (req.bodyTruncated) {
       v_.limitExceeded = true;
     }
+    // Content-Encoding (gzip, deflate): the body as the application reads it, capped in size
+    // and ratio against compression bombs.
+    thread_local std::string inflated;
+    for (const auto& h : req.headers) {
+      if (iequals(h.name, "content-encoding") && !b.empty()) {
+        const BodyDecode d =
+            decodeContentEncoding(h.value, b, cfg_.maxBodyBytes, kMaxInflateRatio, inflated);
+        if (d == BodyDecode::Decoded || d == BodyDecode::Truncated) {
+          b = inflated;
+        }
+        v_.limitExceeded |= d == BodyDecode::Truncated;
+        break;
+      }
+    }
     body(contentType, b);
     if (!done()) {
       internal::checkKnownExploits(req, rawPath, query, contentType, b,
@@ -1183,6 +1222,7 @@ private:
   Verdict& v_;
   size_t values_ = 0;
   size_t hits_ = 0; // detector hits, findings merged into earlier ones included
+  size_t pastLimit_ = 0;    // values past maxArgs given the detectors
   transforms::Chain outer_; // decoding that produced the value being inspected (base64 views)
   transforms::Chain chain_; // outer_ plus the value's own decoding
 };

@@ -11,8 +11,12 @@ using internal::iequals;
 using internal::istartsWith;
 
 bool ArgList::add(std::string_view name, std::string_view value, Arg::Kind kind) {
+  // Past maxArgs values are still collected (the engine scans them with the cheap prefilter)
+  // and overflow() reports the limit; kHardArgs bounds the memory.
   if (args_.size() >= maxArgs_) {
     overflow_ = true;
+  }
+  if (args_.size() >= kHardArgs) {
     return false;
   }
   args_.push_back(Arg{name, value, kind});
@@ -47,6 +51,10 @@ std::string_view trim(std::string_view s) {
 }
 
 // ---- JSON ----
+
+// Nesting that the recursive JSON walker follows at most (stack safety); deeper documents are
+// malformed for every practical parser and are inspected as text.
+constexpr size_t kHardDepth = 512;
 
 class JsonParser {
 public:
@@ -120,8 +128,12 @@ private:
 
   bool value(size_t depth) {
     if (depth > maxDepth_) {
+      // Past the nesting limit the document is still walked (an attack nested 40 deep is still
+      // an attack); the limit is reported. The recursion itself is bounded by kHardDepth.
       out_.setOverflow();
-      return false;
+      if (depth > kHardDepth) {
+        return false;
+      }
     }
     skipWs();
     if (pos_ >= s_.size()) {
@@ -360,8 +372,7 @@ public:
         }
       } else if (!selfClosing) {
         if (++depth > maxDepth_) {
-          out_.setOverflow();
-          return false;
+          out_.setOverflow(); // reported; the rest of the document is still walked
         }
         element = name;
       }

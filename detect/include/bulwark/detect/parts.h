@@ -23,7 +23,8 @@ class ArgList {
 public:
   explicit ArgList(size_t maxArgs) : maxArgs_(maxArgs) {}
 
-  // False (and overflow() set) once maxArgs values are collected.
+  // Values past maxArgs are still collected, with overflow() set; false only past kHardArgs.
+  static constexpr size_t kHardArgs = 65536;
   bool add(std::string_view name, std::string_view value, Arg::Kind kind = Arg::Kind::Value);
   std::string_view own(std::string s);
   void clear();
