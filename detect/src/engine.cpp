@@ -21,6 +21,11 @@
 #include "ruledb.h"
 #include "rules.h"
 #include "score.h"
+#include "body_decode.h"
+#include "lang/ldap.h"
+#include "lang/whole.h"
+#include "rules_cve.h"
+#include "transforms/transforms.h"
 
 namespace bulwark::detect {
 
@@ -187,6 +192,9 @@ uint8_t classify(std::string_view s) {
   }
   return f;
 }
+
+// A compressed request body inflates to at most this many times its size (and maxBodyBytes).
+constexpr size_t kMaxInflateRatio = 200;
 
 // Characters worth a closer look in structured headers (Accept, Host, ...).
 constexpr std::string_view kHeaderTriggerChars = "${%<'\"(`\\\r\n";
@@ -538,6 +546,7 @@ public:
       f.part.append(name.substr(0, 64));
     }
     f.value.assign(value.substr(0, 128));
+    f.chain = chain_.str();
     v_.findings.push_back(std::move(f));
     // Score: per class, the strongest finding's weight; summed over classes.
     const int w = confidenceWeight(g.confidence);
@@ -555,7 +564,9 @@ public:
       return;
     }
     if (++values_ > cfg_.maxArgs) {
+      // Past the limit: reported, and still scanned with the pattern rules (no blind tail).
       v_.limitExceeded = true;
+      prefilterOnly(scope, kind, name, raw, plusAsSpace);
       return;
     }
     uint64_t cacheKey = 0;
@@ -583,24 +594,25 @@ public:
                     std::string_view raw, bool plusAsSpace, int depth) {
     const ScopeGuard guard(scope_, scope);
     const uint8_t cls = classify(raw);
+    chain_ = outer_;
     if (scope != kPath && scope != kAgent && (cls & (kSpecial | kDecode)) == 0) {
       toLowerAscii(raw, tls.low);
       plainValue(scope, kind, name, tls.low, raw, cls);
       // Unpadded base64 is letters and digits only: decode it when it is text.
       if (depth == 0 && (scope == kArg || scope == kHeader) && raw.size() >= 8 &&
-          (cls & kSpace) == 0 && tryBase64Text(raw, tls.b64)) {
-        const std::string decoded = tls.b64;
-        std::string k(kind);
-        k.append(".base64");
-        value(scope, k, name, decoded, false, depth + 1);
+          (cls & kSpace) == 0) {
+        base64View(scope, kind, name, raw, depth);
       }
       return;
     }
     std::string& dec = tls.dec;
     std::string& low = tls.low;
     const bool needDecode = (cls & kDecode) != 0;
+    chain_ = outer_;
     if (needDecode) {
-      normalizeValue(raw, dec, plusAsSpace, std::min<size_t>(cfg_.maxDepth, 6));
+      transforms::Budget budget;
+      budget.rounds = std::min<size_t>(cfg_.maxDepth, 6);
+      transforms::decode(raw, dec, plusAsSpace, budget, &chain_);
       toLowerAscii(dec, low);
     } else {
       dec.assign(raw);
@@ -663,18 +675,51 @@ public:
     }
     runCodeDetectors(scope, kind, name, low, shown);
     // Base64 that decodes to text: inspect the text too (once).
-    if (depth == 0 && (scope == kArg || scope == kHeader) && dec.size() >= 8 &&
-        tryBase64Text(dec, tls.b64)) {
-      const std::string decoded = tls.b64;
-      std::string k(kind);
-      k.append(".base64");
-      value(scope, k, name, decoded, false, depth + 1);
+    if (depth == 0 && (scope == kArg || scope == kHeader) && dec.size() >= 8) {
+      base64View(scope, kind, name, dec, depth);
     }
     if (!rhs.empty() && !done()) {
       std::string k(kind);
       k.append(".value");
       value(kArg, k, name, rhs, false, depth + 1);
     }
+  }
+
+  // Values past maxArgs: the byte-class screen picks the ones that hold syntax characters or
+  // escapes; the first maxArgs of those get the detectors (no second base64 view), the rest
+  // the pattern rules only (the work stays bounded by twice the limit); plain words are skipped.
+  void prefilterOnly(uint8_t scope, std::string_view kind, std::string_view name,
+                     std::string_view raw, bool plusAsSpace) {
+    if ((classify(raw) & (kSpecial | kDecode)) == 0) {
+      return;
+    }
+    if (++pastLimit_ <= cfg_.maxArgs) {
+      inspectValue(scope, kind, name, raw, plusAsSpace, 1);
+      return;
+    }
+    chain_ = outer_;
+    transforms::decode(raw, tls.dec, plusAsSpace, transforms::Budget{}, &chain_);
+    toLowerAscii(tls.dec, tls.low);
+    matchPatterns(scope, kind, name, tls.low, tls.dec);
+  }
+
+  // Base64 (padded or not, either alphabet) that decodes to text: the text is inspected too,
+  // with the decoding chain so far plus the base64 step.
+  void base64View(uint8_t scope, std::string_view kind, std::string_view name,
+                  std::string_view text, int depth) {
+    transforms::Id id{};
+    if (!transforms::base64View(text, tls.b64, id)) {
+      return;
+    }
+    const std::string decoded = tls.b64;
+    std::string k(kind);
+    k.append(".base64");
+    const transforms::Chain saved = outer_;
+    outer_ = chain_;
+    outer_.push(id);
+    value(scope, k, name, decoded, false, depth + 1);
+    outer_ = saved;
+    chain_ = saved;
   }
 
   // A value of letters, digits, spaces, '-_,@' and non-ASCII text: nothing to decode, no
@@ -689,10 +734,10 @@ public:
       }
     }
     if ((cls & kSpace) != 0 && low.size() >= 4) {
-      if (const uint32_t r = internal::detectSqli(low); r != 0) {
+      if (const uint32_t r = lang::scanWhole(low, internal::detectSqli); r != 0) {
         add(AttackClass::Sqli, r, kind, name, shown);
       }
-      if (const uint32_t r = internal::detectShell(low); r != 0) {
+      if (const uint32_t r = lang::scanWhole(low, internal::detectShell); r != 0) {
         add(AttackClass::Rce, r, kind, name, shown);
       }
     }
@@ -857,7 +902,7 @@ public:
     }
     if (scope == kAgent || scope == kPath) {
       // Free text with parentheses and semicolons: only the unambiguous detectors.
-      if (const uint32_t r = internal::detectShell(low); r != 0 && r != 4002) {
+      if (const uint32_t r = lang::scanWhole(low, internal::detectShell); r != 0 && r != 4002) {
         add(AttackClass::Rce, r, kind, name, shown);
       }
       if (lt || low.find_first_of(":\"'=") != std::string_view::npos) {
@@ -866,13 +911,13 @@ public:
         }
       }
       if (scope == kPath) {
-        if (const uint32_t r = internal::detectSqli(low); r != 0) {
+        if (const uint32_t r = lang::scanWhole(low, internal::detectSqli); r != 0) {
           add(AttackClass::Sqli, r, kind, name, shown);
         }
       }
       return;
     }
-    if (const uint32_t r = internal::detectSqli(low); r != 0) {
+    if (const uint32_t r = lang::scanWhole(low, internal::detectSqli); r != 0) {
       add(AttackClass::Sqli, r, kind, name, shown);
     }
     if (const uint32_t r = internal::detectXss(low); r != 0) {
@@ -883,12 +928,14 @@ public:
         add(AttackClass::Xss, r2, kind, name, shown);
       }
     }
-    if (const uint32_t r = internal::detectShell(low); r != 0) {
+    if (const uint32_t r = lang::scanWhole(low, internal::detectShell); r != 0) {
       add(AttackClass::Rce, r, kind, name, shown);
     }
     if (scope != kHeader) {
       if (const uint32_t r = internal::detectLdap(low); r != 0) {
         add(AttackClass::Ldapi, r, kind, name, shown);
+      } else if (const uint32_t r2 = lang::detectLdapFilter(low); r2 != 0) {
+        add(AttackClass::Ldapi, r2, kind, name, shown);
       }
     }
   }
@@ -910,7 +957,9 @@ public:
         normalizeValue(seg, tls.dec, false, 2);
         if (tryBase64Text(tls.dec, tls.b64)) {
           const std::string decoded = tls.b64;
+          outer_.push(transforms::Id::Base64);
           value(kArg, "path.base64", {}, decoded, false, 1);
+          outer_.clear();
         }
       }
       b = e + 1;
@@ -1171,16 +1220,16 @@ public:
         ((c0 == '{' || c0 == '[') && !icontains(ct, "xml"))) {
       const bool ok = parseJson(body, list, depth);
       args(list, "body.json", "body.json-key", false);
-      if (!ok && !list.overflow()) {
-        value(kArg, "body", {}, body, false);
+      if (!ok) {
+        value(kArg, "body", {}, body, false); // a body its parser rejects is inspected as text
       }
       return;
     }
     if (icontains(ct, "xml") || c0 == '<') {
       const bool ok = parseXml(body, list, depth);
       args(list, "body.xml", "body.xml-name", false);
-      if (!ok && !list.overflow()) {
-        value(kArg, "body", {}, body, false);
+      if (!ok) {
+        value(kArg, "body", {}, body, false); // a body its parser rejects is inspected as text
       }
       return;
     }
@@ -1236,7 +1285,11 @@ public:
         matchPatterns(kFilename, "header", h.name, tls.low, tls.dec);
       }
       if (hk == HeaderKind::UserAgent) {
+        // A User-Agent outside the product/comment grammar is also inspected like a parameter.
         value(kAgent, "header", h.name, h.value, false);
+        if (!done() && !wellFormedUserAgent(h.value)) {
+          value(kArg, "header", h.name, h.value, false);
+        }
         continue;
       }
       if (hk == HeaderKind::ContentType) {
@@ -1268,13 +1321,15 @@ public:
         }
         continue;
       }
+      // A free-form header is inspected like a parameter; Referer and Origin are URLs the
+      // browser writes, checked as headers. Browsers never send a URL's fragment: what a
+      // single-page app keeps after '#' in Referer (Kibana's rison state, a router's path) is
+      // the page's client-side state.
       if (iequals(h.name, "referer")) {
-        // A URL: browsers never send its fragment; what a single-page app keeps after '#'
-        // (Kibana's rison state, a router's path) is the page's client-side state.
         value(kHeader, "header", h.name, h.value.substr(0, h.value.find('#')), false);
         continue;
       }
-      value(kHeader, "header", h.name, h.value, false);
+      value(iequals(h.name, "origin") ? kHeader : kArg, "header", h.name, h.value, false);
     }
     if (done()) {
       return;
@@ -1291,7 +1346,27 @@ public:
     if (req.bodyTruncated) {
       v_.limitExceeded = true;
     }
+    // Content-Encoding (gzip, deflate): the body as the application reads it, capped in size
+    // and ratio against compression bombs.
+    thread_local std::string inflated;
+    for (const auto& h : req.headers) {
+      if (iequals(h.name, "content-encoding") && !b.empty()) {
+        const BodyDecode d =
+            decodeContentEncoding(h.value, b, cfg_.maxBodyBytes, kMaxInflateRatio, inflated);
+        if (d == BodyDecode::Decoded || d == BodyDecode::Truncated) {
+          b = inflated;
+        }
+        v_.limitExceeded |= d == BodyDecode::Truncated;
+        break;
+      }
+    }
     body(contentType, b);
+    if (!done()) {
+      internal::checkKnownExploits(req, rawPath, query, contentType, b,
+                                   [&](const internal::CveRule& r, std::string_view part) {
+                                     add(r.cls, r.id, part, {}, req.target);
+                                   });
+    }
   }
 
 private:
@@ -1313,6 +1388,9 @@ private:
     uint8_t& slot_;
     uint8_t saved_;
   };
+  size_t pastLimit_ = 0;    // values past maxArgs given the detectors
+  transforms::Chain outer_; // decoding that produced the value being inspected (base64 views)
+  transforms::Chain chain_; // outer_ plus the value's own decoding
 };
 
 } // namespace

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "detectors.h"
+#include "transforms/transforms.h"
 
 namespace bulwark::detect {
 namespace {
@@ -392,58 +393,10 @@ bool decodeUtf7(std::string_view in, std::string& out) {
 }
 
 void normalizeValue(std::string_view raw, std::string& out, bool plusAsSpace, size_t maxRounds) {
-  thread_local std::string cur;
-  thread_local std::string tmp;
-  cur.assign(raw);
-  bool plus = plusAsSpace;
-  for (size_t round = 0; round < maxRounds; ++round) {
-    bool changed = false;
-    if (cur.find('%') != std::string::npos || (plus && cur.find('+') != std::string::npos)) {
-      if (percentDecode(cur, tmp, plus)) {
-        cur.swap(tmp);
-        changed = true;
-      }
-    }
-    plus = false; // '+' only means space in the first (form) decoding round
-    bool high = false;
-    bool amp = false;
-    bool bs = false;
-    for (const char c : cur) {
-      high |= static_cast<unsigned char>(c) >= 0xC0;
-      amp |= c == '&';
-      bs |= c == '\\';
-    }
-    if (high && foldUnicode(cur, tmp)) {
-      cur.swap(tmp);
-      changed = true;
-    }
-    if (amp && decodeHtmlEntities(cur, tmp)) {
-      cur.swap(tmp);
-      changed = true;
-    }
-    if (bs && decodeJsEscapes(cur, tmp)) {
-      cur.swap(tmp);
-      changed = true;
-    }
-    if (cur.find("+AD") != std::string::npos || cur.find("+AC") != std::string::npos) {
-      if (decodeUtf7(cur, tmp)) {
-        cur.swap(tmp);
-        changed = true;
-      }
-    }
-    if (!changed) {
-      break;
-    }
-  }
-  out.clear();
-  out.reserve(cur.size());
-  for (const char c : cur) {
-    const unsigned char u = static_cast<unsigned char>(c);
-    if (u == 0) {
-      continue; // NUL bytes split keywords and truncate C strings: drop them
-    }
-    out.push_back(c);
-  }
+  transforms::Budget budget;
+  budget.rounds = maxRounds;
+  budget.maxSteps = maxRounds * 4;
+  transforms::decode(raw, out, plusAsSpace, budget, nullptr);
 }
 
 void toLowerAscii(std::string_view in, std::string& out) {
@@ -497,58 +450,8 @@ size_t canonicalPath(std::string_view decodedPath, std::string& out) {
 }
 
 bool tryBase64Text(std::string_view in, std::string& out) {
-  out.clear();
-  while (!in.empty() && in.back() == '=') {
-    in.remove_suffix(1);
-  }
-  if (in.size() < 8 || in.size() % 4 == 1) {
-    return false;
-  }
-  bool lower = false;
-  bool upper = false;
-  for (const char c : in) {
-    lower |= c >= 'a' && c <= 'z';
-    upper |= c >= 'A' && c <= 'Z';
-  }
-  if (!lower || !upper) {
-    return false; // words, hex ids and numbers are not base64 worth decoding
-  }
-  uint32_t acc = 0;
-  int bits = 0;
-  size_t printable = 0;
-  out.reserve(in.size() * 3 / 4);
-  for (const char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z') {
-      v = c - 'A';
-    } else if (c >= 'a' && c <= 'z') {
-      v = c - 'a' + 26;
-    } else if (c >= '0' && c <= '9') {
-      v = c - '0' + 52;
-    } else if (c == '+' || c == '-') {
-      v = 62;
-    } else if (c == '/' || c == '_') {
-      v = 63;
-    } else {
-      out.clear();
-      return false;
-    }
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      const unsigned char b = static_cast<unsigned char>((acc >> bits) & 0xFF);
-      out.push_back(static_cast<char>(b));
-      if ((b >= 0x20 && b < 0x7F) || b == '\n' || b == '\r' || b == '\t') {
-        ++printable;
-      }
-    }
-  }
-  if (out.empty() || printable * 100 < out.size() * 95) {
-    out.clear();
-    return false;
-  }
-  return true;
+  transforms::Id id{};
+  return transforms::base64View(in, out, id);
 }
 
 } // namespace bulwark::detect

@@ -11,8 +11,12 @@ using internal::iequals;
 using internal::istartsWith;
 
 bool ArgList::add(std::string_view name, std::string_view value, Arg::Kind kind) {
+  // Past maxArgs values are still collected (the engine scans them with the cheap prefilter)
+  // and overflow() reports the limit; kHardArgs bounds the memory.
   if (args_.size() >= maxArgs_) {
     overflow_ = true;
+  }
+  if (args_.size() >= kHardArgs) {
     return false;
   }
   args_.push_back(Arg{name, value, kind});
@@ -47,6 +51,10 @@ std::string_view trim(std::string_view s) {
 }
 
 // ---- JSON ----
+
+// Nesting that the recursive JSON walker follows at most (stack safety); deeper documents are
+// malformed for every practical parser and are inspected as text.
+constexpr size_t kHardDepth = 512;
 
 class JsonParser {
 public:
@@ -120,8 +128,12 @@ private:
 
   bool value(size_t depth) {
     if (depth > maxDepth_) {
+      // Past the nesting limit the document is still walked (an attack nested 40 deep is still
+      // an attack); the limit is reported. The recursion itself is bounded by kHardDepth.
       out_.setOverflow();
-      return false;
+      if (depth > kHardDepth) {
+        return false;
+      }
     }
     skipWs();
     if (pos_ >= s_.size()) {
@@ -360,8 +372,7 @@ public:
         }
       } else if (!selfClosing) {
         if (++depth > maxDepth_) {
-          out_.setOverflow();
-          return false;
+          out_.setOverflow(); // reported; the rest of the document is still walked
         }
         element = name;
       }
@@ -545,6 +556,84 @@ bool parseMultipart(std::string_view body, std::string_view boundary, ArgList& o
     pos = next;
   }
   return false;
+}
+
+bool wellFormedUserAgent(std::string_view ua) {
+  auto token = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-' || c == '+' || c == '!' || c == '~' || c == '#';
+  };
+  auto commentChar = [&](char c) {
+    return token(c) || c == ' ' || c == ';' || c == ',' || c == ':' || c == '/' || c == '=' ||
+           c == '@' || c == '?' || c == '&' || c == '%' || c == '*' ||
+           static_cast<unsigned char>(c) >= 0x80;
+  };
+  size_t i = 0;
+  const size_t n = ua.size();
+  bool any = false;
+  bool versioned = false;
+  bool comment = false;
+  while (i < n) {
+    const char c = ua[i];
+    if (c == ' ' || c == '\t') {
+      ++i;
+      continue;
+    }
+    if (c == '(' || c == '[') {
+      // A comment; parentheses nest, brackets hold in-app browser fields.
+      const char open = c;
+      const char close = c == '(' ? ')' : ']';
+      int depth = 0;
+      for (; i < n; ++i) {
+        if (ua[i] == open) {
+          ++depth;
+        } else if (ua[i] == close) {
+          if (--depth == 0) {
+            break;
+          }
+        } else if (!commentChar(ua[i]) && !(open == '[' && (ua[i] == '(' || ua[i] == ')'))) {
+          return false;
+        }
+      }
+      if (i >= n) {
+        return false;
+      }
+      ++i;
+      any = true;
+      comment = true;
+      continue;
+    }
+    // product [ "/" version ]
+    const size_t start = i;
+    while (i < n && token(ua[i])) {
+      ++i;
+    }
+    if (i == start) {
+      return false;
+    }
+    if (i < n && ua[i] == '/') {
+      ++i;
+      const size_t v = i;
+      while (i < n && (token(ua[i]) || ua[i] == ',' || ua[i] == ':')) {
+        ++i;
+      }
+      if (i == v) {
+        return false;
+      }
+    }
+    if (i < n && ua[i] != ' ' && ua[i] != '\t' && ua[i] != '(' && ua[i] != '[' &&
+        ua[i] != ';' && ua[i] != ',') {
+      return false;
+    }
+    versioned |= ua[i - 1] != ' ' && ua.substr(start, i - start).find('/') != std::string_view::npos;
+    if (i < n && (ua[i] == ';' || ua[i] == ',')) {
+      ++i;
+    }
+    any = true;
+  }
+  // One bare token with neither a version nor a comment is not a product list (it may be
+  // base64, a probe, a word).
+  return any && (versioned || comment);
 }
 
 bool parseXml(std::string_view text, ArgList& out, size_t maxDepth) {

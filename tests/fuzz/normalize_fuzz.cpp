@@ -6,6 +6,8 @@
 
 #include "bulwark/detect/normalize.h"
 #include "detectors.h"
+#include "transforms/transforms.h"
+#include "lang/ldap.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace bulwark::detect;
@@ -27,6 +29,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     __builtin_trap();
   }
   tryBase64Text(in, out);
+  // Every named transform on its own, then the pipeline with its chain.
+  for (const auto& t : transforms::all()) {
+    if (t.guard(in)) {
+      t.decode(in, out);
+    }
+  }
+  transforms::Chain chain;
+  transforms::decode(in, out, (size & 2) != 0, transforms::Budget{}, &chain);
+  if (chain.size() > transforms::Chain::kMax) {
+    __builtin_trap();
+  }
+  (void)chain.str();
+  lang::detectLdapFilter(tmp);
   // The code detectors take any normalised value.
   internal::detectSqli(tmp);
   internal::detectXss(tmp);

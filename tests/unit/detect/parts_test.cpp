@@ -26,7 +26,9 @@ TEST(PartsTest, UrlencodedLimit) {
   ArgList l(3);
   parseUrlencoded("a=1&b=2&c=3", l);
   EXPECT_TRUE(l.overflow());
-  EXPECT_EQ(l.args().size(), 3u);
+  // Values past the limit are still collected (the engine scans them with the prefilter).
+  EXPECT_EQ(l.args().size(), 6u);
+  EXPECT_EQ(l.args().back().value, "3");
 }
 
 TEST(PartsTest, Cookies) {
@@ -44,8 +46,14 @@ TEST(PartsTest, JsonNestedKeysAndStrings) {
 
 TEST(PartsTest, JsonDepthAndMalformed) {
   ArgList l(100);
-  EXPECT_FALSE(parseJson("[[[[[[1]]]]]]", l, 3));
+  // Past maxDepth the document is still walked and its strings collected; the limit is reported.
+  EXPECT_TRUE(parseJson(R"([[[[[["deep"]]]]]])", l, 3));
   EXPECT_TRUE(l.overflow());
+  ASSERT_EQ(l.args().size(), 1u);
+  EXPECT_EQ(l.args()[0].value, "deep");
+  // Beyond the walker's own stack bound the document is malformed (inspected as text).
+  ArgList h(100);
+  EXPECT_FALSE(parseJson(std::string(600, '[') + std::string(600, ']'), h, 3));
   ArgList m(100);
   EXPECT_FALSE(parseJson(R"({"a":"x",)", m, 8));
   EXPECT_EQ(m.args().size(), 2u); // what was parsed is kept

@@ -23,7 +23,8 @@ class ArgList {
 public:
   explicit ArgList(size_t maxArgs) : maxArgs_(maxArgs) {}
 
-  // False (and overflow() set) once maxArgs values are collected.
+  // Values past maxArgs are still collected, with overflow() set; false only past kHardArgs.
+  static constexpr size_t kHardArgs = 65536;
   bool add(std::string_view name, std::string_view value, Arg::Kind kind = Arg::Kind::Value);
   std::string_view own(std::string s);
   void clear();
@@ -60,6 +61,12 @@ bool parseMultipart(std::string_view body, std::string_view boundary, ArgList& o
 // the DOCTYPE (with its internal subset) as one value named "!doctype". Returns false when
 // malformed or too deep.
 bool parseXml(std::string_view text, ArgList& out, size_t maxDepth);
+
+// A User-Agent made of products and comments as RFC 9110 writes them: `name[/version]` tokens,
+// `(comment; ...)` and `[bracket; ...]` groups (balanced), separated by spaces, with no quote,
+// angle bracket, brace, backtick, '$', '|' or control character anywhere. Such a value is only
+// checked for scanner names and tool shapes; anything else is inspected like a parameter.
+bool wellFormedUserAgent(std::string_view ua);
 
 // Extracts a parameter ("boundary", "charset") from a Content-Type value.
 std::string_view contentTypeParam(std::string_view contentType, std::string_view param);

@@ -69,6 +69,7 @@ struct Finding {
   PartKind kind = PartKind::BodyText;
   Confidence confidence = Confidence::Strong;
   uint8_t paranoia = 1; // the lowest paranoia level at which this finding counts
+  std::string chain{}; // decoding steps that produced value, latest first: "base64 <- url"
 };
 
 struct Verdict {

@@ -1,0 +1,151 @@
+#include "ldap.h"
+
+#include <cstddef>
+
+namespace bulwark::detect::lang {
+namespace {
+
+bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+bool attrChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ';' ||
+         c == '_' || c == ':';
+}
+
+// "(attr op value)" starting at s[i] == '('; on success i is past the ')'. The value may hold a
+// nested component only through the caller (this is one simple item).
+bool simpleItem(std::string_view s, size_t& i) {
+  size_t j = i + 1;
+  while (j < s.size() && isSpace(s[j])) {
+    ++j;
+  }
+  const size_t a = j;
+  while (j < s.size() && attrChar(s[j])) {
+    ++j;
+  }
+  if (j == a || !(s[a] >= 'a' && s[a] <= 'z')) {
+    return false;
+  }
+  while (j < s.size() && isSpace(s[j])) {
+    ++j;
+  }
+  if (j < s.size() && (s[j] == '~' || s[j] == '<' || s[j] == '>')) {
+    ++j;
+  }
+  if (j >= s.size() || s[j] != '=') {
+    return false;
+  }
+  ++j;
+  while (j < s.size() && s[j] != ')' && s[j] != '(') {
+    ++j;
+  }
+  if (j >= s.size() || s[j] != ')') {
+    return false;
+  }
+  i = j + 1;
+  return true;
+}
+
+// "(&" / "(|" / "(!" followed by one or more items (simple or composite).
+bool composite(std::string_view s, size_t& i, int depth) {
+  if (depth > 8 || i + 2 >= s.size() || s[i] != '(') {
+    return false;
+  }
+  size_t j = i + 1;
+  while (j < s.size() && isSpace(s[j])) {
+    ++j;
+  }
+  if (j >= s.size() || (s[j] != '&' && s[j] != '|' && s[j] != '!')) {
+    return false;
+  }
+  ++j;
+  size_t items = 0;
+  while (j < s.size()) {
+    while (j < s.size() && isSpace(s[j])) {
+      ++j;
+    }
+    if (j >= s.size() || s[j] != '(') {
+      break;
+    }
+    size_t k = j;
+    if (simpleItem(s, k) || composite(s, k, depth + 1)) {
+      ++items;
+      j = k;
+      continue;
+    }
+    break;
+  }
+  if (items == 0) {
+    return false;
+  }
+  // The composite's own ')' may be missing: the application's filter supplies it.
+  if (j < s.size() && s[j] == ')') {
+    ++j;
+  }
+  i = j;
+  return true;
+}
+
+} // namespace
+
+uint32_t detectLdapFilter(std::string_view low) {
+  if (low.size() < 2 || low.size() > 4096) {
+    return 0;
+  }
+  const bool hasOpen = low.find('(') != std::string_view::npos;
+  const bool hasClose = low.find(')') != std::string_view::npos;
+  if (!hasOpen && !hasClose) {
+    return 0;
+  }
+  // 10002: a composite filter after data ("*(|(mail=*))"). A value that is a whole filter
+  // ("(&(objectclass=user)(cn=x))") is what some applications take as input: not an injection.
+  size_t lead = 0;
+  while (lead < low.size() && isSpace(low[lead])) {
+    ++lead;
+  }
+  if (lead < low.size() && low[lead] == '(') {
+    return 0;
+  }
+  for (size_t p = low.find('('); p != std::string_view::npos; p = low.find('(', p + 1)) {
+    size_t i = p;
+    if (composite(low, i, 0)) {
+      return 10002;
+    }
+  }
+  // 10003: a wildcard that closes the enclosing filter (no '(' opened before it in the value).
+  int depth = 0;
+  for (size_t i = 0; i < low.size(); ++i) {
+    const char c = low[i];
+    if (c == '(') {
+      ++depth;
+    } else if (c == ')') {
+      if (depth == 0 && i > 0 && low[i - 1] == '*') {
+        size_t k = i + 1;
+        while (k < low.size() && low[k] == ')') {
+          ++k;
+        }
+        const std::string_view rest = low.substr(k);
+        if (k > i + 1 || rest.empty() || rest.front() == '\0' || rest.starts_with("%00")) {
+          return 10003;
+        }
+      }
+      depth = depth > 0 ? depth - 1 : 0;
+    }
+  }
+  // 10004: only metacharacters: wildcard, both parentheses and a filter operator.
+  bool star = false;
+  bool op = false;
+  for (const char c : low) {
+    if (c == '*') {
+      star = true;
+    } else if (c == '|' || c == '&' || c == '!') {
+      op = true;
+    } else if (c != '(' && c != ')' && c != '\'' && c != '"' && c != '=' && !isSpace(c) &&
+               c != '\\') {
+      return 0;
+    }
+  }
+  return star && op && hasOpen && hasClose ? 10004 : 0;
+}
+
+} // namespace bulwark::detect::lang

@@ -1,0 +1,521 @@
+#include "rules_cve.h"
+
+#include <array>
+#include <string>
+
+#include "bulwark/detect/normalize.h"
+#include "transforms/transforms.h"
+
+#include "detectors.h"
+
+namespace bulwark::detect::internal {
+namespace {
+
+using C = AttackClass;
+
+bool has(std::string_view s, std::string_view needle) {
+  return s.find(needle) != std::string_view::npos;
+}
+
+bool icontainsAscii(std::string_view hay, std::string_view needle) {
+  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+    if (iequals(hay.substr(i, needle.size()), needle)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool endsWith(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
+
+// The query and the body: where request parameters live.
+bool inParams(const CveRequest& r, std::string_view needle) {
+  return has(r.query, needle) || has(r.bodyLow, needle);
+}
+
+// An OGNL / EL expression: an opener followed (within the expression) by OGNL's member access,
+// a static call, or an assignment to a '#' variable.
+bool ognl(std::string_view s) {
+  for (const std::string_view open : {"%{", "${"}) {
+    for (size_t k = s.find(open); k != std::string_view::npos; k = s.find(open, k + 2)) {
+      const std::string_view e = s.substr(k + 2, 400);
+      if (has(e, "#_memberaccess") || has(e, "@java.") || has(e, "@org.") ||
+          has(e, "@ognl") || has(e, "(#") || has(e, "#context") || has(e, "getruntime") ||
+          has(e, "#a=") || has(e, ".exec(") || has(e, "processbuilder")) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// A dot-segment ("..") spelled with at least one encoded dot in the raw path.
+bool encodedDotSegment(std::string_view rawLow) {
+  for (const std::string_view dd : {".%2e/", "%2e./", "%2e%2e/", "%%32%65", "%252e", ".%2e%2f",
+                                    "%2e%2e%2f", ".%%32%65"}) {
+    if (has(rawLow, dd)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// --- the rules: each returns the part carrying the exploit, or {} ---
+
+std::string_view strutsContentType(const CveRequest& r) {
+  // CVE-2017-5638: Jakarta multipart parser evaluates OGNL in an invalid Content-Type.
+  return ognl(r.contentType) || (has(r.contentType, "%{") && has(r.contentType, "#"))
+             ? "header:Content-Type"
+             : std::string_view{};
+}
+
+std::string_view ognlInPath(const CveRequest& r) {
+  // CVE-2018-11776 (Struts namespace) and CVE-2022-26134 (Confluence): the URI itself is
+  // evaluated as an OGNL expression.
+  return ognl(r.path) ? "path" : std::string_view{};
+}
+
+std::string_view confluenceTemplate(const CveRequest& r) {
+  // CVE-2023-22527: Velocity templates under /template/aui/ rendered directly, with OGNL in
+  // their parameters.
+  return has(r.path, "/template/aui/") && endsWith(r.path, ".vm") ? "path" : std::string_view{};
+}
+
+std::string_view confluenceQueryString(const CveRequest& r) {
+  // CVE-2021-26084: a .action parameter that closes the string and opens an OGNL expression.
+  if (!endsWith(r.path, ".action") && !has(r.path, ".action;") && !endsWith(r.path, ".vm")) {
+    return {};
+  }
+  return inParams(r, "'+{") || inParams(r, "\\u0027+{") || inParams(r, "'+#") ? "query"
+                                                                               : std::string_view{};
+}
+
+std::string_view confluenceSetup(const CveRequest& r) {
+  // CVE-2023-22515: a parameter name that walks into the setup state of the application.
+  return inParams(r, "bootstrapstatusprovider.applicationconfig") ? "query" : std::string_view{};
+}
+
+std::string_view spring4Shell(const CveRequest& r) {
+  // CVE-2022-22965: data binding walks class.module.classLoader into Tomcat's access log.
+  for (const std::string_view p :
+       {"class.module.classloader", "class.classloader", "class[module][classloader]",
+        "class['module']", "[class][classloader]"}) {
+    if (inParams(r, p)) {
+      return "query";
+    }
+  }
+  return {};
+}
+
+std::string_view springCloudFunction(const CveRequest& r) {
+  // CVE-2022-22963: the routing expression header is evaluated as SpEL.
+  return r.header("spring.cloud.function.routing-expression").empty() &&
+                 r.header("spring.cloud.function.definition").find("t(") == std::string_view::npos
+             ? std::string_view{}
+             : "header:spring.cloud.function.routing-expression";
+}
+
+std::string_view springGatewayRoute(const CveRequest& r) {
+  // CVE-2022-22947: a gateway route definition carrying a SpEL expression.
+  return has(r.path, "/actuator/gateway/routes") && has(r.bodyLow, "#{") ? "body"
+                                                                         : std::string_view{};
+}
+
+std::string_view apacheEncodedDots(const CveRequest& r) {
+  // CVE-2021-41773 / CVE-2021-42013: Apache 2.4.49/50 normalised the path before decoding
+  // '%2e', so an encoded dot-segment walks out of an alias (cgi-bin, icons).
+  return encodedDotSegment(r.rawPath) ? "path" : std::string_view{};
+}
+
+std::string_view citrixVpns(const CveRequest& r) {
+  // CVE-2019-19781: /vpns/ scripts reached by traversal, templates written through NSC_USER.
+  if (has(r.path, "/vpns/") && has(r.path, "..")) {
+    return "path";
+  }
+  return has(r.header("nsc_user"), "../") ? "header:NSC_USER" : std::string_view{};
+}
+
+std::string_view f5Tmui(const CveRequest& r) {
+  // CVE-2020-5902: Tomcat's "..;" path parameter climbs out of the TMUI login page.
+  return has(r.path, "/tmui/") && has(r.path, "..;") ? "path" : std::string_view{};
+}
+
+std::string_view f5HopByHopAuth(const CveRequest& r) {
+  // CVE-2022-1388: an authentication header listed in Connection is dropped by the front end
+  // and the back end trusts the request.
+  const std::string_view conn = r.header("connection");
+  if (conn.empty()) {
+    return {};
+  }
+  for (size_t i = 0; i < conn.size();) {
+    size_t e = conn.find(',', i);
+    if (e == std::string_view::npos) {
+      e = conn.size();
+    }
+    std::string_view tok = conn.substr(i, e - i);
+    while (!tok.empty() && tok.front() == ' ') {
+      tok.remove_prefix(1);
+    }
+    while (!tok.empty() && tok.back() == ' ') {
+      tok.remove_suffix(1);
+    }
+    if (iequals(tok, "x-f5-auth-token") || iequals(tok, "authorization") ||
+        iequals(tok, "x-forwarded-user") || iequals(tok, "cookie")) {
+      return "header:Connection";
+    }
+    i = e + 1;
+  }
+  return {};
+}
+
+std::string_view proxyShell(const CveRequest& r) {
+  // CVE-2021-34473 (ProxyShell), CVE-2022-41040 (ProxyNotShell): autodiscover.json with an
+  // "email" that routes the request to a back-end path.
+  if (!has(r.path, "/autodiscover/autodiscover.json") &&
+      !(has(r.path, "autodiscover.json") && has(r.query, "autodiscover.json"))) {
+    return {};
+  }
+  const std::string_view all[] = {r.path, r.query};
+  for (const auto s : all) {
+    for (const std::string_view backend : {"/powershell", "/mapi/", "/ews/", "/owa/", "/ecp/"}) {
+      if (has(s, backend)) {
+        return "path";
+      }
+    }
+  }
+  return {};
+}
+
+std::string_view proxyLogon(const CveRequest& r) {
+  // CVE-2021-26855: X-BEResource / X-AnonResource-Backend name the back-end host to fetch.
+  const std::string_view cookie = r.header("cookie");
+  if (icontainsAscii(cookie, "x-beresource=") || icontainsAscii(cookie, "x-anonresource-backend=")) {
+    return "cookie:X-BEResource";
+  }
+  return r.header("x-beresource").empty() && r.header("x-anonresource-backend").empty()
+             ? std::string_view{}
+             : "header:X-BEResource";
+}
+
+std::string_view phpunitEvalStdin(const CveRequest& r) {
+  // CVE-2017-9841: PHPUnit's eval-stdin.php evaluates the request body.
+  return has(r.path, "/phpunit/") && has(r.path, "eval-stdin.php") ? "path" : std::string_view{};
+}
+
+std::string_view thinkphpRoute(const CveRequest& r) {
+  // CVE-2018-20062 / CVE-2019-9082: the route parameter names a namespaced class and method.
+  if (has(r.query, "\\think\\") || has(r.query, "think\\app/") ||
+      has(r.query, "think\\container/") || has(r.query, "/invokefunction")) {
+    return "query:s";
+  }
+  return has(r.path, "\\think\\") ? "path" : std::string_view{};
+}
+
+std::string_view drupalRenderArray(const CveRequest& r) {
+  // CVE-2018-7600 (Drupalgeddon 2): request parameters become render-array properties
+  // ("mail[#post_render][]", "element_parents=.../#value").
+  for (const std::string_view p :
+       {"[#post_render]", "[#pre_render]", "[#lazy_builder]", "[#access_callback]",
+        "[#markup]", "[#value_callback]", "[#submit]", "#value&", "%23post_render"}) {
+    if (inParams(r, p)) {
+      return "query";
+    }
+  }
+  if (inParams(r, "element_parents=") && inParams(r, "#value")) {
+    return "query:element_parents";
+  }
+  return {};
+}
+
+std::string_view vbulletinWidget(const CveRequest& r) {
+  // CVE-2019-16759 / CVE-2020-17496: the PHP widget template rendered through ajax/render
+  // with code in widgetConfig.
+  if ((has(r.path, "widget_php") || inParams(r, "widget_php") ||
+       inParams(r, "widget_tabbedcontainer_tab_panel")) &&
+      (inParams(r, "widgetconfig") || has(r.path, "ajax/render"))) {
+    return "query:widgetConfig";
+  }
+  return {};
+}
+
+std::string_view weblogicConsole(const CveRequest& r) {
+  // CVE-2020-14882 / CVE-2020-14883: console.portal reached through a static prefix with a
+  // (double-)encoded traversal, and a handle naming a class to instantiate.
+  if (has(r.path, "console.portal") && (has(r.path, "..") || has(r.rawPath, "%2e%2e"))) {
+    return "path";
+  }
+  return inParams(r, "com.tangosol.coherence.mvel2") ||
+                 inParams(r, "com.bea.core.repackaged.springframework")
+             ? "query:handle"
+             : std::string_view{};
+}
+
+std::string_view weblogicXmlDecoder(const CveRequest& r) {
+  // CVE-2017-10271 / CVE-2019-2725: the WS-AT / async endpoints feed the SOAP header to
+  // java.beans.XMLDecoder.
+  if (!has(r.path, "/wls-wsat/") && !has(r.path, "/_async/")) {
+    return {};
+  }
+  return has(r.bodyLow, "<java") || has(r.bodyLow, "<object class") || has(r.bodyLow, "<void")
+             ? "body"
+             : std::string_view{};
+}
+
+std::string_view moveitTransfer(const CveRequest& r) {
+  // CVE-2023-34362: internal X-siLock transactions sent from outside (session variables set
+  // through moveitisapi.dll, folders added by path).
+  const std::string_view tx = r.header("x-silock-transaction");
+  if (!tx.empty() && (icontainsAscii(tx, "folder_add_by_path") ||
+                      icontainsAscii(tx, "session_setvars"))) {
+    return "header:X-siLock-Transaction";
+  }
+  return has(r.path, "moveitisapi.dll") && has(r.query, "action=m2") && !tx.empty()
+             ? "path"
+             : std::string_view{};
+}
+
+std::string_view gitlabExiftool(const CveRequest& r) {
+  // CVE-2021-22205: a DjVu image whose metadata chunk holds Perl for ExifTool to eval.
+  if (!has(r.bodyLow, "at&tform")) {
+    return {};
+  }
+  return has(r.bodyLow, "(metadata") && (has(r.bodyLow, "qx{") || has(r.bodyLow, "\\c${") ||
+                                          has(r.bodyLow, "system(") || has(r.bodyLow, "`"))
+             ? "body"
+             : std::string_view{};
+}
+
+std::string_view jenkinsCliFile(const CveRequest& r) {
+  // CVE-2024-23897: the CLI expands an argument "@/path" into the file's lines.
+  if (!endsWith(r.path, "/cli") || r.body.empty()) {
+    return {};
+  }
+  for (const std::string_view a : {"@/", "@c:\\", "@~/", "@../"}) {
+    if (has(r.bodyLow, a)) {
+      return "body";
+    }
+  }
+  return {};
+}
+
+std::string_view jenkinsStapler(const CveRequest& r) {
+  // CVE-2018-1000861 / CVE-2019-1003000: Stapler routing through securityRealm/user into a
+  // script-checking descriptor.
+  return has(r.path, "/descriptorbyname/") &&
+                 (has(r.path, "checkscript") || has(r.path, "/securityrealm/user/"))
+             ? "path"
+             : std::string_view{};
+}
+
+std::string_view minioBootstrap(const CveRequest& r) {
+  // CVE-2023-28432: the cluster bootstrap verification API returns the environment.
+  return has(r.path, "/minio/bootstrap/") && has(r.path, "/verify") ? "path" : std::string_view{};
+}
+
+std::string_view phpCgiArgument(const CveRequest& r) {
+  // CVE-2012-1823 / CVE-2024-4577: a query string without '=' that starts with '-' (or the
+  // soft hyphen 0xAD that Windows code pages map to '-') is passed to php-cgi as options.
+  const std::string_view q = r.query;
+  if (q.size() < 3 || q.find('=') < 2) {
+    return {};
+  }
+  const bool dash = q[0] == '-' || static_cast<unsigned char>(q[0]) == 0xAD ||
+                    (q.size() > 3 && static_cast<unsigned char>(q[0]) == 0xC2 &&
+                     static_cast<unsigned char>(q[1]) == 0xAD);
+  if (!dash) {
+    return {};
+  }
+  const size_t opt = static_cast<unsigned char>(q[0]) == 0xC2 ? 2 : 1;
+  const char o = q[opt];
+  const bool option = o == 'd' || o == 's' || o == 'n' || o == 'c' || o == 'b' || o == 'z';
+  return option && (opt + 1 == q.size() || q[opt + 1] == ' ' || q[opt + 1] == '+')
+             ? "query"
+             : std::string_view{};
+}
+
+std::string_view ciscoAsaTranslation(const CveRequest& r) {
+  // CVE-2020-3452: translation-table / oem-customization read files through a lang/name with
+  // dot-segments.
+  return has(r.path, "/+cscot+/") && (has(r.query, "../") || has(r.query, "..%2f"))
+             ? "query"
+             : std::string_view{};
+}
+
+std::string_view tomcatPutJsp(const CveRequest& r) {
+  // CVE-2017-12615: PUT of a JSP whose name ends in '/', a space or an NTFS stream slips past
+  // the JSP servlet and is written as a file.
+  if (!iequals(r.method, "put")) {
+    return {};
+  }
+  for (const std::string_view ext : {".jsp/", ".jsp ", ".jsp::$data", ".jspx/", ".jsp%20"}) {
+    if (has(r.path, ext)) {
+      return "path";
+    }
+  }
+  return {};
+}
+
+std::string_view sessionCookiePath(const CveRequest& r) {
+  // CVE-2024-3400 (PAN-OS GlobalProtect): a session id cookie used as a file name, holding a
+  // path with dot-segments.
+  const std::string_view cookie = r.header("cookie");
+  const size_t k = cookie.find("SESSID=");
+  if (k == std::string_view::npos) {
+    return {};
+  }
+  const std::string_view v = cookie.substr(k + 7, cookie.find(';', k) - k - 7);
+  return has(v, "../") || has(v, "/..") ? "cookie:SESSID" : std::string_view{};
+}
+
+std::string_view ivantiTotp(const CveRequest& r) {
+  // CVE-2023-46805 + CVE-2024-21887: an unauthenticated API path climbs into the license /
+  // admin APIs, where a parameter reaches a shell.
+  return has(r.path, "/api/v1/totp/user-backup-code/") && has(r.path, "..") ? "path"
+                                                                            : std::string_view{};
+}
+
+std::string_view vcenterUploadOva(const CveRequest& r) {
+  // CVE-2021-21972: the vROps plugin's OVA upload extracts a tar with dot-segment names.
+  return has(r.path, "/ui/vropspluginui/rest/services/uploadova") ? "path" : std::string_view{};
+}
+
+constexpr std::array kCveRules = std::to_array<CveRule>({
+    {15001, "CVE-2017-5638", "Struts 2 Jakarta multipart: OGNL in Content-Type",
+     C::CodeInjection, strutsContentType},
+    {15002, "CVE-2022-26134", "OGNL expression in the URI (Confluence, Struts namespace)",
+     C::CodeInjection, ognlInPath},
+    {15003, "CVE-2023-22527", "Confluence Velocity template rendered directly",
+     C::CodeInjection, confluenceTemplate},
+    {15004, "CVE-2021-26084", "Confluence .action parameter breaking into OGNL",
+     C::CodeInjection, confluenceQueryString},
+    {15005, "CVE-2023-22515", "Confluence setup state reached through a parameter name",
+     C::CodeInjection, confluenceSetup},
+    {15006, "CVE-2022-22965", "Spring4Shell: data binding into class.module.classLoader",
+     C::CodeInjection, spring4Shell},
+    {15007, "CVE-2022-22963", "Spring Cloud Function routing expression header (SpEL)",
+     C::CodeInjection, springCloudFunction},
+    {15008, "CVE-2022-22947", "Spring Cloud Gateway route with a SpEL expression",
+     C::CodeInjection, springGatewayRoute},
+    {15009, "CVE-2021-41773", "Apache 2.4.49/50 encoded dot-segment (also CVE-2021-42013)",
+     C::PathTraversal, apacheEncodedDots},
+    {15010, "CVE-2019-19781", "Citrix ADC /vpns/ reached by traversal or through NSC_USER",
+     C::PathTraversal, citrixVpns},
+    {15011, "CVE-2020-5902", "F5 BIG-IP TMUI '..;' traversal", C::PathTraversal, f5Tmui},
+    {15012, "CVE-2022-1388", "F5 BIG-IP iControl: authentication header made hop-by-hop",
+     C::Protocol, f5HopByHopAuth},
+    {15013, "CVE-2021-34473", "Exchange ProxyShell: autodiscover.json routed to a back end",
+     C::Ssrf, proxyShell},
+    {15014, "CVE-2021-26855", "Exchange ProxyLogon: X-BEResource back-end host",
+     C::Ssrf, proxyLogon},
+    {15015, "CVE-2017-9841", "PHPUnit eval-stdin.php", C::CodeInjection, phpunitEvalStdin},
+    {15016, "CVE-2018-20062", "ThinkPHP route naming a namespaced class (also CVE-2019-9082)",
+     C::CodeInjection, thinkphpRoute},
+    {15017, "CVE-2018-7600", "Drupalgeddon 2: render-array properties in parameters",
+     C::CodeInjection, drupalRenderArray},
+    {15018, "CVE-2019-16759", "vBulletin widget_php rendered with code (also CVE-2020-17496)",
+     C::CodeInjection, vbulletinWidget},
+    {15019, "CVE-2020-14882", "WebLogic console.portal reached by traversal / class handle",
+     C::CodeInjection, weblogicConsole},
+    {15020, "CVE-2019-2725", "WebLogic XMLDecoder endpoints (also CVE-2017-10271)",
+     C::CodeInjection, weblogicXmlDecoder},
+    {15021, "CVE-2023-34362", "MOVEit Transfer internal X-siLock transactions",
+     C::Sqli, moveitTransfer},
+    {15022, "CVE-2021-22205", "GitLab ExifTool: DjVu metadata with Perl",
+     C::Rce, gitlabExiftool},
+    {15023, "CVE-2024-23897", "Jenkins CLI '@file' argument expansion",
+     C::PathTraversal, jenkinsCliFile},
+    {15024, "CVE-2018-1000861", "Jenkins Stapler routing into script descriptors",
+     C::CodeInjection, jenkinsStapler},
+    {15025, "CVE-2023-28432", "MinIO bootstrap verify API", C::Protocol, minioBootstrap},
+    {15026, "CVE-2024-4577", "php-cgi options in the query string (also CVE-2012-1823)",
+     C::CodeInjection, phpCgiArgument},
+    {15027, "CVE-2020-3452", "Cisco ASA translation-table file read",
+     C::PathTraversal, ciscoAsaTranslation},
+    {15028, "CVE-2017-12615", "Tomcat PUT of a JSP with a trailing '/', space or stream",
+     C::CodeInjection, tomcatPutJsp},
+    {15029, "CVE-2024-3400", "PAN-OS session id cookie holding a path", C::PathTraversal,
+     sessionCookiePath},
+    {15030, "CVE-2024-21887", "Ivanti Connect Secure API traversal (with CVE-2023-46805)",
+     C::Rce, ivantiTotp},
+    {15031, "CVE-2021-21972", "vCenter vROps plugin OVA upload", C::Rce, vcenterUploadOva},
+});
+
+} // namespace
+
+std::string_view CveRequest::header(std::string_view name) const {
+  for (const auto& h : headers) {
+    if (iequals(h.name, name)) {
+      return h.value;
+    }
+  }
+  return {};
+}
+
+std::span<const CveRule> cveRules() { return kCveRules; }
+
+std::string_view cveOf(uint32_t ruleId) {
+  for (const auto& r : kCveRules) {
+    if (r.id == ruleId) {
+      return r.cve;
+    }
+  }
+  return {};
+}
+
+void checkKnownExploits(const CveRequest& req,
+                        const std::function<void(const CveRule&, std::string_view)>& found) {
+  for (const auto& r : kCveRules) {
+    if (const std::string_view part = r.check(req); !part.empty()) {
+      found(r, part);
+    }
+  }
+}
+
+void checkKnownExploits(const RequestView& req, std::string_view rawPath, std::string_view query,
+                        std::string_view contentType, std::string_view body,
+                        const std::function<void(const CveRule&, std::string_view)>& found) {
+  thread_local std::string rawLow;
+  thread_local std::string path;
+  thread_local std::string pathLow;
+  thread_local std::string queryDec;
+  thread_local std::string queryLow;
+  thread_local std::string bodyDec;
+  thread_local std::string bodyLow;
+  // Decoding only where there is something to decode: this runs on every request.
+  toLowerAscii(rawPath, rawLow);
+  if (rawPath.find('%') != std::string_view::npos) {
+    normalizeValue(rawPath, path, false, 3);
+    toLowerAscii(path, pathLow);
+  } else {
+    pathLow.assign(rawLow);
+  }
+  if (query.find('%') != std::string_view::npos || query.find('+') != std::string_view::npos) {
+    normalizeValue(query, queryDec, true, 2);
+    toLowerAscii(queryDec, queryLow);
+  } else {
+    toLowerAscii(query, queryLow);
+  }
+  bodyLow.clear();
+  if (!body.empty()) {
+    const std::string_view prefix = body.substr(0, 64 * 1024);
+    if (prefix.find('%') != std::string_view::npos) {
+      bodyDec.clear();
+      transforms::urlForm(prefix, bodyDec);
+      toLowerAscii(bodyDec, bodyLow);
+    } else {
+      toLowerAscii(prefix, bodyLow);
+    }
+  }
+  CveRequest r;
+  r.method = req.method;
+  r.rawPath = rawLow;
+  r.path = pathLow;
+  r.query = queryLow;
+  r.headers = req.headers;
+  r.body = body;
+  r.bodyLow = bodyLow;
+  r.contentType = contentType;
+  checkKnownExploits(r, found);
+}
+
+} // namespace bulwark::detect::internal

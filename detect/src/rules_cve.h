@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string_view>
+
+#include "bulwark/detect/engine.h"
+
+// Known-exploit rules ("virtual patches"): one rule per widely exploited web vulnerability, each
+// describing the vulnerable mechanism (an endpoint reached in a way it must not be, a parameter
+// that reaches an interpreter, a header that changes authentication) over the whole request, so
+// that it also fires for variants of the public exploit. Rule ids 15001..15999.
+namespace bulwark::detect::internal {
+
+// What a rule sees: the request with its path and query decoded and lower-cased.
+struct CveRequest {
+  std::string_view method;
+  std::string_view rawPath; // as received, lower case
+  std::string_view path;  // decoded (percent, overlong), lower case, not canonicalised
+  std::string_view query; // decoded, lower case ('+' as space)
+  std::span<const Header> headers;
+  std::string_view body; // as received (bounded by the engine's body limit)
+  std::string_view bodyLow; // lower-cased, percent-decoded prefix of the body (64 KiB at most)
+  std::string_view contentType;
+
+  // Header value by case-insensitive name (first one), empty when absent.
+  std::string_view header(std::string_view name) const;
+};
+
+struct CveRule {
+  uint32_t id;
+  std::string_view cve; // "CVE-2021-41773"
+  std::string_view what; // the mechanism, one line
+  AttackClass cls;
+  // Returns the part that carries the exploit ("path", "header:Content-Type", "body") or an
+  // empty view when the request does not exploit the vulnerability.
+  std::string_view (*check)(const CveRequest& req);
+};
+
+std::span<const CveRule> cveRules();
+
+// The CVE a known-exploit rule id stands for ("" for any other id).
+std::string_view cveOf(uint32_t ruleId);
+
+// Runs every rule; calls found(rule, part) for each one that fires.
+void checkKnownExploits(const CveRequest& req,
+                        const std::function<void(const CveRule&, std::string_view)>& found);
+
+// Builds the CveRequest (decoding path, query and body prefix) and runs every rule.
+void checkKnownExploits(const RequestView& req, std::string_view rawPath, std::string_view query,
+                        std::string_view contentType, std::string_view body,
+                        const std::function<void(const CveRule&, std::string_view)>& found);
+
+} // namespace bulwark::detect::internal

@@ -1,0 +1,140 @@
+// No blind spots: attacks placed past the structural limits, behind padding, in compressed or
+// malformed bodies are still found; the limit is reported.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <string>
+#include <vector>
+
+#include "body_decode.h"
+#include "bulwark/detect/engine.h"
+
+namespace bulwark::detect {
+namespace {
+
+class BlindSpotsTest : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    auto e = Engine::create(EngineConfig{});
+    ASSERT_TRUE(e.has_value());
+    engine_ = *e;
+  }
+  static Verdict post(std::string_view ct, std::string_view body,
+                      std::vector<Header> extra = {}) {
+    extra.push_back(Header{"Content-Type", ct});
+    RequestView r{.method = "POST", .target = "/api/orders", .versionMinor = 1, .headers = extra,
+                  .body = body, .bodyTruncated = false};
+    return engine_->inspect(r);
+  }
+  static EnginePtr engine_;
+};
+EnginePtr BlindSpotsTest::engine_;
+
+const std::string kSqli = "1' union select password from users-- ";
+
+std::string gzip(std::string_view in, int windowBits) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, windowBits, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&zs, in.size()) + 32, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+TEST_F(BlindSpotsTest, JsonPastMaxDepth) {
+  std::string body;
+  for (int i = 0; i < 40; ++i) {
+    body += "{\"a\":";
+  }
+  body += "\"" + kSqli + "\"";
+  body += std::string(40, '}');
+  const Verdict v = post("application/json", body);
+  EXPECT_TRUE(v.attack());
+  EXPECT_TRUE(v.limitExceeded);
+  EXPECT_FALSE(post("application/json", "{\"a\":{\"b\":\"fine\"}}").attack());
+}
+
+TEST_F(BlindSpotsTest, JsonPastMaxArgs) {
+  std::string body = "{";
+  for (int i = 0; i < 1100; ++i) {
+    body += "\"k" + std::to_string(i) + "\":\"v\",";
+  }
+  body += "\"q\":\"" + kSqli + "\"}";
+  const Verdict v = post("application/json", body);
+  EXPECT_TRUE(v.attack());
+  EXPECT_TRUE(v.limitExceeded);
+}
+
+TEST_F(BlindSpotsTest, FormPastMaxArgs) {
+  std::string body;
+  for (int i = 0; i < 1100; ++i) {
+    body += "k" + std::to_string(i) + "=v&";
+  }
+  body += "q=%3Cscript%3Ealert(1)%3C/script%3E";
+  EXPECT_TRUE(post("application/x-www-form-urlencoded", body).attack());
+}
+
+TEST_F(BlindSpotsTest, AttackAfterPadding) {
+  const std::string padded = std::string(10000, 'a') + "' or 1=1-- ";
+  const std::string target = "/search?q=" + padded;
+  RequestView r{.method = "GET", .target = target, .versionMinor = 1, .headers = {}, .body = {},
+                .bodyTruncated = false};
+  EXPECT_TRUE(engine_->inspect(r).attack());
+  const std::string words = std::string(5000, 'a') + " " + std::string(5000, 'b') + "; cat /etc/passwd";
+  EXPECT_TRUE(post("text/plain", words).attack());
+}
+
+TEST_F(BlindSpotsTest, MalformedJsonInspectedAsText) {
+  EXPECT_TRUE(post("application/json", "{\"q\": \"" + kSqli + "\", broken").attack());
+}
+
+TEST_F(BlindSpotsTest, CompressedBodies) {
+  const std::string form = "q=" + std::string("%27%20union%20select%20password%20from%20users--");
+  const std::string gz = gzip(form, 15 + 16);
+  EXPECT_TRUE(post("application/x-www-form-urlencoded", gz, {Header{"Content-Encoding", "gzip"}})
+                  .attack());
+  const std::string zl = gzip(form, 15);
+  EXPECT_TRUE(
+      post("application/x-www-form-urlencoded", zl, {Header{"Content-Encoding", "deflate"}})
+          .attack());
+  const std::string raw = gzip(form, -15);
+  EXPECT_TRUE(
+      post("application/x-www-form-urlencoded", raw, {Header{"Content-Encoding", "deflate"}})
+          .attack());
+  const std::string benign = gzip("q=red+shoes&page=2", 15 + 16);
+  EXPECT_FALSE(
+      post("application/x-www-form-urlencoded", benign, {Header{"Content-Encoding", "gzip"}})
+          .attack());
+}
+
+TEST(BodyDecodeTest, BombIsCapped) {
+  const std::string zeros(8 * 1024 * 1024, '0');
+  const std::string gz = gzip(zeros, 15 + 16);
+  std::string out;
+  EXPECT_EQ(decodeContentEncoding("gzip", gz, 128 * 1024, 200, out), BodyDecode::Truncated);
+  EXPECT_LE(out.size(), 128U * 1024);
+  EXPECT_LE(out.size(), gz.size() * 200 + 4096);
+}
+
+TEST(BodyDecodeTest, OddInputs) {
+  std::string out;
+  EXPECT_EQ(decodeContentEncoding("identity", "abc", 100, 10, out), BodyDecode::None);
+  EXPECT_EQ(decodeContentEncoding("gzip", "not gzip at all", 100, 10, out), BodyDecode::Failed);
+  EXPECT_EQ(decodeContentEncoding("br", "xyz", 100, 10, out), BodyDecode::Unsupported);
+  EXPECT_EQ(decodeContentEncoding("gzip, gzip", "xyz", 100, 10, out), BodyDecode::Unsupported);
+  EXPECT_EQ(decodeContentEncoding("deflate", "\x78\x9c garbage", 100, 10, out),
+            BodyDecode::Failed);
+  const std::string gz = gzip("hello world", 15 + 16);
+  EXPECT_EQ(decodeContentEncoding("gzip", gz.substr(0, gz.size() / 2), 100, 10, out) ==
+                BodyDecode::Failed ||
+                out.size() <= 11,
+            true); // a truncated stream never yields more than the text
+}
+
+} // namespace
+} // namespace bulwark::detect
