@@ -338,6 +338,7 @@ const std::vector<cli::OptionSpec>& proxyOptions() {
        false},
       {"threads", "N", "worker threads, 0 = one per CPU (default 0)", false},
       {"log-level", "LEVEL", "debug|info|warn|error (default info)", false},
+      {"paranoia-level", "N", "detection paranoia level 1-4 (default: the policy's, else 1)", false},
       {"ebpf-handoff", "PATH", "eBPF capture: hand the listening sockets to the holder here", false},
   };
   return specs;
@@ -439,6 +440,13 @@ Result<ProxyConfig> loadConfig(const cli::ParsedArgs& args) {
                      (cfg.modeAllowOverride == ModeAllowOverride::Strict && *policyMode > cfg.mode))) {
     cfg.mode = *policyMode;
     cfg.modeSource = "policy";
+  }
+  if (auto v = pick("paranoia-level")) {
+    auto n = cli::parseUint(v->first, 1, 4);
+    if (!n) {
+      return BW_INVALID(v->second + ": '" + v->first + "' is not a paranoia level (1-4)");
+    }
+    cfg.paranoiaLevel = static_cast<uint8_t>(*n);
   }
   if (auto v = pick("threads")) {
     auto n = cli::parseUint(v->first, 0, 256);

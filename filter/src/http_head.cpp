@@ -391,8 +391,9 @@ Sniff sniffProtocol(std::string_view data, const Limits& limits) {
   }
   const size_t cmp = std::min(data.size(), kH2Preface.size());
   if (data.substr(0, cmp) == kH2Preface.substr(0, cmp)) {
-    // "PRI * HTTP/2.0" is enough to tell; shorter prefixes may still be another request.
-    return cmp >= 14 ? Sniff::Http2Preface : Sniff::NeedMore;
+    // Only the whole 24-byte connection preface is HTTP/2. A "PRI * HTTP/2.0" line followed by
+    // anything else is an HTTP/1 request line (refused by the head checks), never a tunnel.
+    return cmp == kH2Preface.size() ? Sniff::Http2Preface : Sniff::NeedMore;
   }
   // A known method and any separator after it: HTTP, however malformed the rest turns out to be.
   size_t p = 0;

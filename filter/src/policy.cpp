@@ -146,6 +146,9 @@ Result<std::shared_ptr<const Policy>> buildPolicy(const ProxyConfig& cfg) {
     return tl::unexpected(st.error());
   }
   p->mode = cfg.mode;
+  if (cfg.paranoiaLevel) {
+    p->paranoiaLevel = *cfg.paranoiaLevel;
+  }
   return std::shared_ptr<const Policy>(std::move(p));
 }
 

@@ -101,6 +101,7 @@ awaitable<void> Session::serve() {
 
   bool first = true;
   for (;;) {
+    requestId_.clear(); // a refusal of the next request never reuses the previous one's id
     const HeadOutcome r = co_await readHead(first);
     const bool silent = first && cbuf_.size() == 0; // never sent a byte: closed without a reply
     first = false;
@@ -370,7 +371,8 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
                                     .versionMinor = x.info->versionMinor,
                                     .headers = headers,
                                     .body = std::string_view(prefix_.data(), x.prefixLen),
-                                    .bodyTruncated = x.hasBody && !body_.done()};
+                                    .bodyTruncated = x.hasBody && !body_.done(),
+                                    .paranoiaLevel = plan.paranoia};
   const detect::Verdict verdict = inspectRequest(*snap_->engine, request);
   if (verdict.limitExceeded) {
     stats().inspectionLimit.inc();
@@ -398,6 +400,7 @@ awaitable<void> Session::refuseMalformed() {
                           .ruleId = kProtocolRuleBase + static_cast<uint32_t>(headError_),
                           .part = "head",
                           .value = std::string(http1::headErrorLabel(headError_))});
+    v.score = v.threshold; // a protocol violation is certain, not scored evidence
     countAttack(v, true);
     const std::string_view data = view(cbuf_);
     const std::string_view line = data.substr(0, std::min(data.find('\r'), size_t{512}));

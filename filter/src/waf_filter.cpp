@@ -44,6 +44,7 @@ WafPlan planRequest(const Policy& p, bool haveEngine, const std::optional<IpByte
                     std::string_view host, std::string_view path) {
   WafPlan plan;
   plan.mode = p.overrides.empty() ? p.mode : p.modeFor(host, path);
+  plan.paranoia = p.paranoiaFor(host, path);
   plan.deny = client && p.deny.contains(*client);
   plan.inspect = !plan.deny && plan.mode != Mode::Off && haveEngine &&
                  !(client && p.allow.contains(*client));

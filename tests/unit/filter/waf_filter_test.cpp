@@ -22,6 +22,7 @@ Policy policyWith(Mode mode) {
 detect::Verdict attack() {
   detect::Verdict v;
   v.findings.push_back({.cls = detect::AttackClass::Sqli, .ruleId = 1, .part = "query", .value = "x"});
+  v.score = v.threshold; // the engine scores a confirmed finding at least at the threshold
   return v;
 }
 

@@ -83,6 +83,9 @@ struct ProxyConfig {
   std::string policyJson = "{}"; // the "policy" object, applied by applyPolicyJson()
   std::string configPath;        // the file the configuration came from ("" = none)
   std::string policyPath;        // optional policy file (a mounted ConfigMap); may not exist yet
+  // --paranoia-level / BULWARK_PARANOIA_LEVEL (the pod's annotation): replaces the policy's
+  // top-level paranoia_level; per-path overrides still apply. Unset: the policy decides.
+  std::optional<uint8_t> paranoiaLevel;
 };
 
 // The same error with control characters in its message escaped: configuration errors echo

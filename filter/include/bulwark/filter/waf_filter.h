@@ -19,6 +19,7 @@ struct WafPlan {
   Mode mode = Mode::Monitoring; // the mode for this host/path (overrides applied)
   bool deny = false;            // deny-listed client: 403 without inspection
   bool inspect = false;         // run the engine (mode not off, engine present, not allow-listed)
+  uint8_t paranoia = 1;         // the paranoia level for this host/path (overrides applied)
 };
 
 using IpBytes = std::array<uint8_t, 16>;
