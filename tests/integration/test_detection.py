@@ -17,6 +17,7 @@ import urllib.parse
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from testlib.base import ProxyTestCase  # noqa: E402
+from testlib.proxyctl import run_proxy_once  # noqa: E402
 
 ATTACK_PATH = "/etc/passwd"
 SQLI = "/search?q=" + urllib.parse.quote("1' UNION SELECT username, password FROM users--")
@@ -149,6 +150,40 @@ class MonitoringModeTests(ProxyTestCase):
         time.sleep(0.2)
         self.assertEqual(events(px), [])
         self.assertEqual(px.metrics().get("bulwark_inspected_total"), 0)
+
+
+class ParanoiaLevelTests(ProxyTestCase):
+    """Probe findings (a half-written SQL expression) count from paranoia level 2: the pod's level
+    comes from BULWARK_PARANOIA_LEVEL (the annotation) and a policy override raises it per path."""
+
+    PROBE = "/search?id=count("
+
+    def status(self, px, target):
+        return self.conn(px.port).request("GET", target).status
+
+    def test_level_from_environment(self):
+        app = self.app()
+        pl1 = self.proxy(upstream_port=app.port, config={"mode": "block"})
+        self.assertNotEqual(self.status(pl1, self.PROBE), 403)
+        self.assertEqual(self.status(pl1, SQLI), 403)
+        pl2 = self.proxy(upstream_port=app.port, config={"mode": "block"},
+                         env={"BULWARK_PARANOIA_LEVEL": "2"})
+        self.assertEqual(self.status(pl2, self.PROBE), 403)
+        ev = [e for e in wait_events(pl2, 1) if e.get("paranoia_level") == 2]
+        self.assertTrue(ev, events(pl2))
+
+    def test_override_per_path(self):
+        app = self.app()
+        px = self.proxy(upstream_port=app.port, config={
+            "mode": "block",
+            "policy": {"overrides": [{"path_prefix": "/admin", "paranoia_level": 2}]}})
+        self.assertNotEqual(self.status(px, self.PROBE), 403)
+        self.assertEqual(self.status(px, "/admin" + self.PROBE), 403)
+
+    def test_invalid_level_is_a_usage_error(self):
+        rc, _, err = run_proxy_once([], env={"BULWARK_PARANOIA_LEVEL": "7"})
+        self.assertEqual(rc, 2, err)
+        self.assertIn("BULWARK_PARANOIA_LEVEL", err)
 
 
 class ListTests(ProxyTestCase):
