@@ -270,9 +270,16 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
   }
   out.info.versionMinor = version[7] - '0';
   const std::string_view target = line.substr(t, p - t);
-  if (target.front() != '/' && target != "*" && target.find("://") != std::string_view::npos &&
-      !parseAbsoluteForm(target, out.info)) {
-    return fail(HeadError::BadAbsoluteForm);
+  if (target.front() != '/' && target != "*") {
+    if (target.find("://") != std::string_view::npos) {
+      if (!parseAbsoluteForm(target, out.info)) {
+        return fail(HeadError::BadAbsoluteForm);
+      }
+    } else if (line.substr(0, t - 1) != "CONNECT") { // authority-form: CONNECT only (answered 405)
+      // Neither origin-form, absolute-form nor "*" ("?x", "index.html"): an app would resolve it
+      // its own way, so it is never forwarded.
+      return fail(HeadError::BadRequestLine);
+    }
   }
 
   // Header fields.
@@ -282,6 +289,7 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
   int contentLengths = 0;
   int transferEncodings = 0;
   int contentTypes = 0;
+  std::string_view firstContentType; // a repeat with the same value is not ambiguous
   int contentEncodings = 0;
   while (true) {
     const size_t end = head.find("\r\n", pos);
@@ -324,7 +332,9 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
         return fail(HeadError::BadHost);
       }
     } else if (iequals(name, "content-type")) {
-      if (++contentTypes > 1) {
+      if (++contentTypes == 1) {
+        firstContentType = value;
+      } else if (!iequals(value, firstContentType)) {
         return fail(HeadError::DuplicateParsingHeader);
       }
     } else if (iequals(name, "content-encoding")) {
