@@ -1,5 +1,6 @@
 #include "bulwark/filter/http_head.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -92,6 +93,27 @@ bool listsToken(std::string_view list, std::string_view token) {
     }
   }
   return false;
+}
+
+// Upgrade = 1#protocol, protocol = token [ "/" token ]. A value with anything else (obs-text,
+// "h2c\xff") is not forwarded: an app may read a protocol name out of it its own way.
+bool validProtocolList(std::string_view list) {
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    const std::string_view item = trimOws(list.substr(0, comma));
+    list.remove_prefix(comma == std::string_view::npos ? list.size() : comma + 1);
+    const size_t slash = item.find('/');
+    for (const std::string_view part :
+         {item.substr(0, slash),
+          slash == std::string_view::npos ? std::string_view("x") : item.substr(slash + 1)}) {
+      if (part.empty() || !std::all_of(part.begin(), part.end(), [](char c) {
+            return isTchar(static_cast<unsigned char>(c));
+          })) {
+        return false;
+      }
+    }
+  }
+  return true;
 }
 
 // absolute-form = scheme "://" authority path-abempty [ "?" query ]; only http and https.
@@ -342,7 +364,8 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
         return fail(HeadError::DuplicateParsingHeader);
       }
     } else if (iequals(name, "upgrade")) {
-      out.info.upgradeH2c = out.info.upgradeH2c || listsToken(value, "h2c");
+      out.info.upgradeH2c =
+          out.info.upgradeH2c || listsToken(value, "h2c") || !validProtocolList(value);
     } else if (iequals(name, "content-length")) {
       if (++contentLengths > 1) {
         return fail(HeadError::DuplicateContentLength);

@@ -67,7 +67,7 @@ struct HeadInfo {
   bool absoluteForm = false;
   std::string authority;    // host[:port] of an absolute-form target
   std::string originTarget; // its path and query ("/" when empty)
-  bool upgradeH2c = false;  // Upgrade lists h2c: never forwarded (it would open a blind tunnel)
+  bool upgradeH2c = false;  // Upgrade lists h2c or is not a protocol list: never forwarded
 };
 
 struct HeadCheck {
