@@ -292,12 +292,18 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
   }
   out.info.versionMinor = version[7] - '0';
   const std::string_view target = line.substr(t, p - t);
+  const std::string_view method = line.substr(0, t - 1);
+  if (target == "*" && method != "OPTIONS") {
+    // Asterisk-form belongs to OPTIONS alone; "PRI *" over HTTP/1.x is an HTTP/2 preface an
+    // HTTP/1 app may mistake for something else, and any other "X *" has no meaning.
+    return fail(HeadError::BadRequestLine);
+  }
   if (target.front() != '/' && target != "*") {
     if (target.find("://") != std::string_view::npos) {
       if (!parseAbsoluteForm(target, out.info)) {
         return fail(HeadError::BadAbsoluteForm);
       }
-    } else if (line.substr(0, t - 1) != "CONNECT") { // authority-form: CONNECT only (answered 405)
+    } else if (method != "CONNECT") { // authority-form: CONNECT only (answered 405)
       // Neither origin-form, absolute-form nor "*" ("?x", "index.html"): an app would resolve it
       // its own way, so it is never forwarded.
       return fail(HeadError::BadRequestLine);

@@ -38,6 +38,9 @@ TEST(CheckRequestHead, AcceptsOrdinaryRequests) {
   EXPECT_TRUE(r.info.expectContinue);
   EXPECT_FALSE(r.info.expectOther);
   EXPECT_EQ(check("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"), HeadError::None);
+  // Asterisk-form is for OPTIONS only; "PRI *" over HTTP/1.x is not a request.
+  EXPECT_EQ(check("PRI * HTTP/1.0\r\n\r\n"), HeadError::BadRequestLine);
+  EXPECT_EQ(check("GET * HTTP/1.1\r\nHost: x\r\n\r\n"), HeadError::BadRequestLine);
   EXPECT_EQ(check("GET /caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\nX: \xc3\xa9\r\n\r\n"), HeadError::None);
 }
 
