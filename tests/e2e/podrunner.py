@@ -21,6 +21,17 @@ Images are not pulled: an image whose name contains "bulwark" runs this build's 
 into the pod's directory, found through PATH), any other image runs a stand-in the caller names
 (e.g. a small Python HTTP app) — the runner says so for each container.
 
+Once the pod runs, a container whose process exits is started again as the kubelet does
+(restartPolicy Always / OnFailure of the pod; native sidecars always): the first restart at once,
+then after the kubelet's back-off (10 s, doubling, at most 300 s; forgotten after 10 min). The
+restart follows the container's exit event; a kubelet with the generic PLEG notices an exit at its
+next relist (up to 1 s later). terminate() deletes the pod the kubelet's way: every container's
+preStop hook (sleep, exec, httpGet) at once, SIGTERM to each container when its hook is done, then
+SIGKILL at the end of terminationGracePeriodSeconds; with native sidecars the regular containers
+first, the sidecars only after every regular container has exited, in reverse order. Each
+container gets the open-file limit a container runtime gives (containerd on systemd: 1024 soft,
+524288 hard).
+
 Everything the pod starts has a parent-death signal and is ended by namespace (ip netns pids)
 before the namespaces are deleted, so nothing outlives the runner even when it is killed.
 
@@ -31,18 +42,18 @@ import base64
 import copy
 import ctypes
 import hashlib
-import http.client
 import itertools
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
@@ -292,6 +303,7 @@ class Webhook:
         self._log = open(self.log_path, "w")
         self.proc = spawn([binary, "--config", self.config_path], stdout=self._log,
                           stderr=self._log)
+        import ssl  # here, not at the top: a container's start imports this file
         self.ctx = ssl.create_default_context(cafile=self.cert)
         deadline = time.monotonic() + 15
         while True:
@@ -306,6 +318,7 @@ class Webhook:
             time.sleep(0.1)
 
     def _conn(self):
+        import http.client
         return http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=10)
 
     def get(self, path):
@@ -416,6 +429,11 @@ class PodRunner:
         self.init_output = {}    # init container name -> (rc, stdout, stderr)
         self.notes = []          # what this runner did differently from a kubelet
         self.started = False
+        self.restarts = []       # [{container, exit_code, exited_at, restarted_at}] (monotonic)
+        self._specs = {}         # container name -> its spec path (for restarts and hooks)
+        self._lock = threading.RLock()
+        self._ending = threading.Event()   # terminate() or stop(): no more restarts
+        self._watcher = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self):
@@ -447,12 +465,21 @@ class PodRunner:
             for c in sidecars + list(spec.get("containers") or []):
                 self._wait_ready(c)
             self.started = True
+            nofile = container_nofile()
+            if nofile[1] < CONTAINER_NOFILE[1]:
+                self.notes.append("open-file limit %d/%d (a container runtime gives %d/%d; raising "
+                                  "it needs CAP_SYS_RESOURCE)" % (nofile + CONTAINER_NOFILE))
+            self._watcher = threading.Thread(target=self._watch, name="restarts", daemon=True)
+            self._watcher.start()
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self):
+        self._ending.set()
+        if self._watcher is not None and self._watcher is not threading.current_thread():
+            self._watcher.join(10)
         for ns in (self.netns, self.clientns):
             self._kill_netns(ns)
         for p in self.procs.values():
@@ -662,12 +689,18 @@ class PodRunner:
         path, spec = self._container_spec(c)
         if not hasattr(self, "_files"):
             self._files = []
-        out = open(os.path.join(self.dir, "%s.stdout" % c["name"]), "w")
-        err = open(os.path.join(self.dir, "%s.stderr" % c["name"]), "w")
+        # appended to: a restarted container's earlier output stays (kubectl logs --previous)
+        out = open(os.path.join(self.dir, "%s.stdout" % c["name"]), "a")
+        err = open(os.path.join(self.dir, "%s.stderr" % c["name"]), "a")
+        for stale in (spec["identity_out"], spec["identity_out"] + ".done"):
+            if os.path.exists(stale):
+                os.unlink(stale)
         self._files += [out, err]
-        p = spawn(["ip", "netns", "exec", self.netns, sys.executable, os.path.abspath(__file__),
-                   "--exec-container", path], stdout=out, stderr=err)
+        # -S: no site packages (the standard library is all it needs; a restart is timed)
+        p = spawn(["ip", "netns", "exec", self.netns, sys.executable, "-S",
+                   os.path.abspath(__file__), "--exec-container", path], stdout=out, stderr=err)
         self.procs[c["name"]] = p
+        self._specs[c["name"]] = spec
         return p, spec
 
     def _read_identity(self, spec, timeout=10.0):
@@ -776,6 +809,161 @@ class PodRunner:
                         c["name"], p["containerPort"], self.ready_timeout))
                 time.sleep(0.1)
 
+    # -- restarts (the kubelet's restartPolicy and back-off) --------------------------------------
+    BACKOFF_INITIAL_S, BACKOFF_MAX_S, BACKOFF_RESET_S = 10.0, 300.0, 600.0
+
+    def _restartable(self):
+        """{name: restart on exit code 0 too} for the containers the kubelet restarts."""
+        spec = self.pod["spec"]
+        policy = spec.get("restartPolicy", "Always")
+        out = {c["name"]: True for c in spec.get("initContainers") or []
+               if c.get("restartPolicy") == "Always"}
+        if policy in ("Always", "OnFailure"):
+            for c in spec.get("containers") or []:
+                out[c["name"]] = policy == "Always"
+        return out
+
+    def _backoff(self, name, now):
+        """Seconds the kubelet waits before this restart: none for the first, then 10 s doubling
+        up to 300 s; forgotten when the last restart is more than 10 minutes old."""
+        mine = [r for r in self.restarts if r["container"] == name and r.get("restarted_at")]
+        if not mine or now - mine[-1]["restarted_at"] > self.BACKOFF_RESET_S:
+            return 0.0
+        recent = 0
+        for r in reversed(mine):
+            if now - r["restarted_at"] > self.BACKOFF_RESET_S:
+                break
+            recent += 1
+        return min(self.BACKOFF_INITIAL_S * 2 ** (recent - 1), self.BACKOFF_MAX_S)
+
+    def _watch(self):
+        """Runs while the pod runs: restarts what exits, as the kubelet does."""
+        restartable = self._restartable()
+        pending = {}  # name -> (restart at, record)
+        while not self._ending.is_set():
+            now = time.monotonic()
+            with self._lock:
+                for name, always in restartable.items():
+                    p = self.procs.get(name)
+                    if p is None or name in pending or p.poll() is None:
+                        continue
+                    rc = p.returncode
+                    rec = {"container": name, "exit_code": rc, "exited_at": now,
+                           "restarted_at": None}
+                    self.restarts.append(rec)
+                    if rc == 0 and not always:
+                        continue
+                    wait = self._backoff(name, now)
+                    self.log("container %s exited (%s); restarting %s" % (
+                        name, ("signal %d" % -rc) if rc < 0 else "code %d" % rc,
+                        "now" if not wait else "after the back-off, %.0f s" % wait))
+                    pending[name] = (now + wait, rec)
+                for name, (when, rec) in list(pending.items()):
+                    if now < when or self._ending.is_set():
+                        continue
+                    del pending[name]
+                    try:
+                        _, spec = self._launch(self.container(name))
+                    except (OSError, PodFailed) as e:
+                        self.log("container %s: restart failed: %s" % (name, e))
+                        continue
+                    rec["restarted_at"] = time.monotonic()
+                    self._read_identity(spec)
+            self._ending.wait(0.005)
+
+    def restart_count(self, name):
+        return sum(1 for r in self.restarts if r["container"] == name and r["restarted_at"])
+
+    # -- termination (the kubelet's order on pod deletion) -------------------------------------
+    def terminate(self, grace=None):
+        """Deletes the pod as the kubelet would and returns the timeline
+        [(seconds since the deletion, container, what)]: every container's preStop hook starts
+        at once; a container gets SIGTERM when its hook is done (native sidecars: and only once
+        every regular container and every sidecar after it has exited); SIGKILL when
+        terminationGracePeriodSeconds (counted from the deletion, hooks included; at least 2 s
+        left for SIGTERM) has passed. Nothing is restarted meanwhile. The namespaces stay until
+        stop()."""
+        spec = self.pod["spec"]
+        grace = spec.get("terminationGracePeriodSeconds", 30) if grace is None else grace
+        self._ending.set()
+        if self._watcher is not None:
+            self._watcher.join(10)
+        t0 = time.monotonic()
+        deadline = t0 + grace
+        timeline = []
+        tl_lock = threading.Lock()
+
+        def note(name, what):
+            with tl_lock:
+                timeline.append((round(time.monotonic() - t0, 3), name, what))
+                self.log("  t=%.2fs %s: %s" % (timeline[-1][0], name, what))
+
+        regular = [c["name"] for c in spec.get("containers") or []]
+        sidecars = [c["name"] for c in spec.get("initContainers") or []
+                    if c.get("restartPolicy") == "Always"]
+
+        def exited(name):
+            p = self.procs.get(name)
+            return p is None or p.poll() is not None
+
+        def end(name, wait_for):
+            c, p = self.container(name), self.procs.get(name)
+            if p is None or p.poll() is not None:
+                return
+            hook = (c.get("lifecycle") or {}).get("preStop")
+            if hook:
+                note(name, "preStop %s" % ",".join(sorted(hook)))
+                self._run_hook(c, hook, deadline)
+                note(name, "preStop done")
+            while wait_for and not all(exited(n) for n in wait_for) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.005)
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                note(name, "SIGTERM")
+            try:
+                p.wait(max(deadline - time.monotonic(), 2.0))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                note(name, "SIGKILL (grace period over)")
+                return
+            rc = p.returncode
+            note(name, "exited %s" % (("signal %d" % -rc) if rc < 0 else "code %d" % rc))
+
+        threads = []
+        for name in regular:
+            threads.append(threading.Thread(target=end, args=(name, [])))
+        for i, name in enumerate(sidecars):
+            threads.append(threading.Thread(target=end, args=(name, regular + sidecars[i + 1:])))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return timeline
+
+    def _run_hook(self, c, hook, deadline):
+        left = max(deadline - time.monotonic(), 0.0)
+        if "sleep" in hook:
+            time.sleep(min(float(hook["sleep"].get("seconds", 0)), left))
+        elif "exec" in hook:
+            # inside the container: its mount namespace, identity and environment
+            spec, p = self._specs.get(c["name"]), self.procs.get(c["name"])
+            cmd = ["nsenter", "--target", str(p.pid), "--mount", "--net"] + spec["setpriv"] + \
+                list(hook["exec"].get("command") or [])
+            try:
+                subprocess.run(cmd, env=spec["env"], capture_output=True, timeout=left or 0.01)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        elif "httpGet" in hook:
+            g = hook["httpGet"]
+            url = "%s://%s:%d%s" % (g.get("scheme", "HTTP").lower(), g.get("host") or self.ip,
+                                    self._port(c, g.get("port")), g.get("path", "/"))
+            self.client(["curl", "-s", "-k", "-o", "/dev/null", "-m", "%.1f" % max(left, 0.1),
+                         url], check=False, timeout=left + 5)
+        else:
+            self.notes.append("container %s: preStop %s not run" % (c["name"], list(hook)))
+
     # -- for the caller --------------------------------------------------------------------------
     def rerun_init(self, name):
         """Runs an init container again, as after a pod sandbox restart (PodFailed if it fails)."""
@@ -834,6 +1022,23 @@ def _expand(s, env):
 
 
 # -- inside the pod: one container's process -----------------------------------------------------
+CONTAINER_NOFILE = (1024, 524288)
+
+
+def container_nofile():
+    """(soft, hard) RLIMIT_NOFILE for a container: the runtime's, or as close as this process may
+    go (raising the hard limit needs CAP_SYS_RESOURCE)."""
+    with open("/proc/sys/fs/nr_open") as f:
+        hard = min(CONTAINER_NOFILE[1], int(f.read()))
+    cur_soft, cur_hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard > cur_hard:
+        with open("/proc/self/status") as f:
+            eff = [int(line.split()[1], 16) for line in f if line.startswith("CapEff:")]
+        if not (eff and eff[0] & (1 << 24)):  # CAP_SYS_RESOURCE
+            hard = cur_hard
+    return min(CONTAINER_NOFILE[0], hard), hard
+
+
 def exec_container(spec_path):
     """Runs in the pod's namespace (ip netns exec gives it a private mount namespace): mounts
     the volumes, makes / read-only when asked, records the identity setpriv gives, then becomes
@@ -878,6 +1083,9 @@ def exec_container(spec_path):
         for anc in overlays:
             sh("mount", "-o", "remount,ro", anc)
     os.chdir(spec["cwd"])
+    # the open-file limit a container runtime gives (containerd on systemd 240+: 1024 / 524288);
+    # without CAP_SYS_RESOURCE the runner's own hard limit is the most there is
+    resource.setrlimit(resource.RLIMIT_NOFILE, container_nofile())
     with open(spec["identity_out"], "w") as ident:
         r = subprocess.run(spec["setpriv"] + ["cat", "/proc/self/status"], capture_output=True,
                            text=True, env=spec["env"])
