@@ -336,6 +336,67 @@ class TerminationTest(ScenarioCase):
         self.assertGreater(t_app_exit, t_exit, "the app must outlive the window here")
 
 
+class NativeSidecarTerminationTest(ScenarioCase):
+    """The same deletion with the proxy injected as a native sidecar (Kubernetes 1.29+): the
+    kubelet runs both preStop hooks at once but sends the sidecar SIGTERM only after the app
+    has exited, so the proxy outlives the app. Clients for the app's preStop (3 s) are all
+    served; what clients see between the app's exit and the proxy's is printed."""
+
+    PRESTOP = 2
+    APP_PRESTOP = 3
+
+    def test_native_sidecar_deletion_order(self):
+        def edit(pod):
+            app = pod["spec"]["containers"][0]
+            app["lifecycle"] = {"preStop": {"sleep": {"seconds": self.APP_PRESTOP}}}
+        r = self.injected("nftables", webhook_config={"injection": {
+            "kubernetes_version": "1.33", "prestop_seconds": self.PRESTOP,
+            "native_sidecar": True}}, edit=edit)
+        sidecars = [c["name"] for c in r.pod["spec"].get("initContainers") or []
+                    if c.get("restartPolicy") == "Always"]
+        self.assertIn("bulwark-proxy", sidecars)
+        start = time.monotonic() + 0.5
+        load = self.client_proc(r, ["requests", "--targets", self.targets(r), "--seconds",
+                                    repr(self.APP_PRESTOP - 0.3), "--threads", "4",
+                                    "--keepalive-threads", "1", "--interval", "3",
+                                    "--attack-every", "5", "--start-at", repr(start),
+                                    "--timeout", "3"])
+        after = self.client_proc(r, ["requests", "--targets", self.targets(r), "--seconds",
+                                     "1.0", "--threads", "2", "--interval", "20",
+                                     "--start-at", repr(start + self.APP_PRESTOP + 0.4),
+                                     "--timeout", "2"])
+        time.sleep(max(0.0, start - time.monotonic()))
+        timeline = r.terminate()
+        rows = self.finish(load, 30)["requests"]
+        gap_rows = self.finish(after, 30)["requests"]
+
+        def when(name, what):
+            t = [t for t, n, w in timeline if n == name and w.startswith(what)]
+            return t[0] if t else None
+        app_exit = when("shop", "exited")
+        proxy_hook = when("bulwark-proxy", "preStop done")
+        proxy_term = when("bulwark-proxy", "SIGTERM")
+        proxy_exit = when("bulwark-proxy", "exited")
+        ok, wrong, bypass, failed = judge_served(rows)
+        seen = collections.Counter(str(x[5]) if x[4] == "ok" else x[4] for x in gap_rows)
+        order = None not in (app_exit, proxy_term, proxy_exit, proxy_hook) and \
+            proxy_hook < app_exit <= proxy_term < proxy_exit
+        record("native sidecar: deleted under load -> failed requests, order", not failed
+               and not wrong and not bypass and order,
+               "%d of %d; proxy preStop done %.2f s, app exit %.2f s, proxy SIGTERM %.2f s, "
+               "exit %.2f s" % (sum(failed.values()) + len(wrong), len(rows), proxy_hook or -1,
+                                app_exit or -1, proxy_term or -1, proxy_exit or -1))
+        record("native sidecar: app gone, proxy draining -> clients see", True,
+               ", ".join("%d %s" % (n, k) for k, n in sorted(seen.items())) or "-")
+        self.assertTrue(order, timeline)
+        self.assertEqual(dict(failed), {})
+        self.assertEqual(wrong, [])
+        self.assertEqual(bypass, [])
+        self.assertGreater(len(rows), 50)
+        self.assertIn(("bulwark-proxy", "exited code 0"),
+                      [(n, w) for _, n, w in timeline if n == "bulwark-proxy"])
+
+
 def nginx_app(conf_dir, run_dir):
     """The app as nginx (the proxy, not the app, is what is measured), configured from a
     ConfigMap volume, writing only to an emptyDir."""
