@@ -37,7 +37,6 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import podrunner  # noqa: E402
 import test_pod_demo  # noqa: E402
-from podrunner import CLIENT_V4, CLIENT_V6  # noqa: E402
 from test_pod_demo import PodCase, record  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -304,11 +303,10 @@ class TerminationTest(ScenarioCase):
         late_ok, _, late_bypass, late_failed = judge_served(late_rows)
         peers = self.app_peers(r)
         foreign = {a: n for a, n in peers.items() if a not in PROXY_SOURCE}
-        fresh = sum(1 for x in rows if True)
         record("%s: pod deleted under load (preStop %d s + drain) -> failed requests"
                % (capture, self.PRESTOP), not failed and not wrong and not bypass,
                "%d of %d (%d served in the drain window while /readyz 503; SIGTERM at %.2f s, "
-               "proxy exit 0 at %.2f s)" % (sum(failed.values()) + len(wrong), fresh,
+               "proxy exit 0 at %.2f s)" % (sum(failed.values()) + len(wrong), len(rows),
                                             len(in_drain), t_term, t_exit))
         record("%s: after the drain window -> refused, never the app directly" % capture,
                not late_ok and not late_bypass and set(late_failed) <= {"refused"}
