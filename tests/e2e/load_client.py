@@ -8,8 +8,9 @@ network namespace. Standard library only; every loop is bounded in time and stop
       that keep one connection open and reuse it until the server answers `Connection: close`;
       targets alternate per request (IPv4 and IPv6). Every --attack-every-th request is an
       attack (`/etc/passwd`). From --start-at (CLOCK_MONOTONIC, shared by every process of the
-      machine; or a line on stdin with --start-from-stdin) for S seconds. Prints one JSON object: a list of requests, each
-      [start, end, kind, target, outcome, status, proxied] with outcome "ok" (a complete HTTP
+      machine; or a line on stdin with --start-from-stdin) for S seconds. Prints one JSON
+      object: a list of requests, each [start, end, kind, target, outcome, status, proxied]
+      with outcome "ok" (a complete HTTP
       response) or what happened instead: refused, reset, closed (no response), timeout, or an
       errno name; proxied: the response carries the proxy's X-Request-Id.
 
@@ -20,7 +21,8 @@ network namespace. Standard library only; every loop is bounded in time and stop
 
   load_client.py upload --target H:P --bytes N [--path P] [--timeout S]
       POSTs N bytes of pseudo-random data (seeded: the same bytes each run; Content-Length,
-      application/octet-stream), hashing what it sends (SHA-256); prints {sent, sha256, status, response (the app's JSON), seconds}.
+      application/octet-stream), hashing what it sends (SHA-256); prints {sent, sha256,
+      status, response (the app's JSON), outcome, seconds}.
 """
 
 import argparse
