@@ -85,6 +85,18 @@ class ScenarioCase(PodCase):
             self.assertEqual(f.read().strip(), "bulwark-proxy", "the container's process")
         return r
 
+    def capture_modes(self):
+        """The capture modes the webhook injects: nftables, iptables, and ebpf once it offers
+        it (a pod asking for ebpf is then not given another mode)."""
+        modes = ["nftables", "iptables"]
+        wh = self.webhook()
+        _, patched, _ = wh.review(self.pod(annotations={
+            "sidecar.bulwark.dev/capture-mode": "ebpf"}))
+        status = json.loads(patched["metadata"]["annotations"]["sidecar.bulwark.dev/status"])
+        if status.get("capture") == "ebpf":
+            modes.append("ebpf")
+        return modes
+
     def client_proc(self, r, args, stdin=False):
         return subprocess.Popen(["ip", "netns", "exec", r.clientns, sys.executable, LOAD] + args,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -151,7 +163,7 @@ class KillRestartTest(ScenarioCase):
     KILL_AFTER = 1.0
 
     def test_proxy_sigkill_under_load(self):
-        for capture in ("nftables", "iptables"):
+        for capture in self.capture_modes():
             with self.subTest(capture=capture):
                 self.kill_once(capture)
 
@@ -231,7 +243,7 @@ class TerminationTest(ScenarioCase):
     APP_PRESTOP = 6
 
     def test_sigterm_under_load_zero_failures(self):
-        for capture in ("nftables", "iptables"):
+        for capture in self.capture_modes():
             with self.subTest(capture=capture):
                 self.delete_once(capture)
 
