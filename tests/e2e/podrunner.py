@@ -902,11 +902,15 @@ class PodRunner:
         sidecars = [c["name"] for c in spec.get("initContainers") or []
                     if c.get("restartPolicy") == "Always"]
 
-        def exited(name):
-            p = self.procs.get(name)
-            return p is None or p.poll() is not None
+        done = {n: threading.Event() for n in regular + sidecars}
 
         def end(name, wait_for):
+            try:
+                end_one(name, wait_for)
+            finally:
+                done[name].set()
+
+        def end_one(name, wait_for):
             c, p = self.container(name), self.procs.get(name)
             if p is None or p.poll() is not None:
                 return
@@ -915,7 +919,7 @@ class PodRunner:
                 note(name, "preStop %s" % ",".join(sorted(hook)))
                 self._run_hook(c, hook, deadline)
                 note(name, "preStop done")
-            while wait_for and not all(exited(n) for n in wait_for) and \
+            while wait_for and not all(done[n].is_set() for n in wait_for) and \
                     time.monotonic() < deadline:
                 time.sleep(0.005)
             if p.poll() is None:
