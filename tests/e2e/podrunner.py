@@ -829,12 +829,13 @@ class PodRunner:
         mine = [r for r in self.restarts if r["container"] == name and r.get("restarted_at")]
         if not mine or now - mine[-1]["restarted_at"] > self.BACKOFF_RESET_S:
             return 0.0
-        recent = 0
+        # the restarts in a row, each within 10 minutes of the next
+        recent, later = 0, now
         for r in reversed(mine):
-            if now - r["restarted_at"] > self.BACKOFF_RESET_S:
+            if later - r["restarted_at"] > self.BACKOFF_RESET_S:
                 break
-            recent += 1
-        return min(self.BACKOFF_INITIAL_S * 2 ** (recent - 1), self.BACKOFF_MAX_S)
+            recent, later = recent + 1, r["restarted_at"]
+        return min(self.BACKOFF_INITIAL_S * 2 ** min(recent - 1, 16), self.BACKOFF_MAX_S)
 
     def _watch(self):
         """Runs while the pod runs: restarts what exits, as the kubelet does."""

@@ -681,5 +681,46 @@ class UploadTest(ScenarioCase):
         self.assertEqual((res.get("response") or {}).get("bytes"), size)
 
 
+class RunnerModelTest(unittest.TestCase):
+    """The runner's kubelet rules that need no pod: which containers are restarted, and the
+    back-off between restarts."""
+
+    def runner(self, policy=None, native=False):
+        spec = {"containers": [{"name": "app"}, {"name": "bulwark-proxy"}]}
+        if native:
+            spec["initContainers"] = [{"name": "bulwark-init"},
+                                      {"name": "bulwark-proxy", "restartPolicy": "Always"}]
+            spec["containers"] = [{"name": "app"}]
+        if policy:
+            spec["restartPolicy"] = policy
+        return podrunner.PodRunner({"metadata": {"name": "p"}, "spec": spec}, "/nonexistent",
+                                   podrunner.demo_standin, log=lambda s: None)
+
+    def test_restart_policies(self):
+        self.assertEqual(self.runner()._restartable(), {"app": True, "bulwark-proxy": True})
+        self.assertEqual(self.runner("OnFailure")._restartable(),
+                         {"app": False, "bulwark-proxy": False})
+        self.assertEqual(self.runner("Never")._restartable(), {})
+        # a native sidecar is restarted whatever the pod's policy; a plain init container never
+        self.assertEqual(self.runner("Never", native=True)._restartable(),
+                         {"bulwark-proxy": True})
+
+    def test_backoff(self):
+        r = self.runner()
+        now = 1000.0
+        waits = []
+        for _ in range(8):
+            w = r._backoff("app", now)
+            waits.append(w)
+            now += w
+            r.restarts.append({"container": "app", "exit_code": 1, "exited_at": now,
+                               "restarted_at": now})
+            now += 1
+        self.assertEqual(waits, [0, 10, 20, 40, 80, 160, 300, 300])
+        self.assertEqual(r._backoff("bulwark-proxy", now), 0)  # per container
+        self.assertEqual(r._backoff("app", now + 601), 0)  # forgotten after 10 minutes
+        self.assertEqual(r.restart_count("app"), 8)
+
+
 if __name__ == "__main__":
     unittest.main()
