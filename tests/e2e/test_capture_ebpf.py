@@ -471,7 +471,8 @@ class EbpfPodTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.work, True)
 
     def inject(self, config, annotations):
-        wh = podrunner.Webhook(os.path.join(self.bin, "bulwark-webhook"), self.work, config)
+        wh = podrunner.Webhook(os.path.join(self.bin, "bulwark-webhook"), self.work,
+                               {"injection": config})
         self.addCleanup(wh.stop)
         dep = [o for o in podrunner.load_objects(EXAMPLE) if o["kind"] == "Deployment"][0]
         pod = podrunner.pod_from_deployment(dep)

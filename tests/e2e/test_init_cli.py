@@ -38,6 +38,7 @@ class InitCliTest(unittest.TestCase):
         for word in ("plan|apply|verify|cleanup", "--mode", "--app-port", "--fail-open",
                      "Exit status"):
             self.assertIn(word, r.stdout)
+        self.assertNotIn("nfqueue", r.stdout)  # offered only by builds that have it (none yet)
         r = self.run_init("--version")
         self.assertEqual(r.returncode, 0)
         self.assertRegex(r.stdout, r"^bulwark-init \d+\.\d+\.\d+")
