@@ -23,7 +23,8 @@ usage() {
 Usage: sudo ./scripts/demo.sh [options]
 
   --capture MODE     auto (default) | nftables | iptables | none (capture off: clients use the
-                     container port 'proxy') | ebpf (only when this build's bulwark-init has it)
+                     container port 'proxy') | ebpf (sk_lookup, no NAT: adds the bulwark-hold
+                     sidecar; only when this build's bulwark-init has the BPF program)
   --mode LIST        filter modes to show, in order (default monitoring,block; also off,
                      safe_blocking)
   --schema single    the injection schema (split needs bulwark-helper, not in the image yet)

@@ -1,8 +1,11 @@
+#include <linux/capability.h>
+
 #include <algorithm>
 #include <optional>
 #include <thread>
 
 #include "bulwark/capture/apply.h"
+#include "bulwark/capture/probe.h"
 
 namespace bulwark::capture {
 namespace {
@@ -252,6 +255,19 @@ public:
   }
 
 private:
+  // iptables-legacy talks to the kernel through a raw socket: without CAP_NET_RAW it only says
+  // "Permission denied (you must be root)" or "unable to initialize table". Name the capability.
+  tl::unexpected<Error> toolFailed(const std::string& what, const CommandResult& res) const {
+    std::string msg = what + " exited " + std::to_string(res.exitCode) + ": " + firstLine(res.err);
+    if (backend_ == IptablesBackend::Legacy && !hasEffectiveCap(CAP_NET_RAW)) {
+      return BW_ERR(errnoCode(EPERM),
+                    msg + "; iptables-legacy needs CAP_NET_RAW (a raw socket), which this "
+                          "process lacks: grant NET_RAW to the init container, or use --mode "
+                          "nftables (NET_ADMIN only)");
+    }
+    return BW_ERR(std::make_error_code(std::errc::io_error), msg);
+  }
+
   Result<SavedState> save(Family f) {
     const std::string tool = iptablesTool(backend_, f, "save");
     auto res = runner_.run({tool, "-t", std::string(kIptablesTable)}, {});
@@ -259,9 +275,7 @@ private:
       return tl::unexpected(std::move(res.error()).wrap(std::string(familyName(f))));
     }
     if (res->exitCode != 0) {
-      return BW_ERR(std::make_error_code(std::errc::io_error),
-                    tool + " -t nat exited " + std::to_string(res->exitCode) + ": " +
-                        firstLine(res->err));
+      return toolFailed(tool + " -t nat", *res);
     }
     return parseSave(res->out);
   }
@@ -273,9 +287,7 @@ private:
       return tl::unexpected(res.error());
     }
     if (res->exitCode != 0) {
-      return BW_ERR(std::make_error_code(std::errc::io_error),
-                    tool + " --noflush exited " + std::to_string(res->exitCode) + ": " +
-                        firstLine(res->err));
+      return toolFailed(tool + " --noflush", *res);
     }
     return {};
   }

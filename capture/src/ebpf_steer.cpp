@@ -12,6 +12,8 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include "bulwark/capture/ebpf.h"
 #include "bulwark/common/log.h"
@@ -40,6 +42,49 @@ bool hasCap(unsigned cap) {
     return false;
   }
   return (data[cap / 32].effective & (1u << (cap % 32))) != 0;
+}
+
+// The "Seccomp:" field of /proc/self/status: 0 none, 1 strict, 2 filter; -1 unknown.
+int seccompMode() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Seccomp:", 0) == 0) {
+      const auto pos = line.find_first_of("0123456789");
+      return pos == std::string::npos ? -1 : line[pos] - '0';
+    }
+  }
+  return -1;
+}
+
+// Whether the bpf() system call itself is reachable: an unknown command reaches the kernel's
+// dispatcher (EINVAL) unless something in front of it refuses the call. With CAP_BPF effective
+// that something is a seccomp filter (a runtime profile without bpf()) or a security module.
+// Returns the errno of the refusal, 0 when the call got through.
+int bpfSyscallRefused() {
+#ifdef SYS_bpf
+  errno = 0;
+  const long r = ::syscall(SYS_bpf, 0x7fffffff, nullptr, 0);
+  const int e = errno;
+  return r < 0 && (e == EPERM || e == EACCES || e == ENOSYS) ? e : 0;
+#else
+  return 0;
+#endif
+}
+
+[[maybe_unused]] std::string bpfRefusedWhy(int e) {
+  const std::string err = std::strerror(e);
+  if (seccompMode() == 2) {
+    return "the bpf() system call is refused (" + err +
+           ") although CAP_BPF and CAP_NET_ADMIN are effective: a seccomp filter is active "
+           "(Seccomp: 2 in /proc/self/status). The runtime's RuntimeDefault profile must allow "
+           "bpf() for CAP_BPF (containerd 1.7 and late 1.6 releases, Docker 23 do; older "
+           "profiles only for CAP_SYS_ADMIN): update the runtime or give bulwark-hold a "
+           "Localhost seccomp profile that allows bpf()";
+  }
+  return "the bpf() system call is refused (" + err +
+         ") although CAP_BPF and CAP_NET_ADMIN are effective and no seccomp filter is active: "
+         "a security module (AppArmor, SELinux) or the kernel configuration denies it";
 }
 
 #ifndef CAP_BPF
@@ -484,6 +529,8 @@ Result<std::vector<uint32_t>> queryNetnsSkLookup(int netnsFd) {
   return std::vector<uint32_t>(ids, ids + std::min<__u32>(count, 64));
 }
 
+bool ebpfInBuild() { return true; }
+
 EbpfFeatures probeEbpf() {
   installPrint();
   EbpfFeatures f;
@@ -502,6 +549,11 @@ EbpfFeatures probeEbpf() {
     const auto why = std::make_error_code(std::errc::operation_not_permitted);
     f.progType = BW_ERR(why, "sk_lookup program type not probed (capabilities missing)");
     f.skAssign = BW_ERR(why, "bpf_sk_assign not probed (capabilities missing)");
+    return f;
+  }
+  if (const int e = bpfSyscallRefused(); e != 0) {
+    f.progType = BW_ERR(errnoCode(e), bpfRefusedWhy(e));
+    f.skAssign = BW_ERR(errnoCode(e), "bpf_sk_assign not probed (bpf() refused)");
     return f;
   }
   const int t = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_LOOKUP, nullptr);
@@ -534,10 +586,14 @@ Result<std::vector<uint32_t>> queryNetnsSkLookup(int) {
   return BW_ERR(std::make_error_code(std::errc::not_supported), "ebpf: not in this build");
 }
 
+bool ebpfInBuild() { return false; }
+
 EbpfFeatures probeEbpf() {
   EbpfFeatures f;
   f.built = false;
   (void)hasCap;
+  (void)seccompMode;
+  (void)bpfSyscallRefused;
   return f;
 }
 

@@ -46,18 +46,30 @@ Result<Mode> parseMode(std::string_view text) {
       return mode;
     }
   }
-  return BW_INVALID("unknown capture mode '" + std::string(text) +
-                    "' (auto|ebpf|nftables|iptables|nfqueue|none)");
+  return BW_INVALID("unknown capture mode '" + std::string(text) + "' (" + modeChoices() + ")");
 }
 
-bool hasCapNetAdmin() {
+std::string modeChoices() {
+  std::string out;
+  for (const auto& [mode, name] : kModes) {
+    if (mode == Mode::Nfqueue || (mode == Mode::Ebpf && !ebpfInBuild())) {
+      continue; // not in this build: never offered (still parsed, for a clear error)
+    }
+    out += (out.empty() ? "" : "|") + std::string(name);
+  }
+  return out;
+}
+
+bool hasEffectiveCap(unsigned cap) {
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};
-  if (::syscall(SYS_capget, &hdr, data) != 0) {
+  if (cap >= 64 || ::syscall(SYS_capget, &hdr, data) != 0) {
     return false;
   }
-  return (data[CAP_NET_ADMIN / 32].effective & (1u << (CAP_NET_ADMIN % 32))) != 0;
+  return (data[cap / 32].effective & (1u << (cap % 32))) != 0;
 }
+
+bool hasCapNetAdmin() { return hasEffectiveCap(CAP_NET_ADMIN); }
 
 std::string noCaptureHint() {
   return "grant NET_ADMIN to the init container, or use --mode none and send clients to the "

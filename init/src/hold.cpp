@@ -280,7 +280,10 @@ int runHold(const Options& o, const capture::Plan& plan) {
   }
   if (auto miss = features.missing(); !miss.empty()) {
     const bool caps = features.built && (!features.capBpf || !features.capNetAdmin);
-    return failHold(Error(caps ? errnoCode(EPERM) : std::make_error_code(std::errc::not_supported),
+    const bool refused = features.built && !features.progType &&
+                         features.progType.error().code() == errnoCode(EPERM);
+    return failHold(Error(caps || refused ? errnoCode(EPERM)
+                                          : std::make_error_code(std::errc::not_supported),
                           "ebpf capture unavailable: " + miss +
                               (caps ? "; the holder needs CAP_BPF and CAP_NET_ADMIN" : "") +
                               "; or use --mode nftables|iptables"));

@@ -18,10 +18,15 @@ using capture::Mode;
 
 const log::Logger kLog("init");
 
-constexpr std::string_view kSynopsis =
-    "bulwark-init plan|apply|verify|cleanup|hold [--mode auto|ebpf|nftables|iptables|nfqueue|none]\n"
-    "                    [--app-port N|all]... [--proxy-port N] [--fail-open|--fail-closed] "
-    "[--json]";
+// The modes offered are the ones this build has (no nfqueue; ebpf and hold only with the BPF
+// program built in).
+std::string synopsis() {
+  const std::string modes = capture::modeChoices();
+  return "bulwark-init plan|apply|verify|cleanup" +
+         std::string(capture::ebpfInBuild() ? "|hold" : "") + " [--mode " + modes +
+         "]\n                    [--app-port N|all]... [--proxy-port N] "
+         "[--fail-open|--fail-closed] [--json]";
+}
 constexpr std::string_view kDescription =
     "Captures the pod's inbound TCP traffic to the application port(s) into the Bulwark proxy\n"
     "(REDIRECT to port 26001) with nftables (table inet bulwark) or iptables (chains BULWARK_*\n"
@@ -193,7 +198,7 @@ int cleanupAll(const Options& o, Backends& b, Output& out) {
 
 const std::vector<cli::OptionSpec>& initOptions() {
   static const std::vector<cli::OptionSpec> specs = {
-      {"mode", "MODE", "auto|ebpf|nftables|iptables|nfqueue|none (default auto)", false},
+      {"mode", "MODE", capture::modeChoices() + " (default auto)", false},
       {"app-port", "N|all", "application port to capture (repeatable; default 80); 'all' = every "
                             "port except --exclude-port",
        true},
@@ -366,8 +371,9 @@ Result<Options> loadOptions(const cli::ParsedArgs& args) {
 
 int run(int argc, const char* const* argv) {
   cli::ParsedArgs args;
+  const std::string synopsisText = synopsis();
   if (auto done = cli::prologue({.name = "bulwark-init",
-                                 .synopsis = kSynopsis,
+                                 .synopsis = synopsisText,
                                  .description = kDescription,
                                  .options = initOptions(), .maxPositional = 1},
                                 argc, argv, args)) {
@@ -449,7 +455,9 @@ int run(int argc, const char* const* argv) {
   // probe (the init container then needs no capability at all).
   const bool holderOnly =
       o.mode == Mode::Ebpf && (o.command == Command::Apply || o.command == Command::Cleanup);
-  if (o.mode != Mode::None && !holderOnly) {
+  // ebpf never needs the netfilter probe (it runs the iptables tools): verify, the holder's
+  // startup probe, stays quick.
+  if (o.mode != Mode::None && o.mode != Mode::Ebpf) {
     probe = capture::probeEnvironment(*backends.netlink, *backends.runner, o.backend);
   }
   if (o.mode == Mode::Auto && probe.netAdmin) {

@@ -336,6 +336,11 @@ const cases = {
     const t = find(objs, "Pod");
     check(t && t.metadata.annotations["helm.sh/hook"] === "test" && /\/inject/.test(t.spec.containers[0].args[0]), w, "helm test pod posts an AdmissionReview");
   },
+  "ebpf"(objs, w, r) {
+    const inj = r.cfg.injection;
+    check(inj.capture_mode === "ebpf" && inj.ebpf_in_auto === true, w, "capture ebpf, ebpf in auto");
+    check(/^v?1\.(29|[3-9][0-9])/.test(inj.kubernetes_version), w, "rendered for a cluster with native sidecars");
+  },
   "native-nftables"(objs, w, r) {
     const inj = r.cfg.injection;
     check(inj.schema === "single" && inj.native_sidecar === true && inj.capture_mode === "nftables" && inj.strict === true, w, "single, native, nftables, strict");

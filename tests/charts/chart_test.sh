@@ -101,6 +101,16 @@ elif grep -q "needs Kubernetes 1.29" "$WORK/err"; then
 else
   bad "nativeSidecar on 1.28 refused for another reason: $(head -c 300 "$WORK/err")"
 fi
+for setting in config.captureMode=ebpf config.ebpfInAuto=true; do
+  if helm template bw "$CHART" -n bulwark-system --kube-version 1.28.5 \
+       --set "$setting" > /dev/null 2> "$WORK/err"; then
+    bad "$setting accepted for Kubernetes 1.28"
+  elif grep -q "need Kubernetes 1.29" "$WORK/err"; then
+    echo "ok   refused $setting on 1.28: $(grep -m1 -o 'need Kubernetes 1.29.*' "$WORK/err" | cut -c1-80)"
+  else
+    bad "$setting on 1.28 refused for another reason: $(head -c 300 "$WORK/err")"
+  fi
+done
 if helm template bw "$CHART" -n bulwark-system --kube-version 1.30.2 \
      --show-only templates/configmap.yaml | grep -q '"kubernetes_version": "v1.30.2"'; then
   echo "ok   the webhook configuration carries the cluster version (1.30.2)"

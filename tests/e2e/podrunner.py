@@ -9,7 +9,8 @@ Volumes are directories (emptyDir, configMap, secret), mounted at their mountPat
 private mount namespace per container (a missing mount point is made on an overlay over its
 nearest existing parent); readOnlyRootFilesystem makes / read-only there. Init containers run
 one after the other and must exit 0; then every container starts (native sidecars — init
-containers with restartPolicy Always — start in their turn and must pass their startup probe).
+containers with restartPolicy Always — start in their turn and must pass their startup probe;
+httpGet, tcpSocket and exec probes are run, exec inside the container with nsenter).
 Each container runs with exactly the identity its securityContext (merged over the pod's) asks
 for, set with setpriv: UID, GID, groups, and the capabilities = (runtime defaults − drop) ∪ add,
 as bounding, inheritable and ambient set (so a granted capability is effective for a non-root
@@ -428,6 +429,7 @@ class PodRunner:
         self.identity = {}       # container name -> {uid, gid, caps, nnp}
         self.init_output = {}    # init container name -> (rc, stdout, stderr)
         self.notes = []          # what this runner did differently from a kubelet
+        self.exec_probes = {}    # container name -> [(exit status, output)] of exec probes
         self.started = False
         self.restarts = []       # [{container, exit_code, exited_at, restarted_at}] (monotonic)
         self._specs = {}         # container name -> its spec path (for restarts and hooks)
@@ -755,8 +757,27 @@ class PodRunner:
         if "tcpSocket" in probe:
             return self._tcp_ok(self.ip, self._port(c, probe["tcpSocket"].get("port")),
                                 ns=self.clientns)
+        if "exec" in probe:
+            return self._exec_ok(c, probe)
         self.notes.append("container %s: probe %s not run" % (c["name"], list(probe)))
         return True
+
+    def _exec_ok(self, c, probe):
+        """An exec probe: the command inside the running container (its mount and network
+        namespaces, UID, capabilities and environment), like the kubelet's ExecSync."""
+        with open(os.path.join(self.dir, "container-%s.json" % c["name"])) as f:
+            spec = json.load(f)
+        pid = self.procs[c["name"]].pid
+        argv = ["nsenter", "-t", str(pid), "-m", "-n", "--"] + spec["setpriv"] + \
+            [_expand(a, spec["env"]) for a in probe["exec"].get("command") or []]
+        try:
+            res = subprocess.run(argv, capture_output=True, text=True, env=spec["env"],
+                                 timeout=probe.get("timeoutSeconds", 1))
+            rc, out = res.returncode, res.stdout + res.stderr
+        except subprocess.TimeoutExpired:
+            rc, out = -1, "timed out"
+        self.exec_probes.setdefault(c["name"], []).append((rc, out))
+        return rc == 0
 
     def _port(self, c, port):
         if isinstance(port, int) or (isinstance(port, str) and port.isdigit()):

@@ -38,6 +38,7 @@ class InitCliTest(unittest.TestCase):
         for word in ("plan|apply|verify|cleanup", "--mode", "--app-port", "--fail-open",
                      "Exit status"):
             self.assertIn(word, r.stdout)
+        self.assertNotIn("nfqueue", r.stdout)  # offered only by builds that have it (none yet)
         r = self.run_init("--version")
         self.assertEqual(r.returncode, 0)
         self.assertRegex(r.stdout, r"^bulwark-init \d+\.\d+\.\d+")
@@ -105,6 +106,25 @@ class InitCliTest(unittest.TestCase):
         r = self.run_init("apply", "--fail-open", "--log-level", "error", prefix=drop)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("capture NOT applied (fail-open)", r.stdout)
+
+    def test_iptables_legacy_without_net_raw_names_it(self):
+        if os.geteuid() != 0 or shutil.which("setpriv") is None or \
+                shutil.which("iptables-legacy-restore") is None:
+            if os.environ.get("CI") == "true":
+                self.fail("needs root, setpriv and iptables-legacy")
+            self.skipTest("needs root, setpriv and iptables-legacy")
+        ns = netns.Netns("pod")  # a fresh namespace: nothing of the host's is touched
+        self.addCleanup(ns.close)
+        keep = "-all,+net_admin"
+        r = self.run_init("apply", "--mode", "iptables", "--iptables-backend", "legacy",
+                          "--app-port", "8080", "--log-level", "warn",
+                          prefix=ns.cmd(["setpriv", "--inh-caps=" + keep,
+                                         "--ambient-caps=" + keep, "--bounding-set=" + keep]))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        lines = r.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertIn("CAP_NET_RAW", lines[0])
+        self.assertIn("--mode nftables", lines[0])
 
 
 if __name__ == "__main__":

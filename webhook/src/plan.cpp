@@ -751,16 +751,44 @@ void checkPorts(Ctx& c) {
   }
 }
 
-// Settings the image cannot run fall back (availability.h), each with a warning.
+bool versionAtLeast(const InjectConfig& cfg, int major, int minor) {
+  return cfg.kubeMajor > major || (cfg.kubeMajor == major && cfg.kubeMinor >= minor);
+}
+
+// A capture mode the cluster is too old for (availability.h); unknown version: allowed.
+bool clusterTooOld(const InjectConfig& cfg, const CaptureAvailability& a) {
+  return a.minKubeMinor > 0 && cfg.kubeMajor > 0 && !versionAtLeast(cfg, 1, a.minKubeMinor);
+}
+
+std::string clusterVersion(const InjectConfig& cfg) {
+  return std::to_string(cfg.kubeMajor) + "." + std::to_string(cfg.kubeMinor);
+}
+
+// Settings the image or the cluster cannot run fall back (availability.h), each with a warning.
 void checkAvailability(Ctx& c) {
-  if (!imageHasCaptureMode(c.plan.captureMode)) {
+  const CaptureAvailability* a = captureAvailability(c.plan.captureMode);
+  if (!a) {
     c.warn("capture mode " + std::string(captureModeName(c.plan.captureMode)) +
            " is not available in this image yet; using auto (nftables, else iptables)");
     c.plan.captureMode = CaptureMode::Auto;
+  } else if (clusterTooOld(c.cfg, *a)) {
+    c.warn("capture mode " + std::string(captureModeName(a->mode)) + " needs Kubernetes 1." +
+           std::to_string(a->minKubeMinor) + " or later (" + std::string(a->why) +
+           "; cluster " + clusterVersion(c.cfg) + "); using " +
+           std::string(captureModeName(a->fallback)) +
+           (a->fallback == CaptureMode::Auto ? " (nftables, else iptables)" : ""));
+    c.plan.captureMode = a->fallback;
   }
-  if (c.plan.ebpfInAuto && !imageHasCaptureMode(CaptureMode::Ebpf)) {
+  const CaptureAvailability* ebpf = captureAvailability(CaptureMode::Ebpf);
+  if (c.plan.ebpfInAuto && !ebpf) {
     c.warn("ebpf_in_auto is set but this image has no eBPF capture; auto uses nftables or "
            "iptables, no bulwark-hold container");
+    c.plan.ebpfInAuto = false;
+  } else if (c.plan.ebpfInAuto && clusterTooOld(c.cfg, *ebpf) &&
+             c.plan.captureMode == CaptureMode::Auto) {
+    c.warn("ebpf_in_auto needs Kubernetes 1." + std::to_string(ebpf->minKubeMinor) +
+           " or later (" + std::string(ebpf->why) + "; cluster " + clusterVersion(c.cfg) +
+           "); auto uses nftables or iptables, no bulwark-hold container");
     c.plan.ebpfInAuto = false;
   }
   if (!imageHasSchema(c.plan.schema)) {
@@ -814,10 +842,6 @@ void afterPhase(Ctx& c, int phase) {
   default:
     break;
   }
-}
-
-bool versionAtLeast(const InjectConfig& cfg, int major, int minor) {
-  return cfg.kubeMajor > major || (cfg.kubeMajor == major && cfg.kubeMinor >= minor);
 }
 
 // Kubelet httpGet probes of the app containers that hit a captured port pass the proxy.

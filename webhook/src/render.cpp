@@ -10,6 +10,10 @@ namespace bulwark::webhook {
 namespace detail {
 namespace {
 
+// bulwark-init hold's socket for the proxy's hand-off in the run directory (the capture
+// library's kSteerSocketName; the webhook does not link the capture library).
+constexpr std::string_view kSteerSocket = "steer.sock";
+
 // RFC 6901 escaping of one reference token.
 std::string pointerToken(std::string_view key) {
   std::string out;
@@ -36,10 +40,13 @@ json resourcesJson(const Resources& r) {
   return out;
 }
 
+// The init step's capabilities. In eBPF mode it only talks to bulwark-hold over the holder's
+// control socket (same UID, root), which does the privileged part: none. auto with eBPF allowed
+// probes eBPF itself before it asks the holder (CAP_BPF) and may fall back to netfilter.
 json capabilitiesFor(CaptureMode mode, bool ebpfInAuto) {
   switch (mode) {
   case CaptureMode::Ebpf:
-    return json::array({"BPF", "NET_ADMIN"});
+    return json::array();
   case CaptureMode::Nftables:
     return json::array({"NET_ADMIN"});
   case CaptureMode::Auto:
@@ -52,15 +59,20 @@ json capabilitiesFor(CaptureMode mode, bool ebpfInAuto) {
   return json::array({"NET_ADMIN", "NET_RAW"});
 }
 
-// Root without privilege escalation, only the capabilities the capture mode needs.
+// Root without privilege escalation, only the capabilities the capture mode needs (none: drop
+// ALL and add nothing).
 json rootCapSecurityContext(json caps) {
+  json capabilities = {{"drop", json::array({"ALL"})}};
+  if (!caps.empty()) {
+    capabilities["add"] = std::move(caps);
+  }
   return {{"runAsUser", 0},
           {"runAsGroup", 0},
           {"runAsNonRoot", false},
           {"privileged", false},
           {"allowPrivilegeEscalation", false},
           {"readOnlyRootFilesystem", true},
-          {"capabilities", {{"drop", json::array({"ALL"})}, {"add", std::move(caps)}}},
+          {"capabilities", std::move(capabilities)},
           {"seccompProfile", {{"type", "RuntimeDefault"}}}};
 }
 
@@ -183,14 +195,26 @@ template <class List> std::string joined(const List& items) {
   return out;
 }
 
-json initEnv(const InjectionPlan& plan) {
+// Environment of bulwark-init (apply) and bulwark-hold: the same plan, so the configuration
+// apply sends the holder is the one the holder attached with (nothing rewritten) and verify
+// compares against it. No BULWARK_POD_IP: the capture takes every local address, like the
+// netfilter rules (status.podIP alone would leave a dual-stack pod's IPv6 address uncaptured).
+json captureEnv(const InjectionPlan& plan, std::string_view mode, bool netfilter) {
   json env = json::array(
       {{{"name", "BULWARK_APP_PORT"},
         {"value", plan.allPorts ? std::string("all") : joined(plan.appPorts)}},
        {{"name", "BULWARK_PROXY_PORT"}, {"value", std::to_string(plan.proxyPort)}},
-       {{"name", "BULWARK_MODE"}, {"value", std::string(captureModeName(plan.captureMode))}},
-       // iptables takes its lock under /run, which is read-only here.
-       {{"name", "XTABLES_LOCKFILE"}, {"value", std::string(names::kRunDir) + "/xtables.lock"}}});
+       {{"name", "BULWARK_MODE"}, {"value", std::string(mode)}}});
+  if (plan.hold) {
+    // Fail-closed: no proxy socket (not started, restarting) refuses the connection instead of
+    // letting it reach the app unfiltered; an apply that fails keeps the pod from starting.
+    env.push_back({{"name", "BULWARK_FAIL_OPEN"}, {"value", "false"}});
+  }
+  if (netfilter) {
+    // iptables takes its lock under /run, which is read-only here.
+    env.push_back(
+        {{"name", "XTABLES_LOCKFILE"}, {"value", std::string(names::kRunDir) + "/xtables.lock"}});
+  }
   if (plan.allPorts && !plan.excludePorts.empty()) {
     env.push_back({{"name", "BULWARK_EXCLUDE_PORT"}, {"value", joined(plan.excludePorts)}});
   }
@@ -205,7 +229,8 @@ json initContainer(const InjectionPlan& plan, const json& runMount) {
           {"image", plan.initImage},
           {"imagePullPolicy", plan.imagePullPolicy},
           {"command", json::array({"bulwark-init", "apply"})},
-          {"env", initEnv(plan)},
+          {"env", captureEnv(plan, captureModeName(plan.captureMode),
+                             plan.captureMode != CaptureMode::Ebpf)},
           {"resources", resourcesJson(plan.initRes)},
           {"securityContext",
            rootCapSecurityContext(capabilitiesFor(plan.captureMode, plan.ebpfInAuto))},
@@ -213,18 +238,31 @@ json initContainer(const InjectionPlan& plan, const json& runMount) {
           {"terminationMessagePolicy", "FallbackToLogsOnError"}};
 }
 
+// bulwark-hold: loads and attaches the sk_lookup program, owns the link and the socket map,
+// takes the proxy's listening sockets over <run dir>/steer.sock. Always a native sidecar
+// (availability.h gates the cluster version): it must be up before bulwark-init applies and
+// stay up for the pod's life. CAP_BPF + CAP_NET_ADMIN as root (Kubernetes gives added
+// capabilities an effect only for UID 0), nothing else.
 json holdContainer(const InjectionPlan& plan, const json& runMount) {
+  const bool ebpf = plan.captureMode == CaptureMode::Ebpf;
   json hold = {{"name", names::kHoldContainerName},
                {"image", plan.initImage},
                {"imagePullPolicy", plan.imagePullPolicy},
                {"command", json::array({"bulwark-init", "hold"})},
-               {"env", initEnv(plan)},
+               {"env", captureEnv(plan, ebpf ? "ebpf" : "auto", false)},
                {"resources", resourcesJson(plan.initRes)},
                {"securityContext", rootCapSecurityContext(json::array({"BPF", "NET_ADMIN"}))},
                {"volumeMounts", json::array({runMount})},
-               {"terminationMessagePolicy", "FallbackToLogsOnError"}};
-  if (plan.native) {
-    hold["restartPolicy"] = "Always";
+               {"terminationMessagePolicy", "FallbackToLogsOnError"},
+               {"restartPolicy", "Always"}};
+  if (ebpf) {
+    // bulwark-init starts only once the program is attached with this plan. (auto has no
+    // probe: where eBPF is unavailable the holder idles and the init step uses netfilter.)
+    hold["startupProbe"] = {
+        {"exec", {{"command", json::array({"bulwark-init", "verify", "--mode", "ebpf"})}}},
+        {"periodSeconds", 1},
+        {"timeoutSeconds", 5},
+        {"failureThreshold", 30}};
   }
   return hold;
 }
@@ -264,14 +302,21 @@ json patchFor(const InjectionPlan& plan) {
 
   json initAdds = json::array(); // inserted at the front of initContainers, in this order
   json containerAdds = json::array();
+  if (plan.hold) {
+    initAdds.push_back(holdContainer(plan, runMount)); // before the init step it serves
+  }
   if (plan.capture) {
     initAdds.push_back(initContainer(plan, runMount));
   }
   auto& sidecarList = plan.native ? initAdds : containerAdds;
+  json proxyEnv = env;
   if (plan.hold) {
-    sidecarList.push_back(holdContainer(plan, runMount));
+    // eBPF capture: the proxy hands its listening sockets to bulwark-hold.
+    proxyEnv.push_back(
+        {{"name", "BULWARK_EBPF_HANDOFF"},
+         {"value", std::string(names::kRunDir) + "/" + std::string(kSteerSocket)}});
   }
-  sidecarList.push_back(proxyContainer(plan, env, runMount));
+  sidecarList.push_back(proxyContainer(plan, proxyEnv, runMount));
   if (plan.schema == Schema::Split) {
     sidecarList.push_back(helperContainer(plan, env, runMount));
   }

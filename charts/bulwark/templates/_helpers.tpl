@@ -98,6 +98,9 @@ app.kubernetes.io/component: controller
 {{- if and $c.nativeSidecar (semverCompare "<1.29-0" .Capabilities.KubeVersion.Version) -}}
 {{- fail (printf "config.nativeSidecar needs Kubernetes 1.29 or later (native sidecar containers); this cluster is %s" .Capabilities.KubeVersion.Version) -}}
 {{- end -}}
+{{- if and (or (eq $c.captureMode "ebpf") $c.ebpfInAuto) (semverCompare "<1.29-0" .Capabilities.KubeVersion.Version) -}}
+{{- fail (printf "config.captureMode ebpf and config.ebpfInAuto need Kubernetes 1.29 or later (the bulwark-hold holder is a native sidecar); this cluster is %s: use captureMode auto, nftables or iptables" .Capabilities.KubeVersion.Version) -}}
+{{- end -}}
 {{- $cfg := dict
   "listen" (printf "0.0.0.0:%d" (int .Values.controller.port))
   "tls_cert" "/etc/bulwark/tls/tls.crt"

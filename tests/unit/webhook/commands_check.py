@@ -87,6 +87,25 @@ def main():
                 if binary == "bulwark-proxy" and env in PROXY_ENV_ONLY:
                     continue
                 failures.append(f"{where}: {env} is not the environment form of a {binary} flag")
+            # exec probes run the image's commands too (bulwark-hold: bulwark-init verify).
+            for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+                pcmd = (c.get(kind) or {}).get("exec", {}).get("command") or []
+                if not pcmd:
+                    continue
+                ptext = help_of(pcmd[0])
+                if ptext is None:
+                    failures.append(f"{where}: {kind} runs {pcmd[0]}, not a built binary")
+                    continue
+                psyn = ptext.split("\n\n", 1)[0]
+                if len(pcmd) > 1 and not re.search(r"(^|[\s|])" + re.escape(pcmd[1]) +
+                                                   r"($|[\s|])", psyn):
+                    failures.append(f"{where}: {kind}: {pcmd[0]} offers no subcommand '{pcmd[1]}'")
+                for i, w in enumerate(pcmd[2:], 2):
+                    if w.startswith("--") and f"  {w} " not in ptext and f"[{w}" not in ptext:
+                        failures.append(f"{where}: {kind}: {pcmd[0]} has no flag {w}")
+                    if pcmd[i - 1] == "--mode" and not re.search(r"[\s|]" + re.escape(w) + r"[\s|\]]",
+                                                                 psyn):
+                        failures.append(f"{where}: {kind}: {pcmd[0]} offers no mode '{w}'")
             if binary == "bulwark-init" and len(cmd) > 1 and cmd[1] == "apply":
                 env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
                 for e in c.get("env", []):

@@ -141,6 +141,10 @@ const Case kCases[] = {
     {"pod-wallarm-annotations", "pod-wallarm-annotations", ""},
     {"pod-ebpf", "pod-ebpf", ""},
     {"pod-ebpf-native", "pod-ebpf", R"({"native_sidecar":true})"},
+    {"pod-ebpf-k8s-1.33", "pod-ebpf", R"({"kubernetes_version":"1.33"})"},
+    {"pod-ebpf-k8s-1.28", "pod-ebpf", R"({"kubernetes_version":"1.28"})"},
+    {"pod-ebpf-in-auto-k8s-1.30", "deployment-httpbin",
+     R"({"ebpf_in_auto":true,"kubernetes_version":"1.30"})"},
     {"pod-request-over-limit", "pod-request-over-limit", ""},
     {"pod-run-as-non-root", "pod-run-as-non-root", ""},
     {"pod-run-as-non-root-ebpf-in-auto", "pod-run-as-non-root", R"({"ebpf_in_auto":true})"},
@@ -192,6 +196,33 @@ void checkInvariants(const json& patched) {
         EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"], "/readyz");
       }
     }
+  }
+  // eBPF capture: bulwark-hold is a native sidecar before the init step it serves, with exactly
+  // CAP_BPF + CAP_NET_ADMIN; the proxy then hands its sockets to it.
+  const json init = spec.value("initContainers", json::array());
+  for (size_t i = 0; i < init.size(); ++i) {
+    if (init[i]["name"] != "bulwark-hold") {
+      continue;
+    }
+    EXPECT_EQ(init[i]["restartPolicy"], "Always");
+    EXPECT_EQ(init[i]["securityContext"]["capabilities"]["add"],
+              json::array({"BPF", "NET_ADMIN"}));
+    EXPECT_EQ(init[i]["securityContext"]["allowPrivilegeEscalation"], false);
+    EXPECT_TRUE(names.count("bulwark-init")) << "a holder without the init step";
+    for (size_t j = 0; j < i; ++j) {
+      EXPECT_NE(init[j]["name"], "bulwark-init") << "bulwark-init before bulwark-hold";
+    }
+    bool handoff = false;
+    for (const auto* key : {"initContainers", "containers"}) {
+      for (const auto& c : spec.value(key, json::array())) {
+        for (const auto& e : c["name"] == "bulwark-proxy" ? c.value("env", json::array())
+                                                          : json::array()) {
+          handoff = handoff || (e["name"] == "BULWARK_EBPF_HANDOFF" &&
+                                e["value"] == "/run/bulwark/steer.sock");
+        }
+      }
+    }
+    EXPECT_TRUE(handoff) << "the proxy does not hand its sockets to bulwark-hold";
   }
   std::set<std::string> volumes;
   for (const auto& v : spec.value("volumes", json::array())) {

@@ -150,27 +150,139 @@ TEST(Plan, EventLabelsAndParanoiaLevel) {
 }
 
 TEST(Availability, SettingsTheImageCannotRunFallBackWithAWarning) {
-  InjectConfig cfg;
-  cfg.ebpfInAuto = true;
-  const auto plan = planOf(pod({{"sidecar.bulwark.dev/capture-mode", "ebpf"},
-                                {"sidecar.wallarm.io/sidecar-injection-schema", "split"}}),
-                           cfg);
-  ASSERT_FALSE(imageHasCaptureMode(CaptureMode::Ebpf)); // flip with the eBPF capture's golden
+  const auto plan = planOf(pod({{"sidecar.wallarm.io/sidecar-injection-schema", "split"}}));
   ASSERT_FALSE(imageHasSchema(Schema::Split));
-  EXPECT_EQ(plan.captureMode, CaptureMode::Auto);
   EXPECT_EQ(plan.schema, Schema::Single);
-  EXPECT_FALSE(plan.hold);
-  EXPECT_FALSE(plan.ebpfInAuto);
-  EXPECT_FALSE(plan.invalid); // valid values, just not available: strict mode admits the pod
-  ASSERT_EQ(plan.warnings.size(), 3u);
-  EXPECT_NE(plan.warnings[0].find("capture mode ebpf is not available"), std::string::npos);
-  EXPECT_NE(plan.warnings[2].find("bulwark-helper"), std::string::npos);
-  const std::string patch = renderPatch(plan);
-  EXPECT_EQ(patch.find("bulwark-hold"), std::string::npos);
-  EXPECT_EQ(patch.find("bulwark-helper"), std::string::npos);
+  EXPECT_FALSE(plan.invalid); // a valid value, just not available: strict mode admits the pod
+  ASSERT_EQ(plan.warnings.size(), 1u);
+  EXPECT_NE(plan.warnings[0].find("bulwark-helper"), std::string::npos);
+  EXPECT_EQ(renderPatch(plan).find("bulwark-helper"), std::string::npos);
 }
 
-// The renderer still knows the contract of both, so enabling them is the one-line change in
+// The containers a patch adds, by list, in order.
+std::pair<std::vector<json>, std::vector<json>> added(const InjectionPlan& plan) {
+  std::vector<json> init, containers;
+  for (const auto& op : json::parse(renderPatch(plan))) {
+    const std::string path = op["path"];
+    const auto& v = op["value"];
+    if (path.starts_with("/spec/initContainers")) {
+      for (const auto& c : v.is_array() ? v : json::array({v})) {
+        init.push_back(c);
+      }
+    } else if (path.starts_with("/spec/containers")) {
+      containers.push_back(v);
+    }
+  }
+  return {init, containers};
+}
+
+std::string envOf(const json& c, std::string_view name) {
+  for (const auto& e : c.value("env", json::array())) {
+    if (e["name"] == name) {
+      return e.value("value", std::string("<valueFrom>"));
+    }
+  }
+  return "<unset>";
+}
+
+TEST(Availability, EbpfInjectsTheHolderAsANativeSidecarBeforeTheInitStep) {
+  InjectConfig cfg;
+  cfg.kubeMajor = 1;
+  cfg.kubeMinor = 29;
+  const auto plan = planOf(pod({{"sidecar.bulwark.dev/capture-mode", "ebpf"}}), cfg);
+  ASSERT_TRUE(imageHasCaptureMode(CaptureMode::Ebpf));
+  EXPECT_EQ(plan.captureMode, CaptureMode::Ebpf);
+  EXPECT_TRUE(plan.hold);
+  EXPECT_TRUE(plan.warnings.empty());
+  const auto [init, containers] = added(plan);
+  ASSERT_EQ(init.size(), 2u);
+  const json& hold = init[0];
+  EXPECT_EQ(hold["name"], "bulwark-hold");
+  EXPECT_EQ(hold["restartPolicy"], "Always"); // native even where the proxy is not
+  EXPECT_EQ(hold["command"], json::array({"bulwark-init", "hold"}));
+  EXPECT_EQ(hold["startupProbe"]["exec"]["command"],
+            json::array({"bulwark-init", "verify", "--mode", "ebpf"}));
+  EXPECT_EQ(hold["securityContext"]["capabilities"]["add"], json::array({"BPF", "NET_ADMIN"}));
+  EXPECT_EQ(hold["securityContext"]["runAsUser"], 0);
+  EXPECT_EQ(envOf(hold, "BULWARK_MODE"), "ebpf");
+  EXPECT_EQ(envOf(hold, "BULWARK_FAIL_OPEN"), "false");
+  EXPECT_EQ(envOf(hold, "BULWARK_APP_PORT"), "8080");
+  EXPECT_EQ(envOf(hold, "BULWARK_POD_IP"), "<unset>");
+  const json& initStep = init[1];
+  EXPECT_EQ(initStep["name"], "bulwark-init");
+  EXPECT_EQ(initStep["command"], json::array({"bulwark-init", "apply"}));
+  EXPECT_FALSE(initStep["securityContext"]["capabilities"].contains("add")); // the holder works
+  EXPECT_EQ(initStep["securityContext"]["runAsUser"], 0); // control.sock is the holder's (0600)
+  EXPECT_EQ(envOf(initStep, "XTABLES_LOCKFILE"), "<unset>");
+  for (const auto* name : {"BULWARK_MODE", "BULWARK_APP_PORT", "BULWARK_PROXY_PORT",
+                           "BULWARK_FAIL_OPEN"}) {
+    EXPECT_EQ(envOf(initStep, name), envOf(hold, name)) << name; // one plan for both
+  }
+  ASSERT_EQ(containers.size(), 1u);
+  EXPECT_EQ(envOf(containers[0], "BULWARK_EBPF_HANDOFF"), "/run/bulwark/steer.sock");
+  EXPECT_TRUE(containers[0]["securityContext"]["capabilities"]["drop"] == json::array({"ALL"}));
+}
+
+TEST(Availability, EbpfWithNativeSidecarsPutsTheProxyAfterTheInitStep) {
+  InjectConfig cfg;
+  cfg.nativeSidecar = true;
+  const auto plan = planOf(pod({{"sidecar.bulwark.dev/capture-mode", "ebpf"}}), cfg);
+  const auto [init, containers] = added(plan);
+  ASSERT_EQ(init.size(), 3u);
+  EXPECT_EQ(init[0]["name"], "bulwark-hold");
+  EXPECT_EQ(init[1]["name"], "bulwark-init");
+  EXPECT_EQ(init[2]["name"], "bulwark-proxy");
+  EXPECT_TRUE(containers.empty());
+}
+
+TEST(Availability, EbpfOnAClusterWithoutNativeSidecarsFallsBackToAuto) {
+  InjectConfig cfg;
+  cfg.kubeMajor = 1;
+  cfg.kubeMinor = 28;
+  cfg.ebpfInAuto = true;
+  const auto plan = planOf(pod({{"sidecar.bulwark.dev/capture-mode", "ebpf"}}), cfg);
+  EXPECT_EQ(plan.captureMode, CaptureMode::Auto);
+  EXPECT_FALSE(plan.hold);
+  EXPECT_FALSE(plan.ebpfInAuto);
+  EXPECT_FALSE(plan.invalid);
+  ASSERT_EQ(plan.warnings.size(), 2u);
+  EXPECT_NE(plan.warnings[0].find("capture mode ebpf needs Kubernetes 1.29 or later"),
+            std::string::npos)
+      << plan.warnings[0];
+  EXPECT_NE(plan.warnings[0].find("cluster 1.28"), std::string::npos);
+  EXPECT_NE(plan.warnings[1].find("ebpf_in_auto needs Kubernetes 1.29"), std::string::npos);
+  EXPECT_EQ(renderPatch(plan).find("bulwark-hold"), std::string::npos);
+  EXPECT_EQ(renderPatch(plan).find("BULWARK_EBPF_HANDOFF"), std::string::npos);
+}
+
+TEST(Availability, AutoWithEbpfAllowedAddsAnAutoHolderWithoutAStartupProbe) {
+  InjectConfig cfg;
+  cfg.ebpfInAuto = true;
+  cfg.kubeMajor = 1;
+  cfg.kubeMinor = 33;
+  const auto plan = planOf(pod(), cfg);
+  EXPECT_TRUE(plan.hold);
+  const auto [init, containers] = added(plan);
+  ASSERT_EQ(init.size(), 2u);
+  EXPECT_EQ(init[0]["name"], "bulwark-hold");
+  EXPECT_EQ(envOf(init[0], "BULWARK_MODE"), "auto");
+  EXPECT_FALSE(init[0].contains("startupProbe")); // an idle holder (no eBPF) must not block
+  EXPECT_EQ(envOf(init[1], "BULWARK_MODE"), "auto");
+  EXPECT_EQ(envOf(init[1], "XTABLES_LOCKFILE"), "/run/bulwark/xtables.lock");
+  EXPECT_EQ(init[1]["securityContext"]["capabilities"]["add"],
+            json::array({"BPF", "NET_ADMIN", "NET_RAW"}));
+  EXPECT_EQ(envOf(containers.at(0), "BULWARK_EBPF_HANDOFF"), "/run/bulwark/steer.sock");
+}
+
+TEST(Availability, CaptureOffMeansNoHolder) {
+  const auto plan = planOf(pod({{"sidecar.bulwark.dev/capture-mode", "ebpf"},
+                                {"sidecar.bulwark.dev/sidecar-injection-iptables-enable",
+                                 "false"}}));
+  EXPECT_FALSE(plan.hold);
+  EXPECT_EQ(renderPatch(plan).find("bulwark-hold"), std::string::npos);
+}
+
+// The renderer still knows the helper's contract, so enabling it is the one-line change in
 // availability.h.
 TEST(Availability, RendererKeepsTheHoldAndHelperContract) {
   auto plan = planOf(pod());

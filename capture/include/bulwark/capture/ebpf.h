@@ -67,6 +67,9 @@ struct EbpfFeatures {
 
 [[nodiscard]] EbpfFeatures probeEbpf();
 
+// Whether this build carries the BPF program (clang, bpftool and libbpf were there).
+bool ebpfInBuild();
+
 // ---- the holder's kernel side (libbpf skeleton, RAII) ----------------------------------------
 
 struct SteerInfo {

@@ -18,8 +18,14 @@ enum class Mode : uint8_t { Auto, Ebpf, Nftables, Iptables, Nfqueue, None };
 std::string_view modeName(Mode m);
 Result<Mode> parseMode(std::string_view text);
 
-// Whether CAP_NET_ADMIN is in this process's effective set (capget(2); no libcap).
+// The modes this build can apply, as "auto|ebpf|nftables|iptables|none" (ebpf only where the
+// BPF program is built in; nfqueue is parsed but never built): what --help offers.
+std::string modeChoices();
+
+// Whether CAP_NET_ADMIN (or capability number `cap`) is in this process's effective set
+// (capget(2); no libcap).
 bool hasCapNetAdmin();
+bool hasEffectiveCap(unsigned cap);
 
 struct BackendChoice {
   IptablesBackend backend = IptablesBackend::Nft;
