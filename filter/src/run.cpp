@@ -1,12 +1,18 @@
 #include "bulwark/filter/run.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <functional>
 #include <cstdio>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -36,6 +42,43 @@ constexpr std::string_view kDescription =
     "inspects it and forwards it to the application on 127.0.0.1. Every flag can also be set\n"
     "as BULWARK_<FLAG> in the environment (e.g. BULWARK_APP_PORT=8080); flags win over the\n"
     "environment, which wins over the configuration file. See docs/proxy.md.";
+
+// Whether the application still takes connections at `to`. Only a refusal (nothing listens any
+// more) says no; a timeout or any other error says yes, so the drain window is never cut short on
+// doubt.
+bool appAccepting(const net::HostPort& to) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (to.v6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(to.port);
+    if (inet_pton(AF_INET6, to.host.c_str(), &a->sin6_addr) != 1) return true;
+    len = sizeof(*a);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(to.port);
+    if (inet_pton(AF_INET, to.host.c_str(), &a->sin_addr) != 1) return true;
+    len = sizeof(*a);
+  }
+  const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return true;
+  int err = 0;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    err = errno;
+    if (err == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      err = 0;
+      if (::poll(&p, 1, 200) == 1) {
+        socklen_t el = sizeof(err);
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+      }
+    }
+  }
+  ::close(fd);
+  return err != ECONNREFUSED;
+}
 
 // Identity of the configuration file's content: a ConfigMap update swaps a symlink, so the
 // target's inode, size and mtime all may change; any difference triggers a reload.
@@ -231,7 +274,17 @@ int run(int argc, const char* const* argv) {
                          {"accepting_ms", std::to_string(delay.count())},
                          {"deadline_ms", std::to_string(cfg->timeouts.drain.count())}});
   proxy.beginDrain();
-  std::this_thread::sleep_until(termAt + delay);
+  // When the application has already exited (a native sidecar is stopped after the app), a new
+  // client could only get a 502: stop accepting then, so it is refused and retries elsewhere.
+  while (std::chrono::steady_clock::now() < termAt + delay) {
+    if (!appAccepting(app)) {
+      kLog.info("application no longer accepts connections; drain window ends early",
+                {{"upstream", app.str()}});
+      break;
+    }
+    std::this_thread::sleep_until(std::min(termAt + delay, std::chrono::steady_clock::now() +
+                                                                std::chrono::milliseconds(250)));
+  }
   proxy.stopAccepting();
   proxy.waitDrained(termAt + cfg->timeouts.drain);
   const auto left = proxy.activeConnections();

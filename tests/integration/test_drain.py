@@ -222,6 +222,36 @@ class DrainTests(ProxyTestCase):
         self.assertGreater(dt, 0.8, "exited before drain_ms with a request in flight")
         self.assertLess(dt, 2.5, "drain_ms=1000 not enforced (%.2fs)" % dt)
 
+    def test_drain_window_held_while_app_accepts(self):
+        px = self.proxy(upstream_port=self.a.port, config={"timeouts": {"drain_delay_ms": 1500}})
+        t0 = time.monotonic()
+        px.signal(signal.SIGTERM)
+        time.sleep(0.5)
+        c = self.conn(px.port)  # still accepting in the window: served, with close
+        c.send(build_request("GET", "/echo?in=window"))
+        r = self.read_response(c)
+        self.assertEqual(r.status, 200, c.transcript())
+        self.assertIn("close", r.conn_tokens(), c.transcript())
+        self.assertEqual(px.wait_exit(5), 0, px.describe())
+        self.assertGreater(time.monotonic() - t0, 1.3, "drain window cut short while the app was up")
+
+    def test_drain_window_ends_when_app_has_exited(self):
+        # A native sidecar is stopped after the app: a client in the window could only get a 502,
+        # so the proxy stops accepting and the client is refused (and retries elsewhere).
+        app = self.app()
+        px = self.proxy(upstream_port=app.port,
+                        config={"log_level": "info", "timeouts": {"drain_delay_ms": 4000}})
+        c = self.conn(px.port)
+        c.send(build_request("GET", "/"))
+        self.assertEqual(self.read_response(c).status, 200)
+        c.close()
+        app.stop()
+        t0 = time.monotonic()
+        px.signal(signal.SIGTERM)
+        self.assertEqual(px.wait_exit(5), 0, px.describe())
+        self.assertLess(time.monotonic() - t0, 2.0, "drain window held for an app that had exited")
+        self.assertIn("drain window ends early", px.stderr_text())
+
     def test_sigint_idle_exits_0(self):
         px = self.proxy(upstream_port=self.a.port)
         t0 = time.monotonic()
