@@ -315,6 +315,20 @@ bool listed(const std::array<std::string_view, N>& list, std::string_view word) 
   return std::find(list.begin(), list.end(), word) != list.end();
 }
 
+// Everything before pos is separators and blanks: the value opens by ending a command.
+bool opensWithSeparator(std::string_view s, size_t pos) {
+  if (pos == 0 || pos > s.size()) {
+    return false;
+  }
+  for (size_t k = 0; k < pos; ++k) {
+    const char c = s[k];
+    if (c != ';' && c != '|' && c != '&' && c != '\n' && !isSpace(c)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // At pos a command may start: optional path prefix (/usr/bin/), the word, then an argument
 // shape. Returns true when it reads as a command invocation.
 bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
@@ -417,7 +431,9 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
     return afterSeparator || hadPath; // "; id"  "`ls`"  "$(id)"
   }
   if (next == ';' || next == '|' || next == '&' || next == '#') {
-    return hadPath; // "a;cat;b" is a list of words, "/bin/id;" is not
+    // "a;cat;b" is a list of words, "/bin/id;" is not; nor is ";id|" or "|id|": a value that
+    // opens with a separator ends the application's command before the word.
+    return hadPath || (afterSeparator && opensWithSeparator(s, pos));
   }
   // Argument shape: a flag, a path, a variable, a redirection, an address.
   size_t j = i;

@@ -148,4 +148,36 @@ uint32_t detectLdapFilter(std::string_view low) {
   return star && op && hasOpen && hasClose ? 10004 : 0;
 }
 
+uint32_t detectLdapWildcardProbe(std::string_view low) {
+  // "*)(", "*|", "@*", "admin*)": a wildcard with filter metacharacters and at most one word,
+  // no blank. A lone "*" (every API's "all fields"), name patterns ("logs-*", "release/*") and
+  // globs with a file suffix ("*.js") are left alone.
+  if (low.size() < 2 || low.size() > 64) {
+    return 0;
+  }
+  bool star = false;
+  bool meta = false;
+  size_t words = 0;
+  bool inWord = false;
+  for (const char c : low) {
+    const bool w = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (w) {
+      words += inWord ? 0 : 1;
+      inWord = true;
+      continue;
+    }
+    inWord = false;
+    if (c == '*') {
+      star = true;
+    } else if (c == '(' || c == ')' || c == '|' || c == '&' || c == '!' || c == '@' ||
+               c == '=') {
+      meta = true;
+    } else {
+      return 0;
+    }
+  }
+  return star && meta && words <= 1 ? 10005 : 0;
+}
+
 } // namespace bulwark::detect::lang
+
