@@ -156,7 +156,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {9002, C::Nosqli, kValues | kPath,
      R"re((?:(?:\{|['"]\s*,)\s*['"]?\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|elemmatch|function)['"]?\s*:|^\s*\|\|\s*['"]?\w+['"]?\s*===?\s*['"]?\w|\$where\s*[:=]\s*(?:['"`{(\d]|function|this|sleep|return)|\bdb\.[a-z_]+\.(?:find|findone|insert|update|remove|drop|aggregate)\s*\(|\bthis\.[a-z_]+\.match\s*\(|['"]\s*;\s*return\s+(?:true|this|1|db)\b|['"]\s*\|\|\s*['"]?\w*['"]?\s*==\s*['"]?\w|\bsleep\s*\(\s*\d+\s*\)\s*;?\s*['"]?\s*\}|\bmapreduce\s*\())re"},
 
-    // --- Log4Shell (the lookup evaluator in misc.cpp catches the obfuscated forms)
+    // --- Log4Shell (the lookup evaluator in log4j.cpp catches the obfuscated forms)
     {11004, C::Log4shell, kAll | kFile,
      R"re(\bjndi\s*:\s*(?:ldaps?|rmi|dns|iiop|corba|nds|nis|http)\s*:)re"},
 
