@@ -500,7 +500,9 @@ public:
       return PartKind::MultipartName;
     }
     if (base == "header") {
-      if (scope_ == kAgent || iequals(name, "user-agent")) {
+      // A User-Agent outside the product/comment grammar, inspected as a parameter, is a
+      // free-form header value.
+      if (scope_ == kAgent || (iequals(name, "user-agent") && scope_ != kArg)) {
         return PartKind::UserAgent;
       }
       if (iequals(name, "referer") || iequals(name, "origin")) {
@@ -936,12 +938,46 @@ public:
         add(AttackClass::Ldapi, r, kind, name, shown);
       } else if (const uint32_t r2 = lang::detectLdapFilter(low); r2 != 0) {
         add(AttackClass::Ldapi, r2, kind, name, shown);
+      } else if (scope == kArg && low.find('*') != std::string_view::npos) {
+        if (const uint32_t r3 = lang::detectLdapWildcardProbe(low); r3 != 0) {
+          add(AttackClass::Ldapi, r3, kind, name, shown);
+        }
       }
+    }
+  }
+
+  // A path segment is a parameter to the application (a route's {id}, a file name with its
+  // matrix parameters): one that holds more than name characters is inspected as a value. A URL
+  // embedded in the path ("/proxy/http://h/x", the scheme segment followed by "//") is
+  // inspected from its scheme to the end.
+  void pathSegments(std::string_view rawPath) {
+    for (size_t b = 0; b < rawPath.size() && !done();) {
+      size_t e = rawPath.find('/', b);
+      if (e == std::string_view::npos) {
+        e = rawPath.size();
+      }
+      const std::string_view seg = rawPath.substr(b, e - b);
+      const bool nameOnly = std::all_of(seg.begin(), seg.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '-' || c == '_' || c == '~';
+      });
+      if (!nameOnly) {
+        if (seg.size() >= 2 && seg.back() == ':' && e + 1 < rawPath.size() &&
+            rawPath[e + 1] == '/' && std::all_of(seg.begin(), seg.end() - 1, [](char c) {
+              return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+            })) {
+          value(kArg, "path.segment", {}, rawPath.substr(b), false);
+        } else {
+          value(kArg, "path.segment", {}, seg, false);
+        }
+      }
+      b = e + 1;
     }
   }
 
   void path(std::string_view rawPath) {
     value(kPath, "path", {}, rawPath, false);
+    pathSegments(rawPath);
     // Path segments that are base64 of text (/api/PHNjcmlwdD4...).
     for (size_t b = 0; b < rawPath.size() && !done();) {
       size_t e = rawPath.find('/', b);

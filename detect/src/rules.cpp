@@ -129,7 +129,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {6003, C::Ssti, kValues | kPath,
      R"re(\$\{[^}]{0,80}(?:t\s*\(\s*java|getclass|class\.forname|runtime|\.exec\s*\(|freemarker|objectconstructor|product\.getclass|\.getresource))re"},
     {6004, C::Ssti, kValues | kPath,
-     R"re((?:<#assign|<#import|\?new\s*\(\s*\)|\{%[^%]{0,80}(?:import|popen|system|os\.|__|include|debug)|\{php\}|\{system\(|#set\s*\(\s*\$|#foreach\s*\(|\[\[\s*\$\{|__\$\{|@\(\s*\d+\s*\*\s*\d+\s*\)|\{\{=|<%=?\s*[^%]{0,80}(?:system|exec|`|runtime|7\s*\*\s*7|file\.|class|request|process|require)))re"},
+     R"re((?:<#assign|<#import|\?new\s*\(\s*\)|\{%[^%]{0,80}(?:import|popen|system|os\.|__|include|debug)|\{php\}|\{system\(|#set\s*\(\s*\$|#foreach\s*\(|\[\[\s*\$\{|__\$\{|@\(\s*\d+\s*[*+/-]\s*\d+\s*\)|\{\$smarty\.|\{\{=|<%=?\s*[^%]{0,80}(?:system|exec|`|runtime|7\s*\*\s*7|file\.|class|request|process|require)))re"},
 
     // --- SSRF / remote file inclusion
     {7001, C::Ssrf, kArg | kName,
@@ -154,9 +154,9 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {9001, C::Nosqli, kName,
      R"re((?:\[|^|\.)\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|elemmatch|size|type|mod|all|text|search|function|accumulator|lookup)(?:\]|$|\.))re"},
     {9002, C::Nosqli, kValues | kPath,
-     R"re((?:\{\s*['"]?\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|elemmatch|function)['"]?\s*:|\$where\s*[:=]\s*(?:['"`{(\d]|function|this|sleep|return)|\bdb\.[a-z_]+\.(?:find|findone|insert|update|remove|drop|aggregate)\s*\(|\bthis\.[a-z_]+\.match\s*\(|['"]\s*;\s*return\s+(?:true|this|1|db)\b|['"]\s*\|\|\s*['"]?\w*['"]?\s*==\s*['"]?\w|\bsleep\s*\(\s*\d+\s*\)\s*;?\s*['"]?\s*\}|\bmapreduce\s*\())re"},
+     R"re((?:(?:\{|['"]\s*,)\s*['"]?\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|elemmatch|function)['"]?\s*:|^\s*\|\|\s*['"]?\w+['"]?\s*===?\s*['"]?\w|\$where\s*[:=]\s*(?:['"`{(\d]|function|this|sleep|return)|\bdb\.[a-z_]+\.(?:find|findone|insert|update|remove|drop|aggregate)\s*\(|\bthis\.[a-z_]+\.match\s*\(|['"]\s*;\s*return\s+(?:true|this|1|db)\b|['"]\s*\|\|\s*['"]?\w*['"]?\s*==\s*['"]?\w|\bsleep\s*\(\s*\d+\s*\)\s*;?\s*['"]?\s*\}|\bmapreduce\s*\())re"},
 
-    // --- Log4Shell (the lookup evaluator in misc.cpp catches the obfuscated forms)
+    // --- Log4Shell (the lookup evaluator in log4j.cpp catches the obfuscated forms)
     {11004, C::Log4shell, kAll | kFile,
      R"re(\bjndi\s*:\s*(?:ldaps?|rmi|dns|iiop|corba|nds|nis|http)\s*:)re"},
 

@@ -51,6 +51,7 @@ constexpr std::array kProbeRules = std::to_array<IdRange>({
     {6010, 6010},
     {7005, 7006}, // a public URL shaped for remote inclusion (trailing '?', script suffix)
     {7020, 7020}, // a numeric host
+    {10005, 10005}, // an LDAP wildcard with metacharacters as the whole value
     {13010, 13013},
 });
 

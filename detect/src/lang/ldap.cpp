@@ -1,6 +1,9 @@
 #include "ldap.h"
 
 #include <cstddef>
+#include <string>
+
+#include "../detectors.h"
 
 namespace bulwark::detect::lang {
 namespace {
@@ -148,4 +151,115 @@ uint32_t detectLdapFilter(std::string_view low) {
   return star && op && hasOpen && hasClose ? 10004 : 0;
 }
 
+uint32_t detectLdapWildcardProbe(std::string_view low) {
+  // "*)(", "*|", "@*", "admin*)": a wildcard with filter metacharacters and at most one word,
+  // no blank. A lone "*" (every API's "all fields"), name patterns ("logs-*", "release/*") and
+  // globs with a file suffix ("*.js") are left alone.
+  if (low.size() < 2 || low.size() > 64) {
+    return 0;
+  }
+  bool star = false;
+  bool meta = false;
+  size_t words = 0;
+  bool inWord = false;
+  for (const char c : low) {
+    const bool w = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (w) {
+      words += inWord ? 0 : 1;
+      inWord = true;
+      continue;
+    }
+    inWord = false;
+    if (c == '*') {
+      star = true;
+    } else if (c == '(' || c == ')' || c == '|' || c == '&' || c == '!' || c == '@' ||
+               c == '=') {
+      meta = true;
+    } else {
+      return 0;
+    }
+  }
+  return star && meta && words <= 1 ? 10005 : 0;
+}
+
 } // namespace bulwark::detect::lang
+
+// The LDAP filter breakout detector (10001) over the value and its RFC 4515 escapes.
+namespace bulwark::detect::internal {
+namespace {
+
+bool isBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
+bool isWord(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+}
+
+uint32_t detectLdapOnce(std::string_view low) {
+  // A filter breakout: the value closes the application's "(attr=" with ')' before opening
+  // anything, then starts a new filter component: "x)(uid=*)", "*)(|(pw=*", "a)&(cn=b".
+  const size_t close = low.find(')');
+  if (close == std::string_view::npos || low.substr(0, close).find('(') != std::string_view::npos) {
+    return 0;
+  }
+  size_t i = close;
+  while (i < low.size() && (low[i] == ')' || isBlank(low[i]))) {
+    ++i;
+  }
+  if (i >= low.size()) {
+    return 0;
+  }
+  const char op = low[i];
+  if (op != '(' && op != '&' && op != '|' && op != '!') {
+    return 0;
+  }
+  ++i;
+  bool logic = op != '(';
+  while (i < low.size() &&
+         (isBlank(low[i]) || low[i] == '(' || low[i] == '&' || low[i] == '|' || low[i] == '!')) {
+    logic |= low[i] == '&' || low[i] == '|' || low[i] == '!';
+    ++i;
+  }
+  if (i >= low.size() || low[i] == ')') {
+    return logic ? 10001 : 0; // "admin)(|", "x)(&)": an operator with no operand left
+  }
+  size_t j = i;
+  while (j < low.size() && (isWord(low[j]) || low[j] == ';' || low[j] == ':')) {
+    ++j;
+  }
+  while (j < low.size() && isBlank(low[j])) {
+    ++j;
+  }
+  if (j > i && j < low.size() &&
+      (low[j] == '=' || ((low[j] == '~' || low[j] == '<' || low[j] == '>') && j + 1 < low.size() &&
+                         low[j + 1] == '='))) {
+    return 10001;
+  }
+  return 0;
+}
+
+} // namespace
+
+// RFC 4515 escapes (\2a, \28, \75) decoded: the server reads "\2a)(\75id=\2a" as "*)(uid=*".
+uint32_t detectLdap(std::string_view low) {
+  if (const uint32_t r = detectLdapOnce(low); r != 0) {
+    return r;
+  }
+  if (low.find('\\') == std::string_view::npos) {
+    return 0;
+  }
+  std::string out;
+  bool changed = false;
+  for (size_t i = 0; i < low.size(); ++i) {
+    const int hi = i + 2 < low.size() && low[i] == '\\' ? hexValue(low[i + 1]) : -1;
+    const int lo = hi >= 0 ? hexValue(low[i + 2]) : -1;
+    if (lo >= 0) {
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+      changed = true;
+      continue;
+    }
+    out.push_back(low[i]);
+  }
+  return changed ? detectLdapOnce(out) : 0;
+}
+
+} // namespace bulwark::detect::internal

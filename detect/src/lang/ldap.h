@@ -16,4 +16,9 @@ namespace bulwark::detect::lang {
 //          operator ("*()|&'"): a probe for an LDAP back end.
 uint32_t detectLdapFilter(std::string_view low);
 
+// 10005 (a probe, PL2): a value that is a wildcard with filter metacharacters and at most one
+// word ("*)(", "*|", "@*"): what scanners send to learn whether a value reaches an LDAP (or
+// XPath) filter. Name patterns with a wildcard ("logs-*", "release/*") are not probes.
+uint32_t detectLdapWildcardProbe(std::string_view low);
+
 } // namespace bulwark::detect::lang

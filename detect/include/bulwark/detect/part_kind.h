@@ -11,7 +11,7 @@ namespace bulwark::detect {
 // label: the prefix of Finding::part and of the event's part field (bounded set).
 #define BW_PART_KINDS(X)                                                                           \
   X(Path, "path")                         /* the decoded request path */                          \
-  X(PathSegment, "path.segment")          /* one path segment, decoded from base64 */             \
+  X(PathSegment, "path.segment")          /* one path segment or matrix parameter, as a value */  \
   X(QueryName, "query-name")              /* a query argument's name */                           \
   X(QueryValue, "query")                  /* a query argument's value */                          \
   X(FormName, "body.form-name")           /* urlencoded body: name */                             \
@@ -78,7 +78,7 @@ constexpr PartMask kParamParts =
 // the path, query, headers and cookies. JSON/XML strings and text bodies carry line breaks as
 // data.
 constexpr PartMask kResponseHeaderReach =
-    parts(PartKind::Path, PartKind::QueryName, PartKind::QueryValue, PartKind::FormValue,
+    parts(PartKind::Path, PartKind::PathSegment, PartKind::QueryName, PartKind::QueryValue, PartKind::FormValue,
           PartKind::CookieName, PartKind::CookieValue, PartKind::Header,
           PartKind::StructuredHeader, PartKind::UserAgent, PartKind::MultipartValue);
 

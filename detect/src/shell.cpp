@@ -1,3 +1,4 @@
+// OS command injection: the shell view of a value and the command grammar over it.
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -14,49 +15,6 @@ bool isSpace(char c) {
 }
 bool isWord(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
-}
-
-// Evaluates Log4j 2 lookups enough to undo obfuscation: ${lower:j} -> j, ${::-n} -> n,
-// ${env:X:-d} -> d, ${date:'i'} -> i. Unknown lookups stay as "${...}".
-std::string resolveLookups(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  std::array<size_t, 64> stack{};
-  size_t depth = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '$' && i + 1 < s.size() && s[i + 1] == '{' && depth < stack.size()) {
-      stack[depth++] = out.size();
-      out.append("${");
-      ++i;
-      continue;
-    }
-    if (s[i] == '}' && depth > 0) {
-      const size_t start = stack[--depth];
-      const std::string inner = out.substr(start + 2);
-      std::string value;
-      bool resolved = true;
-      if (inner.starts_with("lower:") || inner.starts_with("upper:")) {
-        value = inner.substr(6);
-      } else if (const size_t dflt = inner.find(":-");
-                 dflt != std::string::npos && inner.find("jndi") != 0) {
-        value = inner.substr(dflt + 2);
-      } else if (inner.starts_with("date:")) {
-        value = inner.substr(5);
-        std::erase(value, '\'');
-      } else {
-        resolved = false;
-      }
-      out.resize(start);
-      if (resolved) {
-        out.append(value);
-      } else {
-        out.append("${").append(inner).append("}");
-      }
-      continue;
-    }
-    out.push_back(s[i]);
-  }
-  return out;
 }
 
 // Shell view of a value: quotes/backslashes dropped, $IFS -> space, unset variables and
@@ -315,6 +273,20 @@ bool listed(const std::array<std::string_view, N>& list, std::string_view word) 
   return std::find(list.begin(), list.end(), word) != list.end();
 }
 
+// Everything before pos is separators and blanks: the value opens by ending a command.
+bool opensWithSeparator(std::string_view s, size_t pos) {
+  if (pos == 0 || pos > s.size()) {
+    return false;
+  }
+  for (size_t k = 0; k < pos; ++k) {
+    const char c = s[k];
+    if (c != ';' && c != '|' && c != '&' && c != '\n' && !isSpace(c)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // At pos a command may start: optional path prefix (/usr/bin/), the word, then an argument
 // shape. Returns true when it reads as a command invocation.
 bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
@@ -417,7 +389,9 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
     return afterSeparator || hadPath; // "; id"  "`ls`"  "$(id)"
   }
   if (next == ';' || next == '|' || next == '&' || next == '#') {
-    return hadPath; // "a;cat;b" is a list of words, "/bin/id;" is not
+    // "a;cat;b" is a list of words, "/bin/id;" is not; nor is ";id|" or "|id|": a value that
+    // opens with a separator ends the application's command before the word.
+    return hadPath || (afterSeparator && opensWithSeparator(s, pos));
   }
   // Argument shape: a flag, a path, a variable, a redirection, an address.
   size_t j = i;
@@ -448,91 +422,6 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
     return true;
   }
   return false;
-}
-
-} // namespace
-
-uint32_t detectLog4j(std::string_view low) {
-  const size_t at = low.find("${");
-  if (at == std::string_view::npos) {
-    return 0;
-  }
-  const std::string r = resolveLookups(low.substr(at, 4096));
-  if (r.find("${jndi:") != std::string::npos) {
-    return 11001;
-  }
-  std::string compact;
-  for (const char c : r) {
-    if (!isSpace(c)) {
-      compact.push_back(c);
-    }
-  }
-  if (compact.find("${jndi:") != std::string::npos ||
-      compact.find("jndi:ldap") != std::string::npos ||
-      compact.find("jndi:rmi") != std::string::npos ||
-      compact.find("jndi:dns") != std::string::npos) {
-    return 11001;
-  }
-  // Other lookups that leak secrets or only make sense as an attack.
-  for (const std::string_view l : {"${env:", "${sys:", "${java:", "${main:", "${bundle:", "${ctx:",
-                                   "${base64:", "${k8s:", "${docker:", "${spring:", "${log4j:",
-                                   "${web:", "${jvmrunargs:", "${event:", "${sd:", "${marker:"}) {
-    if (compact.find(l) != std::string::npos) {
-      return 11002;
-    }
-  }
-  // Heavy nesting of lookups is itself obfuscation.
-  if (low.find("${${") != std::string_view::npos || low.find("${::-") != std::string_view::npos ||
-      low.find("${lower:") != std::string_view::npos ||
-      low.find("${upper:") != std::string_view::npos) {
-    return 11003;
-  }
-  return 0;
-}
-
-namespace {
-
-uint32_t detectLdapOnce(std::string_view low) {
-  // A filter breakout: the value closes the application's "(attr=" with ')' before opening
-  // anything, then starts a new filter component: "x)(uid=*)", "*)(|(pw=*", "a)&(cn=b".
-  const size_t close = low.find(')');
-  if (close == std::string_view::npos || low.substr(0, close).find('(') != std::string_view::npos) {
-    return 0;
-  }
-  size_t i = close;
-  while (i < low.size() && (low[i] == ')' || isSpace(low[i]))) {
-    ++i;
-  }
-  if (i >= low.size()) {
-    return 0;
-  }
-  const char op = low[i];
-  if (op != '(' && op != '&' && op != '|' && op != '!') {
-    return 0;
-  }
-  ++i;
-  bool logic = op != '(';
-  while (i < low.size() &&
-         (isSpace(low[i]) || low[i] == '(' || low[i] == '&' || low[i] == '|' || low[i] == '!')) {
-    logic |= low[i] == '&' || low[i] == '|' || low[i] == '!';
-    ++i;
-  }
-  if (i >= low.size() || low[i] == ')') {
-    return logic ? 10001 : 0; // "admin)(|", "x)(&)": an operator with no operand left
-  }
-  size_t j = i;
-  while (j < low.size() && (isWord(low[j]) || low[j] == ';' || low[j] == ':')) {
-    ++j;
-  }
-  while (j < low.size() && isSpace(low[j])) {
-    ++j;
-  }
-  if (j > i && j < low.size() &&
-      (low[j] == '=' || ((low[j] == '~' || low[j] == '<' || low[j] == '>') && j + 1 < low.size() &&
-                         low[j + 1] == '='))) {
-    return 10001;
-  }
-  return 0;
 }
 
 // A value that starts like a command line without any separator: an administration tool
@@ -595,35 +484,9 @@ uint32_t toolLine(std::string_view s) {
   return commands >= 2 && argument ? 4007 : 0; // two commands: at least one ';' between them
 }
 
-} // namespace
-
-// RFC 4515 escapes (\2a, \28, \75) decoded: the server reads "\2a)(\75id=\2a" as "*)(uid=*".
-uint32_t detectLdap(std::string_view low) {
-  if (const uint32_t r = detectLdapOnce(low); r != 0) {
-    return r;
-  }
-  if (low.find('\\') == std::string_view::npos) {
-    return 0;
-  }
-  std::string out;
-  bool changed = false;
-  for (size_t i = 0; i < low.size(); ++i) {
-    const int hi = i + 2 < low.size() && low[i] == '\\' ? hexValue(low[i + 1]) : -1;
-    const int lo = hi >= 0 ? hexValue(low[i + 2]) : -1;
-    if (lo >= 0) {
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-      changed = true;
-      continue;
-    }
-    out.push_back(low[i]);
-  }
-  return changed ? detectLdapOnce(out) : 0;
-}
-
 // "& More | Verizon Wireless": a command word with no argument piped into a word that is not a
 // command does not parse as a pipeline; it is a title with punctuation.
-static bool pipedIntoProse(std::string_view s, size_t pos) {
+bool pipedIntoProse(std::string_view s, size_t pos) {
   size_t k = pos;
   while (k < s.size() && isSpace(s[k])) {
     ++k;
@@ -639,6 +502,8 @@ static bool pipedIntoProse(std::string_view s, size_t pos) {
   }
   return !commandAt(s, k + 1, true);
 }
+
+} // namespace
 
 uint32_t detectShell(std::string_view low) {
   const std::string& s = shellView(low.substr(0, 8192));
