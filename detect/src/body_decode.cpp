@@ -107,3 +107,148 @@ BodyDecode decodeContentEncoding(std::string_view encoding, std::string_view bod
 }
 
 } // namespace bulwark::detect
+
+namespace bulwark::detect {
+
+namespace internal {
+
+size_t textCharAt(std::string_view s, size_t p) {
+  const auto c = static_cast<unsigned char>(s[p]);
+  if ((c >= 0x20 && c < 0x7f) || c == '\t' || c == '\r' || c == '\n') {
+    return 1;
+  }
+  size_t len = 0;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xbf;
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    lo = c == 0xe0 ? 0xa0 : 0x80; // no overlong forms
+    hi = c == 0xed ? 0x9f : 0xbf; // no surrogates
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    lo = c == 0xf0 ? 0x90 : 0x80;
+    hi = c == 0xf4 ? 0x8f : 0xbf;
+  } else {
+    return 0;
+  }
+  if (p + len > s.size()) {
+    return 0;
+  }
+  const auto c1 = static_cast<unsigned char>(s[p + 1]);
+  if (c1 < lo || c1 > hi) {
+    return 0;
+  }
+  for (size_t k = 2; k < len; ++k) {
+    const auto ck = static_cast<unsigned char>(s[p + k]);
+    if (ck < 0x80 || ck > 0xbf) {
+      return 0;
+    }
+  }
+  return len;
+}
+
+} // namespace internal
+
+namespace {
+
+struct Signature {
+  std::string_view kind;
+  size_t offset;
+  std::string_view magic;
+};
+
+// File signatures whose first bytes are not text, or text followed by binary by format.
+constexpr Signature kSignatures[] = {
+    {"png", 0, "\x89PNG\r\n\x1a\n"},
+    {"jpeg", 0, "\xff\xd8\xff"},
+    {"gif", 0, "GIF87a"},
+    {"gif", 0, "GIF89a"},
+    {"webp", 8, "WEBP"},
+    {"bmp", 0, "BM"},
+    {"tiff", 0, std::string_view{"II*\0", 4}},
+    {"tiff", 0, std::string_view{"MM\0*", 4}},
+    {"ico", 0, std::string_view{"\0\0\1\0", 4}},
+    {"zip", 0, "PK\x03\x04"},
+    {"zip", 0, "PK\x05\x06"},
+    {"gzip", 0, "\x1f\x8b"},
+    {"bzip2", 0, "BZh"},
+    {"xz", 0, "\xfd" "7zXZ"},
+    {"zstd", 0, "\x28\xb5\x2f\xfd"},
+    {"7z", 0, "7z\xbc\xaf\x27\x1c"},
+    {"rar", 0, "Rar!\x1a\x07"},
+    {"pdf", 0, "%PDF-"},
+    {"elf", 0, "\x7f" "ELF"},
+    {"wasm", 0, std::string_view{"\0asm", 4}},
+    {"mp4", 4, "ftyp"},
+    {"ogg", 0, "OggS"},
+    {"sqlite", 0, "SQLite format 3"},
+};
+
+} // namespace
+
+BodyShape classifyBody(std::string_view data) {
+  if (data.empty()) {
+    return {};
+  }
+  // A signature alone is weak for short prefixes ("BM", "BZh" start words): those count only
+  // when the bytes after them are not text either.
+  std::string_view signature;
+  for (const auto& s : kSignatures) {
+    if (data.size() >= s.offset + s.magic.size() &&
+        data.substr(s.offset, s.magic.size()) == s.magic) {
+      signature = s.kind;
+      break;
+    }
+  }
+  // Bytes that text does not hold: NUL, C0 controls other than \t \n \v \f \r and ESC, DEL,
+  // and bytes that are not part of a valid UTF-8 sequence.
+  size_t nonText = 0;
+  size_t nul = 0;
+  size_t nulEven = 0;
+  const size_t n = data.size();
+  for (size_t i = 0; i < n;) {
+    const auto c = static_cast<unsigned char>(data[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      ++i;
+      continue;
+    }
+    if (c < 0x80) {
+      if (c == 0) {
+        ++nul;
+        nulEven += (i % 2 == 0) ? 1 : 0;
+      }
+      const bool space = c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r' ||
+                         c == 0x1b;
+      nonText += space ? 0 : 1;
+      ++i;
+      continue;
+    }
+    const size_t len = internal::textCharAt(data, i);
+    if (len == 0) {
+      ++nonText;
+      ++i;
+    } else {
+      i += len;
+    }
+  }
+  // UTF-16 text: a NUL in nearly every other byte, the same parity.
+  if (n >= 8 && nul * 5 >= n * 2 && (nulEven * 10 >= nul * 9 || nulEven * 10 <= nul)) {
+    const size_t other = n - nul;
+    if (nonText - nul <= other / 10) {
+      return {true, "utf16"};
+    }
+  }
+  const bool strongSignature = !signature.empty() && signature != "bmp" && signature != "bzip2";
+  if (strongSignature && nonText > 0) {
+    return {true, signature};
+  }
+  // Text with a stray control byte stays text; binary data has many: one in eight.
+  if (nonText * 8 >= n && nonText >= 2) {
+    return {true, signature.empty() ? std::string_view{"bytes"} : signature};
+  }
+  return {};
+}
+
+} // namespace bulwark::detect
