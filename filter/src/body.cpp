@@ -155,7 +155,12 @@ WafAction Session::planBodyStream(const Exchange& x, const WafPlan& plan,
     // A compressed stream cannot be decoded window by window: the rest is not inspectable.
     return bodyLimit("content_encoding");
   }
-  if (cap != 0 && x.info->contentLength && *x.info->contentLength > cap) {
+  if (cap != 0 && x.info->contentLength && *x.info->contentLength > cap &&
+      p.onLimit == LimitAction::Block &&
+      (plan.mode == Mode::Block ||
+       (plan.mode == Mode::SafeBlocking && clientIp && p.gray.contains(*clientIp)))) {
+    // It will be refused at the cap anyway: refuse it before the app is contacted. (In the
+    // other cases the body is inspected up to the cap, where on_limit applies.)
     return bodyLimit("inspect_body_max_bytes");
   }
   stream_->active = true;
