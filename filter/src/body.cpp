@@ -225,11 +225,12 @@ awaitable<Session::BodyOutcome> Session::relayInspectedBody(bool chunked) {
     }
     if (!w.fresh().empty()) {
       const std::array<detect::Header, 1> ct{detect::Header{"content-type", s.contentType}};
+      thread_local std::string text;
       const detect::RequestView view{
           .method = s.method,
           .target = "/",
           .headers = std::span(ct.data(), s.contentType.empty() ? 0 : 1),
-          .body = w.window(),
+          .body = textOfWindow(w.window(), text),
           .paranoiaLevel = s.plan.paranoia};
       detect::Verdict verdict = inspectRequest(*snap_->engine, view);
       stats().body_windows_inspected_total.inc();

@@ -231,6 +231,7 @@ class InspectionCap(ProxyTestCase):
         c = self.conn(px.port, timeout=30)
         body = benign_text(self.CAP + 1)
         c.send(build_request("POST", "/echo", [("Content-Type", "text/plain"),
+                                               ("Content-Length", str(len(body))),
                                                ("X-Request-Id", "cap-cl")], body[:PREFIX]))
         # the answer comes after the prefix, without the rest of the body
         r = c.read_response("POST", timeout=10)

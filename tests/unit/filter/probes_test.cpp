@@ -156,6 +156,8 @@ std::vector<std::string> windowsOf(const std::string& prefix, const std::string&
   std::vector<char> buf(prefix.begin(), prefix.end());
   BodyWindows w;
   w.reset(buf, window, std::string_view(buf.data(), buf.size()), prefix.size());
+  // The prefix is forwarded after reset: reset must leave it as it is.
+  EXPECT_EQ(std::string(buf.begin(), buf.end()), prefix);
   std::vector<std::string> out;
   std::string forwarded;
   size_t pos = 0;
@@ -198,6 +200,12 @@ TEST(BodyWindows, OverlapKeepsAPayloadAcrossABoundaryWhole) {
   EXPECT_EQ(first.substr(0, BodyWindows::kOverlap), std::string(BodyWindows::kOverlap, 'p'));
 }
 
+TEST(BodyWindows, EmptyTailStillGetsAWindow) {
+  const auto wins = windowsOf("", std::string(50000, 'c'), 16384, 4096);
+  ASSERT_EQ(wins.size(), 4u);
+  EXPECT_EQ(wins.front().size(), 16384u);
+}
+
 TEST(BodyWindows, ShortPrefixAndTinyWindow) {
   const auto wins = windowsOf("ab", std::string(20000, 'c'), 100, 7); // window raised to 8 KiB
   ASSERT_FALSE(wins.empty());
@@ -217,6 +225,27 @@ TEST(PolicyLimits, OnLimitDefaultsToBlockAndTheCapIsChecked) {
                                       "inspect_body_max_bytes": 1024})", q);
   ASSERT_FALSE(st);
   EXPECT_NE(st.error().message().find("policy.inspect_body_max_bytes"), std::string::npos);
+}
+
+} // namespace
+} // namespace bulwark::filter
+
+namespace bulwark::filter {
+namespace {
+
+TEST(TextOfWindow, TextIsUntouchedBinaryIsDropped) {
+  std::string out;
+  const std::string text = "name=caf\xc3\xa9\tline\r\n{\"a\": \"\xe2\x80\x94\"}";
+  EXPECT_EQ(textOfWindow(text, out).data(), text.data()); // no copy for text
+  std::string bin = std::string("\x00\x01\xff", 3) + "ab" + std::string("\xfe\x02", 2) +
+                    "' UNION SELECT password FROM users--" + std::string("\x00{{\x07", 4) +
+                    "7*7}}" + std::string("\xc3", 1);
+  EXPECT_EQ(textOfWindow(bin, out), "' UNION SELECT password FROM users--");
+  // runs of text between binary are kept apart by a line break
+  const std::string two = std::string("\x01", 1) + "<script>alert(1)</script>" +
+                          std::string("\x00\x00", 2) + "../../../etc/passwd";
+  EXPECT_EQ(textOfWindow(two, out), "<script>alert(1)</script>\n../../../etc/passwd");
+  EXPECT_EQ(textOfWindow(std::string(100, '\0'), out), "");
 }
 
 } // namespace

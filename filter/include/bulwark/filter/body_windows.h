@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -18,9 +19,10 @@ public:
   static constexpr size_t kOverlap = 4096;
 
   // `window`: bytes inspected at once (at least 2 * overlap is used); `tail`: the end of what
-  // was inspected before (its last `overlap` bytes start the first window); `start`: the body
-  // offset of the first byte after it. `buf` holds the window and must outlive this object's
-  // use; it is resized, never shrunk, and may hold `tail` itself.
+  // was inspected before (its last `overlap` bytes start the first window; copied now);
+  // `start`: the body offset of the first byte after it. `buf` holds the windows and must
+  // outlive this object's use; it may hold `tail` itself, and is left untouched until the first
+  // space() (the prefix in it is forwarded after reset), then resized, never shrunk.
   void reset(std::vector<char>& buf, size_t window, std::string_view tail, uint64_t start);
 
   // Where the next body bytes go, and how many arrived there.
@@ -35,12 +37,24 @@ public:
   void advance();
 
 private:
+  void begin();
+
   std::vector<char>* buf_ = nullptr;
+  std::vector<char> tail_; // the first window's overlap until begin() puts it into buf_
   size_t window_ = 0;
   size_t overlap_ = 0;
   size_t kept_ = 0;   // overlap bytes at the start of the buffer
   size_t filled_ = 0; // bytes in the buffer (kept_ included)
   uint64_t offset_ = 0;
+  bool begun_ = false;
 };
+
+// The text of a window for the engine. A window of text (ASCII, valid UTF-8, tabs and line
+// breaks) is returned as it is. In a window with binary bytes (other control bytes, invalid
+// UTF-8: a file inside an upload), each run of text of at least `minRun` bytes is kept and
+// every stretch of binary between them becomes one '\n': a pattern never matches across
+// binary garbage (random bytes otherwise read as template or code syntax), while text inside
+// binary data, an attack placed there included, is inspected whole. `out` holds the result.
+std::string_view textOfWindow(std::string_view window, std::string& out, size_t minRun = 8);
 
 } // namespace bulwark::filter
