@@ -55,6 +55,6 @@ private:
 // every stretch of binary between them becomes one '\n': a pattern never matches across
 // binary garbage (random bytes otherwise read as template or code syntax), while text inside
 // binary data, an attack placed there included, is inspected whole. `out` holds the result.
-std::string_view textOfWindow(std::string_view window, std::string& out, size_t minRun = 8);
+std::string_view textOfWindow(std::string_view window, std::string& out, size_t minRun = 16);
 
 } // namespace bulwark::filter
