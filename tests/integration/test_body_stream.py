@@ -53,8 +53,12 @@ def benign_text(n, seed=1):
     return bytes(out[:n])
 
 
-def with_payload(n, at, payload, seed=1):
+def with_payload(n, at, payload, seed=1, line=True):
+    """n bytes of benign text with `payload` at offset `at` (on a line of its own: a value or
+    a line of a text upload)."""
     body = bytearray(benign_text(n, seed))
+    if line:
+        payload = b"\n" + payload + b"\n"
     body[at:at + len(payload)] = payload
     return bytes(body)
 
@@ -131,10 +135,11 @@ class BlockModeStreaming(ProxyTestCase):
         w1_end = PREFIX + PREFIX - OVERLAP
         cases = [
             ("after-prefix", "text/plain", PREFIX + 1000, SQLI, 400000),
-            ("across-prefix-end", "text/plain", PREFIX - 20, SQLI, 400000),
+            # only "\n1' UN" before the boundary: the prefix alone does not show the attack
+            ("across-prefix-end", "text/plain", PREFIX - 6, SQLI, 400000),
             ("across-window-end", "text/plain", w1_end - 20, SQLI, 400000),
             ("deep-form", "application/x-www-form-urlencoded", 3 * 1024 * 1024 + 17,
-             b"&q=" + SQLI.replace(b" ", b"+"), 4 * 1024 * 1024),
+             b"&q=" + SQLI.replace(b" ", b"+") + b"&", 4 * 1024 * 1024),
             ("deep-json", "application/json", 900000, b'","bio":"' + XSS + b'","x":"', 1000000),
         ]
         for name, ctype, at, payload, size in cases:
@@ -201,8 +206,9 @@ class MonitoringStreaming(ProxyTestCase):
     def test_late_attack_is_logged_once_and_forwarded(self):
         app = self.app()
         px = self.proxy(upstream_port=app.port, config={"mode": "monitoring"})
-        body = with_payload(2 * 1024 * 1024, 600000, SQLI)
-        body = body[:1500000] + SQLI + body[1500000 + len(SQLI):]
+        body = bytearray(with_payload(2 * 1024 * 1024, 600000, SQLI))
+        body[1500000:1500000 + len(XSS) + 2] = b"\n" + XSS + b"\n"  # a second one: one event
+        body = bytes(body)
         c = self.conn(px.port, timeout=30)
         r = post(c, body, rid="mon-late")
         self.assertEqual(r.status, 200)
