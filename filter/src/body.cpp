@@ -5,6 +5,7 @@
 #include <boost/asio/write.hpp>
 
 #include "bulwark/common/log.h"
+#include "bulwark/filter/events.h"
 #include "session.h"
 #include "session_const.h"
 
@@ -12,6 +13,16 @@ namespace bulwark::filter {
 namespace {
 
 const log::Logger kLog("proxy");
+
+// Windows are at least this large, whatever inspect_body_bytes says (a window is one engine call).
+constexpr size_t kMinWindow = 16 * 1024;
+
+bool iequalsAscii(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
 
 } // namespace
 
@@ -105,6 +116,158 @@ awaitable<Session::BodyOutcome> Session::relayRequestBody(bool chunked) {
     if (ec) {
       co_return BodyOutcome::UpstreamFailed;
     }
+  }
+  co_return BodyOutcome::Done;
+}
+
+// After the body prefix passed inspection (`plan`, the first verdict was no attack): whether the
+// rest of the body is inspected window by window while it streams, or is over what can be
+// inspected (on_limit). A Content-Length over the cap is known now, before the app is contacted.
+WafAction Session::planBodyStream(const Exchange& x, const WafPlan& plan,
+                                  const std::optional<IpBytes>& clientIp,
+                                  std::string_view client, std::string_view host,
+                                  std::string_view target) {
+  const Policy& p = *snap_->policy;
+  if (!x.hasBody || body_.done() || p.inspectBodyBytes == 0) {
+    return WafAction::Pass;
+  }
+  const auto& req = reqParser_->get();
+  auto s = std::make_unique<BodyStream>();
+  s->plan = plan;
+  s->clientIp = clientIp;
+  s->client = client;
+  s->host = host.substr(0, 256);
+  s->target = target.substr(0, 512);
+  s->method = req.method_string();
+  bool encoded = false;
+  for (const auto& f : req) {
+    if (iequalsAscii(f.name_string(), "content-type")) {
+      s->contentType = f.value().substr(0, 256);
+    } else if (iequalsAscii(f.name_string(), "content-encoding") &&
+               !iequalsAscii(f.value(), "identity")) {
+      encoded = true;
+    }
+  }
+  s->inspected = x.prefixLen;
+  stream_ = std::move(s);
+  const uint64_t cap = p.inspectBodyMaxBytes;
+  if (encoded) {
+    // A compressed stream cannot be decoded window by window: the rest is not inspectable.
+    return bodyLimit("content_encoding");
+  }
+  if (cap != 0 && x.info->contentLength && *x.info->contentLength > cap &&
+      p.onLimit == LimitAction::Block &&
+      (plan.mode == Mode::Block ||
+       (plan.mode == Mode::SafeBlocking && clientIp && p.gray.contains(*clientIp)))) {
+    // It will be refused at the cap anyway: refuse it before the app is contacted. (In the
+    // other cases the body is inspected up to the cap, where on_limit applies.)
+    return bodyLimit("inspect_body_max_bytes");
+  }
+  stream_->active = true;
+  stream_->windows.reset(prefix_, std::max<size_t>(p.inspectBodyBytes, kMinWindow),
+                         std::string_view(prefix_.data(), x.prefixLen), x.prefixLen);
+  return WafAction::Pass;
+}
+
+// Part of the body cannot be inspected (`limit` says why): counted, and on_limit decides.
+// Block (block mode, or safe_blocking for a gray client): an event and 413. Otherwise an event
+// (action logged) unless on_limit is pass. Either way no more windows are inspected.
+WafAction Session::bodyLimit(std::string_view limit) {
+  BodyStream& s = *stream_;
+  s.active = false;
+  stats().body_limit_total.inc();
+  stats().inspectionLimit.inc();
+  const Policy& p = *snap_->policy;
+  if (p.onLimit == LimitAction::Pass) {
+    return WafAction::Pass;
+  }
+  detect::Verdict v;
+  v.limitExceeded = true;
+  v.blockForLimit = true;
+  v.paranoiaLevel = s.plan.paranoia;
+  v.threshold = detect::scoreThreshold(s.plan.paranoia);
+  const WafAction action = decide(s.plan, p, s.clientIp, v);
+  const bool block = action == WafAction::Block;
+  if (block) {
+    s.limitHit = true;
+    stats().body_limit_blocked_total.inc();
+  }
+  emitAttackEvent({.requestId = requestId_, .client = s.client, .method = s.method,
+                   .host = s.host, .path = s.target, .verdict = &v,
+                   .action = block ? EventAction::Blocked : EventAction::Logged,
+                   .mode = s.plan.mode, .application = p.application,
+                   .nodeGroup = p.nodeGroup, .limit = limit});
+  return action;
+}
+
+// Streams the request body to the app like relayRequestBody, inspecting it first: each window
+// (the overlap of the one before and the fresh bytes) goes through the engine before its fresh
+// bytes are forwarded, until the body ends, an attack is found, or inspect_body_max_bytes is
+// reached. Blocked: the rest of the body never reaches the app (the caller closes the app
+// connection and answers the client). After an attack that is only logged, or past a cap that
+// does not block, the rest is relayed uninspected.
+awaitable<Session::BodyOutcome> Session::relayInspectedBody(bool chunked) {
+  error_code ec;
+  BodyStream& s = *stream_;
+  const Policy& policy = *snap_->policy;
+  const uint64_t cap = policy.inspectBodyMaxBytes;
+  while (s.active && !body_.done()) {
+    BodyWindows& w = s.windows;
+    size_t n = 0;
+    const BodyOutcome b = co_await readBody(w.space(), n, true);
+    if (b != BodyOutcome::Done) {
+      co_return b;
+    }
+    w.commit(n);
+    const bool last = body_.done();
+    if (w.fresh().empty() && !(last && chunked)) {
+      continue;
+    }
+    if (!w.fresh().empty()) {
+      const std::array<detect::Header, 1> ct{detect::Header{"content-type", s.contentType}};
+      thread_local std::string text;
+      const detect::RequestView view{
+          .method = s.method,
+          .target = "/",
+          .headers = std::span(ct.data(), s.contentType.empty() ? 0 : 1),
+          .body = textOfWindow(w.window(), text),
+          .paranoiaLevel = s.plan.paranoia};
+      detect::Verdict verdict = inspectRequest(*snap_->engine, view);
+      stats().body_windows_inspected_total.inc();
+      s.inspected += w.fresh().size();
+      const WafAction action = decide(s.plan, policy, s.clientIp, verdict);
+      if (action == WafAction::Block || action == WafAction::Log) {
+        const std::string where = "body@" + std::to_string(w.freshOffset());
+        for (auto& f : verdict.findings) {
+          f.part = f.part == "body" ? where : where + ":" + f.part;
+        }
+        const bool block = action == WafAction::Block;
+        countAttack(verdict, block);
+        emitAttackEvent({.requestId = requestId_, .client = s.client, .method = s.method,
+                         .host = s.host, .path = s.target, .verdict = &verdict,
+                         .action = block ? EventAction::Blocked : EventAction::Logged,
+                         .mode = s.plan.mode, .application = policy.application,
+                         .nodeGroup = policy.nodeGroup});
+        if (block) {
+          co_return BodyOutcome::Blocked; // this window's fresh bytes are not forwarded
+        }
+        s.active = false; // one event per request; the rest streams uninspected
+      } else if (cap != 0 && s.inspected >= cap && !last) {
+        if (bodyLimit("inspect_body_max_bytes") == WafAction::Block) {
+          co_return BodyOutcome::Blocked;
+        }
+      }
+    }
+    arm(TimeoutKind::upstream, to_.upstreamRead);
+    co_await writeFramed(upstream_, {}, w.fresh().data(), w.fresh().size(), chunked,
+                         last && chunked, ec);
+    if (ec) {
+      co_return BodyOutcome::UpstreamFailed;
+    }
+    w.advance();
+  }
+  if (!body_.done()) {
+    co_return co_await relayRequestBody(chunked);
   }
   co_return BodyOutcome::Done;
 }

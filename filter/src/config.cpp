@@ -294,6 +294,26 @@ Status applyConfigJsonImpl(std::string_view text, ProxyConfig& cfg) {
       Policy probe;
       cfg.policyJson = value.dump();
       st = applyPolicyJson(cfg.policyJson, probe);
+    } else if (key == "application" || key == "node_group") {
+      auto s = getString(value, key);
+      if (!s) {
+        st = tl::unexpected(s.error());
+      } else if (s->empty() || (st = checkEventLabel(*s, key))) { // "" = not set
+        (key == "application" ? cfg.application : cfg.nodeGroup) = *s;
+      }
+    } else if (key == "probe_paths") {
+      if (!value.is_array()) {
+        return BW_INVALID("probe_paths: expected an array of request-target strings");
+      }
+      ProbePaths paths;
+      for (const auto& item : value) {
+        auto s = getString(item, "probe_paths[]");
+        if (!s) {
+          return tl::unexpected(s.error());
+        }
+        paths.add(*s, "probe_paths", cfg.warnings);
+      }
+      cfg.probePaths = std::move(paths);
     } else if (key == "upstream_pool") {
       st = applyObject<FieldSetter>(
           value, key,
@@ -340,6 +360,12 @@ const std::vector<cli::OptionSpec>& proxyOptions() {
       {"log-level", "LEVEL", "debug|info|warn|error (default info)", false},
       {"paranoia-level", "N", "detection paranoia level 1-4 (default: the policy's, else 1)", false},
       {"ebpf-handoff", "PATH", "eBPF capture: hand the listening sockets to the holder here", false},
+      {"application", "ID", "application label of attack events: 1-63 of [A-Za-z0-9._-]", false},
+      {"node-group", "NAME", "node group label of attack events: 1-63 of [A-Za-z0-9._-]", false},
+      {"probe-paths", "LIST",
+       "kubelet probe targets (comma separated, path and query) forwarded uninspected when "
+       "matched exactly by a GET/HEAD without a body",
+       false},
   };
   return specs;
 }
@@ -447,6 +473,20 @@ Result<ProxyConfig> loadConfig(const cli::ParsedArgs& args) {
       return BW_INVALID(v->second + ": '" + v->first + "' is not a paranoia level (1-4)");
     }
     cfg.paranoiaLevel = static_cast<uint8_t>(*n);
+  }
+  for (const auto& [name, slot] : {std::pair<std::string_view, std::string*>{"application", &cfg.application},
+                                   {"node-group", &cfg.nodeGroup}}) {
+    if (auto v = pick(name); v && !v->first.empty()) { // "" = not set
+      // A label that is not one is refused: events with a wrong or missing label would be
+      // filed under the wrong application without anyone noticing.
+      if (auto st = checkEventLabel(v->first, v->second); !st) {
+        return tl::unexpected(oneLine(st.error()));
+      }
+      *slot = v->first;
+    }
+  }
+  if (auto v = pick("probe-paths")) {
+    cfg.probePaths = ProbePaths::parse(v->first, v->second, cfg.warnings);
   }
   if (auto v = pick("threads")) {
     auto n = cli::parseUint(v->first, 0, 256);

@@ -106,8 +106,17 @@ std::string formatAttackEvent(const AttackEvent& e) {
     out += ",\"paranoia_level\":";
     out += std::to_string(e.verdict->paranoiaLevel);
   }
+  if (!e.limit.empty()) {
+    field(out, "limit", e.limit, 32);
+  }
   field(out, "action", actionName(e.action), 16);
   field(out, "mode", modeName(e.mode), 16);
+  if (!e.application.empty()) {
+    field(out, "application", e.application, 63);
+  }
+  if (!e.nodeGroup.empty()) {
+    field(out, "node_group", e.nodeGroup, 63);
+  }
   out += "}\n";
   return out;
 }

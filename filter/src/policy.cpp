@@ -146,6 +146,9 @@ Result<std::shared_ptr<const Policy>> buildPolicy(const ProxyConfig& cfg) {
     return tl::unexpected(st.error());
   }
   p->mode = cfg.mode;
+  p->application = cfg.application;
+  p->nodeGroup = cfg.nodeGroup;
+  p->probes = cfg.probePaths;
   if (cfg.paranoiaLevel) {
     p->paranoiaLevel = *cfg.paranoiaLevel;
   }
@@ -184,6 +187,12 @@ Status applyPolicyJsonImpl(std::string_view text, Policy& out) {
         return tl::unexpected(n.error());
       }
       out.inspectBodyBytes = *n;
+    } else if (key == "inspect_body_max_bytes") {
+      auto n = uintIn(v, k, 0, 1ULL << 50);
+      if (!n) {
+        return tl::unexpected(n.error());
+      }
+      out.inspectBodyMaxBytes = *n;
     } else if (key == "max_depth") {
       auto n = uintIn(v, k, 1, 1024);
       if (!n) {
@@ -261,6 +270,11 @@ Status applyPolicyJsonImpl(std::string_view text, Policy& out) {
     if (!st) {
       return st;
     }
+  }
+  if (out.inspectBodyMaxBytes != 0 && out.inspectBodyMaxBytes < out.inspectBodyBytes) {
+    return BW_INVALID("policy.inspect_body_max_bytes: " + std::to_string(out.inspectBodyMaxBytes) +
+                      " is below policy.inspect_body_bytes (" +
+                      std::to_string(out.inspectBodyBytes) + "); use 0 for no cap");
   }
   return {};
 }

@@ -36,7 +36,8 @@ const log::Logger kLog("proxy");
 constexpr std::string_view kSynopsis =
     "bulwark-proxy [--config FILE] [--listen ADDR:PORT]... [--upstream HOST:PORT] [--app-port N]\n"
     "                     [--status-listen ADDR:PORT] [--mode off|monitoring|safe_blocking|block]\n"
-    "                     [--threads N] [--log-level LEVEL]";
+    "                     [--threads N] [--log-level LEVEL] [--paranoia-level N]\n"
+    "                     [--application ID] [--node-group NAME] [--probe-paths LIST]";
 constexpr std::string_view kDescription =
     "The Bulwark filter proxy: accepts the pod's HTTP traffic (port 26001, named 'proxy'),\n"
     "inspects it and forwards it to the application on 127.0.0.1. Every flag can also be set\n"
@@ -89,6 +90,12 @@ struct FileStamp {
   bool operator==(const FileStamp&) const = default;
 };
 
+void logWarnings(const ProxyConfig& cfg) {
+  for (const auto& w : cfg.warnings) {
+    kLog.warn("configuration problem ignored", {{"problem", w}});
+  }
+}
+
 FileStamp stampOf(const std::string& path) {
   struct stat st{};
   if (path.empty() || ::stat(path.c_str(), &st) != 0) {
@@ -113,6 +120,7 @@ void reload(const cli::ParsedArgs& args, const ProxyConfig& running, FilterStore
                {{"why", std::string(why)}, {"error", snap.error().describe()}});
     return;
   }
+  logWarnings(*cfg);
   std::string restart;
   if (cfg->listen != running.listen) restart += "listen ";
   if (cfg->statusListen != running.statusListen) restart += "status_listen ";
@@ -129,6 +137,10 @@ void reload(const cli::ParsedArgs& args, const ProxyConfig& running, FilterStore
                                 {"gray", std::to_string(p.gray.size())},
                                 {"overrides", std::to_string(p.overrides.size())},
                                 {"inspect_body_bytes", std::to_string(p.inspectBodyBytes)},
+                                {"inspect_body_max_bytes", std::to_string(p.inspectBodyMaxBytes)},
+                                {"probe_paths", std::to_string(p.probes.paths().size())},
+                                {"application", p.application},
+                                {"node_group", p.nodeGroup},
                                 {"max_header_bytes",
                                  std::to_string(keep->limits.maxHeaderBytes)}});
   if (!restart.empty()) {
@@ -155,6 +167,7 @@ int run(int argc, const char* const* argv) {
   }
   log::setLevel(cfg->logLevel);
   std::signal(SIGPIPE, SIG_IGN);
+  logWarnings(*cfg);
 
   auto policy = buildPolicy(*cfg);
   if (!policy) {
@@ -257,6 +270,9 @@ int run(int argc, const char* const* argv) {
              {"mode", std::string(modeName(cfg->mode))},
              {"mode_from", cfg->modeSource},
              {"threads", std::to_string(threads)},
+             {"application", cfg->application},
+             {"node_group", cfg->nodeGroup},
+             {"probe_paths", std::to_string(cfg->probePaths.paths().size())},
              {"max_connections", std::to_string(proxy.maxConnections())}});
 
   signals.run();

@@ -323,6 +323,7 @@ awaitable<bool> Session::handleRequest() {
 awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
   const Policy& policy = *snap_->policy;
   const auto& req = reqParser_->get();
+  stream_.reset();
   const std::string_view client = clientOf(policy, req, peerIp_);
   const auto clientIp = parseIp(client);
   const std::string_view target =
@@ -335,8 +336,14 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
     stats().denied.inc();
     emitAttackEvent({.requestId = requestId_, .client = client, .method = req.method_string(),
                      .host = host, .path = target, .verdict = nullptr,
-                     .action = EventAction::Denied, .mode = plan.mode});
+                     .action = EventAction::Denied, .mode = plan.mode,
+                     .application = policy.application, .nodeGroup = policy.nodeGroup});
     action = WafAction::Deny;
+    co_return true;
+  }
+  // A kubelet probe (GET/HEAD of exactly a listed target, no body) is never inspected.
+  if (policy.probes.matches(req.method_string(), target, x.hasBody)) {
+    stats().probe_requests_total.inc();
     co_return true;
   }
   if (!plan.inspect) {
@@ -371,7 +378,9 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
                                     .versionMinor = x.info->versionMinor,
                                     .headers = headers,
                                     .body = std::string_view(prefix_.data(), x.prefixLen),
-                                    .bodyTruncated = x.hasBody && !body_.done(),
+                                    // the rest is inspected streaming (planBodyStream)
+                                    .bodyTruncated = x.hasBody && !body_.done() &&
+                                                     policy.inspectBodyBytes == 0,
                                     .paranoiaLevel = plan.paranoia};
   const detect::Verdict verdict = inspectRequest(*snap_->engine, request);
   if (verdict.limitExceeded) {
@@ -384,7 +393,11 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
     emitAttackEvent({.requestId = requestId_, .client = client, .method = req.method_string(),
                      .host = host, .path = target, .verdict = &verdict,
                      .action = block ? EventAction::Blocked : EventAction::Logged,
-                     .mode = plan.mode});
+                     .mode = plan.mode, .application = policy.application,
+                     .nodeGroup = policy.nodeGroup});
+  }
+  if (action == WafAction::Pass) {
+    action = planBodyStream(x, plan, clientIp, client, host, target);
   }
   co_return true;
 }
@@ -409,7 +422,8 @@ awaitable<void> Session::refuseMalformed() {
     }
     emitAttackEvent({.requestId = requestId_, .client = peerIp_, .method = "", .host = "",
                      .path = line, .verdict = &v, .action = EventAction::Blocked,
-                     .mode = mode});
+                     .mode = mode, .application = snap_->policy->application,
+                     .nodeGroup = snap_->policy->nodeGroup});
     co_await sendError(403, http1::headErrorLabel(headError_));
     co_return;
   }
@@ -441,10 +455,13 @@ awaitable<void> Session::sendError(unsigned status, std::string_view error) {
 // 403 for a blocked request: a small HTML page for browsers, JSON otherwise.
 awaitable<void> Session::sendBlocked() {
   const auto& req = reqParser_->get();
-  const bool html = req[http::field::accept].find("text/html") != std::string_view::npos;
+  const bool limit = stream_ && stream_->limitHit; // on_limit: the body cannot be inspected
+  const bool html =
+      !limit && req[http::field::accept].find("text/html") != std::string_view::npos;
   const std::string msg = renderLocalReply(
-      {.status = 403,
-       .error = "request blocked by the web application firewall",
+      {.status = limit ? 413u : 403u,
+       .error = limit ? "request body larger than the firewall inspects"
+                      : "request blocked by the web application firewall",
        .requestId = requestId_,
        .html = html,
        .headOnly = req.method() == http::verb::head,
@@ -453,7 +470,7 @@ awaitable<void> Session::sendBlocked() {
   error_code ec;
   arm(TimeoutKind::send, std::min<std::chrono::milliseconds>(to_.send, 5s));
   co_await asio::async_write(client_, asio::buffer(msg), BW_EC);
-  finishRequest(403);
+  finishRequest(limit ? 413 : 403);
   stats().response_bytes_total.inc(msg.size());
 }
 

@@ -13,6 +13,7 @@
 
 #include "asio_util.h"
 #include "bulwark/filter/body_decoder.h"
+#include "bulwark/filter/body_windows.h"
 #include "bulwark/filter/http_head.h"
 #include "bulwark/filter/snapshot.h"
 #include "bulwark/filter/waf_filter.h"
@@ -41,7 +42,20 @@ public:
 
 private:
   enum class HeadOutcome { Head, Closed, Timeout, Invalid, NotHttp };
-  enum class BodyOutcome { Done, ClientError, ClientGone, ClientTimeout, UpstreamFailed };
+  enum class BodyOutcome {
+    Done, ClientError, ClientGone, ClientTimeout, UpstreamFailed,
+    Blocked // streaming inspection blocked the rest of the body (attack or on_limit)
+  };
+  // Inspection of the body past its prefix while it streams (body.cpp).
+  struct BodyStream {
+    bool active = false;     // windows are still inspected
+    bool limitHit = false;   // on_limit blocked this request: answered 413
+    WafPlan plan;
+    std::optional<IpBytes> clientIp;
+    std::string client, host, target, method, contentType;
+    uint64_t inspected = 0; // body bytes inspected so far
+    BodyWindows windows;
+  };
   // What one request needs once its head is parsed.
   struct Exchange {
     const http1::HeadInfo* info = nullptr;
@@ -85,6 +99,11 @@ private:
   awaitable<bool> relayResponseBody(std::string_view head, bool bodyless, bool chunkedOut,
                                     bool& upstreamUsable);
   awaitable<void> answerBodyFailure(BodyOutcome b);
+  WafAction planBodyStream(const Exchange& x, const WafPlan& plan,
+                           const std::optional<IpBytes>& clientIp, std::string_view client,
+                           std::string_view host, std::string_view target);
+  WafAction bodyLimit(std::string_view limit);
+  awaitable<BodyOutcome> relayInspectedBody(bool chunked);
   awaitable<void> writeFramed(tcp::socket& to, std::string_view prefix, const char* data,
                               size_t n, bool chunked, bool terminate, error_code& ec);
   char* bodyBuffer();
@@ -115,7 +134,8 @@ private:
   http1::HeadError headError_ = http1::HeadError::None;
   Uninspected notHttp_ = Uninspected::unknown;
   std::string requestId_;
-  std::vector<char> prefix_; // inspected body prefix
+  std::vector<char> prefix_; // inspected body prefix, then the streaming inspection window
+  std::unique_ptr<BodyStream> stream_; // only while a request's body is inspected streaming
   Clock::time_point started_{};
   bool drainClose_ = false;
   bool otherPumpRunning_ = false;

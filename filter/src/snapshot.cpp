@@ -7,8 +7,10 @@ detect::EngineConfig engineConfigFor(const Policy& p) {
   ec.maxBodyBytes = p.inspectBodyBytes;
   ec.maxDepth = p.maxDepth;
   ec.maxArgs = p.maxArgs;
-  ec.onLimit = p.onLimit == LimitAction::Block ? detect::EngineConfig::OnLimit::Block
-                                               : detect::EngineConfig::OnLimit::Inspect;
+  // Past max_depth / max_args the engine keeps scanning (nothing is hidden), so those limits
+  // are counted, never blocked; on_limit is applied by the proxy to body bytes it could not
+  // inspect (body_stream.h).
+  ec.onLimit = detect::EngineConfig::OnLimit::Inspect;
   return ec;
 }
 

@@ -77,7 +77,18 @@ awaitable<bool> Session::forward(Exchange& x) {
       co_return false;
     }
     if (x.hasBody && !body_.done()) {
-      const BodyOutcome b = co_await relayRequestBody(chunked);
+      BodyOutcome b = BodyOutcome::Done;
+      if (stream_ && stream_->active) {
+        b = co_await relayInspectedBody(chunked);
+      } else {
+        b = co_await relayRequestBody(chunked);
+      }
+      if (b == BodyOutcome::Blocked) {
+        // The app got part of the body and never gets the rest: it is closed, not reused.
+        closeUpstream();
+        co_await sendBlocked();
+        co_return false;
+      }
       if (b == BodyOutcome::UpstreamFailed) {
         x.upstreamUsable = false;
         x.keepAlive = false; // the rest of the body is still on the client connection

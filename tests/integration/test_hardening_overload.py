@@ -215,8 +215,9 @@ class DrainKeepsAccepting(ProxyTestCase):
 
 
 class ReloadInspectionLimits(ProxyTestCase):
-    """SIGHUP reloads policy.inspect_body_bytes without a restart: an attack placed after the old
-    limit but before the new one passes before the reload and is blocked after it."""
+    """SIGHUP reloads the body inspection limits without a restart: an attack placed after the
+    old limit but before the new one passes before the reload (on_limit: pass) and is blocked
+    after it."""
 
     @classmethod
     def setUpClass(cls):
@@ -231,7 +232,8 @@ class ReloadInspectionLimits(ProxyTestCase):
             return r.status
 
     def test_sighup_raises_inspect_body_bytes(self):
-        cfg = {"mode": "block", "policy": {"inspect_body_bytes": 1024, "on_limit": "pass"}}
+        cfg = {"mode": "block", "policy": {"inspect_body_bytes": 1024,
+                                           "inspect_body_max_bytes": 1024, "on_limit": "pass"}}
         px = self.proxy(upstream_port=self.a.port, config=cfg)
         # the attack at the start of a body is seen (the engine works at all)
         with RawConn(px.port, timeout=3) as c:
@@ -241,9 +243,9 @@ class ReloadInspectionLimits(ProxyTestCase):
         self.assertEqual(self.post_attack(px), 200, "the attack after 3000 bytes was blocked with "
                                                     "inspect_body_bytes=1024 (test premise)")
         pid = px.pid
-        cfg["policy"]["inspect_body_bytes"] = 16384
         new = dict(px.config)
-        new["policy"] = dict(new.get("policy", {}), inspect_body_bytes=16384)
+        new["policy"] = dict(new.get("policy", {}), inspect_body_bytes=16384,
+                             inspect_body_max_bytes=16384)
         with open(px.config_path, "w") as f:
             json.dump(new, f)
         px.signal(signal.SIGHUP)
@@ -260,12 +262,14 @@ class ReloadInspectionLimits(ProxyTestCase):
         self.assertIsNone(px.proc.poll(), "the proxy restarted/exited on reload")
 
     def test_sighup_lowers_inspect_body_bytes(self):
-        cfg = {"mode": "block", "policy": {"inspect_body_bytes": 16384, "on_limit": "pass"}}
+        cfg = {"mode": "block", "policy": {"inspect_body_bytes": 16384,
+                                           "inspect_body_max_bytes": 16384, "on_limit": "pass"}}
         px = self.proxy(upstream_port=self.a.port, config=cfg)
         self.assertEqual(self.post_attack(px), 403, "attack after 3000 bytes not blocked with "
                                                     "inspect_body_bytes=16384 (test premise)")
         new = dict(px.config)
-        new["policy"] = dict(new.get("policy", {}), inspect_body_bytes=1024)
+        new["policy"] = dict(new.get("policy", {}), inspect_body_bytes=1024,
+                             inspect_body_max_bytes=1024)
         with open(px.config_path, "w") as f:
             json.dump(new, f)
         px.signal(signal.SIGHUP)

@@ -48,14 +48,16 @@ class SnapshotReloadTests(ProxyTestCase):
         app = self.app()
         px = self.proxy(upstream_port=app.port,
                         config={"mode": "block", "log_level": "info",
-                                "policy": {"inspect_body_bytes": 1024}})
-        # Only the first 1 KiB is inspected: the late attack passes (as configured).
+                                "policy": {"inspect_body_bytes": 1024,
+                                           "inspect_body_max_bytes": 1024, "on_limit": "pass"}})
+        # Only the first 1 KiB is inspected and the rest passes: the late attack passes (as
+        # configured).
         self.assertEqual(self.post(px).status, 200)
-        self.rewrite(px, policy={"inspect_body_bytes": 65536})
+        self.rewrite(px, policy={"inspect_body_bytes": 65536, "inspect_body_max_bytes": 65536})
         self.assertEqual(self.until(lambda: self.post(px).status, 403), 403, px.describe())
         self.assertIn('"inspect_body_bytes":"65536"', px.stderr_text())
         # And back: the new snapshot, not a cached engine.
-        self.rewrite(px, policy={"inspect_body_bytes": 1024})
+        self.rewrite(px, policy={"inspect_body_bytes": 1024, "inspect_body_max_bytes": 1024})
         self.assertEqual(self.until(lambda: self.post(px).status, 200), 200, px.describe())
         self.assertEqual(px.proc.poll(), None)
 

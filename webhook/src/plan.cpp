@@ -884,8 +884,14 @@ void findCapturedProbes(Ctx& c) {
         continue;
       }
       std::string path(stringOr(member(*get, "path"), "/"));
+      // The proxy matches the request-target exactly (visible ASCII, no '#', ',' separates
+      // the list): any other path could never match there, so it is not sent.
       if (path.empty() || path.front() != '/' || path.find(',') != std::string::npos ||
-          path.size() > 256) {
+          path.size() > 256 ||
+          std::any_of(path.begin(), path.end(), [](char ch) {
+            const auto u = static_cast<unsigned char>(ch);
+            return u <= 0x20 || u >= 0x7f || ch == '#';
+          })) {
         continue;
       }
       if (std::find(c.plan.probePaths.begin(), c.plan.probePaths.end(), path) ==

@@ -22,10 +22,6 @@ import sys
 # no command-line flag of the same name.
 PROXY_ENV_ONLY = {
     "BULWARK_SCHEMA",
-    "BULWARK_PARANOIA_LEVEL",
-    "BULWARK_APPLICATION",
-    "BULWARK_NODE_GROUP",
-    "BULWARK_PROBE_PATHS",
 }
 
 

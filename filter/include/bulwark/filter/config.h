@@ -11,6 +11,7 @@
 #include "bulwark/common/log.h"
 #include "bulwark/common/net.h"
 #include "bulwark/common/result.h"
+#include "bulwark/filter/probes.h"
 
 namespace bulwark::filter {
 
@@ -86,6 +87,15 @@ struct ProxyConfig {
   // --paranoia-level / BULWARK_PARANOIA_LEVEL (the pod's annotation): replaces the policy's
   // top-level paranoia_level; per-path overrides still apply. Unset: the policy decides.
   std::optional<uint8_t> paranoiaLevel;
+  // Event labels (--application / BULWARK_APPLICATION, --node-group / BULWARK_NODE_GROUP, keys
+  // "application" / "node_group"): carried by every attack event; "" = not set.
+  std::string application;
+  std::string nodeGroup;
+  // Kubelet probe targets forwarded uninspected (--probe-paths / BULWARK_PROBE_PATHS, key
+  // "probe_paths"); invalid entries are dropped with a warning.
+  ProbePaths probePaths;
+  // Problems that did not stop the configuration from loading (logged at start and reload).
+  std::vector<std::string> warnings;
 };
 
 // The same error with control characters in its message escaped: configuration errors echo

@@ -20,10 +20,16 @@ struct AttackEvent {
   const detect::Verdict* verdict = nullptr; // null for a deny-list hit
   EventAction action = EventAction::Logged;
   Mode mode = Mode::Monitoring;
+  std::string_view application{}; // event labels of this pod ("" = not set: left out)
+  std::string_view nodeGroup{};
+  // For a request that exceeded what the proxy can inspect (on_limit): which limit, e.g.
+  // "inspect_body_max_bytes"; "" otherwise.
+  std::string_view limit{};
 };
 
 // One JSON line per attack on stdout: time, request id, client, method, host, path, classes,
-// rule ids, findings (class, rule id, part, matched value), action, mode. Values are escaped and
+// rule ids, findings (class, rule id, part, matched value), action, mode, and the application
+// and node group labels when set. Values are escaped and
 // truncated, so a hostile request cannot forge or flood lines.
 std::string formatAttackEvent(const AttackEvent& e);
 void emitAttackEvent(const AttackEvent& e);

@@ -12,6 +12,7 @@
 
 #include "bulwark/common/result.h"
 #include "bulwark/filter/config.h"
+#include "bulwark/filter/probes.h"
 
 namespace bulwark::filter {
 
@@ -50,6 +51,9 @@ struct ModeOverride {
   uint8_t paranoiaLevel = 0; // 1-4; 0: not set by this override
 };
 
+// What happens to a request part of whose body cannot be inspected (longer than
+// inspect_body_max_bytes, or compressed and longer than the buffered prefix): Block treats it
+// like an attack (413 in block mode, an event in the others); Pass forwards it, counted.
 enum class LimitAction { Pass, Block };
 
 // The hot-reloadable part of the configuration: an immutable snapshot swapped atomically.
@@ -60,11 +64,17 @@ struct Policy {
   IpList gray;  // attacks blocked in safe_blocking mode
   bool trustForwardedFor = false; // take the client from the last X-Forwarded-For hop
   std::vector<ModeOverride> overrides;
-  uint64_t inspectBodyBytes = 128 * 1024; // body prefix inspected
+  uint64_t inspectBodyBytes = 128 * 1024; // body prefix read and inspected before the app
+  // Body bytes inspected in all: the prefix, then the rest window by window while it streams.
+  // Past it on_limit applies; 0 = no cap (every byte is inspected).
+  uint64_t inspectBodyMaxBytes = 64ULL << 20;
   uint32_t maxDepth = 32;
   uint32_t maxArgs = 1024;
-  LimitAction onLimit = LimitAction::Pass;
+  LimitAction onLimit = LimitAction::Block;
   uint8_t paranoiaLevel = 1; // detection paranoia level 1-4 (detect::RequestView::paranoiaLevel)
+  std::string application; // event label ("" = none)
+  std::string nodeGroup;   // event label ("" = none)
+  ProbePaths probes;       // kubelet probe targets forwarded uninspected
 
   Mode modeFor(std::string_view host, std::string_view path) const;
   // The paranoia level for a request: the first matching override that sets one, else

@@ -15,7 +15,11 @@ namespace bulwark::filter {
   C(request_bytes_total, "Bytes received from clients")                                          \
   C(response_bytes_total, "Bytes sent to clients")                                               \
   C(upstream_reused_total, "Requests sent on a pooled keep-alive app connection")                \
-  C(upstream_connections_total, "New connections opened to the app")
+  C(upstream_connections_total, "New connections opened to the app")                             \
+  C(probe_requests_total, "Kubelet probe requests (probe_paths) forwarded without inspection")   \
+  C(body_windows_inspected_total, "Request body windows inspected past the buffered prefix")     \
+  C(body_limit_total, "Requests whose body could not be inspected whole (on_limit applied)")    \
+  C(body_limit_blocked_total, "Requests answered 413 because their body could not be inspected")
 
 #define BW_UPSTREAM_ERRORS(X) X(connect) X(timeout) X(closed) X(bad_response)
 #define BW_UNINSPECTED(X) X(http2) X(tls) X(unknown)
