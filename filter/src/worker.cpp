@@ -25,8 +25,6 @@ const log::Logger kLog("proxy");
 
 constexpr auto kSweepInterval = 100ms;
 constexpr auto kDrainIdleGrace = 1s;
-// A keep-alive connection idle this long gives its buffers back (a busy one keeps them).
-constexpr auto kIdleRelease = 200ms;
 // Free memory goes back to the system when the connection count has fallen this far from its
 // last high-water mark (and to at most half of it): a burst of slow clients must not leave the
 // pod at its peak RSS.
@@ -53,6 +51,9 @@ void logEscaped(InternalError where, uint64_t conn, const char* what) {
 Conn::~Conn() {
   if (admission_ != nullptr) {
     admission_->release(*this);
+  }
+  if (live_) {
+    stats().connectionsActive.sub();
   }
 }
 
@@ -216,7 +217,8 @@ awaitable<void> Worker::acceptLoop(tcp::acceptor& acceptor) {
 }
 
 // Past a connection cap the socket is closed at once (no byte read, nothing allocated) and
-// counted; the clients already connected keep being served.
+// counted; the clients already connected keep being served. An admitted connection is parked
+// until its first bytes arrive: no session, coroutine or buffer exists for it before.
 void Worker::admitAndSpawn(tcp::socket s) {
   error_code ec;
   const auto remote = s.remote_endpoint(ec);
@@ -224,17 +226,18 @@ void Worker::admitAndSpawn(tcp::socket s) {
     return; // already gone
   }
   const Limits& lim = snapshot()->limits;
-  auto session = std::make_shared<Session>(*this, std::move(s));
-  if (const auto why = admission_.admit(*session, remote.address(), lim)) {
+  auto conn = ParkedConn::make(*this, std::move(s));
+  if (const auto why = admission_.admit(*conn, remote.address(), lim)) {
     stats().connReject(*why);
-    session->closeAll();
+    conn->closeAll();
     return;
   }
-  track(*session);
-  asio::co_spawn(ctx_, Session::run(session), [session](const std::exception_ptr& e) {
-    reportEscaped(e, InternalError::session, session->id());
-    session->closeAll();
-  });
+  if (!conn->setUp()) {
+    conn->closeAll();
+    return;
+  }
+  track(*conn);
+  conn->wait();
 }
 
 // Hands free heap pages back to the system once the connection count has dropped well below
@@ -263,9 +266,6 @@ awaitable<void> Worker::sweepLoop() {
         c.expire(false);
       } else if (draining_ && c.idle_ && now - c.idleSince_ >= kDrainIdleGrace) {
         c.expire(true);
-      } else if (c.idle_ && !c.released_ && now - c.idleSince_ >= kIdleRelease) {
-        c.released_ = true;
-        c.releaseIdle();
       }
     }
     trimMemory();

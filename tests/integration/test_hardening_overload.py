@@ -288,16 +288,13 @@ def _rss_kb(pid):
 
 
 class MemoryPerConnection(ProxyTestCase):
-    """Idle keep-alive connections cost <= 1 KB each; memory comes back after a burst."""
+    """Idle connections (fresh, or keep-alive after a request) cost <= 1 KB of resident memory
+    each; memory comes back after a burst of trickling connections closes."""
 
     @classmethod
     def setUpClass(cls):
         cls.a = cls.class_app()
 
-    # Open goal: a fresh connection costs ~3.5 KB (the Session object and its coroutine frame
-    # exist before any byte arrives) and an idle keep-alive one ~14 KB of resident memory; an
-    # unexpected success here fails the run, so meeting the goal means removing this marker.
-    @unittest.expectedFailure
     def test_idle_keepalive_connection_memory(self):
         n = 2000
         px = self.proxy(upstream_port=self.a.port,
@@ -327,10 +324,6 @@ class MemoryPerConnection(ProxyTestCase):
                              "%.0f bytes of RSS per idle keep-alive connection (%d connections, RSS "
                              "%d -> %d kB); goal <= %d" % (per_conn, n, before, after, IDLE_CONN_BYTES_GOAL))
 
-    # Open goal: a fresh connection costs ~3.5 KB (the Session object and its coroutine frame
-    # exist before any byte arrives) and an idle keep-alive one ~14 KB of resident memory; an
-    # unexpected success here fails the run, so meeting the goal means removing this marker.
-    @unittest.expectedFailure
     def test_idle_fresh_connection_memory(self):
         # connections that have not sent a byte yet (the benchmark's idle-connection figure)
         n = 2000
@@ -361,10 +354,6 @@ class MemoryPerConnection(ProxyTestCase):
                              "%.0f bytes of RSS per fresh idle connection (%d connections, RSS %d -> %d "
                              "kB); goal <= %d" % (per_conn, n, before, after, IDLE_CONN_BYTES_GOAL))
 
-    # Open goal: a fresh connection costs ~3.5 KB (the Session object and its coroutine frame
-    # exist before any byte arrives) and an idle keep-alive one ~14 KB of resident memory; an
-    # unexpected success here fails the run, so meeting the goal means removing this marker.
-    @unittest.expectedFailure
     def test_memory_returned_after_trickle_burst(self):
         n = 3000
         px = self.proxy(upstream_port=self.a.port,
