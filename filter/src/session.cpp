@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstring>
@@ -23,6 +24,8 @@ using namespace std::chrono_literals;
 const log::Logger kLog("proxy");
 constexpr uint32_t kProtocolRuleBase = 920000;
 constexpr auto kLingerTime = 1s;
+constexpr size_t kMinRead = 256;         // the smallest read of a request head
+constexpr size_t kMaxHeadRead = 64 * 1024; // the largest
 std::atomic<uint64_t> gNextConnId{1};
 
 // Splits validated trailer lines ("name: value\r\n"...) into fields for inspection.
@@ -174,8 +177,8 @@ Session::Session(ParkedConn& p)
     : w_(p.w_), cfg_(w_.cfg()), to_(cfg_.timeouts), client_(std::move(p.client_)),
       upstream_(w_.ctx()), local_(p.local_), upstreamEp_(p.upstreamEp_),
       peerIp_(std::move(p.peerIp_)), tunnelDone_(w_.ctx()), id_(p.id_) {
-  if (p.partialLen_ > 0) { // room for the next read too
-    const auto room = cbuf_.prepare(p.partialLen_ + kReadChunk);
+  if (p.partialLen_ > 0) {
+    const auto room = cbuf_.prepare(p.partialLen_);
     std::memcpy(room.data(), p.partial_, p.partialLen_);
     cbuf_.commit(p.partialLen_);
   }
@@ -317,7 +320,11 @@ awaitable<Session::HeadOutcome> Session::readHead(bool& mayRead) {
       co_return HeadOutcome::Park;
     }
     mayRead = false;
-    const size_t n = co_await client_.async_read_some(cbuf_.prepare(kReadChunk), BW_EC);
+    // Sized by what is there (a closing socket has nothing: a burst of closes allocates little).
+    error_code availEc;
+    const size_t avail = client_.available(availEc);
+    const size_t want = std::clamp<size_t>(avail, kMinRead, kMaxHeadRead);
+    const size_t n = co_await client_.async_read_some(cbuf_.prepare(want), BW_EC);
     if (ec) {
       co_return expired_ ? HeadOutcome::Timeout : HeadOutcome::Closed;
     }

@@ -30,6 +30,8 @@ constexpr auto kDrainIdleGrace = 1s;
 // pod at its peak RSS.
 constexpr int64_t kTrimAfterDrop = 256;
 std::atomic<int64_t> gConnHighWater{0};
+std::atomic<bool> gTrimPending{false};
+std::atomic<int64_t> gTrimSeen{0}; // the connection count at the last look while a trim waits
 
 std::array<uint8_t, 16> sourceKey(const asio::ip::address& a) {
   if (a.is_v6()) {
@@ -241,7 +243,9 @@ void Worker::admitAndSpawn(tcp::socket s) {
 }
 
 // Hands free heap pages back to the system once the connection count has dropped well below
-// its last high-water mark (one worker does it; the others see the mark reset).
+// its last high-water mark, when the drop has settled (the count fell no further between two
+// sweeps: the closing connections' last buffers are free by then). One worker does it; the
+// others see the mark reset.
 void Worker::trimMemory() {
   const int64_t active = admission_.active();
   int64_t mark = gConnHighWater.load(std::memory_order_relaxed);
@@ -250,8 +254,16 @@ void Worker::trimMemory() {
   }
   if (mark - active >= kTrimAfterDrop && active <= mark / 2 &&
       gConnHighWater.compare_exchange_strong(mark, active, std::memory_order_relaxed)) {
-    ::malloc_trim(0);
-    stats().memoryTrims.inc();
+    gTrimSeen.store(active, std::memory_order_relaxed);
+    gTrimPending.store(true, std::memory_order_relaxed);
+    return;
+  }
+  if (gTrimPending.load(std::memory_order_relaxed)) {
+    const int64_t seen = gTrimSeen.exchange(active, std::memory_order_relaxed);
+    if (active >= seen && gTrimPending.exchange(false, std::memory_order_relaxed)) {
+      ::malloc_trim(0);
+      stats().memoryTrims.inc();
+    }
   }
 }
 

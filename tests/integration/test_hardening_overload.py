@@ -33,6 +33,9 @@ DRAIN_ACCEPT_WINDOW_S = 1.5
 
 # Goal for the proxy's resident memory per idle keep-alive client connection.
 IDLE_CONN_BYTES_GOAL = 1024
+# Goal for a connection that has sent ~330 bytes of a head and waits for more (a slow-header
+# trickle): the bytes received and the waiting connection, nothing per-request beyond them.
+TRICKLE_CONN_BYTES_GOAL = 2048
 
 SQLI_FORM = "q=1%27+UNION+SELECT+username%2C+password+FROM+users--"
 
@@ -383,6 +386,10 @@ class MemoryPerConnection(ProxyTestCase):
         ok, detail = proxy_serves(px)
         self.assertTrue(ok, detail)
         self.assertGreater(peak, base, "test premise: the burst did not raise RSS")
+        self.assertLessEqual((peak - base) * 1024.0 / n, TRICKLE_CONN_BYTES_GOAL,
+                             "%.0f bytes of RSS per trickling connection (%d connections, RSS %d -> "
+                             "%d kB); goal <= %d" % ((peak - base) * 1024.0 / n, n, base, peak,
+                                                    TRICKLE_CONN_BYTES_GOAL))
         self.assertLessEqual(after - base, max(1024, (peak - base) * 0.25),
                              "memory not returned after %d trickle connections closed: RSS %d -> %d -> "
                              "%d kB" % (n, base, peak, after))
