@@ -15,7 +15,10 @@ Subcommands:
   run-timed CPUFILE CMD...      run CMD, write its user+system CPU seconds to CPUFILE, exit with its status
   fds PID...                    print the summed open fd count of PID(s) and descendants
   descendants PID               print PID and all its descendants, one per line
-  idle-conns ...                open N idle TCP connections, hold them, close them (see --help)
+  idle-conns ...                open N idle TCP connections, hold them, close them (see --help);
+                                with --request PATH each sends one keep-alive GET first
+  trickle ...                   hold N connections that each send one byte of a request head
+                                every few seconds (reopened when the server closes them)
   metrics-summary TEXT_FILE     print a few interesting bulwark_* metrics
   report ...                    print the results table / write JSON (reads a key=value file)
 """
@@ -217,9 +220,9 @@ def fd_count(pid):
 
 
 # --------------------------------------------------------------------------- idle connections
-def idle_conns(args):
-    """Open up to --count TCP connections to HOST:--port without sending anything."""
-    want = args.count + 64
+def _raise_nofile(count, who):
+    """Raises RLIMIT_NOFILE for `count` sockets; returns how many fit."""
+    want = count + 64
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < want:
         new = want if hard == resource.RLIM_INFINITY else min(want, hard)
@@ -228,10 +231,40 @@ def idle_conns(args):
         except (ValueError, OSError):
             pass
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    count = min(args.count, soft - 64)
-    if count < args.count:
-        print("idle-conns: RLIMIT_NOFILE only allows %d connections (asked %d)"
-              % (count, args.count), file=sys.stderr)
+    n = min(count, soft - 64)
+    if n < count:
+        print("%s: RLIMIT_NOFILE only allows %d connections (asked %d)" % (who, n, count),
+              file=sys.stderr)
+    return n
+
+
+def _one_request(s, path):
+    """Sends a keep-alive GET on `s` and reads its answer (Content-Length framed); True if 2xx."""
+    s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: bench\r\n\r\n")
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            return False
+        buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            return False
+        body += chunk
+    return head[9:10] == b"2"
+
+
+def idle_conns(args):
+    """Open up to --count TCP connections to HOST:--port; with --request, each sends one
+    keep-alive request first (and stays open, idle, after the answer)."""
+    count = _raise_nofile(args.count, "idle-conns")
 
     deadline = time.monotonic() + args.connect_timeout
     linger = struct.pack("ii", 1, 0)  # close with RST: no TIME_WAIT pile-up on the client
@@ -245,6 +278,8 @@ def idle_conns(args):
         s.settimeout(max(0.1, min(5.0, deadline - time.monotonic())))
         try:
             s.connect((HOST, args.port))
+            if args.request and not _one_request(s, args.request):
+                raise OSError("no 2xx answer")
         except OSError:
             failures += 1
             s.close()
@@ -280,6 +315,91 @@ def idle_conns(args):
     return 0
 
 
+def trickle(args):
+    """Holds --count connections, each sending the next byte of a never-ending request head
+    every --interval seconds (staggered); a connection the server closes (header timeout) is
+    opened again. Writes "<open> <connect failures>" to --ready-file once all were opened, then
+    runs until --release-file appears or --hold seconds pass. Prints totals to stderr."""
+    import heapq
+    import itertools
+    import selectors
+    count = _raise_nofile(args.count, "trickle")
+    head = b"GET /trickle HTTP/1.1\r\nHost: bench\r\nX-Trickle: " + b"t" * 100000
+    linger = struct.pack("ii", 1, 0)
+    sel = selectors.DefaultSelector()
+    conns = {}      # id -> [socket, bytes sent]
+    due = []        # heap of (next send time, id)
+    ids = itertools.count()
+    stats = {"opened": 0, "reopened": 0, "failures": 0, "sent": 0}
+
+    def open_one(now, first):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+        s.settimeout(5.0)
+        try:
+            s.connect((HOST, args.port))
+        except OSError:
+            s.close()
+            stats["failures"] += 1
+            return False
+        s.setblocking(False)
+        cid = next(ids)
+        conns[cid] = [s, 0]
+        sel.register(s, selectors.EVENT_READ, cid)
+        # staggered: the connections' sends spread over one interval
+        heapq.heappush(due, (now + args.interval * (cid % 997) / 997.0, cid))
+        stats["opened" if first else "reopened"] += 1
+        return True
+
+    def drop(cid):
+        s = conns.pop(cid)[0]
+        sel.unregister(s)
+        s.close()
+
+    deadline = time.monotonic() + args.connect_timeout
+    while len(conns) < count and time.monotonic() < deadline and stats["failures"] <= 100:
+        open_one(time.monotonic(), True)
+    with open(args.ready_file + ".tmp", "w") as f:
+        f.write("%d %d\n" % (len(conns), stats["failures"]))
+    os.rename(args.ready_file + ".tmp", args.ready_file)
+
+    end = time.monotonic() + args.hold
+    while time.monotonic() < end:
+        if args.release_file and os.path.exists(args.release_file):
+            break
+        for key, _ in sel.select(timeout=0.05):  # the server answered (408) or closed
+            try:
+                data = key.fileobj.recv(4096)
+            except OSError:
+                data = b""
+            if not data and key.data in conns:
+                drop(key.data)
+        now = time.monotonic()
+        while due and due[0][0] <= now:
+            _, cid = heapq.heappop(due)
+            c = conns.get(cid)
+            if c is None:
+                continue
+            try:
+                c[0].send(head[c[1]:c[1] + 1])
+                c[1] += 1
+                stats["sent"] += 1
+                heapq.heappush(due, (now + args.interval, cid))
+            except OSError:
+                drop(cid)
+        while len(conns) < count and time.monotonic() < end and stats["failures"] <= 100:
+            if not open_one(time.monotonic(), False):
+                break
+    held = len(conns)
+    for cid in list(conns):
+        drop(cid)
+    print("trickle: %d connections, %d reopened after the server closed them, %d bytes sent, "
+          "%d connect failures, open at the end %d"
+          % (stats["opened"], stats["reopened"], stats["sent"], stats["failures"], held),
+          file=sys.stderr)
+    return 0
+
+
 # --------------------------------------------------------------------------- report
 def _load_kv(path):
     kv = {}
@@ -308,7 +428,7 @@ TARGETS = ["app", "nginx", "modsec", "bulwark", "bulwark_block"]
 NAMES = {"app": "app-direct", "nginx": "nginx-proxy", "modsec": "nginx-modsec",
          "bulwark": "bulwark-off", "bulwark_block": "bulwark-block"}
 # workload name -> suffix of the result keys ("<target><suffix>.rps", ...)
-WORKLOADS = [("get", ""), ("mixed", "-mixed")]
+WORKLOADS = [("get", ""), ("mixed", "-mixed"), ("trickle", "-trickle")]
 # (numerator, denominator, goal): rps ratios printed (never asserted) for each workload
 RATIOS = [("bulwark", "nginx", 1.0), ("bulwark_block", "bulwark", 0.9),
           ("bulwark_block", "modsec", 50.0)]
@@ -389,23 +509,49 @@ def report(args):
         lines.append("")
         lines.extend(ratio_lines)
 
+    # Memory per idle connection: keep-alive ones (one request each, then waiting) and fresh
+    # ones (never sent a byte).
     mem_lines, mem = [], {}
-    for t in ("nginx", "bulwark"):
-        idle, loaded, n = kv.get(t + ".rss_idle"), kv.get(t + ".rss_conns"), kv.get(t + ".conns_held")
-        per = None
-        if idle is not None and loaded is not None and n:
-            per = (loaded - idle) / n
-        mem[t] = per
-        if idle is None and loaded is None:
-            continue
-        mem_lines.append("%-14s %14s %16s %16s %14s" % (
-            NAMES[t], fmt(idle and idle / 1024, "%.0f"), fmt(loaded and loaded / 1024, "%.0f"),
-            fmt(n, "%d"), fmt(per, "%.0f")))
+    for kind, sfx in (("keep-alive", ".ka"), ("fresh", "")):
+        for t in ("nginx", "bulwark"):
+            idle, loaded = kv.get(t + sfx + ".rss_idle"), kv.get(t + sfx + ".rss_conns")
+            n = kv.get(t + sfx + ".conns_held")
+            per = None
+            if idle is not None and loaded is not None and n:
+                per = (loaded - idle) / n
+            mem[(t, kind)] = per
+            if idle is None and loaded is None:
+                continue
+            mem_lines.append("%-10s %-14s %14s %16s %12s %12s" % (
+                kind, NAMES[t], fmt(idle and idle / 1024, "%.0f"),
+                fmt(loaded and loaded / 1024, "%.0f"), fmt(n, "%d"), fmt(per, "%.0f")))
     if mem_lines:
         lines.append("")
-        lines.append("%-14s %14s %16s %16s %14s" % ("memory", "RSS idle(KiB)", "RSS +conns(KiB)",
-                                                     "conns held", "bytes/conn"))
+        lines.append("%-10s %-14s %14s %16s %12s %12s" % (
+            "idle conn", "target", "RSS before(KiB)", "RSS +conns(KiB)", "conns held",
+            "bytes/conn"))
         lines.extend(mem_lines)
+        lines.append("(bytes/conn: RSS growth / connections held; goal for bulwark <= 1024,"
+                     " not asserted)")
+
+    # Trickle: the GET rate while slow heads trickle in, against the plain run.
+    trickle = {}
+    for t in ("nginx", "bulwark"):
+        a, b = kv.get(t + ".rps"), kv.get(t + "-trickle.rps")
+        if a and b:
+            trickle[NAMES[t]] = {"rps": a, "rps_trickle": b, "drop_pct": 100.0 * (a - b) / a,
+                                 "conns_held": kv.get(t + "-trickle.conns_held"),
+                                 "rss_bytes": kv.get(t + "-trickle.rss")}
+    if trickle:
+        lines.append("")
+        lines.append("trickle: %s connections, one head byte every %s s each, during the GET load"
+                     % (kv.get("config.trickle_conns"), kv.get("config.trickle_interval_s")))
+        for name, d in trickle.items():
+            lines.append("  %-14s rps %.0f -> %.0f: drop %.1f %% (goal <= 10 %%, not asserted);"
+                         " %s held, RSS %s KiB" % (
+                             name, d["rps"], d["rps_trickle"], d["drop_pct"],
+                             fmt(d["conns_held"], "%d"),
+                             fmt(d["rss_bytes"] and d["rss_bytes"] / 1024, "%.0f")))
     after = [(t, kv.get(t + ".rss_after_load")) for t in TARGETS]
     after = [(t, a) for t, a in after if a is not None]
     if after:
@@ -422,6 +568,7 @@ def report(args):
             "targets": {},
             "ratios": ratios,
             "memory": {},
+            "trickle": trickle,
             "bulwark_sigterm_exit": kv.get("bulwark.sigterm_exit"),
             "bulwark_block_sigterm_exit": kv.get("bulwark_block.sigterm_exit"),
         }
@@ -433,14 +580,16 @@ def report(args):
                     doc.setdefault(section, {})[NAMES[t]] = _target_doc(d)
         for t in TARGETS:
             d = sub(t)
-            if t in mem and (d.get("rss_idle") is not None or d.get("rss_conns") is not None):
-                doc["memory"][NAMES[t]] = {
-                    "rss_idle_bytes": d.get("rss_idle"),
-                    "rss_with_conns_bytes": d.get("rss_conns"),
-                    "conns_requested": kv.get("config.idle_conns"),
-                    "conns_held": d.get("conns_held"),
-                    "bytes_per_conn": mem[t],
-                }
+            for kind, sfx in (("keep-alive", "ka."), ("fresh", "")):
+                if (t, kind) in mem and (d.get(sfx + "rss_idle") is not None or
+                                         d.get(sfx + "rss_conns") is not None):
+                    doc["memory"].setdefault(NAMES[t], {})[kind] = {
+                        "rss_before_bytes": d.get(sfx + "rss_idle"),
+                        "rss_with_conns_bytes": d.get(sfx + "rss_conns"),
+                        "conns_requested": kv.get("config.idle_conns"),
+                        "conns_held": d.get(sfx + "conns_held"),
+                        "bytes_per_conn": mem[(t, kind)],
+                    }
             if d.get("rss_after_load") is not None:
                 doc["memory"].setdefault(NAMES[t], {})["rss_after_load_bytes"] = d.get("rss_after_load")
         with open(args.json, "w") as f:
@@ -542,7 +691,21 @@ def main(argv):
                         help="deadline for the whole connect phase")
         ap.add_argument("--ready-file", required=True)
         ap.add_argument("--release-file", default="")
+        ap.add_argument("--request", default="",
+                        help="send one keep-alive GET of this path on each connection first")
         return idle_conns(ap.parse_args(rest))
+    if cmd == "trickle":
+        import argparse
+        ap = argparse.ArgumentParser(prog="bench_helper.py trickle")
+        ap.add_argument("--port", type=int, required=True)
+        ap.add_argument("--count", type=int, default=10000)
+        ap.add_argument("--interval", type=float, default=3.0,
+                        help="seconds between two bytes on one connection")
+        ap.add_argument("--hold", type=float, default=120.0)
+        ap.add_argument("--connect-timeout", type=float, default=60.0)
+        ap.add_argument("--ready-file", required=True)
+        ap.add_argument("--release-file", default="")
+        return trickle(ap.parse_args(rest))
     if cmd == "metrics-summary":
         return metrics_summary(rest[0])
     if cmd == "report":

@@ -18,6 +18,9 @@ THREADS=2          # bulwark --threads and nginx-proxy worker_processes
 CONNS=32           # wrk connections
 WRK_THREADS=2
 IDLE_CONNS=10000
+TRICKLE=0          # --trickle: wrk rps while 10k connections trickle request heads
+TRICKLE_CONNS=10000
+TRICKLE_INTERVAL=2
 JSON_OUT=""
 BIN="${BULWARK_PROXY_BIN:-$REPO_ROOT/build/bin/bulwark-proxy}"
 URL_PATH='/api/items?id=42&sort=asc&q=hello'
@@ -48,7 +51,9 @@ Benchmarks three targets on 127.0.0.1 with wrk (keep-alive, GET $URL_PATH):
   nginx-proxy  nginx reverse proxy to the app (upstream keepalive 64), worker_processes = --threads
   bulwark      bulwark-proxy --mode off --threads N --upstream <app>
 and measures the RSS of nginx-proxy (master + workers) and bulwark-proxy idle and with
---idle-conns idle client connections open. Prints a table and the bulwark/nginx-proxy rps
+--idle-conns idle client connections open: first keep-alive connections that each made one
+request (GET $URL_PATH) and wait for the next, then fresh connections that never sent a byte;
+the figure is the RSS growth divided by the connections held (bytes per idle connection). Prints a table and the bulwark/nginx-proxy rps
 ratio (goal >= 1.0, not asserted), the target's CPU time per request, and how much CPU other
 processes on the machine took during each run (numbers are unreliable when that is high). Exits 1 if bulwark answered any non-2xx or had socket errors.
 
@@ -61,6 +66,10 @@ Before measuring, GET $ATTACK_PATH (<script>alert(1)</script>) must be answered 
 nginx-modsec and bulwark-block and 200 by the others, and GET $URL_PATH 200 by all.
 Prints the ratios bulwark-block/bulwark-off (goal >= 0.9) and bulwark-block/nginx-modsec
 (goal >= 50); not asserted.
+With --trickle (not with --waf) nginx-proxy and bulwark are measured once more while
+--trickle-conns connections (default $TRICKLE_CONNS) each send one byte of a request head every
+--trickle-interval seconds (default $TRICKLE_INTERVAL; a connection closed by the target's header
+timeout is opened again); the rps drop against the plain run is printed (goal <= 10 %).
 With --mixed every target is measured a second time with bench/mixed.lua (20 benign GET/POST
 JSON/POST form requests, cycled; checked to be answered 2xx by every target first).
 
@@ -76,6 +85,9 @@ Options:
   --json FILE       also write the numbers as JSON to FILE
   --bin PATH        bulwark-proxy binary (default \$BULWARK_PROXY_BIN or build/bin/bulwark-proxy)
   --idle-conns N    idle connections for the memory test (default $IDLE_CONNS, max 100000)
+  --trickle         also measure nginx-proxy and bulwark under a slow-header trickle
+  --trickle-conns N trickling connections (default $TRICKLE_CONNS, max 100000)
+  --trickle-interval S  seconds between two bytes on one trickling connection (default $TRICKLE_INTERVAL)
   --no-memory       skip the idle-connection memory test
   --no-bulwark      only app-direct and nginx-proxy (to check the harness itself)
   --keep            keep the temporary directory (configs, logs, wrk outputs)
@@ -100,6 +112,9 @@ while [[ $# -gt 0 ]]; do
         --json) [[ $# -ge 2 ]] || die "--json needs a file"; JSON_OUT=$2; shift 2 ;;
         --bin) [[ $# -ge 2 ]] || die "--bin needs a path"; BIN=$2; shift 2 ;;
         --idle-conns) [[ $# -ge 2 ]] && is_uint "$2" && [[ $2 -ge 1 && $2 -le 100000 ]] || die "--idle-conns needs 1..100000"; IDLE_CONNS=$2; shift 2 ;;
+        --trickle) TRICKLE=1; shift ;;
+        --trickle-conns) [[ $# -ge 2 ]] && is_uint "$2" && [[ $2 -ge 1 && $2 -le 100000 ]] || die "--trickle-conns needs 1..100000"; TRICKLE_CONNS=$2; shift 2 ;;
+        --trickle-interval) [[ $# -ge 2 ]] && is_uint "$2" && [[ $2 -ge 1 && $2 -le 60 ]] || die "--trickle-interval needs 1..60 seconds"; TRICKLE_INTERVAL=$2; shift 2 ;;
         --no-memory) WITH_MEMORY=0; shift ;;
         --no-bulwark) WITH_BULWARK=0; shift ;;
         --keep) KEEP=1; shift ;;
@@ -115,6 +130,9 @@ fi
 if [[ $WAF -eq 1 && $WITH_MEMORY -eq 1 ]]; then
     WITH_MEMORY=0   # one run compares throughput; the memory test is the plain run's business
 fi
+[[ $WAF -eq 1 && $TRICKLE -eq 1 ]] && die "--trickle is a run of its own (without --waf)"
+MAX_CONNS=$IDLE_CONNS
+[[ $TRICKLE -eq 1 && $TRICKLE_CONNS -gt $MAX_CONNS ]] && MAX_CONNS=$TRICKLE_CONNS
 if [[ -n "$JSON_OUT" ]]; then
     case "$JSON_OUT" in /*) ;; *) JSON_OUT="$PWD/$JSON_OUT" ;; esac
 fi
@@ -145,7 +163,7 @@ fi
 
 # Raise the fd limit for everything started from here (proxies, idle-connection client).
 HARD_NOFILE=$(ulimit -Hn)
-WANT_NOFILE=$((IDLE_CONNS * 2 + 1024))
+WANT_NOFILE=$((MAX_CONNS * 2 + 1024))
 if [[ "$HARD_NOFILE" == unlimited ]] || [[ $HARD_NOFILE -ge $WANT_NOFILE ]]; then
     ulimit -n "$WANT_NOFILE" 2>/dev/null || true
 else
@@ -156,7 +174,7 @@ if [[ $WITH_MEMORY -eq 1 ]] && [[ $NOFILE -lt $((IDLE_CONNS + 256)) ]]; then
     log "warning: fd limit $NOFILE is below --idle-conns $IDLE_CONNS + 256; fewer connections will be held"
 fi
 # nginx preallocates worker_connections per worker (~0.4 KiB each): size it for the test, not the fd limit.
-WORKER_CONNECTIONS=$((IDLE_CONNS + 1024))
+WORKER_CONNECTIONS=$((MAX_CONNS + CONNS + 1024))
 [[ $WORKER_CONNECTIONS -le $((NOFILE - 64)) ]] || WORKER_CONNECTIONS=$((NOFILE - 64))
 [[ $WORKER_CONNECTIONS -ge 1024 ]] || WORKER_CONNECTIONS=1024
 
@@ -172,6 +190,7 @@ MS_PID=""          # nginx + ModSecurity (--waf)
 BW_PID=""
 BWB_PID=""         # bulwark --mode block (--waf)
 IDLE_PID=""
+TRICKLE_PID=""
 CHECK_PIDS=()      # the --mixed pre-check's wrk processes while they run
 FAILED=1
 
@@ -201,6 +220,7 @@ cleanup() {
     trap - EXIT INT TERM
     set +e
     [[ -n "$IDLE_PID" ]] && { touch "$WORK/release" 2>/dev/null; stop_pid "$IDLE_PID" idle-conns 5; }
+    [[ -n "$TRICKLE_PID" ]] && { touch "$WORK/trickle-release" 2>/dev/null; stop_pid "$TRICKLE_PID" trickle 10; }
     for p in "${CHECK_PIDS[@]}"; do stop_pid "$p" wrk 2; done
     stop_pid "$BWB_PID" bulwark-proxy-block 10
     stop_pid "$BW_PID" bulwark-proxy 10
@@ -299,6 +319,8 @@ record config.wrk_connections "$CONNS"
 record config.wrk_threads "$WRK_THREADS"
 record config.path "$URL_PATH"
 record config.idle_conns "$IDLE_CONNS"
+record config.trickle "$TRICKLE"
+[[ $TRICKLE -eq 1 ]] && { record config.trickle_conns "$TRICKLE_CONNS"; record config.trickle_interval_s "$TRICKLE_INTERVAL"; }
 record config.cpus "$(nproc)"
 record config.waf "$WAF"
 record config.mixed "$MIXED"
@@ -316,7 +338,9 @@ start_nginx() {  # start_nginx NAME CONF PORT -> sets STARTED_PID
 
 start_bulwark() {  # start_bulwark NAME MODE PORT STATUS_PORT -> sets STARTED_PID; logs: NAME.log (stderr), NAME-events.log (stdout)
     local name=$1 mode=$2 port=$3 status_port=$4
-    "$BIN" --mode "$mode" --threads "$THREADS" \
+    # the connection cap sized for the test, as nginx's worker_connections is
+    printf '{"limits": {"max_connections": %d}}\n' "$WORKER_CONNECTIONS" >"$WORK/$name-config.json"
+    "$BIN" --config "$WORK/$name-config.json" --mode "$mode" --threads "$THREADS" \
         --listen "127.0.0.1:$port" --status-listen "127.0.0.1:$status_port" \
         --upstream "127.0.0.1:$APP_PORT" --log-level warn \
         </dev/null >>"$WORK/$name-events.log" 2>>"$WORK/$name.log" &
@@ -410,18 +434,23 @@ fi
 rss_of() { helper rss "$@"; }
 fds_of() { helper fds "$@"; }
 
-memory_test() {  # memory_test KEY NAME PORT PID
-    local key=$1 name=$2 port=$3 pid=$4 rss_idle base_fds fds i held fails rss_conns accepted
+memory_test() {  # memory_test KEY NAME PORT PID MODE: MODE keepalive (one request each, then idle) or fresh (no byte sent)
+    local key=$1 name=$2 port=$3 pid=$4 mode=$5 rss_idle base_fds fds i held fails rss_conns accepted
+    local req=() rk=$1
+    if [[ $mode == keepalive ]]; then
+        req=(--request "$URL_PATH")
+        rk="$key.ka"
+    fi
     sleep 1
     rss_idle=$(rss_of "$pid")
     base_fds=$(fds_of "$pid")
-    record "$key.rss_idle" "$rss_idle"
+    record "$rk.rss_idle" "$rss_idle"
     rm -f "$WORK/ready" "$WORK/release"
-    helper idle-conns --port "$port" --count "$IDLE_CONNS" --hold 120 \
-        --connect-timeout 60 --ready-file "$WORK/ready" --release-file "$WORK/release" \
+    helper idle-conns --port "$port" --count "$IDLE_CONNS" --hold 120 "${req[@]}" \
+        --connect-timeout 90 --ready-file "$WORK/ready" --release-file "$WORK/release" \
         2>>"$WORK/idle-$key.log" &
     IDLE_PID=$!
-    for ((i = 0; i < 700; i++)); do   # <= 70 s
+    for ((i = 0; i < 1000; i++)); do   # <= 100 s
         [[ -f "$WORK/ready" ]] && break
         alive "$IDLE_PID" || break
         sleep 0.1
@@ -449,11 +478,11 @@ memory_test() {  # memory_test KEY NAME PORT PID
     wait "$IDLE_PID" || log "warning: idle-connection client exited non-zero"
     IDLE_PID=""
     sed 's/^/  /' "$WORK/idle-$key.log" >&2
-    record "$key.rss_conns" "$rss_conns"
-    record "$key.conns_held" "$held"
-    record "$key.conns_accepted" "$accepted"
-    record "$key.connect_failures" "$fails"
-    log "$name: RSS idle $((rss_idle / 1024)) KiB, with $held idle conns $((rss_conns / 1024)) KiB (fds +$accepted, connect failures $fails)"
+    record "$rk.rss_conns" "$rss_conns"
+    record "$rk.conns_held" "$held"
+    record "$rk.conns_accepted" "$accepted"
+    record "$rk.connect_failures" "$fails"
+    log "$name: RSS idle $((rss_idle / 1024)) KiB, with $held idle $mode conns $((rss_conns / 1024)) KiB ($(( (rss_conns - rss_idle) / (held > 0 ? held : 1) )) bytes each; fds +$accepted, connect failures $fails)"
     [[ $held -ge $((IDLE_CONNS * 95 / 100)) ]] || log "warning: $name: only $held of $IDLE_CONNS connections could be opened"
     [[ $accepted -ge $((held * 98 / 100)) ]] || log "warning: $name: only ~$accepted of $held connections were accepted when RSS was read"
     # Let the proxy notice the closes before the load test (bounded).
@@ -466,8 +495,11 @@ memory_test() {  # memory_test KEY NAME PORT PID
 }
 
 if [[ $WITH_MEMORY -eq 1 ]]; then
-    memory_test nginx nginx-proxy "$NGX_PORT" "$NGX_PID"
-    [[ $WITH_BULWARK -eq 1 ]] && memory_test bulwark bulwark-off "$BW_PORT" "$BW_PID"
+    # keep-alive first: each process is measured from the state it started in
+    memory_test nginx nginx-proxy "$NGX_PORT" "$NGX_PID" keepalive
+    [[ $WITH_BULWARK -eq 1 ]] && memory_test bulwark bulwark-off "$BW_PORT" "$BW_PID" keepalive
+    memory_test nginx nginx-proxy "$NGX_PORT" "$NGX_PID" fresh
+    [[ $WITH_BULWARK -eq 1 ]] && memory_test bulwark bulwark-off "$BW_PORT" "$BW_PID" fresh
 fi
 
 # ----------------------------------------------------------------------------- load
@@ -532,6 +564,40 @@ if [[ $MIXED -eq 1 ]]; then
         alive "${T_PIDS[i]}" || die "${T_NAMES[i]} died during the mixed load test"
     done
 fi
+# --trickle: the same GET load while TRICKLE_CONNS connections trickle request heads.
+trickle_test() {  # trickle_test KEY NAME PORT PID
+    local key=$1 name=$2 port=$3 pid=$4 i held fails peak
+    rm -f "$WORK/trickle-ready" "$WORK/trickle-release"
+    helper trickle --port "$port" --count "$TRICKLE_CONNS" --interval "$TRICKLE_INTERVAL" \
+        --hold $((DURATION + WARMUP + 150)) --connect-timeout 90 \
+        --ready-file "$WORK/trickle-ready" --release-file "$WORK/trickle-release" \
+        2>>"$WORK/trickle-$key.log" &
+    TRICKLE_PID=$!
+    for ((i = 0; i < 1000; i++)); do   # <= 100 s
+        [[ -f "$WORK/trickle-ready" ]] && break
+        alive "$TRICKLE_PID" || break
+        sleep 0.1
+    done
+    [[ -f "$WORK/trickle-ready" ]] || die "$name: trickle client did not get ready"
+    read -r held fails <"$WORK/trickle-ready"
+    sleep "$TRICKLE_INTERVAL"   # every connection has started its head
+    run_wrk "$key-trickle" "$name (trickle)" "$port" "$pid"
+    peak=$(rss_of "$pid")
+    touch "$WORK/trickle-release"
+    wait "$TRICKLE_PID" || log "warning: trickle client exited non-zero"
+    TRICKLE_PID=""
+    sed 's/^/  /' "$WORK/trickle-$key.log" >&2
+    record "$key-trickle.conns_held" "$held"
+    record "$key-trickle.rss" "$peak"
+    log "$name: $held trickling connections (connect failures $fails), RSS during the run $((peak / 1024)) KiB"
+    alive "$pid" || die "$name died during the trickle test"
+}
+if [[ $TRICKLE -eq 1 ]]; then
+    log "trickle: $TRICKLE_CONNS connections, one head byte every ${TRICKLE_INTERVAL}s each, during wrk"
+    RUN_WARMUP=0
+    trickle_test nginx nginx-proxy "$NGX_PORT" "$NGX_PID"
+    [[ $WITH_BULWARK -eq 1 ]] && trickle_test bulwark bulwark-off "$BW_PORT" "$BW_PID"
+fi
 for i in "${!T_KEYS[@]}"; do
     [[ "${T_KEYS[i]}" == app ]] || record "${T_KEYS[i]}.rss_after_load" "$(rss_of "${T_PIDS[i]}")"
 done
@@ -546,7 +612,7 @@ bulwark_check() {  # bulwark_check KEY NAME STATUS_PORT: metrics, and any non-2x
     else
         log "warning: could not read $name /metrics"
     fi
-    for suffix in "" -mixed; do
+    for suffix in "" -mixed -trickle; do
         non2xx=$(awk -F= -v k="$key$suffix.non2xx" '$1 == k {print $2}' "$RESULTS")
         sockerr=$(awk -F= -v k="$key$suffix.socket_errors" '$1 == k {print $2}' "$RESULTS")
         [[ -n "$non2xx" ]] || continue

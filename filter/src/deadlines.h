@@ -19,12 +19,33 @@ class Conn : public boost::intrusive::list_base_hook<
 public:
   using Clock = std::chrono::steady_clock;
 
-  virtual ~Conn(); // gives the connection's place back to the admission (worker.cpp)
+  Conn() = default;
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+  // Gives the connection's place back to the admission and ends its count in
+  // bulwark_connections_active, unless it was handed over (worker.cpp).
+  virtual ~Conn();
   // The deadline passed (or a drain closes an idle connection): cancel what is pending.
   virtual void expire(bool drainClose) = 0;
-  // Idle for a while (waiting for a next request): release the buffers a busy connection
-  // keeps between requests. Called by the sweep, once per idle period.
-  virtual void releaseIdle() {}
+
+  // One client connection is represented by a parked object while it waits for bytes and by a
+  // session while it is served: the deadline, the place in the worker's sweep list and the
+  // accounting move from one to the next. `to` is new (not in a list).
+  void handOver(Conn& to) {
+    to.swap_nodes(*this);
+    to.deadline_ = deadline_;
+    to.kind_ = kind_;
+    to.expired_ = expired_;
+    to.idle_ = idle_;
+    to.idleSince_ = idleSince_;
+    to.admission_ = admission_;
+    to.sourceCounted_ = sourceCounted_;
+    to.source_ = source_;
+    to.live_ = live_;
+    admission_ = nullptr;
+    sourceCounted_ = false;
+    live_ = false;
+  }
 
   void arm(TimeoutKind kind, std::chrono::milliseconds d) {
     kind_ = kind;
@@ -36,7 +57,7 @@ public:
   TimeoutKind kind_ = TimeoutKind::idle;
   bool expired_ = false;
   bool idle_ = false; // waiting for a next request that has not started
-  bool released_ = false; // releaseIdle() ran in this idle period
+  bool live_ = false; // counted in bulwark_connections_active until destroyed or handed over
   Clock::time_point idleSince_{};
   // Connection accounting (see Admission): set when the connection was admitted.
   Admission* admission_ = nullptr;

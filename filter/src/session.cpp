@@ -1,8 +1,11 @@
 #include "session.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstring>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/write.hpp>
 
 #include "bulwark/common/log.h"
@@ -10,6 +13,7 @@
 #include "bulwark/filter/forward_headers.h"
 #include "bulwark/filter/local_reply.h"
 #include "bulwark/filter/orig_dst.h"
+#include "idle_memory.h"
 #include "session_const.h"
 
 namespace bulwark::filter {
@@ -20,6 +24,8 @@ using namespace std::chrono_literals;
 const log::Logger kLog("proxy");
 constexpr uint32_t kProtocolRuleBase = 920000;
 constexpr auto kLingerTime = 1s;
+constexpr size_t kMinRead = 256;         // the smallest read of a request head
+constexpr size_t kMaxHeadRead = 64 * 1024; // the largest
 std::atomic<uint64_t> gNextConnId{1};
 
 // Splits validated trailer lines ("name: value\r\n"...) into fields for inspection.
@@ -41,38 +47,167 @@ void addTrailerFields(std::string_view lines, std::vector<detect::Header>& out) 
 
 } // namespace
 
-Session::Session(Worker& w, tcp::socket s)
-    : w_(w), cfg_(w.cfg()), to_(cfg_.timeouts), client_(std::move(s)), upstream_(w.ctx()),
-      tunnelDone_(w.ctx()), id_(gNextConnId.fetch_add(1, std::memory_order_relaxed)) {
+// ---------------------------------------------------------------------------------------------
+// ParkedConn
+
+ParkedConn::ParkedConn(Worker& w, tcp::socket s)
+    : w_(w), client_(std::move(s)), id_(gNextConnId.fetch_add(1, std::memory_order_relaxed)) {
   stats().connections_total.inc();
   stats().connectionsActive.add();
+  live_ = true;
+  // A new connection waits for its first head from the moment it is accepted: a client that
+  // never sends a byte is held for header_ms, not idle_ms.
+  arm(TimeoutKind::header, w.cfg().timeouts.header);
+  idle_ = true;
+  idleSince_ = Clock::now();
 }
 
-Session::~Session() { stats().connectionsActive.sub(); }
+ParkedConn::ParkedConn(Session& s)
+    : w_(s.w_), client_(std::move(s.client_)), peerIp_(std::move(s.peerIp_)), local_(s.local_),
+      upstreamEp_(s.upstreamEp_), id_(s.id_), scanned_(s.scanned_), first_(s.first_),
+      drainClose_(s.drainClose_) {
+  const std::string_view head = view(s.cbuf_);
+  if (!head.empty()) { // a partial head keeps only its bytes
+    partial_ = static_cast<char*>(idlemem::allocate(head.size()));
+    std::memcpy(partial_, head.data(), head.size());
+    partialLen_ = static_cast<uint32_t>(head.size());
+  }
+  s.handOver(*this);
+}
 
-awaitable<void> Session::run(std::shared_ptr<Session> self) {
-  co_await self->serve();
-  self->closeAll();
+ParkedConn::~ParkedConn() {
+  if (partial_ != nullptr) {
+    idlemem::deallocate(partial_, partialLen_);
+  }
+}
+
+std::shared_ptr<ParkedConn> ParkedConn::make(Worker& w, tcp::socket s) {
+  return std::allocate_shared<ParkedConn>(idlemem::Allocator<ParkedConn>(), w, std::move(s));
+}
+
+std::shared_ptr<ParkedConn> ParkedConn::make(Session& s) {
+  return std::allocate_shared<ParkedConn>(idlemem::Allocator<ParkedConn>(), s);
+}
+
+bool ParkedConn::setUp() {
+  error_code ec;
+  const auto remote = client_.remote_endpoint(ec);
+  if (ec) {
+    return false;
+  }
+  local_ = client_.local_endpoint(ec);
+  if (ec) {
+    return false;
+  }
+  peerIp_ = remote.address().to_string();
+  client_.set_option(tcp::no_delay(true), ec);
+  const ProxyConfig& cfg = w_.cfg();
+  PortSources src;
+  if (cfg.upstream) {
+    src.configured = cfg.upstream->port;
+  } else {
+    src.originalDst = queryOriginalDstPort(client_.native_handle(), local_.address().is_v6());
+  }
+  src.localPort = local_.port();
+  src.listenPorts = w_.listenPorts();
+  src.appPort = cfg.appPort;
+  const uint16_t port = resolveUpstreamPort(src);
+  const auto addr = cfg.upstream ? asio::ip::make_address(cfg.upstream->host, ec)
+                                 : asio::ip::make_address("127.0.0.1", ec);
+  if (ec) {
+    return false;
+  }
+  upstreamEp_ = {addr, port};
+  return true;
+}
+
+namespace {
+
+// The readiness wait of a parked connection: its operation is allocated in idle memory.
+struct ReadableHandler {
+  std::shared_ptr<ParkedConn> conn;
+  using allocator_type = idlemem::Allocator<void>;
+  allocator_type get_allocator() const noexcept { return {}; }
+  void operator()(const error_code& ec) const { ParkedConn::readable(conn, ec); }
+};
+
+} // namespace
+
+void ParkedConn::wait() {
+  client_.async_wait(tcp::socket::wait_read, ReadableHandler{shared_from_this()});
+}
+
+void ParkedConn::readable(const std::shared_ptr<ParkedConn>& self, const error_code& ec) {
+  self->onReadable(ec);
+}
+
+void ParkedConn::closeAll() {
+  error_code ignored;
+  client_.close(ignored);
+}
+
+void ParkedConn::expire(bool drainClose) {
+  deadline_ = Clock::time_point::max();
+  expired_ = true;
+  drainClose_ = drainClose;
+  error_code ignored;
+  client_.cancel(ignored);
+}
+
+void ParkedConn::onReadable(const error_code& ec) {
+  if (ec) {
+    if (!expired_ || drainClose_) {
+      closeAll(); // closed, or an idle connection ended by a drain
+      return;
+    }
+    if (kind_ != TimeoutKind::header || partialLen_ == 0) {
+      stats().timeout(kind_); // idle keep-alive, or silent since accept: closed without a reply
+      closeAll();
+      return;
+    }
+    // A head started and not finished in time: a session answers 408.
+  }
+  Session::activate(std::make_shared<Session>(*this));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session
+
+Session::Session(ParkedConn& p)
+    : w_(p.w_), cfg_(w_.cfg()), to_(cfg_.timeouts), client_(std::move(p.client_)),
+      upstream_(w_.ctx()), local_(p.local_), upstreamEp_(p.upstreamEp_),
+      peerIp_(std::move(p.peerIp_)), tunnelDone_(w_.ctx()), id_(p.id_) {
+  if (p.partialLen_ > 0) {
+    const auto room = cbuf_.prepare(p.partialLen_);
+    std::memcpy(room.data(), p.partial_, p.partialLen_);
+    cbuf_.commit(p.partialLen_);
+  }
+  p.handOver(*this);
+  scanned_ = p.scanned_;
+  first_ = p.first_;
+  drainClose_ = p.drainClose_;
+}
+
+void Session::activate(std::shared_ptr<Session> self) {
+  auto& ctx = self->w_.ctx();
+  asio::co_spawn(ctx, self->serve(), [self](const std::exception_ptr& e, bool keep) {
+    if (e) {
+      reportEscaped(e, InternalError::session, self->id());
+      self->closeAll();
+      return;
+    }
+    if (keep && self->client_.is_open()) {
+      ParkedConn::make(*self)->wait();
+      return;
+    }
+    self->closeAll();
+  });
 }
 
 void Session::closeAll() {
   error_code ignored;
   client_.close(ignored);
   upstream_.close(ignored);
-}
-
-void Session::releaseIdle() {
-  // Only while the coroutine waits for readability: nothing refers into these buffers.
-  if (cbuf_.size() == 0) {
-    cbuf_.shrink_to_fit();
-  }
-  if (ubuf_.size() == 0) {
-    ubuf_.shrink_to_fit();
-  }
-  bodyBuf_.reset();
-  std::vector<char>().swap(prefix_);
-  reqParser_.reset();
-  resParser_.reset();
 }
 
 void Session::expire(bool drainClose) {
@@ -84,86 +219,64 @@ void Session::expire(bool drainClose) {
   upstream_.cancel(ignored);
 }
 
-awaitable<void> Session::serve() {
-  error_code ec;
-  const auto remote = client_.remote_endpoint(ec);
-  if (ec) {
-    co_return;
-  }
-  const auto local = client_.local_endpoint(ec);
-  if (ec) {
-    co_return;
-  }
-  peerIp_ = remote.address().to_string();
-  local_ = local;
-  client_.set_option(tcp::no_delay(true), ec);
-  upstreamEp_ = resolveUpstream();
-
-  bool first = true;
+// Serves requests while bytes are there to read. Returns true when the connection is to wait
+// for more (parked: nothing but the socket and a partial head is kept), false when it ends.
+awaitable<bool> Session::serve() {
+  bool mayRead = true; // the socket was readable when the session was made
   for (;;) {
     requestId_.clear(); // a refusal of the next request never reuses the previous one's id
-    const HeadOutcome r = co_await readHead(first);
-    const bool silent = first && cbuf_.size() == 0; // never sent a byte: closed without a reply
-    first = false;
+    // Woken by the sweep: the deadline passed while parked.
+    const HeadOutcome r =
+        mayRead && expired_ ? HeadOutcome::Timeout : co_await readHead(mayRead);
+    if (r == HeadOutcome::Park) {
+      co_return true;
+    }
+    const bool silent = first_ && cbuf_.size() == 0; // never sent a byte: closed without a reply
+    first_ = false;
+    scanned_ = 0;
     if (r == HeadOutcome::Closed) {
-      co_return;
+      co_return false;
     }
     if (r == HeadOutcome::Timeout) {
       if (drainClose_) {
-        co_return;
+        co_return false;
       }
       stats().timeout(kind_);
       if (kind_ == TimeoutKind::header && !silent) {
         co_await sendError(408, "request head not received in time");
       }
-      co_return;
+      co_return false;
     }
     if (r == HeadOutcome::NotHttp) {
       co_await passThrough();
-      co_return;
+      co_return false;
     }
     if (r == HeadOutcome::Invalid) {
       co_await refuseMalformed();
       co_await lingeringClose();
-      co_return;
+      co_return false;
     }
     if (!co_await handleRequest()) {
       co_await lingeringClose();
-      co_return;
+      co_return false;
     }
+    // Waiting for a next request: the idle timeout runs, a drain may close it; the next head
+    // gets header_ms from its first byte.
+    idle_ = true;
+    idleSince_ = Clock::now();
+    arm(TimeoutKind::idle, to_.idle);
   }
-}
-
-tcp::endpoint Session::resolveUpstream() {
-  PortSources src;
-  if (cfg_.upstream) {
-    src.configured = cfg_.upstream->port;
-  } else {
-    src.originalDst = queryOriginalDstPort(client_.native_handle(), local_.address().is_v6());
-  }
-  src.localPort = local_.port();
-  src.listenPorts = w_.listenPorts();
-  src.appPort = cfg_.appPort;
-  const uint16_t port = resolveUpstreamPort(src);
-  const auto addr = cfg_.upstream ? asio::ip::make_address(cfg_.upstream->host)
-                                  : asio::ip::make_address("127.0.0.1");
-  return {addr, port};
 }
 
 // Reads until a complete request head is buffered in cbuf_. On the first request of a
-// connection, also decides whether the client speaks HTTP/1.x at all.
-awaitable<Session::HeadOutcome> Session::readHead(bool first) {
+// connection, also decides whether the client speaks HTTP/1.x at all. Reads at most once
+// (when `mayRead`: the socket was readable); when more bytes are needed after that, returns
+// Park and the connection waits for them without a coroutine or a read buffer.
+awaitable<Session::HeadOutcome> Session::readHead(bool& mayRead) {
   error_code ec;
-  size_t scanned = 0;
-  bool started = false;
-  bool sniffed = !first;
+  bool sniffed = !first_;
   snap_ = w_.snapshot(); // this request's policy, engine and limits
   const Limits& lim = snap_->limits;
-  if (first) {
-    // A new connection is waiting for its first head from the moment it is accepted: a client
-    // that never sends a byte is held for header_ms, not idle_ms.
-    arm(TimeoutKind::header, to_.header);
-  }
   for (;;) {
     // Empty lines between requests are tolerated (RFC 9112 2.2).
     while (cbuf_.size() >= 2 && view(cbuf_).substr(0, 2) == "\r\n") {
@@ -171,10 +284,11 @@ awaitable<Session::HeadOutcome> Session::readHead(bool first) {
     }
     const std::string_view data = view(cbuf_);
     if (!data.empty() && !(data.size() == 1 && data[0] == '\r')) {
-      if (!started) {
-        started = true;
+      if (idle_) {
+        // The head's first byte: its deadline runs from here (from accept for the first one)
+        // and is not moved by the bytes that follow.
         idle_ = false;
-        if (!first) {
+        if (!first_) {
           arm(TimeoutKind::header, to_.header);
         }
       }
@@ -190,7 +304,7 @@ awaitable<Session::HeadOutcome> Session::readHead(bool first) {
         }
       }
       if (sniffed) {
-        const auto scan = http1::scanHead(data, scanned, lim);
+        const auto scan = http1::scanHead(data, scanned_, lim);
         if (scan.state == http1::HeadScan::State::Complete) {
           headLen_ = scan.length;
           co_return HeadOutcome::Head;
@@ -199,32 +313,18 @@ awaitable<Session::HeadOutcome> Session::readHead(bool first) {
           headError_ = scan.error;
           co_return HeadOutcome::Invalid;
         }
-        scanned = scan.scanned;
+        scanned_ = scan.scanned;
       }
     }
-    if (!started) {
-      // Waiting for a request: hold no buffer memory while idle (10k idle clients stay cheap).
-      idle_ = true;
-      released_ = false;
-      idleSince_ = Clock::now();
-      if (!first) {
-        arm(TimeoutKind::idle, to_.idle);
-      }
-      if (cbuf_.size() == 0 && cbuf_.capacity() > 2 * kReadChunk) {
-        cbuf_.shrink_to_fit();
-        bodyBuf_.reset();
-      }
-      if (prefix_.capacity() > kBodyBufferSize) {
-        std::vector<char>().swap(prefix_); // a big inspected body is not kept while idle
-      }
-      if (cbuf_.size() == 0) {
-        co_await client_.async_wait(tcp::socket::wait_read, BW_EC);
-        if (ec) {
-          co_return expired_ ? HeadOutcome::Timeout : HeadOutcome::Closed;
-        }
-      }
+    if (!mayRead) {
+      co_return HeadOutcome::Park;
     }
-    const size_t n = co_await client_.async_read_some(cbuf_.prepare(kReadChunk), BW_EC);
+    mayRead = false;
+    // Sized by what is there (a closing socket has nothing: a burst of closes allocates little).
+    error_code availEc;
+    const size_t avail = client_.available(availEc);
+    const size_t want = std::clamp<size_t>(avail, kMinRead, kMaxHeadRead);
+    const size_t n = co_await client_.async_read_some(cbuf_.prepare(want), BW_EC);
     if (ec) {
       co_return expired_ ? HeadOutcome::Timeout : HeadOutcome::Closed;
     }

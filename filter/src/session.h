@@ -24,6 +24,54 @@ namespace bulwark::filter {
 
 namespace http = beast::http;
 
+class Session;
+
+// A client connection while it waits for bytes: before its first request, between keep-alive
+// requests, or between the segments of a slow request head. It holds the socket, the bytes of
+// a head received so far (exactly sized), the deadline and nothing else: no coroutine frame,
+// parser or read buffer. A Session is made from it when the socket becomes readable (or the
+// deadline passed with a partial head, to answer 408) and gives the state back when the
+// connection waits again, so an idle connection costs a few hundred bytes.
+class ParkedConn : public Conn, public std::enable_shared_from_this<ParkedConn> {
+public:
+  // A connection just accepted (counted in bulwark_connections_total/_active).
+  ParkedConn(Worker& w, tcp::socket s);
+  // The waiting state of an active session that has nothing left to read.
+  explicit ParkedConn(Session& s);
+  ~ParkedConn() override;
+  ParkedConn(const ParkedConn&) = delete;
+  ParkedConn& operator=(const ParkedConn&) = delete;
+
+  // Parked objects live in idle memory (idle_memory.h), like their waits.
+  static std::shared_ptr<ParkedConn> make(Worker& w, tcp::socket s);
+  static std::shared_ptr<ParkedConn> make(Session& s);
+
+  // Reads the addresses and resolves the app port of a new connection; false: already gone.
+  bool setUp();
+  // Waits for readability (or the deadline) without a buffer.
+  void wait();
+  void closeAll();
+  void expire(bool drainClose) override;
+  // The completion of wait().
+  static void readable(const std::shared_ptr<ParkedConn>& self, const error_code& ec);
+
+private:
+  friend class Session;
+  void onReadable(const error_code& ec);
+
+  Worker& w_;
+  tcp::socket client_;
+  char* partial_ = nullptr; // the bytes of a head received so far (idle memory), or none
+  uint32_t partialLen_ = 0;
+  std::string peerIp_;
+  tcp::endpoint local_;
+  tcp::endpoint upstreamEp_;
+  uint64_t id_;
+  size_t scanned_ = 0; // how far the partial head was scanned
+  bool first_ = true;  // no request head completed yet on this connection
+  bool drainClose_ = false;
+};
+
 // One client connection, as a state machine: serve → readHead → decide → forward → relay.
 // The steps live in session.cpp (head, decision), upstream.cpp (forward, response), body.cpp
 // (request body, framing) and tunnel.cpp (byte relay); the answers the proxy writes itself
@@ -31,17 +79,17 @@ namespace http = beast::http;
 // waf_filter.
 class Session : public Conn, public std::enable_shared_from_this<Session> {
 public:
-  Session(Worker& w, tcp::socket s);
-  ~Session() override;
+  // Takes over a parked connection that became readable (or whose deadline passed).
+  explicit Session(ParkedConn& p);
 
-  static awaitable<void> run(std::shared_ptr<Session> self);
+  // Serves until the connection waits for bytes again (then it is parked) or ends.
+  static void activate(std::shared_ptr<Session> self);
   uint64_t id() const { return id_; }
   void closeAll();
   void expire(bool drainClose) override;
-  void releaseIdle() override;
 
 private:
-  enum class HeadOutcome { Head, Closed, Timeout, Invalid, NotHttp };
+  enum class HeadOutcome { Head, Closed, Timeout, Invalid, NotHttp, Park };
   enum class BodyOutcome {
     Done, ClientError, ClientGone, ClientTimeout, UpstreamFailed,
     Blocked // streaming inspection blocked the rest of the body (attack or on_limit)
@@ -70,9 +118,9 @@ private:
   };
 
   // session.cpp
-  awaitable<void> serve();
-  tcp::endpoint resolveUpstream();
-  awaitable<HeadOutcome> readHead(bool first);
+  friend class ParkedConn;
+  awaitable<bool> serve();
+  awaitable<HeadOutcome> readHead(bool& mayRead);
   awaitable<bool> handleRequest();
   awaitable<bool> applyFilter(Exchange& x, WafAction& action);
   awaitable<void> refuseMalformed();
@@ -137,6 +185,8 @@ private:
   std::vector<char> prefix_; // inspected body prefix, then the streaming inspection window
   std::unique_ptr<BodyStream> stream_; // only while a request's body is inspected streaming
   Clock::time_point started_{};
+  size_t scanned_ = 0;
+  bool first_ = true;
   bool drainClose_ = false;
   bool otherPumpRunning_ = false;
   bool tunnelTimeoutCounted_ = false;

@@ -25,13 +25,13 @@ const log::Logger kLog("proxy");
 
 constexpr auto kSweepInterval = 100ms;
 constexpr auto kDrainIdleGrace = 1s;
-// A keep-alive connection idle this long gives its buffers back (a busy one keeps them).
-constexpr auto kIdleRelease = 200ms;
 // Free memory goes back to the system when the connection count has fallen this far from its
 // last high-water mark (and to at most half of it): a burst of slow clients must not leave the
 // pod at its peak RSS.
 constexpr int64_t kTrimAfterDrop = 256;
 std::atomic<int64_t> gConnHighWater{0};
+std::atomic<bool> gTrimPending{false};
+std::atomic<int64_t> gTrimSeen{0}; // the connection count at the last look while a trim waits
 
 std::array<uint8_t, 16> sourceKey(const asio::ip::address& a) {
   if (a.is_v6()) {
@@ -53,6 +53,9 @@ void logEscaped(InternalError where, uint64_t conn, const char* what) {
 Conn::~Conn() {
   if (admission_ != nullptr) {
     admission_->release(*this);
+  }
+  if (live_) {
+    stats().connectionsActive.sub();
   }
 }
 
@@ -216,7 +219,8 @@ awaitable<void> Worker::acceptLoop(tcp::acceptor& acceptor) {
 }
 
 // Past a connection cap the socket is closed at once (no byte read, nothing allocated) and
-// counted; the clients already connected keep being served.
+// counted; the clients already connected keep being served. An admitted connection is parked
+// until its first bytes arrive: no session, coroutine or buffer exists for it before.
 void Worker::admitAndSpawn(tcp::socket s) {
   error_code ec;
   const auto remote = s.remote_endpoint(ec);
@@ -224,21 +228,24 @@ void Worker::admitAndSpawn(tcp::socket s) {
     return; // already gone
   }
   const Limits& lim = snapshot()->limits;
-  auto session = std::make_shared<Session>(*this, std::move(s));
-  if (const auto why = admission_.admit(*session, remote.address(), lim)) {
+  auto conn = ParkedConn::make(*this, std::move(s));
+  if (const auto why = admission_.admit(*conn, remote.address(), lim)) {
     stats().connReject(*why);
-    session->closeAll();
+    conn->closeAll();
     return;
   }
-  track(*session);
-  asio::co_spawn(ctx_, Session::run(session), [session](const std::exception_ptr& e) {
-    reportEscaped(e, InternalError::session, session->id());
-    session->closeAll();
-  });
+  if (!conn->setUp()) {
+    conn->closeAll();
+    return;
+  }
+  track(*conn);
+  conn->wait();
 }
 
 // Hands free heap pages back to the system once the connection count has dropped well below
-// its last high-water mark (one worker does it; the others see the mark reset).
+// its last high-water mark, when the drop has settled (the count fell no further between two
+// sweeps: the closing connections' last buffers are free by then). One worker does it; the
+// others see the mark reset.
 void Worker::trimMemory() {
   const int64_t active = admission_.active();
   int64_t mark = gConnHighWater.load(std::memory_order_relaxed);
@@ -247,8 +254,16 @@ void Worker::trimMemory() {
   }
   if (mark - active >= kTrimAfterDrop && active <= mark / 2 &&
       gConnHighWater.compare_exchange_strong(mark, active, std::memory_order_relaxed)) {
-    ::malloc_trim(0);
-    stats().memoryTrims.inc();
+    gTrimSeen.store(active, std::memory_order_relaxed);
+    gTrimPending.store(true, std::memory_order_relaxed);
+    return;
+  }
+  if (gTrimPending.load(std::memory_order_relaxed)) {
+    const int64_t seen = gTrimSeen.exchange(active, std::memory_order_relaxed);
+    if (active >= seen && gTrimPending.exchange(false, std::memory_order_relaxed)) {
+      ::malloc_trim(0);
+      stats().memoryTrims.inc();
+    }
   }
 }
 
@@ -263,9 +278,6 @@ awaitable<void> Worker::sweepLoop() {
         c.expire(false);
       } else if (draining_ && c.idle_ && now - c.idleSince_ >= kDrainIdleGrace) {
         c.expire(true);
-      } else if (c.idle_ && !c.released_ && now - c.idleSince_ >= kIdleRelease) {
-        c.released_ = true;
-        c.releaseIdle();
       }
     }
     trimMemory();

@@ -33,6 +33,9 @@ DRAIN_ACCEPT_WINDOW_S = 1.5
 
 # Goal for the proxy's resident memory per idle keep-alive client connection.
 IDLE_CONN_BYTES_GOAL = 1024
+# Goal for a connection that has sent ~330 bytes of a head and waits for more (a slow-header
+# trickle): the bytes received and the waiting connection, nothing per-request beyond them.
+TRICKLE_CONN_BYTES_GOAL = 2048
 
 SQLI_FORM = "q=1%27+UNION+SELECT+username%2C+password+FROM+users--"
 
@@ -292,16 +295,13 @@ def _rss_kb(pid):
 
 
 class MemoryPerConnection(ProxyTestCase):
-    """Idle keep-alive connections cost <= 1 KB each; memory comes back after a burst."""
+    """Idle connections (fresh, or keep-alive after a request) cost <= 1 KB of resident memory
+    each; memory comes back after a burst of trickling connections closes."""
 
     @classmethod
     def setUpClass(cls):
         cls.a = cls.class_app()
 
-    # Open goal: a fresh connection costs ~3.5 KB (the Session object and its coroutine frame
-    # exist before any byte arrives) and an idle keep-alive one ~14 KB of resident memory; an
-    # unexpected success here fails the run, so meeting the goal means removing this marker.
-    @unittest.expectedFailure
     def test_idle_keepalive_connection_memory(self):
         n = 2000
         px = self.proxy(upstream_port=self.a.port,
@@ -331,10 +331,6 @@ class MemoryPerConnection(ProxyTestCase):
                              "%.0f bytes of RSS per idle keep-alive connection (%d connections, RSS "
                              "%d -> %d kB); goal <= %d" % (per_conn, n, before, after, IDLE_CONN_BYTES_GOAL))
 
-    # Open goal: a fresh connection costs ~3.5 KB (the Session object and its coroutine frame
-    # exist before any byte arrives) and an idle keep-alive one ~14 KB of resident memory; an
-    # unexpected success here fails the run, so meeting the goal means removing this marker.
-    @unittest.expectedFailure
     def test_idle_fresh_connection_memory(self):
         # connections that have not sent a byte yet (the benchmark's idle-connection figure)
         n = 2000
@@ -365,10 +361,6 @@ class MemoryPerConnection(ProxyTestCase):
                              "%.0f bytes of RSS per fresh idle connection (%d connections, RSS %d -> %d "
                              "kB); goal <= %d" % (per_conn, n, before, after, IDLE_CONN_BYTES_GOAL))
 
-    # Open goal: a fresh connection costs ~3.5 KB (the Session object and its coroutine frame
-    # exist before any byte arrives) and an idle keep-alive one ~14 KB of resident memory; an
-    # unexpected success here fails the run, so meeting the goal means removing this marker.
-    @unittest.expectedFailure
     def test_memory_returned_after_trickle_burst(self):
         n = 3000
         px = self.proxy(upstream_port=self.a.port,
@@ -398,6 +390,10 @@ class MemoryPerConnection(ProxyTestCase):
         ok, detail = proxy_serves(px)
         self.assertTrue(ok, detail)
         self.assertGreater(peak, base, "test premise: the burst did not raise RSS")
+        self.assertLessEqual((peak - base) * 1024.0 / n, TRICKLE_CONN_BYTES_GOAL,
+                             "%.0f bytes of RSS per trickling connection (%d connections, RSS %d -> "
+                             "%d kB); goal <= %d" % ((peak - base) * 1024.0 / n, n, base, peak,
+                                                    TRICKLE_CONN_BYTES_GOAL))
         self.assertLessEqual(after - base, max(1024, (peak - base) * 0.25),
                              "memory not returned after %d trickle connections closed: RSS %d -> %d -> "
                              "%d kB" % (n, base, peak, after))
