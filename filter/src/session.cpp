@@ -102,6 +102,7 @@ awaitable<void> Session::serve() {
   bool first = true;
   for (;;) {
     requestId_.clear(); // a refusal of the next request never reuses the previous one's id
+    headRequest_ = false;
     const HeadOutcome r = co_await readHead(first);
     const bool silent = first && cbuf_.size() == 0; // never sent a byte: closed without a reply
     first = false;
@@ -287,6 +288,7 @@ awaitable<bool> Session::handleRequest() {
   x.http10 = info.versionMinor == 0;
   x.hasBody = info.chunked || info.contentLength.value_or(0) > 0;
   x.isHead = req.method() == http::verb::head;
+  headRequest_ = x.isHead;
   // Upgrade: h2c is never honoured (after the app's 101 the connection would be an uninspected
   // tunnel); the request goes on as a plain HTTP/1.1 request without it. WebSocket upgrades
   // are inspected like any request and tunnelled after the app's 101.
@@ -429,8 +431,9 @@ awaitable<void> Session::sendError(unsigned status, std::string_view error) {
   if (requestId_.empty()) {
     requestId_ = newRequestId();
   }
-  const std::string msg =
-      renderLocalReply({.status = status, .error = error, .requestId = requestId_});
+  // The answer to a HEAD has no content (RFC 9110 9.3.2), the proxy's own errors included.
+  const std::string msg = renderLocalReply(
+      {.status = status, .error = error, .requestId = requestId_, .headOnly = headRequest_});
   error_code ec;
   arm(TimeoutKind::send, std::min<std::chrono::milliseconds>(to_.send, 5s));
   co_await asio::async_write(client_, asio::buffer(msg), BW_EC);

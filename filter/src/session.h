@@ -118,6 +118,7 @@ private:
   std::vector<char> prefix_; // inspected body prefix
   Clock::time_point started_{};
   bool drainClose_ = false;
+  bool headRequest_ = false; // the request being answered is a HEAD
   bool otherPumpRunning_ = false;
   bool tunnelTimeoutCounted_ = false;
   asio::steady_timer tunnelDone_;
