@@ -70,7 +70,7 @@ void reportEscaped(const std::exception_ptr& e, std::string_view where) {
   } catch (...) {
   }
   stats().internal_errors_total.inc();
-  kLog.error("internal error; connection closed", {{"where", where}, {"error", what}});
+  kLog.error("internal error; connection closed", {{"where", std::string(where)}, {"error", what}});
 }
 
 // Identity of a file's current content as far as a cheap stat() can tell (a Secret volume
