@@ -115,7 +115,8 @@ class ErrorAnswerToHead(ProxyTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.px = cls.class_proxy(upstream_port=unused_port(), config={"mode": "monitoring"})
+        cls.px = cls.class_proxy(upstream_port=unused_port(), config={"mode": "monitoring"},
+                                 wait="healthz")
 
     def test_head_gets_502_head_only(self):
         c = self.conn(self.px.port)
