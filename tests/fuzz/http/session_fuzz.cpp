@@ -34,6 +34,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -703,7 +705,15 @@ public:
     socklen_t len = sizeof a;
     ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
-    std::thread([this] { acceptLoop(); }).detach();
+    std::thread([this] {
+      // libFuzzer's -timeout runs on SIGALRM; the upstream's blocking calls (and the threads it
+      // starts, which inherit the mask) are not to be interrupted by it.
+      sigset_t alarm;
+      sigemptyset(&alarm);
+      sigaddset(&alarm, SIGALRM);
+      pthread_sigmask(SIG_BLOCK, &alarm, nullptr);
+      acceptLoop();
+    }).detach();
   }
   uint16_t port() const { return port_; }
 
@@ -979,7 +989,19 @@ int connectTo(uint16_t port) {
   a.sin_port = htons(port);
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  if (rc != 0 && errno == EINTR) {
+    // Interrupted (libFuzzer's SIGALRM): the connection goes on; wait for its outcome.
+    pollfd p{fd, POLLOUT, 0};
+    while (::poll(&p, 1, 5000) < 0 && errno == EINTR) {
+    }
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    rc = (p.revents & POLLOUT) != 0 && err == 0 ? 0 : -1;
+    errno = err != 0 ? err : ETIMEDOUT;
+  }
+  if (rc != 0) {
     const int err = errno;
     ::close(fd);
     std::fprintf(stderr, "session_fuzz: connect: %s\n", std::strerror(err));
@@ -1002,6 +1024,9 @@ bool readUntilClose(int fd, std::string& out, Clock::time_point deadline) {
       continue;
     }
     const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
     if (n <= 0) {
       return true; // EOF or reset: closed
     }
@@ -1014,6 +1039,9 @@ bool readUntilClose(int fd, std::string& out, Clock::time_point deadline) {
 void sendAll(int fd, std::string_view data) {
   while (!data.empty()) {
     const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
     if (n <= 0) {
       return; // the proxy may close early (400): not an error
     }
