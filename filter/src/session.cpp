@@ -225,6 +225,7 @@ awaitable<bool> Session::serve() {
   bool mayRead = true; // the socket was readable when the session was made
   for (;;) {
     requestId_.clear(); // a refusal of the next request never reuses the previous one's id
+    headRequest_ = false;
     // Woken by the sweep: the deadline passed while parked.
     const HeadOutcome r =
         mayRead && expired_ ? HeadOutcome::Timeout : co_await readHead(mayRead);
@@ -387,6 +388,7 @@ awaitable<bool> Session::handleRequest() {
   x.http10 = info.versionMinor == 0;
   x.hasBody = info.chunked || info.contentLength.value_or(0) > 0;
   x.isHead = req.method() == http::verb::head;
+  headRequest_ = x.isHead;
   // Upgrade: h2c is never honoured (after the app's 101 the connection would be an uninspected
   // tunnel); the request goes on as a plain HTTP/1.1 request without it. WebSocket upgrades
   // are inspected like any request and tunnelled after the app's 101.
@@ -543,8 +545,9 @@ awaitable<void> Session::sendError(unsigned status, std::string_view error) {
   if (requestId_.empty()) {
     requestId_ = newRequestId();
   }
-  const std::string msg =
-      renderLocalReply({.status = status, .error = error, .requestId = requestId_});
+  // The answer to a HEAD has no content (RFC 9110 9.3.2), the proxy's own errors included.
+  const std::string msg = renderLocalReply(
+      {.status = status, .error = error, .requestId = requestId_, .headOnly = headRequest_});
   error_code ec;
   arm(TimeoutKind::send, std::min<std::chrono::milliseconds>(to_.send, 5s));
   co_await asio::async_write(client_, asio::buffer(msg), BW_EC);

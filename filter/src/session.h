@@ -188,6 +188,7 @@ private:
   size_t scanned_ = 0;
   bool first_ = true;
   bool drainClose_ = false;
+  bool headRequest_ = false; // the request being answered is a HEAD
   bool otherPumpRunning_ = false;
   bool tunnelTimeoutCounted_ = false;
   asio::steady_timer tunnelDone_;

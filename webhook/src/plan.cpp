@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <map>
 #include <set>
 
 #include <arpa/inet.h>
@@ -844,20 +846,55 @@ void afterPhase(Ctx& c, int phase) {
   }
 }
 
+// Whether the proxy handles connections to `port` (after finish() filled appPorts).
+bool proxiedPort(const InjectionPlan& plan, uint16_t port) {
+  const auto& ex = plan.excludePorts;
+  if (plan.allPorts) {
+    return port != names::kStatusPort && std::find(ex.begin(), ex.end(), port) == ex.end();
+  }
+  return std::find(plan.appPorts.begin(), plan.appPorts.end(), port) != plan.appPorts.end();
+}
+
+// A port that by its name (https*, tls*) or number (443) carries TLS: the proxy cannot read it
+// and passes it through, counted but uninspected, so the WAF does not protect that port.
+void warnTlsPorts(Ctx& c) {
+  std::map<uint16_t, std::string> declared; // port -> the name it is declared with
+  for (const auto& container : arrayOf(c.spec, "containers")) {
+    for (const auto& p : arrayOf(container, "ports")) {
+      const json* num = member(p, "containerPort");
+      if (num && num->is_number_integer() && num->get<int64_t>() >= 1 &&
+          num->get<int64_t>() <= 65535 && stringOr(member(p, "protocol"), "TCP") == "TCP") {
+        std::string name(stringOr(member(p, "name")));
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+        declared.emplace(static_cast<uint16_t>(num->get<int64_t>()), std::move(name));
+      }
+    }
+  }
+  for (const uint16_t port : c.plan.appPorts) {
+    declared.emplace(port, "");
+  }
+  std::string shownPorts;
+  for (const auto& [port, name] : declared) {
+    const bool tls = port == 443 || name.rfind("https", 0) == 0 || name.rfind("tls", 0) == 0;
+    if (tls && proxiedPort(c.plan, port)) {
+      shownPorts += (shownPorts.empty() ? "" : ", ") + std::to_string(port) +
+                    (name.empty() ? "" : " (" + shown(name) + ")");
+    }
+  }
+  if (!shownPorts.empty()) {
+    c.warn("captured port " + shownPorts.substr(0, 80) +
+           " looks like TLS: the proxy passes TLS through uninspected (no WAF on it); "
+           "terminate TLS before the pod or capture a plain-HTTP port (docs/webhook.md)");
+  }
+}
+
 // Kubelet httpGet probes of the app containers that hit a captured port pass the proxy.
 void findCapturedProbes(Ctx& c) {
   if (!c.plan.capture) {
     return;
   }
-  const auto captured = [&c](uint16_t port) {
-    const auto& ex = c.plan.excludePorts;
-    if (c.plan.allPorts) {
-      return port != names::kStatusPort &&
-             std::find(ex.begin(), ex.end(), port) == ex.end();
-    }
-    return std::find(c.plan.appPorts.begin(), c.plan.appPorts.end(), port) !=
-           c.plan.appPorts.end();
-  };
+  const auto captured = [&c](uint16_t port) { return proxiedPort(c.plan, port); };
   std::string shownProbes;
   for (const auto& container : arrayOf(c.spec, "containers")) {
     for (const auto* kind : {"startupProbe", "livenessProbe", "readinessProbe"}) {
@@ -951,6 +988,7 @@ void finish(Ctx& c, const json* metadata) {
              " s); requests in flight at shutdown may be cut");
     }
   }
+  warnTlsPorts(c);
   findCapturedProbes(c);
 }
 

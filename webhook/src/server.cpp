@@ -4,14 +4,17 @@
 #include <list>
 #include <mutex>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <new>
 
 #include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -48,6 +51,27 @@ using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
 const log::Logger kLog("webhook");
+
+// An exception that ended a connection or the accept loop: logged and counted, never passed on
+// to std::terminate. Out of memory aborts loudly instead (nothing sensible can follow).
+void reportEscaped(const std::exception_ptr& e, std::string_view where) {
+  if (!e) {
+    return;
+  }
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "bulwark-webhook: out of memory in %s; aborting\n",
+                 std::string(where).c_str());
+    std::abort();
+  } catch (const std::exception& x) {
+    what = x.what();
+  } catch (...) {
+  }
+  stats().internal_errors_total.inc();
+  kLog.error("internal error; connection closed", {{"where", std::string(where)}, {"error", what}});
+}
 
 // Identity of a file's current content as far as a cheap stat() can tell (a Secret volume
 // update swaps a symlink, so the inode changes too).
@@ -420,8 +444,28 @@ struct Server::Impl {
       }
       open.fetch_add(1);
       auto exec = s.get_executor();
-      asio::co_spawn(exec, session(std::move(s), tls.current()), asio::detached);
+      // Every path out of session() ends with closed(); one cut short by an exception does not.
+      asio::co_spawn(exec, session(std::move(s), tls.current()),
+                     [this](const std::exception_ptr& e) {
+                       if (e) {
+                         reportEscaped(e, "connection");
+                         closed();
+                       }
+                     });
     }
+  }
+
+  // An accept loop that died of an exception is counted and started again (a dead one would
+  // leave the listener queueing connections nobody accepts).
+  void spawnAcceptLoop() {
+    asio::co_spawn(ctx, acceptLoop(), [this](const std::exception_ptr& e) {
+      if (e) {
+        reportEscaped(e, "accept");
+        if (acceptor.is_open()) {
+          spawnAcceptLoop();
+        }
+      }
+    });
   }
 };
 
@@ -445,7 +489,7 @@ Result<std::unique_ptr<Server>> Server::create(const WebhookConfig& cfg) {
 uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
 
 void Server::start() {
-  asio::co_spawn(impl_->ctx, impl_->acceptLoop(), asio::detached);
+  impl_->spawnAcceptLoop();
   for (unsigned i = 0; i < impl_->cfg.threads; ++i) {
     threads_.emplace_back([this] { impl_->ctx.run(); });
   }

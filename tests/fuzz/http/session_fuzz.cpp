@@ -14,6 +14,11 @@
 //   - a request the client was answered 4xx for never reached the upstream complete (matched by
 //     the X-Request-Id the proxy puts on both; the input's own "request-id" names are neutralised
 //     so every id is the proxy's);
+//   - what the client receives is a sequence of well-framed HTTP/1.1 responses (one framing
+//     each; nothing after a Connection: close answer; no 1xx to an HTTP/1.0 client), and each
+//     answer from the app is the one for the request whose X-Request-Id it shows (the upstream
+//     echoes the id it received as X-Echo-Id: no stale or swapped answer, e.g. from a pooled
+//     connection left with unread bytes);
 //   - smuggling-safe forms only: origin-form
 //     targets (or "*" for OPTIONS), exactly one Host per HTTP/1.1 request and a valid authority,
 //     no Transfer_Encoding / Content_Length lookalike names, no "Upgrade: h2c".
@@ -29,12 +34,15 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstddef>
@@ -45,6 +53,9 @@
 #include <fcntl.h>
 #include <memory>
 #include <mutex>
+#include <functional>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -93,6 +104,15 @@ bool framingOnly() {
     std::fputc('\n', stderr);
   }
   __builtin_trap();
+}
+
+// Closes a socket whose peer has closed already without leaving it in TIME_WAIT (an RST ends
+// the peer's FIN_WAIT): at hundreds of connections a second, TIME_WAIT entries would use up the
+// loopback's ephemeral ports within a minute and connect() would fail for that reason alone.
+void closeAfterPeer(int fd) {
+  const linger abort{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+  ::close(fd);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -483,6 +503,185 @@ Parsed parseRequest(std::string_view s, bool strict) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// What the client receives: a sequence of well-framed HTTP/1.1 responses (RFC 9112 section 6).
+// The checker does not know which requests were HEAD, so a response that announces a body may
+// also be read without one; the stream is valid when some reading of it is. It may end in the
+// middle of a response (the proxy closes a connection it cannot finish). Each answer from the
+// app carries X-Echo-Id, the id of the request it answers, which must be the X-Request-Id the
+// proxy shows for it; nothing may follow a response that says Connection: close.
+// ---------------------------------------------------------------------------------------------
+
+class ResponseStream {
+public:
+  // wasHead: whether the request with a given id (as echoed by the app) was a HEAD, when known.
+  using HeadLookup = std::function<std::optional<bool>(const std::string&)>;
+  ResponseStream(std::string_view s, HeadLookup wasHead) : s_(s), wasHead_(std::move(wasHead)) {}
+  bool valid() { return from(0); }
+  const char* why() const { return why_; }
+  bool sawInterim() const { return interim_; }
+
+private:
+  bool from(size_t p) {
+    if (p == s_.size()) {
+      return true;
+    }
+    if (failed_.count(p) != 0) {
+      return false;
+    }
+    const bool ok = one(p);
+    if (!ok) {
+      failed_.insert(p);
+    }
+    return ok;
+  }
+
+  bool bad(const char* why) {
+    why_ = why;
+    return false;
+  }
+
+  // One response at `p`, then the rest of the stream under each reading of its body.
+  bool one(size_t p) {
+    constexpr std::string_view kVersion = "HTTP/1.1 ";
+    size_t q = p;
+    for (const char c : kVersion) {
+      if (q == s_.size()) {
+        return true;
+      }
+      if (s_[q++] != c) {
+        return bad("client received bytes that are not an HTTP/1.1 status line");
+      }
+    }
+    unsigned status = 0;
+    for (int i = 0; i < 3; ++i, ++q) {
+      if (q == s_.size()) {
+        return true;
+      }
+      if (std::isdigit(static_cast<unsigned char>(s_[q])) == 0) {
+        return bad("bad status code");
+      }
+      status = status * 10 + static_cast<unsigned>(s_[q] - '0');
+    }
+    // reason-phrase and fields, as far as they arrived
+    int cl = 0;
+    bool chunked = false;
+    bool te = false;
+    bool close = false;
+    uint64_t length = 0;
+    std::string id;
+    std::string echo;
+    size_t headEnd = 0;
+    for (bool statusLine = true;; statusLine = false) {
+      const size_t eol = s_.find("\r\n", q);
+      const std::string_view line =
+          s_.substr(q, eol == std::string_view::npos ? std::string_view::npos : eol - q);
+      for (size_t i = 0; i < line.size(); ++i) {
+        const auto c = static_cast<unsigned char>(line[i]);
+        if (!isFieldVchar(c) && !(eol == std::string_view::npos && i + 1 == line.size() &&
+                                  c == '\r')) {
+          return bad("bad byte in a response head");
+        }
+      }
+      if (eol == std::string_view::npos) {
+        return true; // the head was cut short
+      }
+      q = eol + 2;
+      if (statusLine) {
+        if (!line.empty() && line.front() != ' ') {
+          return bad("bad status line");
+        }
+        continue;
+      }
+      if (line.empty()) {
+        headEnd = q;
+        break;
+      }
+      const size_t colon = line.find(':');
+      if (colon == 0 || colon == std::string_view::npos ||
+          !std::all_of(line.begin(), line.begin() + static_cast<std::ptrdiff_t>(colon),
+                       [](char c) { return isTchar(static_cast<unsigned char>(c)); })) {
+        return bad("bad response field line");
+      }
+      const std::string name = lower(line.substr(0, colon));
+      const std::string_view value = trimOws(line.substr(colon + 1));
+      if (name == "content-length") {
+        ++cl;
+        if (value.empty() || value.size() > 18 ||
+            !std::all_of(value.begin(), value.end(),
+                         [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })) {
+          return bad("bad Content-Length in a response");
+        }
+        length = std::stoull(std::string(value));
+      } else if (name == "transfer-encoding") {
+        te = true;
+        chunked = lower(value) == "chunked";
+      } else if (name == "connection") {
+        close = close || lower(value).find("close") != std::string::npos;
+      } else if (name == "x-request-id") {
+        id = std::string(value);
+      } else if (name == "x-echo-id") {
+        echo = std::string(value);
+      }
+    }
+    if (cl > 1 || (cl != 0 && te) || (te && !chunked)) {
+      return bad("response with ambiguous framing (CL/TE)");
+    }
+    if (!echo.empty() && echo != id) {
+      return bad("the app's answer to one request was given to another (X-Echo-Id)");
+    }
+    if (status == 101) {
+      return true; // the rest is the upgraded protocol
+    }
+    interim_ = interim_ || status < 200;
+    // An answer says which request it is for (the app's by X-Echo-Id, the proxy's own by
+    // X-Request-Id): when that request reached the app, whether a body follows is known (RFC
+    // 9110 9.3.2: no content in an answer to HEAD, the proxy's error replies included).
+    const std::optional<bool> head = wasHead_(echo.empty() ? id : echo);
+    std::vector<size_t> next;
+    if (status < 200 || status == 204 || status == 304 || head == true) {
+      next.push_back(headEnd);
+    } else {
+      if (chunked) {
+        const char* why = "";
+        const size_t end = parseChunked(s_, headEnd, why);
+        if (end == 0) {
+          return true; // body cut short
+        }
+        if (end != SIZE_MAX) {
+          next.push_back(end);
+        }
+      } else if (cl != 0) {
+        if (s_.size() - headEnd < length) {
+          return true;
+        }
+        next.push_back(headEnd + length);
+      } else {
+        return true; // close-delimited: the rest is its body
+      }
+      if (!head.has_value()) {
+        next.push_back(headEnd); // maybe the answer to a HEAD
+      }
+    }
+    for (const size_t n : next) {
+      if (close && n != s_.size()) {
+        why_ = "bytes after a response that says Connection: close";
+        continue;
+      }
+      if (from(n)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  std::string_view s_;
+  HeadLookup wasHead_;
+  std::set<size_t> failed_;
+  const char* why_ = "";
+  bool interim_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
 // Scripted upstream: a blocking loopback server, one thread per connection.
 // ---------------------------------------------------------------------------------------------
 
@@ -506,13 +705,28 @@ public:
     socklen_t len = sizeof a;
     ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
-    std::thread([this] { acceptLoop(); }).detach();
+    std::thread([this] {
+      // libFuzzer's -timeout runs on SIGALRM; the upstream's blocking calls (and the threads it
+      // starts, which inherit the mask) are not to be interrupted by it.
+      sigset_t alarm;
+      sigemptyset(&alarm);
+      sigaddset(&alarm, SIGALRM);
+      pthread_sigmask(SIG_BLOCK, &alarm, nullptr);
+      acceptLoop();
+    }).detach();
   }
   uint16_t port() const { return port_; }
 
   bool reachedComplete(const std::string& id) {
     std::lock_guard lock(mu_);
     return completeIds_.count(id) != 0;
+  }
+
+  // Whether the request with this id was a HEAD (unknown: it never reached the upstream).
+  std::optional<bool> wasHead(const std::string& id) {
+    std::lock_guard lock(mu_);
+    const auto it = completeIds_.find(id);
+    return it == completeIds_.end() ? std::nullopt : std::optional<bool>(it->second);
   }
 
   // Traps when a request has been pending (incomplete) at the upstream for too long.
@@ -554,7 +768,8 @@ private:
   //   1 chunked with an N-byte trailer field    2 an N-byte response header field
   //   3 "100 Continue" before the 200             4 close-delimited body
   //   5 chunked with chunk extensions             otherwise Content-Length: 2 "ok"
-  static std::string responseFor(std::string_view req, bool head, bool& close) {
+  static std::string responseFor(std::string_view req, const std::string& id, bool head,
+                                 bool& close) {
     const std::string_view line = req.substr(0, req.find("\r\n"));
     char shape = '0';
     size_t n = 0;
@@ -567,7 +782,11 @@ private:
       }
       n = std::min<size_t>(n, 300000);
     }
-    const std::string conn = close ? "Connection: close\r\n" : "";
+    // The request's id comes back on the answer: the client checks that every answer it gets
+    // is the one for the request the proxy says it answers (no stale answer from a pooled
+    // connection, no answer handed to the wrong request).
+    const std::string echo = id.empty() ? std::string() : "X-Echo-Id: " + id + "\r\n";
+    const std::string conn = echo + (close ? "Connection: close\r\n" : "");
     const std::string body = head ? "" : "ok";
     switch (shape) {
     case '1':
@@ -582,7 +801,7 @@ private:
              conn + "\r\n" + body;
     case '4':
       close = true;
-      return "HTTP/1.1 200 OK\r\nX-Upstream: 1\r\nConnection: close\r\n\r\n" + body;
+      return "HTTP/1.1 200 OK\r\nX-Upstream: 1\r\n" + echo + "Connection: close\r\n\r\n" + body;
     case '5':
       return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Upstream: 1\r\n" + conn + "\r\n" +
              (head ? "" : "2;a=\"b;c\"\r\nok\r\n0;z\r\n\r\n");
@@ -599,10 +818,12 @@ private:
     }
     char buf[16384];
     bool open = true;
+    bool peerClosed = false;
     while (open) {
       const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
       std::unique_lock lock(mu_);
       if (n <= 0) {
+        peerClosed = true;
         // The proxy closed: an incomplete request is a body it aborted; its bytes so far must
         // still be a valid prefix (checked on every arrival below).
         break;
@@ -624,21 +845,22 @@ private:
         if (r.kind == Parsed::NeedMore) {
           break;
         }
-        const std::string_view req(conn.pending.data(), r.length);
+        // A copy: `pending` is erased below, before the answer is chosen from the request line.
+        const std::string req = conn.pending.substr(0, r.length);
         const bool head = req.substr(0, 5) == "HEAD ";
         const bool close = lower(req.substr(0, req.find("\r\n\r\n"))).find("connection: close") !=
                            std::string::npos;
         if (!r.requestId.empty()) {
-          completeIds_.insert(r.requestId);
           if (completeIds_.size() > 100000) {
             completeIds_.clear();
           }
+          completeIds_[r.requestId] = head;
         }
         conn.pending.erase(0, r.length);
         conn.since = Clock::now();
         lock.unlock();
         bool closeAfter = close;
-        const std::string resp = responseFor(req, head, closeAfter);
+        const std::string resp = responseFor(req, r.requestId, head, closeAfter);
         if (!sendAll(fd, resp) || closeAfter) {
           open = false;
         }
@@ -649,7 +871,11 @@ private:
       std::lock_guard lock(mu_);
       conns_.erase(&conn);
     }
-    ::close(fd);
+    if (peerClosed) {
+      closeAfterPeer(fd);
+    } else {
+      ::close(fd); // after a Connection: close answer: an RST could cut the answer short
+    }
   }
 
   bool strict_;
@@ -657,7 +883,7 @@ private:
   uint16_t port_ = 0;
   std::mutex mu_;
   std::set<UpstreamConn*> conns_;
-  std::set<std::string> completeIds_;
+  std::map<std::string, bool> completeIds_; // id -> the request was HEAD
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -763,8 +989,22 @@ int connectTo(uint16_t port) {
   a.sin_port = htons(port);
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  if (rc != 0 && errno == EINTR) {
+    // Interrupted (libFuzzer's SIGALRM): the connection goes on; wait for its outcome.
+    pollfd p{fd, POLLOUT, 0};
+    while (::poll(&p, 1, 5000) < 0 && errno == EINTR) {
+    }
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    rc = (p.revents & POLLOUT) != 0 && err == 0 ? 0 : -1;
+    errno = err != 0 ? err : ETIMEDOUT;
+  }
+  if (rc != 0) {
+    const int err = errno;
     ::close(fd);
+    std::fprintf(stderr, "session_fuzz: connect: %s\n", std::strerror(err));
     return -1;
   }
   return fd;
@@ -784,6 +1024,9 @@ bool readUntilClose(int fd, std::string& out, Clock::time_point deadline) {
       continue;
     }
     const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
     if (n <= 0) {
       return true; // EOF or reset: closed
     }
@@ -796,6 +1039,9 @@ bool readUntilClose(int fd, std::string& out, Clock::time_point deadline) {
 void sendAll(int fd, std::string_view data) {
   while (!data.empty()) {
     const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
     if (n <= 0) {
       return; // the proxy may close early (400): not an error
     }
@@ -837,7 +1083,11 @@ void checkAlive(Harness& h) {
   sendAll(fd, "GET /alive HTTP/1.1\r\nHost: fuzz.local\r\nConnection: close\r\n\r\n");
   std::string got;
   const bool closed = readUntilClose(fd, got, Clock::now() + kClientDeadline);
-  ::close(fd);
+  if (closed) {
+    closeAfterPeer(fd);
+  } else {
+    ::close(fd);
+  }
   if (!closed || got.rfind("HTTP/1.1 200", 0) != 0 || got.find("X-Upstream: 1") == std::string::npos) {
     fail("proxy no longer serves a plain GET after the input", got);
   }
@@ -888,9 +1138,32 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ::shutdown(fd, SHUT_WR);
   std::string got;
   const bool closed = readUntilClose(fd, got, Clock::now() + kClientDeadline);
-  ::close(fd);
+  if (closed) {
+    closeAfterPeer(fd);
+  } else {
+    ::close(fd);
+  }
   if (!closed) {
     fail("the proxy kept the client connection open past every timeout", payload);
+  }
+  if (!got.empty() && got.size() < (1u << 20)) {
+    if (got.rfind("HTTP/", 0) != 0) {
+      // Only the HTTP/2 preface is answered with something else (GOAWAY); other non-HTTP
+      // input is closed (non_http: close) without a byte.
+      if (payload.rfind("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 0) != 0) {
+        fail("client received bytes that are not an HTTP response", got);
+      }
+    } else if (ResponseStream rs(got, [&h](const std::string& id) {
+                 return h.upstream->wasHead(id);
+               });
+               !rs.valid()) {
+      std::fprintf(stderr, "session_fuzz: client received: %s\n", rs.why());
+      std::fprintf(stderr, "session_fuzz: client sent (%zu bytes)\n", payload.size());
+      fail("client received a response stream that is not well framed", got);
+    } else if (rs.sawInterim() && payload.find("HTTP/1.1") == std::string::npos) {
+      // RFC 9110 15.2: a server never sends a 1xx response to an HTTP/1.0 client.
+      fail("an HTTP/1.0 client received a 1xx response", got);
+    }
   }
   for (const auto& id : framingOnly() ? std::vector<std::string>{} : rejectedIds(got)) {
     if (h.upstream->reachedComplete(id)) {

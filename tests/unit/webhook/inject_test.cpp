@@ -153,6 +153,7 @@ const Case kCases[] = {
     {"pod-unknown-annotations", "pod-unknown-annotations", ""},
     {"pod-unknown-annotations-strict", "pod-unknown-annotations", R"({"strict":true})"},
     {"pod-probes-ports", "pod-probes-ports", ""},
+    {"pod-tls-ports", "pod-tls-ports", ""},
     {"pod-probes-ports-k8s-1.33", "pod-probes-ports", R"({"kubernetes_version":"v1.33.9"})"},
     {"pod-all-ports-k8s-1.33", "pod-all-ports", R"({"kubernetes_version":"1.33"})"},
     {"deployment-httpbin-native-k8s-1.28", "deployment-httpbin",

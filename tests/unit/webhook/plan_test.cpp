@@ -135,6 +135,40 @@ TEST(Unknown, WallarmKeysSayWhatToUseInsteadAndAreNotInvalid) {
   EXPECT_FALSE(plan.invalid);
 }
 
+TEST(Plan, CapturedTlsPortsAreWarnedAbout) {
+  const auto tlsWarning = [](const InjectionPlan& p) {
+    std::string found;
+    for (const auto& w : p.warnings) {
+      if (w.find("passes TLS through uninspected") != std::string::npos) {
+        found = w;
+      }
+    }
+    return found;
+  };
+  const json ports = json::array({{{"name", "http"}, {"containerPort", 8080}},
+                                  {{"name", "https"}, {"containerPort", 8443}},
+                                  {{"name", "tls-grpc"}, {"containerPort", 9443}}});
+  const json containers = json::array({{{"name", "app"}, {"image", "x"}, {"ports", ports}}});
+  // Only the plain port is captured: nothing to say.
+  EXPECT_EQ(tlsWarning(planOf(pod(json::object(), containers))), "");
+  // A captured port named https, one named tls-*, one that is 443 (declared or not).
+  const auto plan = planOf(
+      pod({{"sidecar.bulwark.dev/application-port", "8080,8443,9443,443"}}, containers));
+  const std::string w = tlsWarning(plan);
+  EXPECT_NE(w.find("443, 8443 (https), 9443 (tls-grpc)"), std::string::npos) << w;
+  EXPECT_EQ(w.find("8080"), std::string::npos) << w;
+  EXPECT_FALSE(plan.invalid); // a warning, not an invalid annotation
+  // application-port: all captures them too.
+  EXPECT_NE(tlsWarning(planOf(pod({{"sidecar.bulwark.dev/application-port", "all"}}, containers)))
+                .find("8443 (https)"),
+            std::string::npos);
+  // An upper-case name is read the same way.
+  const json upper = json::array(
+      {{{"name", "app"}, {"image", "x"},
+        {"ports", json::array({{{"name", "HTTPS"}, {"containerPort", 8443}}})}}});
+  EXPECT_NE(tlsWarning(planOf(pod(json::object(), upper))).find("8443"), std::string::npos);
+}
+
 TEST(Plan, EventLabelsAndParanoiaLevel) {
   const auto plan = planOf(pod({{"sidecar.bulwark.dev/paranoia-level", "4"},
                                 {"sidecar.bulwark.dev/application", "shop"},

@@ -17,7 +17,8 @@ namespace bulwark::webhook {
   C(warnings_total, "Admission warnings returned to the API server")                             \
   C(tls_handshake_timeouts_total, "Connections closed for not completing TLS in time")           \
   C(connections_evicted_total, "Connections without a byte yet, closed to make room at the cap") \
-  C(connections_rejected_total, "Connections refused at the cap (none could be evicted)")
+  C(connections_rejected_total, "Connections refused at the cap (none could be evicted)")     \
+  C(internal_errors_total, "Exceptions that ended a connection or the accept loop (logged)")
 
 #define BW_REVIEW_RESULTS(X) X(injected) X(skipped) X(denied) X(bad_request)
 #define BW_HTTP_ERRORS(X) X(not_found) X(method) X(too_large) X(malformed) X(timeout)
