@@ -15,7 +15,8 @@ namespace bulwark::filter {
   C(request_bytes_total, "Bytes received from clients")                                          \
   C(response_bytes_total, "Bytes sent to clients")                                               \
   C(upstream_reused_total, "Requests sent on a pooled keep-alive app connection")                \
-  C(upstream_connections_total, "New connections opened to the app")
+  C(upstream_connections_total, "New connections opened to the app")                             \
+  C(dropped_header_fields_total, "Header fields with an invalid name, inspected and not forwarded")
 
 #define BW_UPSTREAM_ERRORS(X) X(connect) X(timeout) X(closed) X(bad_response)
 #define BW_UNINSPECTED(X) X(http2) X(tls) X(unknown)
