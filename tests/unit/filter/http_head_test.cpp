@@ -88,7 +88,7 @@ TEST(CheckRequestHead, DropsFieldsWhoseNameIsNotAToken) {
 
 TEST(CheckRequestHead, RefusesFramingNamesSpelledWithSeparators) {
   for (const char* name : {"Content Length", "Transfer-Encoding\"", "transfer encoding",
-                           "X Forwarded For", "Ho st", "Content.Length"}) {
+                           "X Forwarded For", "Ho st", "content length\xc2\xa0"}) {
     EXPECT_EQ(check(std::string("POST / HTTP/1.1\r\nHost: x\r\n") + name + ": 5\r\n\r\n"),
               HeadError::LookalikeHeaderName)
         << name;
