@@ -492,11 +492,12 @@ bool pathInSentence(std::string_view v) {
   return words > 0 && i < v.size() && (v[i] == '/' || v[i] == '\\');
 }
 
-// Rich text with embedded media: every tag is formatting or an <iframe>/<img>/<video> whose
-// attributes are layout and an http(s) source (a CMS post embedding a video). Script URLs,
+// Rich text with embedded media: formatting tags and <iframe>/<img>/<video> elements whose
+// attributes are layout and an https source (a CMS post embedding a video). Script URLs,
 // srcdoc, handlers, styles or any other element keep the finding.
 bool embedsOnly(std::string_view v) {
   bool embed = false;
+  bool formatted = false; // a lone <iframe> is injected content, not a post
   for (size_t i = v.find('<'); i != std::string_view::npos; i = v.find('<', i + 1)) {
     const size_t end = v.find('>', i);
     if (end == std::string_view::npos) {
@@ -504,6 +505,7 @@ bool embedsOnly(std::string_view v) {
     }
     const std::string_view tag = v.substr(i, end - i + 1);
     if (formattingTag(tag)) {
+      formatted = true;
       continue;
     }
     std::string low(tag);
@@ -553,8 +555,7 @@ bool embedsOnly(std::string_view v) {
           return false;
         }
         const std::string_view val = t.substr(2, close - 2);
-        if ((attr == "src" || attr == "poster") &&
-            !(val.starts_with("https://") || val.starts_with("http://"))) {
+        if ((attr == "src" || attr == "poster") && !val.starts_with("https://")) {
           return false;
         }
         if (val.find_first_of("<>'`\\") != std::string_view::npos) {
@@ -565,7 +566,7 @@ bool embedsOnly(std::string_view v) {
     }
     embed = true;
   }
-  return embed;
+  return embed && formatted;
 }
 
 // "kids' or", "select * from t where name like": the value ends on a binary operator with no

@@ -96,6 +96,8 @@ TEST_F(ContextGradingTest, FileNamedInASentence) {
 TEST_F(ContextGradingTest, EmbeddedMediaInRichText) {
   EXPECT_FALSE(json(R"({"content": "<p>Our talk:</p><iframe width=\"640\" height=\"360\" src=\"https://player.example.org/v/81\" allowfullscreen></iframe>"})"));
   EXPECT_TRUE(json(R"({"content": "<p>Our talk:</p><iframe src=\"javascript:alert(1)\"></iframe>"})"));
+  EXPECT_TRUE(json(R"({"content": "<iframe src=\"https://phish.example/login\" width=\"100%\"></iframe>"})"));
+  EXPECT_TRUE(json(R"({"content": "<p>x</p><iframe src=\"http://phish.example/login\"></iframe>"})"));
   EXPECT_TRUE(json(R"({"content": "<iframe srcdoc=\"&lt;script&gt;alert(1)&lt;/script&gt;\"></iframe>"})"));
   EXPECT_TRUE(json(R"({"content": "<img src=\"https://x.example/a.png\" onerror=\"alert(1)\">"})"));
 }
