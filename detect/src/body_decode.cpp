@@ -1,5 +1,6 @@
 #include "body_decode.h"
 
+#include <brotli/decode.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -63,6 +64,43 @@ BodyDecode inflateWith(std::string_view in, int windowBits, size_t limit, std::s
   return result;
 }
 
+// Brotli has no magic number: the stream is decoded until it ends, fails or passes the limit.
+BodyDecode brotliWith(std::string_view in, size_t limit, std::string& out) {
+  BrotliDecoderState* st = BrotliDecoderCreateInstance(nullptr, nullptr, nullptr);
+  if (st == nullptr) {
+    return BodyDecode::Failed;
+  }
+  out.clear();
+  const auto* next = reinterpret_cast<const uint8_t*>(in.data());
+  size_t avail = in.size();
+  char buf[16384];
+  BodyDecode result = BodyDecode::Decoded;
+  for (;;) {
+    auto* o = reinterpret_cast<uint8_t*>(buf);
+    size_t room = sizeof buf;
+    const BrotliDecoderResult rc = BrotliDecoderDecompressStream(st, &avail, &next, &room, &o, nullptr);
+    const size_t got = sizeof buf - room;
+    const size_t left = limit - out.size();
+    out.append(buf, std::min(got, left));
+    if (got > left || (out.size() >= limit && rc != BROTLI_DECODER_RESULT_SUCCESS)) {
+      result = BodyDecode::Truncated;
+      break;
+    }
+    if (rc == BROTLI_DECODER_RESULT_SUCCESS) {
+      break;
+    }
+    if (rc == BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT) {
+      continue;
+    }
+    // NEEDS_MORE_INPUT: a body prefix, what was decoded is kept; ERROR: not brotli.
+    result = rc == BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT && !out.empty() ? BodyDecode::Truncated
+                                                                          : BodyDecode::Failed;
+    break;
+  }
+  BrotliDecoderDestroyInstance(st);
+  return result;
+}
+
 } // namespace
 
 BodyDecode decodeContentEncoding(std::string_view encoding, std::string_view body, size_t maxOut,
@@ -102,6 +140,9 @@ BodyDecode decodeContentEncoding(std::string_view encoding, std::string_view bod
     // zlib header (CMF 0x78 with a valid check) or raw deflate.
     const bool zlibHeader = (b0 & 0x0f) == 8 && ((b0 << 8) | b1) % 31 == 0;
     return inflateWith(body, zlibHeader ? 15 : -15, limit, out);
+  }
+  if (internal::iequals(coding, "br")) {
+    return brotliWith(body, limit, out);
   }
   return BodyDecode::Unsupported;
 }

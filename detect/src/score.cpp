@@ -1,6 +1,9 @@
 #include "score.h"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
+#include <string>
 #include <span>
 
 namespace bulwark::detect {
@@ -155,6 +158,435 @@ bool prose(std::string_view v) {
   return words >= 8 && words * 2 >= tokens;
 }
 
+
+bool isLetter(char ch) {
+  const auto c = static_cast<unsigned char>(ch);
+  return ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c >= 0x80;
+}
+
+// Text around quoted code that is only words and sentence punctuation: no quote that could
+// close a string, no statement or pipeline separator, no bracket, operator or markup. An apostrophe inside a word
+// ("don't") is prose.
+bool plainText(std::string_view t) {
+  // A markdown table's cell borders: "|---|---|" under the header row.
+  const bool table = t.find("|---") != std::string_view::npos ||
+                     t.find("| ---") != std::string_view::npos ||
+                     t.find("|:--") != std::string_view::npos;
+  for (size_t i = 0; i < t.size(); ++i) {
+    const auto c = static_cast<unsigned char>(t[i]);
+    if (c == '|' && table) {
+      continue;
+    }
+    if (isLetter(t[i]) || (c >= '0' && c <= '9') || c == ' ' || c == '\n' || c == '\r' ||
+        c == '\t' || std::string_view(".,:!?-%").find(t[i]) != std::string_view::npos) {
+      continue;
+    }
+    if (c == '\'' && i > 0 && i + 1 < t.size() && isLetter(t[i - 1]) && isLetter(t[i + 1])) {
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
+// Tags of formatted text (a rendered README, a rich-text comment) with no attribute but href
+// to an http(s) URL; anything else (script, iframe, event handlers, styles) is not formatting.
+bool formattingTag(std::string_view tag) {
+  std::string_view t = tag.substr(1, tag.size() - 2); // without '<' '>'
+  if (!t.empty() && t.front() == '/') {
+    t.remove_prefix(1);
+  }
+  size_t n = 0;
+  while (n < t.size() && (((t[n] | 0x20) >= 'a' && (t[n] | 0x20) <= 'z') || (t[n] >= '1' && t[n] <= '6'))) {
+    ++n;
+  }
+  std::string name(t.substr(0, n));
+  for (char& c : name) {
+    c = static_cast<char>(c | 0x20);
+  }
+  static constexpr std::array<std::string_view, 26> kFormatting = {
+      "p", "a", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "em", "strong",
+      "b", "i", "br", "hr", "blockquote", "table", "tr", "td", "th", "thead", "tbody", "div",
+      "span"};
+  if (std::find(kFormatting.begin(), kFormatting.end(), name) == kFormatting.end()) {
+    return false;
+  }
+  std::string_view attrs = t.substr(n);
+  while (!attrs.empty() && (attrs.front() == ' ' || attrs.back() == ' ' || attrs.back() == '/')) {
+    attrs.front() == ' ' ? attrs.remove_prefix(1) : attrs.remove_suffix(1);
+  }
+  if (attrs.empty()) {
+    return true;
+  }
+  if (name != "a" || !(attrs.starts_with("href=\"https://") || attrs.starts_with("href=\"http://"))) {
+    return false;
+  }
+  const std::string_view url = attrs.substr(6);
+  return url.find('"') == url.size() - 1 &&
+         url.find_first_of("<>'`(){} ") == std::string_view::npos;
+}
+
+// A document value whose code is quoted for a reader: markdown fences and code spans, HTML
+// <code> and <pre> blocks, with nothing around them but prose and formatting tags (a README, a
+// chat message, an answer with a snippet). Renderers show quoted code as text; a payload placed
+// around the quotes, or markup other than formatting, keeps the finding.
+bool quotedCodeInText(std::string_view v) {
+  std::string outside;
+  bool quoted = false;
+  bool fenced = false;
+  size_t i = 0;
+  auto lowerAt = [&v](size_t k, std::string_view w) {
+    if (v.size() - k < w.size()) {
+      return false;
+    }
+    for (size_t j = 0; j < w.size(); ++j) {
+      if ((v[k + j] | 0x20) != w[j] && v[k + j] != w[j]) {
+        return false;
+      }
+    }
+    return true;
+  };
+  while (i < v.size()) {
+    if (v.compare(i, 3, "```") == 0) {
+      const size_t end = v.find("```", i + 3);
+      i = end == std::string_view::npos ? v.size() : end + 3;
+      quoted = fenced = true;
+      continue;
+    }
+    if (v[i] == '`') {
+      const size_t end = v.find('`', i + 1);
+      if (end == std::string_view::npos || v.substr(i, end - i).find('\n') != std::string_view::npos) {
+        return false; // an unpaired backtick is a command substitution, not a code span
+      }
+      i = end + 1;
+      quoted = true;
+      continue;
+    }
+    if (lowerAt(i, "<pre>") || lowerAt(i, "<code>")) {
+      const std::string_view close = lowerAt(i, "<pre>") ? "</pre>" : "</code>";
+      size_t end = i;
+      while ((end = v.find("</", end + 1)) != std::string_view::npos && !lowerAt(end, close)) {
+      }
+      if (end == std::string_view::npos) {
+        return false;
+      }
+      i = end + close.size();
+      quoted = true;
+      continue;
+    }
+    if (v[i] == '<') {
+      const size_t end = v.find('>', i);
+      if (end == std::string_view::npos || !formattingTag(v.substr(i, end - i + 1))) {
+        return false;
+      }
+      outside += ' ';
+      i = end + 1;
+      continue;
+    }
+    outside += v[i];
+    ++i;
+  }
+  if (!quoted || !plainText(outside)) {
+    return false;
+  }
+  // An inline span needs a sentence around it ("a `id`" is a command substitution, not a
+  // code span in a message): four words of two letters or more.
+  size_t words = 0;
+  for (size_t k = 0; k < outside.size();) {
+    size_t e = k;
+    while (e < outside.size() && isLetter(outside[e])) {
+      ++e;
+    }
+    words += e - k >= 2;
+    k = e == k ? k + 1 : e;
+  }
+  return fenced || words >= 4;
+}
+
+// The host of a URL at `at` (just past "://"), without userinfo; port in `port` (0: none).
+std::string_view urlHost(std::string_view v, size_t at, uint32_t& port, bool& bad) {
+  std::string_view auth = v.substr(at);
+  auth = auth.substr(0, auth.find_first_of("/?#\\ \t\r\n\"'<>,;|`)"));
+  if (const size_t a = auth.rfind('@'); a != std::string_view::npos) {
+    auth.remove_prefix(a + 1);
+  }
+  port = 0;
+  bad = false;
+  const size_t colon = auth.rfind(':');
+  if (colon != std::string_view::npos && auth.find(']') == std::string_view::npos) {
+    const std::string_view p = auth.substr(colon + 1);
+    bad = p.empty() || p.size() > 5;
+    for (const char c : p) {
+      bad = bad || c < '0' || c > '9';
+      port = port * 10 + static_cast<uint32_t>(c - '0');
+    }
+    auth = auth.substr(0, colon);
+  }
+  return auth;
+}
+
+// A dotted quad in canonical form (no leading zeros, each part <= 255).
+bool canonicalIpv4(std::string_view h, std::array<int, 4>& out) {
+  size_t part = 0;
+  size_t i = 0;
+  while (part < 4) {
+    size_t j = i;
+    int n = 0;
+    while (j < h.size() && h[j] >= '0' && h[j] <= '9' && j - i < 3) {
+      n = n * 10 + (h[j] - '0');
+      ++j;
+    }
+    if (j == i || n > 255 || (h[i] == '0' && j - i > 1)) {
+      return false;
+    }
+    out[part++] = n;
+    if (part < 4) {
+      if (j >= h.size() || h[j] != '.') {
+        return false;
+      }
+      ++j;
+    }
+    i = j;
+  }
+  return i == h.size();
+}
+
+// Ports of services an SSRF reaches on an internal address: remote shells, mail, directory,
+// databases and caches, container and cluster APIs, serverless runtimes, web admin defaults.
+bool servicePort(uint32_t p) {
+  static constexpr std::array<uint16_t, 41> kPorts = {
+      21,   22,   23,   25,    53,    80,    110,   111,   135,   139,   143,  389,  443, 445,
+      636,  873,  1080, 1099,  1433,  1521,  2049,  2375,  2376,  2379,  2380, 3306, 3389,
+      4243, 5432, 5900, 5984,  6379,  6443,  8500,  8983,  9001,  10250, 10255, 11211, 27017,
+      50070};
+  return p < 1024 || std::find(kPorts.begin(), kPorts.end(), p) != kPorts.end();
+}
+
+// Every internal URL in the value names, in plain spelling, a loopback or private address with
+// an unprivileged port of no well-known internal service, over a scheme a client of the app's
+// own configuration uses ("http://localhost:8321/v1/embeddings", a webhook's
+// "ssh://git@localhost:3035/x.git"): a document describing a deployment. No port, a service
+// port, another scheme, an encoded or metadata host keep the finding.
+bool configuredInternalUrls(std::string_view v) {
+  bool any = false;
+  for (size_t at = v.find("://"); at != std::string_view::npos; at = v.find("://", at + 3)) {
+    size_t s = at;
+    while (s > 0 && isLetter(v[s - 1])) {
+      --s;
+    }
+    std::string scheme(v.substr(s, at - s));
+    for (char& c : scheme) {
+      c = static_cast<char>(c | 0x20);
+    }
+    uint32_t port = 0;
+    bool bad = false;
+    const std::string_view host = urlHost(v, at + 3, port, bad);
+    std::array<int, 4> ip{};
+    const bool isIp = canonicalIpv4(host, ip);
+    const bool internal =
+        (isIp && (ip[0] == 127 || ip[0] == 10 || (ip[0] == 192 && ip[1] == 168) ||
+                  (ip[0] == 172 && ip[1] >= 16 && ip[1] <= 31))) ||
+        (host.size() == 9 && (host[0] | 0x20) == 'l' && std::equal(host.begin(), host.end(),
+             "localhost", [](char a, char b) { return (a | 0x20) == b; }));
+    if (!internal) {
+      // Not an address this rule allows: an encoded, metadata or other internal host is only
+      // harmless when it is a public name, which the SSRF rules do not match.
+      if (isIp || host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+                      std::string_view::npos) {
+        return false;
+      }
+      continue;
+    }
+    if (bad || port == 0 || servicePort(port) ||
+        !(scheme == "http" || scheme == "https" || scheme == "ws" || scheme == "wss" ||
+          scheme == "ssh" || scheme == "git")) {
+      return false;
+    }
+    any = true;
+  }
+  return any;
+}
+
+// "0.0.0.0/0", "10.0.0.0/8": a network in CIDR notation (a firewall rule), not an address.
+bool cidrOnly(std::string_view v) {
+  const size_t slash = v.find('/');
+  std::array<int, 4> ip{};
+  if (slash == std::string_view::npos || !canonicalIpv4(v.substr(0, slash), ip)) {
+    return false;
+  }
+  const std::string_view bits = v.substr(slash + 1);
+  return !bits.empty() && bits.size() <= 2 &&
+         std::all_of(bits.begin(), bits.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// "location.href", "document.referrer" as a whole value: a name a tag manager reads, with no
+// assignment, call or markup: nothing runs.
+bool bareMemberChain(std::string_view v) {
+  if (v.empty() || v.front() == '.' || v.back() == '.' || v.find('.') == std::string_view::npos) {
+    return false;
+  }
+  return std::all_of(v.begin(), v.end(), [](char c) {
+    return isLetter(c) || (c >= '0' && c <= '9') || c == '_' || c == '$' || c == '.';
+  });
+}
+
+// A PHP serialized value that holds no object ("a:1:{i:3;i:14;}"): arrays and scalars
+// unserialize to data; gadget chains need an O: or C: entry.
+bool serializedWithoutObject(std::string_view v) {
+  for (size_t i = 0; i + 1 < v.size(); ++i) {
+    const char c = static_cast<char>(v[i] | 0x20);
+    if ((c == 'o' || c == 'c') && v[i + 1] == ':' && (i == 0 || v[i - 1] == '{' || v[i - 1] == ';')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// "git diff --exit-code || bash -c \": the only command after the breakout is a shell whose
+// -c option lacks its command string; the shell refuses to start, nothing runs.
+bool danglingShellC(std::string_view v) {
+  const size_t sep = v.find_first_of(";|&`\n");
+  if (sep == std::string_view::npos) {
+    return false;
+  }
+  std::string_view tail = v.substr(sep);
+  while (!tail.empty() && (tail.front() == '|' || tail.front() == '&' || tail.front() == ' ')) {
+    tail.remove_prefix(1);
+  }
+  if (tail.find_first_of(";|&`\n$(") != std::string_view::npos) {
+    return false;
+  }
+  while (!tail.empty() && (tail.back() == ' ' || tail.back() == '\\' || tail.back() == '\t')) {
+    tail.remove_suffix(1);
+  }
+  for (const std::string_view sh : {"sh -c", "bash -c", "zsh -c", "ksh -c", "dash -c"}) {
+    if (tail == sh || (tail.size() > sh.size() && tail.ends_with(sh) &&
+                       tail[tail.size() - sh.size() - 1] == '/' && tail.front() == '/' &&
+                       tail.find(' ') == tail.size() - 3)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// "what is /etc/hosts", "../ relative paths explained": a file named inside a sentence, or a
+// climb that leads to no file; no file API opens such a value.
+bool pathInSentence(std::string_view v) {
+  if (v.find("..") != std::string_view::npos) {
+    return v.starts_with("../ ") && v.find("..", 2) == std::string_view::npos;
+  }
+  size_t i = 0;
+  size_t words = 0;
+  while (i < v.size()) {
+    const size_t w = i;
+    while (i < v.size() && (v[i] | 0x20) >= 'a' && (v[i] | 0x20) <= 'z') {
+      ++i;
+    }
+    if (i == w || i >= v.size() || v[i] != ' ') {
+      break;
+    }
+    while (i < v.size() && v[i] == ' ') {
+      ++i;
+    }
+    ++words;
+  }
+  return words > 0 && i < v.size() && (v[i] == '/' || v[i] == '\\');
+}
+
+// Rich text with embedded media: formatting tags and <iframe>/<img>/<video> elements whose
+// attributes are layout and an https source (a CMS post embedding a video). Script URLs,
+// srcdoc, handlers, styles or any other element keep the finding.
+bool embedsOnly(std::string_view v) {
+  bool embed = false;
+  bool formatted = false; // a lone <iframe> is injected content, not a post
+  for (size_t i = v.find('<'); i != std::string_view::npos; i = v.find('<', i + 1)) {
+    const size_t end = v.find('>', i);
+    if (end == std::string_view::npos) {
+      return false;
+    }
+    const std::string_view tag = v.substr(i, end - i + 1);
+    if (formattingTag(tag)) {
+      formatted = true;
+      continue;
+    }
+    std::string low(tag);
+    for (char& c : low) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (low == "</iframe>" || low == "</video>") {
+      continue;
+    }
+    std::string_view t(low);
+    std::string_view name;
+    for (const std::string_view e : {"<iframe ", "<img ", "<video "}) {
+      if (t.starts_with(e)) {
+        name = e;
+      }
+    }
+    if (name.empty()) {
+      return false;
+    }
+    t = t.substr(name.size(), t.size() - name.size() - 1);
+    // attr="value" pairs and bare attributes, separated by spaces.
+    while (!t.empty()) {
+      while (!t.empty() && (t.front() == ' ' || t.front() == '/')) {
+        t.remove_prefix(1);
+      }
+      if (t.empty()) {
+        break;
+      }
+      size_t n = 0;
+      while (n < t.size() && ((t[n] >= 'a' && t[n] <= 'z') || t[n] == '-')) {
+        ++n;
+      }
+      const std::string_view attr = t.substr(0, n);
+      static constexpr std::array<std::string_view, 14> kSafe = {
+          "src", "width", "height", "frameborder", "allow", "allowfullscreen", "title",
+          "loading", "referrerpolicy", "alt", "class", "controls", "poster", "sandbox"};
+      if (n == 0 || std::find(kSafe.begin(), kSafe.end(), attr) == kSafe.end()) {
+        return false;
+      }
+      t.remove_prefix(n);
+      if (!t.empty() && t.front() == '=') {
+        if (t.size() < 2 || t[1] != '"') {
+          return false;
+        }
+        const size_t close = t.find('"', 2);
+        if (close == std::string_view::npos) {
+          return false;
+        }
+        const std::string_view val = t.substr(2, close - 2);
+        if ((attr == "src" || attr == "poster") && !val.starts_with("https://")) {
+          return false;
+        }
+        if (val.find_first_of("<>'`\\") != std::string_view::npos) {
+          return false;
+        }
+        t.remove_prefix(close + 1);
+      }
+    }
+    embed = true;
+  }
+  return embed && formatted;
+}
+
+// "kids' or", "select * from t where name like": the value ends on a binary operator with no
+// right operand; in no context does that parse, so no instruction is reached.
+bool danglingOperator(std::string_view v) {
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\n')) {
+    v.remove_suffix(1);
+  }
+  for (const std::string_view op : {"or", "and", "xor", "like", "not", "in"}) {
+    if (v.size() > op.size() && v.ends_with(op)) {
+      const char before = v[v.size() - op.size() - 1];
+      if (before == ' ' || before == '\'' || before == '"' || before == ')') {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 } // namespace
 
 Confidence ruleConfidence(uint32_t id) {
@@ -182,12 +614,45 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
       prose(value)) {
     c = Confidence::Probe;
   }
+  // Quoted code in a document (a snippet in a chat message, a README's <pre> block) is shown
+  // as text; only what is around the quotes could run.
+  if (document && c >= Confidence::Strong &&
+      (cls == AttackClass::Rce || cls == AttackClass::CodeInjection ||
+       cls == AttackClass::Sqli || cls == AttackClass::Xss || cls == AttackClass::Nosqli ||
+       cls == AttackClass::Ssti || cls == AttackClass::PathTraversal) &&
+      quotedCodeInText(value)) {
+    c = Confidence::Probe;
+  }
   switch (cls) {
   case AttackClass::Ssrf:
     // A server fetches URLs from its parameters, never from the page address the browser
     // reports or from a product list.
     if (inMask(kClientText, kind)) {
       return {c, 0};
+    }
+    if (id == 7007 && cidrOnly(value)) {
+      return {c, 0};
+    }
+    // A document describing a deployment names its own services on loopback or private
+    // addresses with their ports; an odd scheme there is a file path or repository URL, which
+    // the path rules judge.
+    if (document && (id == 7001 || id == 7004 || id == 7007) && configuredInternalUrls(value)) {
+      c = lower(c);
+    }
+    if (document && id == 7003 && value.starts_with("file:/") &&
+        std::all_of(value.begin(), value.end(), [](char ch) {
+          return isLetter(ch) || (ch >= '0' && ch <= '9') ||
+                 std::string_view(":/._~-").find(ch) != std::string_view::npos;
+        })) {
+      c = lower(c);
+    }
+    break;
+  case AttackClass::CodeInjection:
+    if (id == 5005 && serializedWithoutObject(value)) {
+      c = lower(c);
+    }
+    if (kind == PartKind::RefererOrigin && c == Confidence::Strong) {
+      c = lower(c);
     }
     break;
   case AttackClass::Crlf:
@@ -203,6 +668,21 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (document && (id == 3009 || id == 3010)) {
       c = lower(c);
     }
+    if ((document || kind == PartKind::QueryValue || kind == PartKind::FormValue) &&
+        c == Confidence::Strong && pathInSentence(value)) {
+      c = lower(c);
+    }
+    break;
+  case AttackClass::Xss:
+    if (document && id == 2001 && embedsOnly(value)) {
+      c = Confidence::Probe;
+    }
+    if (document && id == 2007 && bareMemberChain(value)) {
+      c = lower(c);
+    }
+    if (kind == PartKind::RefererOrigin && c == Confidence::Strong) {
+      c = lower(c);
+    }
     break;
   case AttackClass::Sqli:
     // A whole SELECT ... FROM statement is a command, not an injection: in a document (a saved
@@ -210,10 +690,20 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (document && id == 1014) {
       c = Confidence::Probe;
     }
+    if (c >= Confidence::Strong && danglingOperator(value)) {
+      c = Confidence::Probe;
+    }
     [[fallthrough]];
-  case AttackClass::Xss:
   case AttackClass::Rce:
-  case AttackClass::CodeInjection:
+    if ((id == 4001 || id == 4013) && danglingShellC(value)) {
+      c = Confidence::Probe;
+    }
+    // A document of several lines that starts with a command is a pasted terminal session or a
+    // README; its lines are not commands (the shell view already reads them so).
+    if (document && id == 4002 && std::count(value.begin(), value.end(), '\n') >= 3) {
+      c = Confidence::Probe;
+    }
+    [[fallthrough]];
   case AttackClass::Ssti:
   case AttackClass::Nosqli:
     // The page URL the browser reports: its query string was the page's, not the user's, and

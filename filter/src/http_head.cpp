@@ -81,6 +81,35 @@ bool isLookalike(std::string_view name) {
   return false;
 }
 
+// Why a field name that is not a token cannot simply be dropped: whitespace before the colon
+// (RFC 9112 5.1), a control byte, or a name that some parser could read as a framing or routing
+// header once separators are ignored ("Content Length", "Transfer-Encoding\"").
+HeadError invalidNameError(std::string_view name) {
+  if (name.back() == ' ' || name.back() == '\t') {
+    return HeadError::BadHeaderName;
+  }
+  std::string letters;
+  for (char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F) {
+      return HeadError::BadHeaderName;
+    }
+    if (isAlpha(c) || isDigit(c)) {
+      letters += static_cast<char>(std::tolower(u));
+    }
+  }
+  for (auto target : kLookalikeTargets) {
+    std::string bare;
+    for (char c : target) {
+      if (c != '-') bare += c;
+    }
+    if (letters == bare) {
+      return HeadError::LookalikeHeaderName;
+    }
+  }
+  return HeadError::None;
+}
+
 // Whether a comma-separated token list (Upgrade) names `token`.
 bool listsToken(std::string_view list, std::string_view token) {
   while (!list.empty()) {
@@ -340,16 +369,33 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
     }
     size_t n = 0;
     while (n < f.size() && isTchar(static_cast<unsigned char>(f[n]))) ++n;
-    if (n == 0 || n >= f.size() || f[n] != ':') {
+    const size_t colon = f.find(':');
+    if (colon == 0 || colon == std::string_view::npos) {
       return fail(HeadError::BadHeaderName);
     }
-    const std::string_view name = f.substr(0, n);
-    const std::string_view raw = f.substr(n + 1);
+    const std::string_view raw = f.substr(colon + 1);
     for (char c : raw) {
       if (!isValueChar(static_cast<unsigned char>(c))) {
         return fail(c == '\r' ? HeadError::BareLineEnding : HeadError::BadHeaderValue);
       }
     }
+    if (n != colon) {
+      // A name that is not a token. Whitespace before the colon, a control byte, or a spelling
+      // of a framing or routing header stays refused; any other such line is dropped.
+      const HeadError why = invalidNameError(f.substr(0, colon));
+      if (why != HeadError::None) {
+        return fail(why);
+      }
+      if (out.info.droppedFields.empty()) {
+        out.info.keptHead.assign(head.substr(0, pos - f.size() - 2));
+      }
+      out.info.droppedFields.emplace_back(f.substr(0, colon), trimOws(raw));
+      continue;
+    }
+    if (!out.info.droppedFields.empty()) {
+      out.info.keptHead.append(f).append("\r\n");
+    }
+    const std::string_view name = f.substr(0, n);
     const std::string_view value = trimOws(raw);
     if (isLookalike(name)) {
       return fail(HeadError::LookalikeHeaderName);
@@ -404,6 +450,9 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
   }
   if (pos != head.size()) {
     return fail(HeadError::BadRequestLine); // caller passed more than one head
+  }
+  if (!out.info.droppedFields.empty()) {
+    out.info.keptHead.append("\r\n");
   }
   if (transferEncodings > 0 && contentLengths > 0) {
     return fail(HeadError::TransferEncodingWithContentLength);

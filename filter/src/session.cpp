@@ -357,14 +357,17 @@ awaitable<bool> Session::handleRequest() {
   // length compares greater than it.
   reqParser_->body_limit(UINT64_MAX);
   error_code ec;
-  const size_t used = reqParser_->put(asio::buffer(head.data(), head.size()), ec);
-  if (ec || !reqParser_->is_header_done()) {
+  // Field lines with an invalid name are left out of what is parsed and forwarded.
+  const std::string_view kept = info.droppedFields.empty() ? head : info.keptHead;
+  const size_t used = reqParser_->put(asio::buffer(kept.data(), kept.size()), ec);
+  if (ec || !reqParser_->is_header_done() || used != kept.size()) {
     headError_ = http1::HeadError::BadRequestLine;
     co_await refuseMalformed();
     co_return false;
   }
-  cbuf_.consume(used);
-  stats().request_bytes_total.inc(used);
+  stats().dropped_header_fields_total.inc(info.droppedFields.size());
+  cbuf_.consume(head.size());
+  stats().request_bytes_total.inc(head.size());
   if (info.chunked) {
     body_ = http1::BodyDecoder::chunked(
         {.maxLine = 4096,
@@ -472,6 +475,9 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
   }
   if (x.info->absoluteForm) {
     headers.push_back({"host", x.info->authority}); // the Host the app will see
+  }
+  for (const auto& [name, value] : x.info->droppedFields) {
+    headers.push_back({name, value}); // not forwarded, still inspected
   }
   // Trailer fields are inspected like header fields (they are never forwarded).
   addTrailerFields(body_.trailers(), headers);

@@ -125,7 +125,8 @@ TEST(BodyDecodeTest, OddInputs) {
   std::string out;
   EXPECT_EQ(decodeContentEncoding("identity", "abc", 100, 10, out), BodyDecode::None);
   EXPECT_EQ(decodeContentEncoding("gzip", "not gzip at all", 100, 10, out), BodyDecode::Failed);
-  EXPECT_EQ(decodeContentEncoding("br", "xyz", 100, 10, out), BodyDecode::Unsupported);
+  EXPECT_EQ(decodeContentEncoding("zstd", "xyz", 100, 10, out), BodyDecode::Unsupported);
+  EXPECT_EQ(decodeContentEncoding("br", "\xff\xff not brotli", 100, 10, out), BodyDecode::Failed);
   EXPECT_EQ(decodeContentEncoding("gzip, gzip", "xyz", 100, 10, out), BodyDecode::Unsupported);
   EXPECT_EQ(decodeContentEncoding("deflate", "\x78\x9c garbage", 100, 10, out),
             BodyDecode::Failed);

@@ -33,7 +33,7 @@ enum class NonHttpAction { Pass, Close };
 enum class Http2PriorKnowledge { Refuse, Pass };
 
 struct Limits {
-  uint32_t maxRequestLine = 8192;
+  uint32_t maxRequestLine = 32768;
   uint32_t maxHeaderBytes = 65536;
   uint32_t maxHeaders = 100;
   uint64_t maxBodyBytes = 0; // 0 = unlimited (bodies are streamed)

@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "bulwark/filter/config.h"
 
@@ -68,6 +70,10 @@ struct HeadInfo {
   std::string authority;    // host[:port] of an absolute-form target
   std::string originTarget; // its path and query ("/" when empty)
   bool upgradeH2c = false;  // Upgrade lists h2c or is not a protocol list: never forwarded
+  // Field lines whose name is not a token ("GET /x: y", "X(a): b"): inspected, never forwarded.
+  // `keptHead` is then the head without them (what is parsed and forwarded); empty otherwise.
+  std::vector<std::pair<std::string, std::string>> droppedFields;
+  std::string keptHead;
 };
 
 struct HeadCheck {

