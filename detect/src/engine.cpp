@@ -1023,8 +1023,13 @@ public:
                c == '+' || c == '-' || c == '_' || c == '=' || c == '%';
       });
       if (seg.size() >= 8 && b64chars) {
-        normalizeValue(seg, tls.dec, false, 2);
-        if (tryBase64Text(tls.dec, tls.b64)) {
+        // Only '%' and '+' (UTF-7) can decode to something else in these characters.
+        std::string_view text = seg;
+        if (seg.find('%') != std::string_view::npos || seg.find('+') != std::string_view::npos) {
+          normalizeValue(seg, tls.dec, false, 2);
+          text = tls.dec;
+        }
+        if (tryBase64Text(text, tls.b64)) {
           const std::string decoded = tls.b64;
           outer_.push(transforms::Id::Base64);
           value(kArg, "path.base64", {}, decoded, false, 1);

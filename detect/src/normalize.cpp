@@ -5,29 +5,13 @@
 
 #include "detectors.h"
 #include "transforms/transforms.h"
+#include "utf8.h"
 
 namespace bulwark::detect {
 namespace {
 
+using internal::appendUtf8;
 using internal::hexValue;
-
-void appendUtf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x110000) {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
 
 // Code points that are look-alikes of ASCII punctuation used by attacks.
 uint32_t asciiLookalike(uint32_t cp) {
@@ -101,6 +85,15 @@ bool percentDecode(std::string_view in, std::string& out, bool plusAsSpace) {
   bool changed = false;
   for (size_t i = 0; i < in.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(in[i]);
+    if (c != '%' && c != '+') {
+      size_t k = i + 1;
+      while (k < in.size() && in[k] != '%' && in[k] != '+') {
+        ++k;
+      }
+      out.append(in.data() + i, k - i);
+      i = k - 1;
+      continue;
+    }
     if (c == '+' && plusAsSpace) {
       out.push_back(' ');
       changed = true;
@@ -143,7 +136,12 @@ bool foldUnicode(std::string_view in, std::string& out) {
   for (size_t i = 0; i < n; ++i) {
     const unsigned char c = static_cast<unsigned char>(in[i]);
     if (c < 0xC0) {
-      out.push_back(static_cast<char>(c));
+      size_t k = i + 1;
+      while (k < n && static_cast<unsigned char>(in[k]) < 0xC0) {
+        ++k;
+      }
+      out.append(in.data() + i, k - i);
+      i = k - 1;
       continue;
     }
     auto at = [&](size_t k) { return static_cast<unsigned char>(in[i + k]); };
@@ -226,7 +224,11 @@ bool decodeHtmlEntities(std::string_view in, std::string& out) {
   bool changed = false;
   const size_t n = in.size();
   for (size_t i = 0; i < n; ++i) {
-    if (in[i] != '&' || i + 2 >= n) {
+    if (in[i] != '&') {
+      i = transforms::copyRun(in, i, '&', out) - 1;
+      continue;
+    }
+    if (i + 2 >= n) {
       out.push_back(in[i]);
       continue;
     }
@@ -248,7 +250,7 @@ bool decodeHtmlEntities(std::string_view in, std::string& out) {
         ++j;
       }
       if (j > start && cp < 0x110000) {
-        appendUtf8(out, cp == 0 ? 0xFFFD : cp);
+        appendUtf8(out, cp); // NUL: U+FFFD
         if (j < n && in[j] == ';') {
           ++j;
         }
@@ -266,10 +268,11 @@ bool decodeHtmlEntities(std::string_view in, std::string& out) {
     }
     bool done = false;
     if (j > i + 1) {
-      std::string name;
+      char buf[9]; // the loop above stops after 8 letters
       for (size_t k = i + 1; k < j; ++k) {
-        name.push_back(static_cast<char>(in[k] | 0x20));
+        buf[k - i - 1] = static_cast<char>(in[k] | 0x20);
       }
+      const std::string_view name(buf, j - i - 1);
       for (const auto& e : kEntities) {
         if (e.name == name) {
           out.push_back(e.ch);
@@ -293,7 +296,11 @@ bool decodeJsEscapes(std::string_view in, std::string& out) {
   bool changed = false;
   const size_t n = in.size();
   for (size_t i = 0; i < n; ++i) {
-    if (in[i] != '\\' || i + 1 >= n) {
+    if (in[i] != '\\') {
+      i = transforms::copyRun(in, i, '\\', out) - 1;
+      continue;
+    }
+    if (i + 1 >= n) {
       out.push_back(in[i]);
       continue;
     }
@@ -303,7 +310,7 @@ bool decodeJsEscapes(std::string_view in, std::string& out) {
                   hexValue(in[i + 5])};
       if (h[0] >= 0 && h[1] >= 0 && h[2] >= 0 && h[3] >= 0) {
         const uint32_t cp = static_cast<uint32_t>((h[0] << 12) | (h[1] << 8) | (h[2] << 4) | h[3]);
-        appendUtf8(out, cp == 0 ? 0xFFFD : cp);
+        appendUtf8(out, cp); // NUL: U+FFFD
         i += 5;
         changed = true;
         continue;
@@ -316,7 +323,7 @@ bool decodeJsEscapes(std::string_view in, std::string& out) {
         ++j;
       }
       if (j < n && in[j] == '}' && j > i + 3 && cp < 0x110000) {
-        appendUtf8(out, cp == 0 ? 0xFFFD : cp);
+        appendUtf8(out, cp); // NUL: U+FFFD
         i = j;
         changed = true;
         continue;
@@ -326,7 +333,7 @@ bool decodeJsEscapes(std::string_view in, std::string& out) {
       const int lo = hexValue(in[i + 3]);
       if (hi >= 0 && lo >= 0) {
         const int v = (hi << 4) | lo;
-        appendUtf8(out, v == 0 ? 0xFFFD : static_cast<uint32_t>(v));
+        appendUtf8(out, static_cast<uint32_t>(v)); // NUL: U+FFFD
         i += 3;
         changed = true;
         continue;
@@ -354,7 +361,11 @@ bool decodeUtf7(std::string_view in, std::string& out) {
     return c == '+' ? 62 : c == '/' ? 63 : -1;
   };
   for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '+' || i + 1 >= in.size() || b64(in[i + 1]) < 0) {
+    if (in[i] != '+') {
+      i = transforms::copyRun(in, i, '+', out) - 1;
+      continue;
+    }
+    if (i + 1 >= in.size() || b64(in[i + 1]) < 0) {
       out.push_back(in[i]);
       continue;
     }

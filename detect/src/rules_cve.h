@@ -13,6 +13,22 @@
 // that it also fires for variants of the public exploit. Rule ids 15001..15999.
 namespace bulwark::detect::internal {
 
+// The three-byte sequences of a text, hashed into 4096 bits: a needle with a sequence that is
+// not in the set is not in the text (a set bit says nothing; the text is searched then).
+class TrigramSet {
+public:
+  void add(std::string_view text);
+  bool mayContain(std::string_view needle) const;
+
+private:
+  static unsigned slot(unsigned char a, unsigned char b, unsigned char c) {
+    return ((static_cast<unsigned>(a) * 0x9E37u) ^ (static_cast<unsigned>(b) * 0x85EBu) ^
+            (static_cast<unsigned>(c) * 0xC2B3u)) &
+           4095u;
+  }
+  uint64_t bits_[64] = {};
+};
+
 // What a rule sees: the request with its path and query decoded and lower-cased.
 struct CveRequest {
   std::string_view method;
@@ -23,6 +39,8 @@ struct CveRequest {
   std::string_view body; // as received (bounded by the engine's body limit)
   std::string_view bodyLow; // lower-cased, percent-decoded prefix of the body (64 KiB at most)
   std::string_view contentType;
+  // When set: the trigrams of query and bodyLow, so that a parameter search can stop early.
+  const TrigramSet* paramTrigrams = nullptr;
 
   // Header value by case-insensitive name (first one), empty when absent.
   std::string_view header(std::string_view name) const;

@@ -3,9 +3,13 @@
 //
 //   bulwark-detect-eval [--corpus DIR] [--samples N] [--class C] [--paranoia 1-4] [FILE...]
 //   bulwark-detect-eval --explain ID [--paranoia 1-4] [FILE...]
+//   bulwark-detect-eval --verdicts [--paranoia 1-4] [FILE...]
 //
 // --explain prints, for every record whose id contains ID, the request, each finding (class,
 // rule, confidence, paranoia level, part kind, part, value), the score and the threshold.
+// --verdicts prints one line per record (file, id, attack/pass, score, limit flag, and every
+// finding: rule, confidence, part, transform chain, value): two engines that print the same
+// lines gave every request the same verdict for the same reasons.
 #include <cstdio>
 #include <algorithm>
 #include <cstdlib>
@@ -23,6 +27,7 @@ int main(int argc, char** argv) {
   bool quiet = false;
   uint8_t paranoia = 1;
   std::string explain;
+  bool verdicts = false;
   std::vector<std::string> paths;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -36,11 +41,13 @@ int main(int argc, char** argv) {
       paranoia = static_cast<uint8_t>(std::atoi(argv[++i]));
     } else if (a == "--explain" && i + 1 < argc) {
       explain = argv[++i];
+    } else if (a == "--verdicts") {
+      verdicts = true;
     } else if (a == "--quiet") {
       quiet = true;
     } else if (a == "--help" || a == "-h") {
       std::printf("usage: bulwark-detect-eval [--corpus DIR] [--samples N] [--class C] "
-                  "[--paranoia 1-4] [--quiet] [--explain ID] [FILE...]\n");
+                  "[--paranoia 1-4] [--quiet] [--explain ID] [--verdicts] [FILE...]\n");
       return 0;
     } else {
       paths.push_back(a);
@@ -92,6 +99,30 @@ int main(int argc, char** argv) {
       }
     }
     return shown == 0 ? 1 : 0;
+  }
+  if (verdicts) {
+    for (const auto& path : paths) {
+      auto records = corpus::load(path);
+      if (!records) {
+        std::fprintf(stderr, "%s\n", records.error().describe().c_str());
+        return 1;
+      }
+      const std::string file = path.substr(path.find_last_of('/') + 1);
+      for (const auto& r : *records) {
+        RequestView view = r.view();
+        view.paranoiaLevel = paranoia;
+        const Verdict v = (*engine)->inspect(view);
+        std::printf("%s\t%s\t%s\t%d%s", file.c_str(), r.id.c_str(), v.attack() ? "attack" : "pass",
+                    v.score, v.limitExceeded ? "\tlimit" : "");
+        for (const auto& f : v.findings) {
+          std::printf("\t%u/%s/%s/%s/%s", f.ruleId,
+                      std::string(confidenceName(f.confidence)).c_str(), f.part.c_str(),
+                      f.chain.c_str(), f.value.c_str());
+        }
+        std::printf("\n");
+      }
+    }
+    return 0;
   }
   const corpus::Report rep = corpus::evaluate(**engine, paths, samples, onlyClass, paranoia);
   if (!quiet) {

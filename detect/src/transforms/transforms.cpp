@@ -2,34 +2,13 @@
 
 #include "bulwark/detect/normalize.h"
 #include "../detectors.h"
+#include "../utf8.h"
 
 namespace bulwark::detect::transforms {
 namespace {
 
+using internal::appendUtf8;
 using internal::hexValue;
-
-void appendUtf8(std::string& out, uint32_t cp) {
-  if (cp == 0) {
-    cp = 0xFFFD; // an escaped NUL never ends a value early
-  }
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x110000) {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    appendUtf8(out, 0xFFFD);
-  }
-}
 
 bool has(std::string_view s, char c) { return s.find(c) != std::string_view::npos; }
 
@@ -40,6 +19,15 @@ bool percent(std::string_view in, std::string& out, bool plusAsSpace) {
   bool changed = false;
   for (size_t i = 0; i < in.size(); ++i) {
     const char c = in[i];
+    if (c != '%' && c != '+') {
+      size_t k = i + 1;
+      while (k < in.size() && in[k] != '%' && in[k] != '+') {
+        ++k;
+      }
+      out.append(in.data() + i, k - i);
+      i = k - 1;
+      continue;
+    }
     if (c == '+' && plusAsSpace) {
       out.push_back(' ');
       changed = true;
@@ -273,7 +261,11 @@ bool urlUnicode(std::string_view in, std::string& out) {
   out.reserve(in.size());
   bool changed = false;
   for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '%' && i + 5 < in.size() && (in[i + 1] == 'u' || in[i + 1] == 'U')) {
+    if (in[i] != '%') {
+      i = copyRun(in, i, '%', out) - 1;
+      continue;
+    }
+    if (i + 5 < in.size() && (in[i + 1] == 'u' || in[i + 1] == 'U')) {
       const int32_t u = hex4(in, i + 2);
       if (u >= 0) {
         size_t j = i + 6;
@@ -307,7 +299,7 @@ bool xmlEntities(std::string_view in, std::string& out) {
   const size_t n = in.size();
   for (size_t i = 0; i < n; ++i) {
     if (in[i] != '&') {
-      out.push_back(in[i]);
+      i = copyRun(in, i, '&', out) - 1;
       continue;
     }
     const size_t semi = in.find(';', i + 1);
@@ -363,7 +355,11 @@ bool backslashEscapes(std::string_view in, std::string& out, bool json) {
   bool changed = false;
   const size_t n = in.size();
   for (size_t i = 0; i < n; ++i) {
-    if (in[i] != '\\' || i + 1 >= n) {
+    if (in[i] != '\\') {
+      i = copyRun(in, i, '\\', out) - 1;
+      continue;
+    }
+    if (i + 1 >= n) {
       out.push_back(in[i]);
       continue;
     }
@@ -526,12 +522,11 @@ void decode(std::string_view raw, std::string& out, bool plusAsSpace, const Budg
       break;
     }
   }
+  // NUL bytes split keywords and truncate C strings: drop them.
   out.clear();
   out.reserve(cur.size());
-  for (const char c : cur) {
-    if (c != '\0') {
-      out.push_back(c); // NUL bytes split keywords and truncate C strings: drop them
-    }
+  for (size_t i = 0; i < cur.size(); ++i) {
+    i = copyRun(cur, i, '\0', out);
   }
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -81,6 +82,14 @@ private:
   std::array<Id, kMax> ids_{};
   size_t n_ = 0;
 };
+
+// Appends in[i, k) to out, k being the next position at or after i that holds `stop` (or the
+// end); returns k. The decoders copy the bytes between their escape characters in runs.
+inline size_t copyRun(std::string_view in, size_t i, char stop, std::string& out) {
+  const size_t k = std::min(in.find(stop, i), in.size());
+  out.append(in.data() + i, k - i);
+  return k;
+}
 
 // Limits on the work one value may cause.
 struct Budget {

@@ -6,7 +6,9 @@
 #include <string>
 
 #include "bulwark/detect/engine.h"
+#include "bulwark/detect/normalize.h"
 #include "transforms/transforms.h"
+#include "utf8.h"
 
 namespace bulwark::detect::transforms {
 namespace {
@@ -163,6 +165,61 @@ TEST(TransformsTest, FindingCarriesTheChain) {
     chained |= f.chain == "base64 <- url";
   }
   EXPECT_TRUE(chained) << v.findings.front().part << " chain=" << v.findings.front().chain;
+}
+
+TEST(TransformsTest, Utf8EncoderBoundariesAndUnsafeCodePoints) {
+  const auto enc = [](uint32_t cp) {
+    std::string s;
+    internal::appendUtf8(s, cp);
+    return s;
+  };
+  EXPECT_EQ(enc(0x41), "A");
+  EXPECT_EQ(enc(0x7F), "\x7F");
+  EXPECT_EQ(enc(0x80), "\xC2\x80");
+  EXPECT_EQ(enc(0x7FF), "\xDF\xBF");
+  EXPECT_EQ(enc(0x800), "\xE0\xA0\x80");
+  EXPECT_EQ(enc(0xFFFF), "\xEF\xBF\xBF");
+  EXPECT_EQ(enc(0x10000), "\xF0\x90\x80\x80");
+  EXPECT_EQ(enc(0x10FFFF), "\xF4\x8F\xBF\xBF");
+  // A decoded NUL and a value past U+10FFFF become U+FFFD: never a NUL, never nothing.
+  EXPECT_EQ(enc(0), "\xEF\xBF\xBD");
+  EXPECT_EQ(enc(0x110000), "\xEF\xBF\xBD");
+  EXPECT_EQ(enc(0xFFFFFFFF), "\xEF\xBF\xBD");
+}
+
+TEST(TransformsTest, EveryDecoderWritesAnEscapedNulTheSameWay) {
+  const std::string fffd = "a\xEF\xBF\xBD" "b";
+  std::string out;
+  EXPECT_TRUE(percentDecode("a%u0000b", out, false));
+  EXPECT_EQ(out, fffd);
+  EXPECT_EQ(dec(urlUnicode, "a%u0000b"), fffd);
+  EXPECT_TRUE(decodeHtmlEntities("a&#0;b", out));
+  EXPECT_EQ(out, fffd);
+  EXPECT_EQ(dec(xmlEntities, "a&#0;b"), fffd);
+  EXPECT_TRUE(decodeJsEscapes("a\\u0000b", out));
+  EXPECT_EQ(out, fffd);
+  EXPECT_EQ(dec(jsonEscapes, "a\\u{0}b"), fffd);
+  EXPECT_EQ(dec(hexEscapes, "a\\x00b"), fffd);
+  // Past U+10FFFF: U+FFFD for a complete XML reference; a JSON escape is left as written.
+  EXPECT_EQ(dec(xmlEntities, "&#x110000;"), "\xEF\xBF\xBD");
+  EXPECT_EQ(dec(jsonEscapes, "\\u{110000}", false), "\\u{110000}");
+}
+
+TEST(TransformsTest, DecodersCopyTheTextBetweenEscapesUnchanged) {
+  // Long runs without escape characters around and between escapes.
+  const std::string run(300, 'x');
+  EXPECT_EQ(dec(urlForm, run + "%41+" + run + "%"), run + "A " + run + "%");
+  EXPECT_EQ(dec(url, run + "+" + run, false), run + "+" + run);
+  EXPECT_EQ(dec(xmlEntities, "a=1&b=2&lt;" + run), "a=1&b=2<" + run);
+  EXPECT_EQ(dec(htmlEntities, "a=1&b=2&lt " + run + "&"), "a=1&b=2< " + run + "&");
+  EXPECT_EQ(dec(htmlEntities, "q=1&amp&ampx"), "q=1&&ampx"); // "ampx" is no name
+  EXPECT_EQ(dec(jsonEscapes, run + "\\u0041\\"), run + "A\\");
+  EXPECT_EQ(dec(urlUnicode, run + "%u0041%"), run + "A%");
+  EXPECT_EQ(dec(utf7, run + "+ADw-" + run + "+"), run + "<" + run + "+");
+  EXPECT_EQ(dec(overlong, run + "\xC0\xAF" + run + "\xC3\xA9"), run + "/" + run + "\xC3\xA9");
+  std::string out;
+  decode(std::string("a\0b%00c", 7) + run, out, false, Budget{}, nullptr);
+  EXPECT_EQ(out, "abc" + run);
 }
 
 } // namespace
