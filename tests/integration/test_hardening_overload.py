@@ -302,84 +302,78 @@ class MemoryPerConnection(ProxyTestCase):
     def setUpClass(cls):
         cls.a = cls.class_app()
 
-    def test_idle_keepalive_connection_memory(self):
-        n = 2000
-        px = self.proxy(upstream_port=self.a.port,
-                        config={"threads": 1, "timeouts": {"idle_ms": 60000}})
-        # warm up the allocator and the app connection pool
-        for _ in range(50):
+    def warmed_proxy(self, warmups, **timeouts):
+        """A one-thread proxy whose allocator and app connection pool are warm."""
+        px = self.proxy(upstream_port=self.a.port, config={"threads": 1, "timeouts": timeouts})
+        for _ in range(warmups):
             ok, detail = proxy_serves(px)
             self.assertTrue(ok, detail)
         time.sleep(0.3)
+        return px
+
+    @staticmethod
+    def rss_while_open(px, n, open_one, settle):
+        """Opens n connections with open_one() (each has close()), lets them settle, and returns the
+        proxy's RSS in kB before and while they are all open; closes them either way."""
         before = _rss_kb(px.pid)
         conns = []
         try:
-            for i in range(n):
-                c = RawConn(px.port, timeout=3)
-                conns.append(c)
-                c._keep_log = False
-                c.send(build_request("GET", "/"))
-                r = c.read_response(timeout=3)
-                self.assertEqual(r.status, 200)
-            time.sleep(0.5)
-            after = _rss_kb(px.pid)
+            for _ in range(n):
+                conns.append(open_one())
+            settle()
+            return before, _rss_kb(px.pid)
         finally:
             for c in conns:
                 c.close()
+
+    def assert_per_connection(self, what, n, before, after, goal):
         per_conn = (after - before) * 1024.0 / n
-        self.assertLessEqual(per_conn, IDLE_CONN_BYTES_GOAL,
-                             "%.0f bytes of RSS per idle keep-alive connection (%d connections, RSS "
-                             "%d -> %d kB); goal <= %d" % (per_conn, n, before, after, IDLE_CONN_BYTES_GOAL))
+        self.assertLessEqual(per_conn, goal,
+                             "%.0f bytes of RSS per %s connection (%d connections, RSS %d -> %d kB); "
+                             "goal <= %d" % (per_conn, what, n, before, after, goal))
+
+    def test_idle_keepalive_connection_memory(self):
+        n = 2000
+        px = self.warmed_proxy(50, idle_ms=60000)
+
+        def served_once():
+            c = RawConn(px.port, timeout=3)
+            c._keep_log = False
+            c.send(build_request("GET", "/"))
+            r = c.read_response(timeout=3)
+            if r.status != 200:
+                c.close()
+                self.fail("connection not served before idling: %d" % r.status)
+            return c
+
+        before, after = self.rss_while_open(px, n, served_once, lambda: time.sleep(0.5))
+        self.assert_per_connection("idle keep-alive", n, before, after, IDLE_CONN_BYTES_GOAL)
 
     def test_idle_fresh_connection_memory(self):
         # connections that have not sent a byte yet (the benchmark's idle-connection figure)
         n = 2000
-        px = self.proxy(upstream_port=self.a.port,
-                        config={"threads": 1, "timeouts": {"header_ms": 60000, "idle_ms": 60000}})
-        for _ in range(50):
-            ok, detail = proxy_serves(px)
-            self.assertTrue(ok, detail)
-        time.sleep(0.3)
-        before = _rss_kb(px.pid)
-        socks = []
-        try:
-            for _ in range(n):
-                socks.append(socket.create_connection(("127.0.0.1", px.port), timeout=3))
+        px = self.warmed_proxy(50, header_ms=60000, idle_ms=60000)
+
+        def all_accepted():
             deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                m = px.metrics().get("bulwark_connections_active")
-                if m >= n:
-                    break
+            while time.monotonic() < deadline and px.metrics().get("bulwark_connections_active") < n:
                 time.sleep(0.1)
             time.sleep(0.3)
-            after = _rss_kb(px.pid)
-        finally:
-            for s in socks:
-                s.close()
-        per_conn = (after - before) * 1024.0 / n
-        self.assertLessEqual(per_conn, IDLE_CONN_BYTES_GOAL,
-                             "%.0f bytes of RSS per fresh idle connection (%d connections, RSS %d -> %d "
-                             "kB); goal <= %d" % (per_conn, n, before, after, IDLE_CONN_BYTES_GOAL))
+
+        before, after = self.rss_while_open(
+            px, n, lambda: socket.create_connection(("127.0.0.1", px.port), timeout=3), all_accepted)
+        self.assert_per_connection("fresh idle", n, before, after, IDLE_CONN_BYTES_GOAL)
 
     def test_memory_returned_after_trickle_burst(self):
         n = 3000
-        px = self.proxy(upstream_port=self.a.port,
-                        config={"threads": 1, "timeouts": {"header_ms": 20000, "idle_ms": 60000}})
-        for _ in range(20):
-            proxy_serves(px)
-        time.sleep(0.3)
-        base = _rss_kb(px.pid)
-        socks = []
-        try:
-            for i in range(n):
-                s = socket.create_connection(("127.0.0.1", px.port), timeout=3)
-                s.sendall(b"GET /echo HTTP/1.1\r\nHost: a\r\nX-Trickle: " + b"t" * 300)
-                socks.append(s)
-            time.sleep(0.5)
-            peak = _rss_kb(px.pid)
-        finally:
-            for s in socks:
-                s.close()
+        px = self.warmed_proxy(20, header_ms=20000, idle_ms=60000)
+
+        def trickling():
+            s = socket.create_connection(("127.0.0.1", px.port), timeout=3)
+            s.sendall(b"GET /echo HTTP/1.1\r\nHost: a\r\nX-Trickle: " + b"t" * 300)
+            return s
+
+        base, peak = self.rss_while_open(px, n, trickling, lambda: time.sleep(0.5))
         deadline = time.monotonic() + 4
         after = peak
         while time.monotonic() < deadline:
@@ -390,14 +384,10 @@ class MemoryPerConnection(ProxyTestCase):
         ok, detail = proxy_serves(px)
         self.assertTrue(ok, detail)
         self.assertGreater(peak, base, "test premise: the burst did not raise RSS")
-        self.assertLessEqual((peak - base) * 1024.0 / n, TRICKLE_CONN_BYTES_GOAL,
-                             "%.0f bytes of RSS per trickling connection (%d connections, RSS %d -> "
-                             "%d kB); goal <= %d" % ((peak - base) * 1024.0 / n, n, base, peak,
-                                                    TRICKLE_CONN_BYTES_GOAL))
+        self.assert_per_connection("trickling", n, base, peak, TRICKLE_CONN_BYTES_GOAL)
         self.assertLessEqual(after - base, max(1024, (peak - base) * 0.25),
                              "memory not returned after %d trickle connections closed: RSS %d -> %d -> "
                              "%d kB" % (n, base, peak, after))
-
 
 if __name__ == "__main__":
     unittest.main()
