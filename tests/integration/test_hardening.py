@@ -85,6 +85,21 @@ class HardeningCase(ProxyTestCase):
             got, closed = bytes(c.buf), True
         return c, got, closed
 
+    def send_in_two(self, sent, split, pause):
+        """A fresh connection that got sent, in two writes split at byte split (when given) with
+        pause seconds between them; the proxy may close before the second write."""
+        c = self.conn(self.px.port, timeout=3)
+        if split:
+            c.send(sent[:split])
+            time.sleep(pause)
+            try:
+                c.send(sent[split:])
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        else:
+            c.send(sent)
+        return c
+
     def assertAlive(self, px=None, context=""):
         px = px or self.px
         ok, detail = proxy_serves(px)
@@ -461,16 +476,7 @@ class Http2PrefaceOnHttp1Port(HardeningCase):
     EXTRA_CONFIG = {"non_http": "pass"}
 
     def check(self, sent, split=None):
-        c = self.conn(self.px.port, timeout=3)
-        if split:
-            c.send(sent[:split])
-            time.sleep(0.3)
-            try:
-                c.send(sent[split:])
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-        else:
-            c.send(sent)
+        c = self.send_in_two(sent, split, 0.3)
         try:
             got = c.read_some(timeout=1.5)
         except (socket.timeout, OSError):
@@ -717,16 +723,7 @@ class Http2PriorKnowledgeRefusedInBlockMode(HardeningCase):
     EXTRA_CONFIG = {"non_http": "pass"}
 
     def check_refused(self, sent, split=None):
-        c = self.conn(self.px.port, timeout=3)
-        if split:
-            c.send(sent[:split])
-            time.sleep(0.15)
-            try:
-                c.send(sent[split:])
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-        else:
-            c.send(sent)
+        c = self.send_in_two(sent, split, 0.15)
         try:
             c.wait_closed(1.5)
         except OSError:

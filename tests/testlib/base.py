@@ -48,6 +48,12 @@ class ProxyTestCase(unittest.TestCase):
         self.addCleanup(c.close)
         return c
 
+    def exchange(self, port, raw):
+        """Sends raw bytes on a new connection and reads one response (for the method sent)."""
+        c = self.conn(port)
+        c.send(raw)
+        return c, self.read_response(c, raw.split(b" ", 1)[0].decode("latin-1", "replace"))
+
     # -- assertions ----------------------------------------------------------
     def read_response(self, conn, method="GET", timeout=None, **kw):
         """read_response that fails the test (with the raw exchange) instead of raising."""
@@ -73,6 +79,17 @@ class ProxyTestCase(unittest.TestCase):
             closed = conn.wait_closed(2.0)
             self.assertTrue(closed, "connection not closed within 2s after %d%s" % (status, conn.transcript()))
         return body
+
+    def assertRefusedUnforwarded(self, px, app, raw, reason):
+        """raw is answered 400 with the connection closed, counted under
+        bulwark_bad_requests_total{reason}, and never reaches the app."""
+        before = px.metrics().get("bulwark_bad_requests_total", {"reason": reason})
+        app_before = app.stats()["requests"]
+        c, r = self.exchange(px.port, raw)
+        self.assertProxyError(c, r, 400, expect_close=True)
+        self.assertEqual(px.metrics().get("bulwark_bad_requests_total", {"reason": reason}),
+                         before + 1, "not counted as %s%s" % (reason, c.transcript()))
+        self.assertEqual(app.stats()["requests"], app_before, "reached the app%s" % c.transcript())
 
     def wait_until(self, fn, timeout=2.0, interval=0.05):
         """Polls fn() until truthy (bounded); returns the last value."""
