@@ -20,11 +20,8 @@ class Handler(BaseHTTPRequestHandler):
     def _answer(self, send_body=True):
         length = int(self.headers.get("Content-Length") or 0)
         body_in = self.rfile.read(length) if length > 0 else b""
-        peer = self.client_address[0]
-        if peer.startswith("::ffff:"):
-            peer = peer[len("::ffff:"):]
         body = json.dumps({"app": "shop", "method": self.command, "path": self.path,
-                           "peer": peer, "body_bytes": len(body_in),
+                           "peer": client_address(self), "body_bytes": len(body_in),
                            "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -55,12 +52,19 @@ class DualStackServer(ThreadingHTTPServer):
         super().server_bind()
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, default=8080)
-    args = ap.parse_args()
-    srv = DualStackServer(("::", args.port), Handler)
-    print("shop: listening on [::]:%d" % args.port, flush=True)
+def client_address(handler):
+    """The peer as the application sees it, IPv4 clients without their ::ffff: prefix."""
+    peer = handler.client_address[0]
+    return peer[len("::ffff:"):] if peer.startswith("::ffff:") else peer
+
+
+def serve(name, handler, argv=None, default_port=8080):
+    """Parses --port, serves handler on [::]:PORT (IPv4 too) until interrupted."""
+    ap = argparse.ArgumentParser(description="%s: a dual-stack HTTP/1.1 test application" % name)
+    ap.add_argument("--port", type=int, default=default_port)
+    args = ap.parse_args(argv)
+    srv = DualStackServer(("::", args.port), handler)
+    print("%s: listening on [::]:%d" % (name, args.port), flush=True)
     try:
         srv.serve_forever()
     except KeyboardInterrupt:
@@ -69,4 +73,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve("shop", Handler))

@@ -42,7 +42,7 @@ NAME_RE = re.compile(r"^(bw|bwb|bulwark)-")
 PID_RES = (re.compile(r"-(\d+)-\d+$"), re.compile(r"-(\d+)$"))
 UNNAMED_MAX_AGE = 30 * 60
 OUR_COMMS = ("nginx", "wrk", "kube-apiserver", "kube-controller", "etcd")
-OUR_SCRIPTS = ("echo_app.py", "podrunner.py", "demo_app.py", "capture-bench", "proxy-bench")
+OUR_SCRIPTS = ("echo_app.py", "stream_app.py", "podrunner.py", "demo_app.py", "capture-bench", "proxy-bench")
 
 
 def sh(argv):

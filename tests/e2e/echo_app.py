@@ -8,20 +8,21 @@ That is how the tests prove a request went through the proxy: the peer is the pr
 address 127.0.0.6 and the proxy's X-Forwarded-For / X-Request-Id headers are there.
 """
 
-import argparse
 import json
-import socket
+import os
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "examples"))
+from demo_app import client_address, serve  # noqa: E402 (the shared dual-stack server)
 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):  # noqa: N802 (http.server naming)
-        peer = self.client_address[0]
-        if peer.startswith("::ffff:"):
-            peer = peer[len("::ffff:"):]
+        peer = client_address(self)
         body = json.dumps({"peer": peer, "path": self.path, "port": self.server.server_address[1],
                            "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
         self.send_response(200)
@@ -34,27 +35,5 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-class DualStackServer(ThreadingHTTPServer):
-    address_family = socket.AF_INET6
-    daemon_threads = True
-
-    def server_bind(self):
-        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        super().server_bind()
-
-
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, required=True)
-    args = ap.parse_args()
-    srv = DualStackServer(("::", args.port), Handler)
-    print("listening", flush=True)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve("echo", Handler))

@@ -6,13 +6,16 @@ body's SHA-256, the peer address and the request's X-Request-Id. GET answers the
 empty body. Standard library only; writes nothing to disk (runs on a read-only root).
 """
 
-import argparse
 import hashlib
 import json
-import socket
+import os
 import sys
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "examples"))
+from demo_app import client_address, serve  # noqa: E402 (the shared dual-stack server)
 
 PIECE = 1 << 20
 
@@ -53,9 +56,7 @@ class Handler(BaseHTTPRequestHandler):
         t0 = time.monotonic()
         h = hashlib.sha256()
         n = self._body(h)
-        peer = self.client_address[0]
-        if peer.startswith("::ffff:"):
-            peer = peer[len("::ffff:"):]
+        peer = client_address(self)
         body = json.dumps({"bytes": n, "sha256": h.hexdigest(), "peer": peer,
                            "request_id": self.headers.get("X-Request-Id"),
                            "seconds": round(time.monotonic() - t0, 3)}).encode()
@@ -71,27 +72,5 @@ class Handler(BaseHTTPRequestHandler):
         sys.stderr.write("stream: %s %s\n" % (self.client_address[0], fmt % args))
 
 
-class DualStackServer(ThreadingHTTPServer):
-    address_family = socket.AF_INET6
-    daemon_threads = True
-
-    def server_bind(self):
-        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        super().server_bind()
-
-
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, default=8080)
-    args = ap.parse_args()
-    srv = DualStackServer(("::", args.port), Handler)
-    print("stream: listening on [::]:%d" % args.port, flush=True)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve("stream", Handler))
