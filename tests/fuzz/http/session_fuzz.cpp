@@ -144,6 +144,31 @@ std::string_view trimOws(std::string_view v) {
   return v;
 }
 
+// A Content-Length value: 1 to 18 digits (no sign, no list).
+std::optional<uint64_t> contentLengthValue(std::string_view v) {
+  if (v.empty() || v.size() > 18 ||
+      !std::all_of(v.begin(), v.end(),
+                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })) {
+    return std::nullopt;
+  }
+  return std::stoull(std::string(v));
+}
+
+// `name ":" value` with a token name and field-vchar/OWS value; returns the colon's offset.
+std::optional<size_t> fieldLineColon(std::string_view line) {
+  const size_t colon = line.find(':');
+  if (colon == 0 || colon == std::string_view::npos) {
+    return std::nullopt;
+  }
+  for (size_t i = 0; i < line.size(); ++i) {
+    const auto c = static_cast<unsigned char>(line[i]);
+    if (i < colon ? !isTchar(c) : (i > colon && !isFieldVchar(c))) {
+      return std::nullopt;
+    }
+  }
+  return colon;
+}
+
 // A Host value: reg-name / IPv4 / [IPv6] with an optional :port.
 bool validAuthority(std::string_view h) {
   if (h.empty()) {
@@ -340,17 +365,9 @@ size_t parseChunked(std::string_view s, size_t p, const char*& why) {
       return p + 2;
     }
     const std::string_view line = s.substr(p, eol - p);
-    const size_t colon = line.find(':');
-    if (colon == 0 || colon == std::string_view::npos) {
+    if (!fieldLineColon(line)) {
       why = "bad trailer field";
       return SIZE_MAX;
-    }
-    for (size_t i = 0; i < line.size(); ++i) {
-      const auto c = static_cast<unsigned char>(line[i]);
-      if (i < colon ? !isTchar(c) : (i > colon && !isFieldVchar(c))) {
-        why = "bad trailer field";
-        return SIZE_MAX;
-      }
     }
     p = eol + 2;
   }
@@ -432,26 +449,19 @@ Parsed parseRequest(std::string_view s, bool strict) {
       break;
     }
     const std::string_view line = s.substr(p, eol - p);
-    const size_t colon = line.find(':');
-    if (colon == 0 || colon == std::string_view::npos) {
-      return invalid("field line without a name");
+    const std::optional<size_t> colon = fieldLineColon(line);
+    if (!colon) {
+      return invalid("bad field line");
     }
-    for (size_t i = 0; i < line.size(); ++i) {
-      const auto c = static_cast<unsigned char>(line[i]);
-      if (i < colon ? !isTchar(c) : (i > colon && !isFieldVchar(c))) {
-        return invalid("bad byte in field line");
-      }
-    }
-    const std::string name = lower(line.substr(0, colon));
-    const std::string_view value = trimOws(line.substr(colon + 1));
+    const std::string name = lower(line.substr(0, *colon));
+    const std::string_view value = trimOws(line.substr(*colon + 1));
     if (name == "content-length") {
       ++cl;
-      if (value.empty() || value.size() > 18 ||
-          !std::all_of(value.begin(), value.end(),
-                       [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })) {
+      const std::optional<uint64_t> n = contentLengthValue(value);
+      if (!n) {
         return invalid("bad Content-Length");
       }
-      contentLength = std::stoull(std::string(value));
+      contentLength = *n;
     } else if (name == "transfer-encoding") {
       ++te;
       chunked = lower(value) == "chunked";
@@ -606,12 +616,11 @@ private:
       const std::string_view value = trimOws(line.substr(colon + 1));
       if (name == "content-length") {
         ++cl;
-        if (value.empty() || value.size() > 18 ||
-            !std::all_of(value.begin(), value.end(),
-                         [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })) {
+        const std::optional<uint64_t> n = contentLengthValue(value);
+        if (!n) {
           return bad("bad Content-Length in a response");
         }
-        length = std::stoull(std::string(value));
+        length = *n;
       } else if (name == "transfer-encoding") {
         te = true;
         chunked = lower(value) == "chunked";
