@@ -50,7 +50,7 @@ void TextWriter::family(std::string_view name, std::string_view type, std::strin
   out_ += '\n';
 }
 
-void TextWriter::sample(std::string_view name, std::string_view labels, uint64_t value) {
+void TextWriter::line(std::string_view name, std::string_view labels, std::string_view value) {
   out_ += name;
   if (!labels.empty()) {
     out_ += '{';
@@ -58,20 +58,16 @@ void TextWriter::sample(std::string_view name, std::string_view labels, uint64_t
     out_ += '}';
   }
   out_ += ' ';
-  out_ += std::to_string(value);
+  out_ += value;
   out_ += '\n';
 }
 
+void TextWriter::sample(std::string_view name, std::string_view labels, uint64_t value) {
+  line(name, labels, std::to_string(value));
+}
+
 void TextWriter::sample(std::string_view name, std::string_view labels, int64_t value) {
-  out_ += name;
-  if (!labels.empty()) {
-    out_ += '{';
-    out_ += labels;
-    out_ += '}';
-  }
-  out_ += ' ';
-  out_ += std::to_string(value);
-  out_ += '\n';
+  line(name, labels, std::to_string(value));
 }
 
 void TextWriter::histogram(std::string_view name, std::string_view help, const Histogram& h) {

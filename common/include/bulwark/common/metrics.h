@@ -57,6 +57,7 @@ public:
   std::string& text() { return out_; }
 
 private:
+  void line(std::string_view name, std::string_view labels, std::string_view value);
   std::string out_;
 };
 
