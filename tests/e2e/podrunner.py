@@ -1114,6 +1114,8 @@ def exec_container(spec_path):
     scratch = spec["scratch"]
     sh("mount", "-t", "tmpfs", "-o", "mode=0755", "bulwark-scratch", scratch)
     overlays = []
+    # Mount points first, binds after: an overlay made for a later mount point (e.g. the service
+    # account token under /var/run, which is /run here) would otherwise hide an earlier bind.
     for i, m in enumerate(spec["mounts"]):
         dst = m["dst"]
         if not os.path.lexists(dst):
@@ -1131,9 +1133,10 @@ def exec_container(spec_path):
             else:
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
                 open(dst, "w").close()
-        sh("mount", "--bind", m["src"], dst)
+    for m in spec["mounts"]:
+        sh("mount", "--bind", m["src"], m["dst"])
         if m["ro"]:
-            sh("mount", "-o", "remount,bind,ro", dst)
+            sh("mount", "-o", "remount,bind,ro", m["dst"])
     if spec["ro_root"]:
         sh("mount", "-o", "remount,bind,ro", "/")
         for anc in overlays:
