@@ -101,16 +101,32 @@ elif grep -q "needs Kubernetes 1.29" "$WORK/err"; then
 else
   bad "nativeSidecar on 1.28 refused for another reason: $(head -c 300 "$WORK/err")"
 fi
-for setting in config.captureMode=ebpf config.ebpfInAuto=true; do
-  if helm template bw "$CHART" -n bulwark-system --kube-version 1.28.5 \
-       --set "$setting" > /dev/null 2> "$WORK/err"; then
-    bad "$setting accepted for Kubernetes 1.28"
-  elif grep -q "need Kubernetes 1.29" "$WORK/err"; then
-    echo "ok   refused $setting on 1.28: $(grep -m1 -o 'need Kubernetes 1.29.*' "$WORK/err" | cut -c1-80)"
+# ebpfInAuto needs the native holder: refused on 1.28 and with holderSidecar plain.
+for args in "--kube-version 1.28.5" "--kube-version 1.30.2 --set config.holderSidecar=plain"; do
+  # shellcheck disable=SC2086
+  if helm template bw "$CHART" -n bulwark-system $args \
+       --set config.ebpfInAuto=true > /dev/null 2> "$WORK/err"; then
+    bad "config.ebpfInAuto=true accepted with $args"
+  elif grep -q "ebpfInAuto needs the bulwark-hold holder as a native sidecar" "$WORK/err"; then
+    echo "ok   refused ebpfInAuto ($args): $(grep -m1 -o 'needs the.*' "$WORK/err" | cut -c1-80)"
   else
-    bad "$setting on 1.28 refused for another reason: $(head -c 300 "$WORK/err")"
+    bad "ebpfInAuto ($args) refused for another reason: $(head -c 300 "$WORK/err")"
   fi
 done
+# captureMode ebpf renders on 1.28 (the webhook injects the holder as a plain sidecar there);
+# a holderSidecar other than auto reaches the webhook's configuration.
+if helm template bw "$CHART" -n bulwark-system --kube-version 1.28.5 \
+     --set config.captureMode=ebpf --show-only templates/configmap.yaml > "$WORK/cm" \
+     2> "$WORK/err" && ! grep -q 'holder_sidecar' "$WORK/cm" \
+     && grep -q '"capture_mode": "ebpf"' "$WORK/cm" \
+     && helm template bw "$CHART" -n bulwark-system --kube-version 1.28.5 \
+          --set config.captureMode=ebpf --set config.holderSidecar=native \
+          --show-only templates/configmap.yaml 2>> "$WORK/err" \
+        | grep -q '"holder_sidecar": "native"'; then
+  echo "ok   captureMode ebpf on 1.28 renders (holder: plain there; holderSidecar native passed on)"
+else
+  bad "captureMode ebpf on 1.28: $(head -c 300 "$WORK/err")"
+fi
 if helm template bw "$CHART" -n bulwark-system --kube-version 1.30.2 \
      --show-only templates/configmap.yaml | grep -q '"kubernetes_version": "v1.30.2"'; then
   echo "ok   the webhook configuration carries the cluster version (1.30.2)"

@@ -10,7 +10,9 @@ private mount namespace per container (a missing mount point is made on an overl
 nearest existing parent); readOnlyRootFilesystem makes / read-only there. Init containers run
 one after the other and must exit 0; then every container starts (native sidecars — init
 containers with restartPolicy Always — start in their turn and must pass their startup probe;
-httpGet, tcpSocket and exec probes are run, exec inside the container with nsenter).
+httpGet, tcpSocket and exec probes are run, exec inside the container with nsenter). Containers
+start in spec order, each after the previous one's postStart exec hook returned (a failing hook
+fails the pod here; the kubelet would kill and restart the container).
 Each container runs with exactly the identity its securityContext (merged over the pod's) asks
 for, set with setpriv: UID, GID, groups, and the capabilities = (runtime defaults − drop) ∪ add,
 as bounding, inheritable and ambient set (so a granted capability is effective for a non-root
@@ -430,6 +432,7 @@ class PodRunner:
         self.init_output = {}    # init container name -> (rc, stdout, stderr)
         self.notes = []          # what this runner did differently from a kubelet
         self.exec_probes = {}    # container name -> [(exit status, output)] of exec probes
+        self.post_start = {}     # container name -> [(exit status, output)] of postStart hooks
         self.started = False
         self.restarts = []       # [{container, exit_code, exited_at, restarted_at}] (monotonic)
         self._specs = {}         # container name -> its spec path (for restarts and hooks)
@@ -745,6 +748,32 @@ class PodRunner:
         if self._read_identity(spec) is None:
             out, err = self.read_output(c["name"])
             raise PodFailed("container %s did not start: %s%s" % (c["name"], out, err))
+        if not self._post_start(c):
+            rc, out = self.post_start[c["name"]][-1]
+            raise PodFailed("container %s: postStart hook failed (FailedPostStartHook, exit %s):"
+                            " %s" % (c["name"], rc, out))
+
+    def _post_start(self, c):
+        """The container's postStart exec hook, as the kubelet runs it: inside the container,
+        right after it started, and the next container starts only once it returned. True when
+        there is none or it exited 0 (a failing hook: the kubelet kills the container)."""
+        hook = ((c.get("lifecycle") or {}).get("postStart") or {})
+        if not hook:
+            return True
+        if "exec" not in hook:
+            self.notes.append("container %s: postStart %s not run" % (c["name"], list(hook)))
+            return True
+        saved = self.exec_probes.get(c["name"])
+        ok = self._exec_ok(c, {"exec": hook["exec"], "timeoutSeconds": 120})
+        rec = self.exec_probes[c["name"]].pop()
+        if saved is None and not self.exec_probes[c["name"]]:
+            del self.exec_probes[c["name"]]
+        self.post_start.setdefault(c["name"], []).append(rec)
+        if not ok:
+            p = self.procs.get(c["name"])
+            if p is not None and p.poll() is None:
+                p.kill()
+        return ok
 
     def _probe_ok(self, c, probe):
         if "httpGet" in probe:
@@ -891,6 +920,7 @@ class PodRunner:
                         continue
                     rec["restarted_at"] = time.monotonic()
                     self._read_identity(spec)
+                    self._post_start(self.container(name))
             self._ending.wait(0.005)
 
     def restart_count(self, name):
@@ -1084,6 +1114,8 @@ def exec_container(spec_path):
     scratch = spec["scratch"]
     sh("mount", "-t", "tmpfs", "-o", "mode=0755", "bulwark-scratch", scratch)
     overlays = []
+    # Mount points first, binds after: an overlay made for a later mount point (e.g. the service
+    # account token under /var/run, which is /run here) would otherwise hide an earlier bind.
     for i, m in enumerate(spec["mounts"]):
         dst = m["dst"]
         if not os.path.lexists(dst):
@@ -1101,9 +1133,10 @@ def exec_container(spec_path):
             else:
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
                 open(dst, "w").close()
-        sh("mount", "--bind", m["src"], dst)
+    for m in spec["mounts"]:
+        sh("mount", "--bind", m["src"], m["dst"])
         if m["ro"]:
-            sh("mount", "-o", "remount,bind,ro", dst)
+            sh("mount", "-o", "remount,bind,ro", m["dst"])
     if spec["ro_root"]:
         sh("mount", "-o", "remount,bind,ro", "/")
         for anc in overlays:

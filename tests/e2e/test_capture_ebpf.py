@@ -606,19 +606,84 @@ class EbpfPodTest(unittest.TestCase):
         self.assertEqual(self.get(r, r.ip6, "/etc/passwd"), 403)
         self.assertGreaterEqual(self.steered(r) - before, 2)
 
-    def test_cluster_without_native_sidecars_falls_back_with_a_warning(self):
+    def test_cluster_without_native_sidecars_runs_a_plain_holder_first(self):
         resp, patched = self.inject({"kubernetes_version": "1.28"},
                                     {"sidecar.bulwark.dev/capture-mode": "ebpf",
                                      "sidecar.bulwark.dev/mode": "block"})
-        warnings = " ".join(resp.get("warnings") or [])
-        self.assertIn("capture mode ebpf needs Kubernetes 1.29 or later", warnings)
-        self.assertIn("using auto", warnings)
+        self.assertFalse([w for w in resp.get("warnings") or []
+                          if "ebpf" in w or "holder" in w or "native" in w], resp["warnings"])
         spec = patched["spec"]
-        self.assertEqual(self.names(spec, "initContainers"), ["bulwark-init"])
-        self.assertNotIn("BULWARK_EBPF_HANDOFF", json.dumps(spec))
+        # No init step (it would wait for a holder that starts after it); the holder first.
+        self.assertEqual(self.names(spec, "initContainers"), [])
+        names = self.names(spec, "containers")
+        self.assertEqual(names[0], "bulwark-hold")
+        self.assertEqual(names[-1], "bulwark-proxy")
+        hold = spec["containers"][0]
+        self.assertNotIn("restartPolicy", hold)
+        self.assertIn("postStart", hold["lifecycle"])
+        status = json.loads(patched["metadata"]["annotations"]["sidecar.bulwark.dev/status"])
+        self.assertEqual((status["capture"], status["initContainers"], status["containers"]),
+                         ("ebpf", [], ["bulwark-hold", "bulwark-proxy"]))
+
+        started = time.monotonic()
         r = self.start(patched)
-        self.assertEqual(self.sk_lookup_links(r), [])
-        self.assertEqual(self.get(r, r.ip, "/etc/passwd"), 403)  # netfilter capture instead
+        # The holder's postStart hook (verify, waiting for the holder) passed inside the holder
+        # before the next container was started.
+        hooks = r.post_start.get("bulwark-hold") or []
+        self.assertTrue(hooks and hooks[-1][0] == 0, hooks)
+        self.assertIn("kernel state matches the plan", hooks[-1][1])
+        ident = r.identity
+        self.assertEqual((ident["bulwark-hold"]["uid"], sorted(ident["bulwark-hold"]["caps"])),
+                         (0, ["BPF", "NET_ADMIN"]))
+        self.assertEqual(ident["bulwark-proxy"]["uid"], 101)
+        self.wait_listeners(r)
+        handed = time.monotonic() - started
+        self.assertEqual(len(self.sk_lookup_links(r)), 1)
+        self.assert_no_netfilter_capture(r)
+        before = self.steered(r)
+        self.assertEqual(self.get(r, r.ip, "/"), 200)
+        self.assertEqual(self.get(r, r.ip6, "/"), 200)
+        self.assertEqual(self.get(r, r.ip, "/etc/passwd"), 403)
+        self.assertEqual(self.get(r, r.ip6, "/?q=%3Cscript%3Ealert(1)%3C/script%3E"), 403)
+        self.assertGreaterEqual(self.steered(r) - before, 4)
+        events = podrunner.events_of(r)
+        self.assertEqual({e.get("client") for e in events}, {CLIENT_V4, CLIENT_V6}, events)
+        # Proxy killed: fail-closed refuses meanwhile (never the app unfiltered), the restarted
+        # proxy hands its sockets over again.
+        proxy = r.procs["bulwark-proxy"]
+        proxy.kill()
+        proxy.wait(5)
+        self.assertEqual(self.get(r, r.ip, "/"), 0)
+        r._start(r.container("bulwark-proxy"))
+        self.wait_listeners(r)
+        self.assertEqual(self.get(r, r.ip, "/etc/passwd"), 403)
+        print("plain holder: pod started and sockets handed over in %.2f s" % handed)
+
+    def test_proxy_started_before_the_holder_hands_over_once_it_is_up(self):
+        """The handshake does not depend on the start order: a proxy that finds no holder
+        retries with backoff and hands its sockets over once the holder is up."""
+        _, patched = self.inject({"kubernetes_version": "1.28"},
+                                 {"sidecar.bulwark.dev/capture-mode": "ebpf",
+                                  "sidecar.bulwark.dev/mode": "block"})
+        containers = patched["spec"]["containers"]
+        hold = containers.pop(0)
+        self.assertEqual(hold["name"], "bulwark-hold")
+        r = self.start(patched)  # app and proxy only
+        deadline = time.monotonic() + 10
+        while "eBPF holder not reachable yet" not in r.read_output("bulwark-proxy")[1]:
+            self.assertLess(time.monotonic(), deadline, r.read_output("bulwark-proxy"))
+            time.sleep(0.05)
+        time.sleep(1.0)  # the proxy keeps retrying meanwhile
+        containers.append(hold)
+        t0 = time.monotonic()
+        r._start(hold)  # its postStart hook returns once the program is attached
+        self.wait_listeners(r)
+        took = time.monotonic() - t0
+        self.assertLess(took, 5.0)
+        self.assertEqual(len(self.sk_lookup_links(r)), 1)
+        self.assertEqual(self.get(r, r.ip, "/etc/passwd"), 403)
+        self.assertEqual(self.get(r, r.ip6, "/"), 200)
+        print("proxy first: sockets handed over %.2f s after the holder started" % took)
 
     def test_demo_runs_an_ebpf_pod(self):
         out = os.path.join(self.work, "demo.json")

@@ -221,6 +221,56 @@ class ChartOnApiServer(unittest.TestCase):
         record("capture off -> no init, container port 'proxy'", True, port)
         self.assert_traffic(self.run_pod(pod), port, "capture off: client -> port proxy -> app")
 
+    def test_09_ebpf_capture(self):
+        """capture-mode ebpf on a real API server: the stored Pod keeps bulwark-hold as a native
+        sidecar (restartPolicy Always survives validation and defaulting), and run with the real
+        sk_lookup program it steers v4 and v6 to the proxy, which blocks the attack."""
+        need(os.access(os.path.join(self.bin, "bulwark-init"), os.X_OK) and "ebpf" in
+             subprocess.run([os.path.join(self.bin, "bulwark-init"), "--help"],
+                            capture_output=True, text=True, timeout=10).stdout,
+             "bulwark-init built without the BPF program")
+        from test_capture_ebpf import holder_call
+        ns = self.namespace("ebpf")
+        dep = example("app-deployment.yaml", ns, annotations={
+            "sidecar.bulwark.dev/capture-mode": "ebpf", "sidecar.bulwark.dev/mode": "block"})
+        self.apply(dep)
+        pod = self.pod_of(dep)
+        self.assertEqual(self.names(pod, "initContainers")[:2], ["bulwark-hold", "bulwark-init"])
+        hold = pod["spec"]["initContainers"][0]
+        self.assertEqual(hold.get("restartPolicy"), "Always")
+        self.assertEqual(hold["startupProbe"]["exec"]["command"][:2], ["bulwark-init", "verify"])
+        self.assertEqual(sorted(hold["securityContext"]["capabilities"]["add"]),
+                         ["BPF", "NET_ADMIN"])
+        status = json.loads(pod["metadata"]["annotations"]["sidecar.bulwark.dev/status"])
+        self.assertEqual(status["capture"], "ebpf")
+        record("capture-mode ebpf: stored Pod", True,
+               "initContainers %s" % self.names(pod, "initContainers"))
+        r = self.run_pod(pod)
+        self.assertEqual(r.identity["bulwark-init"]["caps"], [])
+        sock = os.path.join(r.volumes["bulwark-run"], "control.sock")
+        deadline = time.monotonic() + 5
+        while holder_call(sock, {"op": "status"})["listeners"] != {"ipv4": True, "ipv6": True}:
+            self.assertLess(time.monotonic(), deadline, "the proxy's sockets never arrived")
+            time.sleep(0.02)
+        self.assertNotIn("table inet bulwark", r.inpod(["nft", "list", "tables"]).stdout)
+        clean, _ = self.get(r, 8080, "/api/items?id=7")
+        status_code, rid = self.get(r, 8080, "/etc/passwd")
+        v6 = r.client(["curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}",
+                       "http://[%s]:8080/?q=%%3Cscript%%3Ealert(1)%%3C/script%%3E" % r.ip6],
+                      check=False).stdout
+        ev = [e for e in podrunner.events_of(r) if e.get("request_id") == rid]
+        steered = dict(holder_call(sock, {"op": "status"})["counters"]).get("steered", 0)
+        ok = clean == 200 and status_code == 403 and v6 == "403" and len(ev) == 1 and \
+            ev[0]["client"] == CLIENT_V4 and steered >= 3
+        record("capture-mode ebpf Pod run: sk_lookup -> proxy (block)", ok,
+               "clean %d, attack %d (v6 %s), steered %d, event %s from %s" % (
+                   clean, status_code, v6, steered, ev[0]["action"] if ev else "-",
+                   ev[0]["client"] if ev else "-"))
+        self.assertEqual((clean, status_code, v6), (200, 403, "403"))
+        self.assertEqual(len(ev), 1)
+        self.assertEqual((ev[0]["action"], ev[0]["client"]), ("blocked", CLIENT_V4))
+        self.assertGreaterEqual(steered, 3)
+
     def test_05_native_sidecar(self):
         ns = self.namespace("native")
         dep = example("app-deployment.yaml", ns, annotations={

@@ -116,6 +116,9 @@ bool oneOfList(const std::string& v, std::initializer_list<std::string_view> lis
 Status applyInjection(const json& v, const std::string& prefix, InjectConfig& c) {
   std::string capture(captureModeName(c.captureMode));
   std::string schema = c.schema == Schema::Split ? "split" : "single";
+  std::string holder = c.holderSidecar == HolderSidecar::Native  ? "native"
+                       : c.holderSidecar == HolderSidecar::Plain ? "plain"
+                                                                 : "auto";
   auto st = applyObject(
       v, prefix,
       {{"images",
@@ -150,6 +153,10 @@ Status applyInjection(const json& v, const std::string& prefix, InjectConfig& c)
                       "one of single|split")},
        {"native_sidecar", boolean(c.nativeSidecar)},
        {"ebpf_in_auto", boolean(c.ebpfInAuto)},
+       {"holder_sidecar",
+        str(holder,
+            [](const std::string& s) { return oneOfList(s, {"auto", "native", "plain"}); },
+            "one of auto|native|plain")},
        {"strict", boolean(c.strict)},
        {"policy_configmap", str(c.policyConfigMap)},
        {"policy_key", str(c.policyKey)},
@@ -204,6 +211,9 @@ Status applyInjection(const json& v, const std::string& prefix, InjectConfig& c)
   }
   parseCaptureMode(capture, c.captureMode);
   c.schema = schema == "split" ? Schema::Split : Schema::Single;
+  c.holderSidecar = holder == "native"  ? HolderSidecar::Native
+                    : holder == "plain" ? HolderSidecar::Plain
+                                        : HolderSidecar::Auto;
   return {};
 }
 

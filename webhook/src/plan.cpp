@@ -762,6 +762,19 @@ bool clusterTooOld(const InjectConfig& cfg, const CaptureAvailability& a) {
   return a.minKubeMinor > 0 && cfg.kubeMajor > 0 && !versionAtLeast(cfg, 1, a.minKubeMinor);
 }
 
+// The holder as a native sidecar (before the init step) or as the first regular container.
+bool holderNative(const InjectConfig& cfg) {
+  switch (cfg.holderSidecar) {
+  case HolderSidecar::Native:
+    return true;
+  case HolderSidecar::Plain:
+    return false;
+  case HolderSidecar::Auto:
+    break;
+  }
+  return cfg.kubeMajor == 0 || versionAtLeast(cfg, 1, kNativeSidecarMinKubeMinor);
+}
+
 std::string clusterVersion(const InjectConfig& cfg) {
   return std::to_string(cfg.kubeMajor) + "." + std::to_string(cfg.kubeMinor);
 }
@@ -786,11 +799,18 @@ void checkAvailability(Ctx& c) {
     c.warn("ebpf_in_auto is set but this image has no eBPF capture; auto uses nftables or "
            "iptables, no bulwark-hold container");
     c.plan.ebpfInAuto = false;
-  } else if (c.plan.ebpfInAuto && clusterTooOld(c.cfg, *ebpf) &&
-             c.plan.captureMode == CaptureMode::Auto) {
-    c.warn("ebpf_in_auto needs Kubernetes 1." + std::to_string(ebpf->minKubeMinor) +
-           " or later (" + std::string(ebpf->why) + "; cluster " + clusterVersion(c.cfg) +
-           "); auto uses nftables or iptables, no bulwark-hold container");
+  } else if (c.plan.ebpfInAuto && c.plan.captureMode == CaptureMode::Auto &&
+             !holderNative(c.cfg)) {
+    // auto asks the holder from the init step, so the holder must run before it.
+    c.warn(c.cfg.holderSidecar == HolderSidecar::Plain
+               ? "ebpf_in_auto needs the bulwark-hold holder as a native sidecar (holder_sidecar "
+                 "is plain); auto uses nftables or iptables, no bulwark-hold container"
+               : "ebpf_in_auto needs Kubernetes 1." +
+                     std::to_string(kNativeSidecarMinKubeMinor) +
+                     " or later (its bulwark-hold holder is a native sidecar that starts before "
+                     "bulwark-init; cluster " +
+                     clusterVersion(c.cfg) +
+                     "); auto uses nftables or iptables, no bulwark-hold container");
     c.plan.ebpfInAuto = false;
   }
   if (!imageHasSchema(c.plan.schema)) {
@@ -1085,6 +1105,7 @@ PlanDecision planFromPod(const json& pod, const InjectConfig& cfg) {
 
   plan.hold = plan.capture && (plan.captureMode == CaptureMode::Ebpf ||
                                (plan.captureMode == CaptureMode::Auto && plan.ebpfInAuto));
+  plan.holdNative = holderNative(cfg);
   plan.podHasInitContainers = !arrayOf(*spec, "initContainers").empty();
   plan.podHasVolumes = !arrayOf(*spec, "volumes").empty();
   plan.meta = !metadata || !metadata->is_object() ? InjectionPlan::Meta::Missing

@@ -239,10 +239,14 @@ json initContainer(const InjectionPlan& plan, const json& runMount) {
 }
 
 // bulwark-hold: loads and attaches the sk_lookup program, owns the link and the socket map,
-// takes the proxy's listening sockets over <run dir>/steer.sock. Always a native sidecar
-// (availability.h gates the cluster version): it must be up before bulwark-init applies and
-// stay up for the pod's life. CAP_BPF + CAP_NET_ADMIN as root (Kubernetes gives added
-// capabilities an effect only for UID 0), nothing else.
+// takes the proxy's listening sockets over <run dir>/steer.sock. CAP_BPF + CAP_NET_ADMIN as root
+// (Kubernetes gives added capabilities an effect only for UID 0), nothing else.
+// Native (plan.holdNative): an init container with restartPolicy Always before bulwark-init,
+// whose startup probe holds the init step back until the program is attached with the plan.
+// Plain (clusters without native sidecars): the first regular container; the kubelet starts
+// containers one after the other and waits for each postStart hook, so the hook (verify, which
+// waits for the holder's control socket) holds the application back until steering is attached.
+// Fail-closed then refuses the app port until the proxy has handed its sockets over.
 json holdContainer(const InjectionPlan& plan, const json& runMount) {
   const bool ebpf = plan.captureMode == CaptureMode::Ebpf;
   json hold = {{"name", names::kHoldContainerName},
@@ -253,8 +257,16 @@ json holdContainer(const InjectionPlan& plan, const json& runMount) {
                {"resources", resourcesJson(plan.initRes)},
                {"securityContext", rootCapSecurityContext(json::array({"BPF", "NET_ADMIN"}))},
                {"volumeMounts", json::array({runMount})},
-               {"terminationMessagePolicy", "FallbackToLogsOnError"},
-               {"restartPolicy", "Always"}};
+               {"terminationMessagePolicy", "FallbackToLogsOnError"}};
+  if (!plan.holdNative) {
+    hold["lifecycle"] = {
+        {"postStart",
+         {{"exec",
+           {{"command", json::array({"bulwark-init", "verify", "--mode", "ebpf",
+                                     "--holder-wait", "30"})}}}}}};
+    return hold;
+  }
+  hold["restartPolicy"] = "Always";
   if (ebpf) {
     // bulwark-init starts only once the program is attached with this plan. (auto has no
     // probe: where eBPF is unavailable the holder idles and the init step uses netfilter.)
@@ -302,10 +314,15 @@ json patchFor(const InjectionPlan& plan) {
 
   json initAdds = json::array(); // inserted at the front of initContainers, in this order
   json containerAdds = json::array();
-  if (plan.hold) {
+  json firstContainer; // inserted before the pod's own containers (the plain holder)
+  if (plan.hold && plan.holdNative) {
     initAdds.push_back(holdContainer(plan, runMount)); // before the init step it serves
+  } else if (plan.hold) {
+    firstContainer = holdContainer(plan, runMount);
   }
-  if (plan.capture) {
+  // A plain holder attaches the plan by itself: an init step would run before it and wait for
+  // it in vain.
+  if (plan.capture && (plan.holdNative || !plan.hold)) {
     initAdds.push_back(initContainer(plan, runMount));
   }
   auto& sidecarList = plan.native ? initAdds : containerAdds;
@@ -332,6 +349,9 @@ json patchFor(const InjectionPlan& plan) {
                          {"value", initAdds[i]}});
       }
     }
+  }
+  if (!firstContainer.is_null()) {
+    patch.push_back({{"op", "add"}, {"path", "/spec/containers/0"}, {"value", firstContainer}});
   }
   for (const auto& c : containerAdds) {
     patch.push_back({{"op", "add"}, {"path", "/spec/containers/-"}, {"value", c}});
@@ -372,6 +392,9 @@ json patchFor(const InjectionPlan& plan) {
                  {"volumes", json::array({plan.runVolume, plan.policyVolume})}};
   for (const auto& c : initAdds) {
     status["initContainers"].push_back(c["name"]);
+  }
+  if (!firstContainer.is_null()) {
+    status["containers"].push_back(firstContainer["name"]);
   }
   for (const auto& c : containerAdds) {
     status["containers"].push_back(c["name"]);

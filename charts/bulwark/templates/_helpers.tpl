@@ -95,11 +95,14 @@ app.kubernetes.io/component: controller
   "kubernetes_version" .Capabilities.KubeVersion.Version
   "prestop_seconds" (int $c.sidecar.preStopSeconds)
   "drain_seconds" (int $c.sidecar.drainSeconds) -}}
+{{- if ne (default "auto" $c.holderSidecar) "auto" -}}
+{{- $_ := set $inj "holder_sidecar" $c.holderSidecar -}}
+{{- end -}}
 {{- if and $c.nativeSidecar (semverCompare "<1.29-0" .Capabilities.KubeVersion.Version) -}}
 {{- fail (printf "config.nativeSidecar needs Kubernetes 1.29 or later (native sidecar containers); this cluster is %s" .Capabilities.KubeVersion.Version) -}}
 {{- end -}}
-{{- if and (or (eq $c.captureMode "ebpf") $c.ebpfInAuto) (semverCompare "<1.29-0" .Capabilities.KubeVersion.Version) -}}
-{{- fail (printf "config.captureMode ebpf and config.ebpfInAuto need Kubernetes 1.29 or later (the bulwark-hold holder is a native sidecar); this cluster is %s: use captureMode auto, nftables or iptables" .Capabilities.KubeVersion.Version) -}}
+{{- if and $c.ebpfInAuto (or (eq (default "auto" $c.holderSidecar) "plain") (and (ne (default "auto" $c.holderSidecar) "native") (semverCompare "<1.29-0" .Capabilities.KubeVersion.Version))) -}}
+{{- fail (printf "config.ebpfInAuto needs the bulwark-hold holder as a native sidecar (Kubernetes 1.29 or later, config.holderSidecar not plain); this cluster is %s: use config.captureMode ebpf (plain holder sidecar) or leave ebpfInAuto off" .Capabilities.KubeVersion.Version) -}}
 {{- end -}}
 {{- $cfg := dict
   "listen" (printf "0.0.0.0:%d" (int .Values.controller.port))

@@ -23,7 +23,7 @@ TEST(WebhookConfig, FullDocument) {
       "images": {"proxy": "r/p:1", "init": "r/i:1", "helper": "r/h:1"},
       "image_pull_policy": "Always", "mode": "block", "mode_allow_override": "off",
       "capture_mode": "nftables", "iptables_enable": false, "schema": "split",
-      "native_sidecar": true, "ebpf_in_auto": true, "strict": true,
+      "native_sidecar": true, "ebpf_in_auto": true, "strict": true, "holder_sidecar": "plain",
       "policy_configmap": "pol", "policy_key": "p.json",
       "resources": {"proxy": {"requests": {"cpu": "1"}, "limits": {"memory": "1Gi"}}},
       "secret_env": [{"name": "T", "secret": "s", "key": "k"}]
@@ -37,6 +37,7 @@ TEST(WebhookConfig, FullDocument) {
   EXPECT_FALSE(cfg.inject.iptablesEnable);
   EXPECT_EQ(cfg.inject.schema, Schema::Split);
   EXPECT_TRUE(cfg.inject.nativeSidecar);
+  EXPECT_EQ(cfg.inject.holderSidecar, HolderSidecar::Plain);
   EXPECT_EQ(cfg.inject.proxyResources.requests.at("cpu"), "1");
   EXPECT_TRUE(cfg.inject.proxyResources.limits.count("memory"));
   ASSERT_EQ(cfg.inject.secretEnv.size(), 1u);
@@ -50,7 +51,8 @@ TEST(WebhookConfig, Errors) {
         R"({"injection":{"iptables_enable":"true"}})",
         R"({"injection":{"resources":{"proxy":{"requests":{"cpu":"-1"}}}}})",
         R"({"injection":{"resources":{"proxy":{"requests":{"gpu":"1"}}}}})",
-        R"({"injection":{"secret_env":[{"name":"T"}]}})", R"({"injection":{"schema":1}})"}) {
+        R"({"injection":{"secret_env":[{"name":"T"}]}})", R"({"injection":{"schema":1}})",
+        R"({"injection":{"holder_sidecar":"sometimes"}})"}) {
     WebhookConfig cfg;
     EXPECT_FALSE(applyConfigJson(doc, cfg)) << doc;
   }

@@ -2,6 +2,7 @@
 // with no JSON Patch involved (the goldens cover the rendering).
 
 #include <set>
+#include <tuple>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -269,24 +270,95 @@ TEST(Availability, EbpfWithNativeSidecarsPutsTheProxyAfterTheInitStep) {
   EXPECT_TRUE(containers.empty());
 }
 
-TEST(Availability, EbpfOnAClusterWithoutNativeSidecarsFallsBackToAuto) {
+TEST(Availability, EbpfOnAClusterWithoutNativeSidecarsRunsAPlainHolderFirst) {
+  InjectConfig cfg;
+  cfg.kubeMajor = 1;
+  cfg.kubeMinor = 28;
+  const auto plan = planOf(pod({{"sidecar.bulwark.dev/capture-mode", "ebpf"}}), cfg);
+  EXPECT_EQ(plan.captureMode, CaptureMode::Ebpf);
+  EXPECT_TRUE(plan.hold);
+  EXPECT_FALSE(plan.holdNative);
+  EXPECT_TRUE(plan.warnings.empty()) << plan.warnings[0];
+  const json patch = json::parse(renderPatch(plan));
+  // No init step (it would run before the holder and wait for it in vain).
+  EXPECT_EQ(patch.dump().find("\"bulwark-init\",\"apply\""), std::string::npos);
+  const auto [init, containers] = added(plan);
+  EXPECT_TRUE(init.empty());
+  ASSERT_EQ(containers.size(), 2u);
+  // The holder goes before the pod's own containers: the kubelet starts containers in order
+  // and waits for each postStart hook, so the app starts only once steering is attached.
+  const json* holdOp = nullptr;
+  for (const auto& op : patch) {
+    if (op["path"] == "/spec/containers/0") {
+      holdOp = &op;
+    }
+  }
+  ASSERT_NE(holdOp, nullptr) << patch.dump();
+  const json& hold = (*holdOp)["value"];
+  EXPECT_EQ(hold["name"], "bulwark-hold");
+  EXPECT_FALSE(hold.contains("restartPolicy"));
+  EXPECT_FALSE(hold.contains("startupProbe"));
+  EXPECT_EQ(hold["lifecycle"]["postStart"]["exec"]["command"],
+            json::array({"bulwark-init", "verify", "--mode", "ebpf", "--holder-wait", "30"}));
+  EXPECT_EQ(hold["securityContext"]["capabilities"]["add"], json::array({"BPF", "NET_ADMIN"}));
+  EXPECT_EQ(envOf(hold, "BULWARK_MODE"), "ebpf");
+  EXPECT_EQ(envOf(hold, "BULWARK_FAIL_OPEN"), "false");
+  const json& proxy = containers[1];
+  EXPECT_EQ(proxy["name"], "bulwark-proxy");
+  EXPECT_FALSE(proxy.contains("restartPolicy"));
+  EXPECT_EQ(envOf(proxy, "BULWARK_EBPF_HANDOFF"), "/run/bulwark/steer.sock");
+}
+
+TEST(Availability, HolderSidecarSettingOverridesTheVersion) {
+  InjectConfig cfg;
+  cfg.kubeMajor = 1;
+  cfg.kubeMinor = 28;
+  cfg.holderSidecar = HolderSidecar::Native; // e.g. 1.28 with the SidecarContainers gate
+  auto plan = planOf(pod({{"sidecar.bulwark.dev/capture-mode", "ebpf"}}), cfg);
+  EXPECT_TRUE(plan.holdNative);
+  auto [init, containers] = added(plan);
+  ASSERT_EQ(init.size(), 2u);
+  EXPECT_EQ(init[0]["restartPolicy"], "Always");
+  EXPECT_EQ(init[1]["name"], "bulwark-init");
+
+  cfg = InjectConfig{}; // unknown version
+  cfg.holderSidecar = HolderSidecar::Plain;
+  plan = planOf(pod({{"sidecar.bulwark.dev/capture-mode", "ebpf"}}), cfg);
+  EXPECT_FALSE(plan.holdNative);
+  std::tie(init, containers) = added(plan);
+  EXPECT_TRUE(init.empty());
+  ASSERT_EQ(containers.size(), 2u);
+  EXPECT_EQ(containers[0]["name"], "bulwark-hold");
+
+  cfg = InjectConfig{}; // unknown version, auto: native (the webhook cannot tell)
+  plan = planOf(pod({{"sidecar.bulwark.dev/capture-mode", "ebpf"}}), cfg);
+  EXPECT_TRUE(plan.holdNative);
+}
+
+TEST(Availability, EbpfInAutoNeedsTheNativeHolder) {
   InjectConfig cfg;
   cfg.kubeMajor = 1;
   cfg.kubeMinor = 28;
   cfg.ebpfInAuto = true;
-  const auto plan = planOf(pod({{"sidecar.bulwark.dev/capture-mode", "ebpf"}}), cfg);
+  auto plan = planOf(pod(), cfg);
   EXPECT_EQ(plan.captureMode, CaptureMode::Auto);
   EXPECT_FALSE(plan.hold);
   EXPECT_FALSE(plan.ebpfInAuto);
   EXPECT_FALSE(plan.invalid);
-  ASSERT_EQ(plan.warnings.size(), 2u);
-  EXPECT_NE(plan.warnings[0].find("capture mode ebpf needs Kubernetes 1.29 or later"),
-            std::string::npos)
+  ASSERT_EQ(plan.warnings.size(), 1u);
+  EXPECT_NE(plan.warnings[0].find("ebpf_in_auto needs Kubernetes 1.29"), std::string::npos)
       << plan.warnings[0];
   EXPECT_NE(plan.warnings[0].find("cluster 1.28"), std::string::npos);
-  EXPECT_NE(plan.warnings[1].find("ebpf_in_auto needs Kubernetes 1.29"), std::string::npos);
   EXPECT_EQ(renderPatch(plan).find("bulwark-hold"), std::string::npos);
   EXPECT_EQ(renderPatch(plan).find("BULWARK_EBPF_HANDOFF"), std::string::npos);
+
+  cfg = InjectConfig{};
+  cfg.ebpfInAuto = true;
+  cfg.holderSidecar = HolderSidecar::Plain;
+  plan = planOf(pod(), cfg);
+  EXPECT_FALSE(plan.hold);
+  ASSERT_EQ(plan.warnings.size(), 1u);
+  EXPECT_NE(plan.warnings[0].find("holder_sidecar is plain"), std::string::npos);
 }
 
 TEST(Availability, AutoWithEbpfAllowedAddsAnAutoHolderWithoutAStartupProbe) {

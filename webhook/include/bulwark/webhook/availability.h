@@ -23,14 +23,16 @@ struct CaptureAvailability {
 
 inline constexpr CaptureAvailability kImageCaptureModes[] = {
     {CaptureMode::Auto, 0, CaptureMode::Auto, ""},
-    // The holder (bulwark-hold) must run before bulwark-init and for the pod's whole life:
-    // only a native sidecar (an init container with restartPolicy Always) does both.
-    {CaptureMode::Ebpf, 29, CaptureMode::Auto,
-     "its bulwark-hold holder is a native sidecar that starts before bulwark-init"},
+    // Any version: the holder (bulwark-hold) is a native sidecar where the cluster has them,
+    // else a plain sidecar started first (holder_sidecar, docs/webhook.md "eBPF capture").
+    {CaptureMode::Ebpf, 0, CaptureMode::Ebpf, ""},
     {CaptureMode::Nftables, 0, CaptureMode::Nftables, ""},
     {CaptureMode::Iptables, 0, CaptureMode::Iptables, ""},
     {CaptureMode::None, 0, CaptureMode::None, ""},
 };
+// Native sidecars (init containers with restartPolicy Always) are on by default from 1.29.
+inline constexpr int kNativeSidecarMinKubeMinor = 29;
+
 inline constexpr Schema kImageSchemas[] = {
     Schema::Single,
 };

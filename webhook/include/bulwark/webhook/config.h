@@ -19,6 +19,11 @@ namespace bulwark::webhook {
 enum class CaptureMode { Auto, Ebpf, Nftables, Iptables, None };
 // single: one sidecar container; split: the proxy plus a helper container (docs/webhook.md).
 enum class Schema { Single, Split };
+// How the eBPF holder bulwark-hold is injected: a native sidecar (an init container with
+// restartPolicy Always, Kubernetes >= 1.29), a plain sidecar (first regular container, its
+// postStart hook waits for the program to be attached), or auto (native unless the cluster's
+// version is known and older than 1.29).
+enum class HolderSidecar { Auto, Native, Plain };
 
 bool parseCaptureMode(std::string_view text, CaptureMode& out);
 std::string_view captureModeName(CaptureMode mode);
@@ -51,6 +56,7 @@ struct InjectConfig {
   Schema schema = Schema::Single;
   bool nativeSidecar = false;
   bool ebpfInAuto = false; // capture-mode auto may use eBPF (grants CAP_BPF, adds bulwark-hold)
+  HolderSidecar holderSidecar = HolderSidecar::Auto;
   bool strict = false;     // an invalid annotation rejects the pod instead of a warning
   std::string policyConfigMap{names::kDefaultPolicyConfigMap};
   std::string policyKey = "bulwark.json";

@@ -45,6 +45,9 @@ struct InjectionPlan {
   bool capture = true;
   CaptureMode captureMode = CaptureMode::Auto;
   bool hold = false; // bulwark-hold (eBPF link owner)
+  // bulwark-hold as a native sidecar before the init step; false: the first regular container
+  // (clusters without native sidecars), which attaches by itself, so ebpf mode has no init step.
+  bool holdNative = true;
 
   // Kubelet httpGet probes of the app that reach a captured port (they pass the proxy); their
   // paths go to the proxy as BULWARK_PROBE_PATHS.
