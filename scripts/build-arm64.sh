@@ -4,8 +4,9 @@
 # :arm64 libraries (scripts/deps/arm64.txt, installed here if missing). The detection rule
 # databases are compiled for arm64 by the arm64 bulwark-detect-dbgen run under qemu-aarch64
 # (vectorscan databases are specific to the platform they were compiled for) and linked into the
-# proxy like on amd64. Release, -O2, no tests, fuzzers or benchmarks; extra args go to cmake.
-# docs/image.md ("ARM64").
+# proxy like on amd64. Also builds bulwark-arm64-check (tests/arm64/), which tests/arm64/
+# arm64_test.sh runs under qemu. Release, -O2, no tests, fuzzers or benchmarks; extra args go to
+# cmake. docs/image.md ("ARM64").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${BULWARK_ARM64_BUILD_DIR:-build-arm64}"
@@ -25,7 +26,7 @@ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/toolchain
   -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DBULWARK_TESTS=OFF -DBULWARK_WERROR="$WERROR" \
   "$@" >/dev/null
 ninja -C "$BUILD_DIR" ${BULWARK_ARM64_JOBS:+-j"$BULWARK_ARM64_JOBS"} \
-  bulwark-proxy bulwark-init bulwark-webhook
+  bulwark-proxy bulwark-init bulwark-webhook bulwark-arm64-check
 for b in bulwark-proxy bulwark-init bulwark-webhook; do
   if ! aarch64-linux-gnu-readelf -h "$BUILD_DIR/bin/$b" | grep -q 'Machine:.*AArch64'; then
     echo "build-arm64: $BUILD_DIR/bin/$b is not an AArch64 executable" >&2
