@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 ./scripts/build.sh
 ./scripts/fuzz.sh "${FUZZ_SECONDS:-8}"
+# linux/arm64: cross build of the shipped binaries into build-arm64/ (ctest arm64_qemu and
+# image_build_arm64 run them under qemu-aarch64).
+./scripts/build-arm64.sh
 # Afterwards nothing of ours may remain (processes, network namespaces, nftables tables, iptables
 # chains), also after a test killed by its timeout: scripts/leftovers.sh lists, removes and fails.
 LEFTOVERS_BASE=$(mktemp)
