@@ -24,6 +24,7 @@ bool plainRule(uint32_t id) {
   case 4019: // if exist / for %x in (...) do
   case 4020: // cmd --flag /path
   case 4023: // whoami, netstat -an
+  case 4024: // if red==red echo test
   case 4041: // IF CMDEXTVERSION 1 GOTO x
   case 4050: // pip install x
   case 5009: // __proto__

@@ -140,6 +140,11 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(^(?:url:)?(?:gopher|dict|ldaps?|tftp|jar|netdoc|sftp|smb|expect|rmi|iiop|corba|local_file|file):)re"},
     {7004, C::Ssrf, kArg,
      R"re(^(?:https?|ftps?)://(?:[^/@\s]*@)?\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?:[:/?#]|$))re"},
+    // a URL whose host is an address in integer, hex or octal form right after the scheme
+    // (`http:2852039166`, `http:/0xa9fea9fe`: URL parsers accept a missing '//'), or an octal
+    // integer after '//' (rtmp://017700000001)
+    {7008, C::Ssrf, kArg,
+     R"re(^(?:https?|ftps?|rtmps?|wss?|gopher|dict|ldaps?|tftp|sftp|smb):(?:/?(?:\d{8,10}|0x[0-9a-f]{6,8}|0[0-7]{1,3}\.[0-7]{1,4}\.[0-7]{1,4}\.[0-7]{1,4}|0[0-7]{9,11})|//0[0-7]{9,11})(?:[:/?#]|$))re"},
     {7005, C::Ssrf, kArg, R"re(^(?:https?|ftps?)://[^\s?#]+\?+$|^(?:https?|ftps?|file)\?+$)re"},
     {7006, C::Ssrf, kArg,
      R"re(^(?:https?|ftps?)://[^\s]*(?:\.(?:txt|php|phtml|sh|pl|py|asp|aspx|jsp|cgi|inc|gif|jpg)\?|/(?:shell|cmd|c99|r57|webshell|backdoor)[^/\s]*))re"},
@@ -341,6 +346,11 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     // cmd.exe IF comparisons at the start of a value: if a==b x, IF 2 GEQ 15 echo
     {4041, C::Rce, kValues,
      R"re(^\s*if(?:\s+(?:/i\s+)?|\s*/i\s+)(?:not\s+)?(?:cmdextversion\s+\d|[^\s=]{1,40}===?[^\s=:]{1,40}\s+\S|\S{1,40}\s+(?:equ|neq|lss|leq|gtr|geq)\s+\S+\s+\S|\([^)]{0,40}\)\s*==\s*\([^)]{0,40}\)\s+[a-z]|%\d\s*==))re"},
+    // a whole cmd.exe IF statement at the start of a value: a condition (comparison with ==
+    // or EQU/NEQ/LSS/LEQ/GTR/GEQ, ERRORLEVEL n, CMDEXTVERSION n, DEFINED v, a parenthesised
+    // condition) and then a cmd.exe command or a block: IF /I a==b GOTO x, if (1) equ (1) echo
+    {4024, C::Rce, kValues,
+     R"re(^\s*if(?:\s*/i)?\s+(?:not\s+)?(?:(?:errorlevel|cmdextversion)\s+\d+|defined\s+\S+|\([^()]{1,60}\)(?:\s*(?:==|\s(?:equ|neq|lss|leq|gtr|geq)\s)\s*\([^()]{0,40}\))?|[^\s=]{1,40}\s*===?\s*[^\s=]{1,40}|\S{1,40}\s+(?:equ|neq|lss|leq|gtr|geq)\s+\S{1,40})\s+(?:\(|(?:echo|goto|call|cmd|set|setlocal|cd|chdir|pushd|popd|del|erase|copy|xcopy|robocopy|move|ren|rename|exit|start|type|dir|md|mkdir|rd|rmdir|pause|shift|for|if|rem|powershell|net|reg|taskkill|tasklist|certutil|bitsadmin|wmic)\b))re"},
     // bash directory-stack and history expansion as the whole value: ~+, ~-1, ~0, !-1!-2
     {4042, C::Rce, kValues, R"re(^\s*~[+-]\d*\s*$|(?:^|[;&|\s])!-\d+(?:!-\d+|\s|$))re"},
     // bare shell variable / arithmetic expansions: ${cmd}, $[], $(($()) 42))

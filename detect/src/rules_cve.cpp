@@ -387,6 +387,154 @@ std::string_view vcenterUploadOva(const CveRequest& r) {
   return has(r.path, "/ui/vropspluginui/rest/services/uploadova") ? "path" : std::string_view{};
 }
 
+// --- request rules that are no CVE: session fixation ---
+
+// Session cookie names of server frameworks. An application reads them from its cookie; sent as
+// a request parameter they are a session identifier that someone else chose (session fixation:
+// the victim follows a link or submits a form that carries the attacker's session id).
+constexpr std::array<std::string_view, 27> kFrameworkSessionNames = {
+    "jsessionid", "phpsessid", "phpsession", "asp.net_sessionid", "aspsessionid",
+    "laravel_session", "connect.sid", "_flask_session", "next-auth.session-token",
+    "meteor_login_token", "rack.session", "play_session", "sails.sid", "cakephp", "ci_session",
+    "koa.sess", "koa:sess", "cfid", "cftoken", "cfsid", "zend_session_id", "shiny-token",
+    "weblogicsession", "jservsession", "jwsession", "_rails_session", "_session_id",
+};
+// Generic names that analytics beacons and APIs also use for their own ids.
+constexpr std::array<std::string_view, 3> kGenericSessionNames = {"sessionid", "session_id",
+                                                                  "session-id"};
+
+bool nameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' ||
+         c == ':';
+}
+
+// Whether `name` occurs in `s` as a parameter name: after the start, '&', ';', '?', a line
+// break or a quote (a JSON key, a multipart name), optionally behind a cookie prefix
+// (`__host-`, `__secure-`), and followed by '=' or by a closing quote. ASP's name carries a
+// suffix of letters (ASPSESSIONIDQABCDEFG).
+bool paramName(std::string_view s, std::string_view name) {
+  for (size_t k = s.find(name); k != std::string_view::npos; k = s.find(name, k + 1)) {
+    size_t start = k;
+    for (const std::string_view prefix : {"__host-", "__secure-"}) {
+      if (start >= prefix.size() && s.substr(start - prefix.size(), prefix.size()) == prefix) {
+        start -= prefix.size();
+      }
+    }
+    const char before = start == 0 ? '&' : s[start - 1];
+    if (before != '&' && before != ';' && before != '?' && before != '"' && before != '\'' &&
+        before != '\n') {
+      continue;
+    }
+    size_t end = k + name.size();
+    if (name == "aspsessionid") {
+      while (end < s.size() && s[end] >= 'a' && s[end] <= 'z') {
+        ++end;
+      }
+    }
+    if (end < s.size() && (s[end] == '=' || ((s[end] == '"' || s[end] == '\'') && before != '&'))) {
+      return true;
+    }
+    if (end < s.size() && nameChar(s[end])) {
+      continue;
+    }
+  }
+  return false;
+}
+
+bool sessionParam(const CveRequest& r, std::span<const std::string_view> names) {
+  for (const std::string_view n : names) {
+    if (r.paramTrigrams != nullptr && !r.paramTrigrams->mayContain(n)) {
+      continue;
+    }
+    if (paramName(r.query, n) || paramName(r.bodyLow, n)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The host of a URL (no userinfo, no port), lower case; empty when it has none.
+std::string hostOfUrl(std::string_view url) {
+  const size_t k = url.find("//");
+  if (k == std::string_view::npos) {
+    return {};
+  }
+  std::string_view h = url.substr(k + 2);
+  h = h.substr(0, h.find_first_of("/?#"));
+  if (const size_t at = h.rfind('@'); at != std::string_view::npos) {
+    h = h.substr(at + 1);
+  }
+  if (!h.empty() && h.front() == '[') {
+    h = h.substr(0, h.find(']') + 1);
+  } else {
+    h = h.substr(0, h.find(':'));
+  }
+  std::string out;
+  toLowerAscii(h, out);
+  return out;
+}
+
+// Same site: equal hosts, or one a subdomain of the other (www.example.com, example.com).
+bool sameSite(std::string_view a, std::string_view b) {
+  if (a == b) {
+    return true;
+  }
+  const auto under = [](std::string_view sub, std::string_view parent) {
+    return sub.size() > parent.size() + 1 && sub.ends_with(parent) &&
+           sub[sub.size() - parent.size() - 1] == '.';
+  };
+  return under(a, b) || under(b, a);
+}
+
+enum class RefererSite { None, Same, Other };
+
+RefererSite refererSite(const CveRequest& r) {
+  const std::string_view ref = r.header("referer");
+  if (ref.empty()) {
+    return RefererSite::None;
+  }
+  const std::string refHost = hostOfUrl(ref);
+  std::string_view host = r.header("host");
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(0, host.find(']') + 1);
+  } else {
+    host = host.substr(0, host.find(':'));
+  }
+  std::string hostLow;
+  toLowerAscii(host, hostLow);
+  if (refHost.empty() || hostLow.empty()) {
+    return RefererSite::Other;
+  }
+  return sameSite(refHost, hostLow) ? RefererSite::Same : RefererSite::Other;
+}
+
+std::string_view sessionFixationOffSite(const CveRequest& r) {
+  // A framework's session cookie name as a parameter of a request that another site sent.
+  if (!sessionParam(r, kFrameworkSessionNames)) {
+    return {};
+  }
+  return refererSite(r) == RefererSite::Other ? "query" : std::string_view{};
+}
+
+std::string_view sessionFixationProbe(const CveRequest& r) {
+  // The same without a Referer, or a generic session parameter from another site: a probe.
+  if (sessionParam(r, kFrameworkSessionNames)) {
+    return refererSite(r) == RefererSite::None ? "query" : std::string_view{};
+  }
+  return sessionParam(r, kGenericSessionNames) && refererSite(r) == RefererSite::Other
+             ? "query"
+             : std::string_view{};
+}
+
+// Session fixation (13020 strong, 13021 probe). Same shape as the known-exploit rules, without
+// a CVE.
+constexpr std::array kRequestRules = std::to_array<CveRule>({
+    {13020, "", "session cookie name as a parameter of a request from another site",
+     C::Protocol, sessionFixationOffSite},
+    {13021, "", "session cookie name as a parameter, no Referer or a generic name",
+     C::Protocol, sessionFixationProbe},
+});
+
 constexpr std::array kCveRules = std::to_array<CveRule>({
     {15001, "CVE-2017-5638", "Struts 2 Jakarta multipart: OGNL in Content-Type",
      C::CodeInjection, strutsContentType},
@@ -494,6 +642,11 @@ std::string_view cveOf(uint32_t ruleId) {
 void checkKnownExploits(const CveRequest& req,
                         const std::function<void(const CveRule&, std::string_view)>& found) {
   for (const auto& r : kCveRules) {
+    if (const std::string_view part = r.check(req); !part.empty()) {
+      found(r, part);
+    }
+  }
+  for (const auto& r : kRequestRules) {
     if (const std::string_view part = r.check(req); !part.empty()) {
       found(r, part);
     }

@@ -397,6 +397,13 @@ public:
     return npos;
   }
 
+  // What ends an injected expression that the attacker wrote to the end: a comment, ';', or
+  // a boolean joining the next condition (not the end of the value alone: prose ends there).
+  bool closes(size_t j) const {
+    return j < n_ && j != synthetic_ &&
+           (is(j, T::Comment) || is(j, T::Semi) || is(j, T::Logic));
+  }
+
   bool terminal(size_t j) const {
     return j >= n_ || is(j, T::Comment) || is(j, T::Semi) || is(j, T::Logic) || is(j, T::RParen);
   }
@@ -453,6 +460,22 @@ public:
       // The quote the application adds after the value does not count as an operand.
       if (i + 1 != synthetic_ && value(i + 1, strong) != npos && strong) {
         return 1002; // '='  '||(select ...)||'
+      }
+    }
+    if (!strict && t.type == T::Word && (t.text == "notnull" || t.text == "isnull") &&
+        closes(i + 1)) {
+      return 1002; // ' notnull --
+    }
+    if (!strict && t.type == T::Word && t.text == "collate") {
+      // ' collate nocase--   ' collate `utf8mb4_bin`--   ' collate u&"..."--
+      size_t j = i + 1;
+      if (j + 1 < n_ && t_[j].text == "u" && t_[j + 1].text == "&") {
+        j += 2;
+      }
+      if (is(j, T::Word) || is(j, T::Str)) {
+        if (closes(j + 1)) {
+          return 1002;
+        }
       }
     }
     if (t.type == T::Semi && stacked(i + 1)) {

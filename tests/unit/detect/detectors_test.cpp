@@ -118,6 +118,67 @@ TEST_F(DetectorsTest, SqliTruePositives) {
   EXPECT_TRUE(detects(header("Referer", "https://x.test/?a=1' or '1'='1"), AttackClass::Sqli));
 }
 
+TEST_F(DetectorsTest, SqlPostfixClausesAfterABreakout) {
+  // COLLATE and NOTNULL after a closed string, ended by a comment: the statement continues.
+  for (const char* q : {"user%27collate+nocase--", "user%27collate%60utf8mb4_bin%60--",
+                        "user%27collate+%22utf8mb4_general_ci%22--",
+                        "user%27collate+U%26%22%241%23B%22--", "%27+notnull+--",
+                        "x%27+isnull+or+1--"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Sqli)) << q;
+  }
+  // Benign twins: the words in prose, after an apostrophe, with nothing that ends a statement.
+  for (const char* q : {"O%27Brien+collate+the+reports", "what+does+collate+nocase+mean",
+                        "it%27s+notnull", "sort+by+name+collate+nocase"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
+TEST_F(DetectorsTest, SessionFixationNeedsAnotherSite) {
+  // A framework's session cookie name as a parameter, sent from another site.
+  EXPECT_TRUE(detects(Req{"GET", "/login?PHPSESSID=attackerchosen1", {{"Referer", "https://evil.test/x"}}, ""},
+                      AttackClass::Protocol));
+  EXPECT_TRUE(detects(Req{"GET", "/auth?__secure-next-auth.session-token=t0k", {{"Referer", "http://evil.test/"}}, ""},
+                      AttackClass::Protocol));
+  EXPECT_TRUE(detects(Req{"POST", "/login", {{"Content-Type", "application/json"}, {"Referer", "http://evil.test/"}},
+                          R"({"jsessionid":"abc"})"},
+                      AttackClass::Protocol));
+  EXPECT_TRUE(detects(Req{"GET", "/app?ASPSESSIONIDQADBCTSA=GKFPMNAB", {{"Referer", "http://evil.test/"}}, ""},
+                      AttackClass::Protocol));
+  // Benign twins: the same site (or a subdomain of it), a name that only contains the word,
+  // a generic id that analytics beacons also send (PL2 only), no Referer (PL2 only).
+  EXPECT_TRUE(clean(Req{"GET", "/login?jsessionid=abc", {{"Referer", "https://app.example.com/home"}}, ""}));
+  EXPECT_TRUE(clean(Req{"GET", "/login?jsessionid=abc", {{"Referer", "https://example.com/"}}, ""}));
+  EXPECT_TRUE(clean(Req{"GET", "/b?my_jsessionid_hint=1", {{"Referer", "https://evil.test/"}}, ""}));
+  EXPECT_TRUE(clean(Req{"GET", "/b?sessionid=42&e=view", {{"Referer", "https://news.test/"}}, ""}));
+  EXPECT_TRUE(clean(Req{"GET", "/login?jsessionid=abc", {}, ""}));
+  EXPECT_TRUE(inspect(atPl2(Req{"GET", "/login?jsessionid=abc", {}, ""})).attack());
+}
+
+TEST_F(DetectorsTest, CmdIfStatements) {
+  for (const char* q : {"IF+%2FI+item1%3D%3Ditem2+CMD", "IF+2+GEQ+15+echo+bigger",
+                        "if+not+%282+equ+2%29+echo+hey", "IF+CMDEXTVERSION+1+GOTO+start",
+                        "if+%28AA%29+%3D%3D+%28AA%29+echo+same",
+                        "IF+%5B%251%5D+EQU+%5B%5D+ECHO+Value+Missing"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Rce)) << q;
+  }
+  // Benign twins: code of other languages and prose.
+  for (const char* q : {"if+a+%3D%3D+b%3A+print%28a%29", "if+%28a+%3D%3D+b%29+return+x",
+                        "if+you+set+it+equal+to+two", "if+x%3D%3Dy+then+stop"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
+TEST_F(DetectorsTest, SsrfNumericHostWithoutSlashes) {
+  for (const char* u : {"http%3A2852039166", "http%3A%2F0xA9FEA9FE", "http%3A0251.0376.0251.0376",
+                        "rtmp%3A%2F%2F017700000001"}) {
+    EXPECT_TRUE(detects(Req{"GET", std::string("/fetch?url=") + u, {}, ""}, AttackClass::Ssrf)) << u;
+  }
+  for (const char* u : {"http%3A%2F%2Fexample.com%2F2852039166", "urn%3Aisbn%3A9780306406157",
+                        "tel%3A0123456789"}) {
+    EXPECT_TRUE(clean(Req{"GET", std::string("/fetch?url=") + u, {}, ""})) << u;
+  }
+}
+
 TEST_F(DetectorsTest, SqliFalsePositives) {
   for (const char* q :
        {"Dunkin%27+Donuts", "select+a+gift+for+mom", "union+square+park+hotels",
