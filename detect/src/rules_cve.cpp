@@ -639,9 +639,145 @@ std::string_view cveOf(uint32_t ruleId) {
   return {};
 }
 
+namespace {
+
+// Literal gates: a rule listed here cannot fire unless one of its literals occurs in the named
+// part of the request (each literal is implied by the rule's own conditions), so on ordinary
+// requests most rules are skipped after a few trigram-bit tests. A rule without a gate always
+// runs. A gate must stay implied by its rule: a new alternative in a rule that holds none of
+// the rule's gate literals needs its literal added here (the rule's exploit-shaped test fails
+// otherwise). Entries of one rule are adjacent.
+enum class GatePart : uint8_t { Path, RawPath, Query, Params, Body, ContentType };
+struct Gate {
+  uint32_t id;
+  GatePart part;
+  std::string_view literal;
+};
+constexpr auto kGates = std::to_array<Gate>({
+    {15001, GatePart::ContentType, "{"},
+    {15002, GatePart::Path, "%{"},
+    {15002, GatePart::Path, "${"},
+    {15003, GatePart::Path, "/template/aui/"},
+    {15004, GatePart::Path, ".action"},
+    {15004, GatePart::Path, ".vm"},
+    {15005, GatePart::Params, "bootstrapstatusprovider.applicationconfig"},
+    {15006, GatePart::Params, "class"},
+    {15008, GatePart::Path, "/actuator/gateway/routes"},
+    {15009, GatePart::RawPath, "%2e"},
+    {15009, GatePart::RawPath, "%%32"},
+    {15009, GatePart::RawPath, "%252e"},
+    {15011, GatePart::Path, "/tmui/"},
+    {15013, GatePart::Path, "autodiscover.json"},
+    {15015, GatePart::Path, "eval-stdin.php"},
+    {15016, GatePart::Query, "think"},
+    {15016, GatePart::Query, "/invokefunction"},
+    {15016, GatePart::Path, "\\think\\"},
+    {15017, GatePart::Params, "#"},
+    {15017, GatePart::Params, "%23post_render"},
+    {15018, GatePart::Path, "widget_"},
+    {15018, GatePart::Params, "widget_"},
+    {15019, GatePart::Path, "console.portal"},
+    {15019, GatePart::Params, "com.tangosol.coherence.mvel2"},
+    {15019, GatePart::Params, "com.bea.core.repackaged.springframework"},
+    {15020, GatePart::Path, "/wls-wsat/"},
+    {15020, GatePart::Path, "/_async/"},
+    {15022, GatePart::Body, "at&tform"},
+    {15023, GatePart::Path, "/cli"},
+    {15024, GatePart::Path, "/descriptorbyname/"},
+    {15025, GatePart::Path, "/minio/bootstrap/"},
+    {15027, GatePart::Path, "/+cscot+/"},
+    {15030, GatePart::Path, "/api/v1/totp/user-backup-code/"},
+    {15031, GatePart::Path, "/ui/vropspluginui/rest/services/uploadova"},
+});
+
+// For each rule (in kCveRules order) its gates: kGates[first, first + count).
+struct GateRange {
+  uint8_t first = 0;
+  uint8_t count = 0;
+};
+constexpr auto kGateOf = [] {
+  std::array<GateRange, kCveRules.size()> t{};
+  for (size_t i = 0; i < kCveRules.size(); ++i) {
+    for (size_t g = 0; g < kGates.size(); ++g) {
+      if (kGates[g].id == kCveRules[i].id) {
+        if (t[i].count == 0) {
+          t[i].first = static_cast<uint8_t>(g);
+        }
+        ++t[i].count;
+      }
+    }
+  }
+  return t;
+}();
+constexpr bool gatesWellFormed() {
+  size_t used = 0;
+  for (size_t i = 0; i < kCveRules.size(); ++i) {
+    for (size_t g = kGateOf[i].first; g < size_t{kGateOf[i].first} + kGateOf[i].count; ++g) {
+      if (kGates[g].id != kCveRules[i].id) {
+        return false; // entries of one rule are not adjacent
+      }
+    }
+    used += kGateOf[i].count;
+  }
+  return used == kGates.size(); // every gate names a rule
+}
+static_assert(gatesWellFormed(), "known-exploit gates: adjacent entries, existing rule ids");
+static_assert(kGates.size() < 256);
+
+bool gateOpen(const CveRequest& r, const TrigramSet* pathGrams, const GateRange& range) {
+  for (size_t g = range.first; g < size_t{range.first} + range.count; ++g) {
+    const std::string_view lit = kGates[g].literal;
+    switch (kGates[g].part) {
+    case GatePart::Path:
+      if ((pathGrams == nullptr || pathGrams->mayContain(lit)) && has(r.path, lit)) {
+        return true;
+      }
+      break;
+    case GatePart::RawPath:
+      if (has(r.rawPath, lit)) {
+        return true;
+      }
+      break;
+    case GatePart::Query:
+      if ((r.paramTrigrams == nullptr || r.paramTrigrams->mayContain(lit)) && has(r.query, lit)) {
+        return true;
+      }
+      break;
+    case GatePart::Params:
+      if (inParams(r, lit)) {
+        return true;
+      }
+      break;
+    case GatePart::Body:
+      if ((r.paramTrigrams == nullptr || r.paramTrigrams->mayContain(lit)) &&
+          has(r.bodyLow, lit)) {
+        return true;
+      }
+      break;
+    case GatePart::ContentType:
+      if (has(r.contentType, lit)) {
+        return true;
+      }
+      break;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
 void checkKnownExploits(const CveRequest& req,
                         const std::function<void(const CveRule&, std::string_view)>& found) {
-  for (const auto& r : kCveRules) {
+  TrigramSet pathGrams;
+  const bool shortPath = req.path.size() <= 4096;
+  if (shortPath) {
+    pathGrams.add(req.path);
+  }
+  for (size_t i = 0; i < kCveRules.size(); ++i) {
+    const CveRule& r = kCveRules[i];
+    if (kGateOf[i].count != 0 && !gateOpen(req, shortPath ? &pathGrams : nullptr, kGateOf[i])) {
+      continue;
+    }
     if (const std::string_view part = r.check(req); !part.empty()) {
       found(r, part);
     }
