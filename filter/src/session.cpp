@@ -24,8 +24,11 @@ using namespace std::chrono_literals;
 const log::Logger kLog("proxy");
 constexpr uint32_t kProtocolRuleBase = 920000;
 constexpr auto kLingerTime = 1s;
-constexpr size_t kMinRead = 256;         // the smallest read of a request head
-constexpr size_t kMaxHeadRead = 64 * 1024; // the largest
+// A request head is read into a buffer of kHeadRead bytes; a read that fills it is followed by
+// another of up to kMaxHeadRead (the socket may hold more). The buffer exists only while the
+// connection is served: a parked connection keeps just the bytes it received.
+constexpr size_t kHeadRead = 4096;
+constexpr size_t kMaxHeadRead = 64 * 1024;
 std::atomic<uint64_t> gNextConnId{1};
 
 // Splits validated trailer lines ("name: value\r\n"...) into fields for inspection.
@@ -128,13 +131,18 @@ struct ReadableHandler {
   std::shared_ptr<ParkedConn> conn;
   using allocator_type = idlemem::Allocator<void>;
   allocator_type get_allocator() const noexcept { return {}; }
-  void operator()(const error_code& ec) const { ParkedConn::readable(conn, ec); }
+  void operator()(const error_code& ec, size_t /*n*/) const { ParkedConn::readable(conn, ec); }
 };
 
 } // namespace
 
+// The wait is a one-byte MSG_PEEK receive rather than async_wait: the reactor re-arms the
+// descriptor (epoll_ctl) for every wait operation, while a receive is queued as it is when the
+// last read emptied the socket (edge-triggered epoll reports the next bytes) and is tried at
+// once otherwise. The byte stays in the socket for the session's read.
 void ParkedConn::wait() {
-  client_.async_wait(tcp::socket::wait_read, ReadableHandler{shared_from_this()});
+  client_.async_receive(asio::buffer(&peek_, 1), tcp::socket::message_peek,
+                        ReadableHandler{shared_from_this()});
 }
 
 void ParkedConn::readable(const std::shared_ptr<ParkedConn>& self, const error_code& ec) {
@@ -320,16 +328,16 @@ awaitable<Session::HeadOutcome> Session::readHead(bool& mayRead) {
     if (!mayRead) {
       co_return HeadOutcome::Park;
     }
-    mayRead = false;
-    // Sized by what is there (a closing socket has nothing: a burst of closes allocates little).
-    error_code availEc;
-    const size_t avail = client_.available(availEc);
-    const size_t want = std::clamp<size_t>(avail, kMinRead, kMaxHeadRead);
+    // No FIONREAD to size the read (one system call less per request): a read that fills its
+    // buffer is followed by another, one that does not has emptied the socket, so the wait
+    // that parks the connection next needs no re-arming of the descriptor (ParkedConn::wait).
+    const size_t want = cbuf_.size() < kHeadRead ? kHeadRead : kMaxHeadRead;
     const size_t n = co_await client_.async_read_some(cbuf_.prepare(want), BW_EC);
     if (ec) {
       co_return expired_ ? HeadOutcome::Timeout : HeadOutcome::Closed;
     }
     cbuf_.commit(n);
+    mayRead = n == want;
   }
 }
 

@@ -70,6 +70,7 @@ private:
   size_t scanned_ = 0; // how far the partial head was scanned
   bool first_ = true;  // no request head completed yet on this connection
   bool drainClose_ = false;
+  char peek_ = 0; // where the readiness wait peeks
 };
 
 // One client connection, as a state machine: serve → readHead → decide → forward → relay.
