@@ -59,7 +59,7 @@ private:
 uint32_t defaultMaxConnections();
 
 // One thread of the data path: its io_context, SO_REUSEPORT acceptors, app-connection pool and
-// the timeout sweep over its connections.
+// the timeout sweep over its connections' deadline wheel.
 class Worker {
 public:
   Worker(const ProxyConfig& cfg, const std::vector<uint16_t>& listenPorts,
@@ -83,7 +83,7 @@ public:
   UpstreamPool& pool() { return pool_; }
   bool draining() const { return draining_; }
   std::vector<tcp::acceptor>& acceptors() { return acceptors_; }
-  void track(Conn& c) { conns_.push_back(c); }
+  void track(Conn& c) { wheel_.track(c); }
 
   void start();
   // Runs on the worker thread. The drain window: keep accepting, answer with
@@ -109,7 +109,7 @@ private:
   std::shared_ptr<const FilterSnapshot> snapshot_;
   uint64_t version_ = 0;
   std::vector<tcp::acceptor> acceptors_;
-  ConnList conns_;
+  DeadlineWheel wheel_;
   UpstreamPool pool_;
   asio::steady_timer sweepTimer_;
   Clock::time_point lastPoolSweep_{};
