@@ -28,7 +28,7 @@ bool iequalsAscii(std::string_view a, std::string_view b) {
 
 char* Session::bodyBuffer() {
   if (!bodyBuf_) {
-    bodyBuf_ = std::make_unique<char[]>(kBodyBufferSize);
+    bodyBuf_ = w_.takeBodyBuffer(kBodyBufferSize); // not zeroed: only what was written is sent
   }
   return bodyBuf_.get();
 }

@@ -196,6 +196,8 @@ Session::Session(ParkedConn& p)
   drainClose_ = p.drainClose_;
 }
 
+Session::~Session() { w_.giveBodyBuffer(std::move(bodyBuf_)); }
+
 void Session::activate(std::shared_ptr<Session> self) {
   auto& ctx = self->w_.ctx();
   asio::co_spawn(ctx, self->serve(), [self](const std::exception_ptr& e, bool keep) {

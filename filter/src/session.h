@@ -82,6 +82,7 @@ class Session : public Conn, public std::enable_shared_from_this<Session> {
 public:
   // Takes over a parked connection that became readable (or whose deadline passed).
   explicit Session(ParkedConn& p);
+  ~Session() override;
 
   // Serves until the connection waits for bytes again (then it is parked) or ends.
   static void activate(std::shared_ptr<Session> self);

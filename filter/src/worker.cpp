@@ -273,19 +273,20 @@ awaitable<void> Worker::sweepLoop() {
     sweepTimer_.expires_after(kSweepInterval);
     co_await sweepTimer_.async_wait(BW_EC);
     const auto now = Clock::now();
-    for (auto& c : conns_) {
-      if (c.deadline_ <= now) {
-        c.expire(false);
-      } else if (draining_ && c.idle_ && now - c.idleSince_ >= kDrainIdleGrace) {
-        c.expire(true);
-      }
+    wheel_.advance(now, [](Conn& c) { c.expire(false); });
+    if (draining_) { // the drain window only: every connection is looked at
+      wheel_.forEach([&](Conn& c) {
+        if (c.idle_ && now - c.idleSince_ >= kDrainIdleGrace) {
+          c.expire(true);
+        }
+      });
     }
     trimMemory();
     if (now - lastPoolSweep_ >= 1s) {
       pool_.sweep(now);
       lastPoolSweep_ = now;
     }
-    if (draining_ && conns_.empty()) {
+    if (draining_ && wheel_.empty()) {
       pool_.clear();
     }
   }

@@ -59,7 +59,7 @@ private:
 uint32_t defaultMaxConnections();
 
 // One thread of the data path: its io_context, SO_REUSEPORT acceptors, app-connection pool and
-// the timeout sweep over its connections.
+// the timeout sweep over its connections' deadline wheel.
 class Worker {
 public:
   Worker(const ProxyConfig& cfg, const std::vector<uint16_t>& listenPorts,
@@ -83,7 +83,24 @@ public:
   UpstreamPool& pool() { return pool_; }
   bool draining() const { return draining_; }
   std::vector<tcp::acceptor>& acceptors() { return acceptors_; }
-  void track(Conn& c) { conns_.push_back(c); }
+  void track(Conn& c) { wheel_.track(c); }
+
+  // Body relay buffers (kBodyBufferSize each) are kept for the next request: allocating and
+  // freeing 32 KiB per response costs more than the rest of a small exchange's allocations.
+  // At most kSpareBodyBuffers wait here; a burst's others are freed.
+  std::unique_ptr<char[]> takeBodyBuffer(size_t size) {
+    if (!spareBodyBufs_.empty()) {
+      auto b = std::move(spareBodyBufs_.back());
+      spareBodyBufs_.pop_back();
+      return b;
+    }
+    return std::make_unique_for_overwrite<char[]>(size);
+  }
+  void giveBodyBuffer(std::unique_ptr<char[]> b) {
+    if (b && spareBodyBufs_.size() < kSpareBodyBuffers) {
+      spareBodyBufs_.push_back(std::move(b));
+    }
+  }
 
   void start();
   // Runs on the worker thread. The drain window: keep accepting, answer with
@@ -101,6 +118,9 @@ private:
   void admitAndSpawn(tcp::socket s);
   void trimMemory();
 
+  // Declared before ctx_: sessions destroyed with the io_context give their buffers back here.
+  static constexpr size_t kSpareBodyBuffers = 16;
+  std::vector<std::unique_ptr<char[]>> spareBodyBufs_;
   asio::io_context ctx_{1};
   const ProxyConfig& cfg_;
   const std::vector<uint16_t>& listenPorts_;
@@ -109,7 +129,7 @@ private:
   std::shared_ptr<const FilterSnapshot> snapshot_;
   uint64_t version_ = 0;
   std::vector<tcp::acceptor> acceptors_;
-  ConnList conns_;
+  DeadlineWheel wheel_;
   UpstreamPool pool_;
   asio::steady_timer sweepTimer_;
   Clock::time_point lastPoolSweep_{};
