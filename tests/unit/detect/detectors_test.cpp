@@ -150,6 +150,7 @@ TEST_F(DetectorsTest, SessionFixationNeedsAnotherSite) {
   EXPECT_TRUE(clean(Req{"GET", "/login?jsessionid=abc", {{"Referer", "https://example.com/"}}, ""}));
   EXPECT_TRUE(clean(Req{"GET", "/b?my_jsessionid_hint=1", {{"Referer", "https://evil.test/"}}, ""}));
   EXPECT_TRUE(clean(Req{"GET", "/b?sessionid=42&e=view", {{"Referer", "https://news.test/"}}, ""}));
+  EXPECT_FALSE(inspect(atPl2(Req{"GET", "/b?sessionid=42&e=view", {{"Referer", "https://news.test/"}}, ""})).attack());
   EXPECT_TRUE(clean(Req{"GET", "/login?jsessionid=abc", {}, ""}));
   EXPECT_TRUE(inspect(atPl2(Req{"GET", "/login?jsessionid=abc", {}, ""})).attack());
 }
