@@ -144,7 +144,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     // (`http:2852039166`, `http:/0xa9fea9fe`: URL parsers accept a missing '//'), or an octal
     // integer after '//' (rtmp://017700000001)
     {7008, C::Ssrf, kArg,
-     R"re(^(?:https?|ftps?|rtmps?|wss?|gopher|dict|ldaps?|tftp|sftp|smb):(?:/?(?:\d{8,10}|0x[0-9a-f]{6,8}|0[0-7]{1,3}\.[0-7]{1,4}\.[0-7]{1,4}\.[0-7]{1,4}|0[0-7]{9,11})|//0[0-7]{9,11})(?:[:/?#]|$))re"},
+     R"re(^(?:https?|ftps?|rtmps?|wss?|gopher|dict|ldaps?|tftp|sftp|smb):(?:/?(?:\d{8,10}|0x[0-9a-f]{6,8}|localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|0\.0\.0\.0|169\.254\.\d{1,3}\.\d{1,3}|0[0-7]{1,3}\.[0-7]{1,4}\.[0-7]{1,4}\.[0-7]{1,4}|0[0-7]{9,11})|//0[0-7]{9,11})(?:[:/?#]|$))re"},
     {7005, C::Ssrf, kArg, R"re(^(?:https?|ftps?)://[^\s?#]+\?+$|^(?:https?|ftps?|file)\?+$)re"},
     {7006, C::Ssrf, kArg,
      R"re(^(?:https?|ftps?)://[^\s]*(?:\.(?:txt|php|phtml|sh|pl|py|asp|aspx|jsp|cgi|inc|gif|jpg)\?|/(?:shell|cmd|c99|r57|webshell|backdoor)[^/\s]*))re"},
@@ -442,6 +442,10 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     // uploads named like credentials / service configuration
     {5052, C::CodeInjection, kFilename,
      R"re(^\s*(?:\.boto|mtrr|acpi|\.env|\.htaccess|\.htpasswd|\.user\.ini|php\.ini|web\.config|wp-config[-_.]php[^/]*|config\.ya?ml|\.bash_history|\.bashrc|\.profile|authorized_keys|id_rsa|\.npmrc|\.pypirc|\.netrc|\.git-credentials)\s*$)re"},
+    // Node's module loader reached by reflection: the main module's constructor (Module) and
+    // its _load, the main module's require
+    {5024, C::CodeInjection, kValues,
+     R"re(\brequire\s*\.\s*main\s*\.\s*constructor\b|\bmodule\s*\.\s*constructor\s*\.\s*_load\b|\bconstructor\s*\.\s*_load\s*\(|\bprocess\s*\.\s*mainmodule\s*\.\s*require\b)re"},
     // Node child_process reached through a string in the path
     {5053, C::CodeInjection, kPath, R"re(["'`]child_process["'`]|\.spawn\s*\(\s*['"`])re"},
     // a JavaScript boolean chain into a property in the path: /2499999||this.product

@@ -389,7 +389,8 @@ std::string_view vcenterUploadOva(const CveRequest& r) {
 
 // --- request rules that are no CVE: session fixation ---
 
-// Session cookie names of server frameworks. An application reads them from its cookie; sent as
+// Session cookie names of server frameworks (not generic ones such as sessionid, session_id:
+// analytics beacons and APIs use those for their own ids). An application reads them from its cookie; sent as
 // a request parameter they are a session identifier that someone else chose (session fixation:
 // the victim follows a link or submits a form that carries the attacker's session id).
 constexpr std::array<std::string_view, 27> kFrameworkSessionNames = {
@@ -399,9 +400,6 @@ constexpr std::array<std::string_view, 27> kFrameworkSessionNames = {
     "koa.sess", "koa:sess", "cfid", "cftoken", "cfsid", "zend_session_id", "shiny-token",
     "weblogicsession", "jservsession", "jwsession", "_rails_session", "_session_id",
 };
-// Generic names that analytics beacons and APIs also use for their own ids.
-constexpr std::array<std::string_view, 3> kGenericSessionNames = {"sessionid", "session_id",
-                                                                  "session-id"};
 
 bool nameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' ||
@@ -517,11 +515,9 @@ std::string_view sessionFixationOffSite(const CveRequest& r) {
 }
 
 std::string_view sessionFixationProbe(const CveRequest& r) {
-  // The same without a Referer, or a generic session parameter from another site: a probe.
-  if (sessionParam(r, kFrameworkSessionNames)) {
-    return refererSite(r) == RefererSite::None ? "query" : std::string_view{};
-  }
-  return sessionParam(r, kGenericSessionNames) && refererSite(r) == RefererSite::Other
+  // The same without a Referer: a probe. Generic names (sessionid) never count:
+  // analytics beacons and embedded players send their own session ids from the page's site.
+  return sessionParam(r, kFrameworkSessionNames) && refererSite(r) == RefererSite::None
              ? "query"
              : std::string_view{};
 }
@@ -531,7 +527,7 @@ std::string_view sessionFixationProbe(const CveRequest& r) {
 constexpr std::array kRequestRules = std::to_array<CveRule>({
     {13020, "", "session cookie name as a parameter of a request from another site",
      C::Protocol, sessionFixationOffSite},
-    {13021, "", "session cookie name as a parameter, no Referer or a generic name",
+    {13021, "", "session cookie name as a parameter of a request without a Referer",
      C::Protocol, sessionFixationProbe},
 });
 

@@ -56,7 +56,7 @@ constexpr std::array kProbeRules = std::to_array<IdRange>({
     {7020, 7020}, // a numeric host
     {10005, 10005}, // an LDAP wildcard with metacharacters as the whole value
     {13010, 13013},
-    {13021, 13021}, // a session parameter without a Referer, or a generic one (sessionid)
+    {13021, 13021}, // a session cookie name as a parameter, no Referer
 });
 
 // Code detectors whose result is a parse of the value past a breakout (SQL grammar over the

@@ -152,10 +152,13 @@ constexpr std::array<uint8_t, 256> kNeedOf = [] {
 // Base64 of text. alphabet: 0 either, 1 standard only, 2 url-safe only.
 bool base64Text(std::string_view in, std::string& out, int alphabet) {
   out.clear();
+  // Padding marks base64 on its own: a padded value of 6-7 characters (4-5 bytes) is decoded
+  // too ("KikoJg==").
+  const bool padded = in.size() % 4 == 0 && !in.empty() && in.back() == '=';
   while (!in.empty() && in.back() == '=') {
     in.remove_suffix(1);
   }
-  if (in.size() < 8 || in.size() % 4 == 1) {
+  if (in.size() < (padded ? 6U : 8U) || in.size() % 4 == 1) {
     return false;
   }
   bool lower = false;

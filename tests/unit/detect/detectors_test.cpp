@@ -150,6 +150,7 @@ TEST_F(DetectorsTest, SessionFixationNeedsAnotherSite) {
   EXPECT_TRUE(clean(Req{"GET", "/login?jsessionid=abc", {{"Referer", "https://example.com/"}}, ""}));
   EXPECT_TRUE(clean(Req{"GET", "/b?my_jsessionid_hint=1", {{"Referer", "https://evil.test/"}}, ""}));
   EXPECT_TRUE(clean(Req{"GET", "/b?sessionid=42&e=view", {{"Referer", "https://news.test/"}}, ""}));
+  EXPECT_FALSE(inspect(atPl2(Req{"GET", "/b?sessionid=42&e=view", {{"Referer", "https://news.test/"}}, ""})).attack());
   EXPECT_TRUE(clean(Req{"GET", "/login?jsessionid=abc", {}, ""}));
   EXPECT_TRUE(inspect(atPl2(Req{"GET", "/login?jsessionid=abc", {}, ""})).attack());
 }
@@ -168,9 +169,31 @@ TEST_F(DetectorsTest, CmdIfStatements) {
   }
 }
 
+TEST_F(DetectorsTest, ShortPaddedBase64IsDecoded) {
+  // An LDAP filter breakout of four bytes, base64 with its padding, in an XML and a JSON value.
+  EXPECT_TRUE(detects(Req{"POST", "/ws", {{"Content-Type", "text/xml"}}, "<a><id>KikoJg==</id></a>"},
+                      AttackClass::Ldapi));
+  EXPECT_TRUE(detects(json(R"({"q":"KikoJg=="})"), AttackClass::Ldapi));
+  // Benign twins: short padded tokens that decode to words or bytes.
+  EXPECT_TRUE(clean(json(R"({"q":"dGVzdA==","r":"YWRtaW4=","s":"AbCd+Q=="})")));
+}
+
+TEST_F(DetectorsTest, NodeModuleLoaderReflection) {
+  for (const char* q : {"%23%7Brequire.main.constructor._load(%27fs%27).readdirSync(%27.%27)%7D",
+                        "module.constructor._load(%27child_process%27)",
+                        "x%3Dprocess.mainModule.require(%27fs%27)"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::CodeInjection)) << q;
+  }
+  // Benign twins: the words in prose and an ordinary config key.
+  for (const char* q : {"the+main+constructor+of+the+process", "process%5Bstep%5D%3D2",
+                        "require+main+file"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
 TEST_F(DetectorsTest, SsrfNumericHostWithoutSlashes) {
   for (const char* u : {"http%3A2852039166", "http%3A%2F0xA9FEA9FE", "http%3A0251.0376.0251.0376",
-                        "rtmp%3A%2F%2F017700000001"}) {
+                        "rtmp%3A%2F%2F017700000001", "http%3A127.0.0.1"}) {
     EXPECT_TRUE(detects(Req{"GET", std::string("/fetch?url=") + u, {}, ""}, AttackClass::Ssrf)) << u;
   }
   for (const char* u : {"http%3A%2F%2Fexample.com%2F2852039166", "urn%3Aisbn%3A9780306406157",

@@ -99,6 +99,9 @@ TEST(TransformsTest, Base64Alphabets) {
   EXPECT_FALSE(base64url("Pj8+Pz8/Pj8+Pz8", out));
   EXPECT_FALSE(base64("deadbeefdeadbeef", out)); // hex, no upper case: not worth decoding
   EXPECT_FALSE(base64("SGVsbG8", out));          // too short
+  EXPECT_EQ(dec(base64, "KikoJg=="), "*)(&");     // short, but padded: base64 on its own
+  EXPECT_FALSE(base64("KikoJg", out));           // the same unpadded: a word
+  EXPECT_FALSE(base64("Ab1=", out));             // padded, but one byte
   Id id{};
   EXPECT_TRUE(base64View("JzsgZHJvcCB0YWJsZSB1c2Vyczst", out, id));
   EXPECT_EQ(id, Id::Base64);
