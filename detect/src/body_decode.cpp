@@ -1,5 +1,7 @@
 #include "body_decode.h"
 
+#include "bulwark/detect/text.h"
+
 #include <brotli/decode.h>
 #include <zlib.h>
 
@@ -290,6 +292,28 @@ BodyShape classifyBody(std::string_view data) {
     return {true, signature.empty() ? std::string_view{"bytes"} : signature};
   }
   return {};
+}
+
+std::string_view textOf(std::string_view data, std::string& out, size_t minRun) {
+  size_t i = 0;
+  while (i < data.size()) {
+    const size_t n = internal::textCharAt(data, i);
+    if (n == 0) {
+      break;
+    }
+    i += n;
+  }
+  if (i == data.size()) {
+    return data; // all text: inspected as it is
+  }
+  out.clear();
+  textRuns8(data, minRun, data.size(), [&](std::string_view run) {
+    if (!out.empty()) {
+      out.push_back('\n');
+    }
+    out.append(run);
+  });
+  return out;
 }
 
 } // namespace bulwark::detect

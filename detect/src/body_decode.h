@@ -45,12 +45,12 @@ namespace internal {
 size_t textCharAt(std::string_view s, size_t p);
 } // namespace internal
 
+// The 8-bit runs of textRuns only (the bytes as they are, no UTF-16): each run of at least
+// minRun text characters is passed to emit; at most maxRuns. Returns the number emitted.
 template <typename Emit>
-size_t textRuns(std::string_view data, size_t minRun, size_t maxRuns, std::string& scratch,
-                Emit&& emit) {
+size_t textRuns8(std::string_view data, size_t minRun, size_t maxRuns, Emit&& emit) {
   size_t runs = 0;
   const size_t n = data.size();
-  // 8-bit runs: the bytes as they are.
   for (size_t i = 0; i < n && runs < maxRuns;) {
     size_t j = i;
     size_t chars = 0;
@@ -68,6 +68,14 @@ size_t textRuns(std::string_view data, size_t minRun, size_t maxRuns, std::strin
     }
     i = j == i ? i + 1 : j;
   }
+  return runs;
+}
+
+template <typename Emit>
+size_t textRuns(std::string_view data, size_t minRun, size_t maxRuns, std::string& scratch,
+                Emit&& emit) {
+  size_t runs = textRuns8(data, minRun, maxRuns, emit);
+  const size_t n = data.size();
   // UTF-16 runs: an ASCII character then a NUL (LE) or a NUL then the character (BE), at
   // either byte alignment.
   for (size_t start = 0; start < 2; ++start) {

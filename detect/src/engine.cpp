@@ -368,19 +368,21 @@ HeaderKind headerKind(std::string_view name) {
   if (low.starts_with("sec-")) {
     return HeaderKind::Structured;
   }
-  // "filename", "file-name", "file_name": X-Filename, X-File-Name: upload names.
-  for (size_t i = 0; i + 8 <= low.size(); ++i) {
-    if (low[i] == 'f' && low[i + 1] == 'i' && low[i + 2] == 'l' && low[i + 3] == 'e') {
-      const std::string_view rest = low.substr(i + 4);
-      if (rest.starts_with("name") || rest.starts_with("-name") || rest.starts_with("_name")) {
-        return HeaderKind::Filename;
-      }
-    }
-  }
+  // The known names first (none of them names a file).
   for (size_t i = kHeaderLengthStart[low.size()]; i < kHeaderLengthStart[low.size() + 1]; ++i) {
     const std::string_view n = kHeaderByLength[i].name;
     if (n[0] == low[0] && n.back() == low.back() && n == low) {
       return kHeaderByLength[i].kind;
+    }
+  }
+  // "filename", "file-name", "file_name": X-Filename, X-File-Name: upload names.
+  for (size_t i = low.find('f'); i != std::string_view::npos && i + 8 <= low.size();
+       i = low.find('f', i + 1)) {
+    if (low[i + 1] == 'i' && low[i + 2] == 'l' && low[i + 3] == 'e') {
+      const std::string_view rest = low.substr(i + 4);
+      if (rest.starts_with("name") || rest.starts_with("-name") || rest.starts_with("_name")) {
+        return HeaderKind::Filename;
+      }
     }
   }
   return HeaderKind::Other;

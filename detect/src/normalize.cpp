@@ -80,52 +80,8 @@ constexpr std::array<Entity, 36> kEntities{{
 } // namespace
 
 bool percentDecode(std::string_view in, std::string& out, bool plusAsSpace) {
-  out.clear();
-  out.reserve(in.size());
-  bool changed = false;
-  for (size_t i = 0; i < in.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(in[i]);
-    if (c != '%' && c != '+') {
-      size_t k = i + 1;
-      while (k < in.size() && in[k] != '%' && in[k] != '+') {
-        ++k;
-      }
-      out.append(in.data() + i, k - i);
-      i = k - 1;
-      continue;
-    }
-    if (c == '+' && plusAsSpace) {
-      out.push_back(' ');
-      changed = true;
-      continue;
-    }
-    if (c != '%') {
-      out.push_back(static_cast<char>(c));
-      continue;
-    }
-    if (i + 5 < in.size() && (in[i + 1] == 'u' || in[i + 1] == 'U')) {
-      int h[4] = {hexValue(in[i + 2]), hexValue(in[i + 3]), hexValue(in[i + 4]),
-                  hexValue(in[i + 5])};
-      if (h[0] >= 0 && h[1] >= 0 && h[2] >= 0 && h[3] >= 0) {
-        appendUtf8(out, static_cast<uint32_t>((h[0] << 12) | (h[1] << 8) | (h[2] << 4) | h[3]));
-        i += 5;
-        changed = true;
-        continue;
-      }
-    }
-    if (i + 2 < in.size()) {
-      const int hi = hexValue(in[i + 1]);
-      const int lo = hexValue(in[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>((hi << 4) | lo));
-        i += 2;
-        changed = true;
-        continue;
-      }
-    }
-    out.push_back('%');
-  }
-  return changed;
+  return transforms::percent(in, out,
+                             transforms::PercentForms{.plusAsSpace = plusAsSpace, .unicode = true});
 }
 
 bool foldUnicode(std::string_view in, std::string& out) {

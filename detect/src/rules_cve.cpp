@@ -616,6 +616,9 @@ bool TrigramSet::mayContain(std::string_view needle) const {
 }
 
 std::string_view CveRequest::header(std::string_view name) const {
+  if (headerNames != 0 && (headerNames & nameBit(name)) == 0) {
+    return {};
+  }
   for (const auto& h : headers) {
     if (iequals(h.name, name)) {
       return h.value;
@@ -829,6 +832,9 @@ void checkKnownExploits(const RequestView& req, std::string_view rawPath, std::s
   r.body = body;
   r.bodyLow = bodyLow;
   r.contentType = contentType;
+  for (const auto& h : req.headers) {
+    r.headerNames |= CveRequest::nameBit(h.name);
+  }
   // Most rules search the parameters for a few literals: on ordinary requests one pass that
   // hashes their trigrams answers "not there" for nearly all of them. Long parameters are
   // searched directly (the hashing would cost more than the searches it saves).

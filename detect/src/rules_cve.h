@@ -42,8 +42,23 @@ struct CveRequest {
   // When set: the trigrams of query and bodyLow, so that a parameter search can stop early.
   const TrigramSet* paramTrigrams = nullptr;
 
+  // When not 0: a bit per header name present (nameBit), so that most lookups of a header the
+  // request does not carry end without comparing names.
+  uint64_t headerNames = 0;
+
   // Header value by case-insensitive name (first one), empty when absent.
   std::string_view header(std::string_view name) const;
+
+  // The headerNames bit of a name (case-insensitive, as header() compares).
+  static uint64_t nameBit(std::string_view name) {
+    if (name.empty()) {
+      return 1;
+    }
+    const unsigned h = static_cast<unsigned>(name.size()) * 7u +
+                       static_cast<unsigned char>(name.front() | 0x20) +
+                       static_cast<unsigned char>(name.back() | 0x20) * 3u;
+    return uint64_t{1} << (h & 63u);
+  }
 };
 
 struct CveRule {

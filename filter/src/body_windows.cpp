@@ -1,5 +1,7 @@
 #include "bulwark/filter/body_windows.h"
 
+#include "bulwark/detect/text.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -52,64 +54,8 @@ void BodyWindows::advance() {
   filled_ = keep;
 }
 
-namespace {
-
-// Length of the text character at s[i] (1-4), or 0 when the byte starts binary data.
-size_t textChar(std::string_view s, size_t i) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) {
-    return (c >= 0x20 && c != 0x7f) || c == '\t' || c == '\n' || c == '\r' ? 1 : 0;
-  }
-  size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-  if (n == 0 || i + n > s.size()) {
-    return 0;
-  }
-  for (size_t k = 1; k < n; ++k) {
-    if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) {
-      return 0;
-    }
-  }
-  return n;
-}
-
-} // namespace
-
 std::string_view textOfWindow(std::string_view window, std::string& out, size_t minRun) {
-  size_t i = 0;
-  while (i < window.size()) {
-    const size_t n = textChar(window, i);
-    if (n == 0) {
-      break;
-    }
-    i += n;
-  }
-  if (i == window.size()) {
-    return window; // all text: inspected as it is
-  }
-  out.clear();
-  size_t runStart = 0;
-  bool binaryBefore = false;
-  auto flush = [&](size_t end) {
-    if (end - runStart >= minRun) {
-      if (binaryBefore && !out.empty()) {
-        out.push_back('\n');
-      }
-      out.append(window.substr(runStart, end - runStart));
-    }
-  };
-  i = 0;
-  while (i < window.size()) {
-    const size_t n = textChar(window, i);
-    if (n == 0) {
-      flush(i);
-      binaryBefore = true;
-      runStart = ++i;
-      continue;
-    }
-    i += n;
-  }
-  flush(window.size());
-  return out;
+  return detect::textOf(window, out, minRun);
 }
 
 } // namespace bulwark::filter

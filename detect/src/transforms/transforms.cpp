@@ -12,42 +12,6 @@ using internal::hexValue;
 
 bool has(std::string_view s, char c) { return s.find(c) != std::string_view::npos; }
 
-// %XX only (%uXXXX is its own transform); malformed escapes stay.
-bool percent(std::string_view in, std::string& out, bool plusAsSpace) {
-  out.clear();
-  out.reserve(in.size());
-  bool changed = false;
-  for (size_t i = 0; i < in.size(); ++i) {
-    const char c = in[i];
-    if (c != '%' && c != '+') {
-      size_t k = i + 1;
-      while (k < in.size() && in[k] != '%' && in[k] != '+') {
-        ++k;
-      }
-      out.append(in.data() + i, k - i);
-      i = k - 1;
-      continue;
-    }
-    if (c == '+' && plusAsSpace) {
-      out.push_back(' ');
-      changed = true;
-      continue;
-    }
-    if (c == '%' && i + 2 < in.size()) {
-      const int hi = hexValue(static_cast<unsigned char>(in[i + 1]));
-      const int lo = hexValue(static_cast<unsigned char>(in[i + 2]));
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>((hi << 4) | lo));
-        i += 2;
-        changed = true;
-        continue;
-      }
-    }
-    out.push_back(c);
-  }
-  return changed;
-}
-
 // Four hex digits at s[at..at+4), or -1.
 int32_t hex4(std::string_view s, size_t at) {
   if (at + 4 > s.size()) {
@@ -256,19 +220,32 @@ std::string Chain::str() const {
   return s;
 }
 
-bool url(std::string_view in, std::string& out) { return percent(in, out, false); }
-bool urlForm(std::string_view in, std::string& out) { return percent(in, out, true); }
-
-bool urlUnicode(std::string_view in, std::string& out) {
+bool percent(std::string_view in, std::string& out, const PercentForms& forms) {
   out.clear();
   out.reserve(in.size());
   bool changed = false;
   for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      i = copyRun(in, i, '%', out) - 1;
+    const char c = in[i];
+    if (c != '%' && (c != '+' || !forms.plusAsSpace)) {
+      // Copy up to the next escape character in one run.
+      size_t k = i + 1;
+      if (forms.plusAsSpace) {
+        while (k < in.size() && in[k] != '%' && in[k] != '+') {
+          ++k;
+        }
+        out.append(in.data() + i, k - i);
+      } else {
+        k = copyRun(in, i, '%', out);
+      }
+      i = k - 1;
       continue;
     }
-    if (i + 5 < in.size() && (in[i + 1] == 'u' || in[i + 1] == 'U')) {
+    if (c == '+') {
+      out.push_back(' ');
+      changed = true;
+      continue;
+    }
+    if (forms.unicode && i + 5 < in.size() && (in[i + 1] == 'u' || in[i + 1] == 'U')) {
       const int32_t u = hex4(in, i + 2);
       if (u >= 0) {
         size_t j = i + 6;
@@ -288,9 +265,27 @@ bool urlUnicode(std::string_view in, std::string& out) {
         continue;
       }
     }
-    out.push_back(in[i]);
+    if (forms.hex && i + 2 < in.size()) {
+      const int hi = hexValue(static_cast<unsigned char>(in[i + 1]));
+      const int lo = hexValue(static_cast<unsigned char>(in[i + 2]));
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>((hi << 4) | lo));
+        i += 2;
+        changed = true;
+        continue;
+      }
+    }
+    out.push_back(c);
   }
   return changed;
+}
+
+bool url(std::string_view in, std::string& out) { return percent(in, out, PercentForms{}); }
+bool urlForm(std::string_view in, std::string& out) {
+  return percent(in, out, PercentForms{.plusAsSpace = true});
+}
+bool urlUnicode(std::string_view in, std::string& out) {
+  return percent(in, out, PercentForms{.hex = false, .unicode = true});
 }
 
 bool overlong(std::string_view in, std::string& out) { return foldUnicode(in, out); }
@@ -300,12 +295,16 @@ bool xmlEntities(std::string_view in, std::string& out) {
   out.reserve(in.size());
   bool changed = false;
   const size_t n = in.size();
+  size_t nextSemi = 0; // the first ';' at or after the last search start (npos: none left)
   for (size_t i = 0; i < n; ++i) {
     if (in[i] != '&') {
       i = copyRun(in, i, '&', out) - 1;
       continue;
     }
-    const size_t semi = in.find(';', i + 1);
+    if (nextSemi != std::string_view::npos && nextSemi <= i) {
+      nextSemi = in.find(';', i + 1);
+    }
+    const size_t semi = nextSemi;
     if (semi == std::string_view::npos || semi - i > 12 || semi == i + 1) {
       out.push_back(in[i]);
       continue;

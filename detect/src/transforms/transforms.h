@@ -107,6 +107,17 @@ void decode(std::string_view raw, std::string& out, bool plusAsSpace, const Budg
 // decoded text; which alphabet was used is reported in id.
 bool base64View(std::string_view in, std::string& out, Id& id);
 
+// Percent-decoding, the one implementation behind url, urlForm, urlUnicode and
+// percentDecode: %XX (hex), %uXXXX with UTF-16 surrogate pairs combined (unicode), '+' as a
+// space (plusAsSpace), all in one pass. Malformed escapes are kept verbatim. False when nothing
+// changed.
+struct PercentForms {
+  bool plusAsSpace = false;
+  bool hex = true;
+  bool unicode = false;
+};
+bool percent(std::string_view in, std::string& out, const PercentForms& forms);
+
 // Individual decoders (also reachable through the table).
 bool url(std::string_view in, std::string& out);
 bool urlForm(std::string_view in, std::string& out); // '+' is a space

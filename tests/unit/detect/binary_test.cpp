@@ -10,6 +10,7 @@
 
 #include "body_decode.h"
 #include "bulwark/detect/engine.h"
+#include "bulwark/detect/text.h"
 
 namespace bulwark::detect {
 namespace {
@@ -146,6 +147,23 @@ TEST(BodyShapeTest, TextRunsAsciiAndUtf16) {
     many += std::string("abcdefghij\0", 11);
   }
   EXPECT_EQ(textRuns(many, 8, 10, scratch, [](std::string_view) {}), 10U);
+}
+
+TEST(TextRunsTest, TextOfJoinsTheEightBitRunsOfBinaryData) {
+  std::string out;
+  const std::string text = "caf\xc3\xa9\tline\r\n{}";
+  EXPECT_EQ(textOf(text, out, 16).data(), text.data()); // text: no copy
+  // Runs shorter than minRun characters are dropped, the others joined with a line break;
+  // an overlong UTF-8 sequence is binary.
+  const std::string bin = std::string("\x00", 1) + "short" + std::string("\xc0\xaf", 2) +
+                          "a run of text that is long" + std::string("\x01", 1) +
+                          "another long run of text" + std::string("\xff", 1);
+  EXPECT_EQ(textOf(bin, out, 16), "a run of text that is long\nanother long run of text");
+  std::vector<std::string> runs;
+  textRuns8(bin, 16, 100, [&](std::string_view r) { runs.emplace_back(r); });
+  ASSERT_EQ(runs.size(), 2U);
+  EXPECT_EQ(runs[0], "a run of text that is long");
+  EXPECT_EQ(textOf(std::string(64, '\0'), out, 16), "");
 }
 
 // The false-positive rate of random bodies at PL1 and PL2: 200 bodies of 64 KiB, and bodies of

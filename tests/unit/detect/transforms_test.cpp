@@ -190,6 +190,18 @@ TEST(TransformsTest, Utf8EncoderBoundariesAndUnsafeCodePoints) {
   EXPECT_EQ(enc(0xFFFFFFFF), "\xEF\xBF\xBD");
 }
 
+TEST(TransformsTest, OnePercentDecoderForEveryForm) {
+  std::string out;
+  // %uXXXX surrogate pairs combine in every path that decodes %u.
+  EXPECT_TRUE(percentDecode("%uD83D%uDE00+%41", out, true));
+  EXPECT_EQ(out, "\xF0\x9F\x98\x80 A");
+  EXPECT_EQ(dec(urlUnicode, "%uD83D%uDE00%41"), "\xF0\x9F\x98\x80%41");
+  EXPECT_EQ(dec(url, "%u0041%41+"), "%u0041A+");
+  EXPECT_EQ(dec(urlForm, "a+b%2B"), "a b+");
+  EXPECT_FALSE(percent("100%+%zz", out, PercentForms{}));
+  EXPECT_EQ(out, "100%+%zz");
+}
+
 TEST(TransformsTest, EveryDecoderWritesAnEscapedNulTheSameWay) {
   const std::string fffd = "a\xEF\xBF\xBD" "b";
   std::string out;

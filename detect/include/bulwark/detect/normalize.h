@@ -9,7 +9,8 @@ namespace bulwark::detect {
 // Value normalisation applied before matching. Every function is total (any byte string is
 // valid input), allocation-bounded by the input size, and never throws on hostile data.
 
-// One round of percent-decoding: %XX, %uXXXX (IIS style, to UTF-8) and, when plusAsSpace, '+'.
+// One round of percent-decoding: %XX, %uXXXX (IIS style, to UTF-8, surrogate pairs combined)
+// and, when plusAsSpace, '+' (transforms::percent).
 // Malformed escapes are kept verbatim. Returns false when nothing changed.
 bool percentDecode(std::string_view in, std::string& out, bool plusAsSpace);
 

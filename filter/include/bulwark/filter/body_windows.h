@@ -49,12 +49,9 @@ private:
   bool begun_ = false;
 };
 
-// The text of a window for the engine. A window of text (ASCII, valid UTF-8, tabs and line
-// breaks) is returned as it is. In a window with binary bytes (other control bytes, invalid
-// UTF-8: a file inside an upload), each run of text of at least `minRun` bytes is kept and
-// every stretch of binary between them becomes one '\n': a pattern never matches across
-// binary garbage (random bytes otherwise read as template or code syntax), while text inside
-// binary data, an attack placed there included, is inspected whole. `out` holds the result.
+// The text of a window for the engine (detect::textOf): a window of text is returned as it
+// is; in a window with binary bytes, the runs of at least `minRun` text characters are joined
+// with '\n'. `out` holds the result in that case.
 std::string_view textOfWindow(std::string_view window, std::string& out, size_t minRun = 16);
 
 } // namespace bulwark::filter
