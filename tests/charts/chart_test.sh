@@ -134,6 +134,24 @@ else
   bad "kubernetes_version not rendered from .Capabilities.KubeVersion"
 fi
 
+# 4c. the README quick start: its `helm install` (same --set arguments) renders, the policy
+#     ConfigMap lands in the namespace of the example it applies, and that example opts in.
+qs_args=$(sed -n '/^helm install bulwark charts\/bulwark/,/^[^ ]/p' "$REPO/README.md" |
+          grep -o -- "--set [^ ]*" | sed "s/'//g" | tr '\n' ' ')
+qs_example=$(grep -o -m1 'kubectl apply -f examples/[a-z-]*\.yaml' "$REPO/README.md" | awk '{print $4}')
+qs_ns=$(grep -m1 -A0 '^  namespace:' "$REPO/$qs_example" 2>/dev/null | awk '{print $2}')
+# shellcheck disable=SC2086
+if [ -n "$qs_args" ] && [ -n "$qs_ns" ] &&
+   helm template bulwark "$CHART" -n bulwark $qs_args > "$WORK/quickstart.yaml" 2> "$WORK/err" &&
+   grep -q 'bulwark-sidecar: enabled' "$REPO/$qs_example" &&
+   awk -v ns="$qs_ns" '/^kind: ConfigMap/{c=1} /^---/{c=0;p=0} c && /name: bulwark-policy/{p=1}
+        c && p && $1=="namespace:" && $2==ns {ok=1} END{exit !ok}' "$WORK/quickstart.yaml" &&
+   grep -q 'image: "\?registry.example.com/bulwark:0.1.0' "$WORK/quickstart.yaml"; then
+  echo "ok   README quick start: helm install $qs_args renders, policy in $qs_ns for $qs_example"
+else
+  bad "README quick start (helm install $qs_args, example ${qs_example:-none} in ${qs_ns:-?}): $(head -c 300 "$WORK/err")"
+fi
+
 # 5. the real webhook accepts every rendered config (unknown keys / wrong types would exit 2)
 #    and serves the chart-generated certificate for the Service DNS name.
 if [ -n "$WEBHOOK" ]; then
