@@ -164,6 +164,23 @@ for link in $(grep -o '](\([^)#]*\)' "$REPO/README.md" | sed 's/^](//' | grep -v
   [ -e "$REPO/$link" ] || bad "README.md links $link, which is not in the repository"
 done
 
+#     NOTES.txt (helm install --dry-run=client): with the default values it says loudly that no
+#     protected pod reads the policy ConfigMap, and not once config.policy.namespaces is set; its
+#     smoke test goes through the proxy and names port-forward to the app only as what not to do.
+helm install bw "$CHART" -n bulwark-system --dry-run=client > "$WORK/notes-default" 2> "$WORK/err" || true
+helm install bw "$CHART" -n bulwark-system --dry-run=client --set 'config.policy.namespaces={shop}' \
+  > "$WORK/notes-ns" 2>> "$WORK/err" || true
+sed -i -n '/^NOTES:/,$p' "$WORK/notes-default" "$WORK/notes-ns"
+if grep -q 'NO protected pod reads config.policy.data' "$WORK/notes-default" &&
+   ! grep -q 'NO protected pod' "$WORK/notes-ns" && grep -q 'rendered into: shop' "$WORK/notes-ns" &&
+   grep -q 'port-forward pod/<pod> 26001:proxy' "$WORK/notes-default" &&
+   [ "$(grep -c 'port-forward svc/' "$WORK/notes-default")" = 1 ] &&
+   grep -q 'Do NOT test with `kubectl port-forward svc/' "$WORK/notes-default"; then
+  echo "ok   NOTES: policy warning only when no namespace is set; smoke test through the proxy"
+else
+  bad "NOTES.txt: $(head -c 300 "$WORK/err") $(head -c 200 "$WORK/notes-default")"
+fi
+
 # 4d. a Wallarm values.yaml: scheduling keys for controller and postanalytics install (the
 #     postanalytics ones have no effect), config.nginx.* is refused naming the annotation to use.
 cat > "$WORK/wallarm-values.yaml" <<'EOF2'
