@@ -134,6 +134,84 @@ else
   bad "kubernetes_version not rendered from .Capabilities.KubeVersion"
 fi
 
+# 4c. the README quick start: its `helm install` (same --set arguments) renders, the policy
+#     ConfigMap lands in the namespace of the example it applies, and that example opts in.
+qs_args=$(sed -n '/^helm install bulwark charts\/bulwark/,/^[^ ]/p' "$REPO/README.md" |
+          grep -o -- "--set [^ ]*" | sed "s/'//g" | tr '\n' ' ')
+qs_example=$(grep -o -m1 'kubectl apply -f examples/[a-z-]*\.yaml' "$REPO/README.md" | awk '{print $4}')
+qs_ns=$(grep -m1 -A0 '^  namespace:' "$REPO/$qs_example" 2>/dev/null | awk '{print $2}')
+# shellcheck disable=SC2086
+if [ -n "$qs_args" ] && [ -n "$qs_ns" ] &&
+   helm template bulwark "$CHART" -n bulwark $qs_args > "$WORK/quickstart.yaml" 2> "$WORK/err" &&
+   grep -q 'bulwark-sidecar: enabled' "$REPO/$qs_example" &&
+   awk -v ns="$qs_ns" '/^kind: ConfigMap/{c=1} /^---/{c=0;p=0} c && /name: bulwark-policy/{p=1}
+        c && p && $1=="namespace:" && $2==ns {ok=1} END{exit !ok}' "$WORK/quickstart.yaml" &&
+   grep -q 'image: "\?registry.example.com/bulwark:0.1.0' "$WORK/quickstart.yaml"; then
+  echo "ok   README quick start: helm install $qs_args renders, policy in $qs_ns for $qs_example"
+else
+  bad "README quick start (helm install $qs_args, example ${qs_example:-none} in ${qs_ns:-?}): $(head -c 300 "$WORK/err")"
+fi
+
+#     `helm show readme` is the chart's README with its install commands; every relative
+#     link of the repository README resolves inside the repository.
+if helm show readme "$CHART" | grep -q '^helm install bulwark charts/bulwark'; then
+  echo "ok   helm show readme has the quick start"
+else
+  bad "helm show readme is empty or has no helm install"
+fi
+for link in $(grep -o '](\([^)#]*\)' "$REPO/README.md" | sed 's/^](//' | grep -v '^[a-z]*://'); do
+  case "$link" in /* | ../* | */../*) bad "README.md links $link, outside the repository" ;; esac
+  [ -e "$REPO/$link" ] || bad "README.md links $link, which is not in the repository"
+done
+
+#     NOTES.txt (helm install --dry-run=client): with the default values it says loudly that no
+#     protected pod reads the policy ConfigMap, and not once config.policy.namespaces is set; its
+#     smoke test goes through the proxy and names port-forward to the app only as what not to do.
+helm install bw "$CHART" -n bulwark-system --dry-run=client > "$WORK/notes-default" 2> "$WORK/err" || true
+helm install bw "$CHART" -n bulwark-system --dry-run=client --set 'config.policy.namespaces={shop}' \
+  > "$WORK/notes-ns" 2>> "$WORK/err" || true
+sed -i -n '/^NOTES:/,$p' "$WORK/notes-default" "$WORK/notes-ns"
+if grep -q 'NO protected pod reads config.policy.data' "$WORK/notes-default" &&
+   ! grep -q 'NO protected pod' "$WORK/notes-ns" && grep -q 'rendered into: shop' "$WORK/notes-ns" &&
+   grep -q 'port-forward pod/<pod> 26001:proxy' "$WORK/notes-default" &&
+   [ "$(grep -c 'port-forward svc/' "$WORK/notes-default")" = 1 ] &&
+   grep -q 'Do NOT test with `kubectl port-forward svc/' "$WORK/notes-default"; then
+  echo "ok   NOTES: policy warning only when no namespace is set; smoke test through the proxy"
+else
+  bad "NOTES.txt: $(head -c 300 "$WORK/err") $(head -c 200 "$WORK/notes-default")"
+fi
+
+# 4d. a Wallarm values.yaml: scheduling keys for controller and postanalytics install (the
+#     postanalytics ones have no effect), config.nginx.* is refused naming the annotation to use.
+cat > "$WORK/wallarm-values.yaml" <<'EOF2'
+config:
+  wallarm: {mode: block, modeAllowOverride: "on"}
+  injectionStrategy: {schema: single, iptablesEnable: true}
+controller:
+  nodeSelector: {kubernetes.io/arch: arm64}
+  tolerations: [{key: arch, operator: Equal, value: arm64, effect: NoSchedule}]
+postanalytics:
+  nodeSelector: {kubernetes.io/arch: arm64}
+  tolerations: [{key: arch, operator: Equal, value: arm64, effect: NoSchedule}]
+  resources: {requests: {cpu: 50m}}
+EOF2
+if helm template bw "$CHART" -n bulwark-system -f "$WORK/wallarm-values.yaml" > "$WORK/wallarm.yaml" 2> "$WORK/err" &&
+   [ "$(grep -c 'kubernetes.io/arch: arm64' "$WORK/wallarm.yaml")" = 1 ] &&
+   grep -q '"mode": "block"' "$WORK/wallarm.yaml"; then
+  echo "ok   Wallarm values (controller + postanalytics scheduling, wallarm.mode) render"
+else
+  bad "Wallarm values refused or mis-rendered: $(head -c 300 "$WORK/err")"
+fi
+for k in applicationPort:application-port listenPort:proxy-port; do
+  if helm template bw "$CHART" -n bulwark-system --set "config.nginx.${k%%:*}=8080" > /dev/null 2> "$WORK/err"; then
+    bad "config.nginx.${k%%:*} accepted"
+  elif grep -q "config.nginx.${k%%:*} is a Wallarm chart key.*annotation.*sidecar.bulwark.dev/${k#*:} (${k%%:*})" "$WORK/err"; then
+    echo "ok   config.nginx.${k%%:*} refused, pointing at annotation ${k#*:}"
+  else
+    bad "config.nginx.${k%%:*} refused for another reason: $(head -c 300 "$WORK/err")"
+  fi
+done
+
 # 5. the real webhook accepts every rendered config (unknown keys / wrong types would exit 2)
 #    and serves the chart-generated certificate for the Service DNS name.
 if [ -n "$WEBHOOK" ]; then
@@ -167,6 +245,21 @@ if [ -n "$WEBHOOK" ]; then
         echo "ok   bulwark-webhook runs with the $name config (TLS verified for $dns)"
       else
         bad "bulwark-webhook with the $name config: $(tail -c 400 "$dir/log")"
+      fi
+      # `helm test`: the test pod's own script, run here against this webhook (the Service
+      # name replaced by its address), must see /healthz and an injecting patch.
+      if [ "$name" = defaults ] && [ "$ok" = "ok" ]; then
+        helm template bw "$CHART" -n bulwark-system \
+          --show-only templates/tests/test-webhook.yaml > "$WORK/helmtest.yaml"
+        python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["spec"]["containers"][0]["args"][0])' \
+          "$WORK/helmtest.yaml" | sed -E "s#^url=https://[^ ]+#url=https://127.0.0.1:$port#" > "$WORK/helmtest.sh"
+        if grep -q "^url=https://127.0.0.1:$port\$" "$WORK/helmtest.sh" &&
+           sh -ec "$(cat "$WORK/helmtest.sh")" > "$WORK/helmtest.out" 2>&1 &&
+           grep -q 'injection ok' "$WORK/helmtest.out"; then
+          echo "ok   helm test pod script against the real webhook: $(tr '\n' ' ' < "$WORK/helmtest.out")"
+        else
+          bad "helm test pod script: $(tail -c 400 "$WORK/helmtest.out" 2>/dev/null) $(head -3 "$WORK/helmtest.sh")"
+        fi
       fi
       kill "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true

@@ -961,8 +961,9 @@ void findCapturedProbes(Ctx& c) {
   if (!c.plan.probePaths.empty() &&
       (c.plan.mode == "block" || c.plan.mode == "safe_blocking")) {
     c.warn("kubelet probes " + shownProbes.substr(0, 60) +
-           " pass the proxy (captured port): one that looks like an attack gets 403; serve "
-           "probes on another port or add a policy.overrides entry (docs/webhook.md)");
+           " are on a captured port: the proxy forwards exactly these GET/HEAD requests "
+           "uninspected (BULWARK_PROBE_PATHS); the same path with another query, method or a "
+           "body is inspected (docs/webhook.md)");
   }
 }
 

@@ -98,6 +98,9 @@ app.kubernetes.io/component: controller
 {{- if ne (default "auto" $c.holderSidecar) "auto" -}}
 {{- $_ := set $inj "holder_sidecar" $c.holderSidecar -}}
 {{- end -}}
+{{- with $c.nginx -}}
+{{- fail (printf "config.nginx.%s is a Wallarm chart key; Bulwark sets the ports per pod: annotation sidecar.bulwark.dev/application-port (applicationPort) or sidecar.bulwark.dev/proxy-port (listenPort); helm show readme, \"Coming from the Wallarm sidecar chart\"" (keys . | sortAlpha | first)) -}}
+{{- end -}}
 {{- if and $c.nativeSidecar (semverCompare "<1.29-0" .Capabilities.KubeVersion.Version) -}}
 {{- fail (printf "config.nativeSidecar needs Kubernetes 1.29 or later (native sidecar containers); this cluster is %s" .Capabilities.KubeVersion.Version) -}}
 {{- end -}}

@@ -30,6 +30,7 @@ def main():
     helps = {}
     failures = []
     checked = 0
+    planned = 0
 
     def help_of(binary):
         if binary not in helps:
@@ -115,9 +116,28 @@ def main():
                 if r.returncode != 0:
                     failures.append(f"{where}: bulwark-init plan with the injected env exits "
                                     f"{r.returncode}: {r.stderr.strip()[:200]}")
+                elif "# --- nftables ---" in r.stdout:
+                    # The injected app ports, excluded ports and excluded CIDRs are in the rules.
+                    nft = r.stdout.split("# --- nftables ---", 1)[1].split("# ---", 1)[0]
+                    want = []
+                    ports = env.get("BULWARK_APP_PORT", "")
+                    if ports and ports != "all":
+                        want += [f"tcp dport {p} redirect" for p in ports.split(",")]
+                    want += [f"tcp dport {p} return" for p in
+                             filter(None, env.get("BULWARK_EXCLUDE_PORT", "").split(","))]
+                    want += [f"saddr {n} return" for n in
+                             filter(None, env.get("BULWARK_EXCLUDE_CIDR", "").split(","))]
+                    for w in want:
+                        if w not in nft:
+                            failures.append(f"{where}: the injected env gives no rule '{w}'")
+                    planned += len(want)
     for f in failures:
         print("FAIL", f)
-    print(f"{checked} injected containers checked against {sorted(helps)}")
+    print(f"{checked} injected containers checked against {sorted(helps)}; "
+          f"{planned} injected ports/exclusions found in the planned rules")
+    if planned == 0:
+        print("FAIL no injected port or exclusion was checked in a planned rule set")
+        return 1
     if checked == 0:
         print("FAIL no injected container found")
         return 1
