@@ -73,6 +73,34 @@ done
 node "$HERE/chart_check.js" "$WORK/rendered" "$REPO" "$BW_K8S_NODE_MODULES" "$WORK/extract" ||
   bad "chart_check.js"
 
+# 3b. the alerting rules parse as Prometheus rules (promtool check rules: PromQL, durations, labels).
+if ! command -v promtool > /dev/null; then
+  if [ "${CI:-}" = "true" ]; then bad "promtool not installed (scripts/deps/charts.txt)"; fi
+  echo "promtool not installed: PrometheusRule checked by schema only"
+else
+  n_rules=0
+  for f in "$WORK"/rendered/*.yaml; do
+    name=$(basename "$f" .yaml)
+    python3 - "$f" "$WORK/rules-$name" <<'PY' || bad "extract PrometheusRule from $name"
+import sys, yaml
+n = 0
+for doc in yaml.safe_load_all(open(sys.argv[1])):
+    if doc and doc.get("kind") == "PrometheusRule":
+        n += 1
+        with open("%s-%d.yaml" % (sys.argv[2], n), "w") as out:
+            yaml.safe_dump(doc["spec"], out)
+PY
+    for r in "$WORK/rules-$name"-*.yaml; do
+      [ -e "$r" ] || continue
+      n_rules=$((n_rules + 1))
+      promtool check rules "$r" > "$WORK/promtool.out" 2>&1 ||
+        { bad "promtool check rules ($name)"; cat "$WORK/promtool.out"; }
+    done
+  done
+  [ "$n_rules" -gt 0 ] || bad "no rendered values file has a PrometheusRule to check"
+  echo "promtool check rules: $n_rules rule file(s)"
+fi
+
 # 4. wrong values are refused.
 for f in "$HERE"/values/bad/*.yaml; do
   name=$(basename "$f" .yaml)
