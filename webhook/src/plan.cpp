@@ -1107,6 +1107,21 @@ PlanDecision planFromPod(const json& pod, const InjectConfig& cfg) {
   }
   finish(ctx, metadata);
   checkUnknownKeys(ctx, annotations);
+  if (cfg.podScrapeAnnotations) {
+    // The pod's own scrape settings win: never overwritten, and said so.
+    bool ownScrape = false;
+    if (annotations) {
+      for (const auto& [k, v] : annotations->items()) {
+        ownScrape = ownScrape || std::string_view(k).starts_with("prometheus.io/");
+      }
+    }
+    plan.scrapeAnnotations = !ownScrape;
+    if (ownScrape) {
+      ctx.warn("the pod has prometheus.io/* annotations of its own; they are kept, so the "
+               "proxy's metrics (status port " + std::to_string(names::kStatusPort) +
+               ", /metrics) are not scraped through them");
+    }
+  }
 
   if (plan.invalid && cfg.strict) {
     PlanDecision d;

@@ -429,6 +429,11 @@ json patchFor(const InjectionPlan& plan) {
   if (!plan.defaultContainer.empty()) {
     newAnnotations["kubectl.kubernetes.io/default-container"] = plan.defaultContainer;
   }
+  if (plan.scrapeAnnotations) {
+    newAnnotations["prometheus.io/scrape"] = "true";
+    newAnnotations["prometheus.io/port"] = std::to_string(names::kStatusPort);
+    newAnnotations["prometheus.io/path"] = "/metrics";
+  }
   switch (plan.meta) {
   case InjectionPlan::Meta::Missing:
     patch.push_back(

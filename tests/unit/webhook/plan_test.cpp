@@ -235,6 +235,34 @@ TEST(Plan, BlockPageConfigMapIsMountedIntoTheProxy) {
   EXPECT_EQ(m.extraMounts, "");
 }
 
+TEST(Plan, ScrapeAnnotationsOnlyWhenConfiguredAndThePodHasNone) {
+  EXPECT_FALSE(planOf(pod()).scrapeAnnotations);
+  EXPECT_EQ(renderPatch(planOf(pod())).find("prometheus.io"), std::string::npos);
+  InjectConfig cfg;
+  cfg.podScrapeAnnotations = true;
+  const auto plan = planOf(pod(), cfg);
+  EXPECT_TRUE(plan.scrapeAnnotations);
+  EXPECT_TRUE(plan.warnings.empty());
+  const json patch = json::parse(renderPatch(plan));
+  json added;
+  for (const auto& op : patch) {
+    if (op["path"] == "/metadata/annotations") {
+      added = op["value"];
+    }
+  }
+  EXPECT_EQ(added["prometheus.io/scrape"], "true") << patch.dump(1);
+  EXPECT_EQ(added["prometheus.io/port"], std::to_string(names::kStatusPort));
+  EXPECT_EQ(added["prometheus.io/path"], "/metrics");
+  // Any prometheus.io/* of the pod's own: nothing added, nothing overwritten, a warning.
+  const auto own = planOf(pod({{"prometheus.io/port", "9090"}}), cfg);
+  EXPECT_FALSE(own.scrapeAnnotations);
+  ASSERT_EQ(own.warnings.size(), 1u);
+  EXPECT_NE(own.warnings[0].find("not scraped"), std::string::npos) << own.warnings[0];
+  EXPECT_FALSE(own.invalid);
+  const std::string ownPatch = renderPatch(own);
+  EXPECT_EQ(ownPatch.find("prometheus.io"), std::string::npos) << ownPatch;
+}
+
 TEST(Availability, SettingsTheImageCannotRunFallBackWithAWarning) {
   const auto plan = planOf(pod({{"sidecar.wallarm.io/sidecar-injection-schema", "split"}}));
   ASSERT_FALSE(imageHasSchema(Schema::Split));

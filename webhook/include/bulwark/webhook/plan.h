@@ -80,6 +80,7 @@ struct InjectionPlan {
   bool podHasVolumes = false;
   enum class Meta { Missing, NoAnnotations, Annotations } meta = Meta::Missing;
   std::string defaultContainer; // kubectl default-container annotation to add; empty = none
+  bool scrapeAnnotations = false; // add prometheus.io/scrape|port|path for the proxy's metrics
 
   // Problems found; each falls back to a default. `invalid` = a value was wrong or a key under
   // our prefix is unknown (strict mode rejects such a pod).
