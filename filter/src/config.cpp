@@ -301,6 +301,14 @@ Status applyConfigJsonImpl(std::string_view text, ProxyConfig& cfg) {
       } else if (s->empty() || (st = checkEventLabel(*s, key))) { // "" = not set
         (key == "application" ? cfg.application : cfg.nodeGroup) = *s;
       }
+    } else if (key == "block_page") {
+      auto s = getString(value, key);
+      if (!s) {
+        st = tl::unexpected(s.error());
+      } else {
+        cfg.blockPage = *s;
+        cfg.blockPageSource = "block_page";
+      }
     } else if (key == "probe_paths") {
       if (!value.is_array()) {
         return BW_INVALID("probe_paths: expected an array of request-target strings");
@@ -362,6 +370,10 @@ const std::vector<cli::OptionSpec>& proxyOptions() {
       {"ebpf-handoff", "PATH", "eBPF capture: hand the listening sockets to the holder here", false},
       {"application", "ID", "application label of attack events: 1-63 of [A-Za-z0-9._-]", false},
       {"node-group", "NAME", "node group label of attack events: 1-63 of [A-Za-z0-9._-]", false},
+      {"block-page", "FILE",
+       "HTML page (at most 64 KiB) for browsers whose request is blocked; {{request_id}} is "
+       "replaced by the request id (default: a built-in page)",
+       false},
       {"probe-paths", "LIST",
        "kubelet probe targets (comma separated, path and query) forwarded uninspected when "
        "matched exactly by a GET/HEAD without a body",
@@ -484,6 +496,10 @@ Result<ProxyConfig> loadConfig(const cli::ParsedArgs& args) {
       }
       *slot = v->first;
     }
+  }
+  if (auto v = pick("block-page")) {
+    cfg.blockPage = v->first;
+    cfg.blockPageSource = v->second;
   }
   if (auto v = pick("probe-paths")) {
     cfg.probePaths = ProbePaths::parse(v->first, v->second, cfg.warnings);

@@ -33,7 +33,17 @@ std::string_view reasonPhrase(unsigned status) {
 
 std::string renderLocalReply(const LocalReply& r) {
   std::string body;
-  if (r.html) {
+  if (r.html && r.htmlPage) {
+    // The configured page: each {{request_id}} becomes the id (a safe token, nothing to escape).
+    constexpr std::string_view kMark = "{{request_id}}";
+    const std::string& page = *r.htmlPage;
+    size_t from = 0;
+    for (size_t at; (at = page.find(kMark, from)) != std::string::npos; from = at + kMark.size()) {
+      body.append(page, from, at - from);
+      body.append(r.requestId);
+    }
+    body.append(page, from, std::string::npos);
+  } else if (r.html) {
     body = "<!doctype html><html><head><title>403 Forbidden</title></head><body>"
            "<h1>403 Forbidden</h1><p>This request was blocked by the web application "
            "firewall.</p><p>Request ID: <code>";

@@ -114,7 +114,13 @@ void reload(const cli::ParsedArgs& args, const ProxyConfig& running, FilterStore
                {{"why", std::string(why)}, {"error", cfg.error().describe()}});
     return;
   }
-  auto snap = buildSnapshot(*cfg);
+  const auto previous = store.get();
+  std::string pageError;
+  auto snap = buildSnapshot(*cfg, previous.get(), &pageError);
+  if (!pageError.empty()) {
+    kLog.error("block page reload failed; keeping the previous page",
+               {{"why", std::string(why)}, {"error", pageError}});
+  }
   if (!snap) {
     kLog.error("configuration reload failed; keeping the running policy",
                {{"why", std::string(why)}, {"error", snap.error().describe()}});
@@ -141,6 +147,7 @@ void reload(const cli::ParsedArgs& args, const ProxyConfig& running, FilterStore
                                 {"probe_paths", std::to_string(p.probes.paths().size())},
                                 {"application", p.application},
                                 {"node_group", p.nodeGroup},
+                                {"block_page", keep->blockPage ? cfg->blockPage : ""},
                                 {"max_header_bytes",
                                  std::to_string(keep->limits.maxHeaderBytes)}});
   if (!restart.empty()) {
@@ -229,6 +236,7 @@ int run(int argc, const char* const* argv) {
   boost::asio::steady_timer watch(signals);
   FileStamp stamp = stampOf(cfg->configPath);
   FileStamp policyStamp = stampOf(cfg->policyPath);
+  FileStamp pageStamp = stampOf(cfg->blockPage);
   std::function<void()> watchFile = [&] {
     watch.expires_after(std::chrono::seconds(2));
     watch.async_wait([&](const boost::system::error_code& ec) {
@@ -237,15 +245,17 @@ int run(int argc, const char* const* argv) {
       }
       const FileStamp now = stampOf(cfg->configPath);
       const FileStamp policyNow = stampOf(cfg->policyPath);
-      if (!(now == stamp) || !(policyNow == policyStamp)) {
+      const FileStamp pageNow = stampOf(cfg->blockPage);
+      if (!(now == stamp) || !(policyNow == policyStamp) || !(pageNow == pageStamp)) {
         stamp = now;
         policyStamp = policyNow;
+        pageStamp = pageNow;
         reload(args, *cfg, snapshots, "configuration file changed");
       }
       watchFile();
     });
   };
-  if (!cfg->configPath.empty() || !cfg->policyPath.empty()) {
+  if (!cfg->configPath.empty() || !cfg->policyPath.empty() || !cfg->blockPage.empty()) {
     watchFile();
   }
   if (!cfg->policyPath.empty() && stampOf(cfg->policyPath) == FileStamp{}) {

@@ -583,6 +583,7 @@ awaitable<void> Session::sendBlocked() {
                       : "request blocked by the web application firewall",
        .requestId = requestId_,
        .html = html,
+       .htmlPage = snap_->blockPage.get(),
        .headOnly = req.method() == http::verb::head,
        .close = !(reqParser_->keep_alive() && body_.done()) || w_.draining(),
        .noStore = true});

@@ -153,6 +153,7 @@ Status applyInjection(const json& v, const std::string& prefix, InjectConfig& c)
                       "one of single|split")},
        {"native_sidecar", boolean(c.nativeSidecar)},
        {"ebpf_in_auto", boolean(c.ebpfInAuto)},
+       {"pod_scrape_annotations", boolean(c.podScrapeAnnotations)},
        {"holder_sidecar",
         str(holder,
             [](const std::string& s) { return oneOfList(s, {"auto", "native", "plain"}); },

@@ -187,7 +187,8 @@ bool validMount(const json& m, const std::set<std::string>& volumeNames) {
     return false;
   }
   // Our own mounts and anything escaping the volume are off limits.
-  if (path == names::kRunDir || path == names::kPolicyMountPath || sub.find("..") != sub.npos ||
+  if (path == names::kRunDir || path == names::kPolicyMountPath || path == kBlockPageMountPath ||
+      sub.find("..") != sub.npos ||
       (!sub.empty() && sub.front() == '/')) {
     return false;
   }
@@ -440,6 +441,14 @@ void setPolicyConfigMap(Ctx& c, const AnnotationSpec&, const std::string& v) {
   }
 }
 
+void setBlockPageConfigMap(Ctx& c, const AnnotationSpec&, const std::string& v) {
+  if (isDns1123Subdomain(v)) {
+    c.plan.blockPageConfigMap = v;
+  } else {
+    c.bad(v, "a ConfigMap name", "the built-in page");
+  }
+}
+
 // proxy-cpu, helper-memory-limit, init-cpu, ...: the row's key is <who>-<cpu|memory>[-limit].
 void setResource(Ctx& c, const AnnotationSpec& spec, const std::string& v) {
   const auto dash = spec.key.find('-');
@@ -544,6 +553,7 @@ constexpr AnnotationSpec kAnnotations[] = {
     {"native-sidecar", "", 2, setNative},
     {"proxy-image", "", 2, setProxyImage},
     {"policy-configmap", "", 2, setPolicyConfigMap},
+    {"block-page-configmap", "", 2, setBlockPageConfigMap},
     {"proxy-cpu", "", 2, setResource},
     {"proxy-memory", "", 2, setResource},
     {"proxy-cpu-limit", "", 2, setResource},
@@ -573,7 +583,8 @@ struct Unsupported {
   std::string_view instead;
 };
 constexpr Unsupported kUnsupported[] = {
-    {"wallarm-block-page", "blocked requests get the proxy's own 403 page with a request id"},
+    {"wallarm-block-page", "use sidecar.bulwark.dev/block-page-configmap: <ConfigMap name> (key "
+                           "block.html, {{request_id}} is replaced by the request id)"},
     {"wallarm-parse-response", "responses are not inspected"},
     {"wallarm-unpack-response", "responses are not inspected"},
     {"wallarm-parse-websocket", "a WebSocket upgrade request is inspected, its frames are not"},
@@ -859,6 +870,10 @@ void afterPhase(Ctx& c, int phase) {
     c.volumeNames.insert(c.plan.runVolume);
     c.plan.policyVolume = uniqueName(names::kPolicyVolumeName, c.volumeNames);
     c.volumeNames.insert(c.plan.policyVolume);
+    if (!c.plan.blockPageConfigMap.empty()) {
+      c.plan.blockPageVolume = uniqueName(kBlockPageVolumeName, c.volumeNames);
+      c.volumeNames.insert(c.plan.blockPageVolume);
+    }
     break;
   }
   default:
@@ -1092,6 +1107,21 @@ PlanDecision planFromPod(const json& pod, const InjectConfig& cfg) {
   }
   finish(ctx, metadata);
   checkUnknownKeys(ctx, annotations);
+  if (cfg.podScrapeAnnotations) {
+    // The pod's own scrape settings win: never overwritten, and said so.
+    bool ownScrape = false;
+    if (annotations) {
+      for (const auto& [k, v] : annotations->items()) {
+        ownScrape = ownScrape || std::string_view(k).starts_with("prometheus.io/");
+      }
+    }
+    plan.scrapeAnnotations = !ownScrape;
+    if (ownScrape) {
+      ctx.warn("the pod has prometheus.io/* annotations of its own; they are kept, so the "
+               "proxy's metrics (status port " + std::to_string(names::kStatusPort) +
+               ", /metrics) are not scraped through them");
+    }
+  }
 
   if (plan.invalid && cfg.strict) {
     PlanDecision d;

@@ -119,6 +119,10 @@ json proxyContainer(const InjectionPlan& plan, const json& env, const json& runM
   }
   json mounts = json::array(
       {runMount, {{"name", plan.policyVolume}, {"mountPath", policyDir}, {"readOnly", true}}});
+  if (!plan.blockPageVolume.empty()) {
+    mounts.push_back(
+        {{"name", plan.blockPageVolume}, {"mountPath", kBlockPageMountPath}, {"readOnly", true}});
+  }
   if (!plan.extraMounts.empty()) {
     for (const auto& m : json::parse(plan.extraMounts)) {
       mounts.push_back(m);
@@ -295,6 +299,10 @@ json sidecarEnv(const InjectionPlan& plan) {
   if (!plan.nodeGroup.empty()) {
     env.push_back({{"name", "BULWARK_NODE_GROUP"}, {"value", plan.nodeGroup}});
   }
+  if (!plan.blockPageVolume.empty()) {
+    env.push_back({{"name", "BULWARK_BLOCK_PAGE"},
+                   {"value", std::string(kBlockPageMountPath) + "/" + std::string(kBlockPageKey)}});
+  }
   if (!plan.probePaths.empty()) {
     env.push_back({{"name", "BULWARK_PROBE_PATHS"}, {"value", joined(plan.probePaths)}});
   }
@@ -367,6 +375,11 @@ json patchFor(const InjectionPlan& plan) {
       {{{"name", plan.runVolume}, {"emptyDir", {{"medium", "Memory"}, {"sizeLimit", "16Mi"}}}},
        {{"name", plan.policyVolume},
         {"configMap", {{"name", plan.policyConfigMap}, {"optional", true}}}}});
+  if (!plan.blockPageVolume.empty()) {
+    // Not optional: a missing ConfigMap holds the pod with an event naming it.
+    volumes.push_back(
+        {{"name", plan.blockPageVolume}, {"configMap", {{"name", plan.blockPageConfigMap}}}});
+  }
   if (!plan.extraVolumes.empty()) {
     for (const auto& v : json::parse(plan.extraVolumes)) {
       volumes.push_back(v);
@@ -399,6 +412,9 @@ json patchFor(const InjectionPlan& plan) {
   for (const auto& c : containerAdds) {
     status["containers"].push_back(c["name"]);
   }
+  if (!plan.blockPageVolume.empty()) {
+    status["volumes"].push_back(plan.blockPageVolume);
+  }
   for (const auto& v : plan.extraVolumeNames) {
     status["volumes"].push_back(v);
   }
@@ -412,6 +428,11 @@ json patchFor(const InjectionPlan& plan) {
       status.dump();
   if (!plan.defaultContainer.empty()) {
     newAnnotations["kubectl.kubernetes.io/default-container"] = plan.defaultContainer;
+  }
+  if (plan.scrapeAnnotations) {
+    newAnnotations["prometheus.io/scrape"] = "true";
+    newAnnotations["prometheus.io/port"] = std::to_string(names::kStatusPort);
+    newAnnotations["prometheus.io/path"] = "/metrics";
   }
   switch (plan.meta) {
   case InjectionPlan::Meta::Missing:

@@ -98,6 +98,9 @@ app.kubernetes.io/component: controller
 {{- if ne (default "auto" $c.holderSidecar) "auto" -}}
 {{- $_ := set $inj "holder_sidecar" $c.holderSidecar -}}
 {{- end -}}
+{{- if $c.podScrapeAnnotations -}}
+{{- $_ := set $inj "pod_scrape_annotations" true -}}
+{{- end -}}
 {{- with $c.nginx -}}
 {{- fail (printf "config.nginx.%s is a Wallarm chart key; Bulwark sets the ports per pod: annotation sidecar.bulwark.dev/application-port (applicationPort) or sidecar.bulwark.dev/proxy-port (listenPort); helm show readme, \"Coming from the Wallarm sidecar chart\"" (keys . | sortAlpha | first)) -}}
 {{- end -}}

@@ -139,6 +139,8 @@ const Case kCases[] = {
     {"pod-hostile-annotations", "pod-hostile-annotations", ""},
     {"pod-hostile-annotations-strict", "pod-hostile-annotations", R"({"strict":true})"},
     {"pod-wallarm-annotations", "pod-wallarm-annotations", ""},
+    {"pod-block-page", "pod-block-page", ""},
+    {"pod-scrape-annotations", "pod-named-ports", R"({"pod_scrape_annotations":true})"},
     {"pod-ebpf", "pod-ebpf", ""},
     {"pod-ebpf-native", "pod-ebpf", R"({"native_sidecar":true})"},
     {"pod-ebpf-k8s-1.33", "pod-ebpf", R"({"kubernetes_version":"1.33"})"},

@@ -184,6 +184,85 @@ TEST(Plan, EventLabelsAndParanoiaLevel) {
   }
 }
 
+TEST(Plan, BlockPageConfigMapIsMountedIntoTheProxy) {
+  // An existing volume with our name: ours gets a unique one.
+  json p = pod({{"sidecar.bulwark.dev/block-page-configmap", "shop-page"}});
+  p["spec"]["volumes"] = json::array({{{"name", "bulwark-block-page"}, {"emptyDir", json::object()}}});
+  const auto plan = planOf(p);
+  EXPECT_EQ(plan.blockPageConfigMap, "shop-page");
+  EXPECT_EQ(plan.blockPageVolume, "bulwark-block-page-2");
+  EXPECT_TRUE(plan.warnings.empty());
+  const json patch = json::parse(renderPatch(plan));
+  bool volume = false, mount = false, env = false;
+  for (const auto& op : patch) {
+    const std::string path = op["path"];
+    if (path == "/spec/volumes/-" && op["value"]["name"] == plan.blockPageVolume) {
+      volume = op["value"]["configMap"] == json{{"name", "shop-page"}};
+    }
+    if (path == "/spec/containers/-" && op["value"]["name"] == "bulwark-proxy") {
+      for (const auto& m : op["value"]["volumeMounts"]) {
+        mount = mount || (m["name"] == plan.blockPageVolume &&
+                          m["mountPath"] == "/etc/bulwark/block-page" && m["readOnly"] == true);
+      }
+      for (const auto& e : op["value"]["env"]) {
+        env = env || (e["name"] == "BULWARK_BLOCK_PAGE" &&
+                      e["value"] == "/etc/bulwark/block-page/block.html");
+      }
+    }
+  }
+  EXPECT_TRUE(volume && mount && env) << patch.dump(1);
+
+  // Not a ConfigMap name: a warning, the built-in page, nothing mounted.
+  for (const char* bad : {"Shop_Page", "-x", "a..b"}) {
+    const auto q = planOf(pod({{"sidecar.bulwark.dev/block-page-configmap", bad}}));
+    EXPECT_EQ(q.blockPageConfigMap, "") << bad;
+    EXPECT_EQ(q.blockPageVolume, "") << bad;
+    ASSERT_EQ(q.warnings.size(), 1u) << bad;
+    EXPECT_NE(q.warnings[0].find("block-page-configmap"), std::string::npos) << q.warnings[0];
+    EXPECT_EQ(renderPatch(q).find("BULWARK_BLOCK_PAGE"), std::string::npos) << bad;
+  }
+  // The Wallarm key names the annotation to use.
+  const auto w = planOf(pod({{"sidecar.wallarm.io/wallarm-block-page", "&/page.html"}}));
+  ASSERT_EQ(w.warnings.size(), 1u);
+  EXPECT_NE(w.warnings[0].find("use sidecar.bulwark.dev/block-page-configmap"), std::string::npos)
+      << w.warnings[0];
+  EXPECT_EQ(w.blockPageVolume, "");
+  // Our mount path is not available to proxy-extra-volume-mounts.
+  const auto m = planOf(pod(
+      {{"sidecar.bulwark.dev/proxy-extra-volumes", R"([{"name":"x","emptyDir":{}}])"},
+       {"sidecar.bulwark.dev/proxy-extra-volume-mounts",
+        R"([{"name":"x","mountPath":"/etc/bulwark/block-page"}])"}}));
+  EXPECT_EQ(m.extraMounts, "");
+}
+
+TEST(Plan, ScrapeAnnotationsOnlyWhenConfiguredAndThePodHasNone) {
+  EXPECT_FALSE(planOf(pod()).scrapeAnnotations);
+  EXPECT_EQ(renderPatch(planOf(pod())).find("prometheus.io"), std::string::npos);
+  InjectConfig cfg;
+  cfg.podScrapeAnnotations = true;
+  const auto plan = planOf(pod(), cfg);
+  EXPECT_TRUE(plan.scrapeAnnotations);
+  EXPECT_TRUE(plan.warnings.empty());
+  const json patch = json::parse(renderPatch(plan));
+  json added;
+  for (const auto& op : patch) {
+    if (op["path"] == "/metadata/annotations") {
+      added = op["value"];
+    }
+  }
+  EXPECT_EQ(added["prometheus.io/scrape"], "true") << patch.dump(1);
+  EXPECT_EQ(added["prometheus.io/port"], std::to_string(names::kStatusPort));
+  EXPECT_EQ(added["prometheus.io/path"], "/metrics");
+  // Any prometheus.io/* of the pod's own: nothing added, nothing overwritten, a warning.
+  const auto own = planOf(pod({{"prometheus.io/port", "9090"}}), cfg);
+  EXPECT_FALSE(own.scrapeAnnotations);
+  ASSERT_EQ(own.warnings.size(), 1u);
+  EXPECT_NE(own.warnings[0].find("not scraped"), std::string::npos) << own.warnings[0];
+  EXPECT_FALSE(own.invalid);
+  const std::string ownPatch = renderPatch(own);
+  EXPECT_EQ(ownPatch.find("prometheus.io"), std::string::npos) << ownPatch;
+}
+
 TEST(Availability, SettingsTheImageCannotRunFallBackWithAWarning) {
   const auto plan = planOf(pod({{"sidecar.wallarm.io/sidecar-injection-schema", "split"}}));
   ASSERT_FALSE(imageHasSchema(Schema::Split));

@@ -90,6 +90,10 @@ struct ProxyConfig {
   // Event labels (--application / BULWARK_APPLICATION, --node-group / BULWARK_NODE_GROUP, keys
   // "application" / "node_group"): carried by every attack event; "" = not set.
   std::string application;
+  // HTML file that replaces the built-in 403 page for browsers (--block-page / BULWARK_BLOCK_PAGE,
+  // key "block_page"); "" = the built-in page. blockPageSource names the setting for errors.
+  std::string blockPage;
+  std::string blockPageSource;
   std::string nodeGroup;
   // Kubelet probe targets forwarded uninspected (--probe-paths / BULWARK_PROBE_PATHS, key
   // "probe_paths"); invalid entries are dropped with a warning.

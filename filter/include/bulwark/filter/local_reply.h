@@ -12,6 +12,7 @@ struct LocalReply {
   std::string_view error;     // one line for the JSON body ("request blocked by ...")
   std::string_view requestId; // also sent as X-Request-Id
   bool html = false;          // the block page for a browser (Accept: text/html)
+  const std::string* htmlPage = nullptr; // with html: the configured page ({{request_id}}) or null
   bool headOnly = false;      // the request was HEAD: no body
   bool close = true;          // Connection: close
   bool noStore = false;       // Cache-Control: no-store (a block decision must not be cached)

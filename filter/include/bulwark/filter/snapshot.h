@@ -16,6 +16,7 @@ struct FilterSnapshot {
   std::shared_ptr<const Policy> policy;
   detect::EnginePtr engine; // never null
   Limits limits;
+  std::shared_ptr<const std::string> blockPage; // custom 403 page for browsers; null = built-in
 };
 
 using FilterStore = SnapshotStore<FilterSnapshot>;
@@ -24,6 +25,14 @@ using FilterStore = SnapshotStore<FilterSnapshot>;
 detect::EngineConfig engineConfigFor(const Policy& p);
 
 // Builds the snapshot of a configuration (policy, a new engine, limits).
-Result<std::shared_ptr<const FilterSnapshot>> buildSnapshot(const ProxyConfig& cfg);
+// A block page that cannot be read fails the build, unless `previous` is given (a reload): then
+// the previous page is kept and `pageError` says why.
+Result<std::shared_ptr<const FilterSnapshot>> buildSnapshot(const ProxyConfig& cfg,
+                                                            const FilterSnapshot* previous = nullptr,
+                                                            std::string* pageError = nullptr);
+
+// Reads the block page of `cfg` (at most kMaxBlockPageBytes); null when none is configured.
+inline constexpr size_t kMaxBlockPageBytes = 64 * 1024;
+Result<std::shared_ptr<const std::string>> loadBlockPage(const ProxyConfig& cfg);
 
 } // namespace bulwark::filter

@@ -56,6 +56,9 @@ struct InjectConfig {
   Schema schema = Schema::Single;
   bool nativeSidecar = false;
   bool ebpfInAuto = false; // capture-mode auto may use eBPF (grants CAP_BPF, adds bulwark-hold)
+  // Add prometheus.io/scrape|port|path (the proxy's status port) to a pod that has no
+  // prometheus.io/* annotation of its own.
+  bool podScrapeAnnotations = false;
   HolderSidecar holderSidecar = HolderSidecar::Auto;
   bool strict = false;     // an invalid annotation rejects the pod instead of a warning
   std::string policyConfigMap{names::kDefaultPolicyConfigMap};

@@ -12,6 +12,12 @@
 
 namespace bulwark::webhook {
 
+// The block-page ConfigMap (annotation block-page-configmap): mounted here in the proxy, which
+// serves the key kBlockPageKey as its 403 page for browsers (BULWARK_BLOCK_PAGE).
+inline constexpr std::string_view kBlockPageVolumeName = "bulwark-block-page";
+inline constexpr std::string_view kBlockPageMountPath = "/etc/bulwark/block-page";
+inline constexpr std::string_view kBlockPageKey = "block.html";
+
 // What the webhook decided for one pod, before any JSON Patch is written: annotations and the
 // chart's configuration resolved into plain values (docs/webhook.md "Injection plan"). Pure
 // data; buildPlan() reads the pod and the configuration, renderPatch() writes the patch.
@@ -36,6 +42,7 @@ struct InjectionPlan {
   int paranoiaLevel = 0;     // 1-4; 0 = the proxy's own default (env BULWARK_PARANOIA_LEVEL)
   std::string application;   // application id for events (env BULWARK_APPLICATION)
   std::string nodeGroup;     // node group label for events (env BULWARK_NODE_GROUP)
+  std::string blockPageConfigMap; // ConfigMap with block.html for the 403 page; "" = built-in
 
   // Layout.
   Schema schema = Schema::Single;
@@ -68,10 +75,12 @@ struct InjectionPlan {
   // The pod as found: where the patch adds things.
   std::string runVolume;
   std::string policyVolume;
+  std::string blockPageVolume; // with blockPageConfigMap
   bool podHasInitContainers = false;
   bool podHasVolumes = false;
   enum class Meta { Missing, NoAnnotations, Annotations } meta = Meta::Missing;
   std::string defaultContainer; // kubectl default-container annotation to add; empty = none
+  bool scrapeAnnotations = false; // add prometheus.io/scrape|port|path for the proxy's metrics
 
   // Problems found; each falls back to a default. `invalid` = a value was wrong or a key under
   // our prefix is unknown (strict mode rejects such a pod).
