@@ -29,6 +29,10 @@ constexpr auto kLingerTime = 1s;
 // connection is served: a parked connection keeps just the bytes it received.
 constexpr size_t kHeadRead = 4096;
 constexpr size_t kMaxHeadRead = 64 * 1024;
+// After a response the session keeps reading for about this long before it parks: a client
+// that sends its next request within it is served without the park/wake-up round (a peek, a
+// new session and its coroutine), as nginx keeps its buffers for a busy connection.
+constexpr auto kLinger = std::chrono::milliseconds(150);
 std::atomic<uint64_t> gNextConnId{1};
 
 // Splits validated trailer lines ("name: value\r\n"...) into fields for inspection.
@@ -221,6 +225,19 @@ void Session::closeAll() {
 }
 
 void Session::expire(bool drainClose) {
+  if (lingering_ && !drainClose) {
+    // The linger time passed: the read is cancelled and the connection parks with what is
+    // left of its idle timeout (or is closed when that is spent too).
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        idleSince_ + to_.idle - Clock::now());
+    if (left.count() > 0) {
+      parkNow_ = true;
+      arm(TimeoutKind::idle, left);
+      error_code ignored;
+      client_.cancel(ignored);
+      return;
+    }
+  }
   deadline_ = Clock::time_point::max();
   expired_ = true;
   drainClose_ = drainClose;
@@ -328,7 +345,36 @@ awaitable<Session::HeadOutcome> Session::readHead(bool& mayRead) {
       }
     }
     if (!mayRead) {
-      co_return HeadOutcome::Park;
+      // Between keep-alive requests, wait for the next one for a moment before parking.
+      if (!(idle_ && !first_ && cbuf_.size() == 0 && w_.mayLinger() && !w_.draining())) {
+        co_return HeadOutcome::Park;
+      }
+      // The linger never extends the idle timeout (empty lines do not keep a connection).
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          idleSince_ + to_.idle - Clock::now());
+      if (left.count() <= 0) {
+        co_return HeadOutcome::Timeout;
+      }
+      reqParser_.reset(); // nothing of the last exchange is kept while waiting
+      resParser_.reset();
+      w_.giveBodyBuffer(std::move(bodyBuf_));
+      lingering_ = true;
+      w_.lingerStarted();
+      arm(TimeoutKind::idle, std::min<std::chrono::milliseconds>(kLinger, left));
+      const size_t n = co_await client_.async_read_some(cbuf_.prepare(kHeadRead), BW_EC);
+      lingering_ = false;
+      w_.lingerEnded();
+      const bool park = parkNow_;
+      parkNow_ = false;
+      if (ec) {
+        if (park && !expired_) {
+          co_return HeadOutcome::Park;
+        }
+        co_return expired_ ? HeadOutcome::Timeout : HeadOutcome::Closed;
+      }
+      cbuf_.commit(n);
+      mayRead = n == kHeadRead;
+      continue;
     }
     // No FIONREAD to size the read (one system call less per request): a read that fills its
     // buffer is followed by another, one that does not has emptied the socket, so the wait

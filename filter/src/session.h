@@ -193,6 +193,8 @@ private:
   bool headRequest_ = false; // the request being answered is a HEAD
   bool otherPumpRunning_ = false;
   bool tunnelTimeoutCounted_ = false;
+  bool lingering_ = false; // reading for the next request after a response (readHead)
+  bool parkNow_ = false;   // the linger time passed: park instead of closing
   asio::steady_timer tunnelDone_;
   uint64_t id_;
 };

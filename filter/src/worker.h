@@ -85,6 +85,13 @@ public:
   std::vector<tcp::acceptor>& acceptors() { return acceptors_; }
   void track(Conn& c) { wheel_.track(c); }
 
+  // Sessions that keep reading for a moment after a response instead of parking at once (the
+  // next keep-alive request usually follows within a round trip). Capped so that a burst of
+  // connections that each make one request still parks them, and idle memory stays small.
+  bool mayLinger() const { return lingering_ < kMaxLingering; }
+  void lingerStarted() { ++lingering_; }
+  void lingerEnded() { --lingering_; }
+
   // Body relay buffers (kBodyBufferSize each) are kept for the next request: allocating and
   // freeing 32 KiB per response costs more than the rest of a small exchange's allocations.
   // At most kSpareBodyBuffers wait here; a burst's others are freed.
@@ -120,6 +127,8 @@ private:
 
   // Declared before ctx_: sessions destroyed with the io_context give their buffers back here.
   static constexpr size_t kSpareBodyBuffers = 16;
+  static constexpr uint32_t kMaxLingering = 64;
+  uint32_t lingering_ = 0;
   std::vector<std::unique_ptr<char[]>> spareBodyBufs_;
   asio::io_context ctx_{1};
   const ProxyConfig& cfg_;
