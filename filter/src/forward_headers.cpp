@@ -1,10 +1,11 @@
 #include "bulwark/filter/forward_headers.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <charconv>
 #include <random>
 
-#include "bulwark/common/cli.h"
 #include "bulwark/filter/local_reply.h"
 
 namespace bulwark::filter {
@@ -19,16 +20,48 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-// Names listed in a Connection header are hop-by-hop for this message too.
-bool listedIn(const std::vector<std::string>& tokens, std::string_view name) {
-  return std::any_of(tokens.begin(), tokens.end(),
-                     [&](const std::string& t) { return iequals(t, name); });
-}
+// The tokens of a Connection value (comma-separated, blanks around them ignored), without
+// copying: called for every forwarded head.
+class ConnectionTokens {
+public:
+  ConnectionTokens() = default;
+  explicit ConnectionTokens(std::string_view value) : value_(value) {}
+  // Names listed in a Connection header are hop-by-hop for this message too.
+  bool lists(std::string_view name) const {
+    bool found = false;
+    forEach([&](std::string_view t) {
+      found = iequals(t, name);
+      return !found;
+    });
+    return found;
+  }
+
+private:
+  template <class Fn>
+  void forEach(Fn&& fn) const { // fn returns false to stop
+    std::string_view rest = value_;
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
+      while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) {
+        item.remove_prefix(1);
+      }
+      while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) {
+        item.remove_suffix(1);
+      }
+      if (!item.empty() && !fn(item)) {
+        return;
+      }
+    }
+  }
+  std::string_view value_;
+};
 
 template <bool isRequest>
-std::vector<std::string> connectionTokens(const http::header<isRequest>& h) {
+ConnectionTokens connectionTokens(const http::header<isRequest>& h) {
   if (auto c = h.find(http::field::connection); c != h.end()) {
-    return cli::splitList(c->value());
+    return ConnectionTokens(c->value());
   }
   return {};
 }
@@ -52,19 +85,23 @@ bool validRequestId(std::string_view id) {
   });
 }
 
-std::string newRequestId() {
+void newRequestId(std::span<char, kRequestIdLength> out) {
   thread_local std::mt19937_64 rng{
       std::random_device{}() ^
       static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(32, '0');
-  for (int half = 0; half < 2; ++half) {
+  for (size_t half = 0; half < 2; ++half) {
     uint64_t v = rng();
-    for (int i = 0; i < 16; ++i) {
-      id[half * 16 + i] = kHex[v & 0xF];
+    for (size_t i = 0; i < 16; ++i) {
+      out[half * 16 + i] = kHex[v & 0xF];
       v >>= 4;
     }
   }
+}
+
+std::string newRequestId() {
+  std::string id(kRequestIdLength, '0');
+  newRequestId(std::span<char, kRequestIdLength>(id.data(), kRequestIdLength));
   return id;
 }
 
@@ -86,7 +123,12 @@ bool isHopByHop(http::field f) {
 
 std::string requestHeadForApp(const RequestHead& req, const AppHeadParams& p) {
   std::string out;
-  out.reserve(1024);
+  requestHeadForApp(req, p, out);
+  return out;
+}
+
+void requestHeadForApp(const RequestHead& req, const AppHeadParams& p, std::string& out) {
+  out.clear();
   out.append(req.method_string());
   out += ' ';
   out.append(p.target);
@@ -115,7 +157,7 @@ std::string requestHeadForApp(const RequestHead& req, const AppHeadParams& p) {
     if (name == http::field::host && !p.hostOverride.empty()) {
       continue;
     }
-    if (!dropped.empty() && listedIn(dropped, fname)) {
+    if (dropped.lists(fname)) {
       continue;
     }
     host = host || name == http::field::host;
@@ -137,27 +179,35 @@ std::string requestHeadForApp(const RequestHead& req, const AppHeadParams& p) {
   if (p.chunked) {
     out += "Transfer-Encoding: chunked\r\n";
   } else if (p.contentLength) {
-    appendField(out, "Content-Length", std::to_string(*p.contentLength));
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, *p.contentLength).ptr;
+    appendField(out, "Content-Length", std::string_view(digits, static_cast<size_t>(end - digits)));
   }
   if (p.upgrade) {
     out += "Connection: Upgrade\r\n";
     appendField(out, "Upgrade", req[http::field::upgrade]);
   }
   out += "\r\n";
-  return out;
 }
 
 std::string responseHeadForClient(const ResponseHead& res, const ClientHeadParams& p) {
-  const unsigned status = res.result_int();
   std::string out;
-  out.reserve(512);
+  responseHeadForClient(res, p, out);
+  return out;
+}
+
+void responseHeadForClient(const ResponseHead& res, const ClientHeadParams& p, std::string& out) {
+  const unsigned status = res.result_int();
+  out.clear();
   out += "HTTP/1.1 ";
-  out += std::to_string(status);
+  char digits[8];
+  const auto end = std::to_chars(digits, digits + sizeof digits, status).ptr;
+  out.append(digits, static_cast<size_t>(end - digits));
   out += ' ';
   const auto reason = res.reason();
   out.append(reason.empty() ? reasonPhrase(status) : reason);
   out += "\r\n";
-  const auto dropped = p.keepUpgrade ? std::vector<std::string>{} : connectionTokens(res);
+  const ConnectionTokens dropped = p.keepUpgrade ? ConnectionTokens() : connectionTokens(res);
   bool hasId = false;
   for (const auto& f : res) {
     const auto name = f.name();
@@ -165,7 +215,7 @@ std::string responseHeadForClient(const ResponseHead& res, const ClientHeadParam
       // a 101 keeps its protocol switch fields
     } else if (name == http::field::content_length && p.keepLength) {
       // the length stays (also for HEAD and 304 answers)
-    } else if (isHopByHop(name) || (!dropped.empty() && listedIn(dropped, f.name_string()))) {
+    } else if (isHopByHop(name) || dropped.lists(f.name_string())) {
       continue;
     }
     hasId = hasId || iequals(f.name_string(), "x-request-id");
@@ -185,7 +235,6 @@ std::string responseHeadForClient(const ResponseHead& res, const ClientHeadParam
     }
   }
   out += "\r\n";
-  return out;
 }
 
 } // namespace bulwark::filter

@@ -436,11 +436,11 @@ awaitable<bool> Session::handleRequest() {
 
   const auto& req = reqParser_->get();
   started_ = Clock::now();
-  requestId_.clear();
   if (auto it = req.find("x-request-id"); it != req.end() && validRequestId(it->value())) {
-    requestId_ = std::string(it->value());
+    requestId_.assign(it->value());
   } else {
-    requestId_ = newRequestId();
+    requestId_.resize(kRequestIdLength); // the session's buffer, reused for each request
+    newRequestId(std::span<char, kRequestIdLength>(requestId_.data(), kRequestIdLength));
   }
   Exchange x;
   x.info = &info;
@@ -524,8 +524,8 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
     }
   }
   stats().inspected.inc();
-  std::vector<detect::Header> headers;
-  headers.reserve(16);
+  std::vector<detect::Header>& headers = inspectHeaders_; // reused: no allocation per request
+  headers.clear();
   for (const auto& f : req) {
     headers.push_back({f.name_string(), f.value()});
   }

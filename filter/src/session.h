@@ -140,7 +140,7 @@ private:
   awaitable<unsigned> connectUpstream(bool& reused, bool allowPool = true, bool withBody = false);
   awaitable<void> readResponseHead(bool isHead, error_code& ec);
   awaitable<bool> relayResponse(Exchange& x);
-  std::string appHead(const Exchange& x) const;
+  void appHead(const Exchange& x);
 
   // body.cpp
   awaitable<BodyOutcome> readBodyPrefix(uint64_t limit, size_t& got);
@@ -184,6 +184,9 @@ private:
   http1::HeadError headError_ = http1::HeadError::None;
   Uninspected notHttp_ = Uninspected::unknown;
   std::string requestId_;
+  std::string upHead_;   // the head sent to the app (its capacity is kept between requests)
+  std::string downHead_; // the response head sent to the client (likewise)
+  std::vector<detect::Header> inspectHeaders_; // the fields handed to the engine (likewise)
   std::vector<char> prefix_; // inspected body prefix, then the streaming inspection window
   std::unique_ptr<BodyStream> stream_; // only while a request's body is inspected streaming
   Clock::time_point started_{};

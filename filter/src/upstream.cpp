@@ -23,30 +23,49 @@ bool isHttpError(const error_code& ec) {
 
 } // namespace
 
-std::string Session::appHead(const Exchange& x) const {
+void Session::appHead(const Exchange& x) {
   const auto& req = reqParser_->get();
-  const auto addr = local_.address();
-  const std::string defaultHost =
-      (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" +
-      std::to_string(local_.port());
-  return requestHeadForApp(req, {.requestId = requestId_,
-                                 .peerIp = peerIp_,
-                                 .target = x.info->absoluteForm
-                                               ? std::string_view(x.info->originTarget)
-                                               : req.target(),
-                                 .defaultHost = defaultHost,
-                                 .hostOverride = x.info->authority,
-                                 .chunked = x.info->chunked,
-                                 .contentLength = x.info->contentLength,
-                                 .upgrade = x.upgrade});
+  // The Host of an HTTP/1.0 request without one: the address the client connected to.
+  std::string defaultHost;
+  if (x.info->authority.empty() && req.find(http::field::host) == req.end()) {
+    const auto addr = local_.address();
+    defaultHost = (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" +
+                  std::to_string(local_.port());
+  }
+  requestHeadForApp(req,
+                    {.requestId = requestId_,
+                     .peerIp = peerIp_,
+                     .target = x.info->absoluteForm ? std::string_view(x.info->originTarget)
+                                                    : req.target(),
+                     .defaultHost = defaultHost,
+                     .hostOverride = x.info->authority,
+                     .chunked = x.info->chunked,
+                     .contentLength = x.info->contentLength,
+                     .upgrade = x.upgrade},
+                    upHead_);
 }
 
 // Connect (or reuse), send the head and relay the body; a pooled connection that turns out to
 // be dead before any answer is replaced once, when the request can be sent again (no body).
 awaitable<bool> Session::forward(Exchange& x) {
-  const std::string upHead = appHead(x);
+  appHead(x);
+  const std::string_view upHead = upHead_;
   const bool chunked = x.info->chunked;
   error_code ec;
+  // A small body that arrived whole with its head (the common POST) goes out in the head's
+  // write, as an inspected prefix does: one send to the app instead of two.
+  if (x.hasBody && x.prefixLen == 0 && !chunked && !body_.done() &&
+      x.info->contentLength.value_or(0) <= kBodyBufferSize &&
+      cbuf_.size() >= x.info->contentLength.value_or(0)) {
+    const size_t len = x.info->contentLength.value_or(0);
+    if (prefix_.size() < len) {
+      prefix_.resize(len);
+    }
+    if (co_await readBody(std::span(prefix_.data(), len), x.prefixLen, true) !=
+        BodyOutcome::Done) {
+      co_return false; // not reached: the bytes are buffered and a length body cannot fail
+    }
+  }
   for (int attempt = 0;; ++attempt) {
     bool reused = false;
     if (const unsigned st = co_await connectUpstream(reused, true, x.hasBody); st != 0) {
@@ -198,12 +217,14 @@ awaitable<bool> Session::relayResponse(Exchange& x) {
       chunkedOut = true;
     }
   }
-  const std::string head = responseHeadForClient(res, {.requestId = requestId_,
-                                                       .keepLength = !resParser_->chunked(),
-                                                       .chunkedOut = chunkedOut,
-                                                       .closeAfter = closeAfter,
-                                                       .http10 = x.http10});
-  if (!co_await relayResponseBody(head, bodyless, chunkedOut, x.upstreamUsable)) {
+  responseHeadForClient(res,
+                        {.requestId = requestId_,
+                         .keepLength = !resParser_->chunked(),
+                         .chunkedOut = chunkedOut,
+                         .closeAfter = closeAfter,
+                         .http10 = x.http10},
+                        downHead_);
+  if (!co_await relayResponseBody(downHead_, bodyless, chunkedOut, x.upstreamUsable)) {
     co_return false;
   }
   finishRequest(status);

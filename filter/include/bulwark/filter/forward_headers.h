@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,7 +17,9 @@ using ResponseHead = boost::beast::http::response_header<>;
 // An incoming X-Request-Id is kept when it is 1..128 of [A-Za-z0-9._:-].
 bool validRequestId(std::string_view id);
 // 32 random hex digits.
+constexpr size_t kRequestIdLength = 32;
 std::string newRequestId();
+void newRequestId(std::span<char, kRequestIdLength> out);
 
 // Headers that describe one hop and are never forwarded as they came.
 bool isHopByHop(boost::beast::http::field f);
@@ -35,6 +38,8 @@ struct AppHeadParams {
 // The request head sent to the app: HTTP/1.1, hop-by-hop fields (and HTTP2-Settings) and those
 // named in Connection removed, framing re-stated, X-Forwarded-For appended, X-Forwarded-Proto and X-Request-Id set.
 std::string requestHeadForApp(const RequestHead& req, const AppHeadParams& p);
+// The same into `out` (replaced; its capacity is reused from one request to the next).
+void requestHeadForApp(const RequestHead& req, const AppHeadParams& p, std::string& out);
 
 struct ClientHeadParams {
   std::string_view requestId;
@@ -48,5 +53,6 @@ struct ClientHeadParams {
 // The response head sent to the client: hop-by-hop fields removed, framing and connection
 // re-stated for this hop, X-Request-Id added when the app did not set one.
 std::string responseHeadForClient(const ResponseHead& res, const ClientHeadParams& p);
+void responseHeadForClient(const ResponseHead& res, const ClientHeadParams& p, std::string& out);
 
 } // namespace bulwark::filter
