@@ -130,7 +130,8 @@ private:
   static constexpr uint32_t kMaxLingering = 64;
   uint32_t lingering_ = 0;
   std::vector<std::unique_ptr<char[]>> spareBodyBufs_;
-  asio::io_context ctx_{1};
+  // Only this thread uses its sockets (other threads post to it): no locking per descriptor.
+  asio::io_context ctx_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   const ProxyConfig& cfg_;
   const std::vector<uint16_t>& listenPorts_;
   const FilterStore& store_;
