@@ -72,7 +72,7 @@ ParkedConn::ParkedConn(Worker& w, tcp::socket s)
 ParkedConn::ParkedConn(Session& s)
     : w_(s.w_), client_(std::move(s.client_)), peerIp_(std::move(s.peerIp_)), local_(s.local_),
       upstreamEp_(s.upstreamEp_), id_(s.id_), scanned_(s.scanned_), first_(s.first_),
-      drainClose_(s.drainClose_) {
+      served_(s.served_), drainClose_(s.drainClose_) {
   const std::string_view head = view(s.cbuf_);
   if (!head.empty()) { // a partial head keeps only its bytes
     partial_ = static_cast<char*>(idlemem::allocate(head.size()));
@@ -197,6 +197,7 @@ Session::Session(ParkedConn& p)
   p.handOver(*this);
   scanned_ = p.scanned_;
   first_ = p.first_;
+  served_ = p.served_;
   drainClose_ = p.drainClose_;
 }
 
@@ -288,6 +289,9 @@ awaitable<bool> Session::serve() {
       co_await lingeringClose();
       co_return false;
     }
+    if (served_ < 2) {
+      ++served_;
+    }
     // Waiting for a next request: the idle timeout runs, a drain may close it; the next head
     // gets header_ms from its first byte.
     idle_ = true;
@@ -345,8 +349,10 @@ awaitable<Session::HeadOutcome> Session::readHead(bool& mayRead) {
       }
     }
     if (!mayRead) {
-      // Between keep-alive requests, wait for the next one for a moment before parking.
-      if (!(idle_ && !first_ && cbuf_.size() == 0 && w_.mayLinger() && !w_.draining())) {
+      // Between keep-alive requests, wait for the next one for a moment before parking: from
+      // the second request on (a connection that made one request and went quiet parks at
+      // once, so a burst of those costs no sessions).
+      if (!(idle_ && served_ >= 2 && cbuf_.size() == 0 && w_.mayLinger() && !w_.draining())) {
         co_return HeadOutcome::Park;
       }
       // The linger never extends the idle timeout (empty lines do not keep a connection).
@@ -357,6 +363,7 @@ awaitable<Session::HeadOutcome> Session::readHead(bool& mayRead) {
       }
       reqParser_.reset(); // nothing of the last exchange is kept while waiting
       resParser_.reset();
+      ubuf_.shrink_to_fit(); // empty: its memory is freed
       w_.giveBodyBuffer(std::move(bodyBuf_));
       lingering_ = true;
       w_.lingerStarted();

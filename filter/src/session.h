@@ -69,6 +69,7 @@ private:
   uint64_t id_;
   size_t scanned_ = 0; // how far the partial head was scanned
   bool first_ = true;  // no request head completed yet on this connection
+  uint8_t served_ = 0; // requests answered on this connection (counted up to 2)
   bool drainClose_ = false;
   char peek_ = 0; // where the readiness wait peeks
 };
@@ -192,6 +193,7 @@ private:
   Clock::time_point started_{};
   size_t scanned_ = 0;
   bool first_ = true;
+  uint8_t served_ = 0; // requests answered on this connection (counted up to 2)
   bool drainClose_ = false;
   bool headRequest_ = false; // the request being answered is a HEAD
   bool otherPumpRunning_ = false;
