@@ -5,10 +5,10 @@
 
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
 
 #include "bulwark/common/log.h"
 #include "bulwark/filter/forward_headers.h"
+#include "reactor_hint.h"
 #include "session.h"
 #include "session_const.h"
 
@@ -16,6 +16,8 @@ namespace bulwark::filter {
 namespace {
 
 const log::Logger kLog("proxy");
+// One read of the app's response head (and whatever body bytes come with it).
+constexpr size_t kResponseRead = 4096;
 
 bool isHttpError(const error_code& ec) {
   return ec.category() == http::make_error_code(http::error::need_buffer).category();
@@ -79,6 +81,9 @@ awaitable<bool> Session::forward(Exchange& x) {
       x.continueSent = true;
     }
     arm(TimeoutKind::upstream, to_.upstreamRead);
+    // The app has nothing to send before it got the request: its answer is read on the event
+    // that brings it, without a receive tried (and failing) at once (reactor_hint.h).
+    nothingToReadUntilNextEvent(upstream_);
     if (x.prefixLen > 0 || (x.hasBody && body_.done())) {
       // Head and the inspected body prefix in one write; the terminator if that was all.
       co_await writeFramed(upstream_, upHead, prefix_.data(), x.prefixLen, chunked,
@@ -155,7 +160,43 @@ awaitable<void> Session::readResponseHead(bool isHead, error_code& ec) {
     resParser_->skip(true);
   }
   arm(TimeoutKind::upstream, to_.upstreamRead);
-  co_await http::async_read_header(upstream_, ubuf_, *resParser_, BW_EC);
+  // The read loop of http::async_read_header, without its composed operations (their handler
+  // and executor bookkeeping cost more than the parse of a small head).
+  ec = {};
+  while (!resParser_->is_header_done()) {
+    if (ubuf_.size() > 0) {
+      const size_t used = resParser_->put(ubuf_.data(), ec);
+      ubuf_.consume(used);
+      if (ec == http::error::need_more) {
+        ec = {};
+      } else if (ec) {
+        co_return;
+      } else {
+        continue;
+      }
+    }
+    if (ubuf_.size() >= kUpstreamHeadLimit) {
+      ec = http::error::header_limit;
+      co_return;
+    }
+    const size_t n = co_await upstream_.async_read_some(ubuf_.prepare(kResponseRead), BW_EC);
+    if (ec == asio::error::eof) {
+      if (resParser_->got_some()) {
+        ec = {};
+        resParser_->put_eof(ec); // a head cut short: partial_message
+        if (!ec) {
+          ec = http::error::partial_message;
+        }
+      } else {
+        ec = http::error::end_of_stream;
+      }
+      co_return;
+    }
+    if (ec) {
+      co_return;
+    }
+    ubuf_.commit(n);
+  }
 }
 
 // Forwards interim responses, then the final one: head rewritten for this hop, body streamed.
