@@ -225,12 +225,16 @@ void Session::closeAll() {
   upstream_.close(ignored);
 }
 
+std::chrono::milliseconds Session::idleLeft() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(idleSince_ + to_.idle -
+                                                               Clock::now());
+}
+
 void Session::expire(bool drainClose) {
   if (lingering_ && !drainClose) {
     // The linger time passed: the read is cancelled and the connection parks with what is
     // left of its idle timeout (or is closed when that is spent too).
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        idleSince_ + to_.idle - Clock::now());
+    const auto left = idleLeft();
     if (left.count() > 0) {
       parkNow_ = true;
       arm(TimeoutKind::idle, left);
@@ -356,8 +360,7 @@ awaitable<Session::HeadOutcome> Session::readHead(bool& mayRead) {
         co_return HeadOutcome::Park;
       }
       // The linger never extends the idle timeout (empty lines do not keep a connection).
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          idleSince_ + to_.idle - Clock::now());
+      const auto left = idleLeft();
       if (left.count() <= 0) {
         co_return HeadOutcome::Timeout;
       }

@@ -135,6 +135,8 @@ private:
   void finishRequest(unsigned status);
   void closeUpstream();
   std::string_view hostOf() const;
+  // What is left of the idle timeout of a connection waiting for its next request.
+  std::chrono::milliseconds idleLeft() const;
 
   // upstream.cpp
   awaitable<bool> forward(Exchange& x);
