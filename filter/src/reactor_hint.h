@@ -14,8 +14,9 @@
 // readiness event for the descriptor sets the flag again, so the only bytes the hint could leave
 // unnoticed are ones already received before it was given (and whose event already passed).
 // Call it only before sending a request, when the app has nothing left to send: its answer, an
-// error (RST) or a close that follows the request each bring a new event. The upstream read
-// deadline bounds any wait in every case.
+// error (RST) or a close that follows the request each bring a new event; or right after a
+// receive that did not fill its buffer (the socket is empty), with no event looked at in
+// between. The read deadlines bound any wait in every case.
 //
 // Only for the Boost version and reactor this was checked against; elsewhere it does nothing.
 
@@ -60,16 +61,40 @@ template struct Reach<SpeculativeTag, &Descriptor::try_speculative_>;
 
 } // namespace reactor_hint_detail
 
-inline void nothingToReadUntilNextEvent(tcp::socket& s) {
+inline bool* speculativeReadFlag(tcp::socket& s) {
   using namespace reactor_hint_detail;
   SocketBase& base = s;
   auto& impl = (base.*reach(ImplTag{})).get_implementation();
-  if (impl.reactor_data_ != nullptr) {
-    (impl.reactor_data_->*reach(SpeculativeTag{}))[asio::detail::epoll_reactor::read_op] = false;
+  if (impl.reactor_data_ == nullptr) {
+    return nullptr;
+  }
+  return &(impl.reactor_data_->*reach(SpeculativeTag{}))[asio::detail::epoll_reactor::read_op];
+}
+
+inline void nothingToReadUntilNextEvent(tcp::socket& s) {
+  if (bool* f = speculativeReadFlag(s)) {
+    *f = false;
+  }
+}
+
+// Whether the next receive waits for a readiness event (the hint is in force). A receive started
+// then cannot complete at once: it is performed when the event comes, and its handler runs right
+// after that receive, before any other event is looked at.
+inline bool readWaitsForEvent(tcp::socket& s) {
+  const bool* f = speculativeReadFlag(s);
+  return f != nullptr && !*f;
+}
+
+// Undoes the hint: the next receive is tried at once again (always safe).
+inline void tryReadAtOnce(tcp::socket& s) {
+  if (bool* f = speculativeReadFlag(s)) {
+    *f = true;
   }
 }
 #else
 inline void nothingToReadUntilNextEvent(tcp::socket&) {}
+inline bool readWaitsForEvent(tcp::socket&) { return false; }
+inline void tryReadAtOnce(tcp::socket&) {}
 #endif
 
 } // namespace bulwark::filter

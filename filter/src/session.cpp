@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <cstring>
+
+#include <sys/socket.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/write.hpp>
@@ -14,6 +17,7 @@
 #include "bulwark/filter/local_reply.h"
 #include "bulwark/filter/orig_dst.h"
 #include "idle_memory.h"
+#include "reactor_hint.h"
 #include "session_const.h"
 
 namespace bulwark::filter {
@@ -145,6 +149,7 @@ struct ReadableHandler {
 // last read emptied the socket (edge-triggered epoll reports the next bytes) and is tried at
 // once otherwise. The byte stays in the socket for the session's read.
 void ParkedConn::wait() {
+  tryReadAtOnce(client_); // a parked connection never depends on the read hint
   client_.async_receive(asio::buffer(&peek_, 1), tcp::socket::message_peek,
                         ReadableHandler{shared_from_this()});
 }
@@ -371,7 +376,13 @@ awaitable<Session::HeadOutcome> Session::readHead(bool& mayRead) {
       lingering_ = true;
       w_.lingerStarted();
       arm(TimeoutKind::idle, std::min<std::chrono::milliseconds>(kLinger, left));
+      // When the last read emptied the socket, this one is performed on the next readiness
+      // event (no receive tried at once, reactor_hint.h), and then it may say the same.
+      const bool onEvent = readWaitsForEvent(client_);
       const size_t n = co_await client_.async_read_some(cbuf_.prepare(kHeadRead), BW_EC);
+      if (!ec && onEvent && n < kHeadRead) {
+        nothingToReadUntilNextEvent(client_);
+      }
       lingering_ = false;
       w_.lingerEnded();
       const bool park = parkNow_;
@@ -386,16 +397,29 @@ awaitable<Session::HeadOutcome> Session::readHead(bool& mayRead) {
       mayRead = n == kHeadRead;
       continue;
     }
-    // No FIONREAD to size the read (one system call less per request): a read that fills its
-    // buffer is followed by another, one that does not has emptied the socket, so the wait
-    // that parks the connection next needs no re-arming of the descriptor (ParkedConn::wait).
+    // The socket is readable: one non-blocking receive, without an asynchronous operation. A
+    // read that fills its buffer is followed by another; one that does not has emptied the
+    // socket, which the reactor is told (the next read waits for the next event instead of
+    // being tried at once: nothing else ran in between, so no event can have been missed).
     const size_t want = cbuf_.size() < kHeadRead ? kHeadRead : kMaxHeadRead;
-    const size_t n = co_await client_.async_read_some(cbuf_.prepare(want), BW_EC);
-    if (ec) {
-      co_return expired_ ? HeadOutcome::Timeout : HeadOutcome::Closed;
+    const auto room = cbuf_.prepare(want);
+    const ssize_t got = ::recv(client_.native_handle(), room.data(), want, MSG_DONTWAIT);
+    if (got > 0) {
+      cbuf_.commit(static_cast<size_t>(got));
+      mayRead = static_cast<size_t>(got) == want;
+      if (!mayRead) {
+        nothingToReadUntilNextEvent(client_);
+      }
+      continue;
     }
-    cbuf_.commit(n);
-    mayRead = n == want;
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      mayRead = false; // woken without bytes after all: wait for them (linger or park)
+      continue;
+    }
+    co_return HeadOutcome::Closed; // end of stream or a socket error
   }
 }
 
