@@ -328,51 +328,56 @@ constexpr std::array kHeaderNames = std::to_array<HeaderName>({
     {"x-slack-signature", HeaderKind::Structured},
 });
 
-// kHeaderNames ordered by name length, and where each length starts in that order: the names of
-// length n are kHeaderByLength[kHeaderLengthStart[n] .. kHeaderLengthStart[n + 1]).
 constexpr size_t kMaxHeaderName = 40;
-constexpr auto kHeaderByLength = [] {
-  std::array<HeaderName, kHeaderNames.size()> t{};
-  size_t k = 0;
-  for (size_t n = 0; n <= kMaxHeaderName; ++n) {
-    for (const auto& h : kHeaderNames) {
-      if (h.name.size() == n) {
-        t[k++] = h;
-      }
+
+// The known names in an open-addressed table keyed by a hash of their length, first and last
+// letter (lower case): a lookup usually compares one name.
+constexpr size_t kHeaderSlotCount = 128;
+static_assert(kHeaderNames.size() < kHeaderSlotCount / 2);
+constexpr size_t headerSlot(size_t len, char first, char last) {
+  return (len * 7 + static_cast<unsigned char>(first) * 3 + static_cast<unsigned char>(last)) %
+         kHeaderSlotCount;
+}
+constexpr auto kHeaderSlots = [] {
+  std::array<uint8_t, kHeaderSlotCount> t{};
+  t.fill(0xFF);
+  for (size_t i = 0; i < kHeaderNames.size(); ++i) {
+    const std::string_view n = kHeaderNames[i].name;
+    size_t k = headerSlot(n.size(), n.front(), n.back());
+    while (t[k] != 0xFF) {
+      k = (k + 1) % kHeaderSlotCount;
     }
-  }
-  return t;
-}();
-constexpr auto kHeaderLengthStart = [] {
-  std::array<uint8_t, kMaxHeaderName + 2> t{};
-  for (size_t n = 0; n <= kMaxHeaderName + 1; ++n) {
-    size_t k = 0;
-    while (k < kHeaderByLength.size() && kHeaderByLength[k].name.size() < n) {
-      ++k;
-    }
-    t[n] = static_cast<uint8_t>(k);
+    t[k] = static_cast<uint8_t>(i);
   }
   return t;
 }();
 
 HeaderKind headerKind(std::string_view name) {
-  char buf[kMaxHeaderName];
-  if (name.size() > sizeof buf) {
+  if (name.size() > kMaxHeaderName || name.empty()) {
     return HeaderKind::Other;
   }
-  for (size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
+  // Lower case, eight bytes at a time: a byte in 'A'..'Z' gets 0x20.
+  char buf[kMaxHeaderName + 8];
+  for (size_t i = 0; i < name.size(); i += 8) {
+    uint64_t w = 0;
+    std::memcpy(&w, name.data() + i, std::min<size_t>(8, name.size() - i));
+    constexpr uint64_t kOnes = 0x0101010101010101ULL;
+    const uint64_t low7 = w & (0x7F * kOnes);
+    const uint64_t atLeastA = low7 + (0x80 - 'A') * kOnes; // high bit: byte >= 'A'
+    const uint64_t pastZ = low7 + (0x80 - 'Z' - 1) * kOnes; // high bit: byte > 'Z'
+    const uint64_t upper = atLeastA & ~pastZ & ~w & (0x80 * kOnes);
+    w |= upper >> 2;
+    std::memcpy(buf + i, &w, 8);
   }
   const std::string_view low(buf, name.size());
   if (low.starts_with("sec-")) {
     return HeaderKind::Structured;
   }
   // The known names first (none of them names a file).
-  for (size_t i = kHeaderLengthStart[low.size()]; i < kHeaderLengthStart[low.size() + 1]; ++i) {
-    const std::string_view n = kHeaderByLength[i].name;
-    if (n[0] == low[0] && n.back() == low.back() && n == low) {
-      return kHeaderByLength[i].kind;
+  for (size_t k = headerSlot(low.size(), low.front(), low.back()); kHeaderSlots[k] != 0xFF;
+       k = (k + 1) % kHeaderSlotCount) {
+    if (kHeaderNames[kHeaderSlots[k]].name == low) {
+      return kHeaderNames[kHeaderSlots[k]].kind;
     }
   }
   // "filename", "file-name", "file_name": X-Filename, X-File-Name: upload names.

@@ -2,6 +2,11 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "detectors.h"
 #include "transforms/transforms.h"
@@ -76,6 +81,23 @@ constexpr std::array<Entity, 36> kEntities{{
     {"grave", '`'},  {"hat", '^'},   {"ast", '*'},      {"quest", '?'},  {"lowbar", '_'},
     {"verbar", '|'},
 }};
+
+// The first letters of the entity names (bit c - 'a'): most "&name" runs in a query string are
+// parameter names that no entity starts like.
+constexpr uint32_t kEntityFirst = [] {
+  uint32_t m = 0;
+  for (const auto& e : kEntities) {
+    m |= uint32_t{1} << (e.name[0] - 'a');
+  }
+  return m;
+}();
+constexpr size_t kLongestEntity = [] {
+  size_t n = 0;
+  for (const auto& e : kEntities) {
+    n = e.name.size() > n ? e.name.size() : n;
+  }
+  return n;
+}();
 
 } // namespace
 
@@ -229,7 +251,9 @@ bool decodeHtmlEntities(std::string_view in, std::string& out) {
         buf[k - i - 1] = static_cast<char>(in[k] | 0x20);
       }
       const std::string_view name(buf, j - i - 1);
-      for (const auto& e : kEntities) {
+      const bool candidate =
+          name.size() <= kLongestEntity && ((kEntityFirst >> (name[0] - 'a')) & 1U) != 0;
+      for (const auto& e : candidate ? std::span<const Entity>(kEntities) : std::span<const Entity>{}) {
         if (e.name == name) {
           out.push_back(e.ch);
           i = (j < n && in[j] == ';') ? j : j - 1;
@@ -368,9 +392,24 @@ void normalizeValue(std::string_view raw, std::string& out, bool plusAsSpace, si
 
 void toLowerAscii(std::string_view in, std::string& out) {
   out.resize(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
+  char* o = out.data();
+  size_t i = 0;
+#if defined(__SSE2__)
+  // 16 bytes at a time: bytes in 'A'..'Z' get 0x20 (signed compares: bytes >= 0x80 are
+  // negative and stay as they are).
+  const __m128i before = _mm_set1_epi8('A' - 1);
+  const __m128i after = _mm_set1_epi8('Z' + 1);
+  const __m128i bit = _mm_set1_epi8(0x20);
+  for (; i + 16 <= in.size(); i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in.data() + i));
+    const __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, before), _mm_cmplt_epi8(v, after));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o + i),
+                     _mm_or_si128(v, _mm_and_si128(upper, bit)));
+  }
+#endif
+  for (; i < in.size(); ++i) {
     const char c = in[i];
-    out[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
+    o[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
   }
 }
 
