@@ -78,9 +78,14 @@ uint64_t cacheHash(std::string_view v, uint64_t seed) {
     h = (h ^ w) * 0xff51afd7ed558ccdull;
     h ^= h >> 32;
   }
-  for (; i < v.size(); ++i) {
-    h = (h ^ static_cast<unsigned char>(v[i])) * 0x100000001b3ull;
+  if (i < v.size()) {
+    // The last 1..7 bytes as one word (the length is in the seed already).
+    uint64_t w = 0;
+    std::memcpy(&w, v.data() + i, v.size() - i);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
   }
+  h *= 0xc4ceb9fe1a85ec53ull;
   return h ^ (h >> 29);
 }
 
@@ -225,6 +230,15 @@ bool hasHeaderTrigger(std::string_view s) {
       return true;
     }
   }
+  if (i < s.size() && s.size() >= 16) {
+    // The last 16 bytes (overlapping what was already looked at).
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + s.size() - 16));
+    __m128i hit = _mm_setzero_si128();
+    for (const char c : kHeaderTriggerChars) {
+      hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
+    }
+    return _mm_movemask_epi8(hit) != 0;
+  }
 #endif
   for (; i < s.size(); ++i) {
     if (kHeaderTrigger[static_cast<unsigned char>(s[i])]) {
@@ -356,11 +370,12 @@ HeaderKind headerKind(std::string_view name) {
   if (name.size() > kMaxHeaderName || name.empty()) {
     return HeaderKind::Other;
   }
-  // Lower case, eight bytes at a time: a byte in 'A'..'Z' gets 0x20.
-  char buf[kMaxHeaderName + 8];
-  for (size_t i = 0; i < name.size(); i += 8) {
-    uint64_t w = 0;
-    std::memcpy(&w, name.data() + i, std::min<size_t>(8, name.size() - i));
+  // Lower case, eight bytes at a time (the last word overlaps the one before it): a byte in
+  // 'A'..'Z' gets 0x20.
+  char buf[kMaxHeaderName];
+  const auto lower8 = [&](size_t i) {
+    uint64_t w;
+    std::memcpy(&w, name.data() + i, 8);
     constexpr uint64_t kOnes = 0x0101010101010101ULL;
     const uint64_t low7 = w & (0x7F * kOnes);
     const uint64_t atLeastA = low7 + (0x80 - 'A') * kOnes; // high bit: byte >= 'A'
@@ -368,6 +383,19 @@ HeaderKind headerKind(std::string_view name) {
     const uint64_t upper = atLeastA & ~pastZ & ~w & (0x80 * kOnes);
     w |= upper >> 2;
     std::memcpy(buf + i, &w, 8);
+  };
+  if (name.size() >= 8) {
+    for (size_t i = 0; i + 8 <= name.size(); i += 8) {
+      lower8(i);
+    }
+    if (name.size() % 8 != 0) {
+      lower8(name.size() - 8);
+    }
+  } else {
+    for (size_t i = 0; i < name.size(); ++i) {
+      const char c = name[i];
+      buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
+    }
   }
   const std::string_view low(buf, name.size());
   if (low.starts_with("sec-")) {

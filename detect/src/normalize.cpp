@@ -2,7 +2,6 @@
 
 #include <array>
 #include <cstdint>
-#include <span>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -82,15 +81,27 @@ constexpr std::array<Entity, 36> kEntities{{
     {"verbar", '|'},
 }};
 
-// The first letters of the entity names (bit c - 'a'): most "&name" runs in a query string are
-// parameter names that no entity starts like.
-constexpr uint32_t kEntityFirst = [] {
-  uint32_t m = 0;
-  for (const auto& e : kEntities) {
-    m |= uint32_t{1} << (e.name[0] - 'a');
+// For each first letter, the entities that start with it (bit i: kEntities[i]).
+static_assert(kEntities.size() <= 64);
+constexpr auto kEntitiesByFirst = [] {
+  std::array<uint64_t, 26> t{};
+  for (size_t i = 0; i < kEntities.size(); ++i) {
+    t[static_cast<size_t>(kEntities[i].name[0] - 'a')] |= uint64_t{1} << i;
   }
-  return m;
+  return t;
 }();
+
+// The entity named `name` (lower-case letters), or nullptr.
+const Entity* findEntity(std::string_view name) {
+  for (uint64_t m = kEntitiesByFirst[static_cast<size_t>(name[0] - 'a')]; m != 0; m &= m - 1) {
+    const Entity& e = kEntities[static_cast<size_t>(__builtin_ctzll(m))];
+    if (e.name == name) {
+      return &e;
+    }
+  }
+  return nullptr;
+}
+
 constexpr size_t kLongestEntity = [] {
   size_t n = 0;
   for (const auto& e : kEntities) {
@@ -196,7 +207,40 @@ bool foldUnicode(std::string_view in, std::string& out) {
   return changed;
 }
 
+namespace {
+
+// Whether decodeHtmlEntities would change anything: a '&' followed by '#' or by a run of letters
+// that names an entity. Most '&' in values are parameter separators.
+bool anyEntity(std::string_view in) {
+  const size_t n = in.size();
+  for (size_t i = in.find('&'); i != std::string_view::npos && i + 2 < n; i = in.find('&', i + 1)) {
+    if (in[i + 1] == '#') {
+      return true;
+    }
+    size_t j = i + 1;
+    char buf[9];
+    while (j < n && j - i <= 8 &&
+           ((in[j] >= 'a' && in[j] <= 'z') || (in[j] >= 'A' && in[j] <= 'Z'))) {
+      buf[j - i - 1] = static_cast<char>(in[j] | 0x20);
+      ++j;
+    }
+    if (j == i + 1 || j - i - 1 > kLongestEntity) {
+      continue;
+    }
+    if (findEntity(std::string_view(buf, j - i - 1)) != nullptr) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
 bool decodeHtmlEntities(std::string_view in, std::string& out) {
+  if (!anyEntity(in)) {
+    out.assign(in);
+    return false;
+  }
   out.clear();
   out.reserve(in.size());
   bool changed = false;
@@ -251,16 +295,11 @@ bool decodeHtmlEntities(std::string_view in, std::string& out) {
         buf[k - i - 1] = static_cast<char>(in[k] | 0x20);
       }
       const std::string_view name(buf, j - i - 1);
-      const bool candidate =
-          name.size() <= kLongestEntity && ((kEntityFirst >> (name[0] - 'a')) & 1U) != 0;
-      for (const auto& e : candidate ? std::span<const Entity>(kEntities) : std::span<const Entity>{}) {
-        if (e.name == name) {
-          out.push_back(e.ch);
-          i = (j < n && in[j] == ';') ? j : j - 1;
-          changed = true;
-          done = true;
-          break;
-        }
+      if (const Entity* e = name.size() <= kLongestEntity ? findEntity(name) : nullptr) {
+        out.push_back(e->ch);
+        i = (j < n && in[j] == ';') ? j : j - 1;
+        changed = true;
+        done = true;
       }
     }
     if (!done) {

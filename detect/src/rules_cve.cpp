@@ -1,5 +1,6 @@
 #include "rules_cve.h"
 
+#include <algorithm>
 #include <array>
 #include <string>
 
@@ -21,14 +22,30 @@ bool icontainsAscii(std::string_view hay, std::string_view needle) {
   if (needle.empty()) {
     return true;
   }
-  const char first = static_cast<char>(needle[0] | 0x20); // iequals' fold, one byte at a time
-  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
-    if (static_cast<char>(hay[i] | 0x20) == first &&
-        iequals(hay.substr(i, needle.size()), needle)) {
+  if (needle.size() > hay.size()) {
+    return false;
+  }
+  // iequals' fold (| 0x20): the bytes that fold to the needle's first byte are `first` and
+  // `first` without 0x20. Candidates are found with memchr, one search per spelling.
+  const char first = static_cast<char>(needle[0] | 0x20);
+  const char other = static_cast<char>(first & ~0x20);
+  const size_t last = hay.size() - needle.size(); // the last start position
+  size_t a = hay.find(first);
+  size_t b = hay.find(other);
+  while (true) {
+    const size_t i = std::min(a, b);
+    if (i == std::string_view::npos || i > last) {
+      return false;
+    }
+    if (iequals(hay.substr(i, needle.size()), needle)) {
       return true;
     }
+    if (i == a) {
+      a = hay.find(first, i + 1);
+    } else {
+      b = hay.find(other, i + 1);
+    }
   }
-  return false;
 }
 
 bool endsWith(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
@@ -487,6 +504,9 @@ constexpr auto kSessionNameSlots =
 bool sessionParam(const CveRequest& r) {
   if (r.sessionParam < 0) {
     r.sessionParam = 0;
+    if (r.query.empty() && r.bodyLow.empty()) {
+      return false;
+    }
     for (size_t i = 0; i < kFrameworkSessionNames.size(); ++i) {
       const std::string_view n = kFrameworkSessionNames[i];
       if (r.paramTrigrams != nullptr && !r.paramTrigrams->mayContainSlots(kSessionNameSlots.of(i))) {
