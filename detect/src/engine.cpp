@@ -122,7 +122,9 @@ private:
 };
 
 // Short values (names, enumerations, numbers) and long ones (user agents, cookies, paths) in
-// separate tables, so that neither evicts the other.
+// separate tables, so that neither evicts the other. A value enters a table the second time it
+// is found clean: values that never repeat (session ids, nonces, timestamps) would otherwise
+// evict the ones that do (a door-keeper remembers a tag of the values seen once).
 class CleanCaches {
 public:
   static constexpr size_t kMax = 160;
@@ -133,6 +135,14 @@ public:
   }
 
   void insert(uint64_t engine, uint64_t key, std::string_view v) {
+    // The tag mixes in the engine: a reloaded engine starts with an empty door-keeper.
+    const uint64_t tagged = key ^ (engine * 0x9E3779B97F4A7C15ULL);
+    uint32_t& seen = seen_[(tagged >> 32) % kSeen];
+    const auto tag = static_cast<uint32_t>(tagged) | 1U;
+    if (seen != tag) {
+      seen = tag;
+      return;
+    }
     if (v.size() <= Short::kMax) {
       short_.insert(engine, key, v);
     } else {
@@ -142,8 +152,10 @@ public:
 
 private:
   using Short = CleanCache<2048, 24>;
+  static constexpr size_t kSeen = 8192;
   CleanCache<2048, 24> short_;
   CleanCache<512, kMax> long_;
+  std::array<uint32_t, kSeen> seen_{};
 };
 
 struct ThreadState {
