@@ -1430,7 +1430,8 @@ public:
       if (hk == HeaderKind::TransferEncoding) {
         chunked = true;
       }
-      if (iequals(h.name, "accept") && badAcceptCharset(h.value)) {
+      if (hk == HeaderKind::Structured && iequals(h.name, "accept") &&
+          badAcceptCharset(h.value)) {
         add(AttackClass::Protocol, 13013, "header", h.name, h.value);
       }
       if (hk == HeaderKind::AcceptEncoding && h.value.size() > 200) {
@@ -1478,8 +1479,8 @@ public:
     // Content-Encoding (gzip, deflate): the body as the application reads it, capped in size
     // and ratio against compression bombs.
     thread_local std::string inflated;
-    for (const auto& h : req.headers) {
-      if (iequals(h.name, "content-encoding") && !b.empty()) {
+    for (const auto& h : b.empty() ? std::span<const Header>{} : req.headers) {
+      if (iequals(h.name, "content-encoding")) {
         const BodyDecode d =
             decodeContentEncoding(h.value, b, cfg_.maxBodyBytes, kMaxInflateRatio, inflated);
         if (d == BodyDecode::Decoded || d == BodyDecode::Truncated) {
