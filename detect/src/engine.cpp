@@ -80,8 +80,18 @@ uint64_t cacheHash(std::string_view v, uint64_t seed) {
   }
   if (i < v.size()) {
     // The last 1..7 bytes as one word (the length is in the seed already).
+    const size_t rest = v.size() - i;
     uint64_t w = 0;
-    std::memcpy(&w, v.data() + i, v.size() - i);
+    if (v.size() >= 8) {
+      // The word that ends the value, shifted so that its last `rest` bytes are the low ones
+      // (what a copy of those bytes into a zero word gives on a little-endian machine).
+      std::memcpy(&w, v.data() + v.size() - 8, 8);
+      w >>= 8 * (8 - rest);
+    } else {
+      for (size_t k = 0; k < rest; ++k) {
+        w |= static_cast<uint64_t>(static_cast<unsigned char>(v[i + k])) << (8 * k);
+      }
+    }
     h = (h ^ w) * 0xff51afd7ed558ccdull;
     h ^= h >> 32;
   }
