@@ -19,7 +19,8 @@ class TrigramSet {
 public:
   void add(std::string_view text);
   bool mayContain(std::string_view needle) const;
-  // The same test with the needle's slots computed beforehand (slots(), for fixed literals).
+  // The same test with the needle's slots computed beforehand (slot() at compile time, for
+  // fixed literals).
   bool mayContainSlots(std::span<const uint16_t> needleSlots) const {
     for (const uint16_t k : needleSlots) {
       if ((bits_[k >> 6] & (uint64_t{1} << (k & 63))) == 0) {
