@@ -78,9 +78,24 @@ uint64_t cacheHash(std::string_view v, uint64_t seed) {
     h = (h ^ w) * 0xff51afd7ed558ccdull;
     h ^= h >> 32;
   }
-  for (; i < v.size(); ++i) {
-    h = (h ^ static_cast<unsigned char>(v[i])) * 0x100000001b3ull;
+  if (i < v.size()) {
+    // The last 1..7 bytes as one word (the length is in the seed already).
+    const size_t rest = v.size() - i;
+    uint64_t w = 0;
+    if (v.size() >= 8) {
+      // The word that ends the value, shifted so that its last `rest` bytes are the low ones
+      // (what a copy of those bytes into a zero word gives on a little-endian machine).
+      std::memcpy(&w, v.data() + v.size() - 8, 8);
+      w >>= 8 * (8 - rest);
+    } else {
+      for (size_t k = 0; k < rest; ++k) {
+        w |= static_cast<uint64_t>(static_cast<unsigned char>(v[i + k])) << (8 * k);
+      }
+    }
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
   }
+  h *= 0xc4ceb9fe1a85ec53ull;
   return h ^ (h >> 29);
 }
 
@@ -117,7 +132,9 @@ private:
 };
 
 // Short values (names, enumerations, numbers) and long ones (user agents, cookies, paths) in
-// separate tables, so that neither evicts the other.
+// separate tables, so that neither evicts the other. A value enters a table the second time it
+// is found clean: values that never repeat (session ids, nonces, timestamps) would otherwise
+// evict the ones that do (a door-keeper remembers a tag of the values seen once).
 class CleanCaches {
 public:
   static constexpr size_t kMax = 160;
@@ -128,6 +145,14 @@ public:
   }
 
   void insert(uint64_t engine, uint64_t key, std::string_view v) {
+    // The tag mixes in the engine: a reloaded engine starts with an empty door-keeper.
+    const uint64_t tagged = key ^ (engine * 0x9E3779B97F4A7C15ULL);
+    uint32_t& seen = seen_[(tagged >> 32) % kSeen];
+    const auto tag = static_cast<uint32_t>(tagged) | 1U;
+    if (seen != tag) {
+      seen = tag;
+      return;
+    }
     if (v.size() <= Short::kMax) {
       short_.insert(engine, key, v);
     } else {
@@ -137,8 +162,10 @@ public:
 
 private:
   using Short = CleanCache<2048, 24>;
+  static constexpr size_t kSeen = 8192;
   CleanCache<2048, 24> short_;
   CleanCache<512, kMax> long_;
+  std::array<uint32_t, kSeen> seen_{};
 };
 
 struct ThreadState {
@@ -224,6 +251,15 @@ bool hasHeaderTrigger(std::string_view s) {
     if (_mm_movemask_epi8(hit) != 0) {
       return true;
     }
+  }
+  if (i < s.size() && s.size() >= 16) {
+    // The last 16 bytes (overlapping what was already looked at).
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + s.size() - 16));
+    __m128i hit = _mm_setzero_si128();
+    for (const char c : kHeaderTriggerChars) {
+      hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
+    }
+    return _mm_movemask_epi8(hit) != 0;
   }
 #endif
   for (; i < s.size(); ++i) {
@@ -328,51 +364,70 @@ constexpr std::array kHeaderNames = std::to_array<HeaderName>({
     {"x-slack-signature", HeaderKind::Structured},
 });
 
-// kHeaderNames ordered by name length, and where each length starts in that order: the names of
-// length n are kHeaderByLength[kHeaderLengthStart[n] .. kHeaderLengthStart[n + 1]).
 constexpr size_t kMaxHeaderName = 40;
-constexpr auto kHeaderByLength = [] {
-  std::array<HeaderName, kHeaderNames.size()> t{};
-  size_t k = 0;
-  for (size_t n = 0; n <= kMaxHeaderName; ++n) {
-    for (const auto& h : kHeaderNames) {
-      if (h.name.size() == n) {
-        t[k++] = h;
-      }
+
+// The known names in an open-addressed table keyed by a hash of their length, first and last
+// letter (lower case): a lookup usually compares one name.
+constexpr size_t kHeaderSlotCount = 128;
+static_assert(kHeaderNames.size() < kHeaderSlotCount / 2);
+constexpr size_t headerSlot(size_t len, char first, char last) {
+  return (len * 7 + static_cast<unsigned char>(first) * 3 + static_cast<unsigned char>(last)) %
+         kHeaderSlotCount;
+}
+constexpr auto kHeaderSlots = [] {
+  std::array<uint8_t, kHeaderSlotCount> t{};
+  t.fill(0xFF);
+  for (size_t i = 0; i < kHeaderNames.size(); ++i) {
+    const std::string_view n = kHeaderNames[i].name;
+    size_t k = headerSlot(n.size(), n.front(), n.back());
+    while (t[k] != 0xFF) {
+      k = (k + 1) % kHeaderSlotCount;
     }
-  }
-  return t;
-}();
-constexpr auto kHeaderLengthStart = [] {
-  std::array<uint8_t, kMaxHeaderName + 2> t{};
-  for (size_t n = 0; n <= kMaxHeaderName + 1; ++n) {
-    size_t k = 0;
-    while (k < kHeaderByLength.size() && kHeaderByLength[k].name.size() < n) {
-      ++k;
-    }
-    t[n] = static_cast<uint8_t>(k);
+    t[k] = static_cast<uint8_t>(i);
   }
   return t;
 }();
 
 HeaderKind headerKind(std::string_view name) {
-  char buf[kMaxHeaderName];
-  if (name.size() > sizeof buf) {
+  if (name.size() > kMaxHeaderName || name.empty()) {
     return HeaderKind::Other;
   }
-  for (size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
+  // Lower case, eight bytes at a time (the last word overlaps the one before it): a byte in
+  // 'A'..'Z' gets 0x20.
+  char buf[kMaxHeaderName];
+  const auto lower8 = [&](size_t i) {
+    uint64_t w;
+    std::memcpy(&w, name.data() + i, 8);
+    constexpr uint64_t kOnes = 0x0101010101010101ULL;
+    const uint64_t low7 = w & (0x7F * kOnes);
+    const uint64_t atLeastA = low7 + (0x80 - 'A') * kOnes; // high bit: byte >= 'A'
+    const uint64_t pastZ = low7 + (0x80 - 'Z' - 1) * kOnes; // high bit: byte > 'Z'
+    const uint64_t upper = atLeastA & ~pastZ & ~w & (0x80 * kOnes);
+    w |= upper >> 2;
+    std::memcpy(buf + i, &w, 8);
+  };
+  if (name.size() >= 8) {
+    for (size_t i = 0; i + 8 <= name.size(); i += 8) {
+      lower8(i);
+    }
+    if (name.size() % 8 != 0) {
+      lower8(name.size() - 8);
+    }
+  } else {
+    for (size_t i = 0; i < name.size(); ++i) {
+      const char c = name[i];
+      buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
+    }
   }
   const std::string_view low(buf, name.size());
   if (low.starts_with("sec-")) {
     return HeaderKind::Structured;
   }
   // The known names first (none of them names a file).
-  for (size_t i = kHeaderLengthStart[low.size()]; i < kHeaderLengthStart[low.size() + 1]; ++i) {
-    const std::string_view n = kHeaderByLength[i].name;
-    if (n[0] == low[0] && n.back() == low.back() && n == low) {
-      return kHeaderByLength[i].kind;
+  for (size_t k = headerSlot(low.size(), low.front(), low.back()); kHeaderSlots[k] != 0xFF;
+       k = (k + 1) % kHeaderSlotCount) {
+    if (kHeaderNames[kHeaderSlots[k]].name == low) {
+      return kHeaderNames[kHeaderSlots[k]].kind;
     }
   }
   // "filename", "file-name", "file_name": X-Filename, X-File-Name: upload names.
@@ -1385,7 +1440,8 @@ public:
       if (hk == HeaderKind::TransferEncoding) {
         chunked = true;
       }
-      if (iequals(h.name, "accept") && badAcceptCharset(h.value)) {
+      if (hk == HeaderKind::Structured && iequals(h.name, "accept") &&
+          badAcceptCharset(h.value)) {
         add(AttackClass::Protocol, 13013, "header", h.name, h.value);
       }
       if (hk == HeaderKind::AcceptEncoding && h.value.size() > 200) {
@@ -1433,8 +1489,8 @@ public:
     // Content-Encoding (gzip, deflate): the body as the application reads it, capped in size
     // and ratio against compression bombs.
     thread_local std::string inflated;
-    for (const auto& h : req.headers) {
-      if (iequals(h.name, "content-encoding") && !b.empty()) {
+    for (const auto& h : b.empty() ? std::span<const Header>{} : req.headers) {
+      if (iequals(h.name, "content-encoding")) {
         const BodyDecode d =
             decodeContentEncoding(h.value, b, cfg_.maxBodyBytes, kMaxInflateRatio, inflated);
         if (d == BodyDecode::Decoded || d == BodyDecode::Truncated) {

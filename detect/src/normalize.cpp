@@ -3,6 +3,10 @@
 #include <array>
 #include <cstdint>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "detectors.h"
 #include "transforms/transforms.h"
 #include "utf8.h"
@@ -76,6 +80,35 @@ constexpr std::array<Entity, 36> kEntities{{
     {"grave", '`'},  {"hat", '^'},   {"ast", '*'},      {"quest", '?'},  {"lowbar", '_'},
     {"verbar", '|'},
 }};
+
+// For each first letter, the entities that start with it (bit i: kEntities[i]).
+static_assert(kEntities.size() <= 64);
+constexpr auto kEntitiesByFirst = [] {
+  std::array<uint64_t, 26> t{};
+  for (size_t i = 0; i < kEntities.size(); ++i) {
+    t[static_cast<size_t>(kEntities[i].name[0] - 'a')] |= uint64_t{1} << i;
+  }
+  return t;
+}();
+
+// The entity named `name` (lower-case letters), or nullptr.
+const Entity* findEntity(std::string_view name) {
+  for (uint64_t m = kEntitiesByFirst[static_cast<size_t>(name[0] - 'a')]; m != 0; m &= m - 1) {
+    const Entity& e = kEntities[static_cast<size_t>(__builtin_ctzll(m))];
+    if (e.name == name) {
+      return &e;
+    }
+  }
+  return nullptr;
+}
+
+constexpr size_t kLongestEntity = [] {
+  size_t n = 0;
+  for (const auto& e : kEntities) {
+    n = e.name.size() > n ? e.name.size() : n;
+  }
+  return n;
+}();
 
 } // namespace
 
@@ -174,7 +207,40 @@ bool foldUnicode(std::string_view in, std::string& out) {
   return changed;
 }
 
+namespace {
+
+// Whether decodeHtmlEntities would change anything: a '&' followed by '#' or by a run of letters
+// that names an entity. Most '&' in values are parameter separators.
+bool anyEntity(std::string_view in) {
+  const size_t n = in.size();
+  for (size_t i = in.find('&'); i != std::string_view::npos && i + 2 < n; i = in.find('&', i + 1)) {
+    if (in[i + 1] == '#') {
+      return true;
+    }
+    size_t j = i + 1;
+    char buf[9];
+    while (j < n && j - i <= 8 &&
+           ((in[j] >= 'a' && in[j] <= 'z') || (in[j] >= 'A' && in[j] <= 'Z'))) {
+      buf[j - i - 1] = static_cast<char>(in[j] | 0x20);
+      ++j;
+    }
+    if (j == i + 1 || j - i - 1 > kLongestEntity) {
+      continue;
+    }
+    if (findEntity(std::string_view(buf, j - i - 1)) != nullptr) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
 bool decodeHtmlEntities(std::string_view in, std::string& out) {
+  if (!anyEntity(in)) {
+    out.assign(in);
+    return false;
+  }
   out.clear();
   out.reserve(in.size());
   bool changed = false;
@@ -229,14 +295,11 @@ bool decodeHtmlEntities(std::string_view in, std::string& out) {
         buf[k - i - 1] = static_cast<char>(in[k] | 0x20);
       }
       const std::string_view name(buf, j - i - 1);
-      for (const auto& e : kEntities) {
-        if (e.name == name) {
-          out.push_back(e.ch);
-          i = (j < n && in[j] == ';') ? j : j - 1;
-          changed = true;
-          done = true;
-          break;
-        }
+      if (const Entity* e = name.size() <= kLongestEntity ? findEntity(name) : nullptr) {
+        out.push_back(e->ch);
+        i = (j < n && in[j] == ';') ? j : j - 1;
+        changed = true;
+        done = true;
       }
     }
     if (!done) {
@@ -368,9 +431,24 @@ void normalizeValue(std::string_view raw, std::string& out, bool plusAsSpace, si
 
 void toLowerAscii(std::string_view in, std::string& out) {
   out.resize(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
+  char* o = out.data();
+  size_t i = 0;
+#if defined(__SSE2__)
+  // 16 bytes at a time: bytes in 'A'..'Z' get 0x20 (signed compares: bytes >= 0x80 are
+  // negative and stay as they are).
+  const __m128i before = _mm_set1_epi8('A' - 1);
+  const __m128i after = _mm_set1_epi8('Z' + 1);
+  const __m128i bit = _mm_set1_epi8(0x20);
+  for (; i + 16 <= in.size(); i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in.data() + i));
+    const __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, before), _mm_cmplt_epi8(v, after));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o + i),
+                     _mm_or_si128(v, _mm_and_si128(upper, bit)));
+  }
+#endif
+  for (; i < in.size(); ++i) {
     const char c = in[i];
-    out[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
+    o[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
   }
 }
 

@@ -1,5 +1,6 @@
 #include "rules_cve.h"
 
+#include <algorithm>
 #include <array>
 #include <string>
 
@@ -21,17 +22,71 @@ bool icontainsAscii(std::string_view hay, std::string_view needle) {
   if (needle.empty()) {
     return true;
   }
-  const char first = static_cast<char>(needle[0] | 0x20); // iequals' fold, one byte at a time
-  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
-    if (static_cast<char>(hay[i] | 0x20) == first &&
-        iequals(hay.substr(i, needle.size()), needle)) {
+  if (needle.size() > hay.size()) {
+    return false;
+  }
+  // iequals' fold (| 0x20): the bytes that fold to the needle's first byte are `first` and
+  // `first` without 0x20. Candidates are found with memchr, one search per spelling.
+  const char first = static_cast<char>(needle[0] | 0x20);
+  const char other = static_cast<char>(first & ~0x20);
+  const size_t last = hay.size() - needle.size(); // the last start position
+  size_t a = hay.find(first);
+  size_t b = hay.find(other);
+  while (true) {
+    const size_t i = std::min(a, b);
+    if (i == std::string_view::npos || i > last) {
+      return false;
+    }
+    if (iequals(hay.substr(i, needle.size()), needle)) {
       return true;
     }
+    if (i == a) {
+      a = hay.find(first, i + 1);
+    } else {
+      b = hay.find(other, i + 1);
+    }
   }
-  return false;
 }
 
 bool endsWith(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
+
+// The trigram slots (TrigramSet::slot) of fixed literals, computed at compile time so that the
+// per-request filter only tests bits: literal i's slots are slots[first[i], first[i + 1]).
+template <size_t N, size_t Total> struct LiteralSlots {
+  std::array<uint16_t, Total> slots{};
+  std::array<uint16_t, N + 1> first{};
+  std::span<const uint16_t> of(size_t i) const {
+    return std::span<const uint16_t>(slots.data() + first[i], first[i + 1] - first[i]);
+  }
+};
+
+constexpr size_t trigramCount(std::string_view s) { return s.size() >= 3 ? s.size() - 2 : 0; }
+
+template <size_t Total, size_t N, typename T, typename Literal>
+constexpr LiteralSlots<N, Total> literalSlots(const std::array<T, N>& items, Literal literal) {
+  LiteralSlots<N, Total> t{};
+  size_t k = 0;
+  for (size_t i = 0; i < N; ++i) {
+    t.first[i] = static_cast<uint16_t>(k);
+    const std::string_view s = literal(items[i]);
+    for (size_t j = 0; j + 3 <= s.size(); ++j) {
+      t.slots[k++] = static_cast<uint16_t>(TrigramSet::slot(static_cast<unsigned char>(s[j]),
+                                                            static_cast<unsigned char>(s[j + 1]),
+                                                            static_cast<unsigned char>(s[j + 2])));
+    }
+  }
+  t.first[N] = static_cast<uint16_t>(k);
+  return t;
+}
+
+template <size_t N, typename T, typename Literal>
+constexpr size_t totalTrigrams(const std::array<T, N>& items, Literal literal) {
+  size_t n = 0;
+  for (const auto& item : items) {
+    n += trigramCount(literal(item));
+  }
+  return n;
+}
 
 // The query and the body: where request parameters live.
 bool inParams(const CveRequest& r, std::string_view needle) {
@@ -439,16 +494,31 @@ bool paramName(std::string_view s, std::string_view name) {
   return false;
 }
 
-bool sessionParam(const CveRequest& r, std::span<const std::string_view> names) {
-  for (const std::string_view n : names) {
-    if (r.paramTrigrams != nullptr && !r.paramTrigrams->mayContain(n)) {
-      continue;
+constexpr auto kSessionNameLiteral = [](std::string_view n) { return n; };
+constexpr auto kSessionNameSlots =
+    literalSlots<totalTrigrams(kFrameworkSessionNames, kSessionNameLiteral)>(
+        kFrameworkSessionNames, kSessionNameLiteral);
+
+// Whether a framework session cookie name is a parameter; computed once per request (two rules
+// ask).
+bool sessionParam(const CveRequest& r) {
+  if (r.sessionParam < 0) {
+    r.sessionParam = 0;
+    if (r.query.empty() && r.bodyLow.empty()) {
+      return false;
     }
-    if (paramName(r.query, n) || paramName(r.bodyLow, n)) {
-      return true;
+    for (size_t i = 0; i < kFrameworkSessionNames.size(); ++i) {
+      const std::string_view n = kFrameworkSessionNames[i];
+      if (r.paramTrigrams != nullptr && !r.paramTrigrams->mayContainSlots(kSessionNameSlots.of(i))) {
+        continue;
+      }
+      if (paramName(r.query, n) || paramName(r.bodyLow, n)) {
+        r.sessionParam = 1;
+        break;
+      }
     }
   }
-  return false;
+  return r.sessionParam == 1;
 }
 
 // The host of a URL (no userinfo, no port), lower case; empty when it has none.
@@ -508,7 +578,7 @@ RefererSite refererSite(const CveRequest& r) {
 
 std::string_view sessionFixationOffSite(const CveRequest& r) {
   // A framework's session cookie name as a parameter of a request that another site sent.
-  if (!sessionParam(r, kFrameworkSessionNames)) {
+  if (!sessionParam(r)) {
     return {};
   }
   return refererSite(r) == RefererSite::Other ? "query" : std::string_view{};
@@ -517,7 +587,7 @@ std::string_view sessionFixationOffSite(const CveRequest& r) {
 std::string_view sessionFixationProbe(const CveRequest& r) {
   // The same without a Referer: a probe. Generic names (sessionid) never count:
   // analytics beacons and embedded players send their own session ids from the page's site.
-  return sessionParam(r, kFrameworkSessionNames) && refererSite(r) == RefererSite::None
+  return sessionParam(r) && refererSite(r) == RefererSite::None
              ? "query"
              : std::string_view{};
 }
@@ -722,13 +792,16 @@ constexpr bool gatesWellFormed() {
 }
 static_assert(gatesWellFormed(), "known-exploit gates: adjacent entries, existing rule ids");
 static_assert(kGates.size() < 256);
+constexpr auto kGateLiteral = [](const Gate& g) { return g.literal; };
+constexpr auto kGateSlots = literalSlots<totalTrigrams(kGates, kGateLiteral)>(kGates, kGateLiteral);
 
 bool gateOpen(const CveRequest& r, const TrigramSet* pathGrams, const GateRange& range) {
   for (size_t g = range.first; g < size_t{range.first} + range.count; ++g) {
     const std::string_view lit = kGates[g].literal;
+    const std::span<const uint16_t> grams = kGateSlots.of(g);
     switch (kGates[g].part) {
     case GatePart::Path:
-      if ((pathGrams == nullptr || pathGrams->mayContain(lit)) && has(r.path, lit)) {
+      if ((pathGrams == nullptr || pathGrams->mayContainSlots(grams)) && has(r.path, lit)) {
         return true;
       }
       break;
@@ -738,17 +811,19 @@ bool gateOpen(const CveRequest& r, const TrigramSet* pathGrams, const GateRange&
       }
       break;
     case GatePart::Query:
-      if ((r.paramTrigrams == nullptr || r.paramTrigrams->mayContain(lit)) && has(r.query, lit)) {
+      if ((r.paramTrigrams == nullptr || r.paramTrigrams->mayContainSlots(grams)) &&
+          has(r.query, lit)) {
         return true;
       }
       break;
     case GatePart::Params:
-      if (inParams(r, lit)) {
+      if ((r.paramTrigrams == nullptr || r.paramTrigrams->mayContainSlots(grams)) &&
+          (has(r.query, lit) || has(r.bodyLow, lit))) {
         return true;
       }
       break;
     case GatePart::Body:
-      if ((r.paramTrigrams == nullptr || r.paramTrigrams->mayContain(lit)) &&
+      if ((r.paramTrigrams == nullptr || r.paramTrigrams->mayContainSlots(grams)) &&
           has(r.bodyLow, lit)) {
         return true;
       }

@@ -19,13 +19,24 @@ class TrigramSet {
 public:
   void add(std::string_view text);
   bool mayContain(std::string_view needle) const;
+  // The same test with the needle's slots computed beforehand (slot() at compile time, for
+  // fixed literals).
+  bool mayContainSlots(std::span<const uint16_t> needleSlots) const {
+    for (const uint16_t k : needleSlots) {
+      if ((bits_[k >> 6] & (uint64_t{1} << (k & 63))) == 0) {
+        return false;
+      }
+    }
+    return true;
+  }
 
-private:
-  static unsigned slot(unsigned char a, unsigned char b, unsigned char c) {
+  static constexpr unsigned slot(unsigned char a, unsigned char b, unsigned char c) {
     return ((static_cast<unsigned>(a) * 0x9E37u) ^ (static_cast<unsigned>(b) * 0x85EBu) ^
             (static_cast<unsigned>(c) * 0xC2B3u)) &
            4095u;
   }
+
+private:
   uint64_t bits_[64] = {};
 };
 
@@ -45,6 +56,10 @@ struct CveRequest {
   // When not 0: a bit per header name present (nameBit), so that most lookups of a header the
   // request does not carry end without comparing names.
   uint64_t headerNames = 0;
+
+  // Whether a framework session cookie name is a request parameter: -1 until computed (two
+  // rules ask).
+  mutable int8_t sessionParam = -1;
 
   // Header value by case-insensitive name (first one), empty when absent.
   std::string_view header(std::string_view name) const;
