@@ -91,6 +91,18 @@ TEST(PartsTest, Xml) {
   EXPECT_NE(d.find("<raw>"), std::string::npos) << d;
 }
 
+TEST(PartsTest, XmlTextContentIsJoinedAndKeepsLineBreaks) {
+  ArgList l(100);
+  // Text, CDATA and text around a comment are one text content, as the parser returns it.
+  EXPECT_TRUE(parseXml("<a><n>&lt;scr<![CDATA[ipt]]>&gt;al<!-- x -->ert(1)</n><m>\r\nSet-Cookie: a=b</m>"
+                       "<k>\n  </k></a>",
+                       l, 8));
+  const std::string d = dump(l);
+  EXPECT_NE(d.find("V n=&lt;script&gt;alert(1)"), std::string::npos) << d;
+  EXPECT_NE(d.find("V m=\r\nSet-Cookie: a=b"), std::string::npos) << d;
+  EXPECT_EQ(d.find("V k="), std::string::npos) << d; // layout whitespace is not a value
+}
+
 TEST(PartsTest, ContentTypeParam) {
   EXPECT_EQ(contentTypeParam("multipart/form-data; boundary=\"a b\"", "boundary"), "a b");
   EXPECT_EQ(contentTypeParam("text/html;charset=UTF-8", "charset"), "UTF-8");
