@@ -1409,8 +1409,10 @@ public:
       // browser writes, checked as headers. Browsers never send a URL's fragment: what a
       // single-page app keeps after '#' in Referer (Kibana's rison state, a router's path) is
       // the page's client-side state.
+      // Its query string is the page's form data: '+' there is a space.
       if (iequals(h.name, "referer")) {
-        value(kHeader, "header", h.name, h.value.substr(0, h.value.find('#')), false);
+        const std::string_view page = h.value.substr(0, h.value.find('#'));
+        value(kHeader, "header", h.name, page, page.find('?') != std::string_view::npos);
         continue;
       }
       value(iequals(h.name, "origin") ? kHeader : kArg, "header", h.name, h.value, false);

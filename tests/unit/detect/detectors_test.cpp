@@ -116,6 +116,27 @@ TEST_F(DetectorsTest, SqliTruePositives) {
       detects(json(R"({"id":"3' union select null,table_name from information_schema.tables-- "})"),
               AttackClass::Sqli));
   EXPECT_TRUE(detects(header("Referer", "https://x.test/?a=1' or '1'='1"), AttackClass::Sqli));
+  EXPECT_TRUE(detects(header("Referer", "https://x.test/?a=1'+or+'1'='1"), AttackClass::Sqli));
+}
+
+TEST_F(DetectorsTest, XmlTextIsInspectedAsTheParserReturnsIt) {
+  auto xml = [](std::string body) {
+    return Req{"POST", "/api/import", {{"Content-Type", "application/xml"}}, std::move(body)};
+  };
+  // A leading line break is part of the text; CDATA and comments do not split keywords.
+  EXPECT_TRUE(detects(xml("<order><note>\r\n\r\nSet-Cookie:crlf=injection</note></order>"),
+                      AttackClass::Crlf));
+  EXPECT_TRUE(detects(xml("<o><n>&lt;scr<![CDATA[ipt]]>&gt;alert(1)&lt;/script&gt;</n></o>"),
+                      AttackClass::Xss));
+  // Benign twins: pretty-printed layout and a note with a line break.
+  EXPECT_TRUE(clean(xml("<order>\n  <note>\n    Leave at the door\n  </note>\n</order>")));
+}
+
+TEST_F(DetectorsTest, RefererQueryPlusIsASpace) {
+  // The page's own search form: "5' 11\" in cm" written with '+' for spaces.
+  EXPECT_TRUE(clean(header("Referer", "https://shop.example.com/search?q=5%27+11%22+in+cm")));
+  EXPECT_TRUE(detects(header("Referer", "https://shop.example.com/search?q=5%27+or+1=1--"),
+                      AttackClass::Sqli));
 }
 
 TEST_F(DetectorsTest, SqlPostfixClausesAfterABreakout) {
