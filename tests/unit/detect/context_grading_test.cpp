@@ -115,5 +115,18 @@ TEST_F(ContextGradingTest, TerminalTranscriptInATicket) {
   EXPECT_TRUE(json(R"({"details": "df -h; cat /etc/shadow"})"));
 }
 
+TEST_F(ContextGradingTest, ScriptThatJavaScriptRejectsRunsNothing) {
+  // A <script> element or javascript: URL whose code is prose is a syntax error: nothing runs.
+  EXPECT_FALSE(json(R"({"message": "Escape <script> in markdown preview; add test for onerror attr"})"));
+  EXPECT_FALSE(get("/api/v2/search?query=javascript%3Avoid(0)%20meaning"));
+  // Code, attributes or a closing tag keep it.
+  EXPECT_TRUE(json(R"({"message": "Escape <script>alert(document.domain)</script> in preview"})"));
+  EXPECT_TRUE(json(R"({"message": "see <script src=https://evil.example/x.js> here"})"));
+  EXPECT_TRUE(json(R"({"message": "<script>if (x) alert(1)</script>"})"));
+  EXPECT_TRUE(get("/go?to=javascript%3Avoid(0)%3Balert(1)"));
+  EXPECT_TRUE(get("/go?to=javascript%3Aalert(document.cookie)"));
+  EXPECT_TRUE(get("/q?x=%3Cform%3E%3Cbutton%20formaction%3Djavascript%3Aalert(1)%20type%3Dsubmit%3E"));
+}
+
 } // namespace
 } // namespace bulwark::detect
