@@ -173,9 +173,21 @@ bool plainText(std::string_view t) {
   const bool table = t.find("|---") != std::string_view::npos ||
                      t.find("| ---") != std::string_view::npos ||
                      t.find("|:--") != std::string_view::npos;
+  bool aside = false; // inside a parenthetical remark
   for (size_t i = 0; i < t.size(); ++i) {
     const auto c = static_cast<unsigned char>(t[i]);
     if (c == '|' && table) {
+      continue;
+    }
+    // "(use bind params instead of string concat)": a remark in parentheses that holds words
+    // and closes on the same line; no nesting, no empty "()" call.
+    if (c == '(' && !aside && i + 1 < t.size() && isLetter(t[i + 1]) &&
+        t.find(')', i) < t.find('\n', i)) {
+      aside = true;
+      continue;
+    }
+    if (c == ')' && aside && i > 0 && t[i - 1] != ' ') {
+      aside = false;
       continue;
     }
     if (isLetter(t[i]) || (c >= '0' && c <= '9') || c == ' ' || c == '\n' || c == '\r' ||
@@ -187,7 +199,7 @@ bool plainText(std::string_view t) {
     }
     return false;
   }
-  return true;
+  return !aside;
 }
 
 // Tags of formatted text (a rendered README, a rich-text comment) with no attribute but href
@@ -235,6 +247,7 @@ bool quotedCodeInText(std::string_view v) {
   std::string outside;
   bool quoted = false;
   bool fenced = false;
+  size_t spans = 0;
   size_t i = 0;
   auto lowerAt = [&v](size_t k, std::string_view w) {
     if (v.size() - k < w.size()) {
@@ -261,6 +274,8 @@ bool quotedCodeInText(std::string_view v) {
       }
       i = end + 1;
       quoted = true;
+      ++spans;
+      outside += ' ';
       continue;
     }
     if (lowerAt(i, "<pre>") || lowerAt(i, "<code>")) {
@@ -291,7 +306,8 @@ bool quotedCodeInText(std::string_view v) {
     return false;
   }
   // An inline span needs a sentence around it ("a `id`" is a command substitution, not a
-  // code span in a message): four words of two letters or more.
+  // code span in a message): four words of two letters or more, each span counting as one
+  // ("run `make` then `make test`").
   size_t words = 0;
   for (size_t k = 0; k < outside.size();) {
     size_t e = k;
@@ -301,7 +317,7 @@ bool quotedCodeInText(std::string_view v) {
     words += e - k >= 2;
     k = e == k ? k + 1 : e;
   }
-  return fenced || words >= 4;
+  return fenced || words + spans >= 4;
 }
 
 // The host of a URL at `at` (just past "://"), without userinfo; port in `port` (0: none).

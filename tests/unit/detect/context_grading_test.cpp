@@ -128,5 +128,16 @@ TEST_F(ContextGradingTest, ScriptThatJavaScriptRejectsRunsNothing) {
   EXPECT_TRUE(get("/q?x=%3Cform%3E%3Cbutton%20formaction%3Djavascript%3Aalert(1)%20type%3Dsubmit%3E"));
 }
 
+TEST_F(ContextGradingTest, CodeSpansInASentenceWithARemarkAreText) {
+  // Each span counts as a word of the sentence; a remark in parentheses is prose.
+  EXPECT_FALSE(json(R"({"text": "run `pip install requests` then `python -c \"import requests; print(requests.__version__)\"`"})"));
+  EXPECT_FALSE(json(R"({"message": "Fix SQL injection in search (use bind params instead of string concat)\n\nReplaces `\"WHERE name = '\" + q + \"'\"` with `WHERE name = %s`."})"));
+  EXPECT_FALSE(json(R"({"body": "Steps:\n1. Create a post titled `' OR 1=1 --` (a user actually did this)\n2. Open the list page"})"));
+  // Two spans and nothing else, or code around the remark, still count.
+  EXPECT_TRUE(json(R"({"name": "`id` `cat /etc/passwd`"})"));
+  EXPECT_TRUE(json(R"({"text": "Fix search (see `x`) then ') or (1=1 --"})"));
+  EXPECT_TRUE(json(R"({"text": "see the docs (a() `ls`) now ; cat /etc/passwd"})"));
+}
+
 } // namespace
 } // namespace bulwark::detect
