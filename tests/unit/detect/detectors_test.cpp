@@ -139,6 +139,17 @@ TEST_F(DetectorsTest, RefererQueryPlusIsASpace) {
                       AttackClass::Sqli));
 }
 
+TEST_F(DetectorsTest, SqlComparisonAfterABreakoutMustParse) {
+  // An inch mark followed by arithmetic and then prose; a symbol quoted in an error message.
+  EXPECT_TRUE(clean(json(R"({"body": "Size chart is off: I'm 5'9\" / 160lbs and the M was tight. Order one size up!"})")));
+  EXPECT_TRUE(clean(json(R"({"value": "Unexpected token '<', \"<!DOCTYPE \"... is not valid JSON"})")));
+  // The comparisons an attacker completes still count.
+  for (const char* q : {"1%27%3D%271", "x%27%7C%7C(select%201)%7C%7C%27", "%27%3D%27",
+                        "5%22%20/%20160%20--%20", "x%27%20%3C%20%27a"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Sqli)) << q;
+  }
+}
+
 TEST_F(DetectorsTest, SqlPostfixClausesAfterABreakout) {
   // COLLATE and NOTNULL after a closed string, ended by a comment: the statement continues.
   for (const char* q : {"user%27collate+nocase--", "user%27collate%60utf8mb4_bin%60--",
