@@ -587,6 +587,33 @@ bool embedsOnly(std::string_view v) {
   return embed && formatted;
 }
 
+// A document value that is a source file (a snippet, a gist, a notebook cell, a CI script): a
+// shebang line followed by more lines, or three lines or more whose first declares imports,
+// a package or an include. Its lines are the file's own statements; what a shell or an
+// interpreter injection needs is a breakout into someone else's command, which a file that
+// starts with its own interpreter line or header does not have.
+bool sourceFile(std::string_view v) {
+  const size_t nl = v.find('\n');
+  if (nl == std::string_view::npos) {
+    return false;
+  }
+  if (v.starts_with("#!/") && nl + 1 < v.size()) {
+    return true;
+  }
+  if (std::count(v.begin(), v.end(), '\n') < 2) {
+    return false;
+  }
+  const std::string_view first = v.substr(0, nl);
+  for (const std::string_view head : {"import ", "from ", "package ", "#include ", "using ",
+                                      "use strict", "'use strict'", "\"use strict\""}) {
+    if (first.starts_with(head)) {
+      // "from x import y": the Python form; any other "from" line is prose.
+      return head != "from " || first.find(" import ") != std::string_view::npos;
+    }
+  }
+  return false;
+}
+
 // "kids' or", "select * from t where name like": the value ends on a binary operator with no
 // right operand; in no context does that parse, so no instruction is reached.
 bool danglingOperator(std::string_view v) {
@@ -638,6 +665,10 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
        cls == AttackClass::Sqli || cls == AttackClass::Xss || cls == AttackClass::Nosqli ||
        cls == AttackClass::Ssti || cls == AttackClass::PathTraversal) &&
       quotedCodeInText(value)) {
+    c = Confidence::Probe;
+  }
+  if (document && c >= Confidence::Strong &&
+      (cls == AttackClass::Rce || cls == AttackClass::CodeInjection) && sourceFile(value)) {
     c = Confidence::Probe;
   }
   switch (cls) {

