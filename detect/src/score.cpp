@@ -614,6 +614,61 @@ bool sourceFile(std::string_view v) {
   return false;
 }
 
+// "char(10) in sql server", "how to use concat(x) in mysql": one call of a simple argument
+// among two or more plain words, none of them a SQL operator or clause word: a search about
+// the function. Another call, an operator, a quote or a number outside the call keep it.
+bool callInSentence(std::string_view v) {
+  static constexpr std::array<std::string_view, 27> kSqlWords = {
+      "and", "or", "xor", "not", "union", "select", "from", "where", "having", "limit",
+      "order", "group", "by", "into", "like", "rlike", "regexp", "between", "sounds", "is",
+      "null", "case", "when", "then", "exec", "waitfor", "procedure"};
+  size_t calls = 0;
+  size_t words = 0;
+  size_t i = 0;
+  while (i < v.size()) {
+    while (i < v.size() && v[i] == ' ') {
+      ++i;
+    }
+    size_t e = i;
+    while (e < v.size() && v[e] != ' ') {
+      ++e;
+    }
+    std::string_view t = v.substr(i, e - i);
+    i = e;
+    if (t.empty()) {
+      break;
+    }
+    while (!t.empty() && std::string_view(",.?!:").find(t.back()) != std::string_view::npos) {
+      t.remove_suffix(1);
+    }
+    const size_t open = t.find('(');
+    if (open != std::string_view::npos) {
+      const std::string_view arg = t.substr(open + 1);
+      if (++calls > 1 || open == 0 || !arg.ends_with(")") ||
+          !std::all_of(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(open),
+                       [](char c) { return isLetter(c) || c == '_'; }) ||
+          !std::all_of(arg.begin(), arg.end() - 1, [](char c) {
+            return isLetter(c) || (c >= '0' && c <= '9') || c == '_';
+          })) {
+        return false;
+      }
+      continue;
+    }
+    if (t.empty() || !std::all_of(t.begin(), t.end(), isLetter)) {
+      return false;
+    }
+    std::string low(t);
+    for (char& c : low) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (std::find(kSqlWords.begin(), kSqlWords.end(), low) != kSqlWords.end()) {
+      return false;
+    }
+    ++words;
+  }
+  return calls == 1 && words >= 2;
+}
+
 // "kids' or", "select * from t where name like": the value ends on a binary operator with no
 // right operand; in no context does that parse, so no instruction is reached.
 bool danglingOperator(std::string_view v) {
@@ -739,6 +794,9 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
       c = Confidence::Probe;
     }
     if (c >= Confidence::Strong && danglingOperator(value)) {
+      c = Confidence::Probe;
+    }
+    if (id == 1017 && c == Confidence::Strong && callInSentence(value)) {
       c = Confidence::Probe;
     }
     [[fallthrough]];

