@@ -638,12 +638,13 @@ public:
         return;
       }
     }
-    // Control characters left after decoding in names/values of the query (920270/920271).
+    // Control characters left after decoding in names/values of the query (920270/920271);
+    // not in a base64 view, whose bytes are the decoded data (protobuf, binary state).
     if (needDecode &&
         (kind.starts_with("query") || kind.starts_with("cookie") || kind == "header")) {
       if (raw.find("%00") != std::string_view::npos) {
         add(AttackClass::Protocol, 13002, kind, name, shown); // NUL byte (920270)
-      } else if (kind != "header" && hasControl(dec)) {
+      } else if (kind != "header" && !kind.ends_with(".base64") && hasControl(dec)) {
         add(AttackClass::Protocol, 13012, kind, name, shown); // other C0 controls (920271)
       }
     }

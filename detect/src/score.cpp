@@ -669,6 +669,18 @@ bool callInSentence(std::string_view v) {
   return calls == 1 && words >= 2;
 }
 
+// "${GDPR_CONSENT}", "${TM_USER_ID}": an upper-case macro of four characters or more, the
+// whole value, left unexpanded by a tag manager, an ad server or a CI template.
+bool templateMacro(std::string_view v) {
+  if (v.size() < 7 || !v.starts_with("${") || v.back() != '}') {
+    return false;
+  }
+  const std::string_view name = v.substr(2, v.size() - 3);
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  }) && name.front() >= 'A' && name.front() <= 'Z';
+}
+
 // "kids' or", "select * from t where name like": the value ends on a binary operator with no
 // right operand; in no context does that parse, so no instruction is reached.
 bool danglingOperator(std::string_view v) {
@@ -736,6 +748,12 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (id == 7007 && cidrOnly(value)) {
       return {c, 0};
     }
+    // A public URL ending in '?' or naming a script (the remote-inclusion shapes) is an
+    // ordinary link inside a document (an avatar URL with an empty query in a webhook): the
+    // inclusion happens through a parameter, where it stays a probe.
+    if (document && (id == 7005 || id == 7006)) {
+      c = Confidence::Tokens;
+    }
     // A document describing a deployment names its own services on loopback or private
     // addresses with their ports; an odd scheme there is a file path or repository URL, which
     // the path rules judge.
@@ -801,6 +819,9 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     }
     [[fallthrough]];
   case AttackClass::Rce:
+    if (id == 4043 && templateMacro(value)) {
+      c = Confidence::Tokens;
+    }
     if ((id == 4001 || id == 4013) && danglingShellC(value)) {
       c = Confidence::Probe;
     }

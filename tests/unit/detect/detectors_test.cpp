@@ -150,6 +150,20 @@ TEST_F(DetectorsTest, SqlComparisonAfterABreakoutMustParse) {
   }
 }
 
+TEST_F(DetectorsTest, ProbesThatOrdinaryValuesShareAtPl2) {
+  // A link with an empty query inside a webhook document is not a remote inclusion.
+  EXPECT_TRUE(clean(atPl2(json(R"({"owner": {"avatar_url": "http://alambic.github.com/avatars/u/340?"}})"))));
+  EXPECT_TRUE(detects(atPl2(query("http%3A%2F%2Fevil.tld%2Fshell.txt%3F")), AttackClass::Ssrf));
+  // An ad-tech or CI macro left unexpanded; a lower-case expansion is the shell probe.
+  EXPECT_TRUE(clean(atPl2(query("${US_PRIVACY}"))));
+  EXPECT_TRUE(clean(atPl2(json(R"({"namespaceFormat": "${SOURCE_NAMESPACE}"})"))));
+  EXPECT_TRUE(detects(atPl2(query("${cmd}")), AttackClass::Rce));
+  // Control bytes inside base64-decoded data (a protobuf beacon) are the data's own bytes;
+  // a percent-encoded control in the query still counts.
+  EXPECT_TRUE(clean(atPl2(query("CAESDk9wZXJhdGlvbkVycm9yGmBzaGFyZWRTdG9yYWdlLndvcmtsZXQuYWRkTW9kdWxlIGlzIGRpc2FibGVkIGJlY2F1c2Ugc2hhcmVkU3RvcmFnZSBpcyBkaXNhYmxlZCBmb3IgdGhpcyBwYWdlIGxvYWQ%3D"))));
+  EXPECT_TRUE(detects(atPl2(query("test%01")), AttackClass::Protocol));
+}
+
 TEST_F(DetectorsTest, SqlPostfixClausesAfterABreakout) {
   // COLLATE and NOTNULL after a closed string, ended by a comment: the statement continues.
   for (const char* q : {"user%27collate+nocase--", "user%27collate%60utf8mb4_bin%60--",
