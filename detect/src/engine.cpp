@@ -566,6 +566,17 @@ public:
     }
   }
 
+  // Percent-decoding rounds in a chain. A control character that only a third round yields
+  // ("%250%2564" -> "%0%64" -> "%0d" -> CR) is no byte the application reads: it decodes a
+  // value once, a proxy in front of it at most once more.
+  static size_t urlRounds(const transforms::Chain& c) {
+    size_t n = 0;
+    for (size_t i = 0; i < c.size(); ++i) {
+      n += c[i] == transforms::Id::Url ? 1 : 0;
+    }
+    return n;
+  }
+
   // Runs every detector that applies to a value. raw is as received (possibly encoded).
   void value(uint8_t scope, std::string_view kind, std::string_view name, std::string_view raw,
              bool plusAsSpace, int depth = 0) {
@@ -644,7 +655,8 @@ public:
         (kind.starts_with("query") || kind.starts_with("cookie") || kind == "header")) {
       if (raw.find("%00") != std::string_view::npos) {
         add(AttackClass::Protocol, 13002, kind, name, shown); // NUL byte (920270)
-      } else if (kind != "header" && !kind.ends_with(".base64") && hasControl(dec)) {
+      } else if (kind != "header" && !kind.ends_with(".base64") && urlRounds(chain_) < 3 &&
+                 hasControl(dec)) {
         add(AttackClass::Protocol, 13012, kind, name, shown); // other C0 controls (920271)
       }
     }

@@ -757,8 +757,9 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     // A document describing a deployment names its own services on loopback or private
     // addresses with their ports; an odd scheme there is a file path or repository URL, which
     // the path rules judge.
-    if (document && (id == 7001 || id == 7004 || id == 7007) && configuredInternalUrls(value)) {
-      c = lower(c);
+    if (document && (id == 7001 || id == 7004 || id == 7007 || id == 7020) &&
+        configuredInternalUrls(value)) {
+      c = Confidence::Tokens;
     }
     if (document && id == 7003 && value.starts_with("file:/") &&
         std::all_of(value.begin(), value.end(), [](char ch) {

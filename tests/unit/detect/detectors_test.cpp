@@ -164,6 +164,19 @@ TEST_F(DetectorsTest, ProbesThatOrdinaryValuesShareAtPl2) {
   EXPECT_TRUE(detects(atPl2(query("test%01")), AttackClass::Protocol));
 }
 
+TEST_F(DetectorsTest, ConfiguredServicesAndOverDecodedControlsAtPl2) {
+  // A deployment's own service on a private address with an unprivileged port, in a document.
+  EXPECT_TRUE(clean(atPl2(json(R"({"service_settings": {"url": "http://localhost:8321/v1/embeddings"}})"))));
+  EXPECT_TRUE(clean(atPl2(json(R"({"iss": "http://127.0.0.1:8080"})"))));
+  // Service ports, no port, and parameters stay findings.
+  EXPECT_TRUE(detects(atPl2(json(R"({"url": "http://127.0.0.1:6379/"})")), AttackClass::Ssrf));
+  EXPECT_TRUE(detects(atPl2(json(R"({"url": "http://localhost/admin"})")), AttackClass::Ssrf));
+  EXPECT_TRUE(detects(atPl2(query("http%3A%2F%2Flocalhost%3A8321%2Fv1")), AttackClass::Ssrf));
+  // A control byte that only a third percent-decoding forms; one or two rounds still count.
+  EXPECT_TRUE(clean(atPl2(Req{"GET", "/", {{"Cookie", "s=svars%4063%3A%250%2531%3Ahome"}}, ""})));
+  EXPECT_TRUE(detects(atPl2(Req{"GET", "/", {{"Cookie", "s=a%2501b"}}, ""}), AttackClass::Protocol));
+}
+
 TEST_F(DetectorsTest, SqlPostfixClausesAfterABreakout) {
   // COLLATE and NOTNULL after a closed string, ended by a comment: the statement continues.
   for (const char* q : {"user%27collate+nocase--", "user%27collate%60utf8mb4_bin%60--",
