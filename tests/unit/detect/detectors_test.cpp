@@ -177,6 +177,17 @@ TEST_F(DetectorsTest, ConfiguredServicesAndOverDecodedControlsAtPl2) {
   EXPECT_TRUE(detects(atPl2(Req{"GET", "/", {{"Cookie", "s=a%2501b"}}, ""}), AttackClass::Protocol));
 }
 
+TEST_F(DetectorsTest, ShortUnpaddedBase64IsDecoded) {
+  // "|id|" and "`id`" as unpadded base64 in a parameter, a header and a JSON value.
+  EXPECT_TRUE(detects(query("fGlkfA"), AttackClass::Rce));
+  EXPECT_TRUE(detects(header("X-Request-Context", "YGlkYA"), AttackClass::Rce));
+  EXPECT_TRUE(detects(json(R"({"note": "fGlkfA"})"), AttackClass::Rce));
+  // Short ids and words decode to letters or binary: nothing to inspect.
+  for (const char* v : {"aB3dE9", "Kx7pQ2z", "TG9nb3M", "abcDEF1"}) {
+    EXPECT_TRUE(clean(query(v))) << v;
+  }
+}
+
 TEST_F(DetectorsTest, SqlPostfixClausesAfterABreakout) {
   // COLLATE and NOTNULL after a closed string, ended by a comment: the statement continues.
   for (const char* q : {"user%27collate+nocase--", "user%27collate%60utf8mb4_bin%60--",
