@@ -102,9 +102,15 @@ bool splitsResponse(std::string_view v) {
                              rest[0] == '\t')) {
       rest.remove_prefix(1);
     }
+    // Response headers that switch off a browser protection or grant access
+    // (X-XSS-Protection, CSP, CORS, framing, HSTS, a download's file name, a refresh) exist
+    // only in responses: a request value carrying one after a line break is written to split
+    // a response, not a dump of the request's own headers.
     for (const std::string_view h :
          {"set-cookie", "location", "http/1", "content-length", "content-type", "<html",
-          "<script"}) {
+          "<script", "x-xss-protection", "content-security-policy", "access-control-allow-",
+          "x-frame-options", "strict-transport-security", "content-disposition", "refresh:",
+          "x-content-type-options"}) {
       if (rest.size() >= h.size()) {
         bool eq = true;
         for (size_t i = 0; i < h.size() && eq; ++i) {

@@ -160,5 +160,13 @@ TEST_F(ContextGradingTest, SqlFunctionNamedInASearchIsText) {
   EXPECT_TRUE(get("/search?q=ascii(substr)+where+admin"));
 }
 
+TEST_F(ContextGradingTest, LineBreakBeforeAResponseOnlyHeaderSplitsAResponse) {
+  // In a document a line break is data, unless a header that only responses carry follows.
+  EXPECT_TRUE(json(R"({"note": "en\r\nX-XSS-Protection:0"})"));
+  EXPECT_TRUE(json(R"({"tags": ["\r\nAccess-Control-Allow-Origin: https://evil.example"]})"));
+  EXPECT_FALSE(json(R"({"note": "first line\r\nsecond line: with a colon"})"));
+  EXPECT_FALSE(json(R"({"notes": "Shipping\r\nX-Ray results: fine\r\nAccess: side door"})"));
+}
+
 } // namespace
 } // namespace bulwark::detect
