@@ -645,7 +645,10 @@ bool wellFormedUserAgent(std::string_view ua) {
     while (i < n && token(ua[i])) {
       ++i;
     }
-    if (i == start) {
+    // A product name or version of more than 48 characters is no name or version: base64 or
+    // another encoded payload that happens to hold one '/'.
+    constexpr size_t kMaxToken = 48;
+    if (i == start || i - start > kMaxToken) {
       return false;
     }
     if (i < n && ua[i] == '/') {
@@ -654,7 +657,7 @@ bool wellFormedUserAgent(std::string_view ua) {
       while (i < n && (token(ua[i]) || ua[i] == ',' || ua[i] == ':')) {
         ++i;
       }
-      if (i == v) {
+      if (i == v || i - v > kMaxToken) {
         return false;
       }
     }
