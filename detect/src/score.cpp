@@ -687,6 +687,27 @@ bool templateMacro(std::string_view v) {
   }) && name.front() >= 'A' && name.front() <= 'Z';
 }
 
+// "https://beacon.example/data.gif?_id=7": the first '?' ends an image path and starts a query
+// of name=value pairs; no script path (shell, cmd, ...) before it.
+bool imageWithQuery(std::string_view v) {
+  const size_t q = v.find('?');
+  if (q == std::string_view::npos || q < 4) {
+    return false;
+  }
+  std::string ext(v.substr(q - 4, 4));
+  for (char& c : ext) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (ext != ".gif" && ext != ".jpg") {
+    return false;
+  }
+  size_t n = q + 1;
+  while (n < v.size() && (isLetter(v[n]) || (v[n] >= '0' && v[n] <= '9') || v[n] == '_')) {
+    ++n;
+  }
+  return n > q + 1 && n < v.size() && v[n] == '=';
+}
+
 // "kids' or", "select * from t where name like": the value ends on a binary operator with no
 // right operand; in no context does that parse, so no instruction is reached.
 bool danglingOperator(std::string_view v) {
@@ -763,6 +784,11 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (document && (id == 7005 || id == 7006)) {
       c = Confidence::Tokens;
     }
+    // A tracking pixel with its own query string (".gif?partner=x"): an image request, not a
+    // script included with its suffix cut off by a trailing '?'.
+    if (id == 7006 && imageWithQuery(value)) {
+      c = Confidence::Tokens;
+    }
     // A document describing a deployment names its own services on loopback or private
     // addresses with their ports; an odd scheme there is a file path or repository URL, which
     // the path rules judge.
@@ -819,7 +845,7 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     // A whole SELECT ... FROM statement is a command, not an injection: in a document (a saved
     // report's query, a sigma rule) it is data; in a parameter it still counts.
     if (document && id == 1014) {
-      c = Confidence::Probe;
+      c = Confidence::Tokens;
     }
     if (c >= Confidence::Strong && danglingOperator(value)) {
       c = Confidence::Probe;

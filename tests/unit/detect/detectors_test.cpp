@@ -188,6 +188,16 @@ TEST_F(DetectorsTest, ShortUnpaddedBase64IsDecoded) {
   }
 }
 
+TEST_F(DetectorsTest, PixelsAndSavedQueriesAtPl2) {
+  // A tracking pixel with its own query; a saved report's SQL in a JSON document.
+  EXPECT_TRUE(clean(atPl2(query("http%3A%2F%2Fbeacon.example.net%2Fdata.gif%3F_kdpid%3D2111c0af"))));
+  EXPECT_TRUE(clean(atPl2(json(R"({"data": {"object": {"sql": "SELECT count(*) from charges"}}})"))));
+  // The inclusion shapes and a statement in a parameter still count at PL2.
+  EXPECT_TRUE(detects(atPl2(query("http%3A%2F%2Fevil.example%2Fx.gif%3F")), AttackClass::Ssrf));
+  EXPECT_TRUE(detects(atPl2(query("http%3A%2F%2Fevil.example%2Fshell.txt%3F")), AttackClass::Ssrf));
+  EXPECT_TRUE(detects(atPl2(query("SELECT%20count(*)%20from%20charges")), AttackClass::Sqli));
+}
+
 TEST_F(DetectorsTest, SqlPostfixClausesAfterABreakout) {
   // COLLATE and NOTNULL after a closed string, ended by a comment: the statement continues.
   for (const char* q : {"user%27collate+nocase--", "user%27collate%60utf8mb4_bin%60--",
