@@ -25,7 +25,7 @@ constexpr double kCrsPl1FloorTpr = 83.0;
 // generalisation/: real benign traffic must pass at PL1 (target 0.1 % blocked; the floor is
 // what the engine achieves, so a regression fails); attacks in 13 placements x 11 encodings.
 constexpr double kRealBenignPl1MinTnr = 99.85;
-constexpr double kRealBenignPl2MinTnr = 99.7;
+constexpr double kRealBenignPl2MinTnr = 99.8;
 constexpr double kPlacedPl1MinTpr = 95.0; // the targets: 95 % at PL1, 97 % at PL2
 constexpr double kPlacedPl2MinTpr = 97.0;
 
