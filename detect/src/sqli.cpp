@@ -765,7 +765,11 @@ uint32_t detectSqliOnce(std::string_view low) {
     }
     size_t i = 0;
     // "name=value" that reached us whole (an encoded '='): the value starts after the '='.
-    if (n > 2 && toks[0].type == T::Word && toks[0].kw == K::None && toks[1].text == "=") {
+    // Written without spaces, as a form encodes it: "issuetype = Bug AND ..." is a query in
+    // the application's own filter language (JQL, a search DSL), not a parameter.
+    if (n > 2 && toks[0].type == T::Word && toks[0].kw == K::None && toks[1].text == "=" &&
+        toks[1].text.data() == toks[0].text.data() + toks[0].text.size() &&
+        toks[2].text.data() == toks[1].text.data() + 1) {
       i = 2;
     }
     while (i < n && (toks[i].type == T::LParen || toks[i].type == T::Other ||

@@ -198,6 +198,14 @@ TEST_F(DetectorsTest, PixelsAndSavedQueriesAtPl2) {
   EXPECT_TRUE(detects(atPl2(query("SELECT%20count(*)%20from%20charges")), AttackClass::Sqli));
 }
 
+TEST_F(DetectorsTest, FilterLanguageQueryIsNotAnEncodedParameter) {
+  // A whole JQL query (spaces around '='): the application's own filter language.
+  EXPECT_TRUE(clean(json(R"({"queryStrings": ["issuetype = Bug AND assignee in (mia) AND reporter in (alana) order by lastViewed DESC"]})")));
+  // A parameter that reached us whole (its '=' encoded): the value after it is inspected.
+  EXPECT_TRUE(detects(query("id%3D1%20AND%20user%20in%20(select%20name%20from%20t)"), AttackClass::Sqli));
+  EXPECT_TRUE(detects(query("id%3Dx%20or%201%3D1--"), AttackClass::Sqli));
+}
+
 TEST_F(DetectorsTest, SqlPostfixClausesAfterABreakout) {
   // COLLATE and NOTNULL after a closed string, ended by a comment: the statement continues.
   for (const char* q : {"user%27collate+nocase--", "user%27collate%60utf8mb4_bin%60--",
