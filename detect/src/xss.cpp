@@ -177,9 +177,14 @@ bool looksLikeCode(std::string_view v) {
 }
 
 // Parses attributes of a tag from pos (just after the name); true when one is dangerous.
-bool dangerousAttributes(std::string_view s, size_t pos, std::string_view tag) {
+bool dangerousAttributes(std::string_view s, size_t pos, std::string_view tag, size_t& stop) {
   size_t i = pos;
   const size_t n = s.size();
+  struct Out { // where the scan stopped, on every return
+    size_t& at;
+    size_t& i;
+    ~Out() { at = i; }
+  } out{stop, i};
   while (i < n && s[i] != '>' && s[i] != '<') {
     if (isSpace(s[i]) || s[i] == '/' || s[i] == '"' || s[i] == '\'') {
       ++i;
@@ -271,6 +276,7 @@ uint32_t detectXss(std::string_view low) {
     return scriptUrlState == 1;
   };
   // 1. Tags.
+  size_t scanned = 0; // attributes up to here have been read
   for (size_t lt = low.find('<'); lt != std::string_view::npos; lt = low.find('<', lt + 1)) {
     size_t i = lt + 1;
     if (i < n && low[i] == '/') {
@@ -313,8 +319,16 @@ uint32_t detectXss(std::string_view low) {
     if (i < n && !(isSpace(low[i]) || low[i] == '/' || low[i] == '>')) {
       continue; // "<b&&" or "<3": not a tag
     }
-    if (dangerousAttributes(low, i, tag)) {
-      return 2002;
+    // Attributes already read as part of an earlier tag (browsers keep reading attributes
+    // across a stray '<': "<svg onload<svg onload...") hold no danger that scan missed; reading
+    // them again for every '<' would make a long value quadratic. meta/link values are judged
+    // by their own tag.
+    if (i >= scanned || tag == "meta" || tag == "link") {
+      size_t end = i;
+      if (dangerousAttributes(low, i, tag, end)) {
+        return 2002;
+      }
+      scanned = std::max(scanned, end);
     }
     // Elements that are dangerous with any attributes or content (<svg><script>, <math>...).
     if ((tag == "svg" || tag == "math" || tag == "style" || tag == "template" || tag == "form" ||

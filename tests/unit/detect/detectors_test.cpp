@@ -693,6 +693,23 @@ TEST_F(DetectorsTest, PathologicalInputsStayFast) {
   }
 }
 
+TEST_F(DetectorsTest, AttributesAcrossStrayTagOpenersAreReadOnce) {
+  // Attributes after a stray '<' are still read (once), and each tag's own checks still run.
+  EXPECT_TRUE(detects(query("%3Csvg%20%3Cb%20onload%3Dalert(1)%3E"), AttackClass::Xss));
+  EXPECT_TRUE(detects(query("%3Ca%20x%20%3Cmeta%20http-equiv%3Drefresh%20content%3D%220%3Burl%3Dhttp%3A%2F%2Fevil.example%2F%22%3E"),
+                      AttackClass::Xss));
+  std::string body;
+  while (body.size() < 256 * 1024) {
+    body += "<svg onload";
+  }
+  const auto start = std::chrono::steady_clock::now();
+  inspect(Req{"POST", "/", {{"Content-Type", "text/plain"}}, body});
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  EXPECT_LT(ms, 1000); // linear: about 20 ms; it used to read every tag's attributes to the end
+}
+
 TEST_F(DetectorsTest, StopAtFirst) {
   EngineConfig cfg;
   cfg.stopAtFirst = true;
