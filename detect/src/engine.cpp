@@ -621,6 +621,17 @@ public:
     }
   }
 
+  // Percent-decoding rounds in a chain. A control character that only a third round yields
+  // ("%250%2564" -> "%0%64" -> "%0d" -> CR) is no byte the application reads: it decodes a
+  // value once, a proxy in front of it at most once more.
+  static size_t urlRounds(const transforms::Chain& c) {
+    size_t n = 0;
+    for (size_t i = 0; i < c.size(); ++i) {
+      n += c[i] == transforms::Id::Url ? 1 : 0;
+    }
+    return n;
+  }
+
   // Runs every detector that applies to a value. raw is as received (possibly encoded).
   void value(uint8_t scope, std::string_view kind, std::string_view name, std::string_view raw,
              bool plusAsSpace, int depth = 0) {
@@ -663,7 +674,7 @@ public:
       toLowerAscii(raw, tls.low);
       plainValue(scope, kind, name, tls.low, raw, cls);
       // Unpadded base64 is letters and digits only: decode it when it is text.
-      if (depth == 0 && (scope == kArg || scope == kHeader) && raw.size() >= 8 &&
+      if (depth == 0 && (scope == kArg || scope == kHeader) && raw.size() >= 6 &&
           (cls & kSpace) == 0) {
         base64View(scope, kind, name, raw, depth);
       }
@@ -693,12 +704,14 @@ public:
         return;
       }
     }
-    // Control characters left after decoding in names/values of the query (920270/920271).
+    // Control characters left after decoding in names/values of the query (920270/920271);
+    // not in a base64 view, whose bytes are the decoded data (protobuf, binary state).
     if (needDecode &&
         (kind.starts_with("query") || kind.starts_with("cookie") || kind == "header")) {
       if (raw.find("%00") != std::string_view::npos) {
         add(AttackClass::Protocol, 13002, kind, name, shown); // NUL byte (920270)
-      } else if (kind != "header" && hasControl(dec)) {
+      } else if (kind != "header" && !kind.ends_with(".base64") && urlRounds(chain_) < 3 &&
+                 hasControl(dec)) {
         add(AttackClass::Protocol, 13012, kind, name, shown); // other C0 controls (920271)
       }
     }
@@ -739,7 +752,7 @@ public:
     }
     runCodeDetectors(scope, kind, name, low, shown);
     // Base64 that decodes to text: inspect the text too (once).
-    if (depth == 0 && (scope == kArg || scope == kHeader) && dec.size() >= 8) {
+    if (depth == 0 && (scope == kArg || scope == kHeader) && dec.size() >= 6) {
       base64View(scope, kind, name, dec, depth);
     }
     if (!rhs.empty() && !done()) {
@@ -1465,8 +1478,10 @@ public:
       // browser writes, checked as headers. Browsers never send a URL's fragment: what a
       // single-page app keeps after '#' in Referer (Kibana's rison state, a router's path) is
       // the page's client-side state.
+      // Its query string is the page's form data: '+' there is a space.
       if (iequals(h.name, "referer")) {
-        value(kHeader, "header", h.name, h.value.substr(0, h.value.find('#')), false);
+        const std::string_view page = h.value.substr(0, h.value.find('#'));
+        value(kHeader, "header", h.name, page, page.find('?') != std::string_view::npos);
         continue;
       }
       value(iequals(h.name, "origin") ? kHeader : kArg, "header", h.name, h.value, false);

