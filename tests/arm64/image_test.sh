@@ -13,43 +13,24 @@ DIR=${1:?usage: image_test.sh BUILD_ARM64_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 
-skip() {
-  echo "image_build_arm64: $*" >&2
-  if [ "${CI:-}" = "true" ]; then
-    exit 1
-  fi
-  exit 77
-}
-command -v buildah >/dev/null || skip "buildah not found (scripts/deps/image.txt)"
-[ "$(id -u)" -eq 0 ] || skip "needs root (buildah vfs store, chroot into the image)"
+export BW_TEST=image_build_arm64
+# shellcheck source-path=SCRIPTDIR source=../testlib/k8s_tools.sh
+. "$REPO/tests/testlib/k8s_tools.sh"
+command -v buildah >/dev/null || bw_skip "buildah not found (scripts/deps/image.txt)"
+[ "$(id -u)" -eq 0 ] || bw_skip "needs root (buildah vfs store, chroot into the image)"
 QEMU=$(command -v qemu-aarch64-static || true)
-[ -n "$QEMU" ] || skip "qemu-aarch64-static not found (scripts/deps/arm64.txt)"
+[ -n "$QEMU" ] || bw_skip "qemu-aarch64-static not found (scripts/deps/arm64.txt)"
 for b in bulwark-proxy bulwark-init bulwark-webhook; do
-  [ -x "$DIR/bin/$b" ] || skip "$DIR/bin/$b missing: build it with scripts/build-arm64.sh"
+  [ -x "$DIR/bin/$b" ] || bw_skip "$DIR/bin/$b missing: build it with scripts/build-arm64.sh"
 done
 VERSION=$(sed -n 's/^project(bulwark VERSION \([0-9.]*\).*/\1/p' "$REPO/CMakeLists.txt")
 
-WORK=$(mktemp -d)
-BUILDAH=(buildah --storage-driver vfs --root "$WORK/storage" --runroot "$WORK/runroot")
-CTR=""
-MNT=""
-cleanup() {
+# shellcheck source-path=SCRIPTDIR source=../testlib/buildah.sh
+. "$REPO/tests/testlib/buildah.sh"
+# The static qemu copied into the mounted image for the run goes before the unmount.
+bw_image_cleanup_extra() {
   if [ -n "$MNT" ]; then rm -f "$MNT/.qemu-aarch64"; fi
-  if [ -n "$CTR" ]; then
-    "${BUILDAH[@]}" umount "$CTR" >/dev/null 2>&1 || true
-    "${BUILDAH[@]}" rm "$CTR" >/dev/null 2>&1 || true
-  fi
-  "${BUILDAH[@]}" rmi -a -f >/dev/null 2>&1 || true
-  chmod -R u+w "$WORK" 2>/dev/null || true
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
-failures=0
-bad() {
-  echo "FAIL $*"
-  failures=$((failures + 1))
-}
-ok() { echo "ok   $*"; }
 
 # 1. rootfs + image
 "$REPO/image/build-rootfs.sh" --arch arm64 "$WORK/ctx/rootfs" "$DIR/bin/bulwark-proxy" \

@@ -21,25 +21,8 @@ command -v buildah >/dev/null || bw_skip "buildah not found (scripts/deps.sh ins
 [ "$(id -u)" -eq 0 ] || bw_skip "needs root (buildah vfs store, chroot into the image)"
 command -v chroot >/dev/null || bw_skip "chroot not found"
 
-WORK=$(mktemp -d)
-BUILDAH=(buildah --storage-driver vfs --root "$WORK/storage" --runroot "$WORK/runroot")
-CTR=""
-MNT=""
-cleanup() {
-  if [ -n "$CTR" ]; then
-    "${BUILDAH[@]}" umount "$CTR" >/dev/null 2>&1 || true
-    "${BUILDAH[@]}" rm "$CTR" >/dev/null 2>&1 || true
-  fi
-  "${BUILDAH[@]}" rmi -a -f >/dev/null 2>&1 || true
-  chmod -R u+w "$WORK" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-failures=0
-bad() {
-  echo "FAIL $*"
-  failures=$((failures + 1))
-}
+# shellcheck source-path=SCRIPTDIR source=../testlib/buildah.sh
+. "$REPO/tests/testlib/buildah.sh"
 
 # 1. rootfs + build
 "$REPO/image/build-rootfs.sh" "$WORK/ctx/rootfs" "$PROXY" "$INIT" "$WEBHOOK"

@@ -5,7 +5,6 @@ Addresses: 198.18.0.0/15 and fd00:b::/64 only (RFC 2544 benchmarking range / ULA
 inside the namespaces, so nothing leaves the machine.
 """
 
-import ctypes
 import itertools
 import os
 import shutil
@@ -13,6 +12,8 @@ import signal
 import subprocess
 import time
 import unittest
+
+from proc import pdeathsig
 
 POD_V4, CLIENT_V4 = "198.18.0.2", "198.18.0.1"
 POD_V6, CLIENT_V6 = "fd00:b::2", "fd00:b::1"
@@ -26,10 +27,6 @@ def run(cmd, check=True, timeout=20, **kw):
         raise AssertionError("command failed (%d): %s\nstdout: %s\nstderr: %s"
                              % (res.returncode, " ".join(cmd), res.stdout, res.stderr))
     return res
-
-
-def _pdeathsig():
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def has_net_admin():
@@ -79,7 +76,7 @@ class Netns:
 
     def spawn(self, argv, **kw):
         # parent-death signal: if the test process is killed (ctest timeout), this dies with it
-        kw.setdefault("preexec_fn", _pdeathsig)
+        kw.setdefault("preexec_fn", pdeathsig)
         p = subprocess.Popen(self.cmd(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, **kw)
         self.procs.append(p)

@@ -43,7 +43,6 @@ Used by scripts/demo.sh (`podrunner.py demo ...`) and the tests/e2e/test_pod*.py
 
 import base64
 import copy
-import ctypes
 import hashlib
 import itertools
 import json
@@ -59,6 +58,9 @@ import tempfile
 import threading
 import time
 import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from proc import kill_netns, pdeathsig, run  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -90,22 +92,8 @@ class PodFailed(Exception):
 
 
 # -- small helpers ------------------------------------------------------------------------------
-def run(cmd, check=True, timeout=30, **kw):
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
-    if check and res.returncode != 0:
-        raise RuntimeError("command failed (%d): %s\n%s%s" % (res.returncode, " ".join(cmd),
-                                                               res.stdout, res.stderr))
-    return res
-
-
-def _pdeathsig():
-    """preexec_fn: the child gets SIGKILL when its parent (this runner) dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def spawn(argv, stdout=None, stderr=None, env=None):
-    return subprocess.Popen(argv, stdout=stdout, stderr=stderr, env=env, preexec_fn=_pdeathsig,
+    return subprocess.Popen(argv, stdout=stdout, stderr=stderr, env=env, preexec_fn=pdeathsig,
                             stdin=subprocess.DEVNULL)
 
 
@@ -486,7 +474,7 @@ class PodRunner:
         if self._watcher is not None and self._watcher is not threading.current_thread():
             self._watcher.join(10)
         for ns in (self.netns, self.clientns):
-            self._kill_netns(ns)
+            kill_netns(ns)
         for p in self.procs.values():
             try:
                 p.wait(5)
@@ -499,24 +487,6 @@ class PodRunner:
         self._files = []
         if self.dir and os.environ.get("BULWARK_KEEP_POD_DIR") != "1":
             shutil.rmtree(self.dir, ignore_errors=True)
-
-    @staticmethod
-    def _kill_netns(ns):
-        res = run(["ip", "netns", "pids", ns], check=False)
-        pids = [int(p) for p in res.stdout.split()] if res.returncode == 0 else []
-        for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)):
-            for p in pids:
-                try:
-                    os.kill(p, sig)
-                except ProcessLookupError:
-                    pass
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline:
-                res = run(["ip", "netns", "pids", ns], check=False)
-                pids = [int(p) for p in res.stdout.split()] if res.returncode == 0 else []
-                if not pids:
-                    return
-                time.sleep(0.05)
 
     # -- set-up ----------------------------------------------------------------------------------
     def _network(self):

@@ -523,6 +523,28 @@ class EbpfPodTest(unittest.TestCase):
         return [l["id"] for l in json.loads(out or "[]")
                 if l.get("attach_type") == "sk_lookup" and l.get("netns_ino") == ino]
 
+    def assert_steered_v4_v6(self, r):
+        """One link, no netfilter rules, and v4/v6 traffic (clean and attacks) through it."""
+        self.assertEqual(len(self.sk_lookup_links(r)), 1)
+        self.assert_no_netfilter_capture(r)
+        before = self.steered(r)
+        self.assertEqual(self.get(r, r.ip, "/"), 200)
+        self.assertEqual(self.get(r, r.ip6, "/"), 200)
+        self.assertEqual(self.get(r, r.ip, "/etc/passwd"), 403)
+        self.assertEqual(self.get(r, r.ip6, "/?q=%3Cscript%3Ealert(1)%3C/script%3E"), 403)
+        self.assertGreaterEqual(self.steered(r) - before, 4)
+
+    def assert_proxy_restart_fails_closed(self, r):
+        """Proxy killed: fail-closed refuses meanwhile (never the app unfiltered); the
+        restarted proxy hands its sockets over again and is steered."""
+        proxy = r.procs["bulwark-proxy"]
+        proxy.kill()
+        proxy.wait(5)
+        self.assertEqual(self.get(r, r.ip, "/"), 0)
+        r._start(r.container("bulwark-proxy"))
+        self.wait_listeners(r)
+        self.assertEqual(self.get(r, r.ip, "/etc/passwd"), 403)
+
     def test_injected_ebpf_pod_runs_and_traffic_goes_through_the_proxy(self):
         resp, patched = self.inject({"kubernetes_version": "1.33"},
                                     {"sidecar.bulwark.dev/capture-mode": "ebpf",
@@ -556,14 +578,7 @@ class EbpfPodTest(unittest.TestCase):
             self.assertTrue(ident[name]["nnp"], name)
 
         self.wait_listeners(r)
-        self.assertEqual(len(self.sk_lookup_links(r)), 1)
-        self.assert_no_netfilter_capture(r)
-        before = self.steered(r)
-        self.assertEqual(self.get(r, r.ip, "/"), 200)
-        self.assertEqual(self.get(r, r.ip6, "/"), 200)
-        self.assertEqual(self.get(r, r.ip, "/etc/passwd"), 403)
-        self.assertEqual(self.get(r, r.ip6, "/?q=%3Cscript%3Ealert(1)%3C/script%3E"), 403)
-        self.assertGreaterEqual(self.steered(r) - before, 4)
+        self.assert_steered_v4_v6(r)
         # The proxy saw the clients' real addresses (no NAT) and the app sees the proxy.
         time.sleep(0.3)
         events = podrunner.events_of(r)
@@ -576,14 +591,7 @@ class EbpfPodTest(unittest.TestCase):
         # The holder's counters reach the proxy's /metrics.
         metrics = r.client(["curl", "-s", "-m", "5", "http://%s:10246/metrics" % r.ip]).stdout
         self.assertRegex(metrics, r'bulwark_ebpf_lookups_total\{reason="steered"\} [1-9]')
-        # Proxy restart: fail-closed refuses meanwhile, the new proxy is steered again.
-        proxy = r.procs["bulwark-proxy"]
-        proxy.kill()
-        proxy.wait(5)
-        self.assertEqual(self.get(r, r.ip, "/"), 0)  # refused, never the app unfiltered
-        r._start(r.container("bulwark-proxy"))
-        self.wait_listeners(r)
-        self.assertEqual(self.get(r, r.ip, "/etc/passwd"), 403)
+        self.assert_proxy_restart_fails_closed(r)
 
     def test_auto_with_ebpf_allowed_picks_ebpf_through_the_holder(self):
         resp, patched = self.inject({"kubernetes_version": "1.30", "ebpf_in_auto": True},
@@ -638,25 +646,10 @@ class EbpfPodTest(unittest.TestCase):
         self.assertEqual(ident["bulwark-proxy"]["uid"], 101)
         self.wait_listeners(r)
         handed = time.monotonic() - started
-        self.assertEqual(len(self.sk_lookup_links(r)), 1)
-        self.assert_no_netfilter_capture(r)
-        before = self.steered(r)
-        self.assertEqual(self.get(r, r.ip, "/"), 200)
-        self.assertEqual(self.get(r, r.ip6, "/"), 200)
-        self.assertEqual(self.get(r, r.ip, "/etc/passwd"), 403)
-        self.assertEqual(self.get(r, r.ip6, "/?q=%3Cscript%3Ealert(1)%3C/script%3E"), 403)
-        self.assertGreaterEqual(self.steered(r) - before, 4)
+        self.assert_steered_v4_v6(r)
         events = podrunner.events_of(r)
         self.assertEqual({e.get("client") for e in events}, {CLIENT_V4, CLIENT_V6}, events)
-        # Proxy killed: fail-closed refuses meanwhile (never the app unfiltered), the restarted
-        # proxy hands its sockets over again.
-        proxy = r.procs["bulwark-proxy"]
-        proxy.kill()
-        proxy.wait(5)
-        self.assertEqual(self.get(r, r.ip, "/"), 0)
-        r._start(r.container("bulwark-proxy"))
-        self.wait_listeners(r)
-        self.assertEqual(self.get(r, r.ip, "/etc/passwd"), 403)
+        self.assert_proxy_restart_fails_closed(r)
         print("plain holder: pod started and sockets handed over in %.2f s" % handed)
 
     def test_proxy_started_before_the_holder_hands_over_once_it_is_up(self):

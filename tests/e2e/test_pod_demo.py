@@ -19,12 +19,18 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import netns  # noqa: E402
 import podrunner  # noqa: E402
+import proc  # noqa: E402
 from podrunner import CLIENT_V4, CLIENT_V6  # noqa: E402
 
 REPO = podrunner.REPO
 EXAMPLE = os.path.join(REPO, "examples", "app-deployment.yaml")
 EXAMPLE_WALLARM = os.path.join(REPO, "examples", "app-deployment-wallarm.yaml")
-SUMMARY = []  # (scenario, ok, figure)
+SUMMARY = proc.Summary("pod e2e summary")
+record = SUMMARY.record
+
+
+def tearDownModule():  # noqa: N802 (unittest naming)
+    SUMMARY.print()
 
 
 def bindir():
@@ -34,24 +40,6 @@ def bindir():
     d = d or os.path.join(REPO, "build", "bin")
     ok = all(os.access(os.path.join(d, b), os.X_OK) for b in podrunner.BULWARK_BINARIES)
     return d if ok else None
-
-
-def record(name, ok, figure):
-    SUMMARY.append((name, bool(ok), str(figure)))
-    path = os.environ.get("BULWARK_E2E_SUMMARY")
-    if path:  # scripts/test.sh prints one table of every run's rows at the end
-        with open(path, "a") as f:
-            f.write("%s\t%s\t%s\n" % (name.replace("\t", " "), "pass" if ok else "FAIL",
-                                       str(figure).replace("\t", " ").replace("\n", " ")))
-
-
-def tearDownModule():  # noqa: N802 (unittest naming)
-    if not SUMMARY:
-        return
-    width = max(len(n) for n, _, _ in SUMMARY)
-    lines = ["", "pod e2e summary", "  %-*s  %-6s %s" % (width, "scenario", "result", "figure")]
-    lines += ["  %-*s  %-6s %s" % (width, n, "pass" if ok else "FAIL", f) for n, ok, f in SUMMARY]
-    sys.stderr.write("\n".join(lines) + "\n")
 
 
 class PodCase(unittest.TestCase):

@@ -38,6 +38,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import podrunner  # noqa: E402
 import test_pod_demo  # noqa: E402
+from proc import pdeathsig  # noqa: E402
 from test_pod_demo import PodCase, record  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -55,11 +56,6 @@ def env_int(name, default):
         return int(os.environ.get(name, default))
     except ValueError:
         return default
-
-
-def _pdeathsig():
-    import ctypes
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class ScenarioCase(PodCase):
@@ -102,7 +98,7 @@ class ScenarioCase(PodCase):
         return subprocess.Popen(["ip", "netns", "exec", r.clientns, sys.executable, LOAD] + args,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                text=True, preexec_fn=_pdeathsig)
+                                text=True, preexec_fn=pdeathsig)
 
     def finish(self, p, timeout):
         try:

@@ -234,6 +234,24 @@ class ReloadInspectionLimits(ProxyTestCase):
                                    ("Connection", "close")])
             return r.status
 
+    def reload_inspect_body_bytes(self, px, limit, want):
+        """Rewrites the config file with inspect_body_bytes = limit, sends SIGHUP and posts the
+        attack until its status is want (or 5 s pass); returns the last status."""
+        new = dict(px.config)
+        new["policy"] = dict(new.get("policy", {}), inspect_body_bytes=limit,
+                             inspect_body_max_bytes=limit)
+        with open(px.config_path, "w") as f:
+            json.dump(new, f)
+        px.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        st = None
+        while time.monotonic() < deadline:
+            st = self.post_attack(px)
+            if st == want:
+                break
+            time.sleep(0.2)
+        return st
+
     def test_sighup_raises_inspect_body_bytes(self):
         cfg = {"mode": "block", "policy": {"inspect_body_bytes": 1024,
                                            "inspect_body_max_bytes": 1024, "on_limit": "pass"}}
@@ -246,19 +264,7 @@ class ReloadInspectionLimits(ProxyTestCase):
         self.assertEqual(self.post_attack(px), 200, "the attack after 3000 bytes was blocked with "
                                                     "inspect_body_bytes=1024 (test premise)")
         pid = px.pid
-        new = dict(px.config)
-        new["policy"] = dict(new.get("policy", {}), inspect_body_bytes=16384,
-                             inspect_body_max_bytes=16384)
-        with open(px.config_path, "w") as f:
-            json.dump(new, f)
-        px.signal(signal.SIGHUP)
-        deadline = time.monotonic() + 5
-        st = None
-        while time.monotonic() < deadline:
-            st = self.post_attack(px)
-            if st == 403:
-                break
-            time.sleep(0.2)
+        st = self.reload_inspect_body_bytes(px, 16384, want=403)
         self.assertEqual(st, 403, "inspect_body_bytes 1024 -> 16384 by SIGHUP not applied within 5 s\n%s"
                          % px.stderr_text()[-1500:])
         self.assertEqual(px.pid, pid)
@@ -270,19 +276,7 @@ class ReloadInspectionLimits(ProxyTestCase):
         px = self.proxy(upstream_port=self.a.port, config=cfg)
         self.assertEqual(self.post_attack(px), 403, "attack after 3000 bytes not blocked with "
                                                     "inspect_body_bytes=16384 (test premise)")
-        new = dict(px.config)
-        new["policy"] = dict(new.get("policy", {}), inspect_body_bytes=1024,
-                             inspect_body_max_bytes=1024)
-        with open(px.config_path, "w") as f:
-            json.dump(new, f)
-        px.signal(signal.SIGHUP)
-        deadline = time.monotonic() + 5
-        st = None
-        while time.monotonic() < deadline:
-            st = self.post_attack(px)
-            if st == 200:
-                break
-            time.sleep(0.2)
+        st = self.reload_inspect_body_bytes(px, 1024, want=200)
         self.assertEqual(st, 200, "inspect_body_bytes 16384 -> 1024 by SIGHUP not applied within 5 s")
 
 

@@ -13,29 +13,22 @@ certificates; an EC key signs service-account tokens.
 """
 
 import base64
+import functools
 import json
 import os
 import shutil
-import signal
 import subprocess
+import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
+from proc import kill_netns, pdeathsig, run as _proc_run  # noqa: E402
+
+run = functools.partial(_proc_run, timeout=60)  # API server calls may take longer
+
 WEBHOOK_IP = "198.19.0.1"
 _seq = iter(range(1000))
-
-
-def _run(cmd, check=True, timeout=60, **kw):
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
-    if check and res.returncode != 0:
-        raise RuntimeError("command failed (%d): %s\n%s%s" % (res.returncode, " ".join(cmd),
-                                                               res.stdout, res.stderr))
-    return res
-
-
-def _pdeathsig():
-    import ctypes
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL)
 
 
 class ControlPlane:
@@ -57,15 +50,15 @@ class ControlPlane:
     def start(self):
         t0 = time.monotonic()
         try:
-            _run(["ip", "netns", "add", self.netns])
-            _run(["ip", "-n", self.netns, "link", "set", "lo", "up"])
+            run(["ip", "netns", "add", self.netns])
+            run(["ip", "-n", self.netns, "link", "set", "lo", "up"])
             # a veth pair inside the namespace carries the webhook's address (no dummy module
             # needed)
-            _run(["ip", "-n", self.netns, "link", "add", "cp0", "type", "veth", "peer", "name",
+            run(["ip", "-n", self.netns, "link", "add", "cp0", "type", "veth", "peer", "name",
                   "cp1"])
-            _run(["ip", "-n", self.netns, "addr", "add", WEBHOOK_IP + "/24", "dev", "cp0"])
-            _run(["ip", "-n", self.netns, "link", "set", "cp0", "up"])
-            _run(["ip", "-n", self.netns, "link", "set", "cp1", "up"])
+            run(["ip", "-n", self.netns, "addr", "add", WEBHOOK_IP + "/24", "dev", "cp0"])
+            run(["ip", "-n", self.netns, "link", "set", "cp0", "up"])
+            run(["ip", "-n", self.netns, "link", "set", "cp1", "up"])
             self._certs()
             self._etcd()
             self._apiserver()
@@ -80,25 +73,13 @@ class ControlPlane:
         return self
 
     def stop(self):
-        res = _run(["ip", "netns", "pids", self.netns], check=False)
-        pids = [int(p) for p in res.stdout.split()] if res.returncode == 0 else []
-        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 3.0)):
-            for p in pids:
-                try:
-                    os.kill(p, sig)
-                except ProcessLookupError:
-                    pass
-            deadline = time.monotonic() + wait
-            while pids and time.monotonic() < deadline:
-                res = _run(["ip", "netns", "pids", self.netns], check=False)
-                pids = [int(p) for p in res.stdout.split()] if res.returncode == 0 else []
-                time.sleep(0.05)
+        kill_netns(self.netns, term_s=10.0, kill_s=3.0)
         for p in self.procs.values():
             try:
                 p.wait(3)
             except subprocess.TimeoutExpired:
                 pass
-        _run(["ip", "netns", "del", self.netns], check=False)
+        run(["ip", "netns", "del", self.netns], check=False)
         for f in self._files:
             f.close()
         self._files = []
@@ -113,20 +94,20 @@ class ControlPlane:
         d = self.dir
 
         def key(name):
-            _run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+            run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
                   "-out", os.path.join(d, name + ".key")])
 
         key("ca")
-        _run(["openssl", "req", "-x509", "-new", "-key", self.path("ca.key"), "-days", "1",
+        run(["openssl", "req", "-x509", "-new", "-key", self.path("ca.key"), "-days", "1",
               "-subj", "/CN=bulwark-test-ca", "-out", self.path("ca.crt")])
 
         def signed(name, subj, ext):
             key(name)
-            _run(["openssl", "req", "-new", "-key", self.path(name + ".key"), "-subj", subj,
+            run(["openssl", "req", "-new", "-key", self.path(name + ".key"), "-subj", subj,
                   "-out", self.path(name + ".csr")])
             with open(self.path(name + ".ext"), "w") as f:
                 f.write(ext)
-            _run(["openssl", "x509", "-req", "-in", self.path(name + ".csr"), "-CA",
+            run(["openssl", "x509", "-req", "-in", self.path(name + ".csr"), "-CA",
                   self.path("ca.crt"), "-CAkey", self.path("ca.key"), "-CAcreateserial",
                   "-days", "1", "-extfile", self.path(name + ".ext"),
                   "-out", self.path(name + ".crt")])
@@ -138,7 +119,7 @@ class ControlPlane:
         signed("admin", "/O=system:masters/CN=bulwark-test-admin",
                "extendedKeyUsage=clientAuth\n")
         key("sa")
-        _run(["openssl", "pkey", "-in", self.path("sa.key"), "-pubout",
+        run(["openssl", "pkey", "-in", self.path("sa.key"), "-pubout",
               "-out", self.path("sa.pub")])
         kubeconfig = {
             "apiVersion": "v1", "kind": "Config", "current-context": "test",
@@ -157,7 +138,7 @@ class ControlPlane:
         self._files.append(out)
         p = subprocess.Popen(["ip", "netns", "exec", self.netns] + argv, stdout=out,
                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             preexec_fn=_pdeathsig)
+                             preexec_fn=pdeathsig)
         self.procs[name] = p
         return p
 
@@ -230,7 +211,7 @@ class ControlPlane:
 
     # -- clients -----------------------------------------------------------------------------------
     def inns(self, argv, check=False, timeout=60, input=None):
-        return _run(["ip", "netns", "exec", self.netns] + list(argv), check=check,
+        return run(["ip", "netns", "exec", self.netns] + list(argv), check=check,
                     timeout=timeout, env=self.env, input=input)
 
     def kubectl(self, *args, check=True, input=None, timeout=60):

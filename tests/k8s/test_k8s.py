@@ -22,30 +22,18 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 import controlplane  # noqa: E402
 import podrunner  # noqa: E402
+import proc  # noqa: E402
 from podrunner import CLIENT_V4  # noqa: E402
 
 RELEASE_NS = "bulwark"
 EXCLUDED_NS = "legacy"
-SUMMARY = []
+SUMMARY = proc.Summary(lambda: "kubernetes e2e summary (kube-apiserver %s)"
+                       % os.environ.get("BULWARK_K8S_VERSION", "?"))
+record = SUMMARY.record
 
 
-def record(name, ok, figure):
-    SUMMARY.append((name, bool(ok), str(figure)))
-    path = os.environ.get("BULWARK_E2E_SUMMARY")
-    if path:  # scripts/test.sh prints one table of every run's rows at the end
-        with open(path, "a") as f:
-            f.write("%s\t%s\t%s\n" % (name.replace("\t", " "), "pass" if ok else "FAIL",
-                                       str(figure).replace("\t", " ").replace("\n", " ")))
-
-
-def tearDownModule():  # noqa: N802
-    if not SUMMARY:
-        return
-    width = max(len(n) for n, _, _ in SUMMARY)
-    lines = ["", "kubernetes e2e summary (kube-apiserver %s)" % os.environ.get(
-        "BULWARK_K8S_VERSION", "?"), "  %-*s  %-6s %s" % (width, "scenario", "result", "figure")]
-    lines += ["  %-*s  %-6s %s" % (width, n, "pass" if ok else "FAIL", f) for n, ok, f in SUMMARY]
-    sys.stderr.write("\n".join(lines) + "\n")
+def tearDownModule():  # noqa: N802 (unittest naming)
+    SUMMARY.print()
 
 
 def need(cond, msg):
@@ -402,7 +390,7 @@ def main():
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stderr).run(suite)
     if not result.wasSuccessful():
         return 1
-    if result.skipped and not SUMMARY:
+    if result.skipped and not SUMMARY.rows:
         return 77   # ctest: skipped (setUpClass skipped everything)
     return 0
 
