@@ -133,6 +133,41 @@ TEST_F(DetectorsTest, SqlPostfixClausesAfterABreakout) {
   }
 }
 
+TEST_F(DetectorsTest, SqlSetOperationsStackedRowsAndDelays) {
+  // EXCEPT / INTERSECT with a select list or a VALUES row, like UNION; "select.1" is a keyword
+  // and a number.
+  for (const char* q : {"except%20%09select.1%2C2", "except%20values(1%2C2)",
+                        "1%20intersect%20select%20null%2C%27a%27--", "1%20union%20select.1%2C2",
+                        "x%27%20union%20values(1%2C%27a%27)--"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Sqli)) << q;
+  }
+  // REPLACE / INSERT without INTO as a stacked statement.
+  for (const char* q :
+       {"%3BRePLAcE%2F*x*%2Ft%2F*x*%2F(id%2C%20name)%20VALUES%20(1%2C%20%27a%27)%3B",
+        "1%3Breplace%20into%20users%20select%201%2C2--", "1%3Binsert%20users%20values%20(1%2C2)--"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Sqli)) << q;
+  }
+  // WAITFOR DELAY after an operand ends the statement: T-SQL needs no ';'. In a Referer too.
+  EXPECT_TRUE(detects(query("1%20waitfor%20delay%20%270%3A0%3A5%27--"), AttackClass::Sqli));
+  EXPECT_TRUE(inspect(header("Referer",
+                             "https://www.example.com/search?q=t-1 waitfor delay '0:0:15' --"))
+                  .attack());
+  // A condition appended to the application's operand and closed by a comment.
+  for (const char* q : {"or%20true--", "and%201%3D1%23", "OR%201%23"}) {
+    EXPECT_TRUE(inspect(query(q)).attack()) << q;
+  }
+  // Benign twins: the same words in prose and lists.
+  for (const char* q : {"all%20except%20select%20few", "everything%20except%20values%20(see%20below)",
+                        "intersect%20select%20the%20area", "%3B%20replace%20the%20filter%20values",
+                        "insert%20coin%20values", "please%20waitfor%20delay%20notice",
+                        "or%20that%20--%20note", "and%202%20more%20--%20x",
+                        "waitfor%20the%20delay", "or%20else%20--%20x"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+  // "or true" without the comment is a fragment: a probe (PL2).
+  EXPECT_TRUE(clean(query("or%20true")));
+}
+
 TEST_F(DetectorsTest, SessionFixationNeedsAnotherSite) {
   // A framework's session cookie name as a parameter, sent from another site.
   EXPECT_TRUE(detects(Req{"GET", "/login?PHPSESSID=attackerchosen1", {{"Referer", "https://evil.test/x"}}, ""},
