@@ -24,6 +24,14 @@ const std::string& shellView(std::string_view s) {
   out.clear();
   for (size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
+    // ";id\n": a C-style escaped line break ending a word (the value passed through a layer
+    // that unescapes strings) separates commands; inside a word "c\nat" it is an escaped "n".
+    if (c == '\\' && i + 1 < s.size() && (s[i + 1] == 'n' || s[i + 1] == 'r') && i > 0 &&
+        isWord(s[i - 1]) && (i + 2 == s.size() || !isWord(s[i + 2]))) {
+      out.push_back('\n');
+      ++i;
+      continue;
+    }
     if (c == '\'' || c == '"' || c == '\\' || c == '^') {
       continue; // c'a't, c"a"t, c\at, c^a^t (cmd.exe)
     }
@@ -427,7 +435,8 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
 // A value that starts like a command line without any separator: an administration tool
 // ("ansible-vault decrypt x", "'cscli' alerts"), or any known command with a long option
 // ("env --version"). 4006. A ';' list of two or more known commands where one has an
-// argument shaped like one ("cd /;cd etc;fold passwd"): 4007.
+// argument shaped like one ("cd /tmp;ls -la"): 4007, a probe; a list of three or more where every
+// part is a known command and one has such an argument ("cd /;cd etc;column passwd"): 4025.
 uint32_t toolLine(std::string_view s) {
   size_t i = 0;
   while (i < s.size() && isSpace(s[i])) {
@@ -449,6 +458,7 @@ uint32_t toolLine(std::string_view s) {
     }
   }
   size_t commands = 0;
+  size_t segments = 0;
   bool argument = false;
   size_t start = 0;
   while (start <= s.size()) {
@@ -460,6 +470,10 @@ uint32_t toolLine(std::string_view s) {
     while (!seg.empty() && isSpace(seg.front())) {
       seg.remove_prefix(1);
     }
+    while (!seg.empty() && isSpace(seg.back())) {
+      seg.remove_suffix(1);
+    }
+    segments += seg.empty() ? 0 : 1;
     size_t w = 0;
     while (w < seg.size() && isWord(seg[w])) {
       ++w;
@@ -480,6 +494,9 @@ uint32_t toolLine(std::string_view s) {
       break;
     }
     start = end + 1;
+  }
+  if (commands >= 3 && commands == segments && argument) {
+    return 4025; // "cd /;cd etc;column passwd": every part of the list is a command
   }
   return commands >= 2 && argument ? 4007 : 0; // two commands: at least one ';' between them
 }

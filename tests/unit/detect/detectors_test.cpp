@@ -803,6 +803,22 @@ TEST_F(DetectorsTest, ShellValueOpeningWithASeparator) {
   }
 }
 
+TEST_F(DetectorsTest, ShellEscapedLineBreaksAndCommandLists) {
+  // A C-style "\n" ending a command word (a layer that unescapes strings writes a line break).
+  EXPECT_TRUE(inspect(query("%3Bid%5Cn")).attack());
+  EXPECT_TRUE(inspect(json(R"({"a":"|id\\r\\n"})")).attack());
+  // A ';' list in which every part is a known command and one reads a path.
+  EXPECT_TRUE(inspect(form("code=cd+%2F%3Bcd+etc%3Bcolumn+passwd")).attack());
+  EXPECT_TRUE(inspect(form("code=CD+%2F%3BCD+ETC%3BCOMM+PASSWD+PASSWD")).attack());
+  // Benign twins: an escape inside a word or a Windows path, lists with a word that is not a
+  // command, two commands (a probe).
+  for (const char* q : {"C%3A%5Cnew%5Cfile", "a%3Bb%5Cn", "line%201%5Cnline%202",
+                        "cd%20%2Ftmp%3B%20ls%3B%20make", "cd%20%2F%3Bcd%20etc",
+                        "red%3Bgreen%3Bblue"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
 TEST_F(DetectorsTest, NosqlOperatorAfterAStringBreakout) {
   EXPECT_TRUE(detects(query("x%22%2C%20%24where%3A%20%22sleep(100)"), AttackClass::Nosqli));
   EXPECT_TRUE(detects(query("%7C%7C%20%27a%27%3D%3D%27a"), AttackClass::Nosqli));
