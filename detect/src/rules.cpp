@@ -172,6 +172,10 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {12003, C::Crlf, kPath | kName | kHeader, R"re([\r\n][a-z0-9-]{2,40}\s*:\s*\S)re"},
 
     {12004, C::Crlf, kPath | kName, R"re([\r\n])re"},
+    // a line break hidden in a nested escape: "%%0a0aSet-Cookie:" is "%" "%0a" "0a"; a filter
+    // that strips (or decodes) the inner escape leaves "%0a", which the application decodes
+    {12006, C::Crlf, kPath | kArg | kName | kHeader,
+     R"re(%[\r\n]+(?:0[ad])+\s*[a-z][a-z0-9-]{1,40}\s*:)re"},
     {12005, C::Crlf, kArg | kHeader, R"re([\r\n]+[a-z0-9_.\[\]-]{1,40}=)re"},
 
     // --- protocol abuse carried in values

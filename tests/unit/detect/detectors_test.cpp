@@ -503,6 +503,14 @@ TEST_F(DetectorsTest, Crlf) {
   EXPECT_TRUE(
       detects(Req{"GET", "/r?next=%0d%0aLocation:%20https://e.test", {}, ""}, AttackClass::Crlf));
   EXPECT_TRUE(clean(form("msg=line+one%0D%0Aline+two")));
+  // A line break in a nested escape ("%" "%0a" "0a"): in a parameter, a header, a cookie.
+  EXPECT_TRUE(inspect(query("%2F%25%250a0aSet-Cookie%3Acrlf%3Dx")).attack());
+  EXPECT_TRUE(inspect(header("X-Context", "/%%0A0aX-Injected: 1")).attack());
+  EXPECT_TRUE(inspect(Req{"GET", "/", {{"Cookie", "theme=%%0d0aLocation:%20x"}}, ""}).attack());
+  // Benign twins: a percentage before a line break, a line of hex after it.
+  for (const char* q : {"100%25%0A0a%20b", "50%25%0Anext%3A%20line", "a%25%0A0d0a"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
 }
 
 TEST_F(DetectorsTest, CrlfInPathAndNames) {
