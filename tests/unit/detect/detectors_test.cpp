@@ -827,6 +827,21 @@ TEST_F(DetectorsTest, ShellEscapedLineBreaksAndCommandLists) {
   }
 }
 
+TEST_F(DetectorsTest, MailCommandInjection) {
+  // A line break, then an IMAP command line with its tag, or an SMTP envelope command.
+  for (const char* q : {"INBOX%0d%0aA001%20LOGOUT", "x%0d%0aV100%20CAPABILITY%0d%0aV101%20FETCH%204791",
+                        "x%0d%0aa5%20UID%20FETCH%201%3A*%20(FLAGS)",
+                        "x%0d%0aa6%20STORE%201%20%2BFLAGS%20(%5CDeleted)",
+                        "x%0d%0ab1%20LIST%20%22%22%20*", "a%40b.c%0d%0aRCPT%20TO%3A%3Cv%40x.org%3E"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Rce)) << q;
+  }
+  // Benign twins: numbered notes whose words are also IMAP commands.
+  for (const char* q : {"Parts%3A%0aab12%20store%205%20units", "Steps%0aab2%20copy%205%20pages%20now",
+                        "Step%201%0aA1%20close%20the%20lid", "Notes%0ab3%20list%20of%20items"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
 TEST_F(DetectorsTest, NosqlOperatorAfterAStringBreakout) {
   EXPECT_TRUE(detects(query("x%22%2C%20%24where%3A%20%22sleep(100)"), AttackClass::Nosqli));
   EXPECT_TRUE(detects(query("%7C%7C%20%27a%27%3D%3D%27a"), AttackClass::Nosqli));
