@@ -297,7 +297,28 @@ bool opensWithSeparator(std::string_view s, size_t pos) {
 
 // At pos a command may start: optional path prefix (/usr/bin/), the word, then an argument
 // shape. Returns true when it reads as a command invocation.
-bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
+// A redirection of output to a file path in one simple command: "echo x > /var/www/x.php",
+// "cat k >> ~/.ssh/authorized_keys", "id>/tmp/o".
+bool redirectsToPath(std::string_view cmd) {
+  for (size_t k = cmd.find('>'); k != std::string_view::npos; k = cmd.find('>', k + 1)) {
+    size_t f = k + 1;
+    if (f < cmd.size() && cmd[f] == '>') {
+      ++f;
+    }
+    while (f < cmd.size() && cmd[f] == ' ') {
+      ++f;
+    }
+    if (f + 1 < cmd.size() && (cmd[f] == '/' || cmd[f] == '~' || cmd[f] == '.') &&
+        (isWord(cmd[f + 1]) || cmd[f + 1] == '/')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// shellSyntax: the value already uses syntax only a shell has ($IFS as a blank), so any known
+// command after a separator is one.
+bool commandAt(std::string_view s, size_t pos, bool afterSeparator, bool shellSyntax = false) {
   size_t i = pos;
   while (i < s.size() && isSpace(s[i])) {
     ++i;
@@ -423,6 +444,28 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
       (a == '.' && j + 1 < s.size() && (s[j + 1] == '/' || s[j + 1] == '.'))) {
     return afterSeparator || hadPath || cmd->strong;
   }
+  if (afterSeparator) {
+    if (shellSyntax) {
+      return true; // ";echo${IFS}test"
+    }
+    size_t e = j;
+    while (e < s.size() && s[e] != ';' && s[e] != '|' && s[e] != '&' && s[e] != '\n') {
+      ++e;
+    }
+    if (redirectsToPath(s.substr(j, e - j))) {
+      return true; // "; echo x > /var/www/html/x.php"
+    }
+    // "a&&echo vulnerable", "x || ps aux": '&&' and '||' join commands in a shell (the value
+    // opened a list); a known command there with word arguments runs.
+    size_t b = pos;
+    while (b > 0 && isSpace(s[b - 1])) {
+      --b;
+    }
+    if (b >= 2 && ((s[b - 1] == '&' && s[b - 2] == '&') || (s[b - 1] == '|' && s[b - 2] == '|')) &&
+        a >= 'a' && a <= 'z') {
+      return true;
+    }
+  }
   // ping 127.0.0.1, sleep 5, nslookup host
   if (afterSeparator && a >= '0' && a <= '9' &&
       (word == "ping" || word == "sleep" || word == "timeout" || word == "nc" || word == "dig" ||
@@ -524,6 +567,8 @@ bool pipedIntoProse(std::string_view s, size_t pos) {
 
 uint32_t detectShell(std::string_view low) {
   const std::string& s = shellView(low.substr(0, 8192));
+  const bool ifs = low.find("${ifs}") != std::string_view::npos ||
+                   low.find("$ifs") != std::string_view::npos;
   const size_t n = s.size();
   // A text of several lines is a document (README, code sample): lines are not commands.
   const bool document = std::count(s.begin(), s.end(), '\n') >= 3;
@@ -546,7 +591,7 @@ uint32_t detectShell(std::string_view low) {
         ++next; // $(( ... ))
       }
     }
-    if (sep && commandAt(s, next, true) && !pipedIntoProse(s, next)) {
+    if (sep && commandAt(s, next, true, ifs) && !pipedIntoProse(s, next)) {
       return 4001;
     }
     if (sep && c != '\n') {

@@ -827,6 +827,21 @@ TEST_F(DetectorsTest, ShellEscapedLineBreaksAndCommandLists) {
   }
 }
 
+TEST_F(DetectorsTest, ShellListsRedirectionsAndIfs) {
+  // '&&' / '||' join commands; a redirection to a file path; $IFS as a blank.
+  for (const char* q : {"a%26%26echo%20vulnerable", "x%20%7C%7C%20ps%20aux",
+                        "%3B%20echo%20%27x%27%20%3E%20%2Fvar%2Fwww%2Fhtml%2Fx.php",
+                        "1%3Bcat%20k%20%3E%3E%20~%2F.ssh%2Fauthorized_keys",
+                        "%3Becho%24%7BIFS%7Dtest", "%26%26%20dir%20C%3A%5CUsers"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Rce)) << q;
+  }
+  // Benign twins: the operators between words that are no commands, a comparison, a price.
+  for (const char* q : {"rock%20%26%26%20roll", "Q%26%26A", "a%20%7C%7C%20b", "x%20%3E%205",
+                        "tom%3B%20echo%20dot%20speaker", "5%20%3E%203%3B%20true"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
 TEST_F(DetectorsTest, MailCommandInjection) {
   // A line break, then an IMAP command line with its tag, or an SMTP envelope command.
   for (const char* q : {"INBOX%0d%0aA001%20LOGOUT", "x%0d%0aV100%20CAPABILITY%0d%0aV101%20FETCH%204791",
