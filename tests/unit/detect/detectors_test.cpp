@@ -446,7 +446,11 @@ TEST_F(DetectorsTest, Ssti) {
   EXPECT_TRUE(detects(query("%7B%7B7*191%7D%7D"), AttackClass::Ssti));
   EXPECT_TRUE(detects(query("%7B%7Bself.__init__.__globals__%7D%7D"), AttackClass::Ssti));
   EXPECT_TRUE(detects(query("%24%7B11*11%7D"), AttackClass::Ssti));
+  // Jinja2/Twig arithmetic on a string literal: '7'*7 repeats the string.
+  EXPECT_TRUE(detects(query("%7B%7B7*%277%27%7D%7D"), AttackClass::Ssti));
+  EXPECT_TRUE(detects(query("%7B%7B%277%27*7%7D%7D"), AttackClass::Ssti));
   EXPECT_TRUE(clean(query("%7B%7Bname%7D%7D+placeholder")));
+  EXPECT_TRUE(clean(query("%7B%7Bsize%7D%7D+x+%277%27+-+%278%27")));
   EXPECT_TRUE(clean(json(R"({"query":"query Q($id: ID!) { node(id: $id) { id } }"})")));
 }
 
