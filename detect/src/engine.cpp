@@ -608,7 +608,7 @@ public:
       toLowerAscii(raw, tls.low);
       plainValue(scope, kind, name, tls.low, raw, cls);
       // Unpadded base64 is letters and digits only: decode it when it is text.
-      if (depth == 0 && (scope == kArg || scope == kHeader) && raw.size() >= 8 &&
+      if (depth == 0 && (scope == kArg || scope == kHeader) && raw.size() >= 6 &&
           (cls & kSpace) == 0) {
         base64View(scope, kind, name, raw, depth);
       }
@@ -684,7 +684,7 @@ public:
     }
     runCodeDetectors(scope, kind, name, low, shown);
     // Base64 that decodes to text: inspect the text too (once).
-    if (depth == 0 && (scope == kArg || scope == kHeader) && dec.size() >= 8) {
+    if (depth == 0 && (scope == kArg || scope == kHeader) && dec.size() >= 6) {
       base64View(scope, kind, name, dec, depth);
     }
     if (!rhs.empty() && !done()) {

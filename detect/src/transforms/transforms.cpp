@@ -122,9 +122,12 @@ bool base64Text(std::string_view in, std::string& out, int alphabet) {
   while (!in.empty() && in.back() == '=') {
     in.remove_suffix(1);
   }
-  if (in.size() < (padded ? 6U : 8U) || in.size() % 4 == 1) {
+  if (in.size() < 6 || in.size() % 4 == 1) {
     return false;
   }
+  // Unpadded, 6-7 characters (4-5 bytes): decoded only to text that holds an injection
+  // metacharacter ("YGlkYA" is "`id`", "KikoJg" is "*)(&"); a short word or id is left alone.
+  const bool shortBare = !padded && in.size() < 8;
   bool lower = false;
   bool upper = false;
   for (const char c : in) {
@@ -172,6 +175,11 @@ bool base64Text(std::string_view in, std::string& out, int alphabet) {
     high += static_cast<unsigned char>(c) >= 0x80 ? 1 : 0;
   }
   if (out.empty() || high * 4 > out.size() || (printable + high) * 100 < out.size() * 95) {
+    out.clear();
+    return false;
+  }
+  if (shortBare && (high != 0 || printable != out.size() ||
+                    out.find_first_of("|;&`$()*'\"<>") == std::string::npos)) {
     out.clear();
     return false;
   }
@@ -479,7 +487,7 @@ bool base64(std::string_view in, std::string& out) { return base64Text(in, out, 
 bool base64url(std::string_view in, std::string& out) { return base64Text(in, out, 2); }
 
 bool base64View(std::string_view in, std::string& out, Id& id) {
-  if (in.size() < 8) {
+  if (in.size() < 6) {
     return false;
   }
   const bool urlSafe = has(in, '-') || has(in, '_');

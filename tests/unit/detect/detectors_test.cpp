@@ -211,6 +211,13 @@ TEST_F(DetectorsTest, ShortPaddedBase64IsDecoded) {
   EXPECT_TRUE(detects(json(R"({"q":"KikoJg=="})"), AttackClass::Ldapi));
   // Benign twins: short padded tokens that decode to words or bytes.
   EXPECT_TRUE(clean(json(R"({"q":"dGVzdA==","r":"YWRtaW4=","s":"AbCd+Q=="})")));
+  // Unpadded, six or seven characters: decoded when the text holds metacharacters.
+  EXPECT_TRUE(detects(query("KikoJg"), AttackClass::Ldapi));
+  EXPECT_TRUE(detects(query("YGlkYA"), AttackClass::Rce));
+  EXPECT_TRUE(detects(Req{"GET", "/", {{"Cookie", "t=fGlkfA"}}, ""}, AttackClass::Rce));
+  for (const char* q : {"iPhone", "QWRtaW4", "McDonald", "aBcDeF", "Zm9vYg"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
 }
 
 TEST_F(DetectorsTest, NodeModuleLoaderReflection) {

@@ -98,9 +98,12 @@ TEST(TransformsTest, Base64Alphabets) {
   EXPECT_TRUE(base64url("Pj8-Pz8_Pj8-Pz8", out));
   EXPECT_FALSE(base64url("Pj8+Pz8/Pj8+Pz8", out));
   EXPECT_FALSE(base64("deadbeefdeadbeef", out)); // hex, no upper case: not worth decoding
-  EXPECT_FALSE(base64("SGVsbG8", out));          // too short
+  EXPECT_FALSE(base64("SGVsbG8", out));          // short, unpadded, a word ("Hello")
   EXPECT_EQ(dec(base64, "KikoJg=="), "*)(&");     // short, but padded: base64 on its own
-  EXPECT_FALSE(base64("KikoJg", out));           // the same unpadded: a word
+  EXPECT_EQ(dec(base64, "KikoJg"), "*)(&");       // short, unpadded: text of metacharacters
+  EXPECT_EQ(dec(base64, "YGlkYA"), "`id`");
+  EXPECT_FALSE(base64("iPhone", out));           // a word that decodes to bytes
+  EXPECT_FALSE(base64("QWRtaW4", out));          // "Admin": text without a metacharacter
   EXPECT_FALSE(base64("Ab1=", out));             // padded, but one byte
   Id id{};
   EXPECT_TRUE(base64View("JzsgZHJvcCB0YWJsZSB1c2Vyczst", out, id));
