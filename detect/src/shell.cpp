@@ -295,8 +295,6 @@ bool opensWithSeparator(std::string_view s, size_t pos) {
   return true;
 }
 
-// At pos a command may start: optional path prefix (/usr/bin/), the word, then an argument
-// shape. Returns true when it reads as a command invocation.
 // A redirection of output to a file path in one simple command: "echo x > /var/www/x.php",
 // "cat k >> ~/.ssh/authorized_keys", "id>/tmp/o".
 bool redirectsToPath(std::string_view cmd) {
@@ -316,6 +314,39 @@ bool redirectsToPath(std::string_view cmd) {
   return false;
 }
 
+// Shell pathname expansion of a word with '?' / '*' against the command table: the first
+// command whose name the pattern matches ("ca?", "??t", "c*t" name cat), or null.
+bool globMatch(std::string_view pat, std::string_view name) {
+  if (pat.empty()) {
+    return name.empty();
+  }
+  if (pat[0] == '*') {
+    for (size_t k = 0; k <= name.size(); ++k) {
+      if (globMatch(pat.substr(1), name.substr(k))) {
+        return true;
+      }
+    }
+    return false;
+  }
+  return !name.empty() && (pat[0] == '?' || pat[0] == name[0]) &&
+         globMatch(pat.substr(1), name.substr(1));
+}
+
+const Command* findGlobbed(std::string_view word) {
+  if (word.empty() || word.size() > 20 || word.find_first_of("?*") == std::string_view::npos ||
+      std::count(word.begin(), word.end(), '*') > 2) {
+    return nullptr;
+  }
+  for (const auto& c : kCommands) {
+    if (globMatch(word, c.name)) {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
+// At pos a command may start: optional path prefix (/usr/bin/), the word, then an argument
+// shape. Returns true when it reads as a command invocation.
 // shellSyntax: the value already uses syntax only a shell has ($IFS as a blank), so any known
 // command after a separator is one.
 bool commandAt(std::string_view s, size_t pos, bool afterSeparator, bool shellSyntax = false) {
@@ -342,6 +373,21 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator, bool shellSy
     word.remove_suffix(4);
   }
   const Command* cmd = findCommand(word);
+  if (cmd == nullptr && hadPath && s[i - 1] != '/') {
+    // "/bin/ca? /et*/passwd", "/???/??t": a globbed binary under a rooted path is expanded by
+    // the shell to a command; it runs like one named plainly.
+    cmd = findGlobbed(word);
+    if (cmd != nullptr && (afterSeparator || word.find_first_not_of("?*") != std::string_view::npos)) {
+      size_t j = i;
+      while (j < s.size() && isSpace(s[j])) {
+        ++j;
+      }
+      if (afterSeparator || (j < s.size() && (s[j] == '/' || s[j] == '-'))) {
+        return true;
+      }
+    }
+    return false;
+  }
   if (cmd == nullptr) {
     return false;
   }

@@ -853,6 +853,20 @@ TEST_F(DetectorsTest, ShellListsRedirectionsAndIfs) {
   }
 }
 
+TEST_F(DetectorsTest, ShellGlobbedBinaries) {
+  // A globbed binary under a rooted path expands to a command: confirmed, so it counts even in
+  // a Referer, where only confirmed injections do.
+  EXPECT_TRUE(inspect(header("Referer", "www.example.com/?p=;/bin/ca?+/et*/passwd")).attack());
+  EXPECT_TRUE(inspect(header("Referer", "https://a.example/?x=1;/%3F%3F%3F/%3F%3Ft+/%3F%3F%3F/p%3F%3Fs%3F%3F")).attack());
+  EXPECT_TRUE(detects(query("%7C%2Fusr%2Fbin%2Fwho*"), AttackClass::Rce));
+  // Benign twins: globs of documents and directories, no command behind them.
+  for (const char* q : {"see%20%2Fdocs%2F*.md", "files%20in%20%2Ftmp%2F%3F%3F%20dirs",
+                        "%2Fimages%2F2024-*.png"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+  EXPECT_FALSE(inspect(header("Referer", "https://a.example/docs/*/intro?lang=en")).attack());
+}
+
 TEST_F(DetectorsTest, MailCommandInjection) {
   // A line break, then an IMAP command line with its tag, or an SMTP envelope command.
   for (const char* q : {"INBOX%0d%0aA001%20LOGOUT", "x%0d%0aV100%20CAPABILITY%0d%0aV101%20FETCH%204791",
