@@ -485,8 +485,11 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator, bool shellSy
       (j + 2 == s.size() || s[j + 2] == ' ' || s[j + 2] == '/')) {
     return afterSeparator || hadPath; // "& dir c:\" (the shell view drops backslashes)
   }
+  // cmd.exe expands %NAME% like a shell variable: "& echo %USERNAME%", "& type %windir%\x"
+  const bool cmdVariable = a == '%' && j + 2 < s.size() && s[j + 1] >= 'a' && s[j + 1] <= 'z' &&
+                           s.find('%', j + 2) != std::string::npos;
   if (a == '-' || a == '/' || a == '$' || a == '<' || a == '>' || a == '|' || a == '~' ||
-      a == '`' || a == '*' ||
+      a == '`' || a == '*' || cmdVariable ||
       (a == '.' && j + 1 < s.size() && (s[j + 1] == '/' || s[j + 1] == '.'))) {
     return afterSeparator || hadPath || cmd->strong;
   }

@@ -400,6 +400,21 @@ public:
       strong = true;
       return skipGroup(i);
     }
+    if (t.type == T::Word && t.text == "case" && is(i + 1, T::Word) && t_[i + 1].text == "when") {
+      // CASE WHEN c THEN r [ELSE e] END: a value; strong once WHEN, THEN and END are there
+      bool then = false;
+      for (size_t k = i + 2; k < n_; ++k) {
+        then |= t_[k].text == "then";
+        if (t_[k].text == "end") {
+          strong = then;
+          return then ? k + 1 : npos;
+        }
+        if (t_[k].text == "case" || is(k, T::Semi)) {
+          break;
+        }
+      }
+      return npos;
+    }
     if (t.type == T::Word && (t.kw == K::None || t.kw == K::Where)) {
       if (is(i + 1, T::LParen)) {
         strong = true;

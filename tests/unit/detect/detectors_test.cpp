@@ -168,6 +168,22 @@ TEST_F(DetectorsTest, SqlSetOperationsStackedRowsAndDelays) {
   EXPECT_TRUE(clean(query("or%20true")));
 }
 
+TEST_F(DetectorsTest, SqlCaseExpressionsAndCmdVariables) {
+  // CASE WHEN ... THEN ... END is a value of the SQL grammar.
+  for (const char* q : {"1%20and%20case%20when%201%3D1%20then%201%20else%200%20end",
+                        "%27%20and%20case%20when%20(1%3D1)%20then%20sleep(5)%20else%200%20end--"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Sqli)) << q;
+  }
+  // cmd.exe %NAME% expansion is an argument: "& echo %USERNAME%".
+  EXPECT_TRUE(detects(query("%26%20echo%20%25USERNAME%25"), AttackClass::Rce));
+  // Benign twins.
+  for (const char* q : {"in%20case%20when%20it%20rains%20then%20we%20end%20up%20inside",
+                        "1%20and%20case%20when%20x", "%26%20echo%2050%25%20of%20100%25",
+                        "the%20price%20is%205%25%20off%20%26%2010%25"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
 TEST_F(DetectorsTest, SessionFixationNeedsAnotherSite) {
   // A framework's session cookie name as a parameter, sent from another site.
   EXPECT_TRUE(detects(Req{"GET", "/login?PHPSESSID=attackerchosen1", {{"Referer", "https://evil.test/x"}}, ""},
