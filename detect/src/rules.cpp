@@ -124,7 +124,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
 
     // --- server-side template injection
     {6001, C::Ssti, kValues | kPath,
-     R"re(\{\{[^}]{0,80}(?:\d\s*[*+/-]\s*\d|config|self\b|request|\.__|\bclass\b|mro|subclasses|globals|builtins|import|popen|lipsum|cycler|joiner|namespace\s*\(|range\s*\(|constructor|_self|\benv\s*[.\[(]|getfilter|registerundefinedfiltercallback|\|\s*(?:attr|safe|e)\b|\[\s*['"]_))re"},
+     R"re(\{\{[^}]{0,80}(?:\d['"]?\s*[*+/-]\s*['"]?\d|config|self\b|request|\.__|\bclass\b|mro|subclasses|globals|builtins|import|popen|lipsum|cycler|joiner|namespace\s*\(|range\s*\(|constructor|_self|\benv\s*[.\[(]|getfilter|registerundefinedfiltercallback|\|\s*(?:attr|safe|e)\b|\[\s*['"]_))re"},
     {6002, C::Ssti, kValues | kPath, R"re((?:\$|#|\*|@|~)\{\s*\d+\s*[*+/-]\s*\d+\s*\})re"},
     {6003, C::Ssti, kValues | kPath,
      R"re(\$\{[^}]{0,80}(?:t\s*\(\s*java|getclass|class\.forname|runtime|\.exec\s*\(|freemarker|objectconstructor|product\.getclass|\.getresource))re"},
@@ -172,6 +172,10 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {12003, C::Crlf, kPath | kName | kHeader, R"re([\r\n][a-z0-9-]{2,40}\s*:\s*\S)re"},
 
     {12004, C::Crlf, kPath | kName, R"re([\r\n])re"},
+    // a line break hidden in a nested escape: "%%0a0aSet-Cookie:" is "%" "%0a" "0a"; a filter
+    // that strips (or decodes) the inner escape leaves "%0a", which the application decodes
+    {12006, C::Crlf, kPath | kArg | kName | kHeader,
+     R"re(%[\r\n]+(?:0[ad])+\s*[a-z][a-z0-9-]{1,40}\s*:)re"},
     {12005, C::Crlf, kArg | kHeader, R"re([\r\n]+[a-z0-9_.\[\]-]{1,40}=)re"},
 
     // --- protocol abuse carried in values
@@ -220,9 +224,11 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(\{,[a-z/?*$\\][^{}\s"':,]*,[^{}\s"':]*\}|\{[a-z/?*$\\][^{}\s"':,]*,(?:\}|[-/#][^{}\s"':]*\}))re"},
     // shellshock: a value that is a bash function definition
     {4032, C::Rce, kValues, R"re(^\s*\(\s*\)\s*\{)re"},
-    // SMTP / IMAP command injection after a line break
+    // SMTP / IMAP command injection after a line break: SMTP envelope commands, a tagged IMAP
+    // command line (a command without arguments ending its line, a FETCH/STORE/COPY sequence
+    // set, LIST with a quoted reference)
     {4033, C::Rce, kArg | kHeader,
-     R"re([\r\n]\s*(?:(?:ehlo|helo)\s+[a-z0-9.-]+\.[a-z]|mail\s+from\s*:|rcpt\s+to\s*:|auth\s+[a-z0-9-]+\s+[a-z0-9+/]{12,}=*|retr\s+\d+\s*$|[a-z]{1,4}\d{1,5}\s+(?:login|select|examine|status|append|fetch|store|uid|create|rename)\s+\S+\s+(?:\(|\{)))re"},
+     R"re([\r\n]\s*(?:(?:ehlo|helo)\s+[a-z0-9.-]+\.[a-z]|mail\s+from\s*:|rcpt\s+to\s*:|auth\s+[a-z0-9-]+\s+[a-z0-9+/]{12,}=*|retr\s+\d+\s*$|[a-z]{1,4}\d{1,5}\s+(?:login|select|examine|status|append|fetch|store|uid|create|rename)\s+\S+\s+(?:\(|\{)|[a-z]{1,4}\d{1,5}\s+(?:capability|noop|logout|check|close|expunge|starttls|idle|unselect)\s*(?:[\r\n]|$)|[a-z]{1,4}\d{1,5}\s+(?:uid\s+)?(?:fetch\s+(?:\d+|\*)(?:[:,](?:\d+|\*))*(?:\s*(?:[\r\n]|$)|\s+(?:\(|body|rfc822|flags|envelope|uid\b|all\b|fast\b|full\b|internaldate|bodystructure))|store\s+(?:\d+|\*)(?:[:,](?:\d+|\*))*\s+[+-]?flags|(?:copy|move)\s+(?:\d+|\*)(?:[:,](?:\d+|\*))*\s+\S+\s*(?:[\r\n]|$))|[a-z]{1,4}\d{1,5}\s+(?:list|lsub)\s+"[^"\r\n]*"\s+\S))re"},
     // glob brackets holding slashes or a lone '?': /[e///]tc, pa[?]swd
     {4034, C::Rce, kValues, R"re(\[[a-z?*!^]/{2,}\]|[/a-z]\[\?\][a-z])re"},
     // bash parameter-expansion operators, command substitution inside ${...}, process

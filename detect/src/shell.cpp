@@ -24,6 +24,14 @@ const std::string& shellView(std::string_view s) {
   out.clear();
   for (size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
+    // ";id\n": a C-style escaped line break ending a word (the value passed through a layer
+    // that unescapes strings) separates commands; inside a word "c\nat" it is an escaped "n".
+    if (c == '\\' && i + 1 < s.size() && (s[i + 1] == 'n' || s[i + 1] == 'r') && i > 0 &&
+        isWord(s[i - 1]) && (i + 2 == s.size() || !isWord(s[i + 2]))) {
+      out.push_back('\n');
+      ++i;
+      continue;
+    }
     if (c == '\'' || c == '"' || c == '\\' || c == '^') {
       continue; // c'a't, c"a"t, c\at, c^a^t (cmd.exe)
     }
@@ -287,9 +295,61 @@ bool opensWithSeparator(std::string_view s, size_t pos) {
   return true;
 }
 
+// A redirection of output to a file path in one simple command: "echo x > /var/www/x.php",
+// "cat k >> ~/.ssh/authorized_keys", "id>/tmp/o".
+bool redirectsToPath(std::string_view cmd) {
+  for (size_t k = cmd.find('>'); k != std::string_view::npos; k = cmd.find('>', k + 1)) {
+    size_t f = k + 1;
+    if (f < cmd.size() && cmd[f] == '>') {
+      ++f;
+    }
+    while (f < cmd.size() && cmd[f] == ' ') {
+      ++f;
+    }
+    if (f + 1 < cmd.size() && (cmd[f] == '/' || cmd[f] == '~' || cmd[f] == '.') &&
+        (isWord(cmd[f + 1]) || cmd[f + 1] == '/')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Shell pathname expansion of a word with '?' / '*' against the command table: the first
+// command whose name the pattern matches ("ca?", "??t", "c*t" name cat), or null.
+bool globMatch(std::string_view pat, std::string_view name) {
+  if (pat.empty()) {
+    return name.empty();
+  }
+  if (pat[0] == '*') {
+    for (size_t k = 0; k <= name.size(); ++k) {
+      if (globMatch(pat.substr(1), name.substr(k))) {
+        return true;
+      }
+    }
+    return false;
+  }
+  return !name.empty() && (pat[0] == '?' || pat[0] == name[0]) &&
+         globMatch(pat.substr(1), name.substr(1));
+}
+
+const Command* findGlobbed(std::string_view word) {
+  if (word.empty() || word.size() > 20 || word.find_first_of("?*") == std::string_view::npos ||
+      std::count(word.begin(), word.end(), '*') > 2) {
+    return nullptr;
+  }
+  for (const auto& c : kCommands) {
+    if (globMatch(word, c.name)) {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
 // At pos a command may start: optional path prefix (/usr/bin/), the word, then an argument
 // shape. Returns true when it reads as a command invocation.
-bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
+// shellSyntax: the value already uses syntax only a shell has ($IFS as a blank), so any known
+// command after a separator is one.
+bool commandAt(std::string_view s, size_t pos, bool afterSeparator, bool shellSyntax = false) {
   size_t i = pos;
   while (i < s.size() && isSpace(s[i])) {
     ++i;
@@ -313,6 +373,21 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
     word.remove_suffix(4);
   }
   const Command* cmd = findCommand(word);
+  if (cmd == nullptr && hadPath && s[i - 1] != '/') {
+    // "/bin/ca? /et*/passwd", "/???/??t": a globbed binary under a rooted path is expanded by
+    // the shell to a command; it runs like one named plainly.
+    cmd = findGlobbed(word);
+    if (cmd != nullptr && (afterSeparator || word.find_first_not_of("?*") != std::string_view::npos)) {
+      size_t j = i;
+      while (j < s.size() && isSpace(s[j])) {
+        ++j;
+      }
+      if (afterSeparator || (j < s.size() && (s[j] == '/' || s[j] == '-'))) {
+        return true;
+      }
+    }
+    return false;
+  }
   if (cmd == nullptr) {
     return false;
   }
@@ -410,10 +485,35 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
       (j + 2 == s.size() || s[j + 2] == ' ' || s[j + 2] == '/')) {
     return afterSeparator || hadPath; // "& dir c:\" (the shell view drops backslashes)
   }
+  // cmd.exe expands %NAME% like a shell variable: "& echo %USERNAME%", "& type %windir%\x"
+  const bool cmdVariable = a == '%' && j + 2 < s.size() && s[j + 1] >= 'a' && s[j + 1] <= 'z' &&
+                           s.find('%', j + 2) != std::string::npos;
   if (a == '-' || a == '/' || a == '$' || a == '<' || a == '>' || a == '|' || a == '~' ||
-      a == '`' || a == '*' ||
+      a == '`' || a == '*' || cmdVariable ||
       (a == '.' && j + 1 < s.size() && (s[j + 1] == '/' || s[j + 1] == '.'))) {
     return afterSeparator || hadPath || cmd->strong;
+  }
+  if (afterSeparator) {
+    if (shellSyntax) {
+      return true; // ";echo${IFS}test"
+    }
+    size_t e = j;
+    while (e < s.size() && s[e] != ';' && s[e] != '|' && s[e] != '&' && s[e] != '\n') {
+      ++e;
+    }
+    if (redirectsToPath(s.substr(j, e - j))) {
+      return true; // "; echo x > /var/www/html/x.php"
+    }
+    // "a&&echo vulnerable", "x || ps aux": '&&' and '||' join commands in a shell (the value
+    // opened a list); a known command there with word arguments runs.
+    size_t b = pos;
+    while (b > 0 && isSpace(s[b - 1])) {
+      --b;
+    }
+    if (b >= 2 && ((s[b - 1] == '&' && s[b - 2] == '&') || (s[b - 1] == '|' && s[b - 2] == '|')) &&
+        a >= 'a' && a <= 'z') {
+      return true;
+    }
   }
   // ping 127.0.0.1, sleep 5, nslookup host
   if (afterSeparator && a >= '0' && a <= '9' &&
@@ -427,7 +527,8 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
 // A value that starts like a command line without any separator: an administration tool
 // ("ansible-vault decrypt x", "'cscli' alerts"), or any known command with a long option
 // ("env --version"). 4006. A ';' list of two or more known commands where one has an
-// argument shaped like one ("cd /;cd etc;fold passwd"): 4007.
+// argument shaped like one ("cd /tmp;ls -la"): 4007, a probe; a list of three or more where every
+// part is a known command and one has such an argument ("cd /;cd etc;column passwd"): 4025.
 uint32_t toolLine(std::string_view s) {
   size_t i = 0;
   while (i < s.size() && isSpace(s[i])) {
@@ -449,6 +550,7 @@ uint32_t toolLine(std::string_view s) {
     }
   }
   size_t commands = 0;
+  size_t segments = 0;
   bool argument = false;
   size_t start = 0;
   while (start <= s.size()) {
@@ -460,6 +562,10 @@ uint32_t toolLine(std::string_view s) {
     while (!seg.empty() && isSpace(seg.front())) {
       seg.remove_prefix(1);
     }
+    while (!seg.empty() && isSpace(seg.back())) {
+      seg.remove_suffix(1);
+    }
+    segments += seg.empty() ? 0 : 1;
     size_t w = 0;
     while (w < seg.size() && isWord(seg[w])) {
       ++w;
@@ -480,6 +586,9 @@ uint32_t toolLine(std::string_view s) {
       break;
     }
     start = end + 1;
+  }
+  if (commands >= 3 && commands == segments && argument) {
+    return 4025; // "cd /;cd etc;column passwd": every part of the list is a command
   }
   return commands >= 2 && argument ? 4007 : 0; // two commands: at least one ';' between them
 }
@@ -507,6 +616,8 @@ bool pipedIntoProse(std::string_view s, size_t pos) {
 
 uint32_t detectShell(std::string_view low) {
   const std::string& s = shellView(low.substr(0, 8192));
+  const bool ifs = low.find("${ifs}") != std::string_view::npos ||
+                   low.find("$ifs") != std::string_view::npos;
   const size_t n = s.size();
   // A text of several lines is a document (README, code sample): lines are not commands.
   const bool document = std::count(s.begin(), s.end(), '\n') >= 3;
@@ -529,7 +640,7 @@ uint32_t detectShell(std::string_view low) {
         ++next; // $(( ... ))
       }
     }
-    if (sep && commandAt(s, next, true) && !pipedIntoProse(s, next)) {
+    if (sep && commandAt(s, next, true, ifs) && !pipedIntoProse(s, next)) {
       return 4001;
     }
     if (sep && c != '\n') {

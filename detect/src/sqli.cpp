@@ -37,7 +37,8 @@ enum class K : uint8_t {
   Clause,
   Into,
   Not,
-  Where
+  Where,
+  SetOp
 };
 
 struct Tok {
@@ -54,8 +55,11 @@ struct Word {
   K kw;
 };
 
-constexpr std::array<Word, 44> kWords{{
+constexpr std::array<Word, 47> kWords{{
     {"union", T::Word, K::Union},
+    {"except", T::Word, K::SetOp},
+    {"intersect", T::Word, K::SetOp},
+    {"minus", T::Word, K::SetOp},
     {"select", T::Word, K::Select},
     {"from", T::Word, K::From},
     {"where", T::Word, K::Where},
@@ -149,6 +153,15 @@ bool isWordChar(unsigned char c) {
 }
 
 bool isSpaceLike(unsigned char c) { return c <= ' ' || c == 0xA0 || c == 0x7F; }
+
+bool keyword(std::string_view w) {
+  for (const auto& k : kWords) {
+    if (k.w == w) {
+      return k.kw != K::None;
+    }
+  }
+  return false;
+}
 
 class Lexer {
 public:
@@ -284,6 +297,10 @@ private:
       while (i < s_.size() && (isWordChar(static_cast<unsigned char>(s_[i])) ||
                                (s_[i] == '.' && i + 1 < s_.size() &&
                                 isWordChar(static_cast<unsigned char>(s_[i + 1]))))) {
+        // "select.1": a keyword followed by a decimal (MySQL reads ".1" as a number)
+        if (s_[i] == '.' && s_[i + 1] >= '0' && s_[i + 1] <= '9' && keyword(s_.substr(start, i - start))) {
+          break;
+        }
         ++i;
       }
       Tok t = tok(T::Word, i - start);
@@ -383,6 +400,21 @@ public:
       strong = true;
       return skipGroup(i);
     }
+    if (t.type == T::Word && t.text == "case" && is(i + 1, T::Word) && t_[i + 1].text == "when") {
+      // CASE WHEN c THEN r [ELSE e] END: a value; strong once WHEN, THEN and END are there
+      bool then = false;
+      for (size_t k = i + 2; k < n_; ++k) {
+        then |= t_[k].text == "then";
+        if (t_[k].text == "end") {
+          strong = then;
+          return then ? k + 1 : npos;
+        }
+        if (t_[k].text == "case" || is(k, T::Semi)) {
+          break;
+        }
+      }
+      return npos;
+    }
     if (t.type == T::Word && (t.kw == K::None || t.kw == K::Where)) {
       if (is(i + 1, T::LParen)) {
         strong = true;
@@ -430,6 +462,22 @@ public:
       return terminal(j) || (!strict && t_[i].type == T::Str && i != synthetic_);
     }
     return !strict && (j >= n_ || is(j, T::Comment));
+  }
+
+  // value [comparison value] followed by a comment that ends the value.
+  bool closedByComment(size_t i) const {
+    bool strong = false;
+    size_t j = value(i, strong);
+    if (j == npos) {
+      return false;
+    }
+    if (is(j, T::Cmp)) {
+      j = value(j + 1, strong);
+      if (j == npos) {
+        return false;
+      }
+    }
+    return j + 1 == n_ && is(j, T::Comment);
   }
 
   // What may follow a value that the attacker closed (a string breakout or a leading number).
@@ -482,8 +530,11 @@ public:
     if (t.type == T::Semi && stacked(i + 1)) {
       return 1004;
     }
-    if (t.kw == K::Union && unionSelect(i)) {
+    if ((t.kw == K::Union || t.kw == K::SetOp) && setOperation(i)) {
       return 1005;
+    }
+    if (waitforDelay(i)) {
+      return 1004; // 1 waitfor delay '0:0:5'-- (T-SQL needs no ';' between statements)
     }
     if (!strict && (t.kw == K::Where || (t.kw == K::Stmt && stacked(i)))) {
       return 1013; // ' where ...   ' delete from ...
@@ -527,7 +578,32 @@ public:
     return false;
   }
 
-  bool unionSelect(size_t i) const {
+  // VALUES (literal, ...): a row constructor (VALUES lists, UNION VALUES, INSERT ... VALUES).
+  bool valuesRow(size_t j) const {
+    if (j >= n_ || (t_[j].text != "values" && t_[j].text != "value") || !is(j + 1, T::LParen)) {
+      return false;
+    }
+    size_t k = j + 2;
+    for (;;) {
+      bool strong = false;
+      const size_t e = value(k, strong);
+      if (e == npos || !strong) {
+        return false;
+      }
+      if (is(e, T::RParen)) {
+        return true;
+      }
+      if (!is(e, T::Comma)) {
+        return false;
+      }
+      k = e + 1;
+    }
+  }
+
+  // A set operation joining a second query: UNION [ALL] SELECT ..., and EXCEPT / INTERSECT /
+  // MINUS, which are also English words, only with a SQL select list or a VALUES row after
+  // them ("except select.1,2", "intersect values(1,2)", not "all except select few").
+  bool setOperation(size_t i) const {
     size_t j = i + 1;
     if (kw(j, K::All)) {
       ++j;
@@ -535,7 +611,40 @@ public:
     while (is(j, T::LParen)) {
       ++j;
     }
-    return kw(j, K::Select);
+    if (kw(j, K::Select)) {
+      return t_[i].kw == K::Union || selectList(j + 1);
+    }
+    return valuesRow(j);
+  }
+
+  // WAITFOR DELAY|TIME '<string>' after an operand: a T-SQL statement appended to the
+  // application's without a ';'; the statement must end there (comment, ';', end).
+  bool waitforDelay(size_t i) const {
+    return i < n_ && t_[i].kw == K::Stmt && t_[i].text == "waitfor" && i + 2 < n_ &&
+           (t_[i + 1].text == "delay" || t_[i + 1].text == "time") && is(i + 2, T::Str) &&
+           (i + 3 >= n_ || is(i + 3, T::Comment) || is(i + 3, T::Semi));
+  }
+
+  // INSERT/REPLACE [INTO] name [(columns)] VALUES (...) | SELECT ... | SET col = ...
+  bool insertShape(size_t j) const {
+    if (kw(j, K::Into)) {
+      ++j;
+    }
+    if (!is(j, T::Word) || t_[j].kw != K::None) {
+      return false;
+    }
+    ++j;
+    if (is(j, T::LParen)) {
+      j = skipGroup(j);
+    }
+    if (valuesRow(j)) {
+      return true;
+    }
+    if (kw(j, K::Select)) {
+      return selectList(j + 1);
+    }
+    return j < n_ && t_[j].text == "set" && is(j + 1, T::Word) && is(j + 2, T::Cmp) &&
+           t_[j + 2].text == "=";
   }
 
   // Statement after ';' with enough grammar to tell it from English.
@@ -546,6 +655,9 @@ public:
     const Tok& t = t_[i];
     if (t.kw == K::Select) {
       return selectList(i + 1);
+    }
+    if (t.text == "replace" && !is(i + 1, T::LParen)) {
+      return insertShape(i + 1); // MySQL/SQLite REPLACE [INTO] t (...) VALUES (...)
     }
     if (t.kw != K::Stmt) {
       return false;
@@ -570,7 +682,7 @@ public:
       return false;
     }
     if (w == "insert") {
-      return kw(i + 1, K::Into);
+      return kw(i + 1, K::Into) || insertShape(i + 1);
     }
     if (w == "delete") {
       return kw(i + 1, K::From);
@@ -625,16 +737,13 @@ public:
   uint32_t anywhere() const {
     for (size_t i = 0; i < n_; ++i) {
       const Tok& t = t_[i];
-      if (t.kw == K::Union && unionSelect(i)) {
-        size_t j = i + 1;
-        if (kw(j, K::All)) {
-          ++j;
-        }
-        while (is(j, T::LParen)) {
-          ++j;
-        }
-        (void)j;
+      if ((t.kw == K::Union || t.kw == K::SetOp) && setOperation(i)) {
         return 1005;
+      }
+      if (i > 0 && waitforDelay(i) &&
+          (t_[i - 1].type == T::Num || t_[i - 1].type == T::Str || t_[i - 1].type == T::RParen ||
+           (t_[i - 1].type == T::Word && t_[i - 1].kw == K::None))) {
+        return 1004; // "...q=testing-1 waitfor delay '0:0:15' --"
       }
       if (t.type == T::Semi && stacked(i + 1)) {
         return 1004;
@@ -779,7 +888,7 @@ uint32_t detectSqliOnce(std::string_view low) {
     if (i + 1 < n && toks[i].text == "procedure" && toks[i + 1].text == "analyse") {
       return 1006;
     }
-    if (i < n && toks[i].kw == K::Stmt && g.stacked(i)) {
+    if (i < n && (toks[i].kw == K::Stmt || toks[i].text == "replace") && g.stacked(i)) {
       return 1004; // a statement as the whole value: "drop table users--", "declare @s ..."
     }
     if (i + 2 < n && toks[i].kw == K::Order && toks[i + 1].kw == K::By &&
@@ -790,6 +899,11 @@ uint32_t detectSqliOnce(std::string_view low) {
       return 1006;
     }
     if (i < n && toks[i].type == T::Logic && g.logicTail(i + 1, true)) {
+      // "or true--", "and 1=1#": the condition the attacker appends after the application's
+      // operand, closed by a comment that drops the rest of the statement.
+      if (g.closedByComment(i + 1)) {
+        return 1001;
+      }
       return 1015; // a fragment: "and 1=(", "or deleted = 0)"
     }
     if (i + 2 < n && toks[i].kw == K::Select && toks[i + 1].type == T::Word &&

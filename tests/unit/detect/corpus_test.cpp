@@ -20,14 +20,15 @@ constexpr double kMinTnr = 99.5;
 // The crs file holds the regression tests of CRS paranoia-level-2 rules as well as PL1 ones:
 // at PL1 the probes among them do not count (by design), so its TPR target applies at PL2 and
 // PL1 has a regression floor.
-constexpr double kCrsPl1FloorTpr = 83.0;
+constexpr double kCrsPl1FloorTpr = 83.4;
 
 // generalisation/: real benign traffic must pass at PL1 (target 0.1 % blocked; the floor is
 // what the engine achieves, so a regression fails); attacks in 13 placements x 11 encodings.
 constexpr double kRealBenignPl1MinTnr = 99.85;
 constexpr double kRealBenignPl2MinTnr = 99.8;
-constexpr double kPlacedPl1MinTpr = 95.0; // the targets: 95 % at PL1, 97 % at PL2
-constexpr double kPlacedPl2MinTpr = 97.0;
+// The targets are 95 % at PL1 and 97 % at PL2; the floors sit just below what is achieved.
+constexpr double kPlacedPl1MinTpr = 97.3;
+constexpr double kPlacedPl2MinTpr = 98.1;
 
 class CorpusTest : public ::testing::Test {
 protected:

@@ -221,6 +221,57 @@ TEST_F(DetectorsTest, SqlPostfixClausesAfterABreakout) {
   }
 }
 
+TEST_F(DetectorsTest, SqlSetOperationsStackedRowsAndDelays) {
+  // EXCEPT / INTERSECT with a select list or a VALUES row, like UNION; "select.1" is a keyword
+  // and a number.
+  for (const char* q : {"except%20%09select.1%2C2", "except%20values(1%2C2)",
+                        "1%20intersect%20select%20null%2C%27a%27--", "1%20union%20select.1%2C2",
+                        "x%27%20union%20values(1%2C%27a%27)--"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Sqli)) << q;
+  }
+  // REPLACE / INSERT without INTO as a stacked statement.
+  for (const char* q :
+       {"%3BRePLAcE%2F*x*%2Ft%2F*x*%2F(id%2C%20name)%20VALUES%20(1%2C%20%27a%27)%3B",
+        "1%3Breplace%20into%20users%20select%201%2C2--", "1%3Binsert%20users%20values%20(1%2C2)--"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Sqli)) << q;
+  }
+  // WAITFOR DELAY after an operand ends the statement: T-SQL needs no ';'. In a Referer too.
+  EXPECT_TRUE(detects(query("1%20waitfor%20delay%20%270%3A0%3A5%27--"), AttackClass::Sqli));
+  EXPECT_TRUE(inspect(header("Referer",
+                             "https://www.example.com/search?q=t-1 waitfor delay '0:0:15' --"))
+                  .attack());
+  // A condition appended to the application's operand and closed by a comment.
+  for (const char* q : {"or%20true--", "and%201%3D1%23", "OR%201%23"}) {
+    EXPECT_TRUE(inspect(query(q)).attack()) << q;
+  }
+  // Benign twins: the same words in prose and lists.
+  for (const char* q : {"all%20except%20select%20few", "everything%20except%20values%20(see%20below)",
+                        "intersect%20select%20the%20area", "%3B%20replace%20the%20filter%20values",
+                        "insert%20coin%20values", "please%20waitfor%20delay%20notice",
+                        "or%20that%20--%20note", "and%202%20more%20--%20x",
+                        "waitfor%20the%20delay", "or%20else%20--%20x"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+  // "or true" without the comment is a fragment: a probe (PL2).
+  EXPECT_TRUE(clean(query("or%20true")));
+}
+
+TEST_F(DetectorsTest, SqlCaseExpressionsAndCmdVariables) {
+  // CASE WHEN ... THEN ... END is a value of the SQL grammar.
+  for (const char* q : {"1%20and%20case%20when%201%3D1%20then%201%20else%200%20end",
+                        "%27%20and%20case%20when%20(1%3D1)%20then%20sleep(5)%20else%200%20end--"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Sqli)) << q;
+  }
+  // cmd.exe %NAME% expansion is an argument: "& echo %USERNAME%".
+  EXPECT_TRUE(detects(query("%26%20echo%20%25USERNAME%25"), AttackClass::Rce));
+  // Benign twins.
+  for (const char* q : {"in%20case%20when%20it%20rains%20then%20we%20end%20up%20inside",
+                        "1%20and%20case%20when%20x", "%26%20echo%2050%25%20of%20100%25",
+                        "the%20price%20is%205%25%20off%20%26%2010%25"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
 TEST_F(DetectorsTest, SessionFixationNeedsAnotherSite) {
   // A framework's session cookie name as a parameter, sent from another site.
   EXPECT_TRUE(detects(Req{"GET", "/login?PHPSESSID=attackerchosen1", {{"Referer", "https://evil.test/x"}}, ""},
@@ -264,6 +315,13 @@ TEST_F(DetectorsTest, ShortPaddedBase64IsDecoded) {
   EXPECT_TRUE(detects(json(R"({"q":"KikoJg=="})"), AttackClass::Ldapi));
   // Benign twins: short padded tokens that decode to words or bytes.
   EXPECT_TRUE(clean(json(R"({"q":"dGVzdA==","r":"YWRtaW4=","s":"AbCd+Q=="})")));
+  // Unpadded, six or seven characters: decoded when the text holds metacharacters.
+  EXPECT_TRUE(detects(query("KikoJg"), AttackClass::Ldapi));
+  EXPECT_TRUE(detects(query("YGlkYA"), AttackClass::Rce));
+  EXPECT_TRUE(detects(Req{"GET", "/", {{"Cookie", "t=fGlkfA"}}, ""}, AttackClass::Rce));
+  for (const char* q : {"iPhone", "QWRtaW4", "McDonald", "aBcDeF", "Zm9vYg"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
 }
 
 TEST_F(DetectorsTest, NodeModuleLoaderReflection) {
@@ -499,7 +557,11 @@ TEST_F(DetectorsTest, Ssti) {
   EXPECT_TRUE(detects(query("%7B%7B7*191%7D%7D"), AttackClass::Ssti));
   EXPECT_TRUE(detects(query("%7B%7Bself.__init__.__globals__%7D%7D"), AttackClass::Ssti));
   EXPECT_TRUE(detects(query("%24%7B11*11%7D"), AttackClass::Ssti));
+  // Jinja2/Twig arithmetic on a string literal: '7'*7 repeats the string.
+  EXPECT_TRUE(detects(query("%7B%7B7*%277%27%7D%7D"), AttackClass::Ssti));
+  EXPECT_TRUE(detects(query("%7B%7B%277%27*7%7D%7D"), AttackClass::Ssti));
   EXPECT_TRUE(clean(query("%7B%7Bname%7D%7D+placeholder")));
+  EXPECT_TRUE(clean(query("%7B%7Bsize%7D%7D+x+%277%27+-+%278%27")));
   EXPECT_TRUE(clean(json(R"({"query":"query Q($id: ID!) { node(id: $id) { id } }"})")));
 }
 
@@ -556,6 +618,14 @@ TEST_F(DetectorsTest, Crlf) {
   EXPECT_TRUE(
       detects(Req{"GET", "/r?next=%0d%0aLocation:%20https://e.test", {}, ""}, AttackClass::Crlf));
   EXPECT_TRUE(clean(form("msg=line+one%0D%0Aline+two")));
+  // A line break in a nested escape ("%" "%0a" "0a"): in a parameter, a header, a cookie.
+  EXPECT_TRUE(inspect(query("%2F%25%250a0aSet-Cookie%3Acrlf%3Dx")).attack());
+  EXPECT_TRUE(inspect(header("X-Context", "/%%0A0aX-Injected: 1")).attack());
+  EXPECT_TRUE(inspect(Req{"GET", "/", {{"Cookie", "theme=%%0d0aLocation:%20x"}}, ""}).attack());
+  // Benign twins: a percentage before a line break, a line of hex after it.
+  for (const char* q : {"100%25%0A0a%20b", "50%25%0Anext%3A%20line", "a%25%0A0d0a"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
 }
 
 TEST_F(DetectorsTest, CrlfInPathAndNames) {
@@ -869,6 +939,66 @@ TEST_F(DetectorsTest, ShellValueOpeningWithASeparator) {
   EXPECT_TRUE(detects(query("%26%26ls%26%26"), AttackClass::Rce));
   // Words listed with separators inside a value are not a command line.
   for (const char* q : {"red%7Cps%7Cblue", "a%3Bcat%3Bb", "%7C%20Header%20%7C", "%3B-)"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
+TEST_F(DetectorsTest, ShellEscapedLineBreaksAndCommandLists) {
+  // A C-style "\n" ending a command word (a layer that unescapes strings writes a line break).
+  EXPECT_TRUE(inspect(query("%3Bid%5Cn")).attack());
+  EXPECT_TRUE(inspect(json(R"({"a":"|id\\r\\n"})")).attack());
+  // A ';' list in which every part is a known command and one reads a path.
+  EXPECT_TRUE(inspect(form("code=cd+%2F%3Bcd+etc%3Bcolumn+passwd")).attack());
+  EXPECT_TRUE(inspect(form("code=CD+%2F%3BCD+ETC%3BCOMM+PASSWD+PASSWD")).attack());
+  // Benign twins: an escape inside a word or a Windows path, lists with a word that is not a
+  // command, two commands (a probe).
+  for (const char* q : {"C%3A%5Cnew%5Cfile", "a%3Bb%5Cn", "line%201%5Cnline%202",
+                        "cd%20%2Ftmp%3B%20ls%3B%20make", "cd%20%2F%3Bcd%20etc",
+                        "red%3Bgreen%3Bblue"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
+TEST_F(DetectorsTest, ShellListsRedirectionsAndIfs) {
+  // '&&' / '||' join commands; a redirection to a file path; $IFS as a blank.
+  for (const char* q : {"a%26%26echo%20vulnerable", "x%20%7C%7C%20ps%20aux",
+                        "%3B%20echo%20%27x%27%20%3E%20%2Fvar%2Fwww%2Fhtml%2Fx.php",
+                        "1%3Bcat%20k%20%3E%3E%20~%2F.ssh%2Fauthorized_keys",
+                        "%3Becho%24%7BIFS%7Dtest", "%26%26%20dir%20C%3A%5CUsers"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Rce)) << q;
+  }
+  // Benign twins: the operators between words that are no commands, a comparison, a price.
+  for (const char* q : {"rock%20%26%26%20roll", "Q%26%26A", "a%20%7C%7C%20b", "x%20%3E%205",
+                        "tom%3B%20echo%20dot%20speaker", "5%20%3E%203%3B%20true"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
+TEST_F(DetectorsTest, ShellGlobbedBinaries) {
+  // A globbed binary under a rooted path expands to a command: confirmed, so it counts even in
+  // a Referer, where only confirmed injections do.
+  EXPECT_TRUE(inspect(header("Referer", "www.example.com/?p=;/bin/ca?+/et*/passwd")).attack());
+  EXPECT_TRUE(inspect(header("Referer", "https://a.example/?x=1;/%3F%3F%3F/%3F%3Ft+/%3F%3F%3F/p%3F%3Fs%3F%3F")).attack());
+  EXPECT_TRUE(detects(query("%7C%2Fusr%2Fbin%2Fwho*"), AttackClass::Rce));
+  // Benign twins: globs of documents and directories, no command behind them.
+  for (const char* q : {"see%20%2Fdocs%2F*.md", "files%20in%20%2Ftmp%2F%3F%3F%20dirs",
+                        "%2Fimages%2F2024-*.png"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+  EXPECT_FALSE(inspect(header("Referer", "https://a.example/docs/*/intro?lang=en")).attack());
+}
+
+TEST_F(DetectorsTest, MailCommandInjection) {
+  // A line break, then an IMAP command line with its tag, or an SMTP envelope command.
+  for (const char* q : {"INBOX%0d%0aA001%20LOGOUT", "x%0d%0aV100%20CAPABILITY%0d%0aV101%20FETCH%204791",
+                        "x%0d%0aa5%20UID%20FETCH%201%3A*%20(FLAGS)",
+                        "x%0d%0aa6%20STORE%201%20%2BFLAGS%20(%5CDeleted)",
+                        "x%0d%0ab1%20LIST%20%22%22%20*", "a%40b.c%0d%0aRCPT%20TO%3A%3Cv%40x.org%3E"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Rce)) << q;
+  }
+  // Benign twins: numbered notes whose words are also IMAP commands.
+  for (const char* q : {"Parts%3A%0aab12%20store%205%20units", "Steps%0aab2%20copy%205%20pages%20now",
+                        "Step%201%0aA1%20close%20the%20lid", "Notes%0ab3%20list%20of%20items"}) {
     EXPECT_TRUE(clean(query(q))) << q;
   }
 }

@@ -104,6 +104,11 @@ TEST(TransformsTest, Base64Alphabets) {
   EXPECT_EQ(dec(base64, "fGlkfA"), "|id|");
   EXPECT_FALSE(base64("TG9nb3M", out));          // "Logos": a word
   EXPECT_FALSE(base64("Ab1cD", out));            // five characters: no whole bytes of text
+  EXPECT_FALSE(base64("SGVsbG8", out));          // short, unpadded, a word ("Hello")
+  EXPECT_EQ(dec(base64, "KikoJg"), "*)(&");       // short, unpadded: text of metacharacters
+  EXPECT_EQ(dec(base64, "YGlkYA"), "`id`");
+  EXPECT_FALSE(base64("iPhone", out));           // a word that decodes to bytes
+  EXPECT_FALSE(base64("QWRtaW4", out));          // "Admin": text without a metacharacter
   EXPECT_FALSE(base64("Ab1=", out));             // padded, but one byte
   Id id{};
   EXPECT_TRUE(base64View("JzsgZHJvcCB0YWJsZSB1c2Vyczst", out, id));
