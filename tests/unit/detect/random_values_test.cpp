@@ -1,0 +1,128 @@
+// Random-looking values (passwords, API secrets, generated ids with punctuation) are data, not
+// attacks: the grammar checks that a breakout reaches an instruction, and random text that
+// happens to hold a quote, an operator or a separator does not. Each check has an attack it
+// must still catch.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bulwark/detect/engine.h"
+
+namespace bulwark::detect {
+namespace {
+
+std::string percentEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') ||
+        u == '-' || u == '_' || u == '.' || u == '~') {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 15]);
+    }
+  }
+  return out;
+}
+
+class DetectEvidenceTest : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    auto e = Engine::create(EngineConfig{});
+    ASSERT_TRUE(e) << e.error().describe();
+    engine_ = *e;
+  }
+  static void TearDownTestSuite() { engine_.reset(); }
+
+  // The value as a query parameter at PL1.
+  static Verdict query(std::string_view value) {
+    const std::string target = "/search?q=" + percentEncode(value);
+    const std::vector<Header> hs{{"Host", "app.example.com"}};
+    RequestView v;
+    v.method = "GET";
+    v.target = target;
+    v.headers = hs;
+    v.paranoiaLevel = 1;
+    return engine_->inspect(v);
+  }
+
+  static ::testing::AssertionResult caught(std::string_view value, AttackClass cls) {
+    const Verdict v = query(value);
+    for (const auto& f : v.findings) {
+      if (f.cls == cls && v.attack()) {
+        return ::testing::AssertionSuccess();
+      }
+    }
+    auto res = ::testing::AssertionFailure() << value << ": no " << className(cls) << " attack";
+    for (const auto& f : v.findings) {
+      res << " [" << className(f.cls) << " " << f.ruleId << "]";
+    }
+    return res;
+  }
+
+  static ::testing::AssertionResult data(std::string_view value) {
+    const Verdict v = query(value);
+    if (!v.attack()) {
+      return ::testing::AssertionSuccess();
+    }
+    auto res = ::testing::AssertionFailure() << value << ": flagged";
+    for (const auto& f : v.findings) {
+      res << " [" << className(f.cls) << " " << f.ruleId << "]";
+    }
+    return res;
+  }
+
+  static inline EnginePtr engine_;
+};
+
+TEST_F(DetectEvidenceTest, SqlOperatorAfterABreakoutMustParse) {
+  // The expression after the quote parses to the end of the statement.
+  for (const char* v : {"admin'='", "1'='1", "x'-'", "x'^'", "'||(select 1)||'", "1'-0#",
+                        "abc'<>'x' or 1=1--", "a'*1;--", "x'+sleep(5)+'"}) {
+    EXPECT_TRUE(caught(v, AttackClass::Sqli)) << v;
+  }
+  // A literal glued to a word, an unterminated string or group, a one-letter name, random text
+  // in the string the application's quote closes, a comment after a random prefix.
+  for (const char* v : {"vuC8CGHhCu;Mi=X'<4Bm18O^h", "(2QGXO\"~5e\"+$A[g", "Z[n\"~3#/do",
+                        "z~skBwde!#4Q(I'<\"De", "D@(0)'-(u.#2Xb$u", "&'-'an+q8;<hn$t&",
+                        "'^'0\"4e>=Z+ l1:O2Hd1b", "x'&8-Q#63wcr[zGV"}) {
+    EXPECT_TRUE(data(v)) << v;
+  }
+}
+
+TEST_F(DetectEvidenceTest, SqlBooleanOperandsAreClosed) {
+  for (const char* v : {"1 or 1=1", "x' or 'a'='a", "1 and(", "abc' || 'x'='x"}) {
+    EXPECT_TRUE(caught(v, AttackClass::Sqli)) << v;
+  }
+  for (const char* v : {"MLb$eGG|| \"UG*9e", "AHQ0||s(!&=#7K.c", "TCo&& \"dDYdTd%z'"}) {
+    EXPECT_TRUE(data(v)) << v;
+  }
+}
+
+TEST_F(DetectEvidenceTest, SqlCommentBreakoutAfterALiteral) {
+  for (const char* v : {"admin'--", "admin'#", "admin')-- -", "admin\" #", "admin\"/*",
+                        "bob@example.com'--", "'--"}) {
+    EXPECT_TRUE(caught(v, AttackClass::Sqli)) << v;
+  }
+  for (const char* v : {"g]#;[WGx<GD]w'#a'e", "]tgj{rkw54K-'#F,", "abc'#def"}) {
+    EXPECT_TRUE(data(v)) << v;
+  }
+}
+
+TEST_F(DetectEvidenceTest, SqlSystemVariablesHaveNames) {
+  for (const char* v : {"select @@version", "1 union select @@datadir,2", "select @@global.sql_mode",
+                        "x' and @@secure_file_priv is null--"}) {
+    EXPECT_TRUE(caught(v, AttackClass::Sqli)) << v;
+  }
+  for (const char* v : {"Gjc@@Gbp|H7!J.k", "J!}@@XK.+<F>{EJi", "(pX+7 s@@an|ty(T"}) {
+    EXPECT_TRUE(data(v)) << v;
+  }
+}
+
+} // namespace
+} // namespace bulwark::detect
