@@ -505,6 +505,78 @@ bool pipedIntoProse(std::string_view s, size_t pos) {
 
 } // namespace
 
+bool splicesCommand(std::string_view value) {
+  thread_local std::string s;
+  thread_local std::vector<bool> mark; // a splice was removed right before s[i]
+  s.clear();
+  mark.clear();
+  bool pending = false;
+  size_t vars = 0; // "$a$b$c": a command assembled from variables
+  for (size_t i = 0; i < value.size(); ++i) {
+    const char c = static_cast<char>(value[i] >= 'A' && value[i] <= 'Z' ? value[i] + 32 : value[i]);
+    if (c == '$' && i + 1 < value.size()) {
+      size_t j = i + 1 + (value[i + 1] == '{' ? 1 : 0);
+      const size_t name = j;
+      while (j < value.size() && (isWord(static_cast<char>(value[j] | 0x20)) && value[j] != '-' &&
+                                  value[j] != '.')) {
+        ++j;
+      }
+      if (j > name && !(value[name] >= '0' && value[name] <= '9')) {
+        if (++vars >= 3) {
+          return true;
+        }
+        if (j < value.size() && value[j] == '}') {
+          ++j;
+        }
+        if (j < value.size() && value[j] == '$') {
+          i = j - 1;
+          continue;
+        }
+      }
+    }
+    vars = 0;
+    const std::string_view rest = value.substr(i);
+    size_t len = 0;
+    for (const std::string_view sp : {"$@", "$*", "``", "$()", "<()", ">()", "\"\"", "''"}) {
+      if (rest.starts_with(sp)) {
+        len = sp.size();
+        break;
+      }
+    }
+    if (len != 0) {
+      pending = true;
+      i += len - 1;
+      continue;
+    }
+    s.push_back(c);
+    mark.push_back(pending);
+    pending = false;
+  }
+  // Each word touching a splice, and each path component of it, looked up as a command.
+  const auto runAt = [&](size_t k) {
+    size_t b = k;
+    size_t e = k;
+    while (b > 0 && isWord(s[b - 1])) {
+      --b;
+    }
+    while (e < s.size() && isWord(s[e])) {
+      ++e;
+    }
+    return std::string_view(s).substr(b, e - b);
+  };
+  for (size_t k = 0; k < s.size(); ++k) {
+    if (!mark[k]) {
+      continue;
+    }
+    for (const size_t at : {k, k > 0 ? k - 1 : k}) {
+      if (isWord(s[at]) && findCommand(runAt(at)) != nullptr) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 uint32_t detectShell(std::string_view low) {
   const std::string& s = shellView(low.substr(0, 8192));
   const size_t n = s.size();

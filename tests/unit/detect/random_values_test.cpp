@@ -124,5 +124,15 @@ TEST_F(DetectEvidenceTest, SqlSystemVariablesHaveNames) {
   }
 }
 
+TEST_F(DetectEvidenceTest, ShellSplicesJoinACommand) {
+  for (const char* v : {"cu$@rl google.com", "pi``ng 127.0.0.1", "x;c$*at /et$*c/pas$*swd",
+                        "\"\"p\"\"y\"\"t\"\"h\"\"o\"\"n\"\"3\"\" x"}) {
+    EXPECT_TRUE(caught(v, AttackClass::Rce)) << v;
+  }
+  for (const char* v : {"Ajx$@B", "pa``j^H4GZko:c{I", "kfQim$@/&Ql7:.y\"", "G``F),>D+J"}) {
+    EXPECT_TRUE(data(v)) << v;
+  }
+}
+
 } // namespace
 } // namespace bulwark::detect
