@@ -268,6 +268,15 @@ const Command* findCommand(std::string_view word) {
   return nullptr;
 }
 
+// Commands that do something with no operand ("; id", "|ls", "`whoami`", "$(env)", "|rev"):
+// the others (rm, cp, ln, ip, wc, vi, sc, ...) need an argument to be a command line, and a
+// one-letter name (w) needs an option.
+constexpr auto kBareCommands = std::to_array<std::string_view>({
+    "id", "ls", "ps", "who", "env", "set", "dir", "cmd", "echo", "cat", "rev", "pwd", "df",
+    "last", "top", "date", "ver", "reboot", "shutdown", "dash", "node", "lua", "java", "ssh",
+    "printf", "export", "finger", "whois", "net", "start", "tac", "more", "less", "ftp",
+});
+
 template <size_t N>
 bool listed(const std::array<std::string_view, N>& list, std::string_view word) {
   return std::find(list.begin(), list.end(), word) != list.end();
@@ -296,6 +305,7 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
   }
   // Path prefix: /bin/cat, /usr/local/bin/python, c:\windows\system32\cmd
   size_t wordStart = i;
+  const size_t pathStart = i;
   bool hadPath = false;
   // Only a path the shell resolves from a root names a binary: /bin/x, ./x, ~/x, c:/x (not an
   // API path such as _nodes/abc/shutdown).
@@ -304,7 +314,7 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
   while (i < s.size() && (isWord(s[i]) || s[i] == '/' || s[i] == '?' || s[i] == '*')) {
     if (s[i] == '/') {
       wordStart = i + 1;
-      hadPath = rooted;
+      hadPath = rooted && i > pathStart; // a directory before the name: /bin/id, ./x, not /w
     }
     ++i;
   }
@@ -326,6 +336,7 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
     return true;
   }
   if (afterSeparator && pos > 0 && s[pos - 1] == '`' && s.find('`', i) != std::string_view::npos &&
+      (cmd->strong || listed(kBareCommands, word) || (next == ' ' && word.size() > 1)) &&
       (word == "echo" || word == "id" || word == "sleep" || word == "ping" || pos == 1 ||
        !(isSpace(s[pos - 2]) || (s[pos - 2] >= 'a' && s[pos - 2] <= 'z')))) {
     return true; // `echo x`, =`cut x`: a command substitution, not markdown inline code
@@ -385,10 +396,18 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
              s[j + 1] >= 'a' && s[j + 1] <= 'z';
     }
   }
+  const bool bare = hadPath || cmd->strong || listed(kBareCommands, word);
   if (end || next == '`' || next == ')') {
-    return afterSeparator || hadPath; // "; id"  "`ls`"  "$(id)"
+    // "; id"  "`ls`"  "$(id)": a ')' closes a '(' the value opened
+    return (afterSeparator && bare &&
+            (next != ')' || std::count(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(pos), '(') >
+                                std::count(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(pos), ')'))) ||
+           hadPath;
   }
   if (next == ';' || next == '|' || next == '&' || next == '#') {
+    if (!bare && !(afterSeparator && opensWithSeparator(s, pos))) {
+      return false; // "&rm;" is random text, ";w|" a probe that ends the command before it
+    }
     // "a;cat;b" is a list of words, "/bin/id;" is not; nor is ";id|" or "|id|": a value that
     // opens with a separator ends the application's command before the word.
     return hadPath || (afterSeparator && opensWithSeparator(s, pos));
@@ -399,7 +418,7 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
     ++j;
   }
   if (j >= s.size()) {
-    return afterSeparator;
+    return afterSeparator && bare;
   }
   const char a = s[j];
   if (a == '-' &&
@@ -409,6 +428,16 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
   if (a >= 'a' && a <= 'z' && j + 1 < s.size() && s[j + 1] == ':' &&
       (j + 2 == s.size() || s[j + 2] == ' ' || s[j + 2] == '/')) {
     return afterSeparator || hadPath; // "& dir c:\" (the shell view drops backslashes)
+  }
+  if (word.size() == 1 && a != '-') {
+    return false; // "&w>x": a letter, not the w command (which takes options)
+  }
+  // A redirection or a pipe is no operand ("&tr<y", "&mv<||"), and a substitution as the
+  // argument must close.
+  if (((a == '<' || a == '>' || a == '|') && !bare) ||
+      (!afterSeparator && !hadPath && (a == '<' || a == '>' || a == '|' || a == '*' || a == '`')) ||
+      (a == '`' && s.find('`', j + 1) == std::string_view::npos)) {
+    return false;
   }
   if (a == '-' || a == '/' || a == '$' || a == '<' || a == '>' || a == '|' || a == '~' ||
       a == '`' || a == '*' ||
@@ -582,12 +611,21 @@ uint32_t detectShell(std::string_view low) {
   const size_t n = s.size();
   // A text of several lines is a document (README, code sample): lines are not commands.
   const bool document = std::count(s.begin(), s.end(), '\n') >= 3;
+  size_t backticks = 0;
   for (size_t i = 0; i < n; ++i) {
     const char c = s[i];
     bool sep = false;
     size_t next = i + 1;
     if (c == '`' && ((i + 1 < n && s[i + 1] == '`') || (i > 0 && s[i - 1] == '`'))) {
       continue; // markdown code fence
+    }
+    if (c == '`') {
+      // A command substitution opens here only when a later '`' closes it (an odd one out is
+      // a syntax error, and a closing one ends the substitution).
+      ++backticks;
+      if (backticks % 2 == 0 || s.find('`', i + 1) == std::string::npos) {
+        continue;
+      }
     }
     if (c == ';' || c == '|' || c == '&' || (c == '\n' && !document) || c == '`') {
       sep = true;
@@ -616,15 +654,31 @@ uint32_t detectShell(std::string_view low) {
         ++k;
       }
       // ("TL;DR -- use ..." is prose: a long option has its name right after the dashes)
-      if (k > w && k + 2 < n && s[k] == ' ' && s[k + 1] == '-' &&
+      // The word is a command name (a letter, then at least one more name character) and the
+      // option or path is a whole word: "&zgl -g&9", "|oi /i]x" are random text.
+      size_t f = w;
+      while (f < k && s[f] == '.') {
+        ++f; // ".wget /tmp/x": dots standing for blanks
+      }
+      const bool named = k >= f + 2 && s[f] >= 'a' && s[f] <= 'z';
+      const auto wordEnds = [&](size_t e, std::string_view also) {
+        while (e < n && ((s[e] >= 'a' && s[e] <= 'z') || (s[e] >= '0' && s[e] <= '9') ||
+                         s[e] == '_' || s[e] == '-' || s[e] == '.' || s[e] == '/')) {
+          ++e;
+        }
+        return e >= n || isSpace(s[e]) || also.find(s[e]) != std::string_view::npos;
+      };
+      if (named && k + 2 < n && s[k] == ' ' && s[k + 1] == '-' &&
           ((s[k + 2] >= 'a' && s[k + 2] <= 'z') ||
-           (s[k + 2] == '-' && k + 3 < n && s[k + 3] >= 'a' && s[k + 3] <= 'z'))) {
+           (s[k + 2] == '-' && k + 3 < n && s[k + 3] >= 'a' && s[k + 3] <= 'z')) &&
+          wordEnds(k + 2, "=:")) {
         return 4004;
       }
       // A word whose argument is an absolute path or a home file: "; fold /etc/passwd".
-      if (k > w && k + 2 < n && s[k] == ' ' &&
+      if (named && k + 2 < n && s[k] == ' ' &&
           ((s[k + 1] == '/' && s[k + 2] >= 'a' && s[k + 2] <= 'z') ||
-           (s[k + 1] == '~' && s[k + 2] == '/'))) {
+           (s[k + 1] == '~' && s[k + 2] == '/')) &&
+          wordEnds(k + 2, ";|&\"")) {
         return 4005;
       }
     }

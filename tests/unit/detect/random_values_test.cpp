@@ -134,5 +134,23 @@ TEST_F(DetectEvidenceTest, ShellSplicesJoinACommand) {
   }
 }
 
+TEST_F(DetectEvidenceTest, ShellCommandsAfterASeparatorNeedTheirShape) {
+  // Commands that run alone, closed substitutions, paths with a directory, options and paths
+  // as whole words.
+  for (const char* v : {"127.0.0.1;id", "x|ls", "`whoami`", "a$(id)", "1;w -h", "x;/bin/id",
+                        "x;ls>/tmp/o", "; fold /etc/passwd", ";date -f secrets.txt",
+                        "().{.:;.};.wget /tmp/foo http://x", "x&&cat /etc/passwd"}) {
+    EXPECT_TRUE(caught(v, AttackClass::Rce)) << v;
+  }
+  // A one-letter "command", an operand-taking command with nothing or a redirection after it,
+  // an unclosed backtick, a ')' closing nothing, a root-level name, a random word with an
+  // option or path glued to junk.
+  for (const char* v : {"1.5F6;w>ibj]d94|%F", "2,aW$jk}I:f&w", "h1r4d;IA#8jV`w", "Oe|/w",
+                        "x&tr<Y=", "k&mv<||YLB", "a;ps)x", "`W`o\"Eeqdm", "VG|k -Qdp-q,l_nJ@=:F",
+                        "3&Zgl -g&9d9%=7!", "&_ /HjR.\\+E%X4[F", "Scp<7_$DIZ/Dm*Yb"}) {
+    EXPECT_TRUE(data(v)) << v;
+  }
+}
+
 } // namespace
 } // namespace bulwark::detect
