@@ -94,7 +94,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {5015, C::CodeInjection, kAll,
      R"re((?:invokertransformer|clonetransformer|instantiatetransformer|instantiatefactory|chainedtransformer|constanttransformer|prototypeclonefactory|prototypeserializationfactory|whileclosure|forclosure|templatesimpl|annotationinvocationhandler|badattributevalueexpexception|xmldecoder|jdbcrowsetimpl|lazymap|transformedmap|beancomparator|processbuilder|runtime\.getruntime|runtime\.exec|getruntime))re"},
     {5016, C::CodeInjection, kValues,
-     R"re((?:^|[^a-z0-9_\\])\$+[a-z_][a-z0-9_]*(?:\s*\[[^\]]{0,24}\])*\s*\(|\$\{\s*['"][a-z_]+['"]\s*\}\s*\()re"},
+     R"re((?:^|[^a-z0-9_\\])\$+[a-z_][a-z0-9_]*(?:\s*\[[^\]]{0,24}\])*\s*\((?:[^()]{0,64}|[^()]{0,32}\([^()]{0,32}\)[^()]{0,32})\)\s*(?:$|[;.,)?])|\$\{\s*['"][a-z_]+['"]\s*\}\s*\()re"},
     {5017, C::CodeInjection, kValues, R"re(\bro0ab|kztaa|cs7qa[ef]|\baced000[0-9]|\bh4sib)re"},
     {5018, C::CodeInjection, kValues,
      R"re(\$\{\s*@?(?:exec|system|eval|print|passthru|shell_exec|phpinfo|assert|popen|die|md5)\s*\()re"},

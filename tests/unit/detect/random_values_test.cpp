@@ -152,5 +152,15 @@ TEST_F(DetectEvidenceTest, ShellCommandsAfterASeparatorNeedTheirShape) {
   }
 }
 
+TEST_F(DetectEvidenceTest, PhpVariableCallsAreClosed) {
+  for (const char* v : {"$a(1)", "$_GET['f']($_GET['c'])", "$__[_](24)", "$b=@$s_func(22);",
+                        "$f(101).$f(120)", "$x(system('id'))"}) {
+    EXPECT_TRUE(caught(v, AttackClass::CodeInjection)) << v;
+  }
+  for (const char* v : {"$j(05C~=M", "$a(C", "x$Qz(9]p)kk", "Rb$u(w:{"}) {
+    EXPECT_TRUE(data(v)) << v;
+  }
+}
+
 } // namespace
 } // namespace bulwark::detect
