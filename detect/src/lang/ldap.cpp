@@ -200,6 +200,15 @@ uint32_t detectLdapOnce(std::string_view low) {
   if (close == std::string_view::npos || low.substr(0, close).find('(') != std::string_view::npos) {
     return 0;
   }
+  // What the value closes is an assertion value a user types (a name, an address, a pattern:
+  // letters, digits, blanks, "*._@-+,'=:/" and RFC 4515 escapes); random text before the ')'
+  // (",I[x*7Ix-A4B2)&", "{Nz};4D1x)!") closes nothing.
+  for (const char c : low.substr(0, close)) {
+    if (!(isWord(c) || isBlank(c) || c == '*' || c == '@' || c == '\\' || c == '+' || c == ',' ||
+          c == '\'' || c == '=' || c == ':' || c == '/' || static_cast<unsigned char>(c) >= 0x80)) {
+      return 0;
+    }
+  }
   size_t i = close;
   while (i < low.size() && (low[i] == ')' || isBlank(low[i]))) {
     ++i;
@@ -228,7 +237,11 @@ uint32_t detectLdapOnce(std::string_view low) {
   while (j < low.size() && isBlank(low[j])) {
     ++j;
   }
-  if (j > i && j < low.size() &&
+  // An attribute type: a name of two or more characters starting with a letter (cn, uid,
+  // objectClass); inside an operator ("admin)(!(&(1=0") any item.
+  const bool attribute =
+      (j >= i + 2 && low[i] >= 'a' && low[i] <= 'z') || (j > i && logic && low[i - 1] == '(');
+  if (attribute && j < low.size() &&
       (low[j] == '=' || ((low[j] == '~' || low[j] == '<' || low[j] == '>') && j + 1 < low.size() &&
                          low[j + 1] == '='))) {
     return 10001;

@@ -162,5 +162,16 @@ TEST_F(DetectEvidenceTest, PhpVariableCallsAreClosed) {
   }
 }
 
+TEST_F(DetectEvidenceTest, LdapBreakoutClosesAnAssertionValue) {
+  for (const char* v : {"admin)(uid=*)", "*)(|(userPassword=*)", "admin)(!(&(1=0",
+                        "session=value)(uid=*", "bob@example.com)(cn=*"}) {
+    EXPECT_TRUE(caught(v, AttackClass::Ldapi)) << v;
+  }
+  for (const char* v : {",I[x*7Ix-A4B2)& ", "{Nz};4D1xtwd+XHv>No8zX)!", "GOt-))!l=szTsBz4",
+                        "kQ_H)(8Li=C3Rni!", "ghR:cdP.m{Mx;[QkEFf)|"}) {
+    EXPECT_TRUE(data(v)) << v;
+  }
+}
+
 } // namespace
 } // namespace bulwark::detect
