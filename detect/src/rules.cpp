@@ -210,7 +210,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(^[\s'")/]{0,3}(?:or|and|\|\||&&)\s+[a-z_][a-z0-9_.]*\s*(?:==|!=|<>))re"},
     // quoted-identifier aliasing (` as `x` from), paren-wrapped LIKE, a value closed by quote+';'
     {1039, C::Sqli, kValues,
-     R"re(`\s+as\s+`|\bas\s*['"`]\s+from\b|\)\s*(?:not\s+)?like\s*\(|[a-z0-9]['"`]\s*(?:/\*[^*]{0,40}\*/\s*)?;\s*(?:--|#)?\s*$)re"},
+     R"re(`\s+as\s+`|\bas\s*['"`]\s+from\b|\)\s*(?:not\s+)?like\s*\(|(?:^[a-z0-9_.@ -]{0,64}|(?:[=(,]|\b(?:outfile|dumpfile|delay|time|like|escape|values|set|then|else|in|is|select|into|by|from|where|and|or|exec|execute))\s*(?:'[^']{0,100}|"[^"]{0,100}|`[^`]{0,100}))[a-z0-9]['"`]\s*(?:/\*[^*]{0,40}\*/\s*)?;\s*(?:--|#)?\s*$)re"},
     // empty command substitution / quote pairs / empty parameters ($@, $*; not $_, the last
     // argument) splicing a word: pi$()ng, pi``ng, ""p""y""t""h
     {4030, C::Rce, kValues,

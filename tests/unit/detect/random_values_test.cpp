@@ -173,5 +173,15 @@ TEST_F(DetectEvidenceTest, LdapBreakoutClosesAnAssertionValue) {
   }
 }
 
+TEST_F(DetectEvidenceTest, SqlStatementClosedByQuoteAndSemicolon) {
+  for (const char* v : {"admin';--", "1';", "' AND MID(VERSION(),1,1) = '5';",
+                        "x' into outfile '/tmp/x'; --"}) {
+    EXPECT_TRUE(caught(v, AttackClass::Sqli)) << v;
+  }
+  for (const char* v : {"7'gFO>'yu1Nvfi'l4';", "O)HK6o}T^!DX5q';", "`#NWW:jfYPDqJX`;"}) {
+    EXPECT_TRUE(data(v)) << v;
+  }
+}
+
 } // namespace
 } // namespace bulwark::detect
