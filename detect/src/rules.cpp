@@ -129,7 +129,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {6003, C::Ssti, kValues | kPath,
      R"re(\$\{[^}]{0,80}(?:t\s*\(\s*java|getclass|class\.forname|runtime|\.exec\s*\(|freemarker|objectconstructor|product\.getclass|\.getresource))re"},
     {6004, C::Ssti, kValues | kPath,
-     R"re((?:<#assign|<#import|\?new\s*\(\s*\)|\{%[^%]{0,80}(?:import|popen|system|os\.|__|include|debug)|\{php\}|\{system\(|#set\s*\(\s*\$|#foreach\s*\(|\[\[\s*\$\{|__\$\{|@\(\s*\d+\s*[*+/-]\s*\d+\s*\)|\{\$smarty\.|\{\{=|<%=?\s*[^%]{0,80}(?:system|exec|`|runtime|7\s*\*\s*7|file\.|class|request|process|require)))re"},
+     R"re((?:<#assign|<#import|\?new\s*\(\s*\)|\{%[^%]{0,80}(?:import|popen|system|os\.|__|include|debug)|\{php\}|\{system\(|#set\s*\(\s*\$|#foreach\s*\(|\[\[\s*\$\{|__\$\{|@\(\s*\d+\s*[*+/-]\s*\d+\s*\)|\{\$smarty\.|\{\{=[^}]{1,80}\}\}|<%=?\s*[^%]{0,80}(?:system|exec|`[^`%]{1,40}`|runtime|7\s*\*\s*7|file\.|class|request|process|require)))re"},
 
     // --- SSRF / remote file inclusion
     {7001, C::Ssrf, kArg | kName,
@@ -379,7 +379,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(^\s*(?:allow_url_include|allow_url_fopen|auto_prepend_file|auto_append_file|disable_functions|disable_classes|open_basedir|safe_mode|memory_limit|max_execution_time|extension_dir|extension|zend_extension|engine|precision|smtp|sendmail_path|sendmail_from|error_log|include_path|unserialize_max_depth|display_errors|log_errors|upload_tmp_dir|register_globals|short_open_tag|expose_php|file_uploads|(?:opcache|session|mbstring|zend|pcre|phar|mail|assert)\.[a-z_]+)\s*=\s*\S)re"},
     // PHP tags in BBCode / processing-instruction form: [php], [\php], <?xml ();, a trailing <?
     {5043, C::CodeInjection, kValues,
-     R"re(\[\\?/?php\]|<\?xml\s*\(|<\?\s*$)re"},
+     R"re(\[\\?/?php\]|<\?xml\s*\(|^[a-z0-9_ .-]*<\?\s*$)re"},
     // JavaScript prototype reached through brackets: constructor[prototype], [constructor][prototype]
     {5044, C::CodeInjection, kAll,
      R"re(\bconstructor\s*\]?\s*\[\s*['"]?prototype\b)re"},

@@ -89,6 +89,18 @@ bool composite(std::string_view s, size_t& i, int depth) {
   return true;
 }
 
+// What a value inside the application's "(attr=" holds when a user types it: a name, an
+// address, a pattern (letters, digits, blanks, "*._-@+,'=:/", RFC 4515 escapes, non-ASCII).
+bool assertionValue(std::string_view v) {
+  for (const char c : v) {
+    if (!(attrChar(c) || isSpace(c) || c == '*' || c == '@' || c == '\\' || c == '+' ||
+          c == ',' || c == '\'' || c == '=' || c == '/' || static_cast<unsigned char>(c) >= 0x80)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 } // namespace
 
 uint32_t detectLdapFilter(std::string_view low) {
@@ -122,7 +134,7 @@ uint32_t detectLdapFilter(std::string_view low) {
     if (c == '(') {
       ++depth;
     } else if (c == ')') {
-      if (depth == 0 && i > 0 && low[i - 1] == '*') {
+      if (depth == 0 && i > 0 && low[i - 1] == '*' && assertionValue(low.substr(0, i))) {
         size_t k = i + 1;
         while (k < low.size() && low[k] == ')') {
           ++k;

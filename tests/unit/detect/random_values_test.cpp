@@ -183,5 +183,17 @@ TEST_F(DetectEvidenceTest, SqlStatementClosedByQuoteAndSemicolon) {
   }
 }
 
+TEST_F(DetectEvidenceTest, TemplateTagsWildcardsAndPhpTagsNeedTheirShape) {
+  for (const char* v : {"<%= `id` %>", "<%=7*7%>", "{{= 7*7 }}"}) {
+    EXPECT_TRUE(caught(v, AttackClass::Ssti)) << v;
+  }
+  EXPECT_TRUE(caught("test<?", AttackClass::CodeInjection));
+  EXPECT_TRUE(caught("*))", AttackClass::Ldapi));
+  for (const char* v : {"<%\"T>G|}A4f!H3z*E[u!~)`B8}@t?S{Jn", "l-N:7tJ{{=>f}DR1R", "@BC*M<h/<?",
+                        "9?dtX1y4My7eGT<?", "!P8*)", "<]>SB\"]C+Cuq?'*tyzD*)"}) {
+    EXPECT_TRUE(data(v)) << v;
+  }
+}
+
 } // namespace
 } // namespace bulwark::detect
