@@ -332,7 +332,16 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
                 next == ')' || next == '<' || next == '>' || next == '#' || next == '\n')) {
     return false;
   }
-  if (cmd->strong && (afterSeparator || hadPath)) {
+  // A command with nothing after it ("&id", "|ls", "|sh#") injected after text a user types
+  // (an address, a name, a closed quote); after glob, brace or tilde characters
+  // ("R[&id", "~Rte9{hH|ls") the separator is one more random character.
+  size_t sepStart = pos;
+  while (sepStart > 0 && std::string_view(";|&`$<>( \n").find(s[sepStart - 1]) != std::string_view::npos) {
+    --sepStart;
+  }
+  const bool typed = hadPath || !afterSeparator ||
+                     s.substr(0, sepStart).find_first_of("[]{}~%*!?") == std::string_view::npos;
+  if (cmd->strong && (hadPath || (afterSeparator && (typed || word.size() > 2)))) {
     return true;
   }
   if (afterSeparator && pos > 0 && s[pos - 1] == '`' && s.find('`', i) != std::string_view::npos &&
@@ -396,7 +405,7 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
              s[j + 1] >= 'a' && s[j + 1] <= 'z';
     }
   }
-  const bool bare = hadPath || cmd->strong || listed(kBareCommands, word);
+  const bool bare = (hadPath || cmd->strong || listed(kBareCommands, word)) && typed;
   if (end || next == '`' || next == ')') {
     // "; id"  "`ls`"  "$(id)": a ')' closes a '(' the value opened
     return (afterSeparator && bare &&
@@ -405,7 +414,8 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
            hadPath;
   }
   if (next == ';' || next == '|' || next == '&' || next == '#') {
-    if (!bare && !(afterSeparator && opensWithSeparator(s, pos))) {
+    if (!bare && !(afterSeparator && opensWithSeparator(s, pos) &&
+                   s.find_first_not_of(";|& ", i + 1) == std::string_view::npos)) {
       return false; // "&rm;" is random text, ";w|" a probe that ends the command before it
     }
     // "a;cat;b" is a list of words, "/bin/id;" is not; nor is ";id|" or "|id|": a value that
