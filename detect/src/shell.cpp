@@ -298,7 +298,7 @@ bool opensWithSeparator(std::string_view s, size_t pos) {
 
 // At pos a command may start: optional path prefix (/usr/bin/), the word, then an argument
 // shape. Returns true when it reads as a command invocation.
-bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
+bool commandAt(std::string_view s, size_t pos, bool afterSeparator, bool quoteSpliced = false) {
   size_t i = pos;
   while (i < s.size() && isSpace(s[i])) {
     ++i;
@@ -339,9 +339,13 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
   while (sepStart > 0 && std::string_view(";|&`$<>( \n").find(s[sepStart - 1]) != std::string_view::npos) {
     --sepStart;
   }
-  const bool typed = hadPath || !afterSeparator ||
-                     s.substr(0, sepStart).find_first_of("[]{}~%*!?") == std::string_view::npos;
-  if (cmd->strong && (hadPath || (afterSeparator && (typed || word.size() > 2)))) {
+  // (the 64 characters before the separator: the text it ends)
+  const auto typed = [&] {
+    const size_t from = sepStart > 64 ? sepStart - 64 : 0;
+    return hadPath || !afterSeparator ||
+           s.substr(from, sepStart - from).find_first_of("[]{}~%*!?") == std::string_view::npos;
+  };
+  if (cmd->strong && (hadPath || (afterSeparator && (word.size() > 2 || typed())))) {
     return true;
   }
   if (afterSeparator && pos > 0 && s[pos - 1] == '`' && s.find('`', i) != std::string_view::npos &&
@@ -401,11 +405,15 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
       while (j < s.size() && isSpace(s[j])) {
         ++j;
       }
+      // ... or a command whose option was spliced with quotes to hide it ("kill '-'9").
+      if (quoteSpliced && j > i && j + 1 < s.size() && s[j] == '-' && s[j + 1] != '-') {
+        return true;
+      }
       return listed(kFileCommands, word) && j > i && j + 1 < s.size() && s[j] == '/' &&
              s[j + 1] >= 'a' && s[j + 1] <= 'z';
     }
   }
-  const bool bare = (hadPath || cmd->strong || listed(kBareCommands, word)) && typed;
+  const bool bare = (hadPath || cmd->strong || listed(kBareCommands, word)) && typed();
   if (end || next == '`' || next == ')') {
     // "; id"  "`ls`"  "$(id)": a ')' closes a '(' the value opened
     return (afterSeparator && bare &&
@@ -540,6 +548,31 @@ bool pipedIntoProse(std::string_view s, size_t pos) {
     return false;
   }
   return !commandAt(s, k + 1, true);
+}
+
+// A quoted piece of one to three characters glued to the next word: "'-'9", "c'a't", "\"-\"l".
+// Nobody quotes a single letter or dash inside a word except to hide it from a filter.
+bool quoteSpliced(std::string_view low) {
+  for (size_t k = 0; k + 2 < low.size(); ++k) {
+    const char q = low[k];
+    if (q != '\'' && q != '"') {
+      continue;
+    }
+    const size_t close = low.find(q, k + 1);
+    if (close == std::string_view::npos || close == k + 1 || close > k + 4 || close + 1 >= low.size()) {
+      continue;
+    }
+    const char after = low[close + 1];
+    bool plain = (after >= 'a' && after <= 'z') || (after >= '0' && after <= '9');
+    for (size_t m = k + 1; m < close && plain; ++m) {
+      plain = (low[m] >= 'a' && low[m] <= 'z') || (low[m] >= '0' && low[m] <= '9') || low[m] == '-';
+    }
+    if (plain) {
+      return true;
+    }
+    k = close - 1;
+  }
+  return false;
 }
 
 } // namespace
@@ -696,7 +729,7 @@ uint32_t detectShell(std::string_view low) {
   if (const uint32_t r = toolLine(s); r != 0) {
     return r;
   }
-  if (commandAt(s, 0, false)) {
+  if (commandAt(s, 0, false, quoteSpliced(low))) {
     return 4002;
   }
   // Command-like value with a path to a system binary anywhere: /bin/sh -c, /usr/bin/id

@@ -208,6 +208,16 @@ TEST_F(DetectEvidenceTest, BareCommandsFollowTypedText) {
   }
 }
 
+TEST_F(DetectEvidenceTest, QuoteSplicedOptionAtTheStart) {
+  // A command line whose option was hidden with quotes; the same words without the splice
+  // are a phrase ("kill -9 explained").
+  EXPECT_TRUE(caught("kill '-'9 1234", AttackClass::Rce));
+  EXPECT_TRUE(caught("kill '-'9", AttackClass::Rce));
+  for (const char* v : {"kill -9 explained", "kill 'em all", "sort -n 'a' b"}) {
+    EXPECT_TRUE(data(v)) << v;
+  }
+}
+
 // Random values generated at run time with a fixed seed (no data file): 16 random printable
 // ASCII characters (a generated password) and 4-40 of them (secrets, ids with punctuation), in
 // a query parameter, a login form's password field, a cookie and a JSON string. PL1 is tuned
