@@ -298,7 +298,7 @@ bool opensWithSeparator(std::string_view s, size_t pos) {
 
 // At pos a command may start: optional path prefix (/usr/bin/), the word, then an argument
 // shape. Returns true when it reads as a command invocation.
-bool commandAt(std::string_view s, size_t pos, bool afterSeparator, bool quoteSpliced = false) {
+bool commandAt(std::string_view s, size_t pos, bool afterSeparator) {
   size_t i = pos;
   while (i < s.size() && isSpace(s[i])) {
     ++i;
@@ -405,10 +405,6 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator, bool quoteSp
       while (j < s.size() && isSpace(s[j])) {
         ++j;
       }
-      // ... or a command whose option was spliced with quotes to hide it ("kill '-'9").
-      if (quoteSpliced && j > i && j + 1 < s.size() && s[j] == '-' && s[j + 1] != '-') {
-        return true;
-      }
       return listed(kFileCommands, word) && j > i && j + 1 < s.size() && s[j] == '/' &&
              s[j + 1] >= 'a' && s[j + 1] <= 'z';
     }
@@ -443,10 +439,6 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator, bool quoteSp
       !(j + 1 < s.size() && ((s[j + 1] >= 'a' && s[j + 1] <= 'z') || s[j + 1] == '-'))) {
     return false; // "nc - boys": a dash, not a flag
   }
-  if (a >= 'a' && a <= 'z' && j + 1 < s.size() && s[j + 1] == ':' &&
-      (j + 2 == s.size() || s[j + 2] == ' ' || s[j + 2] == '/')) {
-    return afterSeparator || hadPath; // "& dir c:\" (the shell view drops backslashes)
-  }
   if (word.size() == 1 && a != '-') {
     return false; // "&w>x": a letter, not the w command (which takes options)
   }
@@ -456,6 +448,10 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator, bool quoteSp
       (!afterSeparator && !hadPath && (a == '<' || a == '>' || a == '|' || a == '*' || a == '`')) ||
       (a == '`' && s.find('`', j + 1) == std::string_view::npos)) {
     return false;
+  }
+  if (a >= 'a' && a <= 'z' && j + 1 < s.size() && s[j + 1] == ':' &&
+      (j + 2 == s.size() || s[j + 2] == ' ' || s[j + 2] == '/')) {
+    return afterSeparator || hadPath; // "& dir c:\" (the shell view drops backslashes)
   }
   if (a == '-' || a == '/' || a == '$' || a == '<' || a == '>' || a == '|' || a == '~' ||
       a == '`' || a == '*' ||
@@ -729,8 +725,19 @@ uint32_t detectShell(std::string_view low) {
   if (const uint32_t r = toolLine(s); r != 0) {
     return r;
   }
-  if (commandAt(s, 0, false, quoteSpliced(low))) {
+  if (commandAt(s, 0, false)) {
     return 4002;
+  }
+  // A command opening the value with an option spliced with quotes to hide it ("kill '-'9").
+  if (quoteSpliced(low)) {
+    size_t e = 0;
+    while (e < s.size() && isWord(s[e])) {
+      ++e;
+    }
+    if (e > 0 && findCommand(s.substr(0, e)) != nullptr && e + 2 < s.size() && s[e] == ' ' &&
+        s[e + 1] == '-' && s[e + 2] != '-' && !isSpace(s[e + 2])) {
+      return 4002;
+    }
   }
   // Command-like value with a path to a system binary anywhere: /bin/sh -c, /usr/bin/id
   for (const std::string_view dir :

@@ -388,6 +388,130 @@ public:
   bool is(size_t i, T type) const { return i < n_ && t_[i].type == type; }
   bool kw(size_t i, K k) const { return i < n_ && t_[i].kw == k; }
 
+  // Tokens [from, to) are closed operands: brackets balance and every string literal is closed
+  // (the one the application's quote closes counts); an unterminated string or group is a
+  // syntax error. A group opened as the value's last token is a fragment left open
+  // ("length||(", "and("), which the grammar still reads.
+  bool wellFormed(size_t from, size_t to) const {
+    int depth = 0;
+    for (size_t k = from; k < to && k < n_; ++k) {
+      const Tok& t = t_[k];
+      if (t.type == T::LParen) {
+        ++depth;
+      } else if (t.type == T::RParen && --depth < 0) {
+        return false;
+      } else if (t.type == T::Str && k != synthetic_ &&
+                 (t.text.size() < 2 || t.text.back() != t.text.front())) {
+        return false;
+      }
+    }
+    return depth == 0 || (to >= n_ && n_ > 0 && t_[n_ - 1].type == T::LParen);
+  }
+
+  // The operands of an operator expression right after a breakout mean something: no
+  // one-letter names ("'&8-q#"), and a string literal that the application's quote closes is
+  // empty after an arithmetic operator ("'-'", "'^'") or a plain word after a comparison
+  // ("1'='1", "'like'%"); "x'^'0\"4e>=..." is a string of random text.
+  bool plainOperands(size_t from, size_t to) const {
+    int depth = 0;
+    for (size_t k = from; k < to && k < n_; ++k) {
+      depth += t_[k].type == T::LParen ? 1 : (t_[k].type == T::RParen ? -1 : 0);
+      if (depth == 0 && t_[k].type == T::Word && t_[k].kw == K::None &&
+          t_[k].text.size() == 1 && !is(k + 1, T::LParen)) {
+        return false;
+      }
+    }
+    if (to < n_ || to < 2 || to - 1 < from || t_[to - 1].type != T::Str) {
+      return true;
+    }
+    const std::string_view lit = t_[to - 1].text.substr(1, t_[to - 1].text.size() - 2);
+    if (t_[to - 2].type != T::Cmp) {
+      return lit.empty();
+    }
+    for (const char c : lit) {
+      if (!(isWordChar(static_cast<unsigned char>(c)) || c == ' ' || c == '.' || c == '-' ||
+            c == '%')) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // The rest of an expression after an operand: (operator operand)*; npos when an operator
+  // lacks its operand.
+  size_t expressionRest(size_t j) const {
+    while (j != npos && j < n_ && (is(j, T::Cmp) || (is(j, T::Op) && t_[j].text != "!"))) {
+      bool strong = false;
+      j = j + 1 != synthetic_ ? value(j + 1, strong) : npos;
+    }
+    return j;
+  }
+
+  // Where an injected expression may stop: the end of the value (the application's closing
+  // quote taken into a string literal), a comment, ';' with nothing or a statement after it, or
+  // a boolean joining another expression that ends the same way. The application's quote right
+  // after an operand, or a word, literal or bracket glued to it, is a syntax error.
+  bool endsClean(size_t j, int depth = 0) const {
+    if (j == npos) {
+      return false;
+    }
+    while (is(j, T::RParen)) {
+      ++j;
+    }
+    if (j >= n_) {
+      return true;
+    }
+    if (j == synthetic_) {
+      return false;
+    }
+    if (is(j, T::Comment)) {
+      return true;
+    }
+    if (is(j, T::Semi)) {
+      return j + 1 >= n_ || is(j + 1, T::Comment) || stacked(j + 1);
+    }
+    if (is(j, T::Logic) && depth < 8) {
+      bool strong = false;
+      const size_t k = j + 1 != synthetic_ ? value(j + 1, strong) : npos;
+      return k != npos && endsClean(expressionRest(k), depth + 1);
+    }
+    return false;
+  }
+
+  // A quote closed and the rest commented out ("admin'--", "admin')#", "x' /*"): the text
+  // before the quote is a literal a form would hold (a name, a number, an address: letters,
+  // digits, spaces and "_.@+-"), and the comment opens the end of the value or is followed by
+  // a blank ("'-- -"). Random text that holds "'#" somewhere inside is data.
+  bool plausibleLiteral() const {
+    if (n_ == 0 || t_[0].type != T::Str || t_[0].text.empty()) {
+      return false;
+    }
+    std::string_view literal = t_[0].text;
+    literal.remove_suffix(1); // the breakout quote
+    for (const char c : literal) {
+      if (!(isWordChar(static_cast<unsigned char>(c)) || c == ' ' || c == '.' || c == '@' ||
+            c == '+' || c == '-')) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  bool commentBreakout(std::string_view comment) const {
+    if (!plausibleLiteral()) {
+      return false;
+    }
+    const size_t marker = comment.starts_with("#") ? 1 : 2;
+    if (comment.size() < marker) {
+      return false;
+    }
+    std::string_view after = comment.substr(marker);
+    if (!after.empty() && (after.back() == '\'' || after.back() == '"')) {
+      after.remove_suffix(1); // the application's closing quote
+    }
+    return after.empty() || isSpaceLike(static_cast<unsigned char>(after[0]));
+  }
+
   // Skips a balanced (...) group starting at i (t_[i] is '('); returns the index after it.
   size_t skipGroup(size_t i) const {
     int depth = 0;
@@ -545,130 +669,6 @@ public:
       return 1007;
     }
     return 0;
-  }
-
-  // Tokens [from, to) are closed operands: brackets balance and every string literal is closed
-  // (the one the application's quote closes counts); an unterminated string or group is a
-  // syntax error. A group opened as the value's last token is a fragment left open
-  // ("length||(", "and("), which the grammar still reads.
-  bool wellFormed(size_t from, size_t to) const {
-    int depth = 0;
-    for (size_t k = from; k < to && k < n_; ++k) {
-      const Tok& t = t_[k];
-      if (t.type == T::LParen) {
-        ++depth;
-      } else if (t.type == T::RParen && --depth < 0) {
-        return false;
-      } else if (t.type == T::Str && k != synthetic_ &&
-                 (t.text.size() < 2 || t.text.back() != t.text.front())) {
-        return false;
-      }
-    }
-    return depth == 0 || (to >= n_ && n_ > 0 && t_[n_ - 1].type == T::LParen);
-  }
-
-  // The operands of an operator expression right after a breakout mean something: no
-  // one-letter names ("'&8-q#"), and a string literal that the application's quote closes is
-  // empty after an arithmetic operator ("'-'", "'^'") or a plain word after a comparison
-  // ("1'='1", "'like'%"); "x'^'0\"4e>=..." is a string of random text.
-  bool plainOperands(size_t from, size_t to) const {
-    int depth = 0;
-    for (size_t k = from; k < to && k < n_; ++k) {
-      depth += t_[k].type == T::LParen ? 1 : (t_[k].type == T::RParen ? -1 : 0);
-      if (depth == 0 && t_[k].type == T::Word && t_[k].kw == K::None &&
-          t_[k].text.size() == 1 && !is(k + 1, T::LParen)) {
-        return false;
-      }
-    }
-    if (to < n_ || to < 2 || to - 1 < from || t_[to - 1].type != T::Str) {
-      return true;
-    }
-    const std::string_view lit = t_[to - 1].text.substr(1, t_[to - 1].text.size() - 2);
-    if (t_[to - 2].type != T::Cmp) {
-      return lit.empty();
-    }
-    for (const char c : lit) {
-      if (!(isWordChar(static_cast<unsigned char>(c)) || c == ' ' || c == '.' || c == '-' ||
-            c == '%')) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  // The rest of an expression after an operand: (operator operand)*; npos when an operator
-  // lacks its operand.
-  size_t expressionRest(size_t j) const {
-    while (j != npos && j < n_ && (is(j, T::Cmp) || (is(j, T::Op) && t_[j].text != "!"))) {
-      bool strong = false;
-      j = j + 1 != synthetic_ ? value(j + 1, strong) : npos;
-    }
-    return j;
-  }
-
-  // Where an injected expression may stop: the end of the value (the application's closing
-  // quote taken into a string literal), a comment, ';' with nothing or a statement after it, or
-  // a boolean joining another expression that ends the same way. The application's quote right
-  // after an operand, or a word, literal or bracket glued to it, is a syntax error.
-  bool endsClean(size_t j, int depth = 0) const {
-    if (j == npos) {
-      return false;
-    }
-    while (is(j, T::RParen)) {
-      ++j;
-    }
-    if (j >= n_) {
-      return true;
-    }
-    if (j == synthetic_) {
-      return false;
-    }
-    if (is(j, T::Comment)) {
-      return true;
-    }
-    if (is(j, T::Semi)) {
-      return j + 1 >= n_ || is(j + 1, T::Comment) || stacked(j + 1);
-    }
-    if (is(j, T::Logic) && depth < 8) {
-      bool strong = false;
-      const size_t k = j + 1 != synthetic_ ? value(j + 1, strong) : npos;
-      return k != npos && endsClean(expressionRest(k), depth + 1);
-    }
-    return false;
-  }
-
-  // A quote closed and the rest commented out ("admin'--", "admin')#", "x' /*"): the text
-  // before the quote is a literal a form would hold (a name, a number, an address: letters,
-  // digits, spaces and "_.@+-"), and the comment opens the end of the value or is followed by
-  // a blank ("'-- -"). Random text that holds "'#" somewhere inside is data.
-  bool plausibleLiteral() const {
-    if (n_ == 0 || t_[0].type != T::Str || t_[0].text.empty()) {
-      return false;
-    }
-    std::string_view literal = t_[0].text;
-    literal.remove_suffix(1); // the breakout quote
-    for (const char c : literal) {
-      if (!(isWordChar(static_cast<unsigned char>(c)) || c == ' ' || c == '.' || c == '@' ||
-            c == '+' || c == '-')) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  bool commentBreakout(std::string_view comment) const {
-    if (!plausibleLiteral()) {
-      return false;
-    }
-    const size_t marker = comment.starts_with("#") ? 1 : 2;
-    if (comment.size() < marker) {
-      return false;
-    }
-    std::string_view after = comment.substr(marker);
-    if (!after.empty() && (after.back() == '\'' || after.back() == '"')) {
-      after.remove_suffix(1); // the application's closing quote
-    }
-    return after.empty() || isSpaceLike(static_cast<unsigned char>(after[0]));
   }
 
   bool unionSelect(size_t i) const {
