@@ -57,6 +57,11 @@ uint32_t detectLog4j(std::string_view low);
 // variables removed): command separators or substitutions followed by a known command.
 uint32_t detectShell(std::string_view low);
 
+// A splice (pi``ng, cu$@rl, c$*at, p""y""thon, three variables in a row) that joins the
+// letters around it into a known command: the evidence 4030 needs at PL1 (random text with
+// "$@" or "``" in it splices nothing).
+bool splicesCommand(std::string_view value);
+
 // LDAP filter breakout: an unbalanced ')' followed by a new filter component.
 uint32_t detectLdap(std::string_view low);
 

@@ -94,7 +94,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {5015, C::CodeInjection, kAll,
      R"re((?:invokertransformer|clonetransformer|instantiatetransformer|instantiatefactory|chainedtransformer|constanttransformer|prototypeclonefactory|prototypeserializationfactory|whileclosure|forclosure|templatesimpl|annotationinvocationhandler|badattributevalueexpexception|xmldecoder|jdbcrowsetimpl|lazymap|transformedmap|beancomparator|processbuilder|runtime\.getruntime|runtime\.exec|getruntime))re"},
     {5016, C::CodeInjection, kValues,
-     R"re((?:^|[^a-z0-9_\\])\$+[a-z_][a-z0-9_]*(?:\s*\[[^\]]{0,24}\])*\s*\(|\$\{\s*['"][a-z_]+['"]\s*\}\s*\()re"},
+     R"re((?:^|[^a-z0-9_\\])\$+[a-z_][a-z0-9_]*(?:\s*\[[^\]]{0,24}\])*\s*\((?:[^()]{0,64}|[^()]{0,32}\([^()]{0,32}\)[^()]{0,32})\)\s*(?:$|[;.,)?])|\$\{\s*['"][a-z_]+['"]\s*\}\s*\()re"},
     {5017, C::CodeInjection, kValues, R"re(\bro0ab|kztaa|cs7qa[ef]|\baced000[0-9]|\bh4sib)re"},
     {5018, C::CodeInjection, kValues,
      R"re(\$\{\s*@?(?:exec|system|eval|print|passthru|shell_exec|phpinfo|assert|popen|die|md5)\s*\()re"},
@@ -129,7 +129,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {6003, C::Ssti, kValues | kPath,
      R"re(\$\{[^}]{0,80}(?:t\s*\(\s*java|getclass|class\.forname|runtime|\.exec\s*\(|freemarker|objectconstructor|product\.getclass|\.getresource))re"},
     {6004, C::Ssti, kValues | kPath,
-     R"re((?:<#assign|<#import|\?new\s*\(\s*\)|\{%[^%]{0,80}(?:import|popen|system|os\.|__|include|debug)|\{php\}|\{system\(|#set\s*\(\s*\$|#foreach\s*\(|\[\[\s*\$\{|__\$\{|@\(\s*\d+\s*[*+/-]\s*\d+\s*\)|\{\$smarty\.|\{\{=|<%=?\s*[^%]{0,80}(?:system|exec|`|runtime|7\s*\*\s*7|file\.|class|request|process|require)))re"},
+     R"re((?:<#assign|<#import|\?new\s*\(\s*\)|\{%[^%]{0,80}(?:import|popen|system|os\.|__|include|debug)|\{php\}|\{system\(|#set\s*\(\s*\$|#foreach\s*\(|\[\[\s*\$\{|__\$\{|@\(\s*\d+\s*[*+/-]\s*\d+\s*\)|\{\$smarty\.|\{\{=[^}]{1,80}\}\}|<%=?\s*[^%]{0,80}(?:system|exec|`[^`%]{1,40}`|runtime|7\s*\*\s*7|file\.|class|request|process|require)))re"},
 
     // --- SSRF / remote file inclusion
     {7001, C::Ssrf, kArg | kName,
@@ -214,7 +214,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(^[\s'")/]{0,3}(?:or|and|\|\||&&)\s+[a-z_][a-z0-9_.]*\s*(?:==|!=|<>))re"},
     // quoted-identifier aliasing (` as `x` from), paren-wrapped LIKE, a value closed by quote+';'
     {1039, C::Sqli, kValues,
-     R"re(`\s+as\s+`|\bas\s*['"`]\s+from\b|\)\s*(?:not\s+)?like\s*\(|[a-z0-9]['"`]\s*(?:/\*[^*]{0,40}\*/\s*)?;\s*(?:--|#)?\s*$)re"},
+     R"re(`\s+as\s+`|\bas\s*['"`]\s+from\b|\)\s*(?:not\s+)?like\s*\(|(?:^[a-z0-9_.@ -]{0,64}|(?:[=(,]|\b(?:outfile|dumpfile|delay|time|like|escape|values|set|then|else|in|is|select|into|by|from|where|and|or|exec|execute))\s*(?:'[^']{0,100}|"[^"]{0,100}|`[^`]{0,100}))[a-z0-9]['"`]\s*(?:/\*[^*]{0,40}\*/\s*)?;\s*(?:--|#)?\s*$)re"},
     // empty command substitution / quote pairs / empty parameters ($@, $*; not $_, the last
     // argument) splicing a word: pi$()ng, pi``ng, ""p""y""t""h
     {4030, C::Rce, kValues,
@@ -385,7 +385,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(^\s*(?:allow_url_include|allow_url_fopen|auto_prepend_file|auto_append_file|disable_functions|disable_classes|open_basedir|safe_mode|memory_limit|max_execution_time|extension_dir|extension|zend_extension|engine|precision|smtp|sendmail_path|sendmail_from|error_log|include_path|unserialize_max_depth|display_errors|log_errors|upload_tmp_dir|register_globals|short_open_tag|expose_php|file_uploads|(?:opcache|session|mbstring|zend|pcre|phar|mail|assert)\.[a-z_]+)\s*=\s*\S)re"},
     // PHP tags in BBCode / processing-instruction form: [php], [\php], <?xml ();, a trailing <?
     {5043, C::CodeInjection, kValues,
-     R"re(\[\\?/?php\]|<\?xml\s*\(|<\?\s*$)re"},
+     R"re(\[\\?/?php\]|<\?xml\s*\(|^[a-z0-9_ .-]*<\?\s*$)re"},
     // JavaScript prototype reached through brackets: constructor[prototype], [constructor][prototype]
     {5044, C::CodeInjection, kAll,
      R"re(\bconstructor\s*\]?\s*\[\s*['"]?prototype\b)re"},

@@ -6,6 +6,8 @@
 #include <string>
 #include <span>
 
+#include "detectors.h"
+
 namespace bulwark::detect {
 
 std::string_view confidenceName(Confidence c) {
@@ -859,6 +861,10 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
       c = Confidence::Tokens;
     }
     if ((id == 4001 || id == 4013) && danglingShellC(value)) {
+      c = Confidence::Probe;
+    }
+    // A splice that joins no command ("Ajx$@B", "pa``j^H4"): random text, not evasion.
+    if (id == 4030 && !splicesCommand(value)) {
       c = Confidence::Probe;
     }
     // A document of several lines that starts with a command is a pasted terminal session or a

@@ -276,6 +276,15 @@ const Command* findCommand(std::string_view word) {
   return nullptr;
 }
 
+// Commands that do something with no operand ("; id", "|ls", "`whoami`", "$(env)", "|rev"):
+// the others (rm, cp, ln, ip, wc, vi, sc, ...) need an argument to be a command line, and a
+// one-letter name (w) needs an option.
+constexpr auto kBareCommands = std::to_array<std::string_view>({
+    "id", "ls", "ps", "who", "env", "set", "dir", "cmd", "echo", "cat", "rev", "pwd", "df",
+    "last", "top", "date", "ver", "reboot", "shutdown", "dash", "node", "lua", "java", "ssh",
+    "printf", "export", "finger", "whois", "net", "start", "tac", "more", "less", "ftp",
+});
+
 template <size_t N>
 bool listed(const std::array<std::string_view, N>& list, std::string_view word) {
   return std::find(list.begin(), list.end(), word) != list.end();
@@ -356,6 +365,7 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator, bool shellSy
   }
   // Path prefix: /bin/cat, /usr/local/bin/python, c:\windows\system32\cmd
   size_t wordStart = i;
+  const size_t pathStart = i;
   bool hadPath = false;
   // Only a path the shell resolves from a root names a binary: /bin/x, ./x, ~/x, c:/x (not an
   // API path such as _nodes/abc/shutdown).
@@ -364,7 +374,7 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator, bool shellSy
   while (i < s.size() && (isWord(s[i]) || s[i] == '/' || s[i] == '?' || s[i] == '*')) {
     if (s[i] == '/') {
       wordStart = i + 1;
-      hadPath = rooted;
+      hadPath = rooted && i > pathStart; // a directory before the name: /bin/id, ./x, not /w
     }
     ++i;
   }
@@ -397,10 +407,24 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator, bool shellSy
                 next == ')' || next == '<' || next == '>' || next == '#' || next == '\n')) {
     return false;
   }
-  if (cmd->strong && (afterSeparator || hadPath)) {
+  // A command with nothing after it ("&id", "|ls", "|sh#") injected after text a user types
+  // (an address, a name, a closed quote); after glob, brace or tilde characters
+  // ("R[&id", "~Rte9{hH|ls") the separator is one more random character.
+  size_t sepStart = pos;
+  while (sepStart > 0 && std::string_view(";|&`$<>( \n").find(s[sepStart - 1]) != std::string_view::npos) {
+    --sepStart;
+  }
+  // (the 64 characters before the separator: the text it ends)
+  const auto typed = [&] {
+    const size_t from = sepStart > 64 ? sepStart - 64 : 0;
+    return hadPath || !afterSeparator ||
+           s.substr(from, sepStart - from).find_first_of("[]{}~%*!?") == std::string_view::npos;
+  };
+  if (cmd->strong && (hadPath || (afterSeparator && (word.size() > 2 || typed())))) {
     return true;
   }
   if (afterSeparator && pos > 0 && s[pos - 1] == '`' && s.find('`', i) != std::string_view::npos &&
+      (cmd->strong || listed(kBareCommands, word) || (next == ' ' && word.size() > 1)) &&
       (word == "echo" || word == "id" || word == "sleep" || word == "ping" || pos == 1 ||
        !(isSpace(s[pos - 2]) || (s[pos - 2] >= 'a' && s[pos - 2] <= 'z')))) {
     return true; // `echo x`, =`cut x`: a command substitution, not markdown inline code
@@ -460,10 +484,19 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator, bool shellSy
              s[j + 1] >= 'a' && s[j + 1] <= 'z';
     }
   }
+  const bool bare = (hadPath || cmd->strong || listed(kBareCommands, word)) && typed();
   if (end || next == '`' || next == ')') {
-    return afterSeparator || hadPath; // "; id"  "`ls`"  "$(id)"
+    // "; id"  "`ls`"  "$(id)": a ')' closes a '(' the value opened
+    return (afterSeparator && bare &&
+            (next != ')' || std::count(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(pos), '(') >
+                                std::count(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(pos), ')'))) ||
+           hadPath;
   }
   if (next == ';' || next == '|' || next == '&' || next == '#') {
+    if (!bare && !(afterSeparator && opensWithSeparator(s, pos) &&
+                   s.find_first_not_of(";|& ", i + 1) == std::string_view::npos)) {
+      return false; // "&rm;" is random text, ";w|" a probe that ends the command before it
+    }
     // "a;cat;b" is a list of words, "/bin/id;" is not; nor is ";id|" or "|id|": a value that
     // opens with a separator ends the application's command before the word.
     return hadPath || (afterSeparator && opensWithSeparator(s, pos));
@@ -474,12 +507,22 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator, bool shellSy
     ++j;
   }
   if (j >= s.size()) {
-    return afterSeparator;
+    return afterSeparator && bare;
   }
   const char a = s[j];
   if (a == '-' &&
       !(j + 1 < s.size() && ((s[j + 1] >= 'a' && s[j + 1] <= 'z') || s[j + 1] == '-'))) {
     return false; // "nc - boys": a dash, not a flag
+  }
+  if (word.size() == 1 && a != '-') {
+    return false; // "&w>x": a letter, not the w command (which takes options)
+  }
+  // A redirection or a pipe is no operand ("&tr<y", "&mv<||"), and a substitution as the
+  // argument must close.
+  if (((a == '<' || a == '>' || a == '|') && !bare) ||
+      (!afterSeparator && !hadPath && (a == '<' || a == '>' || a == '|' || a == '*' || a == '`')) ||
+      (a == '`' && s.find('`', j + 1) == std::string_view::npos)) {
+    return false;
   }
   if (a >= 'a' && a <= 'z' && j + 1 < s.size() && s[j + 1] == ':' &&
       (j + 2 == s.size() || s[j + 2] == ' ' || s[j + 2] == '/')) {
@@ -612,7 +655,104 @@ bool pipedIntoProse(std::string_view s, size_t pos) {
   return !commandAt(s, k + 1, true);
 }
 
+// A quoted piece of one to three characters glued to the next word: "'-'9", "c'a't", "\"-\"l".
+// Nobody quotes a single letter or dash inside a word except to hide it from a filter.
+bool quoteSpliced(std::string_view low) {
+  for (size_t k = 0; k + 2 < low.size(); ++k) {
+    const char q = low[k];
+    if (q != '\'' && q != '"') {
+      continue;
+    }
+    const size_t close = low.find(q, k + 1);
+    if (close == std::string_view::npos || close == k + 1 || close > k + 4 || close + 1 >= low.size()) {
+      continue;
+    }
+    const char after = low[close + 1];
+    bool plain = (after >= 'a' && after <= 'z') || (after >= '0' && after <= '9');
+    for (size_t m = k + 1; m < close && plain; ++m) {
+      plain = (low[m] >= 'a' && low[m] <= 'z') || (low[m] >= '0' && low[m] <= '9') || low[m] == '-';
+    }
+    if (plain) {
+      return true;
+    }
+    k = close - 1;
+  }
+  return false;
+}
+
 } // namespace
+
+bool splicesCommand(std::string_view value) {
+  thread_local std::string s;
+  thread_local std::vector<bool> mark; // a splice was removed right before s[i]
+  s.clear();
+  mark.clear();
+  bool pending = false;
+  size_t vars = 0; // "$a$b$c": a command assembled from variables
+  for (size_t i = 0; i < value.size(); ++i) {
+    const char c = static_cast<char>(value[i] >= 'A' && value[i] <= 'Z' ? value[i] + 32 : value[i]);
+    if (c == '$' && i + 1 < value.size()) {
+      size_t j = i + 1 + (value[i + 1] == '{' ? 1 : 0);
+      const size_t name = j;
+      while (j < value.size() && (isWord(static_cast<char>(value[j] | 0x20)) && value[j] != '-' &&
+                                  value[j] != '.')) {
+        ++j;
+      }
+      if (j > name && !(value[name] >= '0' && value[name] <= '9')) {
+        if (++vars >= 3) {
+          return true;
+        }
+        if (j < value.size() && value[j] == '}') {
+          ++j;
+        }
+        if (j < value.size() && value[j] == '$') {
+          i = j - 1;
+          continue;
+        }
+      }
+    }
+    vars = 0;
+    const std::string_view rest = value.substr(i);
+    size_t len = 0;
+    for (const std::string_view sp : {"$@", "$*", "``", "$()", "<()", ">()", "\"\"", "''"}) {
+      if (rest.starts_with(sp)) {
+        len = sp.size();
+        break;
+      }
+    }
+    if (len != 0) {
+      pending = true;
+      i += len - 1;
+      continue;
+    }
+    s.push_back(c);
+    mark.push_back(pending);
+    pending = false;
+  }
+  // Each word touching a splice, and each path component of it, looked up as a command.
+  const auto runAt = [&](size_t k) {
+    size_t b = k;
+    size_t e = k;
+    while (b > 0 && isWord(s[b - 1])) {
+      --b;
+    }
+    while (e < s.size() && isWord(s[e])) {
+      ++e;
+    }
+    return std::string_view(s).substr(b, e - b);
+  };
+  for (size_t k = 0; k < s.size(); ++k) {
+    if (!mark[k]) {
+      continue;
+    }
+    for (const size_t at : {k, k > 0 ? k - 1 : k}) {
+      if (isWord(s[at]) && findCommand(runAt(at)) != nullptr) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
 
 uint32_t detectShell(std::string_view low) {
   const std::string& s = shellView(low.substr(0, 8192));
@@ -621,12 +761,21 @@ uint32_t detectShell(std::string_view low) {
   const size_t n = s.size();
   // A text of several lines is a document (README, code sample): lines are not commands.
   const bool document = std::count(s.begin(), s.end(), '\n') >= 3;
+  size_t backticks = 0;
   for (size_t i = 0; i < n; ++i) {
     const char c = s[i];
     bool sep = false;
     size_t next = i + 1;
     if (c == '`' && ((i + 1 < n && s[i + 1] == '`') || (i > 0 && s[i - 1] == '`'))) {
       continue; // markdown code fence
+    }
+    if (c == '`') {
+      // A command substitution opens here only when a later '`' closes it (an odd one out is
+      // a syntax error, and a closing one ends the substitution).
+      ++backticks;
+      if (backticks % 2 == 0 || s.find('`', i + 1) == std::string::npos) {
+        continue;
+      }
     }
     if (c == ';' || c == '|' || c == '&' || (c == '\n' && !document) || c == '`') {
       sep = true;
@@ -655,15 +804,31 @@ uint32_t detectShell(std::string_view low) {
         ++k;
       }
       // ("TL;DR -- use ..." is prose: a long option has its name right after the dashes)
-      if (k > w && k + 2 < n && s[k] == ' ' && s[k + 1] == '-' &&
+      // The word is a command name (a letter, then at least one more name character) and the
+      // option or path is a whole word: "&zgl -g&9", "|oi /i]x" are random text.
+      size_t f = w;
+      while (f < k && s[f] == '.') {
+        ++f; // ".wget /tmp/x": dots standing for blanks
+      }
+      const bool named = k >= f + 2 && s[f] >= 'a' && s[f] <= 'z';
+      const auto wordEnds = [&](size_t e, std::string_view also) {
+        while (e < n && ((s[e] >= 'a' && s[e] <= 'z') || (s[e] >= '0' && s[e] <= '9') ||
+                         s[e] == '_' || s[e] == '-' || s[e] == '.' || s[e] == '/')) {
+          ++e;
+        }
+        return e >= n || isSpace(s[e]) || also.find(s[e]) != std::string_view::npos;
+      };
+      if (named && k + 2 < n && s[k] == ' ' && s[k + 1] == '-' &&
           ((s[k + 2] >= 'a' && s[k + 2] <= 'z') ||
-           (s[k + 2] == '-' && k + 3 < n && s[k + 3] >= 'a' && s[k + 3] <= 'z'))) {
+           (s[k + 2] == '-' && k + 3 < n && s[k + 3] >= 'a' && s[k + 3] <= 'z')) &&
+          wordEnds(k + 2, "=:")) {
         return 4004;
       }
       // A word whose argument is an absolute path or a home file: "; fold /etc/passwd".
-      if (k > w && k + 2 < n && s[k] == ' ' &&
+      if (named && k + 2 < n && s[k] == ' ' &&
           ((s[k + 1] == '/' && s[k + 2] >= 'a' && s[k + 2] <= 'z') ||
-           (s[k + 1] == '~' && s[k + 2] == '/'))) {
+           (s[k + 1] == '~' && s[k + 2] == '/')) &&
+          wordEnds(k + 2, ";|&\"")) {
         return 4005;
       }
     }
@@ -673,6 +838,17 @@ uint32_t detectShell(std::string_view low) {
   }
   if (commandAt(s, 0, false)) {
     return 4002;
+  }
+  // A command opening the value with an option spliced with quotes to hide it ("kill '-'9").
+  if (quoteSpliced(low)) {
+    size_t e = 0;
+    while (e < s.size() && isWord(s[e])) {
+      ++e;
+    }
+    if (e > 0 && findCommand(s.substr(0, e)) != nullptr && e + 2 < s.size() && s[e] == ' ' &&
+        s[e + 1] == '-' && s[e + 2] != '-' && !isSpace(s[e + 2])) {
+      return 4002;
+    }
   }
   // Command-like value with a path to a system binary anywhere: /bin/sh -c, /usr/bin/id
   for (const std::string_view dir :

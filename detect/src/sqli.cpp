@@ -351,6 +351,44 @@ private:
   size_t pendingClose_ = std::string_view::npos;
 };
 
+// Server variables an injection reads with @@name (MySQL, SQL Server), optionally scoped
+// (@@global.x). Names of the form word_word (@@secure_file_priv, @@version_compile_os) are
+// system variables too; a few random letters after "@@" (a password, a token) are not.
+constexpr auto kSystemVariables = std::to_array<std::string_view>({
+    "version",    "datadir",  "basedir",   "hostname",  "servername", "servicename",
+    "microsoftversion",       "spid",      "language",  "langid",     "identity",
+    "rowcount",   "error",    "tmpdir",    "port",      "socket",     "trancount",
+    "fetch_status",           "procid",    "textsize",  "options",    "dbts",
+    "connections", "cpu_busy", "io_busy",  "nestlevel", "remserver",  "autocommit",
+    "license",    "warning_count",         "error_count",             "sql_mode",
+});
+
+bool systemVariable(std::string_view name) {
+  for (const std::string_view scope : {"global.", "session.", "local."}) {
+    if (name.starts_with(scope)) {
+      name.remove_prefix(scope.size());
+      break;
+    }
+  }
+  if (name.empty() || name[0] < 'a' || name[0] > 'z') {
+    return false;
+  }
+  for (const auto v : kSystemVariables) {
+    if (v == name) {
+      return true;
+    }
+  }
+  if (name.size() < 6 || name.find('_') == std::string_view::npos) {
+    return false;
+  }
+  for (const char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool isSqlFunction(std::string_view w) {
   for (const auto f : kSqlFunctions) {
     if (f == w) {
@@ -366,6 +404,130 @@ public:
 
   bool is(size_t i, T type) const { return i < n_ && t_[i].type == type; }
   bool kw(size_t i, K k) const { return i < n_ && t_[i].kw == k; }
+
+  // Tokens [from, to) are closed operands: brackets balance and every string literal is closed
+  // (the one the application's quote closes counts); an unterminated string or group is a
+  // syntax error. A group opened as the value's last token is a fragment left open
+  // ("length||(", "and("), which the grammar still reads.
+  bool wellFormed(size_t from, size_t to) const {
+    int depth = 0;
+    for (size_t k = from; k < to && k < n_; ++k) {
+      const Tok& t = t_[k];
+      if (t.type == T::LParen) {
+        ++depth;
+      } else if (t.type == T::RParen && --depth < 0) {
+        return false;
+      } else if (t.type == T::Str && k != synthetic_ &&
+                 (t.text.size() < 2 || t.text.back() != t.text.front())) {
+        return false;
+      }
+    }
+    return depth == 0 || (to >= n_ && n_ > 0 && t_[n_ - 1].type == T::LParen);
+  }
+
+  // The operands of an operator expression right after a breakout mean something: no
+  // one-letter names ("'&8-q#"), and a string literal that the application's quote closes is
+  // empty after an arithmetic operator ("'-'", "'^'") or a plain word after a comparison
+  // ("1'='1", "'like'%"); "x'^'0\"4e>=..." is a string of random text.
+  bool plainOperands(size_t from, size_t to) const {
+    int depth = 0;
+    for (size_t k = from; k < to && k < n_; ++k) {
+      depth += t_[k].type == T::LParen ? 1 : (t_[k].type == T::RParen ? -1 : 0);
+      if (depth == 0 && t_[k].type == T::Word && t_[k].kw == K::None &&
+          t_[k].text.size() == 1 && !is(k + 1, T::LParen)) {
+        return false;
+      }
+    }
+    if (to < n_ || to < 2 || to - 1 < from || t_[to - 1].type != T::Str) {
+      return true;
+    }
+    const std::string_view lit = t_[to - 1].text.substr(1, t_[to - 1].text.size() - 2);
+    if (t_[to - 2].type != T::Cmp) {
+      return lit.empty();
+    }
+    for (const char c : lit) {
+      if (!(isWordChar(static_cast<unsigned char>(c)) || c == ' ' || c == '.' || c == '-' ||
+            c == '%')) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // The rest of an expression after an operand: (operator operand)*; npos when an operator
+  // lacks its operand.
+  size_t expressionRest(size_t j) const {
+    while (j != npos && j < n_ && (is(j, T::Cmp) || (is(j, T::Op) && t_[j].text != "!"))) {
+      bool strong = false;
+      j = j + 1 != synthetic_ ? value(j + 1, strong) : npos;
+    }
+    return j;
+  }
+
+  // Where an injected expression may stop: the end of the value (the application's closing
+  // quote taken into a string literal), a comment, ';' with nothing or a statement after it, or
+  // a boolean joining another expression that ends the same way. The application's quote right
+  // after an operand, or a word, literal or bracket glued to it, is a syntax error.
+  bool endsClean(size_t j, int depth = 0) const {
+    if (j == npos) {
+      return false;
+    }
+    while (is(j, T::RParen)) {
+      ++j;
+    }
+    if (j >= n_) {
+      return true;
+    }
+    if (j == synthetic_) {
+      return false;
+    }
+    if (is(j, T::Comment)) {
+      return true;
+    }
+    if (is(j, T::Semi)) {
+      return j + 1 >= n_ || is(j + 1, T::Comment) || stacked(j + 1);
+    }
+    if (is(j, T::Logic) && depth < 8) {
+      bool strong = false;
+      const size_t k = j + 1 != synthetic_ ? value(j + 1, strong) : npos;
+      return k != npos && endsClean(expressionRest(k), depth + 1);
+    }
+    return false;
+  }
+
+  // A quote closed and the rest commented out ("admin'--", "admin')#", "x' /*"): the text
+  // before the quote is a literal a form would hold (a name, a number, an address: letters,
+  // digits, spaces and "_.@+-"), and the comment opens the end of the value or is followed by
+  // a blank ("'-- -"). Random text that holds "'#" somewhere inside is data.
+  bool plausibleLiteral() const {
+    if (n_ == 0 || t_[0].type != T::Str || t_[0].text.empty()) {
+      return false;
+    }
+    std::string_view literal = t_[0].text;
+    literal.remove_suffix(1); // the breakout quote
+    for (const char c : literal) {
+      if (!(isWordChar(static_cast<unsigned char>(c)) || c == ' ' || c == '.' || c == '@' ||
+            c == '+' || c == '-')) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  bool commentBreakout(std::string_view comment) const {
+    if (!plausibleLiteral()) {
+      return false;
+    }
+    const size_t marker = comment.starts_with("#") ? 1 : 2;
+    if (comment.size() < marker) {
+      return false;
+    }
+    std::string_view after = comment.substr(marker);
+    if (!after.empty() && (after.back() == '\'' || after.back() == '"')) {
+      after.remove_suffix(1); // the application's closing quote
+    }
+    return after.empty() || isSpaceLike(static_cast<unsigned char>(after[0]));
+  }
 
   // Skips a balanced (...) group starting at i (t_[i] is '('); returns the index after it.
   size_t skipGroup(size_t i) const {
@@ -441,16 +603,16 @@ public:
   }
 
   // After AND/OR: a comparison or a lone literal/call that ends the statement.
-  bool logicTail(size_t i, bool strict) const {
+  bool logicTail(size_t i, bool strict, bool closed = false) const {
     bool strong = false;
     const size_t j = value(i, strong);
-    if (j == npos) {
+    if (j == npos || (closed && !wellFormed(i, j))) {
       return false;
     }
     if (is(j, T::Cmp) || (is(j, T::Op) && t_[j].text != "!")) {
       bool strong2 = false;
       const size_t k = value(j + 1, strong2);
-      if (k == npos) {
+      if (k == npos || (closed && !wellFormed(j + 1, k))) {
         return false;
       }
       if (!strict) {
@@ -489,10 +651,10 @@ public:
       return 0;
     }
     const Tok& t = t_[i];
-    if (t.type == T::Comment && !strict) {
+    if (t.type == T::Comment && !strict && commentBreakout(t.text)) {
       return 1003; // ' --  ' #  ' /*
     }
-    if (t.type == T::Logic && logicTail(i + 1, strict)) {
+    if (t.type == T::Logic && logicTail(i + 1, strict, true)) {
       return 1001; // ' or 1=1
     }
     if (!strict && i + 1 < n_ &&
@@ -505,9 +667,18 @@ public:
     }
     if (!strict && (t.type == T::Cmp || (t.type == T::Op && t.text != "!"))) {
       bool strong = false;
-      // The quote the application adds after the value does not count as an operand.
-      const size_t k = i + 1 != synthetic_ ? value(i + 1, strong) : npos;
-      if (k != npos && strong && !proseOperand(i + 1) && !proseAfter(k)) {
+      // The quote the application adds after the value does not count as an operand, and the
+      // expression must parse to its end: "'<4bm18o^h" (a literal glued to a word) is data.
+      const size_t j = i + 1 != synthetic_ ? value(i + 1, strong) : npos;
+      const size_t e = j != npos && strong && j - 1 != synthetic_ ? expressionRest(j) : npos;
+      size_t c = e;
+      while (is(c, T::RParen)) {
+        ++c;
+      }
+      // Commented out after the expression ("1'-0#"): a breakout of a literal, as with 1003.
+      if (e != npos && wellFormed(i + 1, e) && plainOperands(i + 1, e) && endsClean(e) &&
+          (!is(c, T::Comment) || plausibleLiteral()) && !proseOperand(i + 1) &&
+          !proseAfter(j)) {
         return 1002; // '='  '||(select ...)||'
       }
     }
@@ -806,7 +977,7 @@ public:
       // @@version, @@datadir: a system variable name (not a diff hunk "@@ -1 +1 @@" or a
       // template placeholder "@@USER_ID@@")
       if (t.type == T::Var && t.text.size() > 2 && t.text.starts_with("@@") &&
-          t.text[2] >= 'a' && t.text[2] <= 'z' && !t.text.ends_with("@") &&
+          systemVariable(t.text.substr(2)) && !t.text.ends_with("@") &&
           !(i + 1 < n_ && t_[i + 1].text.starts_with("@"))) {
         return 1011;
       }

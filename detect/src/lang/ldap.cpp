@@ -89,6 +89,18 @@ bool composite(std::string_view s, size_t& i, int depth) {
   return true;
 }
 
+// What a value inside the application's "(attr=" holds when a user types it: a name, an
+// address, a pattern (letters, digits, blanks, "*._-@+,'=:/", RFC 4515 escapes, non-ASCII).
+bool assertionValue(std::string_view v) {
+  for (const char c : v) {
+    if (!(attrChar(c) || isSpace(c) || c == '*' || c == '@' || c == '\\' || c == '+' ||
+          c == ',' || c == '\'' || c == '=' || c == '/' || static_cast<unsigned char>(c) >= 0x80)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 } // namespace
 
 uint32_t detectLdapFilter(std::string_view low) {
@@ -122,7 +134,7 @@ uint32_t detectLdapFilter(std::string_view low) {
     if (c == '(') {
       ++depth;
     } else if (c == ')') {
-      if (depth == 0 && i > 0 && low[i - 1] == '*') {
+      if (depth == 0 && i > 0 && low[i - 1] == '*' && assertionValue(low.substr(0, i))) {
         size_t k = i + 1;
         while (k < low.size() && low[k] == ')') {
           ++k;
@@ -200,6 +212,15 @@ uint32_t detectLdapOnce(std::string_view low) {
   if (close == std::string_view::npos || low.substr(0, close).find('(') != std::string_view::npos) {
     return 0;
   }
+  // What the value closes is an assertion value a user types (a name, an address, a pattern:
+  // letters, digits, blanks, "*._@-+,'=:/" and RFC 4515 escapes); random text before the ')'
+  // (",I[x*7Ix-A4B2)&", "{Nz};4D1x)!") closes nothing.
+  for (const char c : low.substr(0, close)) {
+    if (!(isWord(c) || isBlank(c) || c == '*' || c == '@' || c == '\\' || c == '+' || c == ',' ||
+          c == '\'' || c == '=' || c == ':' || c == '/' || static_cast<unsigned char>(c) >= 0x80)) {
+      return 0;
+    }
+  }
   size_t i = close;
   while (i < low.size() && (low[i] == ')' || isBlank(low[i]))) {
     ++i;
@@ -228,7 +249,11 @@ uint32_t detectLdapOnce(std::string_view low) {
   while (j < low.size() && isBlank(low[j])) {
     ++j;
   }
-  if (j > i && j < low.size() &&
+  // An attribute type: a name of two or more characters starting with a letter (cn, uid,
+  // objectClass); inside an operator ("admin)(!(&(1=0") any item.
+  const bool attribute =
+      (j >= i + 2 && low[i] >= 'a' && low[i] <= 'z') || (j > i && logic && low[i - 1] == '(');
+  if (attribute && j < low.size() &&
       (low[j] == '=' || ((low[j] == '~' || low[j] == '<' || low[j] == '>') && j + 1 < low.size() &&
                          low[j + 1] == '='))) {
     return 10001;
