@@ -141,7 +141,7 @@ TEST_F(ContextGradingTest, CodeSpansInASentenceWithARemarkAreText) {
   EXPECT_FALSE(json(R"({"body": "Steps:\n1. Create a post titled `' OR 1=1 --` (a user actually did this)\n2. Open the list page"})"));
   // Two spans and nothing else, or code around the remark, still count.
   EXPECT_TRUE(json(R"({"name": "`id` `cat /etc/passwd`"})"));
-  EXPECT_TRUE(json(R"({"text": "Fix search (see `x`) then ') or (1=1 --"})"));
+  EXPECT_TRUE(json(R"({"text": "Fix search (see `x`) then ') or (1=1) --"})"));
   EXPECT_TRUE(json(R"({"text": "see the docs (a() `ls`) now ; cat /etc/passwd"})"));
 }
 
