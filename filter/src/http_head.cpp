@@ -111,13 +111,11 @@ HeadError invalidNameError(std::string_view name) {
 }
 
 // Whether a comma-separated token list (Upgrade) names `token`.
-bool listsToken(std::string_view list, std::string_view token) {
-  while (!list.empty()) {
-    const size_t comma = list.find(',');
-    std::string_view item = list.substr(0, comma);
-    list.remove_prefix(comma == std::string_view::npos ? list.size() : comma + 1);
-    item = item.substr(0, item.find('/')); // protocol-version
-    if (iequals(trimOws(item), token)) {
+// A value that names h2c anywhere, also inside a longer token ("h2cT", "x-h2c"): apps match
+// protocol names loosely, so such an upgrade is never forwarded.
+bool mentionsH2c(std::string_view list) {
+  for (size_t i = 0; i + 3 <= list.size(); ++i) {
+    if (iequals(list.substr(i, 3), "h2c")) {
       return true;
     }
   }
@@ -417,7 +415,7 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
       }
     } else if (iequals(name, "upgrade")) {
       out.info.upgradeH2c =
-          out.info.upgradeH2c || listsToken(value, "h2c") || !validProtocolList(value);
+          out.info.upgradeH2c || mentionsH2c(value) || !validProtocolList(value);
     } else if (iequals(name, "content-length")) {
       if (++contentLengths > 1) {
         return fail(HeadError::DuplicateContentLength);
