@@ -7,6 +7,7 @@
 #include <span>
 
 #include "detectors.h"
+#include "lang/js.h"
 
 namespace bulwark::detect {
 
@@ -807,6 +808,13 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     }
     break;
   case AttackClass::CodeInjection:
+    // Node reflection named in a stack trace or a sentence stays a probe; a value that is one
+    // whole expression calling or indexing a Node global ("console[\"info\"](1)",
+    // "require('child_process').exec('id')") is code for an eval.
+    if (id == 5037 && c == Confidence::Probe && kind != PartKind::RefererOrigin &&
+        lang::nodeGlobalExpression(value)) {
+      c = Confidence::Strong;
+    }
     if (id == 5005 && serializedWithoutObject(value)) {
       c = lower(c);
     }

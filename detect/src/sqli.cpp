@@ -577,6 +577,13 @@ public:
       }
       return npos;
     }
+    // SQLite's like(x, y) / glob(x, y) and MySQL's regexp_like(...): an operator word written as
+    // a call is a function call.
+    if (t.type == T::Cmp && is(i + 1, T::LParen) && t.text.size() > 2 && t.text[0] >= 'a' &&
+        t.text[0] <= 'z' && t.text != "in") {
+      strong = true;
+      return skipGroup(i + 1);
+    }
     if (t.type == T::Word && (t.kw == K::None || t.kw == K::Where)) {
       if (is(i + 1, T::LParen)) {
         strong = true;
@@ -604,6 +611,15 @@ public:
 
   // After AND/OR: a comparison or a lone literal/call that ends the statement.
   bool logicTail(size_t i, bool strict, bool closed = false) const {
+    // "') or ('1'='1' --": the attacker opens a group for the application's ")" to close and
+    // then comments the rest out; the condition inside the open group is the injection.
+    if (closed && is(i, T::LParen) && skipGroup(i) >= n_ && n_ > 1 && is(n_ - 1, T::Comment)) {
+      size_t k = i + 1;
+      while (is(k, T::LParen)) {
+        ++k;
+      }
+      return wellFormed(k, n_ - 1) && closedByComment(k, true);
+    }
     bool strong = false;
     const size_t j = value(i, strong);
     if (j == npos || (closed && !wellFormed(i, j))) {
@@ -626,20 +642,25 @@ public:
     return !strict && (j >= n_ || is(j, T::Comment));
   }
 
-  // value [comparison value] followed by a comment that ends the value.
-  bool closedByComment(size_t i) const {
+  // value [comparison value] followed by a comment that ends the value; with needCompare, a
+  // comparison with a literal or call on one side ("'1'='1' --", "1=1#").
+  bool closedByComment(size_t i, bool needCompare = false) const {
     bool strong = false;
     size_t j = value(i, strong);
     if (j == npos) {
       return false;
     }
     if (is(j, T::Cmp)) {
-      j = value(j + 1, strong);
+      bool strong2 = false;
+      j = value(j + 1, strong2);
       if (j == npos) {
         return false;
       }
+      strong = strong || strong2;
+    } else if (needCompare) {
+      return false;
     }
-    return j + 1 == n_ && is(j, T::Comment);
+    return j + 1 == n_ && is(j, T::Comment) && (!needCompare || strong);
   }
 
   // What may follow a value that the attacker closed (a string breakout or a leading number).
@@ -1009,6 +1030,17 @@ private:
 
 uint32_t detectSqliOnce(std::string_view low);
 
+namespace {
+// The quote at `at` follows an odd run of backslashes: inside a MySQL string it is data.
+bool escapedByBackslash(std::string_view s, size_t at) {
+  size_t n = 0;
+  while (at > n && s[at - n - 1] == '\\') {
+    ++n;
+  }
+  return n % 2 == 1;
+}
+} // namespace
+
 uint32_t detectSqli(std::string_view low) {
   if (low.size() < 2) {
     return 0;
@@ -1098,11 +1130,27 @@ uint32_t detectSqliOnce(std::string_view low) {
       }
     }
   }
-  // Contexts: the value continues a string the application opened with ' or ".
-  for (const char q : {'\'', '"'}) {
-    const size_t at = low.find(q);
+  // Contexts: the value continues a string the application opened with ' or ". The quote
+  // that closes it is the first one (an application that escapes quotes with a backslash but
+  // not backslashes turns "\'" into "\\'": an escaped backslash and a closing quote), or,
+  // where MySQL reads backslash escapes inside the string, the first quote that no backslash
+  // escapes ("x\''or'1": the string holds "x'", the second quote closes it).
+  for (int ctx = 0; ctx < 4; ++ctx) {
+    const char q = ctx % 2 == 0 ? '\'' : '"';
+    size_t at = low.find(q);
     if (at == std::string_view::npos) {
       continue;
+    }
+    if (ctx >= 2) {
+      if (at == 0 || low[at - 1] != '\\') {
+        continue; // the first quote is not escaped: the context above already read it
+      }
+      while (at != std::string_view::npos && escapedByBackslash(low, at)) {
+        at = low.find(q, at + 1);
+      }
+      if (at == std::string_view::npos) {
+        continue;
+      }
     }
     // The application closes the string after the value: lex "rest" + the quote.
     thread_local std::string rest;

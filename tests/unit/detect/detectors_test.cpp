@@ -858,8 +858,10 @@ TEST_F(DetectorsTest, CodeInjectionTechniqueShapes) {
         "%24%7B%40f%7D(2)", "%24O0%7B1%7D(3)", "pfsockopen(%27h%27,80)"}) {
     EXPECT_TRUE(detects(query(q), AttackClass::CodeInjection)) << q;
   }
-  // Node reflection is in every JavaScript stack trace a telemetry beacon sends: a probe (PL2).
-  for (const char* q : {"process%5B%27env%27%5D", "console.warn(1)", "module.exports%3D1"}) {
+  // Node reflection is in every JavaScript stack trace a telemetry beacon sends: a probe (PL2)
+  // unless the whole value is one expression calling or indexing the global (see
+  // NodeGlobalExpressionAsTheWholeValue).
+  for (const char* q : {"process%5Benv%5D", "x%3Dconsole.warn(1)", "module.exports%3D1"}) {
     EXPECT_FALSE(inspect(query(q)).attack()) << q;
     EXPECT_TRUE(detects(atPl2(query(q)), AttackClass::CodeInjection)) << q;
   }
@@ -1140,6 +1142,50 @@ TEST_F(ScoringTest, JsonInAParameterIsInspectedAsJson) {
   ASSERT_TRUE(v.attack());
   EXPECT_EQ(v.findings.front().kind, PartKind::JsonString);
   EXPECT_EQ(v.findings.front().part.substr(0, 19), "body.form.json:payl");
+}
+
+TEST_F(DetectorsTest, SqlBreakoutIntoAnOpenGroupBeforeAComment) {
+  // The attacker opens a group for the application's ")" and comments the rest out.
+  for (const char* q : {"%27)%20or%20(%271%27%3D%271%27%20--", "x%27)%20and%20(1%3D1%20%23",
+                        "%22))%20or%20((%22a%22%3D%22a%22%20--%20-"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Sqli)) << q;
+  }
+  // Benign twins: a parenthesised aside in prose with a quote and a dash; an open group with
+  // no comparison inside.
+  for (const char* q : {"it%27s)%20or%20(maybe%20not%20--%20who%20knows",
+                        "(see%20the%20'notes')%20or%20(ask%20--",
+                        "%27)%20or%20(the%20other%20one%20--"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
+TEST_F(DetectorsTest, SqlBreakoutPastABackslashEscapedQuote) {
+  // MySQL reads "\'" inside a string as a quote: the next quote closes the string.
+  EXPECT_TRUE(detects(query("foo%5C%27%27or%27oof"), AttackClass::Sqli));
+  EXPECT_TRUE(detects(query("x%5C%27%27%20or%201%3D1--%20"), AttackClass::Sqli));
+  // SQLite's glob(x, y) written as a call after the breakout.
+  EXPECT_TRUE(detects(query("admin%40shop.test%5C%27%20or%20glob(id%2Cid)%3B"), AttackClass::Sqli));
+  // Benign twins: escaped quotes in text, a path with backslashes, a trailing dangling quote.
+  for (const char* q : {"O%5C%27Brien%5C%27s%20pub", "C%3A%5CUsers%5C%27me%27%5Cdocs",
+                        "newline%0A%5C%27%20and%201", "glob(%27*.txt%27)%20or%20not"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+}
+
+TEST_F(DetectorsTest, NodeGlobalExpressionAsTheWholeValue) {
+  for (const char* q : {"console.info(1)", "console%5B%22info%22%5D(1)", "process%5B%22env%22%5D",
+                        "console.info.call(this%2C1)",
+                        "require(%27child_process%27).execSync(%27id%27)%3B"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::CodeInjection)) << q;
+  }
+  EXPECT_TRUE(detects(json(R"j({"expr": "console[\"log\"](process.pid)"})j"), AttackClass::CodeInjection));
+  // Benign twins: a stack frame, a sentence naming the call, a member read, an open
+  // assignment, a config key indexed by a name.
+  for (const char* q : {"at%20console.log%20(app.js%3A3%3A9)", "use%20console.info(1)%20to%20debug",
+                        "process.version", "module.exports%3D", "process%5Bstep%5D%3D2"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+  EXPECT_TRUE(clean(json(R"j({"stack": "TypeError: x is undefined\n    at console.error (node:internal/console:1:1)"})j")));
 }
 
 } // namespace
