@@ -690,6 +690,71 @@ bool templateMacro(std::string_view v) {
   }) && name.front() >= 'A' && name.front() <= 'Z';
 }
 
+// A template control block written out whole: an opening tag with a keyword and an
+// expression, then the tag that ends it ("{% if x %}...{% endif %}", "{%- for a in b -%}...
+// {% endfor %}", "<% if x %>...<% end %>"): Jinja/Twig/Liquid/Django or ERB/EJS syntax that a
+// template engine evaluates. An opening tag alone is a probe.
+bool templateBlock(std::string_view v) {
+  constexpr std::array<std::string_view, 9> kOpen = {"if",    "for",  "with", "block", "macro",
+                                                     "filter", "call", "raw",  "unless"};
+  const auto lowerAt = [&](size_t i) {
+    const char c = v[i];
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+  };
+  const auto wordAt = [&](size_t i) {
+    size_t e = i;
+    while (e < v.size() && isLetter(v[e])) {
+      ++e;
+    }
+    std::string w;
+    for (size_t k = i; k < e; ++k) {
+      w.push_back(lowerAt(k));
+    }
+    return std::pair<std::string, size_t>{w, e};
+  };
+  for (const bool erb : {false, true}) {
+    const std::string_view open = erb ? "<%" : "{%";
+    const std::string_view close = erb ? "%>" : "%}";
+    size_t at = v.find(open);
+    while (at != std::string_view::npos) {
+      size_t i = at + 2;
+      while (i < v.size() && (v[i] == '-' || v[i] == '=' || v[i] == ' ' || v[i] == '\t')) {
+        ++i;
+      }
+      const auto [kw, kwEnd] = wordAt(i);
+      const size_t tagEnd = v.find(close, kwEnd);
+      const bool opener = std::find(kOpen.begin(), kOpen.end(), kw) != kOpen.end();
+      if (opener && tagEnd != std::string_view::npos && tagEnd - kwEnd <= 80 && kwEnd < v.size() &&
+          v[kwEnd] == ' ') {
+        // an expression after the keyword
+        bool expr = false;
+        for (size_t k = kwEnd; k < tagEnd; ++k) {
+          expr |= v[k] != ' ' && v[k] != '-' && v[k] != '\t';
+        }
+        // the end tag of the same block later in the value
+        for (size_t e = v.find(open, tagEnd + 2); expr && e != std::string_view::npos;
+             e = v.find(open, e + 2)) {
+          size_t j = e + 2;
+          while (j < v.size() && (v[j] == '-' || v[j] == ' ' || v[j] == '\t')) {
+            ++j;
+          }
+          const auto [end, endEnd] = wordAt(j);
+          size_t t = endEnd;
+          while (t < v.size() && (v[t] == ' ' || v[t] == '-' || v[t] == '\t')) {
+            ++t;
+          }
+          const bool closes = end == std::string("end") + kw || (erb && end == "end");
+          if (closes && v.substr(t, 2) == close) {
+            return true;
+          }
+        }
+      }
+      at = v.find(open, at + 2);
+    }
+  }
+  return false;
+}
+
 // "https://beacon.example/data.gif?_id=7": the first '?' ends an image path and starts a query
 // of name=value pairs; no script path (shell, cmd, ...) before it.
 bool imageWithQuery(std::string_view v) {
@@ -770,6 +835,14 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
   if (document && found >= Confidence::Strong &&
       (cls == AttackClass::Rce || cls == AttackClass::CodeInjection) && sourceFile(value)) {
     c = Confidence::Tokens;
+  }
+  // A whole template control block in a parameter, cookie or header is template code; in a
+  // document or a form (a CMS page, an e-mail template in a settings API) it is markup.
+  if (cls == AttackClass::Ssti && id == 6010 && c == Confidence::Probe &&
+      (kind == PartKind::QueryValue || kind == PartKind::CookieValue ||
+       kind == PartKind::Header || kind == PartKind::PathSegment) &&
+      templateBlock(value)) {
+    c = Confidence::Strong;
   }
   switch (cls) {
   case AttackClass::Ssrf:

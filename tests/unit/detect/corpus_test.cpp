@@ -20,7 +20,7 @@ constexpr double kMinTnr = 99.5;
 // The crs file holds the regression tests of CRS paranoia-level-2 rules as well as PL1 ones:
 // at PL1 the probes among them do not count (by design), so its TPR target applies at PL2 and
 // PL1 has a regression floor.
-constexpr double kCrsPl1FloorTpr = 83.7;
+constexpr double kCrsPl1FloorTpr = 83.8;
 
 // generalisation/: real benign traffic must pass at PL1 (target 0.1 % blocked; the floor is
 // what the engine achieves, so a regression fails); attacks in 13 placements x 11 encodings.

@@ -1188,5 +1188,22 @@ TEST_F(DetectorsTest, NodeGlobalExpressionAsTheWholeValue) {
   EXPECT_TRUE(clean(json(R"j({"stack": "TypeError: x is undefined\n    at console.error (node:internal/console:1:1)"})j")));
 }
 
+TEST_F(DetectorsTest, TemplateControlBlockWrittenOutWhole) {
+  for (const char* q : {"%7B%25%20if%20True%20%25%7D49%7B%25%20endif%20%25%7D",
+                        "%3C%25%3D%20if%20true%20%25%3E49%3C%25%20endif%20%25%3E",
+                        "%7B%25-%20for%20x%20in%20range(3)%20-%25%7Dx%7B%25%20endfor%20%25%7D",
+                        "%3C%25%20if%20user%20%25%3Ehi%3C%25%20end%20%25%3E"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Ssti)) << q;
+  }
+  // Benign twins: an opening tag alone, a tag named in a sentence, a block without an
+  // expression; a whole block inside a JSON document (a CMS template) stays a probe.
+  for (const char* q : {"%7B%25%20if%20x%20%25%7D", "use%20%7B%25%20raw%20%25%7D%20to%20escape",
+                        "%7B%25%20if%20%25%7D%7B%25%20endif%20%25%7D"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+  EXPECT_TRUE(clean(json(R"j({"template": "{% if customer %}Hello {{ customer.first_name }}{% endif %}"})j")));
+  EXPECT_TRUE(detects(atPl2(json(R"j({"template": "{% if customer %}Hi{% endif %}"})j")), AttackClass::Ssti));
+}
+
 } // namespace
 } // namespace bulwark::detect
