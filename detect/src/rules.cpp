@@ -325,9 +325,10 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     // keyword only when the quote is never closed: "'Where the Crawdads Sing'" is a title)
     {1053, C::Sqli, kValues,
      R"re(^\s*[`'"]\s*!\s*[`'"]?\s*$|^\s*[`'"]+\s*(?:[;*=?#|^)]|--)|^\s*'+\s*(?:or|and|xor|union|alter|select|insert|update|delete|drop|create|exec|collate|from|having|where|order|group|limit|notnull|isnull)\b[^']*$|^\s*"+\s*(?:or|and|xor|union|alter|select|insert|update|delete|drop|create|exec|collate|from|having|where|order|group|limit|notnull|isnull)\b[^"]*$|^\s*`+\s*(?:or|and|xor|union|alter|select|insert|update|delete|drop|create|exec|collate|from|having|where|order|group|limit|notnull|isnull)\b[^`]*$|[a-z0-9]\s+'\s*$|^\s*\^\s*['"]|^\s*['"`]*(?:'"|"'|`'|'`|"`|`")['"`]*\s*$|[a-z0-9]['"`]\s+['"`]\s*\d|['"`]\s*collate\b|['"`]\s*(?:not\s+)?(?:regexp|rlike|sounds\s+like)\b)re"},
-    // an escaped or doubled quote before a boolean: \' or, '''or 1, 'or'
+    // an escaped or doubled quote before a boolean: \' or, '''or 1, 'or'; a quote inside a
+    // MySQL executable comment ("1/*!1111'*/": the server runs the comment's content)
     {1054, C::Sqli, kValues,
-     R"re(\\['"`]+\s*\d*\s*(?:or|and|xor|\|\||&&)\b|\\x(?:23|27|22|60)|\\0x[0-9a-f]{2}|^\s*['"](?:\.['"]){5,}|['"`]{2,}(?:or|and|xor)\b|['"`](?:or|and)['"`\d]|\\[`'"](?:or|and)[`'"])re"},
+     R"re(/\*!\d{0,5}\s*['"`][^*]{0,16}\*/|\\['"`]+\s*\d*\s*(?:or|and|xor|\|\||&&)\b|\\x(?:23|27|22|60)|\\0x[0-9a-f]{2}|^\s*['"](?:\.['"]){5,}|['"`]{2,}(?:or|and|xor)\b|['"`](?:or|and)['"`\d]|\\[`'"](?:or|and)[`'"])re"},
     // a dangling or leading boolean: "/cm7 or " (not "size 10 and": a search typed ahead),
     // "or 'a' <", "and '5'x", "4or2-", "--alter",
     // ";drop", "; updateuser"

@@ -28,7 +28,7 @@ constexpr double kRealBenignPl1MinTnr = 99.85;
 constexpr double kRealBenignPl2MinTnr = 99.8;
 // The targets are 95 % at PL1 and 97 % at PL2; the floors sit just below what is achieved.
 constexpr double kPlacedPl1MinTpr = 97.3;
-constexpr double kPlacedPl2MinTpr = 98.1;
+constexpr double kPlacedPl2MinTpr = 98.5;
 
 class CorpusTest : public ::testing::Test {
 protected:

@@ -1205,5 +1205,18 @@ TEST_F(DetectorsTest, TemplateControlBlockWrittenOutWhole) {
   EXPECT_TRUE(detects(atPl2(json(R"j({"template": "{% if customer %}Hi{% endif %}"})j")), AttackClass::Ssti));
 }
 
+TEST_F(DetectorsTest, QuoteInsideAMysqlExecutableCommentIsAProbe) {
+  // MySQL runs what "/*!NNNNN ... */" holds: a lone quote there is an error probe (PL2).
+  for (const char* q : {"1%2F*!1111%27*%2F", "x%2F*!50000%22*%2F"}) {
+    EXPECT_FALSE(inspect(query(q)).attack()) << q;
+    EXPECT_TRUE(detects(atPl2(query(q)), AttackClass::Sqli)) << q;
+  }
+  // Benign twins: a minified library's licence comment, the syntax named in a sentence.
+  for (const char* q : {"%2F*!%20jQuery%20v3.7.1%20%27MIT%27%20*%2F",
+                        "see%20%2F*!%27s%20docs%20for%20the%20MySQL%20comment%20syntax"}) {
+    EXPECT_TRUE(clean(atPl2(query(q)))) << q;
+  }
+}
+
 } // namespace
 } // namespace bulwark::detect
