@@ -111,9 +111,10 @@ int main(int argc, char** argv) {
                       f.ruleId, std::string(confidenceName(f.confidence)).c_str(), f.paranoia,
                       std::string(partKindName(f.kind)).c_str(), f.part.c_str(),
                       f.value.substr(0, 100).c_str());
-          std::printf("  %20u: %s%s%s\n", f.ruleId,
+          std::printf("  %20u: %s%s%s%s\n", f.ruleId,
                       what.empty() ? "(not registered)" : std::string(what).c_str(),
-                      f.chain.empty() ? "" : "; decoded: ", f.chain.c_str());
+                      f.chain.empty() ? "" : " [decoded: ", f.chain.c_str(),
+                      f.chain.empty() ? "" : "]");
         }
         std::printf("  score %d / threshold %d at PL%u: %s%s\n", v.score, v.threshold,
                     v.paranoiaLevel, v.attack() ? "attack" : "pass",
