@@ -25,7 +25,7 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {1002, C::Sqli, D,
      "SQL breakout followed by a comparison or operator expression: ' like, '=', ' is not null"},
     {1003, C::Sqli, D, "SQL breakout closed by a comment that drops the rest: ' --, ' #, ' /*"},
-    {1004, C::Sqli, D, "stacked SQL statement after ';', or WAITFOR DELAY/TIME after an operand"},
+    {1004, C::Sqli, D, "SQL statement stacked after ';' or as the whole value; WAITFOR DELAY after an operand"},
     {1005, C::Sqli, D, "set operation with a select list: UNION [ALL] SELECT, EXCEPT, INTERSECT"},
     {1006, C::Sqli, D, "ORDER BY n / GROUP BY / HAVING / PROCEDURE ANALYSE after a breakout"},
     {1007, C::Sqli, D, "SELECT ... INTO OUTFILE / DUMPFILE after a breakout"},
