@@ -63,10 +63,10 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {1059, C::Sqli, P, "a JavaScript boolean chain into a property in the path: 1||this.x"},
 
     // --- cross-site scripting
-    {2001, C::Xss, D, "HTML element that runs script: <script>, <iframe src=, <object>, <embed>"},
+    {2001, C::Xss, D, "active HTML element: <script>, <iframe>, <object>, <embed>, <base>, <style>"},
     {2002, C::Xss, D, "HTML tag with an event handler or a script URL in a URL attribute"},
-    {2003, C::Xss, D, "element dangerous with any content: <svg><script>, <math>, <base href>"},
-    {2004, C::Xss, D, "script URL as the whole value: javascript:, vbscript:, data:text/html"},
+    {2003, C::Xss, D, "HTML element together with a script URL: <svg>, <a>, <img>, <form> and javascript:"},
+    {2004, C::Xss, D, "script URL followed by code: javascript:alert(1), vbscript:"},
     {2005, C::Xss, D, "attribute breakout: a quote, then an event handler with code"},
     {2006, C::Xss, D, "JavaScript string breakout followed by a call: ';alert(1)//"},
     {2007, C::Xss, P, "DOM sink or source: document.cookie, window.location, .innerHTML="},
