@@ -5,7 +5,7 @@
 #include <string_view>
 
 // Detectors that are code, not patterns. Each takes a normalised, lower-cased value and returns
-// a rule id (0 = nothing found). Rule ids are grouped by class (see rules.cpp for the table).
+// a rule id (0 = nothing found). Every id has its row (class, meaning) in rule_registry.cpp.
 namespace bulwark::detect::internal {
 
 // ASCII case-insensitive comparison for header names, methods and media types (the `| 0x20`

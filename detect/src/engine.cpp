@@ -1124,7 +1124,7 @@ public:
         rawPath.find('\\') != std::string_view::npos) {
       normalizeValue(rawPath, tls.dec, false, 4);
       if (canonicalPath(tls.dec, tls.canon) > 0) {
-        add(AttackClass::PathTraversal, 3020, "path", {}, tls.dec);
+        add(AttackClass::PathTraversal, 3022, "path", {}, tls.dec);
       }
     }
   }

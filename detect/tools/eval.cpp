@@ -4,9 +4,14 @@
 //   bulwark-detect-eval [--corpus DIR] [--samples N] [--class C] [--paranoia 1-4] [FILE...]
 //   bulwark-detect-eval --explain ID [--paranoia 1-4] [FILE...]
 //   bulwark-detect-eval --verdicts [--paranoia 1-4] [FILE...]
+//   bulwark-detect-eval --rules [--class C]
 //
 // --explain prints, for every record whose id contains ID, the request, each finding (class,
-// rule, confidence, paranoia level, part kind, part, value), the score and the threshold.
+// rule, confidence, paranoia level, part kind, part, value, and what the rule detects), the
+// score and the threshold; then the findings that did not count at that paranoia level (those
+// of higher levels), so that a pass explains itself too.
+// --rules lists the rule registry: id, class, kind, base confidence and paranoia level,
+// description.
 // --verdicts prints one line per record (file, id, attack/pass, score, limit flag, and every
 // finding: rule, confidence, part, transform chain, value): two engines that print the same
 // lines gave every request the same verdict for the same reasons.
@@ -17,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "bulwark/detect/rule_registry.h"
 #include "corpus.h"
 
 int main(int argc, char** argv) {
@@ -28,6 +34,7 @@ int main(int argc, char** argv) {
   uint8_t paranoia = 1;
   std::string explain;
   bool verdicts = false;
+  bool rules = false;
   std::vector<std::string> paths;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -43,15 +50,32 @@ int main(int argc, char** argv) {
       explain = argv[++i];
     } else if (a == "--verdicts") {
       verdicts = true;
+    } else if (a == "--rules") {
+      rules = true;
     } else if (a == "--quiet") {
       quiet = true;
     } else if (a == "--help" || a == "-h") {
       std::printf("usage: bulwark-detect-eval [--corpus DIR] [--samples N] [--class C] "
-                  "[--paranoia 1-4] [--quiet] [--explain ID] [--verdicts] [FILE...]\n");
+                  "[--paranoia 1-4] [--quiet] [--explain ID] [--verdicts] [--rules] [FILE...]\n");
       return 0;
     } else {
       paths.push_back(a);
     }
+  }
+  if (rules) {
+    std::printf("%-6s %-15s %-8s %-10s %-3s %s\n", "id", "class", "kind", "confidence", "PL",
+                "description");
+    for (const RuleInfo& r : ruleRegistry()) {
+      if (!onlyClass.empty() && className(r.cls) != onlyClass) {
+        continue;
+      }
+      const Confidence c = ruleBaseConfidence(r.id);
+      std::printf("%-6u %-15s %-8s %-10s %-3u %s\n", r.id, std::string(className(r.cls)).c_str(),
+                  std::string(ruleKindName(r.kind)).c_str(),
+                  std::string(confidenceName(c)).c_str(), paranoiaOf(c),
+                  std::string(r.description).c_str());
+    }
+    return 0;
   }
   if (paths.empty()) {
     if (dir.empty()) {
@@ -85,16 +109,43 @@ int main(int argc, char** argv) {
         const Verdict v = (*engine)->inspect(view);
         std::printf("%s [%s/%s] %s %s\n", r.id.c_str(), r.label.c_str(), r.cls.c_str(),
                     r.method.c_str(), r.target.substr(0, 200).c_str());
+        const auto print = [](const Finding& f) {
+          const std::string_view what = ruleDescription(f.ruleId);
+          std::string value; // one line: line breaks and tabs shown escaped
+          for (const char c : f.value.substr(0, 100)) {
+            value += c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : std::string(1, c);
+          }
+          std::printf("  %-14s %5u %-9s PL%u %-20s %s = %s\n", std::string(className(f.cls)).c_str(),
+                      f.ruleId, std::string(confidenceName(f.confidence)).c_str(), f.paranoia,
+                      std::string(partKindName(f.kind)).c_str(), f.part.c_str(), value.c_str());
+          std::printf("  %20u: %s%s%s%s\n", f.ruleId,
+                      what.empty() ? "(not registered)" : std::string(what).c_str(),
+                      f.chain.empty() ? "" : " [decoded: ", f.chain.c_str(),
+                      f.chain.empty() ? "" : "]");
+        };
         for (const auto& f : v.findings) {
-          std::printf("  %-14s %5u %-9s PL%u %-20s %s = %s\n",
-                      std::string(className(f.cls)).c_str(), f.ruleId,
-                      std::string(confidenceName(f.confidence)).c_str(), f.paranoia,
-                      std::string(partKindName(f.kind)).c_str(), f.part.c_str(),
-                      f.value.substr(0, 100).c_str());
+          print(f);
         }
         std::printf("  score %d / threshold %d at PL%u: %s%s\n", v.score, v.threshold,
                     v.paranoiaLevel, v.attack() ? "attack" : "pass",
                     v.limitExceeded ? " (inspection limit reached)" : "");
+        // What did not count: the findings of higher paranoia levels (probes, tokens, and strong
+        // findings that their part lowered), so that a pass explains itself too.
+        if (paranoia < 4) {
+          view.paranoiaLevel = 4;
+          const Verdict all = (*engine)->inspect(view);
+          bool header = false;
+          for (const auto& f : all.findings) {
+            if (f.paranoia <= paranoia) {
+              continue;
+            }
+            if (!header) {
+              std::printf("  not counted at PL%u:\n", paranoia);
+              header = true;
+            }
+            print(f);
+          }
+        }
         ++shown;
       }
     }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bulwark/common/log.h"
+#include "bulwark/detect/rule_registry.h"
 
 namespace bulwark::filter {
 namespace {
@@ -88,12 +89,20 @@ std::string formatAttackEvent(const AttackEvent& e) {
       out += detect::className(f.cls);
       out += "\",\"rule_id\":";
       out += std::to_string(f.ruleId);
+      // What the rule detects, from the rule registry (absent for ids it does not hold: the
+      // HTTP parser's refusals, whose value names the reason).
+      if (const std::string_view what = detect::ruleDescription(f.ruleId); !what.empty()) {
+        field(out, "description", what, kMaxValue);
+      }
       field(out, "part", f.part, kMaxValue);
       field(out, "part_kind", detect::partKindName(f.kind), 32);
       field(out, "confidence", detect::confidenceName(f.confidence), 16);
       out += ",\"paranoia_level\":";
       out += std::to_string(f.paranoia);
       field(out, "value", f.value, kMaxValue);
+      if (!f.chain.empty()) {
+        field(out, "chain", f.chain, kMaxValue); // decoding steps, latest first
+      }
       out += '}';
     }
   }

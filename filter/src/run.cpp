@@ -7,10 +7,6 @@
 #include <cstdio>
 #include <thread>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "bulwark/common/cli.h"
+#include "bulwark/common/listener.h"
 #include "bulwark/common/log.h"
 #include "bulwark/filter/config.h"
 #include "bulwark/filter/ebpf_handoff.h"
@@ -48,37 +45,7 @@ constexpr std::string_view kDescription =
 // more) says no; a timeout or any other error says yes, so the drain window is never cut short on
 // doubt.
 bool appAccepting(const net::HostPort& to) {
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (to.v6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(to.port);
-    if (inet_pton(AF_INET6, to.host.c_str(), &a->sin6_addr) != 1) return true;
-    len = sizeof(*a);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(to.port);
-    if (inet_pton(AF_INET, to.host.c_str(), &a->sin_addr) != 1) return true;
-    len = sizeof(*a);
-  }
-  const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return true;
-  int err = 0;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    err = errno;
-    if (err == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      err = 0;
-      if (::poll(&p, 1, 200) == 1) {
-        socklen_t el = sizeof(err);
-        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
-      }
-    }
-  }
-  ::close(fd);
-  return err != ECONNREFUSED;
+  return net::connectProbe(to, 200) != ECONNREFUSED;
 }
 
 // Identity of the configuration file's content: a ConfigMap update swaps a symlink, so the

@@ -6,11 +6,7 @@
 #include <chrono>
 #include <mutex>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -42,38 +38,7 @@ const log::Logger kLog("status");
 } // namespace
 
 bool tcpReachable(const net::HostPort& app, int timeoutMs) {
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (app.v6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(app.port);
-    inet_pton(AF_INET6, app.host.c_str(), &a->sin6_addr);
-    len = sizeof *a;
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(app.port);
-    inet_pton(AF_INET, app.host.c_str(), &a->sin_addr);
-    len = sizeof *a;
-  }
-  const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return false;
-  }
-  bool ok = false;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) {
-    ok = true;
-  } else if (errno == EINPROGRESS) {
-    pollfd p{fd, POLLOUT, 0};
-    if (::poll(&p, 1, timeoutMs) == 1) {
-      int err = 0;
-      socklen_t el = sizeof err;
-      ok = ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0;
-    }
-  }
-  ::close(fd);
-  return ok;
+  return net::connectProbe(app, timeoutMs) == 0;
 }
 
 struct StatusServer::Impl {

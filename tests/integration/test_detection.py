@@ -73,6 +73,9 @@ class BlockModeTests(ProxyTestCase):
         self.assertIn("path-traversal", e["classes"])
         self.assertTrue(e["rule_ids"])
         self.assertTrue(e["findings"][0]["part"])
+        # every finding of the engine names what its rule detects (the rule registry)
+        for f in e["findings"]:
+            self.assertTrue(f.get("description"), e)
 
     def test_keep_alive_survives_a_block(self):
         c = self.conn(self.px.port)

@@ -25,5 +25,17 @@ TEST(Listener, InvalidAddressIsAnError) {
   EXPECT_NE(a.error().describe().find("invalid address"), std::string::npos);
 }
 
+TEST(Listener, ConnectProbeTellsListeningFromRefusedAndInvalid) {
+  boost::asio::io_context ctx;
+  auto a = openListener(ctx, {"127.0.0.1", 0, false}, {});
+  ASSERT_TRUE(a) << a.error().describe();
+  const uint16_t port = a->local_endpoint().port();
+  EXPECT_EQ(connectProbe({"127.0.0.1", port, false}, 1000), 0);
+  a->close();
+  EXPECT_EQ(connectProbe({"127.0.0.1", port, false}, 1000), ECONNREFUSED);
+  EXPECT_EQ(connectProbe({"not-an-ip", port, false}, 1000), EINVAL);
+  EXPECT_NE(connectProbe({"::1", port, true}, 1000), 0);
+}
+
 } // namespace
 } // namespace bulwark::net

@@ -11,6 +11,7 @@
 #include "body_decode.h"
 #include "bulwark/detect/engine.h"
 #include "bulwark/detect/text.h"
+#include "registered_rules.h"
 
 namespace bulwark::detect {
 namespace {
@@ -62,7 +63,7 @@ protected:
     RequestView r{.method = "POST", .target = "/upload", .versionMinor = 1, .headers = headers,
                   .body = body, .bodyTruncated = false};
     r.paranoiaLevel = pl;
-    return engine_->inspect(r);
+    return registered(engine_->inspect(r));
   }
   static std::string multipart(std::string_view name, std::string_view filename,
                                std::string_view partType, std::string_view content) {

@@ -8,6 +8,7 @@
 
 #include "body_decode.h"
 #include "bulwark/detect/engine.h"
+#include "registered_rules.h"
 
 namespace bulwark::detect {
 namespace {
@@ -24,7 +25,7 @@ protected:
     extra.push_back(Header{"Content-Type", ct});
     RequestView r{.method = "POST", .target = "/api/orders", .versionMinor = 1, .headers = extra,
                   .body = body, .bodyTruncated = false};
-    return engine_->inspect(r);
+    return registered(engine_->inspect(r));
   }
   static EnginePtr engine_;
 };
@@ -84,7 +85,7 @@ TEST_F(BlindSpotsTest, AttackAfterPadding) {
   const std::string target = "/search?q=" + padded;
   RequestView r{.method = "GET", .target = target, .versionMinor = 1, .headers = {}, .body = {},
                 .bodyTruncated = false};
-  EXPECT_TRUE(engine_->inspect(r).attack());
+  EXPECT_TRUE(registered(engine_->inspect(r)).attack());
   const std::string words = std::string(5000, 'a') + " " + std::string(5000, 'b') + "; cat /etc/passwd";
   EXPECT_TRUE(post("text/plain", words).attack());
 }

@@ -9,6 +9,7 @@
 
 #include "body_decode.h"
 #include "bulwark/detect/engine.h"
+#include "registered_rules.h"
 
 namespace bulwark::detect {
 namespace {
@@ -32,7 +33,7 @@ bool postAttack(std::string_view ct, std::string_view body, std::string_view enc
   std::vector<Header> h{Header{"Content-Type", ct}, Header{"Content-Encoding", encoding}};
   RequestView r{.method = "POST", .target = "/api/notes", .versionMinor = 1, .headers = h,
                 .body = body, .bodyTruncated = false};
-  return engine->inspect(r).attack();
+  return registered(engine->inspect(r)).attack();
 }
 
 TEST(BrotliBodyTest, DecodesAndInspects) {

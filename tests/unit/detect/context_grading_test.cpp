@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bulwark/detect/engine.h"
+#include "registered_rules.h"
 
 namespace bulwark::detect {
 namespace {
@@ -21,18 +22,18 @@ protected:
     std::vector<Header> h{Header{"Content-Type", "application/json"}};
     RequestView r{.method = "POST", .target = "/api/items", .versionMinor = 1, .headers = h,
                   .body = body, .bodyTruncated = false};
-    return engine_->inspect(r).attack();
+    return registered(engine_->inspect(r)).attack();
   }
   static bool jsonAt(uint8_t pl, std::string_view body) {
     std::vector<Header> h{Header{"Content-Type", "application/json"}};
     RequestView r{.method = "POST", .target = "/api/items", .versionMinor = 1, .headers = h,
                   .body = body, .bodyTruncated = false, .paranoiaLevel = pl};
-    return engine_->inspect(r).attack();
+    return registered(engine_->inspect(r)).attack();
   }
   static bool get(std::string_view target, std::vector<Header> h = {}) {
     RequestView r{.method = "GET", .target = target, .versionMinor = 1, .headers = h, .body = {},
                   .bodyTruncated = false};
-    return engine_->inspect(r).attack();
+    return registered(engine_->inspect(r)).attack();
   }
   static EnginePtr engine_;
 };

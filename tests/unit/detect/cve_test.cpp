@@ -8,6 +8,7 @@
 
 #include "bulwark/detect/engine.h"
 #include "rules_cve.h"
+#include "registered_rules.h"
 
 namespace bulwark::detect {
 namespace {
@@ -35,7 +36,7 @@ Verdict run(const Engine& e, const Req& r) {
   }
   RequestView v{.method = r.method, .target = r.target, .versionMinor = 1, .headers = hs,
                 .body = r.body, .bodyTruncated = false};
-  return e.inspect(v);
+  return registered(e.inspect(v));
 }
 
 std::string describe(const Verdict& v) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bulwark/detect/engine.h"
+#include "registered_rules.h"
 
 namespace bulwark::detect {
 namespace {
@@ -42,7 +43,7 @@ protected:
     v.headers = hs;
     v.body = r.body;
     v.paranoiaLevel = r.paranoia;
-    return engine_->inspect(v);
+    return registered(engine_->inspect(v));
   }
 
   static Req query(std::string q) { return Req{"GET", "/search?q=" + std::move(q), {}, ""}; }
@@ -1057,7 +1058,7 @@ protected:
     v.headers = headers;
     v.body = body;
     v.paranoiaLevel = pl;
-    return engine_->inspect(v);
+    return registered(engine_->inspect(v));
   }
 
   static inline EnginePtr engine_;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bulwark/detect/engine.h"
+#include "registered_rules.h"
 
 namespace bulwark::detect {
 namespace {
@@ -50,7 +51,7 @@ protected:
     v.target = target;
     v.headers = hs;
     v.paranoiaLevel = 1;
-    return engine_->inspect(v);
+    return registered(engine_->inspect(v));
   }
 
   static ::testing::AssertionResult caught(std::string_view value, AttackClass cls) {
@@ -266,7 +267,7 @@ protected:
     v.target = target;
     v.headers = hs;
     v.body = body;
-    return engine_->inspect(v);
+    return registered(engine_->inspect(v));
   }
 
   // Values flagged at PL1 among n random values of the given length range in one part.

@@ -9,6 +9,7 @@
 #include "bulwark/detect/normalize.h"
 #include "transforms/transforms.h"
 #include "utf8.h"
+#include "registered_rules.h"
 
 namespace bulwark::detect::transforms {
 namespace {
@@ -169,7 +170,7 @@ TEST(TransformsTest, FindingCarriesTheChain) {
   const std::string target = "/search?q=JyBvciAxPTEtLQ%3D%3D";
   RequestView req{.method = "GET", .target = target, .versionMinor = 1, .headers = {}, .body = {},
                   .bodyTruncated = false};
-  const Verdict v = (*e)->inspect(req);
+  const Verdict v = registered((*e)->inspect(req));
   ASSERT_TRUE(v.attack());
   bool chained = false;
   for (const auto& f : v.findings) {

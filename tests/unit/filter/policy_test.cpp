@@ -1,3 +1,4 @@
+#include "bulwark/detect/rule_registry.h"
 #include "bulwark/filter/events.h"
 #include "bulwark/filter/policy.h"
 
@@ -138,6 +139,30 @@ TEST(Events, OneEscapedJsonLine) {
                                                 .action = EventAction::Denied,
                                                 .mode = Mode::Block});
   EXPECT_NE(denied.find(R"("classes":["denylist"])"), std::string::npos) << denied;
+}
+
+// Each finding names what its rule detects (from the rule registry) and, when the value was
+// decoded, the decoding chain; ids the registry does not hold get neither field.
+TEST(Events, FindingsCarryRuleDescriptionAndChain) {
+  detect::Verdict v;
+  detect::Finding sqli{.cls = detect::AttackClass::Sqli, .ruleId = 1001, .part = "query:id",
+                       .value = "1' or 1=1--"};
+  sqli.chain = "base64 <- url";
+  v.findings.push_back(sqli);
+  v.findings.push_back({.cls = detect::AttackClass::Protocol, .ruleId = 920003, .part = "head",
+                        .value = "bad-version"});
+  const std::string line = formatAttackEvent({.requestId = "d", .client = "198.18.0.4",
+                                              .method = "GET", .host = "shop", .path = "/",
+                                              .verdict = &v, .action = EventAction::Blocked,
+                                              .mode = Mode::Block});
+  const std::string want = std::string(R"("rule_id":1001,"description":")") +
+                           std::string(detect::ruleDescription(1001)) + R"(","part":"query:id")";
+  EXPECT_FALSE(detect::ruleDescription(1001).empty());
+  EXPECT_NE(line.find(want), std::string::npos) << line;
+  EXPECT_NE(line.find(R"("value":"1' or 1=1--","chain":"base64 <- url"})"), std::string::npos)
+      << line;
+  EXPECT_NE(line.find(R"("rule_id":920003,"part":"head")"), std::string::npos) << line;
+  EXPECT_NE(line.find(R"("rule_ids":[1001,920003])"), std::string::npos) << line;
 }
 
 } // namespace

@@ -24,4 +24,9 @@ Result<boost::asio::ip::tcp::acceptor> openListener(boost::asio::io_context& ctx
 // that the port is free (the probe socket is closed again).
 Status probeFree(const HostPort& hp, bool v6Only = true);
 
+// Opens a TCP connection to `hp` and closes it again, waiting at most `timeoutMs` for the
+// handshake: 0 when it connected, else the errno that says why not (ECONNREFUSED: nothing
+// listens; ETIMEDOUT: no answer in time; EINVAL: `hp` is not an IP literal).
+int connectProbe(const HostPort& hp, int timeoutMs);
+
 } // namespace bulwark::net
