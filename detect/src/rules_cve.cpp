@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <string>
+#include <vector>
+
+#include <hs/hs.h>
 
 #include "bulwark/detect/normalize.h"
 #include "transforms/transforms.h"
@@ -50,49 +53,8 @@ bool icontainsAscii(std::string_view hay, std::string_view needle) {
 
 bool endsWith(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
 
-// The trigram slots (TrigramSet::slot) of fixed literals, computed at compile time so that the
-// per-request filter only tests bits: literal i's slots are slots[first[i], first[i + 1]).
-template <size_t N, size_t Total> struct LiteralSlots {
-  std::array<uint16_t, Total> slots{};
-  std::array<uint16_t, N + 1> first{};
-  std::span<const uint16_t> of(size_t i) const {
-    return std::span<const uint16_t>(slots.data() + first[i], first[i + 1] - first[i]);
-  }
-};
-
-constexpr size_t trigramCount(std::string_view s) { return s.size() >= 3 ? s.size() - 2 : 0; }
-
-template <size_t Total, size_t N, typename T, typename Literal>
-constexpr LiteralSlots<N, Total> literalSlots(const std::array<T, N>& items, Literal literal) {
-  LiteralSlots<N, Total> t{};
-  size_t k = 0;
-  for (size_t i = 0; i < N; ++i) {
-    t.first[i] = static_cast<uint16_t>(k);
-    const std::string_view s = literal(items[i]);
-    for (size_t j = 0; j + 3 <= s.size(); ++j) {
-      t.slots[k++] = static_cast<uint16_t>(TrigramSet::slot(static_cast<unsigned char>(s[j]),
-                                                            static_cast<unsigned char>(s[j + 1]),
-                                                            static_cast<unsigned char>(s[j + 2])));
-    }
-  }
-  t.first[N] = static_cast<uint16_t>(k);
-  return t;
-}
-
-template <size_t N, typename T, typename Literal>
-constexpr size_t totalTrigrams(const std::array<T, N>& items, Literal literal) {
-  size_t n = 0;
-  for (const auto& item : items) {
-    n += trigramCount(literal(item));
-  }
-  return n;
-}
-
 // The query and the body: where request parameters live.
 bool inParams(const CveRequest& r, std::string_view needle) {
-  if (r.paramTrigrams != nullptr && !r.paramTrigrams->mayContain(needle)) {
-    return false;
-  }
   return has(r.query, needle) || has(r.bodyLow, needle);
 }
 
@@ -494,11 +456,6 @@ bool paramName(std::string_view s, std::string_view name) {
   return false;
 }
 
-constexpr auto kSessionNameLiteral = [](std::string_view n) { return n; };
-constexpr auto kSessionNameSlots =
-    literalSlots<totalTrigrams(kFrameworkSessionNames, kSessionNameLiteral)>(
-        kFrameworkSessionNames, kSessionNameLiteral);
-
 // Whether a framework session cookie name is a parameter; computed once per request (two rules
 // ask).
 bool sessionParam(const CveRequest& r) {
@@ -509,9 +466,6 @@ bool sessionParam(const CveRequest& r) {
     }
     for (size_t i = 0; i < kFrameworkSessionNames.size(); ++i) {
       const std::string_view n = kFrameworkSessionNames[i];
-      if (r.paramTrigrams != nullptr && !r.paramTrigrams->mayContainSlots(kSessionNameSlots.of(i))) {
-        continue;
-      }
       if (paramName(r.query, n) || paramName(r.bodyLow, n)) {
         r.sessionParam = 1;
         break;
@@ -664,27 +618,6 @@ constexpr std::array kCveRules = std::to_array<CveRule>({
 
 } // namespace
 
-void TrigramSet::add(std::string_view text) {
-  for (size_t i = 0; i + 3 <= text.size(); ++i) {
-    const unsigned k = slot(static_cast<unsigned char>(text[i]),
-                            static_cast<unsigned char>(text[i + 1]),
-                            static_cast<unsigned char>(text[i + 2]));
-    bits_[k >> 6] |= uint64_t{1} << (k & 63);
-  }
-}
-
-bool TrigramSet::mayContain(std::string_view needle) const {
-  for (size_t i = 0; i + 3 <= needle.size(); ++i) {
-    const unsigned k = slot(static_cast<unsigned char>(needle[i]),
-                            static_cast<unsigned char>(needle[i + 1]),
-                            static_cast<unsigned char>(needle[i + 2]));
-    if ((bits_[k >> 6] & (uint64_t{1} << (k & 63))) == 0) {
-      return false;
-    }
-  }
-  return true;
-}
-
 std::string_view CveRequest::header(std::string_view name) const {
   if (headerNames != 0 && (headerNames & nameBit(name)) == 0) {
     return {};
@@ -710,216 +643,389 @@ std::string_view cveOf(uint32_t ruleId) {
 
 namespace {
 
-// Literal gates: a rule listed here cannot fire unless one of its literals occurs in the named
-// part of the request (each literal is implied by the rule's own conditions), so on ordinary
-// requests most rules are skipped after a few trigram-bit tests. A rule without a gate always
-// runs. A gate must stay implied by its rule: a new alternative in a rule that holds none of
-// the rule's gate literals needs its literal added here (the rule's exploit-shaped test fails
-// otherwise). Entries of one rule are adjacent.
-enum class GatePart : uint8_t { Path, RawPath, Query, Params, Body, ContentType };
-struct Gate {
-  uint32_t id;
-  GatePart part;
+// --- the prefilter ---
+//
+// Every rule has a cheap necessary condition, and one pass over the request decides which
+// rules can fire at all: on ordinary requests none can, and no rule code runs, nothing is
+// lower-cased or copied, and only the parts that hold an escape are decoded.
+//  - Literal markers: the rule cannot fire unless one of its literals occurs in the named part
+//    (each literal is implied by the rule's own conditions). All markers are found by one
+//    vectorscan scan over the parts, case-insensitively (the rules see lower-cased text).
+//  - Header rules (they read headers only) run in the prefilter itself.
+//  - A few direct conditions (method, the query's first byte, a header present).
+// A marker must stay implied by its rule: a new alternative in a rule that holds none of the
+// rule's literals needs its literal added here, or the rule a direct condition; the
+// prefilter-equivalence test (every rule run ungated on the same requests) fails otherwise.
+enum class Part : uint8_t { Path, RawPath, Query, Params, Body };
+struct Marker {
+  uint32_t id; // the rule (13020 marks both session fixation rules)
+  Part part;
   std::string_view literal;
 };
-constexpr auto kGates = std::to_array<Gate>({
-    {15001, GatePart::ContentType, "{"},
-    {15002, GatePart::Path, "%{"},
-    {15002, GatePart::Path, "${"},
-    {15003, GatePart::Path, "/template/aui/"},
-    {15004, GatePart::Path, ".action"},
-    {15004, GatePart::Path, ".vm"},
-    {15005, GatePart::Params, "bootstrapstatusprovider.applicationconfig"},
-    {15006, GatePart::Params, "class"},
-    {15008, GatePart::Path, "/actuator/gateway/routes"},
-    {15009, GatePart::RawPath, "%2e"},
-    {15009, GatePart::RawPath, "%%32"},
-    {15009, GatePart::RawPath, "%252e"},
-    {15011, GatePart::Path, "/tmui/"},
-    {15013, GatePart::Path, "autodiscover.json"},
-    {15015, GatePart::Path, "eval-stdin.php"},
-    {15016, GatePart::Query, "think"},
-    {15016, GatePart::Query, "/invokefunction"},
-    {15016, GatePart::Path, "\\think\\"},
-    {15017, GatePart::Params, "#"},
-    {15017, GatePart::Params, "%23post_render"},
-    {15018, GatePart::Path, "widget_"},
-    {15018, GatePart::Params, "widget_"},
-    {15019, GatePart::Path, "console.portal"},
-    {15019, GatePart::Params, "com.tangosol.coherence.mvel2"},
-    {15019, GatePart::Params, "com.bea.core.repackaged.springframework"},
-    {15020, GatePart::Path, "/wls-wsat/"},
-    {15020, GatePart::Path, "/_async/"},
-    {15022, GatePart::Body, "at&tform"},
-    {15023, GatePart::Path, "/cli"},
-    {15024, GatePart::Path, "/descriptorbyname/"},
-    {15025, GatePart::Path, "/minio/bootstrap/"},
-    {15027, GatePart::Path, "/+cscot+/"},
-    {15030, GatePart::Path, "/api/v1/totp/user-backup-code/"},
-    {15031, GatePart::Path, "/ui/vropspluginui/rest/services/uploadova"},
+constexpr auto kMarkers = std::to_array<Marker>({
+    {15002, Part::Path, "%{"},
+    {15002, Part::Path, "${"},
+    {15003, Part::Path, "/template/aui/"},
+    {15004, Part::Path, ".action"},
+    {15004, Part::Path, ".vm"},
+    {15005, Part::Params, "bootstrapstatusprovider.applicationconfig"},
+    {15006, Part::Params, "class"},
+    {15008, Part::Path, "/actuator/gateway/routes"},
+    {15009, Part::RawPath, "%2e"},
+    {15009, Part::RawPath, "%%32"},
+    {15009, Part::RawPath, "%252e"},
+    {15010, Part::Path, "/vpns/"},
+    {15011, Part::Path, "/tmui/"},
+    {15013, Part::Path, "autodiscover.json"},
+    {15015, Part::Path, "eval-stdin.php"},
+    {15016, Part::Query, "think"},
+    {15016, Part::Query, "/invokefunction"},
+    {15016, Part::Path, "\\think\\"},
+    {15017, Part::Params, "#"},
+    {15017, Part::Params, "%23post_render"},
+    {15018, Part::Path, "widget_"},
+    {15018, Part::Params, "widget_"},
+    {15019, Part::Path, "console.portal"},
+    {15019, Part::Params, "com.tangosol.coherence.mvel2"},
+    {15019, Part::Params, "com.bea.core.repackaged.springframework"},
+    {15020, Part::Path, "/wls-wsat/"},
+    {15020, Part::Path, "/_async/"},
+    {15021, Part::Path, "moveitisapi.dll"},
+    {15022, Part::Body, "at&tform"},
+    {15023, Part::Path, "/cli"},
+    {15024, Part::Path, "/descriptorbyname/"},
+    {15025, Part::Path, "/minio/bootstrap/"},
+    {15027, Part::Path, "/+cscot+/"},
+    {15030, Part::Path, "/api/v1/totp/user-backup-code/"},
+    {15031, Part::Path, "/ui/vropspluginui/rest/services/uploadova"},
 });
 
-// For each rule (in kCveRules order) its gates: kGates[first, first + count).
-struct GateRange {
-  uint8_t first = 0;
-  uint8_t count = 0;
+// The rules the prefilter runs itself: they read headers (and the method) only.
+constexpr std::array<uint32_t, 4> kHeaderRules = {15007, 15012, 15014, 15029};
+// The rules with a direct condition in candidates() (besides any markers).
+constexpr std::array<uint32_t, 7> kDirectRules = {15001, 15010, 15021, 15026,
+                                                  15028, 13020, 13021};
+
+// Rule bits: kCveRules in order, then kRequestRules.
+constexpr size_t kRuleCount = kCveRules.size() + kRequestRules.size();
+static_assert(kRuleCount <= 64);
+
+constexpr size_t ruleIndex(uint32_t id) {
+  for (size_t i = 0; i < kCveRules.size(); ++i) {
+    if (kCveRules[i].id == id) {
+      return i;
+    }
+  }
+  for (size_t i = 0; i < kRequestRules.size(); ++i) {
+    if (kRequestRules[i].id == id) {
+      return kCveRules.size() + i;
+    }
+  }
+  return kRuleCount;
+}
+
+constexpr uint64_t ruleBit(uint32_t id) { return uint64_t{1} << ruleIndex(id); }
+
+constexpr uint64_t kSessionBits = ruleBit(13020) | ruleBit(13021);
+
+constexpr bool markersWellFormed() {
+  for (const auto& m : kMarkers) {
+    if (ruleIndex(m.id) >= kRuleCount || m.literal.empty()) {
+      return false;
+    }
+    for (const char c : m.literal) {
+      if (c == '\0' || (c >= 'A' && c <= 'Z')) {
+        return false; // lower case (matched without case); no NUL (the part separator)
+      }
+    }
+  }
+  uint64_t covered = 0;
+  for (const auto& m : kMarkers) {
+    covered |= ruleBit(m.id);
+  }
+  for (const uint32_t id : kHeaderRules) {
+    if (ruleIndex(id) >= kRuleCount) {
+      return false;
+    }
+    covered |= ruleBit(id);
+  }
+  for (const uint32_t id : kDirectRules) {
+    if (ruleIndex(id) >= kRuleCount) {
+      return false;
+    }
+    covered |= ruleBit(id);
+  }
+  // Every rule has a marker, runs in the prefilter or has a direct condition.
+  return covered == (kRuleCount == 64 ? ~uint64_t{0} : (uint64_t{1} << kRuleCount) - 1);
+}
+static_assert(markersWellFormed(),
+              "known-exploit markers: existing rules, lower case, no NUL, every rule covered");
+
+// The literal database: kMarkers (ids 0..n-1), then the framework session names (Params,
+// both session fixation rules).
+struct MarkerDb {
+  hs_database_t* db = nullptr;
+  MarkerDb() {
+    std::vector<const char*> lits;
+    std::vector<size_t> lens;
+    std::vector<unsigned> flags;
+    std::vector<unsigned> ids;
+    for (const auto& m : kMarkers) {
+      lits.push_back(m.literal.data());
+      lens.push_back(m.literal.size());
+    }
+    for (const auto n : kFrameworkSessionNames) {
+      lits.push_back(n.data());
+      lens.push_back(n.size());
+    }
+    for (size_t i = 0; i < lits.size(); ++i) {
+      flags.push_back(HS_FLAG_CASELESS);
+      ids.push_back(static_cast<unsigned>(i));
+    }
+    hs_compile_error_t* err = nullptr;
+    if (hs_compile_lit_multi(lits.data(), flags.data(), ids.data(), lens.data(),
+                             static_cast<unsigned>(lits.size()), HS_MODE_BLOCK, nullptr, &db,
+                             &err) != HS_SUCCESS) {
+      db = nullptr; // no prefilter: every rule runs
+      hs_free_compile_error(err);
+    }
+  }
+  ~MarkerDb() { hs_free_database(db); }
+  MarkerDb(const MarkerDb&) = delete;
+  MarkerDb& operator=(const MarkerDb&) = delete;
 };
-constexpr auto kGateOf = [] {
-  std::array<GateRange, kCveRules.size()> t{};
-  for (size_t i = 0; i < kCveRules.size(); ++i) {
-    for (size_t g = 0; g < kGates.size(); ++g) {
-      if (kGates[g].id == kCveRules[i].id) {
-        if (t[i].count == 0) {
-          t[i].first = static_cast<uint8_t>(g);
-        }
-        ++t[i].count;
-      }
-    }
-  }
-  return t;
-}();
-constexpr bool gatesWellFormed() {
-  size_t used = 0;
-  for (size_t i = 0; i < kCveRules.size(); ++i) {
-    for (size_t g = kGateOf[i].first; g < size_t{kGateOf[i].first} + kGateOf[i].count; ++g) {
-      if (kGates[g].id != kCveRules[i].id) {
-        return false; // entries of one rule are not adjacent
-      }
-    }
-    used += kGateOf[i].count;
-  }
-  return used == kGates.size(); // every gate names a rule
-}
-static_assert(gatesWellFormed(), "known-exploit gates: adjacent entries, existing rule ids");
-static_assert(kGates.size() < 256);
-constexpr auto kGateLiteral = [](const Gate& g) { return g.literal; };
-constexpr auto kGateSlots = literalSlots<totalTrigrams(kGates, kGateLiteral)>(kGates, kGateLiteral);
 
-bool gateOpen(const CveRequest& r, const TrigramSet* pathGrams, const GateRange& range) {
-  for (size_t g = range.first; g < size_t{range.first} + range.count; ++g) {
-    const std::string_view lit = kGates[g].literal;
-    const std::span<const uint16_t> grams = kGateSlots.of(g);
-    switch (kGates[g].part) {
-    case GatePart::Path:
-      if ((pathGrams == nullptr || pathGrams->mayContainSlots(grams)) && has(r.path, lit)) {
-        return true;
-      }
-      break;
-    case GatePart::RawPath:
-      if (has(r.rawPath, lit)) {
-        return true;
-      }
-      break;
-    case GatePart::Query:
-      if ((r.paramTrigrams == nullptr || r.paramTrigrams->mayContainSlots(grams)) &&
-          has(r.query, lit)) {
-        return true;
-      }
-      break;
-    case GatePart::Params:
-      if ((r.paramTrigrams == nullptr || r.paramTrigrams->mayContainSlots(grams)) &&
-          (has(r.query, lit) || has(r.bodyLow, lit))) {
-        return true;
-      }
-      break;
-    case GatePart::Body:
-      if ((r.paramTrigrams == nullptr || r.paramTrigrams->mayContainSlots(grams)) &&
-          has(r.bodyLow, lit)) {
-        return true;
-      }
-      break;
-    case GatePart::ContentType:
-      if (has(r.contentType, lit)) {
-        return true;
-      }
-      break;
-    }
-  }
-  return false;
+const hs_database_t* markerDb() {
+  static const MarkerDb m;
+  return m.db;
 }
 
-} // namespace
+struct MarkerScratch {
+  hs_scratch_t* s = nullptr;
+  bool ready = false; // allocated for the marker database (hs_alloc_scratch costs a scan)
+  MarkerScratch() = default;
+  MarkerScratch(const MarkerScratch&) = delete;
+  MarkerScratch& operator=(const MarkerScratch&) = delete;
+  ~MarkerScratch() { hs_free_scratch(s); }
+};
 
-void checkKnownExploits(const CveRequest& req,
-                        const std::function<void(const CveRule&, std::string_view)>& found) {
-  TrigramSet pathGrams;
-  const bool shortPath = req.path.size() <= 4096;
-  if (shortPath) {
-    pathGrams.add(req.path);
+// Where each part lies in the scanned buffer: [raw path] NUL path NUL query NUL body.
+struct Layout {
+  size_t rawEnd = 0;   // raw path: [0, rawEnd) (empty when the path holds no escape)
+  size_t pathEnd = 0;  // path: [rawEnd + 1, pathEnd)
+  size_t queryEnd = 0; // query: [pathEnd + 1, queryEnd); body after it
+  uint64_t bits = 0;
+};
+
+Part partAt(const Layout& l, size_t endOffset) {
+  // A literal holds no NUL, so its last byte lies in the part its first byte lies in.
+  const size_t last = endOffset - 1;
+  if (last < l.rawEnd) {
+    return Part::RawPath;
   }
-  for (size_t i = 0; i < kCveRules.size(); ++i) {
-    const CveRule& r = kCveRules[i];
-    if (kGateOf[i].count != 0 && !gateOpen(req, shortPath ? &pathGrams : nullptr, kGateOf[i])) {
-      continue;
-    }
-    if (const std::string_view part = r.check(req); !part.empty()) {
-      found(r, part);
-    }
+  if (last < l.pathEnd) {
+    return Part::Path;
   }
-  for (const auto& r : kRequestRules) {
-    if (const std::string_view part = r.check(req); !part.empty()) {
-      found(r, part);
-    }
+  if (last < l.queryEnd) {
+    return Part::Query;
   }
+  return Part::Body;
 }
 
-void checkKnownExploits(const RequestView& req, std::string_view rawPath, std::string_view query,
-                        std::string_view contentType, std::string_view body,
-                        const std::function<void(const CveRule&, std::string_view)>& found) {
-  thread_local std::string rawLow;
+int onMarker(unsigned int id, unsigned long long, unsigned long long to, unsigned int,
+             void* ctx) {
+  auto& l = *static_cast<Layout*>(ctx);
+  const Part at = partAt(l, static_cast<size_t>(to));
+  if (id >= kMarkers.size()) {
+    if (at == Part::Query || at == Part::Body) {
+      l.bits |= kSessionBits;
+    }
+    return 0;
+  }
+  const Marker& m = kMarkers[id];
+  const bool hit = m.part == at || (m.part == Part::Params && (at == Part::Query || at == Part::Body));
+  if (hit) {
+    l.bits |= ruleBit(m.id);
+  }
+  return 0;
+}
+
+// The decoded, lower-cased parts a rule reads (views of thread buffers or of the request).
+struct Decoded {
+  std::string_view rawPath; // as received (not lower-cased yet)
+  std::string_view path;
+  bool pathLow = false; // path is lower-cased already (it was decoded)
+  std::string_view query;
+  bool queryLow = false;
+  std::string_view body;
+  bool bodyLow = false;
+};
+
+// Decoding only where there is something to decode (the rules' view of each part).
+Decoded decodeParts(std::string_view rawPath, std::string_view query, std::string_view body) {
   thread_local std::string path;
   thread_local std::string pathLow;
   thread_local std::string queryDec;
   thread_local std::string queryLow;
   thread_local std::string bodyDec;
   thread_local std::string bodyLow;
-  // Decoding only where there is something to decode: this runs on every request.
-  toLowerAscii(rawPath, rawLow);
+  Decoded d;
+  d.rawPath = rawPath;
+  d.path = rawPath;
   if (rawPath.find('%') != std::string_view::npos) {
     normalizeValue(rawPath, path, false, 3);
     toLowerAscii(path, pathLow);
-  } else {
-    pathLow.assign(rawLow);
+    d.path = pathLow;
+    d.pathLow = true;
   }
+  d.query = query;
   if (query.find('%') != std::string_view::npos || query.find('+') != std::string_view::npos) {
     normalizeValue(query, queryDec, true, 2);
     toLowerAscii(queryDec, queryLow);
-  } else {
-    toLowerAscii(query, queryLow);
+    d.query = queryLow;
+    d.queryLow = true;
   }
-  bodyLow.clear();
-  if (!body.empty()) {
-    const std::string_view prefix = body.substr(0, 64 * 1024);
-    if (prefix.find('%') != std::string_view::npos) {
-      bodyDec.clear();
-      transforms::urlForm(prefix, bodyDec);
-      toLowerAscii(bodyDec, bodyLow);
-    } else {
-      toLowerAscii(prefix, bodyLow);
+  d.body = body.substr(0, 64 * 1024);
+  if (d.body.find('%') != std::string_view::npos) {
+    bodyDec.clear();
+    transforms::urlForm(d.body, bodyDec);
+    toLowerAscii(bodyDec, bodyLow);
+    d.body = bodyLow;
+    d.bodyLow = true;
+  }
+  return d;
+}
+
+// The rules that can fire on the request; all of them when the scan cannot run.
+uint64_t candidates(const CveRequest& headersOnly, const Decoded& d,
+                    std::string_view contentType) {
+  constexpr uint64_t kAll = kRuleCount == 64 ? ~uint64_t{0} : (uint64_t{1} << kRuleCount) - 1;
+  uint64_t bits = 0;
+  for (const uint32_t id : kHeaderRules) {
+    if (!kCveRules[ruleIndex(id)].check(headersOnly).empty()) {
+      bits |= ruleBit(id);
     }
   }
+  if (contentType.find('{') != std::string_view::npos) {
+    bits |= ruleBit(15001);
+  }
+  if (!headersOnly.header("nsc_user").empty()) {
+    bits |= ruleBit(15010);
+  }
+  if (!headersOnly.header("x-silock-transaction").empty()) {
+    bits |= ruleBit(15021);
+  }
+  if (iequals(headersOnly.method, "put")) {
+    bits |= ruleBit(15028);
+  }
+  if (d.query.size() >= 3 && (d.query[0] == '-' || static_cast<unsigned char>(d.query[0]) == 0xAD ||
+                              static_cast<unsigned char>(d.query[0]) == 0xC2)) {
+    bits |= ruleBit(15026);
+  }
+  // One buffer, parts separated by NUL (no literal spans two parts).
+  thread_local std::string buf;
+  thread_local MarkerScratch scratch;
+  const hs_database_t* db = markerDb();
+  const bool rawEscaped = d.path.data() != d.rawPath.data();
+  const size_t size = (rawEscaped ? d.rawPath.size() : 0) + d.path.size() + d.query.size() +
+                      d.body.size() + 3;
+  if (db == nullptr || size > (size_t{1} << 30)) {
+    return kAll;
+  }
+  if (!scratch.ready) {
+    if (hs_alloc_scratch(db, &scratch.s) != HS_SUCCESS) {
+      return kAll;
+    }
+    scratch.ready = true;
+  }
+  buf.clear();
+  Layout l;
+  if (rawEscaped) {
+    buf.append(d.rawPath);
+  }
+  l.rawEnd = buf.size();
+  buf.push_back('\0');
+  buf.append(d.path);
+  l.pathEnd = buf.size();
+  buf.push_back('\0');
+  buf.append(d.query);
+  l.queryEnd = buf.size();
+  buf.push_back('\0');
+  buf.append(d.body);
+  if (hs_scan(db, buf.data(), static_cast<unsigned>(buf.size()), 0, scratch.s, onMarker, &l) !=
+      HS_SUCCESS) {
+    return kAll;
+  }
+  return bits | l.bits;
+}
+
+void runRules(const CveRequest& req, uint64_t bits,
+              const std::function<void(const CveRule&, std::string_view)>& found) {
+  for (size_t i = 0; i < kCveRules.size(); ++i) {
+    if ((bits >> i & 1) != 0) {
+      if (const std::string_view part = kCveRules[i].check(req); !part.empty()) {
+        found(kCveRules[i], part);
+      }
+    }
+  }
+  for (size_t i = 0; i < kRequestRules.size(); ++i) {
+    if ((bits >> (kCveRules.size() + i) & 1) != 0) {
+      if (const std::string_view part = kRequestRules[i].check(req); !part.empty()) {
+        found(kRequestRules[i], part);
+      }
+    }
+  }
+}
+
+} // namespace
+
+void checkKnownExploits(const CveRequest& req,
+                        const std::function<void(const CveRule&, std::string_view)>& found) {
+  runRules(req, ~uint64_t{0}, found);
+}
+
+void checkKnownExploits(const RequestView& req, std::string_view rawPath, std::string_view query,
+                        std::string_view contentType, std::string_view body,
+                        const std::function<void(const CveRule&, std::string_view)>& found,
+                        bool prefilter) {
   CveRequest r;
   r.method = req.method;
-  r.rawPath = rawLow;
-  r.path = pathLow;
-  r.query = queryLow;
   r.headers = req.headers;
   r.body = body;
-  r.bodyLow = bodyLow;
   r.contentType = contentType;
   for (const auto& h : req.headers) {
     r.headerNames |= CveRequest::nameBit(h.name);
   }
-  // Most rules search the parameters for a few literals: on ordinary requests one pass that
-  // hashes their trigrams answers "not there" for nearly all of them. Long parameters are
-  // searched directly (the hashing would cost more than the searches it saves).
-  TrigramSet grams;
-  if (queryLow.size() + bodyLow.size() <= 16 * 1024) {
-    grams.add(queryLow);
-    grams.add(bodyLow);
-    r.paramTrigrams = &grams;
+  const Decoded d = decodeParts(rawPath, query, body);
+  const uint64_t bits = prefilter ? candidates(r, d, contentType) : ~uint64_t{0};
+  if (bits == 0) {
+    return;
   }
-  checkKnownExploits(r, found);
+  // A rule may fire: the lower-cased parts it reads.
+  thread_local std::string rawLow;
+  thread_local std::string pathLow;
+  thread_local std::string queryLow;
+  thread_local std::string bodyLow;
+  toLowerAscii(rawPath, rawLow);
+  r.rawPath = rawLow;
+  if (d.pathLow) {
+    r.path = d.path;
+  } else {
+    r.path = rawLow;
+  }
+  if (d.queryLow) {
+    r.query = d.query;
+  } else {
+    toLowerAscii(d.query, queryLow);
+    r.query = queryLow;
+  }
+  if (d.bodyLow) {
+    r.bodyLow = d.body;
+  } else {
+    toLowerAscii(d.body, bodyLow);
+    r.bodyLow = bodyLow;
+  }
+  runRules(r, bits, found);
 }
 
 } // namespace bulwark::detect::internal

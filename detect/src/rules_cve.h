@@ -13,33 +13,6 @@
 // that it also fires for variants of the public exploit. Rule ids 15001..15999.
 namespace bulwark::detect::internal {
 
-// The three-byte sequences of a text, hashed into 4096 bits: a needle with a sequence that is
-// not in the set is not in the text (a set bit says nothing; the text is searched then).
-class TrigramSet {
-public:
-  void add(std::string_view text);
-  bool mayContain(std::string_view needle) const;
-  // The same test with the needle's slots computed beforehand (slot() at compile time, for
-  // fixed literals).
-  bool mayContainSlots(std::span<const uint16_t> needleSlots) const {
-    for (const uint16_t k : needleSlots) {
-      if ((bits_[k >> 6] & (uint64_t{1} << (k & 63))) == 0) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  static constexpr unsigned slot(unsigned char a, unsigned char b, unsigned char c) {
-    return ((static_cast<unsigned>(a) * 0x9E37u) ^ (static_cast<unsigned>(b) * 0x85EBu) ^
-            (static_cast<unsigned>(c) * 0xC2B3u)) &
-           4095u;
-  }
-
-private:
-  uint64_t bits_[64] = {};
-};
-
 // What a rule sees: the request with its path and query decoded and lower-cased.
 struct CveRequest {
   std::string_view method;
@@ -50,9 +23,6 @@ struct CveRequest {
   std::string_view body; // as received (bounded by the engine's body limit)
   std::string_view bodyLow; // lower-cased, percent-decoded prefix of the body (64 KiB at most)
   std::string_view contentType;
-  // When set: the trigrams of query and bodyLow, so that a parameter search can stop early.
-  const TrigramSet* paramTrigrams = nullptr;
-
   // When not 0: a bit per header name present (nameBit), so that most lookups of a header the
   // request does not carry end without comparing names.
   uint64_t headerNames = 0;
@@ -91,13 +61,18 @@ std::span<const CveRule> cveRules();
 // The CVE a known-exploit rule id stands for ("" for any other id).
 std::string_view cveOf(uint32_t ruleId);
 
-// Runs every rule; calls found(rule, part) for each one that fires.
+// Runs every rule (no prefilter); calls found(rule, part) for each one that fires.
 void checkKnownExploits(const CveRequest& req,
                         const std::function<void(const CveRule&, std::string_view)>& found);
 
-// Builds the CveRequest (decoding path, query and body prefix) and runs every rule.
+// Builds the CveRequest (decoding path, query and body prefix where they hold escapes) and runs
+// the rules that can fire on it. The prefilter (one literal scan over the parts, the header
+// rules, a few direct conditions) decides which can fire; on most requests none can, and the
+// parts are neither lower-cased nor copied. prefilter = false runs every rule: the prefilter
+// changes the cost, never the result.
 void checkKnownExploits(const RequestView& req, std::string_view rawPath, std::string_view query,
                         std::string_view contentType, std::string_view body,
-                        const std::function<void(const CveRule&, std::string_view)>& found);
+                        const std::function<void(const CveRule&, std::string_view)>& found,
+                        bool prefilter = true);
 
 } // namespace bulwark::detect::internal

@@ -2,6 +2,9 @@
 // quiet on a benign request to the same product.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -279,6 +282,171 @@ TEST_F(CveTest, BenignTwinPasses) {
     EXPECT_TRUE(!c.twinPasses || !v.attack()) << c.id << " " << internal::cveOf(c.id) << " benign twin "
                              << c.benign.target << ": " << describe(v);
   }
+}
+
+// The prefilter (one literal scan, header rules, direct conditions) only decides which rules
+// run: on every request it must report what running every rule reports. Requests: each case's
+// exploit and twin, and variants that spell the same parts differently (upper case, percent
+// escapes, '+' for spaces, the query moved into a form body, another header order), plus
+// requests assembled at random from the rules' own vocabulary.
+std::vector<std::string> ruleFindings(const Req& q, bool prefilter) {
+  std::vector<Header> hs;
+  std::string_view contentType;
+  for (const auto& [n, v] : q.headers) {
+    hs.push_back(Header{n, v});
+    if (contentType.empty() && n == "Content-Type") {
+      contentType = v;
+    }
+  }
+  const RequestView view{.method = q.method, .target = q.target, .versionMinor = 1, .headers = hs,
+                         .body = q.body, .bodyTruncated = false};
+  const std::string_view target = q.target;
+  const size_t mark = target.find('?');
+  const std::string_view path = target.substr(0, mark);
+  const std::string_view query =
+      mark == std::string_view::npos ? std::string_view{} : target.substr(mark + 1);
+  std::vector<std::string> out;
+  internal::checkKnownExploits(
+      view, path, query, contentType, q.body,
+      [&](const internal::CveRule& r, std::string_view part) {
+        out.push_back(std::to_string(r.id) + "@" + std::string(part));
+      },
+      prefilter);
+  return out;
+}
+
+std::string percentAll(std::string_view s, size_t every) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string o;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c != '/' && c != '?' && c != '&' && c != '=' && i % every == 0) {
+      o.push_back('%');
+      o.push_back(kHex[c >> 4]);
+      o.push_back(kHex[c & 15]);
+    } else {
+      o.push_back(s[i]);
+    }
+  }
+  return o;
+}
+
+std::string upper(std::string s) {
+  for (char& c : s) {
+    if (c >= 'a' && c <= 'z') {
+      c = static_cast<char>(c - 32);
+    }
+  }
+  return s;
+}
+
+TEST_F(CveTest, PrefilterNeverHidesARule) {
+  std::vector<Req> reqs;
+  for (const auto& c : cases()) {
+    for (const Req& base : {c.exploit, c.benign}) {
+      reqs.push_back(base);
+      Req u = base;
+      u.target = upper(u.target);
+      for (auto& [n, v] : u.headers) {
+        v = upper(v);
+      }
+      u.method = upper(u.method);
+      reqs.push_back(u);
+      for (const size_t every : {1, 2, 3}) {
+        Req e = base;
+        e.target = percentAll(base.target, every);
+        reqs.push_back(e);
+      }
+      Req plus = base;
+      for (char& ch : plus.target) {
+        ch = ch == ' ' ? '+' : ch;
+      }
+      reqs.push_back(plus);
+      if (const size_t mark = base.target.find('?'); mark != std::string::npos) {
+        Req form = base;
+        form.method = "POST";
+        form.target = base.target.substr(0, mark);
+        form.body = base.target.substr(mark + 1);
+        form.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+        reqs.push_back(form);
+      }
+      Req reversed = base;
+      std::reverse(reversed.headers.begin(), reversed.headers.end());
+      reversed.headers.emplace_back("Connection", "keep-alive, Authorization");
+      reqs.push_back(reversed);
+    }
+  }
+  // Random requests from the rules' vocabulary: fragments that open markers, fragments that
+  // complete rules, and noise, in the path, the query, the body and the headers.
+  const std::vector<std::string> words = {
+      "/template/aui/x.vm", ".action", "%{(#a=@java.lang.Runtime@getRuntime())}", "${#context}",
+      "class.module.classLoader.x=1", "/actuator/gateway/routes/x", "#{T(x)}", "/cgi-bin/.%2e/",
+      "%%32%65", "%252e%252e/", "/vpns/../", "/tmui/login.jsp/..;/", "/autodiscover/autodiscover.json",
+      "@x.com/mapi/nspi", "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php", "s=/index/\\think\\app/invokefunction",
+      "mail[#post_render][]=exec", "element_parents=a/#value&", "widget_php", "widgetConfig[code]=x",
+      "routestring=ajax/render/widget_php", "/console/css/%252e%252e%2fconsole.portal",
+      "com.tangosol.coherence.mvel2.sh.ShellSession", "/wls-wsat/CoordinatorPortType", "<java><void>",
+      "AT&TFORM(metadata \"\\c${system('id')}\")", "/cli?remoting=false", "@/etc/passwd",
+      "/securityRealm/user/admin/descriptorByName/x/checkScript", "/minio/bootstrap/v1/verify",
+      "-d allow_url_include=1", "%ADd+x", "/+CSCOT+/translation-table", "lang=../", ".jsp/",
+      "/api/v1/totp/user-backup-code/../../x", "/ui/vropspluginui/rest/services/uploadova",
+      "JSESSIONID=abc", "__Host-PHPSESSID=1", "\"laravel_session\":\"x\"", "moveitisapi.dll",
+      "action=m2", "bootstrapStatusProvider.applicationConfig.setupComplete=false", "'+{3*3}+'",
+      "%23post_render", "%2e%2e/", "x", "a=b", "&", "/", "?", "%", "+", "Think", "CLASS"};
+  const std::vector<std::pair<std::string, std::vector<std::string>>> headerWords = {
+      {"Connection", {"close", "keep-alive", "X-F5-Auth-Token", "authorization, x"}},
+      {"Cookie", {"sid=1", "X-BEResource=localhost/x", "SESSID=/../../x", "SESSID=abc"}},
+      {"Content-Type", {"text/plain", "%{(#_='multipart')}", "application/x-www-form-urlencoded"}},
+      {"spring.cloud.function.routing-expression", {"T(java.lang.Runtime)"}},
+      {"spring.cloud.function.definition", {"T(x)", "upper"}},
+      {"NSC_USER", {"../../x", "bob"}},
+      {"X-siLock-Transaction", {"folder_add_by_path", "x"}},
+      {"X-BEResource", {"a"}},
+      {"Referer", {"https://evil.example/", "https://shop.example/"}},
+      {"Host", {"shop.example"}}};
+  std::mt19937 rng(20240);
+  const auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  for (int i = 0; i < 4000; ++i) {
+    Req q;
+    q.method = pick(4) == 0 ? "PUT" : pick(2) == 0 ? "POST" : "GET";
+    std::string path = "/";
+    std::string query;
+    for (size_t k = pick(4); k > 0; --k) {
+      path += words[pick(words.size())];
+    }
+    for (size_t k = pick(4); k > 0; --k) {
+      query += (query.empty() ? "" : "&") + words[pick(words.size())];
+    }
+    for (size_t k = pick(3); k > 0; --k) {
+      q.body += words[pick(words.size())];
+    }
+    if (pick(3) == 0) {
+      path = percentAll(path, 1 + pick(3));
+    }
+    if (pick(3) == 0) {
+      query = percentAll(query, 1 + pick(3));
+    }
+    if (pick(4) == 0) {
+      q.body = percentAll(q.body, 1 + pick(3));
+    }
+    if (pick(4) == 0) {
+      path = upper(path);
+    }
+    q.target = query.empty() && pick(2) == 0 ? path : path + "?" + query;
+    for (size_t k = pick(4); k > 0; --k) {
+      const auto& [name, values] = headerWords[pick(headerWords.size())];
+      q.headers.emplace_back(pick(3) == 0 ? upper(name) : name, values[pick(values.size())]);
+    }
+    reqs.push_back(q);
+  }
+  size_t fired = 0;
+  for (const auto& q : reqs) {
+    const auto all = ruleFindings(q, false);
+    EXPECT_EQ(ruleFindings(q, true), all) << q.method << " " << q.target;
+    fired += all.empty() ? 0 : 1;
+  }
+  // The generated requests do reach the rules (the comparison is not between two empty sets).
+  EXPECT_GT(fired, reqs.size() / 4);
 }
 
 } // namespace
