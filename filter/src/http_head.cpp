@@ -4,6 +4,8 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 
 namespace bulwark::filter::http1 {
 namespace {
@@ -50,6 +52,37 @@ bool isTargetChar(unsigned char c) { return c > 0x20 && c != 0x7F; }
 
 // Field-value characters: VCHAR, SP, HTAB, obs-text. No CR, LF, NUL or other controls.
 bool isValueChar(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7F); }
+
+// The offset of the first byte of `v` that is not a field-value character, or v.size(). Eight
+// bytes at a time: a word is looked at byte by byte only when one of its bytes is below 0x20
+// (HTAB included) or is 0x7F.
+size_t firstNonValueChar(std::string_view v) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  size_t i = 0;
+  for (; i + 8 <= v.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, v.data() + i, 8);
+    // A byte below 0x20 sets its high bit in `low` (exact for bytes < 0x80; bytes >= 0x80 are
+    // masked by ~w); a byte equal to 0x7F is a zero byte of w ^ 0x7F..7F.
+    const uint64_t low = (w - kOnes * 0x20) & ~w & kHigh;
+    const uint64_t del = w ^ (kOnes * 0x7F);
+    const uint64_t isDel = (del - kOnes) & ~del & kHigh;
+    if ((low | isDel) != 0) {
+      for (size_t j = i; j < i + 8; ++j) {
+        if (!isValueChar(static_cast<unsigned char>(v[j]))) {
+          return j;
+        }
+      }
+    }
+  }
+  for (; i < v.size(); ++i) {
+    if (!isValueChar(static_cast<unsigned char>(v[i]))) {
+      return i;
+    }
+  }
+  return v.size();
+}
 
 bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
@@ -257,10 +290,13 @@ HeadScan scanHead(std::string_view data, size_t resumeFrom, const Limits& limits
     out.error = HeadError::RequestLineTooLong;
     return out;
   }
+  // memchr jumps from one LF to the next (the bytes between are not looked at here).
   for (; i < data.size(); ++i) {
-    if (data[i] != '\n') {
-      continue;
+    const void* lf = std::memchr(data.data() + i, '\n', data.size() - i);
+    if (lf == nullptr) {
+      break;
     }
+    i = static_cast<size_t>(static_cast<const char*>(lf) - data.data());
     if (i == 0 || data[i - 1] != '\r') {
       out.state = HeadScan::State::Invalid;
       out.error = HeadError::BareLineEnding;
@@ -372,10 +408,8 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
       return fail(HeadError::BadHeaderName);
     }
     const std::string_view raw = f.substr(colon + 1);
-    for (char c : raw) {
-      if (!isValueChar(static_cast<unsigned char>(c))) {
-        return fail(c == '\r' ? HeadError::BareLineEnding : HeadError::BadHeaderValue);
-      }
+    if (const size_t bad = firstNonValueChar(raw); bad != raw.size()) {
+      return fail(raw[bad] == '\r' ? HeadError::BareLineEnding : HeadError::BadHeaderValue);
     }
     if (n != colon) {
       // A name that is not a token. Whitespace before the colon, a control byte, or a spelling
