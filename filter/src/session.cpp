@@ -32,6 +32,8 @@ constexpr size_t kMaxHeadRead = 64 * 1024;
 // that sends its next request within it is served without the park/wake-up round (a peek, a
 // new session and its coroutine), as nginx keeps its buffers for a busy connection.
 constexpr auto kLinger = std::chrono::milliseconds(150);
+// The largest response read buffer a lingering session keeps (a head read is 4 KiB).
+constexpr size_t kKeepResponseBuffer = 8 * 1024;
 
 // Splits validated trailer lines ("name: value\r\n"...) into fields for inspection.
 void addTrailerFields(std::string_view lines, std::vector<detect::Header>& out) {
@@ -236,7 +238,12 @@ awaitable<Session::HeadOutcome> Session::readHead(bool& mayRead) {
       }
       reqParser_.reset(); // nothing of the last exchange is kept while waiting
       resParser_.reset();
-      ubuf_.shrink_to_fit(); // empty: its memory is freed
+      // Empty here. A response read buffer of ordinary size is kept for the next exchange
+      // (lingering sessions are capped per worker, so this is bounded); one that grew for a
+      // body relay is freed.
+      if (ubuf_.capacity() > kKeepResponseBuffer) {
+        ubuf_.shrink_to_fit();
+      }
       w_.giveBodyBuffer(std::move(bodyBuf_));
       lingering_ = true;
       w_.lingerStarted();
