@@ -84,6 +84,44 @@ size_t firstNonValueChar(std::string_view v) {
   return v.size();
 }
 
+// The offset of the first CRLF at or after `from`, or npos: what find("\r\n", from) returns,
+// with memchr jumping from one CR to the next.
+size_t findCrlf(std::string_view s, size_t from) {
+  while (from < s.size()) {
+    const void* cr = std::memchr(s.data() + from, '\r', s.size() - from);
+    if (cr == nullptr) {
+      return std::string_view::npos;
+    }
+    const size_t i = static_cast<size_t>(static_cast<const char*>(cr) - s.data());
+    if (i + 1 < s.size() && s[i + 1] == '\n') {
+      return i;
+    }
+    from = i + 1;
+  }
+  return std::string_view::npos;
+}
+
+// The offset of the first byte at or after `from` that is not a request-target character, or
+// line.size(). Eight bytes at a time, as firstNonValueChar: a word is looked at byte by byte only
+// when one of its bytes is 0x20 or below, or is 0x7F.
+size_t endOfTarget(std::string_view line, size_t from) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  size_t i = from;
+  for (; i + 8 <= line.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, line.data() + i, 8);
+    const uint64_t low = (w - kOnes * 0x21) & ~w & kHigh;
+    const uint64_t del = w ^ (kOnes * 0x7F);
+    const uint64_t isDel = (del - kOnes) & ~del & kHigh;
+    if ((low | isDel) != 0) {
+      break; // the end is in this word
+    }
+  }
+  while (i < line.size() && isTargetChar(static_cast<unsigned char>(line[i]))) ++i;
+  return i;
+}
+
 bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -327,7 +365,7 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
     return fail(HeadError::HeadTooLarge);
   }
   // Request line: method SP request-target SP HTTP-version CRLF
-  const size_t eol = head.find("\r\n");
+  const size_t eol = findCrlf(head, 0);
   if (eol == std::string_view::npos) {
     return fail(HeadError::BadRequestLine);
   }
@@ -341,7 +379,7 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
     return fail(HeadError::BadRequestLine);
   }
   size_t t = ++p;
-  while (p < line.size() && isTargetChar(static_cast<unsigned char>(line[p]))) ++p;
+  p = endOfTarget(line, p);
   if (p == t || p >= line.size() || line[p] != ' ') {
     return fail(HeadError::BadRequestLine);
   }
@@ -383,7 +421,7 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
   std::string_view firstContentType; // a repeat with the same value is not ambiguous
   int contentEncodings = 0;
   while (true) {
-    const size_t end = head.find("\r\n", pos);
+    const size_t end = findCrlf(head, pos);
     if (end == std::string_view::npos) {
       return fail(HeadError::BareLineEnding);
     }

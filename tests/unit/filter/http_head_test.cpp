@@ -152,6 +152,25 @@ TEST(CheckRequestHead, EveryByteOfAFieldValueIsChecked) {
   }
 }
 
+// The request target is scanned a word at a time, and the request line's end found by CR:
+// every byte value at every position of a target longer than two words, and a CR inside a value.
+TEST(CheckRequestHead, EveryByteOfATargetIsChecked) {
+  for (int b = 0; b < 256; ++b) {
+    const auto c = static_cast<unsigned char>(b);
+    const bool valid = c > 0x20 && c != 0x7F;
+    for (size_t pos = 1; pos < 20; ++pos) {
+      std::string target = "/" + std::string(19, 'a');
+      target[pos] = static_cast<char>(c);
+      const std::string head = "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n";
+      ASSERT_EQ(check(head), valid ? HeadError::None : HeadError::BadRequestLine)
+          << "byte " << b << " at " << pos;
+    }
+  }
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\rb\r\n\r\n"), HeadError::BareLineEnding);
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: x\r\nX-A: ab\r\r\n\r\n"), HeadError::BareLineEnding);
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: x\r\nX-A: ab\r\n\r\n"), HeadError::None);
+}
+
 TEST(ScanHead, BareLfAfterLongLines) {
   const std::string line = "X-Long: " + std::string(300, 'a') + "\r\n";
   const std::string ok = "GET / HTTP/1.1\r\n" + line + line + "\r\n";
