@@ -4,6 +4,8 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 
 namespace bulwark::filter::http1 {
 namespace {
@@ -50,6 +52,75 @@ bool isTargetChar(unsigned char c) { return c > 0x20 && c != 0x7F; }
 
 // Field-value characters: VCHAR, SP, HTAB, obs-text. No CR, LF, NUL or other controls.
 bool isValueChar(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7F); }
+
+// The offset of the first byte of `v` that is not a field-value character, or v.size(). Eight
+// bytes at a time: a word is looked at byte by byte only when one of its bytes is below 0x20
+// (HTAB included) or is 0x7F.
+size_t firstNonValueChar(std::string_view v) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  size_t i = 0;
+  for (; i + 8 <= v.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, v.data() + i, 8);
+    // A byte below 0x20 sets its high bit in `low` (exact for bytes < 0x80; bytes >= 0x80 are
+    // masked by ~w); a byte equal to 0x7F is a zero byte of w ^ 0x7F..7F.
+    const uint64_t low = (w - kOnes * 0x20) & ~w & kHigh;
+    const uint64_t del = w ^ (kOnes * 0x7F);
+    const uint64_t isDel = (del - kOnes) & ~del & kHigh;
+    if ((low | isDel) != 0) {
+      for (size_t j = i; j < i + 8; ++j) {
+        if (!isValueChar(static_cast<unsigned char>(v[j]))) {
+          return j;
+        }
+      }
+    }
+  }
+  for (; i < v.size(); ++i) {
+    if (!isValueChar(static_cast<unsigned char>(v[i]))) {
+      return i;
+    }
+  }
+  return v.size();
+}
+
+// The offset of the first CRLF at or after `from`, or npos: what find("\r\n", from) returns,
+// with memchr jumping from one CR to the next.
+size_t findCrlf(std::string_view s, size_t from) {
+  while (from < s.size()) {
+    const void* cr = std::memchr(s.data() + from, '\r', s.size() - from);
+    if (cr == nullptr) {
+      return std::string_view::npos;
+    }
+    const size_t i = static_cast<size_t>(static_cast<const char*>(cr) - s.data());
+    if (i + 1 < s.size() && s[i + 1] == '\n') {
+      return i;
+    }
+    from = i + 1;
+  }
+  return std::string_view::npos;
+}
+
+// The offset of the first byte at or after `from` that is not a request-target character, or
+// line.size(). Eight bytes at a time, as firstNonValueChar: a word is looked at byte by byte only
+// when one of its bytes is 0x20 or below, or is 0x7F.
+size_t endOfTarget(std::string_view line, size_t from) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  size_t i = from;
+  for (; i + 8 <= line.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, line.data() + i, 8);
+    const uint64_t low = (w - kOnes * 0x21) & ~w & kHigh;
+    const uint64_t del = w ^ (kOnes * 0x7F);
+    const uint64_t isDel = (del - kOnes) & ~del & kHigh;
+    if ((low | isDel) != 0) {
+      break; // the end is in this word
+    }
+  }
+  while (i < line.size() && isTargetChar(static_cast<unsigned char>(line[i]))) ++i;
+  return i;
+}
 
 bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
@@ -257,10 +328,13 @@ HeadScan scanHead(std::string_view data, size_t resumeFrom, const Limits& limits
     out.error = HeadError::RequestLineTooLong;
     return out;
   }
+  // memchr jumps from one LF to the next (the bytes between are not looked at here).
   for (; i < data.size(); ++i) {
-    if (data[i] != '\n') {
-      continue;
+    const void* lf = std::memchr(data.data() + i, '\n', data.size() - i);
+    if (lf == nullptr) {
+      break;
     }
+    i = static_cast<size_t>(static_cast<const char*>(lf) - data.data());
     if (i == 0 || data[i - 1] != '\r') {
       out.state = HeadScan::State::Invalid;
       out.error = HeadError::BareLineEnding;
@@ -291,7 +365,7 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
     return fail(HeadError::HeadTooLarge);
   }
   // Request line: method SP request-target SP HTTP-version CRLF
-  const size_t eol = head.find("\r\n");
+  const size_t eol = findCrlf(head, 0);
   if (eol == std::string_view::npos) {
     return fail(HeadError::BadRequestLine);
   }
@@ -305,7 +379,7 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
     return fail(HeadError::BadRequestLine);
   }
   size_t t = ++p;
-  while (p < line.size() && isTargetChar(static_cast<unsigned char>(line[p]))) ++p;
+  p = endOfTarget(line, p);
   if (p == t || p >= line.size() || line[p] != ' ') {
     return fail(HeadError::BadRequestLine);
   }
@@ -347,7 +421,7 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
   std::string_view firstContentType; // a repeat with the same value is not ambiguous
   int contentEncodings = 0;
   while (true) {
-    const size_t end = head.find("\r\n", pos);
+    const size_t end = findCrlf(head, pos);
     if (end == std::string_view::npos) {
       return fail(HeadError::BareLineEnding);
     }
@@ -372,10 +446,8 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
       return fail(HeadError::BadHeaderName);
     }
     const std::string_view raw = f.substr(colon + 1);
-    for (char c : raw) {
-      if (!isValueChar(static_cast<unsigned char>(c))) {
-        return fail(c == '\r' ? HeadError::BareLineEnding : HeadError::BadHeaderValue);
-      }
+    if (const size_t bad = firstNonValueChar(raw); bad != raw.size()) {
+      return fail(raw[bad] == '\r' ? HeadError::BareLineEnding : HeadError::BadHeaderValue);
     }
     if (n != colon) {
       // A name that is not a token. Whitespace before the colon, a control byte, or a spelling

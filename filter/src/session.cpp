@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -15,8 +14,6 @@
 #include "bulwark/filter/events.h"
 #include "bulwark/filter/forward_headers.h"
 #include "bulwark/filter/local_reply.h"
-#include "bulwark/filter/orig_dst.h"
-#include "idle_memory.h"
 #include "reactor_hint.h"
 #include "session_const.h"
 
@@ -26,8 +23,6 @@ namespace {
 using namespace std::chrono_literals;
 
 const log::Logger kLog("proxy");
-constexpr uint32_t kProtocolRuleBase = 920000;
-constexpr auto kLingerTime = 1s;
 // A request head is read into a buffer of kHeadRead bytes; a read that fills it is followed by
 // another of up to kMaxHeadRead (the socket may hold more). The buffer exists only while the
 // connection is served: a parked connection keeps just the bytes it received.
@@ -37,7 +32,8 @@ constexpr size_t kMaxHeadRead = 64 * 1024;
 // that sends its next request within it is served without the park/wake-up round (a peek, a
 // new session and its coroutine), as nginx keeps its buffers for a busy connection.
 constexpr auto kLinger = std::chrono::milliseconds(150);
-std::atomic<uint64_t> gNextConnId{1};
+// The largest response read buffer a lingering session keeps (a head read is 4 KiB).
+constexpr size_t kKeepResponseBuffer = 8 * 1024;
 
 // Splits validated trailer lines ("name: value\r\n"...) into fields for inspection.
 void addTrailerFields(std::string_view lines, std::vector<detect::Header>& out) {
@@ -57,135 +53,6 @@ void addTrailerFields(std::string_view lines, std::vector<detect::Header>& out) 
 }
 
 } // namespace
-
-// ---------------------------------------------------------------------------------------------
-// ParkedConn
-
-ParkedConn::ParkedConn(Worker& w, tcp::socket s)
-    : w_(w), client_(std::move(s)), id_(gNextConnId.fetch_add(1, std::memory_order_relaxed)) {
-  stats().connections_total.inc();
-  stats().connectionsActive.add();
-  live_ = true;
-  // A new connection waits for its first head from the moment it is accepted: a client that
-  // never sends a byte is held for header_ms, not idle_ms.
-  arm(TimeoutKind::header, w.cfg().timeouts.header);
-  idle_ = true;
-  idleSince_ = Clock::now();
-}
-
-ParkedConn::ParkedConn(Session& s)
-    : w_(s.w_), client_(std::move(s.client_)), peerIp_(std::move(s.peerIp_)), local_(s.local_),
-      upstreamEp_(s.upstreamEp_), id_(s.id_), scanned_(s.scanned_), first_(s.first_),
-      served_(s.served_), drainClose_(s.drainClose_) {
-  const std::string_view head = view(s.cbuf_);
-  if (!head.empty()) { // a partial head keeps only its bytes
-    partial_ = static_cast<char*>(idlemem::allocate(head.size()));
-    std::memcpy(partial_, head.data(), head.size());
-    partialLen_ = static_cast<uint32_t>(head.size());
-  }
-  s.handOver(*this);
-}
-
-ParkedConn::~ParkedConn() {
-  if (partial_ != nullptr) {
-    idlemem::deallocate(partial_, partialLen_);
-  }
-}
-
-std::shared_ptr<ParkedConn> ParkedConn::make(Worker& w, tcp::socket s) {
-  return std::allocate_shared<ParkedConn>(idlemem::Allocator<ParkedConn>(), w, std::move(s));
-}
-
-std::shared_ptr<ParkedConn> ParkedConn::make(Session& s) {
-  return std::allocate_shared<ParkedConn>(idlemem::Allocator<ParkedConn>(), s);
-}
-
-bool ParkedConn::setUp() {
-  error_code ec;
-  const auto remote = client_.remote_endpoint(ec);
-  if (ec) {
-    return false;
-  }
-  local_ = client_.local_endpoint(ec);
-  if (ec) {
-    return false;
-  }
-  peerIp_ = remote.address().to_string();
-  client_.set_option(tcp::no_delay(true), ec);
-  const ProxyConfig& cfg = w_.cfg();
-  PortSources src;
-  if (cfg.upstream) {
-    src.configured = cfg.upstream->port;
-  } else {
-    src.originalDst = queryOriginalDstPort(client_.native_handle(), local_.address().is_v6());
-  }
-  src.localPort = local_.port();
-  src.listenPorts = w_.listenPorts();
-  src.appPort = cfg.appPort;
-  const uint16_t port = resolveUpstreamPort(src);
-  const auto addr = cfg.upstream ? asio::ip::make_address(cfg.upstream->host, ec)
-                                 : asio::ip::make_address("127.0.0.1", ec);
-  if (ec) {
-    return false;
-  }
-  upstreamEp_ = {addr, port};
-  return true;
-}
-
-namespace {
-
-// The readiness wait of a parked connection: its operation is allocated in idle memory.
-struct ReadableHandler {
-  std::shared_ptr<ParkedConn> conn;
-  using allocator_type = idlemem::Allocator<void>;
-  allocator_type get_allocator() const noexcept { return {}; }
-  void operator()(const error_code& ec, size_t /*n*/) const { ParkedConn::readable(conn, ec); }
-};
-
-} // namespace
-
-// The wait is a one-byte MSG_PEEK receive rather than async_wait: the reactor re-arms the
-// descriptor (epoll_ctl) for every wait operation, while a receive is queued as it is when the
-// last read emptied the socket (edge-triggered epoll reports the next bytes) and is tried at
-// once otherwise. The byte stays in the socket for the session's read.
-void ParkedConn::wait() {
-  tryReadAtOnce(client_); // a parked connection never depends on the read hint
-  client_.async_receive(asio::buffer(&peek_, 1), tcp::socket::message_peek,
-                        ReadableHandler{shared_from_this()});
-}
-
-void ParkedConn::readable(const std::shared_ptr<ParkedConn>& self, const error_code& ec) {
-  self->onReadable(ec);
-}
-
-void ParkedConn::closeAll() {
-  error_code ignored;
-  client_.close(ignored);
-}
-
-void ParkedConn::expire(bool drainClose) {
-  deadline_ = Clock::time_point::max();
-  expired_ = true;
-  drainClose_ = drainClose;
-  error_code ignored;
-  client_.cancel(ignored);
-}
-
-void ParkedConn::onReadable(const error_code& ec) {
-  if (ec) {
-    if (!expired_ || drainClose_) {
-      closeAll(); // closed, or an idle connection ended by a drain
-      return;
-    }
-    if (kind_ != TimeoutKind::header || partialLen_ == 0) {
-      stats().timeout(kind_); // idle keep-alive, or silent since accept: closed without a reply
-      closeAll();
-      return;
-    }
-    // A head started and not finished in time: a session answers 408.
-  }
-  Session::activate(std::make_shared<Session>(*this));
-}
 
 // ---------------------------------------------------------------------------------------------
 // Session
@@ -371,7 +238,12 @@ awaitable<Session::HeadOutcome> Session::readHead(bool& mayRead) {
       }
       reqParser_.reset(); // nothing of the last exchange is kept while waiting
       resParser_.reset();
-      ubuf_.shrink_to_fit(); // empty: its memory is freed
+      // Empty here. A response read buffer of ordinary size is kept for the next exchange
+      // (lingering sessions are capped per worker, so this is bounded); one that grew for a
+      // body relay is freed.
+      if (ubuf_.capacity() > kKeepResponseBuffer) {
+        ubuf_.shrink_to_fit();
+      }
       w_.giveBodyBuffer(std::move(bodyBuf_));
       lingering_ = true;
       w_.lingerStarted();
@@ -598,109 +470,6 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
     action = planBodyStream(x, plan, clientIp, client, host, target);
   }
   co_return true;
-}
-
-// A request the strict parser refused. In block mode a protocol violation is an attack like
-// any other (403 and an event); otherwise it is answered 400 (431, 505 by reason).
-awaitable<void> Session::refuseMalformed() {
-  stats().badRequest(headError_);
-  const Mode mode = snap_->policy->mode;
-  if (mode == Mode::Block) {
-    detect::Verdict v;
-    v.findings.push_back({.cls = detect::AttackClass::Protocol,
-                          .ruleId = kProtocolRuleBase + static_cast<uint32_t>(headError_),
-                          .part = "head",
-                          .value = std::string(http1::headErrorLabel(headError_))});
-    v.score = v.threshold; // a protocol violation is certain, not scored evidence
-    countAttack(v, true);
-    const std::string_view data = view(cbuf_);
-    const std::string_view line = data.substr(0, std::min(data.find('\r'), size_t{512}));
-    if (requestId_.empty()) {
-      requestId_ = newRequestId();
-    }
-    emitAttackEvent({.requestId = requestId_, .client = peerIp_, .method = "", .host = "",
-                     .path = line, .verdict = &v, .action = EventAction::Blocked,
-                     .mode = mode, .application = snap_->policy->application,
-                     .nodeGroup = snap_->policy->nodeGroup});
-    co_await sendError(403, http1::headErrorLabel(headError_));
-    co_return;
-  }
-  co_await sendError(http1::headErrorStatus(headError_), http1::headErrorLabel(headError_));
-}
-
-awaitable<bool> Session::sendContinue() {
-  error_code ec;
-  arm(TimeoutKind::send, to_.send);
-  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-  co_await asio::async_write(client_, asio::buffer(kContinue), BW_EC);
-  co_return !ec;
-}
-
-// Proxy-generated answer: small JSON body, request id, connection closed afterwards.
-awaitable<void> Session::sendError(unsigned status, std::string_view error) {
-  if (requestId_.empty()) {
-    requestId_ = newRequestId();
-  }
-  // The answer to a HEAD has no content (RFC 9110 9.3.2), the proxy's own errors included.
-  const std::string msg = renderLocalReply(
-      {.status = status, .error = error, .requestId = requestId_, .headOnly = headRequest_});
-  error_code ec;
-  arm(TimeoutKind::send, std::min<std::chrono::milliseconds>(to_.send, 5s));
-  co_await asio::async_write(client_, asio::buffer(msg), BW_EC);
-  stats().countStatus(status);
-  stats().response_bytes_total.inc(msg.size());
-}
-
-// 403 for a blocked request: a small HTML page for browsers, JSON otherwise.
-awaitable<void> Session::sendBlocked() {
-  const auto& req = reqParser_->get();
-  const bool limit = stream_ && stream_->limitHit; // on_limit: the body cannot be inspected
-  const bool html =
-      !limit && req[http::field::accept].find("text/html") != std::string_view::npos;
-  const std::string msg = renderLocalReply(
-      {.status = limit ? 413u : 403u,
-       .error = limit ? "request body larger than the firewall inspects"
-                      : "request blocked by the web application firewall",
-       .requestId = requestId_,
-       .html = html,
-       .htmlPage = snap_->blockPage.get(),
-       .headOnly = req.method() == http::verb::head,
-       .close = !(reqParser_->keep_alive() && body_.done()) || w_.draining(),
-       .noStore = true});
-  error_code ec;
-  arm(TimeoutKind::send, std::min<std::chrono::milliseconds>(to_.send, 5s));
-  co_await asio::async_write(client_, asio::buffer(msg), BW_EC);
-  finishRequest(limit ? 413 : 403);
-  stats().response_bytes_total.inc(msg.size());
-}
-
-// Half-close, then read and discard briefly, so unread client bytes do not turn our last
-// answer into a reset (as web servers do for lingering close).
-awaitable<void> Session::lingeringClose() {
-  error_code ec;
-  client_.shutdown(tcp::socket::shutdown_send, ec);
-  if (ec) {
-    co_return;
-  }
-  arm(TimeoutKind::send, std::chrono::duration_cast<std::chrono::milliseconds>(kLingerTime));
-  std::array<char, 4096> sink;
-  for (int i = 0; i < 64; ++i) {
-    co_await client_.async_read_some(asio::buffer(sink), BW_EC);
-    if (ec) {
-      break;
-    }
-  }
-}
-
-void Session::countAttack(const detect::Verdict& v, bool blocked) {
-  std::array<bool, static_cast<size_t>(detect::AttackClass::Count)> seen{};
-  for (const auto& f : v.findings) {
-    const auto c = static_cast<size_t>(f.cls);
-    if (!seen[c]) {
-      seen[c] = true;
-      stats().attacks[c][blocked ? 1 : 0].inc();
-    }
-  }
 }
 
 void Session::finishRequest(unsigned status) {

@@ -131,6 +131,61 @@ TEST(CheckRequestHead, RefusesMalformedSyntax) {
   EXPECT_EQ(headErrorStatus(HeadError::ObsFold), 400);
 }
 
+// Field values are checked a word at a time; every byte value at every position of a value
+// longer than two words must get the answer the per-byte rule gives.
+TEST(CheckRequestHead, EveryByteOfAFieldValueIsChecked) {
+  for (int b = 0; b < 256; ++b) {
+    const auto c = static_cast<unsigned char>(b);
+    if (c == '\n') {
+      continue; // ends the line: another case
+    }
+    const bool valid = c == '\t' || (c >= 0x20 && c != 0x7F);
+    for (size_t pos = 0; pos < 19; ++pos) {
+      std::string value(19, 'v');
+      value[pos] = static_cast<char>(c);
+      const std::string head = "GET / HTTP/1.1\r\nHost: x\r\nX-A: " + value + "z\r\n\r\n";
+      const HeadError want =
+          valid ? HeadError::None
+                : (c == '\r' ? HeadError::BareLineEnding : HeadError::BadHeaderValue);
+      ASSERT_EQ(check(head), want) << "byte " << b << " at " << pos;
+    }
+  }
+}
+
+// The request target is scanned a word at a time, and the request line's end found by CR:
+// every byte value at every position of a target longer than two words, and a CR inside a value.
+TEST(CheckRequestHead, EveryByteOfATargetIsChecked) {
+  for (int b = 0; b < 256; ++b) {
+    const auto c = static_cast<unsigned char>(b);
+    const bool valid = c > 0x20 && c != 0x7F;
+    for (size_t pos = 1; pos < 20; ++pos) {
+      std::string target = "/" + std::string(19, 'a');
+      target[pos] = static_cast<char>(c);
+      const std::string head = "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n";
+      ASSERT_EQ(check(head), valid ? HeadError::None : HeadError::BadRequestLine)
+          << "byte " << b << " at " << pos;
+    }
+  }
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\rb\r\n\r\n"), HeadError::BareLineEnding);
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: x\r\nX-A: ab\r\r\n\r\n"), HeadError::BareLineEnding);
+  EXPECT_EQ(check("GET / HTTP/1.1\r\nHost: x\r\nX-A: ab\r\n\r\n"), HeadError::None);
+}
+
+TEST(ScanHead, BareLfAfterLongLines) {
+  const std::string line = "X-Long: " + std::string(300, 'a') + "\r\n";
+  const std::string ok = "GET / HTTP/1.1\r\n" + line + line + "\r\n";
+  const auto done = scanHead(ok, 0, kLimits);
+  EXPECT_EQ(done.state, HeadScan::State::Complete);
+  EXPECT_EQ(done.length, ok.size());
+  std::string bare = "GET / HTTP/1.1\r\n" + line + line;
+  bare.insert(bare.size() - 200, "\n");
+  EXPECT_EQ(scanHead(bare, 0, kLimits).error, HeadError::BareLineEnding);
+  // Resumed scans find the end where it is, whatever was scanned before.
+  const auto part = scanHead(std::string_view(ok).substr(0, ok.size() - 3), 0, kLimits);
+  EXPECT_EQ(part.state, HeadScan::State::NeedMore);
+  EXPECT_EQ(scanHead(ok, part.scanned, kLimits).length, ok.size());
+}
+
 TEST(CheckRequestHead, EnforcesLimits) {
   Limits lim;
   lim.maxRequestLine = 64;
