@@ -1,6 +1,11 @@
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdio>
+#include <span>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <boost/asio/write.hpp>
 
@@ -22,6 +27,29 @@ bool iequalsAscii(std::string_view a, std::string_view b) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
+}
+
+// Sends what the socket takes now (MSG_DONTWAIT, never SIGPIPE). Returns the bytes sent; `ec` is
+// set for an error other than "would block" (EAGAIN, EINTR: nothing sent, no error).
+size_t sendNow(tcp::socket& to, std::span<const asio::const_buffer> bufs, error_code& ec) {
+  ec = {};
+  std::array<iovec, 8> iov{};
+  const size_t n = std::min(bufs.size(), iov.size());
+  for (size_t i = 0; i < n; ++i) {
+    iov[i].iov_base = const_cast<void*>(bufs[i].data()); // sendmsg does not write to it
+    iov[i].iov_len = bufs[i].size();
+  }
+  msghdr msg{};
+  msg.msg_iov = iov.data();
+  msg.msg_iovlen = n;
+  const ssize_t r = ::sendmsg(to.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (r >= 0) {
+    return static_cast<size_t>(r);
+  }
+  if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    ec = error_code(errno, asio::error::get_system_category());
+  }
+  return 0;
 }
 
 } // namespace
@@ -297,7 +325,24 @@ awaitable<void> Session::writeFramed(tcp::socket& to, std::string_view prefix, c
   if (count == 0) {
     co_return;
   }
-  co_await asio::async_write(to, std::span(bufs.data(), count), BW_EC);
+  // Most writes fit in the socket's send buffer: one non-blocking sendmsg, without an
+  // asynchronous operation (whose completion would be queued and resumed through the
+  // scheduler). What it did not take (a full buffer, EAGAIN) goes through async_write.
+  const size_t sent = sendNow(to, std::span(bufs.data(), count), ec);
+  if (ec) {
+    co_return;
+  }
+  std::span<asio::const_buffer> rest(bufs.data(), count);
+  size_t skip = sent;
+  while (!rest.empty() && skip >= rest.front().size()) {
+    skip -= rest.front().size();
+    rest = rest.subspan(1);
+  }
+  if (rest.empty()) {
+    co_return;
+  }
+  rest.front() += skip;
+  co_await asio::async_write(to, rest, BW_EC);
 }
 
 // Forwards interim responses, then the final one: head rewritten for this hop, body streamed.

@@ -31,7 +31,7 @@ class Session;
 // a head received so far (exactly sized), the deadline and nothing else: no coroutine frame,
 // parser or read buffer. A Session is made from it when the socket becomes readable (or the
 // deadline passed with a partial head, to answer 408) and gives the state back when the
-// connection waits again, so an idle connection costs a few hundred bytes.
+// connection waits again, so an idle connection costs a few hundred bytes (parked_conn.cpp).
 class ParkedConn : public Conn, public std::enable_shared_from_this<ParkedConn> {
 public:
   // A connection just accepted (counted in bulwark_connections_total/_active).
@@ -76,8 +76,8 @@ private:
 
 // One client connection, as a state machine: serve → readHead → decide → forward → relay.
 // The steps live in session.cpp (head, decision), upstream.cpp (forward, response), body.cpp
-// (request body, framing) and tunnel.cpp (byte relay); the answers the proxy writes itself
-// are rendered by local_reply, the heads sent on by forward_headers, the decision by
+// (request body, framing) and tunnel.cpp (byte relay); session_reply.cpp writes the answers the
+// proxy gives itself, rendered by local_reply, the heads sent on by forward_headers, the decision by
 // waf_filter.
 class Session : public Conn, public std::enable_shared_from_this<Session> {
 public:
