@@ -55,7 +55,7 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {1051, C::Sqli, P, "a value that is only a SQL operator, predicate or clause keyword"},
     {1052, C::Sqli, P, "a value that is only a comparison: 1=1, 42<=>42, '1' not regexp '2'"},
     {1053, C::Sqli, P, "a value opening with a quote break: ';, ' or, 'union a"},
-    {1054, C::Sqli, P, "an escaped or doubled quote before a boolean: \\' or, '''or 1"},
+    {1054, C::Sqli, P, "an escaped or doubled quote before a boolean: \\' or, '''or 1; a quote in /*!1111'*/"},
     {1055, C::Sqli, P, "a dangling or leading boolean or statement: /x or, ;drop"},
     {1056, C::Sqli, P, "SQL clauses out of context: from `t` limit, case when c then r"},
     {1057, C::Sqli, P, "a number one past an integer limit, or the float that hangs parsers"},
