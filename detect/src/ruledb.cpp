@@ -12,35 +12,6 @@ namespace {
 // larger and every scan slower (about a quarter on short values).
 constexpr unsigned int kFlags = HS_FLAG_DOTALL | HS_FLAG_ALLOWEMPTY;
 
-// Rules that can match a value made of letters, digits, spaces and "-_,@" only.
-bool plainRule(uint32_t id) {
-  switch (id) {
-  case 1019: // information_schema ...
-  case 1035: // xp_cmdshell, sp_executesql, pg_sleep ...
-  case 1038: // select 0x41424344
-  case 1051: // a lone SQL operator keyword: xor, rlike, order by
-  case 1052: // 1 is not 2, 42 like 42
-  case 1055: // 4or2
-  case 1056: // execute x, case when .. then
-  case 1057: // 4294967296
-  case 4013: // sh -c
-  case 4019: // if exist / for %x in (...) do
-  case 4020: // cmd --flag /path
-  case 4023: // whoami, netstat -an
-  case 4024: // if red==red echo test
-  case 4041: // IF CMDEXTVERSION 1 GOTO x
-  case 4050: // pip install x
-  case 5009: // __proto__
-  case 5015: // gadget classes
-  case 5017: // serialized Java (rO0AB)
-  case 5019: // __js_function
-  case 5048: // a__b__icontains
-    return true;
-  default:
-    return false;
-  }
-}
-
 // FNV-1a, 64 bit.
 void mix(uint64_t& h, std::string_view s) {
   for (const char c : s) {
@@ -56,7 +27,7 @@ void mix(uint64_t& h, std::string_view s) {
 std::vector<const PatternRule*> ruleSet(RuleSet set) {
   std::vector<const PatternRule*> out;
   for (const auto& r : patternRules()) {
-    if (set == RuleSet::Full || plainRule(r.id)) {
+    if (set == RuleSet::Full || r.reach == Reach::Plain) {
       out.push_back(&r);
     }
   }

@@ -11,7 +11,7 @@
 #include "rules.h"
 
 // The vectorscan databases of the pattern rules: the full set and the "plain" subset (rules
-// that can match a value of letters, digits and spaces). Both are compiled when the library is
+// that can match a value of letters, digits and spaces: the rows marked Reach::Plain in rules.cpp). Both are compiled when the library is
 // built (bulwark-detect-dbgen) and linked in serialized; Engine::create deserializes them in
 // milliseconds and compiles at run time only when they are missing or were built from other
 // rules or for another vectorscan.

@@ -12,6 +12,8 @@ using C = AttackClass;
 // 14xxx scanner. Code detectors (detectors.h) own the ids not listed here.
 // Patterns describe attack techniques (syntax, semantics, well-known targets), matched on the
 // decoded, lower-cased value; vectorscan runs them all in one pass (no backtracking).
+// A row ends with Reach::Plain when its pattern can match a value of letters, digits, spaces and
+// "-_,@" only (see Reach in rules.h): such values are scanned with those rules alone.
 constexpr std::array kRules = std::to_array<PatternRule>({
     // --- path traversal / local file inclusion
     {3001, C::PathTraversal, kAll,
@@ -46,7 +48,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {4011, C::Rce, kAll, R"re(/dev/(?:tcp|udp)/)re"},
     {4012,
      C::Rce, kValues, R"re((?:^|[\s;&|`(])(?:cmd(?:\.exe)?\s*/[ckr]\s|powershell(?:\.exe)?\s+(?:-[a-z]|iex|invoke)|iex\s*\(|invoke-(?:expression|webrequest|command)|net\s+(?:user|localgroup|view|share|use)(?:\s|$)|start-process|downloadstring|-encodedcommand|\[system\.))re"},
-    {4013, C::Rce, kValues, R"re((?:^|[\s;&|`(])(?:bash|sh|zsh|ksh|dash)\s+-[a-z]*[ci]\b)re"},
+    {4013, C::Rce, kValues, R"re((?:^|[\s;&|`(])(?:bash|sh|zsh|ksh|dash)\s+-[a-z]*[ci]\b)re", Reach::Plain},
     {4014, C::Rce, kValues,
      R"re((?:^|[;&|`]\s*)(?:/[a-z]+)*/(?:\?+|\*)[/?*a-z]*(?:\s|$))re"}, // /???/??t
     {4015, C::Rce, kValues,
@@ -54,14 +56,14 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {4016, C::Rce, kValues,
      R"re(\b(?:nc|ncat|netcat)(?:\.exe)?\s+(?:-[a-z]*\s+)*(?:-[a-z]*[ec]\s|\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\s+\d+))re"},
     {4019, C::Rce, kValues,
-     R"re(\bfor\s+(?:/[a-z]\s+)*(?:[^\s]+\s+){0,3}%%?\S{1,20}\s+in\s*\(.{0,200}\)\s*do\b|\bif\s+(?:/i\s+)?(?:not\s+)?(?:exist|defined|errorlevel)\s|\bif\s+(?:/i\s+)?(?:not\s+)?(?:"[^"]{0,64}"|%[^\s%]{1,32}%)\s*(?:==|\s(?:equ|neq|lss|leq|gtr|geq)\s)\s*\S+\s+[a-z]|%errorlevel%)re"},
+     R"re(\bfor\s+(?:/[a-z]\s+)*(?:[^\s]+\s+){0,3}%%?\S{1,20}\s+in\s*\(.{0,200}\)\s*do\b|\bif\s+(?:/i\s+)?(?:not\s+)?(?:exist|defined|errorlevel)\s|\bif\s+(?:/i\s+)?(?:not\s+)?(?:"[^"]{0,64}"|%[^\s%]{1,32}%)\s*(?:==|\s(?:equ|neq|lss|leq|gtr|geq)\s)\s*\S+\s+[a-z]|%errorlevel%)re", Reach::Plain},
     {4020, C::Rce, kArg | kName,
-     R"re(^['"]?(?:[a-z0-9_.-]+/)*[a-z][a-z0-9_.-]{1,20}['"]?\s+(?:(?:-{1,2}[a-z][a-z0-9=_-]*\s+)+(?:/|~/|\$)|(?:-{1,2}[a-z][a-z0-9=_-]*\s+)*(?:/(?:etc|var|usr|bin|sbin|tmp|proc|dev|home|root|opt|lib|srv|run)(?:/|\s|$)|~/)))re"},
+     R"re(^['"]?(?:[a-z0-9_.-]+/)*[a-z][a-z0-9_.-]{1,20}['"]?\s+(?:(?:-{1,2}[a-z][a-z0-9=_-]*\s+)+(?:/|~/|\$)|(?:-{1,2}[a-z][a-z0-9=_-]*\s+)*(?:/(?:etc|var|usr|bin|sbin|tmp|proc|dev|home|root|opt|lib|srv|run)(?:/|\s|$)|~/)))re", Reach::Plain},
     {4021, C::Rce, kValues,
      R"re(\$\(\(\s*-?\d+\s*[-+*/%]\s*-?\d+\s*\)\)|\$\[\s*\d+\s*[-+*/]\s*\d+\s*\])re"},
     {4022, C::Rce, kValues, R"re(\(\)\s*\{[^}]{0,20}\|[^}]{0,20}&\s*\})re"}, // fork bomb
     {4023, C::Rce, kValues,
-     R"re(\b(?:whoami|ifconfig|ipconfig\s*/all|systeminfo|tasklist\s*/|netstat\s+-[a-z]+|uname\s+-[a-z]+|cat\s+/etc/[a-z]))re"},
+     R"re(\b(?:whoami|ifconfig|ipconfig\s*/all|systeminfo|tasklist\s*/|netstat\s+-[a-z]+|uname\s+-[a-z]+|cat\s+/etc/[a-z]))re", Reach::Plain},
     {4018, C::Rce, kValues,
      R"re((?:^|[;&|`\s])(?:rm\s+-[a-z]*[rf]|chmod\s+[+0-7]|mkfifo\s|/bin/(?:sh|bash)\b|xterm\s+-display))re"},
 
@@ -82,7 +84,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {5008, C::CodeInjection, kValues,
      R"re((?:require\s*\(\s*['"`](?:child_process|fs|net|os|vm|http)['"`]|child_process|process\.(?:mainmodule|binding|env|kill|exit)|constructor\s*\.\s*constructor|constructor\s*\[\s*['"]constructor|\bfunction\s*\(\s*\)\s*\{\s*return\s+(?:this|process|global)|global\.process|\.exec(?:sync)?\s*\(\s*['"`]|settimeout\s*\(\s*['"`]|\bthis\.constructor))re"},
     {5009, C::CodeInjection, kAll,
-     R"re((?:^|[^a-z0-9_])__proto__(?:[^a-z0-9_]|$)|\bconstructor\.prototype\b|\[\s*['"]?__proto__)re"},
+     R"re((?:^|[^a-z0-9_])__proto__(?:[^a-z0-9_]|$)|\bconstructor\.prototype\b|\[\s*['"]?__proto__)re", Reach::Plain},
     {5010, C::CodeInjection, kAll | kFile,
      R"re(<!--\s*#\s*(?:exec|include|echo|config|set|printenv|fsize|flastmod|if|elif)\b)re"},
     {5011, C::CodeInjection, kValues,
@@ -92,14 +94,14 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {5014, C::CodeInjection, kValues,
      R"re((?:^|[^a-z0-9_.])(?:java|javax|jdk|sun|com\.sun|org\.apache|org\.springframework|org\.codehaus|com\.opensymphony|org\.hibernate|org\.mozilla|bsh|groovy|com\.mchange|org\.jboss|weblogic|com\.bea|com\.ibm\.ws|org\.python|clojure|com\.alibaba|com\.fasterxml|org\.yaml|ognl|freemarker|org\.thymeleaf|org\.jndi|javassist|net\.sf\.json|org\.omg|com\.thoughtworks|org\.jruby|java\.beans|java\.rmi|javax\.naming|javax\.management|org\.mvel2|org\.eclipse\.jetty|org\.apache\.xalan|com\.caucho)\.[a-z0-9_$]+)re"},
     {5015, C::CodeInjection, kAll,
-     R"re((?:invokertransformer|clonetransformer|instantiatetransformer|instantiatefactory|chainedtransformer|constanttransformer|prototypeclonefactory|prototypeserializationfactory|whileclosure|forclosure|templatesimpl|annotationinvocationhandler|badattributevalueexpexception|xmldecoder|jdbcrowsetimpl|lazymap|transformedmap|beancomparator|processbuilder|runtime\.getruntime|runtime\.exec|getruntime))re"},
+     R"re((?:invokertransformer|clonetransformer|instantiatetransformer|instantiatefactory|chainedtransformer|constanttransformer|prototypeclonefactory|prototypeserializationfactory|whileclosure|forclosure|templatesimpl|annotationinvocationhandler|badattributevalueexpexception|xmldecoder|jdbcrowsetimpl|lazymap|transformedmap|beancomparator|processbuilder|runtime\.getruntime|runtime\.exec|getruntime))re", Reach::Plain},
     {5016, C::CodeInjection, kValues,
      R"re((?:^|[^a-z0-9_\\])\$+[a-z_][a-z0-9_]*(?:\s*\[[^\]]{0,24}\])*\s*\((?:[^()]{0,64}|[^()]{0,32}\([^()]{0,32}\)[^()]{0,32})\)\s*(?:$|[;.,)?])|\$\{\s*['"][a-z_]+['"]\s*\}\s*\()re"},
-    {5017, C::CodeInjection, kValues, R"re(\bro0ab|kztaa|cs7qa[ef]|\baced000[0-9]|\bh4sib)re"},
+    {5017, C::CodeInjection, kValues, R"re(\bro0ab|kztaa|cs7qa[ef]|\baced000[0-9]|\bh4sib)re", Reach::Plain},
     {5018, C::CodeInjection, kValues,
      R"re(\$\{\s*@?(?:exec|system|eval|print|passthru|shell_exec|phpinfo|assert|popen|die|md5)\s*\()re"},
     {5019, C::CodeInjection, kValues,
-     R"re(_\$\$nd_func\$\$_|\bnew\s+function\s*\(|\bfunction\s*\(\s*\)\s*\{|__js_function|\bwhile\s*\(\s*(?:!|true\s*\)|1\s*\)))re"},
+     R"re(_\$\$nd_func\$\$_|\bnew\s+function\s*\(|\bfunction\s*\(\s*\)\s*\{|__js_function|\bwhile\s*\(\s*(?:!|true\s*\)|1\s*\)))re", Reach::Plain},
     {5020, C::CodeInjection, kFilename,
      R"re(\.\s*(?:php\d*|phpt|phtml|phar|pht|phps|pgif|shtml|jsp|jspx|asp|aspx|asa|cer|cgi|pl|py|sh|exe|htaccess)[\s.]*$)re"},
     {1017, C::Sqli, kValues | kPath,
@@ -110,7 +112,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {2009, C::Xss, kValues,
      R"re(url\s*\(\s*['"]?\s*(?:java|vb|live)script|-moz-binding|\bexpression\s*\(|\bbehavior\s*:\s*url|@import\s+['"]?\s*(?:java|vb)script)re"},
     {1019, C::Sqli, kValues | kPath,
-     R"re((?:information_schema|pg_catalog|sysobjects|syscolumns|sqlite_master|msysobjects|msysaccessobjects|pg_shadow|mysql\.user|master\.\.sysdatabases|sys\.(?:objects|tables|columns|databases|sql_logins)|all_tab_columns|user_tab_columns|dba_users))re"},
+     R"re((?:information_schema|pg_catalog|sysobjects|syscolumns|sqlite_master|msysobjects|msysaccessobjects|pg_shadow|mysql\.user|master\.\.sysdatabases|sys\.(?:objects|tables|columns|databases|sql_logins)|all_tab_columns|user_tab_columns|dba_users))re", Reach::Plain},
     {5021, C::CodeInjection, kValues,
      R"re(\)\s*\(\s*['"][^'"]{1,60}['"]\s*\)|['"]\s*\.\s*['"][a-z_]{1,20}['"]\s*\(\s*['"])re"},
     {5022, C::CodeInjection, kFilename, R"re((?:^|[/\\])sess_[a-z0-9,-]{16,})re"},
@@ -196,7 +198,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re('[\[{][^']{0,200}[\]}]'\s*(?:->>?|#>>?|\?[|&]?|@>|<@|[<>]\s*'\$)|\)\s*::\s*(?:int|integer|int[248]|text|bool|boolean|bigint|numeric|double|varchar|char|bytea|regclass|oid)\b)re"},
     // dangerous stored procedures / packages / OLE DB providers
     {1035, C::Sqli, kValues,
-     R"re(\b(?:xp_(?:cmdshell|dirtree|regread|regwrite|fileexist|servicecontrol|availablemedia|makecab|subdirs|fixeddrives|ntsec_enumdomains)|sp_(?:executesql|password|oacreate|oamethod|makewebtask|addextendedproc|configure|addlogin|addsrvrolemember)|utl_(?:http|inaddr|file|smtp|tcp)|dbms_(?:pipe|lock|xmlquery|java|scheduler)|openrowset|opendatasource|msdasql|sqloledb|pg_sleep)\b|\bexecute\s+immediate\s*['"])re"},
+     R"re(\b(?:xp_(?:cmdshell|dirtree|regread|regwrite|fileexist|servicecontrol|availablemedia|makecab|subdirs|fixeddrives|ntsec_enumdomains)|sp_(?:executesql|password|oacreate|oamethod|makewebtask|addextendedproc|configure|addlogin|addsrvrolemember)|utl_(?:http|inaddr|file|smtp|tcp)|dbms_(?:pipe|lock|xmlquery|java|scheduler)|openrowset|opendatasource|msdasql|sqloledb|pg_sleep)\b|\bexecute\s+immediate\s*['"])re", Reach::Plain},
     // statement terminated and commented: "drop t;--", "delete from users;--"
     {1036, C::Sqli, kValues,
      R"re(\b(?:delete\s+from|drop\s+(?:table\s+)?[a-z_][a-z0-9_.]*|insert\s+into|truncate\s+(?:table\s+)?[a-z_]+|update\s+[a-z_]+\s+set)\b[^;]{0,60};\s*(?:--|#))re"},
@@ -205,7 +207,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re([a-z]/\*\*/[a-z]|\b(?:drop|select|union|insert|delete|update|from|where)\s*/\*[^*]{0,40}\*/\s*[a-z(]|/\*!(?:\d{4,5})?[a-z])re"},
     // xor as a boolean operator; scientific-notation splice 1.e(; hex-literal select
     {1038, C::Sqli, kValues,
-     R"re((?:^|['"\s])xor\s+(?:\d+|'[^']*'|[a-z_]+)\s*(?:[<>=!-]|$)|\b\d+\.e\s*(?:\(|\.[a-z])|\bselect\s+0x[0-9a-f]{4,}|\)\s*when\s+\d+\s+then\b|\bhaving\s+\d+\s*[=<>])re"},
+     R"re((?:^|['"\s])xor\s+(?:\d+|'[^']*'|[a-z_]+)\s*(?:[<>=!-]|$)|\b\d+\.e\s*(?:\(|\.[a-z])|\bselect\s+0x[0-9a-f]{4,}|\)\s*when\s+\d+\s+then\b|\bhaving\s+\d+\s*[=<>])re", Reach::Plain},
     // MySQL user-variable assignment / subquery assigned in an expression
     {1031, C::Sqli, kValues,
      R"re((?:^|[;>\s])set\s+@@?[a-z_][a-z0-9_]*\s*(?::?=|$)|[=,]\s*\(\s*select\b|\bselect\s*\(\s*case\b)re"},
@@ -317,10 +319,10 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re((?:^|[^a-z0-9_])(?:abs|acos|ascii|asin|atan2?|avg|benchmark|bin|bit_and|bit_or|cast|ceil(?:ing)?|char(?:_length|set)?|chr|coalesce|collation|compress|concat(?:_ws)?|conv|convert|cos|cot|count|crc32|curdate|current_(?:date|timestamp|user)|curtime|database|date(?:_add|_format|_sub|diff)?|day(?:name|ofweek)?|decode|default|degrees|elt|encode|exists|exp|export_set|extract(?:value)?|field|find_in_set|floor|format|from_base64|from_unixtime|greatest|group_concat|hex|hour|if|ifnull|in|inet_aton|insert|instr|isnull|json_extract|lcase|least|left|length|ln|load_file|local|localtime|locate|log(?:10|2)?|lower|lpad|ltrim|make_set|max|md5|mid|min|minute|mod|month|name_const|nchar|now|nullif|oct|ord|password|pg_sleep|pi|position|pow(?:er)?|quote|radians|rand|repeat|replace|reverse|right|round|rpad|rtrim|schema|second|select|sha[12]?|sign|sin|sleep|soundex|space|sqrt|std(?:dev)?|strcmp|substr(?:ing(?:_index)?)?|sum|sysdate|system_user|tan|time(?:stamp)?|to_base64|trim|truncate|ucase|uncompress|unhex|updatexml|upper|user|utl_inaddr|uuid|values|varchar|version|waitfor|week(?:day)?|xmltype|year|execute|quarter)[\s\]=.&'"?!\\)$/<>|+*-]{0,6}\(\s*$)re"},
     // a value that is only a SQL operator / predicate / clause keyword
     {1051, C::Sqli, kValues,
-     R"re(^\s*(?:>>|<<|<=>|xor|rlike|(?:not\s+)?regexp|(?:is|like)\s+(?:not\s+)?null|(?:order|group)\s+by|n?varchar(?:\s*\(\s*\d*\s*\)?)?|tempdb|msdb|northwind|schema_name|mysql\.db|->>|(?:not\s+)?in\s*\([^()]*\)|`[a-z_][a-z0-9_]*`|(?:div|mod|pow|power|round|floor|ceil|abs)\s*\(\s*-?[\d.]+\s*,\s*-?[\d.]+\s*\))\s*$)re"},
+     R"re(^\s*(?:>>|<<|<=>|xor|rlike|(?:not\s+)?regexp|(?:is|like)\s+(?:not\s+)?null|(?:order|group)\s+by|n?varchar(?:\s*\(\s*\d*\s*\)?)?|tempdb|msdb|northwind|schema_name|mysql\.db|->>|(?:not\s+)?in\s*\([^()]*\)|`[a-z_][a-z0-9_]*`|(?:div|mod|pow|power|round|floor|ceil|abs)\s*\(\s*-?[\d.]+\s*,\s*-?[\d.]+\s*\))\s*$)re", Reach::Plain},
     // a value that is only a comparison: 1=1, b,1=1, 42<=>42, 42 like 42, '1' not regexp '2'
     {1052, C::Sqli, kValues,
-     R"re(^\s*(?:[a-z0-9_]+\s*,\s*)?\d+\s*(?:=|==|<=>|!=|<>)\s*\d+\s*$|^\s*(?:\d+|'[^']*'|"[^"]*")\s+(?:not\s+)?(?:like|rlike|regexp|is(?:\s+not)?)\s+(?:\d+|'[^']*'|"[^"]*"|null)\s*$|'[^']{0,20}'\s*(?:!=|<>)\s*'|'\s*,\s*'[^']{0,20}'\s*=\s*'|^\s*'[^']{0,40}'\s*,\s*(?:'[^']{0,40}'|0x[0-9a-f]+|\(\s*\d+\s*\)|\d+)\s*$|^\s*,\s*[a-z_][a-z0-9_]*["'`]\s*=?)re"},
+     R"re(^\s*(?:[a-z0-9_]+\s*,\s*)?\d+\s*(?:=|==|<=>|!=|<>)\s*\d+\s*$|^\s*(?:\d+|'[^']*'|"[^"]*")\s+(?:not\s+)?(?:like|rlike|regexp|is(?:\s+not)?)\s+(?:\d+|'[^']*'|"[^"]*"|null)\s*$|'[^']{0,20}'\s*(?:!=|<>)\s*'|'\s*,\s*'[^']{0,20}'\s*=\s*'|^\s*'[^']{0,40}'\s*,\s*(?:'[^']{0,40}'|0x[0-9a-f]+|\(\s*\d+\s*\)|\d+)\s*$|^\s*,\s*[a-z_][a-z0-9_]*["'`]\s*=?)re", Reach::Plain},
     // a value opening with a quote break: "';", "' or", "'union a", "`collate", mixed quotes (a
     // keyword only when the quote is never closed: "'Where the Crawdads Sing'" is a title)
     {1053, C::Sqli, kValues,
@@ -333,15 +335,15 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     // "or 'a' <", "and '5'x", "4or2-", "--alter",
     // ";drop", "; updateuser"
     {1055, C::Sqli, kValues,
-     R"re(^\s*/\S*\s+(?:or|and|xor)\s*$|^\s*(?:or|and|xor)\s+(?:['"]|\d+\s*[=<>!'"])|^\d+(?:or|and|xor)\d+\s*[-+=<>]?\s*$|^\s*--\s*(?:alter|drop|select|union|update|delete|insert|create|exec|shutdown)\b|^\s*;\s*(?:(?:drop|alter|insert|delete|truncate|create|exec|select|declare|shutdown)\b|update|as\s+not\b))re"},
+     R"re(^\s*/\S*\s+(?:or|and|xor)\s*$|^\s*(?:or|and|xor)\s+(?:['"]|\d+\s*[=<>!'"])|^\d+(?:or|and|xor)\d+\s*[-+=<>]?\s*$|^\s*--\s*(?:alter|drop|select|union|update|delete|insert|create|exec|shutdown)\b|^\s*;\s*(?:(?:drop|alter|insert|delete|truncate|create|exec|select|declare|shutdown)\b|update|as\s+not\b))re", Reach::Plain},
     // SQL clauses out of context: "from `t` limit", "from t where a=", "execute proc",
     // "case when c then r" (not "from London as a student", "execute the plan"),
     // "group by .. having", "if(2=", "except select", "values ('", "unionselect", "like '"
     {1056, C::Sqli, kValues,
-     R"re(^\s*from\s+(?:[`"\[][^`"\]]{1,64}[`"\]](?:\.[`"\[][^`"\]]{1,64}[`"\]])?|[a-z0-9]*_[a-z0-9_.]*)\s+(?:where|limit|join|inner\s+join|union)\b|^\s*from\s+\S+\s+(?:group|order)\s+by\b|^\s*from\s+\S+\s+where\s+[a-z_][a-z0-9_.]*\s*(?:=|<|>|!=|like\b|in\b)|^\s*execute(?:\s*\(|\s+[a-z_@][a-z0-9_.@]*\s*$)|\bcase\s+when\s+[a-z0-9_.]+\s+then\s+[a-z0-9_.']+|\bgroup\s+by\b[^;]{0,100}\bhaving\b|\bif\s*\(\s*\d+\s*[=<>]|\b(?:except|intersect|minus)\s+(?:select|values)\b|\bvalues\s*\(\s*['"\d]|union(?:all|distinct)?select|\blike\s+['"]\s*$|\binto\s+(?:out|dump)file\b)re"},
+     R"re(^\s*from\s+(?:[`"\[][^`"\]]{1,64}[`"\]](?:\.[`"\[][^`"\]]{1,64}[`"\]])?|[a-z0-9]*_[a-z0-9_.]*)\s+(?:where|limit|join|inner\s+join|union)\b|^\s*from\s+\S+\s+(?:group|order)\s+by\b|^\s*from\s+\S+\s+where\s+[a-z_][a-z0-9_.]*\s*(?:=|<|>|!=|like\b|in\b)|^\s*execute(?:\s*\(|\s+[a-z_@][a-z0-9_.@]*\s*$)|\bcase\s+when\s+[a-z0-9_.]+\s+then\s+[a-z0-9_.']+|\bgroup\s+by\b[^;]{0,100}\bhaving\b|\bif\s*\(\s*\d+\s*[=<>]|\b(?:except|intersect|minus)\s+(?:select|values)\b|\bvalues\s*\(\s*['"\d]|union(?:all|distinct)?select|\blike\s+['"]\s*$|\binto\s+(?:out|dump)file\b)re", Reach::Plain},
     // numbers one past the integer limits, and the float that hangs old PHP/Java parsers
     {1057, C::Sqli, kValues,
-     R"re((?:^|[^0-9.])(?:4294967296|9223372036854775808|18446744073709551616|2\.2250738585072011e-308)(?:$|[^0-9]))re"},
+     R"re((?:^|[^0-9.])(?:4294967296|9223372036854775808|18446744073709551616|2\.2250738585072011e-308)(?:$|[^0-9]))re", Reach::Plain},
     // UNION keyword chains in the path (the SQL tokenizer reads argument values)
     {1058, C::Sqli, kPath, R"re(\bunion(?:\s|/\*[^*]{0,20}\*/)+(?:all|distinct|select)\b)re"},
     // MongoDB operators in brackets inside a value: [$ne], u_id[$lte]
@@ -352,12 +354,12 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(%(?:systemdrive|systemroot|windir|comspec|userprofile|programfiles|programdata|appdata|localappdata|homedrive|homepath|computername|allusersprofile|cmdcmdline|psmodulepath)%)re"},
     // cmd.exe IF comparisons at the start of a value: if a==b x, IF 2 GEQ 15 echo
     {4041, C::Rce, kValues,
-     R"re(^\s*if(?:\s+(?:/i\s+)?|\s*/i\s+)(?:not\s+)?(?:cmdextversion\s+\d|[^\s=]{1,40}===?[^\s=:]{1,40}\s+\S|\S{1,40}\s+(?:equ|neq|lss|leq|gtr|geq)\s+\S+\s+\S|\([^)]{0,40}\)\s*==\s*\([^)]{0,40}\)\s+[a-z]|%\d\s*==))re"},
+     R"re(^\s*if(?:\s+(?:/i\s+)?|\s*/i\s+)(?:not\s+)?(?:cmdextversion\s+\d|[^\s=]{1,40}===?[^\s=:]{1,40}\s+\S|\S{1,40}\s+(?:equ|neq|lss|leq|gtr|geq)\s+\S+\s+\S|\([^)]{0,40}\)\s*==\s*\([^)]{0,40}\)\s+[a-z]|%\d\s*==))re", Reach::Plain},
     // a whole cmd.exe IF statement at the start of a value: a condition (comparison with ==
     // or EQU/NEQ/LSS/LEQ/GTR/GEQ, ERRORLEVEL n, CMDEXTVERSION n, DEFINED v, a parenthesised
     // condition) and then a cmd.exe command or a block: IF /I a==b GOTO x, if (1) equ (1) echo
     {4024, C::Rce, kValues,
-     R"re(^\s*if(?:\s*/i)?\s+(?:not\s+)?(?:(?:errorlevel|cmdextversion)\s+\d+|defined\s+\S+|\([^()]{1,60}\)(?:\s*(?:==|\s(?:equ|neq|lss|leq|gtr|geq)\s)\s*\([^()]{0,40}\))?|[^\s=]{1,40}\s*===?\s*[^\s=]{1,40}|\S{1,40}\s+(?:equ|neq|lss|leq|gtr|geq)\s+\S{1,40})\s+(?:\(|(?:echo|goto|call|cmd|set|setlocal|cd|chdir|pushd|popd|del|erase|copy|xcopy|robocopy|move|ren|rename|exit|start|type|dir|md|mkdir|rd|rmdir|pause|shift|for|if|rem|powershell|net|reg|taskkill|tasklist|certutil|bitsadmin|wmic)\b))re"},
+     R"re(^\s*if(?:\s*/i)?\s+(?:not\s+)?(?:(?:errorlevel|cmdextversion)\s+\d+|defined\s+\S+|\([^()]{1,60}\)(?:\s*(?:==|\s(?:equ|neq|lss|leq|gtr|geq)\s)\s*\([^()]{0,40}\))?|[^\s=]{1,40}\s*===?\s*[^\s=]{1,40}|\S{1,40}\s+(?:equ|neq|lss|leq|gtr|geq)\s+\S{1,40})\s+(?:\(|(?:echo|goto|call|cmd|set|setlocal|cd|chdir|pushd|popd|del|erase|copy|xcopy|robocopy|move|ren|rename|exit|start|type|dir|md|mkdir|rd|rmdir|pause|shift|for|if|rem|powershell|net|reg|taskkill|tasklist|certutil|bitsadmin|wmic)\b))re", Reach::Plain},
     // bash directory-stack and history expansion as the whole value: ~+, ~-1, ~0, !-1!-2
     {4042, C::Rce, kValues, R"re(^\s*~[+-]\d*\s*$|(?:^|[;&|\s])!-\d+(?:!-\d+|\s|$))re"},
     // bare shell variable / arithmetic expansions: ${cmd}, $[], $(($()) 42))
@@ -401,7 +403,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(^\s*data:(?:text/(?:plain|html|javascript|x-php)|application/(?:x-)?(?:javascript|ecmascript|php|x-httpd-php))\b|^\s*data:\s*,)re"},
     // ORM lookup chains across relations in a parameter name (Django/Ransack style filters)
     {5048, C::CodeInjection, kName,
-     R"re([a-z0-9]__[a-z0-9_]+__(?:startswith|istartswith|endswith|iendswith|contains|icontains|exact|iexact|regex|iregex|has_keys?|has_any_keys|isnull|gte?|lte?)$)re"},
+     R"re([a-z0-9]__[a-z0-9_]+__(?:startswith|istartswith|endswith|iendswith|contains|icontains|exact|iexact|regex|iregex|has_keys?|has_any_keys|isnull|gte?|lte?)$)re", Reach::Plain},
     // HTML comment close injected alone; attribute injection after a quote; JS timers/codecs
     {2030, C::Xss, kValues, R"re(^\s*--!?>\s*$|\bformaction\s*=|^\s*['"]\s*[a-z][a-z0-9.]*\s*=\s*$)re"},
     {2031, C::Xss, kValues,
@@ -423,7 +425,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(^[^|\r\n;&$@!#%^*<>'"`(){}\[\]=?\\]*[a-z0-9\x80-\xff]\|[ \t]*$|^\s*\|\s*$)re"},
     // package-manager installs as the whole value
     {4050, C::Rce, kValues,
-     R"re(^\s*(?:pip[0-9.]*|pipx|npm|yarn|gem|apt|apt-get|yum|dnf|apk|brew|composer|cargo)\s+(?:install|uninstall|download|exec|add|remove)\b)re"},
+     R"re(^\s*(?:pip[0-9.]*|pipx|npm|yarn|gem|apt|apt-get|yum|dnf|apk|brew|composer|cargo)\s+(?:install|uninstall|download|exec|add|remove)\b)re", Reach::Plain},
     // PHP functions whose names are distinctive even glued to other text, called or assigned
     {5049, C::CodeInjection, kValues,
      R"re((?:call_user_func(?:_array)?|fsockopen|gzdecode|gzinflate|gzuncompress|zlib_decode|base64_decode|shell_exec|file_get_contents|file_put_contents|str_rot13|proc_open|create_function)\s*=?\s*\()re"},

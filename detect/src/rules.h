@@ -21,12 +21,24 @@ enum Scope : uint8_t {
   kValues = kArg | kName | kHeader | kAgent,
 };
 
+// Which values a pattern rule is scanned on. Every rule runs on a value that holds a character
+// worth a look (an operator, a quote, a separator, an escape). A value made only of letters,
+// digits, spaces, "-_,@" and non-ASCII text skips the full database and runs against the plain
+// one, built from the rows marked Reach::Plain: the rules whose pattern can match such a value
+// (SQL or shell made of words, gadget class names, serialized-object prefixes). A rule that can
+// match a plain value and is not marked never sees one.
+enum class Reach : uint8_t {
+  Marked, // values with a character worth a look only (the default)
+  Plain,  // also plain values: the rule is compiled into the plain database too
+};
+
 // One pattern rule, matched by vectorscan against the normalised, lower-cased value.
 struct PatternRule {
   uint32_t id;
   AttackClass cls;
   uint8_t scopes;
   std::string_view pattern;
+  Reach reach = Reach::Marked;
 };
 
 std::span<const PatternRule> patternRules();
