@@ -11,8 +11,9 @@
 #include "rules.h"
 
 // The vectorscan databases of the pattern rules: the full set and the "plain" subset (rules
-// that can match a value of letters, digits and spaces: the rows marked Reach::Plain in rules.cpp). Both are compiled when the library is
-// built (bulwark-detect-dbgen) and linked in serialized; Engine::create deserializes them in
+// that can match a value of letters, digits and spaces: the rows marked Reach::Plain in
+// rules.cpp). Both are compiled when the library is built (bulwark-detect-dbgen) and linked in
+// serialized; Engine::create deserializes them in
 // milliseconds and compiles at run time only when they are missing or were built from other
 // rules or for another vectorscan.
 namespace bulwark::detect::internal {

@@ -1,11 +1,64 @@
 #include "rules.h"
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
+#include <string_view>
 
 namespace bulwark::detect::internal {
 namespace {
 
 using C = AttackClass;
+
+// A string literal as a template argument.
+template <size_t N>
+struct Lit {
+  char s[N]{};
+  constexpr Lit(const char (&text)[N]) { std::copy_n(text, N, s); } // NOLINT: implicit on purpose
+};
+
+// The concatenation of literals, made by the compiler and stored once (NUL-terminated).
+template <Lit... parts>
+inline constexpr auto kJoined = [] {
+  std::array<char, (1 + ... + (sizeof(parts.s) - 1))> out{};
+  size_t at = 0;
+  ((std::copy_n(parts.s, sizeof(parts.s) - 1, out.begin() + at), at += sizeof(parts.s) - 1), ...);
+  return out;
+}();
+
+// A pattern composed of literals and word lists: join<R"re(\b(?:)re", kList, R"re()\()re">().
+template <Lit... parts>
+constexpr std::string_view join() {
+  return {kJoined<parts...>.data(), kJoined<parts...>.size() - 1};
+}
+
+// Word lists that more than one pattern names, defined once; a pattern composes them with join
+// (the alternation goes inside the pattern's own group).
+// MongoDB query operators (after a '$')
+constexpr Lit kMongoOperators =
+    "ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|elemmatch";
+// cmd.exe IF comparison operators
+constexpr Lit kCmdComparisons = "equ|neq|lss|leq|gtr|geq";
+// PHP functions that run a command or code given as a string
+constexpr Lit kPhpExecFunctions = "system|exec|passthru|shell_exec|eval|assert|popen";
+// PHP functions a probe calls with at most one simple argument (is_array(), strrev($x))
+constexpr Lit kPhpFunctions =
+    "is_array|is_string|is_numeric|is_file|is_dir|is_readable|is_writable|strrev|strlen|"
+    "substr|str_replace|str_repeat|strtolower|strtoupper|strip_tags|sprintf|printf|print|"
+    "intval|floatval|unpack|pack|file_exists|file|fopen|fread|fgets|filegroup|fileowner|"
+    "fileperms|filesize|filetype|unlink|rmdir|mkdir|rename|copy|tempnam|tmpfile|glob|scandir|"
+    "opendir|readdir|chdir|getcwd|assert_options|call_user_func|func_get_args|array_diff|"
+    "array_merge|array_keys|implode|explode|json_decode|serialize|unserialize|md5|sha1|crc32|"
+    "base64_encode|base64_decode|urldecode|gethostbyname|gethostbynamel|getenv|putenv|"
+    "get_current_user|getmypid|getmyuid|phpversion|php_uname|sys_get_temp_dir|ini_get|"
+    "ini_set|set_time_limit|usleep|exec|system|shell_exec|passthru|popen|eval|assert|"
+    "date_add|mktime|checkdate|strtotime|microtime|uniqid|mt_rand|compact|extract|define|"
+    "constant|class_exists|function_exists|get_class|gettype|settype|var_export|var_dump|"
+    "print_r|debug_zval_dump|error_reporting|setcookie|mail|ldap_get_entries|ldap_connect|"
+    "ldap_search|pg_connect|pg_query|mysql_query|mysqli_query|odbc_exec|tidy_parse_string|"
+    "preg_match|preg_replace|bin2hex|hex2bin|highlight_string|stripslashes|addslashes|"
+    "phpinfo|readfile|show_source|file_get_contents|file_put_contents|fsockopen|proc_open|"
+    "pcntl_exec|dl|ob_start|header";
 
 // Rule ids: 1xxx sqli, 2xxx xss, 3xxx path traversal, 4xxx rce, 5xxx code injection, 6xxx ssti,
 // 7xxx ssrf, 8xxx xxe, 9xxx nosqli, 10xxx ldapi, 11xxx log4shell, 12xxx crlf, 13xxx protocol,
@@ -56,7 +109,8 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {4016, C::Rce, kValues,
      R"re(\b(?:nc|ncat|netcat)(?:\.exe)?\s+(?:-[a-z]*\s+)*(?:-[a-z]*[ec]\s|\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\s+\d+))re"},
     {4019, C::Rce, kValues,
-     R"re(\bfor\s+(?:/[a-z]\s+)*(?:[^\s]+\s+){0,3}%%?\S{1,20}\s+in\s*\(.{0,200}\)\s*do\b|\bif\s+(?:/i\s+)?(?:not\s+)?(?:exist|defined|errorlevel)\s|\bif\s+(?:/i\s+)?(?:not\s+)?(?:"[^"]{0,64}"|%[^\s%]{1,32}%)\s*(?:==|\s(?:equ|neq|lss|leq|gtr|geq)\s)\s*\S+\s+[a-z]|%errorlevel%)re", Reach::Plain},
+     join<R"re(\bfor\s+(?:/[a-z]\s+)*(?:[^\s]+\s+){0,3}%%?\S{1,20}\s+in\s*\(.{0,200}\)\s*do\b|\bif\s+(?:/i\s+)?(?:not\s+)?(?:exist|defined|errorlevel)\s|\bif\s+(?:/i\s+)?(?:not\s+)?(?:"[^"]{0,64}"|%[^\s%]{1,32}%)\s*(?:==|\s(?:)re", kCmdComparisons,
+          R"re()\s)\s*\S+\s+[a-z]|%errorlevel%)re">(), Reach::Plain},
     {4020, C::Rce, kArg | kName,
      R"re(^['"]?(?:[a-z0-9_.-]+/)*[a-z][a-z0-9_.-]{1,20}['"]?\s+(?:(?:-{1,2}[a-z][a-z0-9=_-]*\s+)+(?:/|~/|\$)|(?:-{1,2}[a-z][a-z0-9=_-]*\s+)*(?:/(?:etc|var|usr|bin|sbin|tmp|proc|dev|home|root|opt|lib|srv|run)(?:/|\s|$)|~/)))re", Reach::Plain},
     {4021, C::Rce, kValues,
@@ -159,9 +213,11 @@ constexpr std::array kRules = std::to_array<PatternRule>({
 
     // --- NoSQL injection
     {9001, C::Nosqli, kName,
-     R"re((?:\[|^|\.)\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|elemmatch|size|type|mod|all|text|search|function|accumulator|lookup)(?:\]|$|\.))re"},
+     join<R"re((?:\[|^|\.)\$(?:)re", kMongoOperators,
+          R"re(|size|type|mod|all|text|search|function|accumulator|lookup)(?:\]|$|\.))re">()},
     {9002, C::Nosqli, kValues | kPath,
-     R"re((?:(?:\{|['"]\s*,)\s*['"]?\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|elemmatch|function)['"]?\s*:|^\s*\|\|\s*['"]?\w+['"]?\s*===?\s*['"]?\w|\$where\s*[:=]\s*(?:['"`{(\d]|function|this|sleep|return)|\bdb\.[a-z_]+\.(?:find|findone|insert|update|remove|drop|aggregate)\s*\(|\bthis\.[a-z_]+\.match\s*\(|['"]\s*;\s*return\s+(?:true|this|1|db)\b|['"]\s*\|\|\s*['"]?\w*['"]?\s*==\s*['"]?\w|\bsleep\s*\(\s*\d+\s*\)\s*;?\s*['"]?\s*\}|\bmapreduce\s*\())re"},
+     join<R"re((?:(?:\{|['"]\s*,)\s*['"]?\$(?:)re", kMongoOperators,
+          R"re(|function)['"]?\s*:|^\s*\|\|\s*['"]?\w+['"]?\s*===?\s*['"]?\w|\$where\s*[:=]\s*(?:['"`{(\d]|function|this|sleep|return)|\bdb\.[a-z_]+\.(?:find|findone|insert|update|remove|drop|aggregate)\s*\(|\bthis\.[a-z_]+\.match\s*\(|['"]\s*;\s*return\s+(?:true|this|1|db)\b|['"]\s*\|\|\s*['"]?\w*['"]?\s*==\s*['"]?\w|\bsleep\s*\(\s*\d+\s*\)\s*;?\s*['"]?\s*\}|\bmapreduce\s*\())re">()},
 
     // --- Log4Shell (the lookup evaluator in log4j.cpp catches the obfuscated forms)
     {11004, C::Log4shell, kAll | kFile,
@@ -283,7 +339,9 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     // callable wrapped in parentheses/brackets then called: (system)(ls), [system][0](ls),
     // variable-variable calls $__[$_[1]](7)
     {5031, C::CodeInjection, kValues,
-     R"re(\(\s*['"]?(?:system|exec|passthru|shell_exec|eval|assert|popen|phpinfo)['"]?\s*\)\s*\(|\[\s*['"]?(?:system|exec|passthru|shell_exec|eval|assert|popen)['"]?\s*\]\s*\[\s*\d+\s*\]\s*\(|\$[a-z_]*\[\s*\$[a-z_]*\[[^\]]{0,8}\]\s*\]\s*\()re"},
+     join<R"re(\(\s*['"]?(?:)re", kPhpExecFunctions,
+          R"re(|phpinfo)['"]?\s*\)\s*\(|\[\s*['"]?(?:)re", kPhpExecFunctions,
+          R"re()['"]?\s*\]\s*\[\s*\d+\s*\]\s*\(|\$[a-z_]*\[\s*\$[a-z_]*\[[^\]]{0,8}\]\s*\]\s*\()re">()},
     // PHP open-tag variants: "<? php", "<?xml:echo", [php]..[/php], {php}..{/php}
     {5032, C::CodeInjection, kValues, R"re(<\?\s+php\b|<\?xml\s*:\s*[a-z]|\[/php\]|\{/php\})re"},
     // busy-loop DoS: while(<simple operand>); with an empty body
@@ -348,18 +406,22 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {1058, C::Sqli, kPath, R"re(\bunion(?:\s|/\*[^*]{0,20}\*/)+(?:all|distinct|select)\b)re"},
     // MongoDB operators in brackets inside a value: [$ne], u_id[$lte]
     {9003, C::Nosqli, kValues | kPath,
-     R"re(\[\s*\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|elemmatch)\s*\])re"},
+     join<R"re(\[\s*\$(?:)re", kMongoOperators,
+          R"re()\s*\])re">()},
     // Windows environment variables a command line reads
     {4040, C::Rce, kValues,
      R"re(%(?:systemdrive|systemroot|windir|comspec|userprofile|programfiles|programdata|appdata|localappdata|homedrive|homepath|computername|allusersprofile|cmdcmdline|psmodulepath)%)re"},
     // cmd.exe IF comparisons at the start of a value: if a==b x, IF 2 GEQ 15 echo
     {4041, C::Rce, kValues,
-     R"re(^\s*if(?:\s+(?:/i\s+)?|\s*/i\s+)(?:not\s+)?(?:cmdextversion\s+\d|[^\s=]{1,40}===?[^\s=:]{1,40}\s+\S|\S{1,40}\s+(?:equ|neq|lss|leq|gtr|geq)\s+\S+\s+\S|\([^)]{0,40}\)\s*==\s*\([^)]{0,40}\)\s+[a-z]|%\d\s*==))re", Reach::Plain},
+     join<R"re(^\s*if(?:\s+(?:/i\s+)?|\s*/i\s+)(?:not\s+)?(?:cmdextversion\s+\d|[^\s=]{1,40}===?[^\s=:]{1,40}\s+\S|\S{1,40}\s+(?:)re", kCmdComparisons,
+          R"re()\s+\S+\s+\S|\([^)]{0,40}\)\s*==\s*\([^)]{0,40}\)\s+[a-z]|%\d\s*==))re">(), Reach::Plain},
     // a whole cmd.exe IF statement at the start of a value: a condition (comparison with ==
     // or EQU/NEQ/LSS/LEQ/GTR/GEQ, ERRORLEVEL n, CMDEXTVERSION n, DEFINED v, a parenthesised
     // condition) and then a cmd.exe command or a block: IF /I a==b GOTO x, if (1) equ (1) echo
     {4024, C::Rce, kValues,
-     R"re(^\s*if(?:\s*/i)?\s+(?:not\s+)?(?:(?:errorlevel|cmdextversion)\s+\d+|defined\s+\S+|\([^()]{1,60}\)(?:\s*(?:==|\s(?:equ|neq|lss|leq|gtr|geq)\s)\s*\([^()]{0,40}\))?|[^\s=]{1,40}\s*===?\s*[^\s=]{1,40}|\S{1,40}\s+(?:equ|neq|lss|leq|gtr|geq)\s+\S{1,40})\s+(?:\(|(?:echo|goto|call|cmd|set|setlocal|cd|chdir|pushd|popd|del|erase|copy|xcopy|robocopy|move|ren|rename|exit|start|type|dir|md|mkdir|rd|rmdir|pause|shift|for|if|rem|powershell|net|reg|taskkill|tasklist|certutil|bitsadmin|wmic)\b))re", Reach::Plain},
+     join<R"re(^\s*if(?:\s*/i)?\s+(?:not\s+)?(?:(?:errorlevel|cmdextversion)\s+\d+|defined\s+\S+|\([^()]{1,60}\)(?:\s*(?:==|\s(?:)re", kCmdComparisons,
+          R"re()\s)\s*\([^()]{0,40}\))?|[^\s=]{1,40}\s*===?\s*[^\s=]{1,40}|\S{1,40}\s+(?:)re", kCmdComparisons,
+          R"re()\s+\S{1,40})\s+(?:\(|(?:echo|goto|call|cmd|set|setlocal|cd|chdir|pushd|popd|del|erase|copy|xcopy|robocopy|move|ren|rename|exit|start|type|dir|md|mkdir|rd|rmdir|pause|shift|for|if|rem|powershell|net|reg|taskkill|tasklist|certutil|bitsadmin|wmic)\b))re">(), Reach::Plain},
     // bash directory-stack and history expansion as the whole value: ~+, ~-1, ~0, !-1!-2
     {4042, C::Rce, kValues, R"re(^\s*~[+-]\d*\s*$|(?:^|[;&|\s])!-\d+(?:!-\d+|\s|$))re"},
     // bare shell variable / arithmetic expansions: ${cmd}, $[], $(($()) 42))
@@ -381,8 +443,10 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re([\r\n]\s*(?:[a-z]{1,4}\d{1,5}\s+uid\s+(?:store|fetch|copy|search)\s+\d|(?:list|retr|dele|uidl)\s+\d+\s*$|top\s+\d+\s+\d+\s*$))re"},
     // a whole value that is a call: is_array(), strrev( ), exec  (blah), subSTR($x) in the path
     {5040, C::CodeInjection, kValues,
-     R"re(^\s*(?:is_array|is_string|is_numeric|is_file|is_dir|is_readable|is_writable|strrev|strlen|substr|str_replace|str_repeat|strtolower|strtoupper|strip_tags|sprintf|printf|print|intval|floatval|unpack|pack|file_exists|file|fopen|fread|fgets|filegroup|fileowner|fileperms|filesize|filetype|unlink|rmdir|mkdir|rename|copy|tempnam|tmpfile|glob|scandir|opendir|readdir|chdir|getcwd|assert_options|call_user_func|func_get_args|array_diff|array_merge|array_keys|implode|explode|json_decode|serialize|unserialize|md5|sha1|crc32|base64_encode|base64_decode|urldecode|gethostbyname|gethostbynamel|getenv|putenv|get_current_user|getmypid|getmyuid|phpversion|php_uname|sys_get_temp_dir|ini_get|ini_set|set_time_limit|usleep|exec|system|shell_exec|passthru|popen|eval|assert|date_add|mktime|checkdate|strtotime|microtime|uniqid|mt_rand|compact|extract|define|constant|class_exists|function_exists|get_class|gettype|settype|var_export|var_dump|print_r|debug_zval_dump|error_reporting|setcookie|mail|ldap_get_entries|ldap_connect|ldap_search|pg_connect|pg_query|mysql_query|mysqli_query|odbc_exec|tidy_parse_string|preg_match|preg_replace|bin2hex|hex2bin|highlight_string|stripslashes|addslashes|phpinfo|readfile|show_source|file_get_contents|file_put_contents|fsockopen|proc_open|pcntl_exec|dl|ob_start|header)\s*\(\s*(?:\$?[a-z0-9_]*)?\s*\)\s*;?\s*$)re"},
-    {5041, C::CodeInjection, kPath, R"re(/(?:is_array|is_string|is_numeric|is_file|is_dir|is_readable|is_writable|strrev|strlen|substr|str_replace|str_repeat|strtolower|strtoupper|strip_tags|sprintf|printf|print|intval|floatval|unpack|pack|file_exists|file|fopen|fread|fgets|filegroup|fileowner|fileperms|filesize|filetype|unlink|rmdir|mkdir|rename|copy|tempnam|tmpfile|glob|scandir|opendir|readdir|chdir|getcwd|assert_options|call_user_func|func_get_args|array_diff|array_merge|array_keys|implode|explode|json_decode|serialize|unserialize|md5|sha1|crc32|base64_encode|base64_decode|urldecode|gethostbyname|gethostbynamel|getenv|putenv|get_current_user|getmypid|getmyuid|phpversion|php_uname|sys_get_temp_dir|ini_get|ini_set|set_time_limit|usleep|exec|system|shell_exec|passthru|popen|eval|assert|date_add|mktime|checkdate|strtotime|microtime|uniqid|mt_rand|compact|extract|define|constant|class_exists|function_exists|get_class|gettype|settype|var_export|var_dump|print_r|debug_zval_dump|error_reporting|setcookie|mail|ldap_get_entries|ldap_connect|ldap_search|pg_connect|pg_query|mysql_query|mysqli_query|odbc_exec|tidy_parse_string|preg_match|preg_replace|bin2hex|hex2bin|highlight_string|stripslashes|addslashes|phpinfo|readfile|show_source|file_get_contents|file_put_contents|fsockopen|proc_open|pcntl_exec|dl|ob_start|header)\s*\(\s*(?:\$[a-z0-9_]*)?\s*\)\s*$)re"},
+     join<R"re(^\s*(?:)re", kPhpFunctions,
+          R"re()\s*\(\s*(?:\$?[a-z0-9_]*)?\s*\)\s*;?\s*$)re">()},
+    {5041, C::CodeInjection, kPath, join<R"re(/(?:)re", kPhpFunctions,
+          R"re()\s*\(\s*(?:\$[a-z0-9_]*)?\s*\)\s*$)re">()},
     // php.ini directives set through a value
     {5042, C::CodeInjection, kValues,
      R"re(^\s*(?:allow_url_include|allow_url_fopen|auto_prepend_file|auto_append_file|disable_functions|disable_classes|open_basedir|safe_mode|memory_limit|max_execution_time|extension_dir|extension|zend_extension|engine|precision|smtp|sendmail_path|sendmail_from|error_log|include_path|unserialize_max_depth|display_errors|log_errors|upload_tmp_dir|register_globals|short_open_tag|expose_php|file_uploads|(?:opcache|session|mbstring|zend|pcre|phar|mail|assert)\.[a-z_]+)\s*=\s*\S)re"},
@@ -394,7 +458,8 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re(\bconstructor\s*\]?\s*\[\s*['"]?prototype\b)re"},
     // PHP callables assembled from arrays / strings and then called
     {5045, C::CodeInjection, kValues,
-     R"re(\[\s*['"]?(?:system|exec|passthru|shell_exec|eval|assert|popen)['"]?\s*\]\s*\[\s*\d+\s*\]|\)\s*\[\s*\d+\s*\]\s*\[\s*\d+\s*\]\s*\(\s*['"]|\[\s*\[\s*['"][a-z_]+['"]\s*\.\s*['"][a-z_]+['"]\s*\]\s*\])re"},
+     join<R"re(\[\s*['"]?(?:)re", kPhpExecFunctions,
+          R"re()['"]?\s*\]\s*\[\s*\d+\s*\]|\)\s*\[\s*\d+\s*\]\s*\[\s*\d+\s*\]\s*\(\s*['"]|\[\s*\[\s*['"][a-z_]+['"]\s*\.\s*['"][a-z_]+['"]\s*\]\s*\])re">()},
     // PHP variable call with comments / line breaks between the name, indexes and '('
     {5046, C::CodeInjection, kValues,
      R"re(\$[a-z_][a-z0-9_]*(?:\s|#[^\n]{0,40}\n|//[^\n]{0,40}\n|/\*[^*]{0,40}\*/|\[[^\]]{0,10}\])*(?:#[^\n]{0,40}\n|//[^\n]{0,40}\n|/\*[^*]{0,40}\*/)(?:\s|\[[^\]]{0,10}\]|/\*[^*]{0,40}\*/)*\()re"},
