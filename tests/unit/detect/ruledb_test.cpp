@@ -2,6 +2,8 @@
 // otherwise Engine::create silently falls back to compiling them (seconds at every start).
 #include <gtest/gtest.h>
 
+#include <string_view>
+
 #include "ruledb.h"
 
 namespace bulwark::detect::internal {
@@ -39,6 +41,76 @@ TEST(RuleDbTest, CompilesAtRunTimeForAnotherRuleSet) {
   ASSERT_TRUE(db) << db.error().describe();
   EXPECT_EQ(source, "compiled");
   hs_free_database(*db);
+}
+
+// Where a pattern has an empty alternative ("(?:|a)", "a||b", "a|)", a leading or trailing
+// '|'), or npos. Such an alternative matches anywhere; a word list composed into a pattern
+// (join in rules.cpp) with a '|' doubled or left over at a seam makes one.
+size_t emptyAlternative(std::string_view p) {
+  bool inClass = false;
+  char prev = '('; // the start of the pattern opens an alternation like a group does
+  for (size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\') {
+      ++i;
+      prev = 'x';
+      continue;
+    }
+    if (inClass) {
+      inClass = c != ']';
+      prev = 'x';
+      continue;
+    }
+    if (c == '[') {
+      inClass = true;
+      if (i + 1 < p.size() && p[i + 1] == '^') {
+        ++i;
+      }
+      if (i + 1 < p.size() && p[i + 1] == ']') {
+        ++i; // a ']' first in a class is a literal
+      }
+      continue;
+    }
+    if ((c == '|' && (prev == '(' || prev == '|')) || (c == ')' && prev == '|')) {
+      return i;
+    }
+    if (c == '(' && p.substr(i + 1, 1) == "?") {
+      i += (p.substr(i + 2, 1) == "<") ? 3 : 2; // (?: (?= (?! (?<= (?<!
+    }
+    prev = c;
+  }
+  return prev == '|' ? p.size() - 1 : std::string_view::npos;
+}
+
+TEST(RuleDbTest, EmptyAlternativeFinder) {
+  EXPECT_EQ(emptyAlternative(R"re(\b(?:a|b)\()re"), std::string_view::npos);
+  EXPECT_EQ(emptyAlternative(R"re([|(]\|\||(?:x))re"), std::string_view::npos);
+  EXPECT_EQ(emptyAlternative("(?:|a)"), 3U);
+  EXPECT_EQ(emptyAlternative("a||b"), 2U);
+  EXPECT_EQ(emptyAlternative("(?:a|)"), 5U);
+  EXPECT_EQ(emptyAlternative("|a"), 0U);
+  EXPECT_EQ(emptyAlternative("a|"), 1U);
+}
+
+TEST(RuleDbTest, NoPatternHasAnEmptyAlternative) {
+  for (const auto& r : patternRules()) {
+    const size_t at = emptyAlternative(r.pattern);
+    EXPECT_EQ(at, std::string_view::npos)
+        << "rule " << r.id << ": empty alternative at " << at << " in " << r.pattern;
+  }
+}
+
+TEST(RuleDbTest, ThePlainSetIsTheRowsMarkedPlain) {
+  size_t marked = 0;
+  for (const auto& r : patternRules()) {
+    marked += r.reach == Reach::Plain ? 1 : 0;
+  }
+  const auto plain = ruleSet(RuleSet::Plain);
+  EXPECT_EQ(plain.size(), marked);
+  for (const PatternRule* r : plain) {
+    EXPECT_EQ(r->reach, Reach::Plain) << r->id;
+  }
+  EXPECT_EQ(ruleSet(RuleSet::Full).size(), patternRules().size());
 }
 
 } // namespace
