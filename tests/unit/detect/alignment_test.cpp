@@ -147,8 +147,9 @@ void addParams(std::string_view s, std::vector<std::string>& out) {
   }
 }
 
-// Values reported inconsistently by the AVX-512 scan of vectorscan 5.4.9 (minimised from corpus
-// values), with the verdict PCRE / Python re give for the rule named.
+// Values that the AVX-512 scan of vectorscan 5.4.9 reports differently by start offset, with
+// the rule in the full database or compiled alone (minimised from corpus values), and the
+// answer PCRE / Python re give for the rule named.
 struct Probe {
   std::string value;
   uint32_t rule;
