@@ -930,8 +930,8 @@ public:
       static_cast<Ctx*>(c)->hits.set(id & 0xFF);
       return 0;
     };
-    if (hs_scan(db, low.data(), static_cast<unsigned int>(low.size()), 0, tls.scratch, onMatch,
-                &ctx) != HS_SUCCESS) {
+    if (scanBlock(db, low.data(), static_cast<unsigned int>(low.size()), tls.scratch, onMatch,
+                  &ctx) != HS_SUCCESS) {
       return;
     }
     if (ctx.hits.none()) {

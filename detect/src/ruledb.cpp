@@ -4,8 +4,30 @@
 
 #include <zlib.h>
 
+// The AVX2 variant of hs_scan that a multi-architecture ("fat runtime") vectorscan exports next to
+// the dispatching hs_scan; a weak reference, null with a single-architecture build.
+extern "C" hs_error_t avx2_hs_scan(const hs_database_t* db, const char* data, unsigned int length,
+                                   unsigned int flags, hs_scratch_t* scratch,
+                                   match_event_handler onEvent, void* context)
+    __attribute__((weak));
+
 namespace bulwark::detect::internal {
 namespace {
+
+using ScanFn = hs_error_t (*)(const hs_database_t*, const char*, unsigned int, unsigned int,
+                              hs_scratch_t*, match_event_handler, void*);
+
+ScanFn chooseScan() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init(); // may run before the CPU model is initialised otherwise
+  if (avx2_hs_scan != nullptr && __builtin_cpu_supports("avx2")) {
+    return &avx2_hs_scan;
+  }
+#endif
+  return &hs_scan;
+}
+
+const ScanFn kScan = chooseScan();
 
 // No HS_FLAG_SINGLEMATCH: the engine only records which rules matched (a bitmap), so a rule
 // reported twice costs one more bit set, while single-match bookkeeping makes the database
@@ -106,5 +128,12 @@ Result<hs_database_t*> loadRuleSet(RuleSet set, const std::vector<const PatternR
   }
   return compileRuleSet(rules, nullptr);
 }
+
+hs_error_t scanBlock(const hs_database_t* db, const char* data, unsigned int length,
+                     hs_scratch_t* scratch, match_event_handler onEvent, void* context) {
+  return kScan(db, data, length, 0, scratch, onEvent, context);
+}
+
+std::string_view scanPath() { return kScan == &hs_scan ? "dispatched" : "avx2"; }
 
 } // namespace bulwark::detect::internal

@@ -46,4 +46,17 @@ struct Prebuilt {
 };
 Prebuilt prebuilt(RuleSet set);
 
+// hs_scan (block mode) for every database of the library. The multi-architecture vectorscan
+// 5.4.x build shipped by Debian dispatches to an AVX-512 scan on CPUs that have it, and that
+// code path reports or misses matches depending on where the scanned buffer starts (e.g.
+// "\[\s*\$(?:ne|regex)\s*\]" misses "[$regex]" 64 bytes into a value at most start
+// addresses; "^'a[^']*$|^`a[^`]*$" matches "'a...'x" although a quote follows). Where the
+// library exports its AVX2 scan and the CPU runs it, this calls that one (same databases and
+// scratch, results that agree with PCRE at every alignment); elsewhere plain hs_scan.
+hs_error_t scanBlock(const hs_database_t* db, const char* data, unsigned int length,
+                     hs_scratch_t* scratch, match_event_handler onEvent, void* context);
+
+// Which scan scanBlock uses: "avx2" or "dispatched".
+std::string_view scanPath();
+
 } // namespace bulwark::detect::internal

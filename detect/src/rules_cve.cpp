@@ -11,6 +11,7 @@
 #include "transforms/transforms.h"
 
 #include "detectors.h"
+#include "ruledb.h"
 
 namespace bulwark::detect::internal {
 namespace {
@@ -952,7 +953,7 @@ uint64_t candidates(const CveRequest& headersOnly, const Decoded& d,
   l.queryEnd = buf.size();
   buf.push_back('\0');
   buf.append(d.body);
-  if (hs_scan(db, buf.data(), static_cast<unsigned>(buf.size()), 0, scratch.s, onMarker, &l) !=
+  if (scanBlock(db, buf.data(), static_cast<unsigned>(buf.size()), scratch.s, onMarker, &l) !=
       HS_SUCCESS) {
     return kAll;
   }
