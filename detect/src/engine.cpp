@@ -1597,6 +1597,7 @@ Result<std::shared_ptr<const Engine>> Engine::create(const EngineConfig& config)
                   "detect: cannot allocate vectorscan scratch");
   }
   hs_free_scratch(probe);
+  internal::prepareKnownExploits();
   return std::shared_ptr<const Engine>(new Engine(config, std::move(impl)));
 }
 

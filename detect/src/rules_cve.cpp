@@ -980,6 +980,8 @@ void runRules(const CveRequest& req, uint64_t bits,
 
 } // namespace
 
+void prepareKnownExploits() { (void)markerDb(); }
+
 void checkKnownExploits(const CveRequest& req,
                         const std::function<void(const CveRule&, std::string_view)>& found) {
   runRules(req, ~uint64_t{0}, found);

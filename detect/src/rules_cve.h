@@ -61,6 +61,10 @@ std::span<const CveRule> cveRules();
 // The CVE a known-exploit rule id stands for ("" for any other id).
 std::string_view cveOf(uint32_t ruleId);
 
+// Builds the prefilter's literal database (once per process) now rather than on the first
+// request, which would otherwise pay for the compilation.
+void prepareKnownExploits();
+
 // Runs every rule (no prefilter); calls found(rule, part) for each one that fires.
 void checkKnownExploits(const CveRequest& req,
                         const std::function<void(const CveRule&, std::string_view)>& found);

@@ -137,10 +137,17 @@ bool base64Text(std::string_view in, std::string& out, int alphabet) {
   if (!lower || !upper) {
     return false; // words, hex ids and numbers are not base64 worth decoding
   }
+  // The decoded size is known up front, so the text test below can give up as soon as too
+  // many bytes are neither printable nor high (ids and tokens decode to noise within a few
+  // bytes): the same answer as testing the whole decoded value.
+  const size_t n = in.size() * 6 / 8;
+  size_t printable = 0;
+  size_t high = 0;
+  size_t other = 0;
+  out.resize(n);
+  size_t o = 0;
   uint32_t acc = 0;
   int bits = 0;
-  size_t printable = 0;
-  out.reserve(in.size() * 3 / 4);
   for (const char c : in) {
     int v;
     if (c >= 'A' && c <= 'Z') {
@@ -162,19 +169,23 @@ bool base64Text(std::string_view in, std::string& out, int alphabet) {
     if (bits >= 8) {
       bits -= 8;
       const auto b = static_cast<unsigned char>((acc >> bits) & 0xFF);
-      out.push_back(static_cast<char>(b));
+      out[o++] = static_cast<char>(b);
       if ((b >= 0x20 && b < 0x7F) || b == '\n' || b == '\r' || b == '\t') {
         ++printable;
+      } else if (b >= 0x80) {
+        ++high;
+      } else {
+        ++other;
+      }
+      // Mostly printable ASCII; UTF-8 text is allowed when it is valid UTF-8 (checked coarsely:
+      // bytes >= 0x80 are at most a quarter of the text).
+      if (high * 4 > n || other * 100 > n * 5) {
+        out.clear();
+        return false;
       }
     }
   }
-  // Mostly printable ASCII; UTF-8 text is allowed when it is valid UTF-8 (checked coarsely:
-  // bytes >= 0x80 are at most a quarter of the text).
-  size_t high = 0;
-  for (const char c : out) {
-    high += static_cast<unsigned char>(c) >= 0x80 ? 1 : 0;
-  }
-  if (out.empty() || high * 4 > out.size() || (printable + high) * 100 < out.size() * 95) {
+  if (o != n || n == 0) {
     out.clear();
     return false;
   }
