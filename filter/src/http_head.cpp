@@ -1,5 +1,7 @@
 #include "bulwark/filter/http_head.h"
 
+#include "http_bytes.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -45,81 +47,6 @@ std::string_view trimOws(std::string_view v) {
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
   return v;
-}
-
-// Request-target characters: visible ASCII; bytes >= 0x80 are tolerated as many servers do.
-bool isTargetChar(unsigned char c) { return c > 0x20 && c != 0x7F; }
-
-// Field-value characters: VCHAR, SP, HTAB, obs-text. No CR, LF, NUL or other controls.
-bool isValueChar(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7F); }
-
-// The offset of the first byte of `v` that is not a field-value character, or v.size(). Eight
-// bytes at a time: a word is looked at byte by byte only when one of its bytes is below 0x20
-// (HTAB included) or is 0x7F.
-size_t firstNonValueChar(std::string_view v) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  size_t i = 0;
-  for (; i + 8 <= v.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, v.data() + i, 8);
-    // A byte below 0x20 sets its high bit in `low` (exact for bytes < 0x80; bytes >= 0x80 are
-    // masked by ~w); a byte equal to 0x7F is a zero byte of w ^ 0x7F..7F.
-    const uint64_t low = (w - kOnes * 0x20) & ~w & kHigh;
-    const uint64_t del = w ^ (kOnes * 0x7F);
-    const uint64_t isDel = (del - kOnes) & ~del & kHigh;
-    if ((low | isDel) != 0) {
-      for (size_t j = i; j < i + 8; ++j) {
-        if (!isValueChar(static_cast<unsigned char>(v[j]))) {
-          return j;
-        }
-      }
-    }
-  }
-  for (; i < v.size(); ++i) {
-    if (!isValueChar(static_cast<unsigned char>(v[i]))) {
-      return i;
-    }
-  }
-  return v.size();
-}
-
-// The offset of the first CRLF at or after `from`, or npos: what find("\r\n", from) returns,
-// with memchr jumping from one CR to the next.
-size_t findCrlf(std::string_view s, size_t from) {
-  while (from < s.size()) {
-    const void* cr = std::memchr(s.data() + from, '\r', s.size() - from);
-    if (cr == nullptr) {
-      return std::string_view::npos;
-    }
-    const size_t i = static_cast<size_t>(static_cast<const char*>(cr) - s.data());
-    if (i + 1 < s.size() && s[i + 1] == '\n') {
-      return i;
-    }
-    from = i + 1;
-  }
-  return std::string_view::npos;
-}
-
-// The offset of the first byte at or after `from` that is not a request-target character, or
-// line.size(). Eight bytes at a time, as firstNonValueChar: a word is looked at byte by byte only
-// when one of its bytes is 0x20 or below, or is 0x7F.
-size_t endOfTarget(std::string_view line, size_t from) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  size_t i = from;
-  for (; i + 8 <= line.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, line.data() + i, 8);
-    const uint64_t low = (w - kOnes * 0x21) & ~w & kHigh;
-    const uint64_t del = w ^ (kOnes * 0x7F);
-    const uint64_t isDel = (del - kOnes) & ~del & kHigh;
-    if ((low | isDel) != 0) {
-      break; // the end is in this word
-    }
-  }
-  while (i < line.size() && isTargetChar(static_cast<unsigned char>(line[i]))) ++i;
-  return i;
 }
 
 bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
