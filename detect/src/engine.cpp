@@ -101,20 +101,33 @@ uint64_t cacheHash(std::string_view v, uint64_t seed) {
 
 // Values already inspected and found clean (argument and cookie names, user agents, Accept and
 // cookie values repeat a lot in real traffic). Entries keep the whole value, so a hit is an
-// exact match, never a guess. Values of up to MaxLen bytes, direct-mapped.
+// exact match, never a guess. Values of up to MaxLen bytes, two-way set associative with the
+// least recently used way replaced: with one slot per key a pair of values that share it
+// evicts each other on every request (a few hundred distinct values in 2,048 slots already
+// make a dozen such pairs).
 template <size_t Slots, size_t MaxLen>
 class CleanCache {
 public:
   static constexpr size_t kMax = MaxLen;
 
   bool contains(uint64_t engine, uint64_t key, std::string_view v) const {
-    const Slot& s = slots_[key % Slots];
-    return s.engine == engine && s.key == key && s.len == v.size() &&
-           std::memcmp(s.bytes, v.data(), v.size()) == 0;
+    const size_t set = key % kSets;
+    for (size_t way = 0; way < 2; ++way) {
+      const Slot& s = slots_[set * 2 + way];
+      if (s.key == key && s.engine == engine && s.len == v.size() &&
+          std::memcmp(s.bytes, v.data(), v.size()) == 0) {
+        mru_[set] = static_cast<uint8_t>(way);
+        return true;
+      }
+    }
+    return false;
   }
 
   void insert(uint64_t engine, uint64_t key, std::string_view v) {
-    Slot& s = slots_[key % Slots];
+    const size_t set = key % kSets;
+    const size_t way = mru_[set] ^ 1U;
+    Slot& s = slots_[set * 2 + way];
+    mru_[set] = static_cast<uint8_t>(way);
     s.engine = engine;
     s.key = key;
     s.len = static_cast<uint32_t>(v.size());
@@ -122,6 +135,8 @@ public:
   }
 
 private:
+  static constexpr size_t kSets = Slots / 2;
+  static_assert(Slots % 2 == 0);
   struct Slot {
     uint64_t engine = 0;
     uint64_t key = 0;
@@ -129,6 +144,7 @@ private:
     char bytes[MaxLen];
   };
   std::array<Slot, Slots> slots_{};
+  mutable std::array<uint8_t, kSets> mru_{}; // the way last used in each set
 };
 
 // Short values (names, enumerations, numbers) and long ones (user agents, cookies, paths) in
@@ -147,10 +163,12 @@ public:
   void insert(uint64_t engine, uint64_t key, std::string_view v) {
     // The tag mixes in the engine: a reloaded engine starts with an empty door-keeper.
     const uint64_t tagged = key ^ (engine * 0x9E3779B97F4A7C15ULL);
-    uint32_t& seen = seen_[(tagged >> 32) % kSeen];
+    // Two tags per bucket, the newer first: two values that share a bucket are both admitted.
+    uint32_t* seen = &seen_[((tagged >> 32) % (kSeen / 2)) * 2];
     const auto tag = static_cast<uint32_t>(tagged) | 1U;
-    if (seen != tag) {
-      seen = tag;
+    if (seen[0] != tag && seen[1] != tag) {
+      seen[1] = seen[0];
+      seen[0] = tag;
       return;
     }
     if (v.size() <= Short::kMax) {

@@ -135,8 +135,9 @@ std::string_view spring4Shell(const CveRequest& r) {
 
 std::string_view springCloudFunction(const CveRequest& r) {
   // CVE-2022-22963: the routing expression header is evaluated as SpEL.
-  return r.header("spring.cloud.function.routing-expression").empty() &&
-                 r.header("spring.cloud.function.definition").find("t(") == std::string_view::npos
+  const std::string_view definition = r.header(CveRequest::kSpringFunctionDefinition);
+  return r.header(CveRequest::kSpringRoutingExpression).empty() &&
+                 definition.find("t(") == std::string_view::npos
              ? std::string_view{}
              : "header:spring.cloud.function.routing-expression";
 }
@@ -158,7 +159,7 @@ std::string_view citrixVpns(const CveRequest& r) {
   if (has(r.path, "/vpns/") && has(r.path, "..")) {
     return "path";
   }
-  return has(r.header("nsc_user"), "../") ? "header:NSC_USER" : std::string_view{};
+  return has(r.header(CveRequest::kNscUser), "../") ? "header:NSC_USER" : std::string_view{};
 }
 
 std::string_view f5Tmui(const CveRequest& r) {
@@ -169,7 +170,7 @@ std::string_view f5Tmui(const CveRequest& r) {
 std::string_view f5HopByHopAuth(const CveRequest& r) {
   // CVE-2022-1388: an authentication header listed in Connection is dropped by the front end
   // and the back end trusts the request.
-  const std::string_view conn = r.header("connection");
+  const std::string_view conn = r.header(CveRequest::kConnection);
   if (conn.empty()) {
     return {};
   }
@@ -214,11 +215,13 @@ std::string_view proxyShell(const CveRequest& r) {
 
 std::string_view proxyLogon(const CveRequest& r) {
   // CVE-2021-26855: X-BEResource / X-AnonResource-Backend name the back-end host to fetch.
-  const std::string_view cookie = r.header("cookie");
-  if (icontainsAscii(cookie, "x-beresource=") || icontainsAscii(cookie, "x-anonresource-backend=")) {
+  const std::string_view cookie = r.header(CveRequest::kCookie);
+  if (icontainsAscii(cookie, "resource") && (icontainsAscii(cookie, "x-beresource=") ||
+                                             icontainsAscii(cookie, "x-anonresource-backend="))) {
     return "cookie:X-BEResource";
   }
-  return r.header("x-beresource").empty() && r.header("x-anonresource-backend").empty()
+  return r.header(CveRequest::kXBeResource).empty() &&
+                 r.header(CveRequest::kXAnonResourceBackend).empty()
              ? std::string_view{}
              : "header:X-BEResource";
 }
@@ -290,7 +293,7 @@ std::string_view weblogicXmlDecoder(const CveRequest& r) {
 std::string_view moveitTransfer(const CveRequest& r) {
   // CVE-2023-34362: internal X-siLock transactions sent from outside (session variables set
   // through moveitisapi.dll, folders added by path).
-  const std::string_view tx = r.header("x-silock-transaction");
+  const std::string_view tx = r.header(CveRequest::kXSilockTransaction);
   if (!tx.empty() && (icontainsAscii(tx, "folder_add_by_path") ||
                       icontainsAscii(tx, "session_setvars"))) {
     return "header:X-siLock-Transaction";
@@ -384,7 +387,7 @@ std::string_view tomcatPutJsp(const CveRequest& r) {
 std::string_view sessionCookiePath(const CveRequest& r) {
   // CVE-2024-3400 (PAN-OS GlobalProtect): a session id cookie used as a file name, holding a
   // path with dot-segments.
-  const std::string_view cookie = r.header("cookie");
+  const std::string_view cookie = r.header(CveRequest::kCookie);
   const size_t k = cookie.find("SESSID=");
   if (k == std::string_view::npos) {
     return {};
@@ -512,12 +515,12 @@ bool sameSite(std::string_view a, std::string_view b) {
 enum class RefererSite { None, Same, Other };
 
 RefererSite refererSite(const CveRequest& r) {
-  const std::string_view ref = r.header("referer");
+  const std::string_view ref = r.header(CveRequest::kReferer);
   if (ref.empty()) {
     return RefererSite::None;
   }
   const std::string refHost = hostOfUrl(ref);
-  std::string_view host = r.header("host");
+  std::string_view host = r.header(CveRequest::kHost);
   if (!host.empty() && host.front() == '[') {
     host = host.substr(0, host.find(']') + 1);
   } else {
@@ -619,16 +622,38 @@ constexpr std::array kCveRules = std::to_array<CveRule>({
 
 } // namespace
 
-std::string_view CveRequest::header(std::string_view name) const {
-  if (headerNames != 0 && (headerNames & nameBit(name)) == 0) {
-    return {};
+namespace {
+
+// CveRequest::kHeaderNames by name length: the name's index + 1, 0 for none.
+constexpr auto kHeaderByLength = [] {
+  std::array<uint8_t, 64> t{};
+  for (size_t i = 0; i < CveRequest::kHeaderNames.size(); ++i) {
+    t[CveRequest::kHeaderNames[i].size()] = static_cast<uint8_t>(i + 1);
   }
+  return t;
+}();
+static_assert(
+    [] {
+      size_t named = 0;
+      for (const uint8_t v : kHeaderByLength) {
+        named += v != 0 ? 1 : 0;
+      }
+      return named == CveRequest::kHeaderNames.size();
+    }(),
+    "CveRequest::kHeaderNames: one name per length, each shorter than 64");
+
+} // namespace
+
+void CveRequest::index() {
+  headerValue.fill({});
+  uint32_t found = 0;
   for (const auto& h : headers) {
-    if (iequals(h.name, name)) {
-      return h.value;
+    const size_t slot = h.name.size() < kHeaderByLength.size() ? kHeaderByLength[h.name.size()] : 0;
+    if (slot != 0 && (found >> slot & 1U) == 0 && iequals(h.name, kHeaderNames[slot - 1])) {
+      headerValue[slot - 1] = h.value;
+      found |= 1U << slot;
     }
   }
-  return {};
 }
 
 std::span<const CveRule> cveRules() { return kCveRules; }
@@ -881,7 +906,20 @@ Decoded decodeParts(std::string_view rawPath, std::string_view query, std::strin
   }
   d.query = query;
   if (query.find('%') != std::string_view::npos || query.find('+') != std::string_view::npos) {
-    normalizeValue(query, queryDec, true, 2);
+    // The query as the vulnerable servers read it: percent-decoded with '+' as a space, and
+    // once more for a double encoding an intermediate decodes. Not the HTML-entity, JSON or
+    // UTF-7 decodings of a value's inspection: no server applies them to a URL, and on a
+    // whole query string ('&' between every pair) they would run on every request.
+    thread_local std::string once;
+    const std::string_view* in = &query;
+    std::string_view first;
+    if (transforms::percent(query, once, transforms::PercentForms{true, true, true})) {
+      first = once;
+      in = &first;
+    }
+    if (!transforms::percent(*in, queryDec, transforms::PercentForms{false, true, true})) {
+      queryDec.assign(*in);
+    }
     toLowerAscii(queryDec, queryLow);
     d.query = queryLow;
     d.queryLow = true;
@@ -910,10 +948,10 @@ uint64_t candidates(const CveRequest& headersOnly, const Decoded& d,
   if (contentType.find('{') != std::string_view::npos) {
     bits |= ruleBit(15001);
   }
-  if (!headersOnly.header("nsc_user").empty()) {
+  if (!headersOnly.header(CveRequest::kNscUser).empty()) {
     bits |= ruleBit(15010);
   }
-  if (!headersOnly.header("x-silock-transaction").empty()) {
+  if (!headersOnly.header(CveRequest::kXSilockTransaction).empty()) {
     bits |= ruleBit(15021);
   }
   if (iequals(headersOnly.method, "put")) {
@@ -982,11 +1020,6 @@ void runRules(const CveRequest& req, uint64_t bits,
 
 void prepareKnownExploits() { (void)markerDb(); }
 
-void checkKnownExploits(const CveRequest& req,
-                        const std::function<void(const CveRule&, std::string_view)>& found) {
-  runRules(req, ~uint64_t{0}, found);
-}
-
 void checkKnownExploits(const RequestView& req, std::string_view rawPath, std::string_view query,
                         std::string_view contentType, std::string_view body,
                         const std::function<void(const CveRule&, std::string_view)>& found,
@@ -996,9 +1029,7 @@ void checkKnownExploits(const RequestView& req, std::string_view rawPath, std::s
   r.headers = req.headers;
   r.body = body;
   r.contentType = contentType;
-  for (const auto& h : req.headers) {
-    r.headerNames |= CveRequest::nameBit(h.name);
-  }
+  r.index();
   const Decoded d = decodeParts(rawPath, query, body);
   const uint64_t bits = prefilter ? candidates(r, d, contentType) : ~uint64_t{0};
   if (bits == 0) {

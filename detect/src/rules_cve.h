@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -23,27 +24,44 @@ struct CveRequest {
   std::string_view body; // as received (bounded by the engine's body limit)
   std::string_view bodyLow; // lower-cased, percent-decoded prefix of the body (64 KiB at most)
   std::string_view contentType;
-  // When not 0: a bit per header name present (nameBit), so that most lookups of a header the
-  // request does not carry end without comparing names.
-  uint64_t headerNames = 0;
+  // The headers the rules read, found in one pass over the request's headers (index()): a
+  // rule's lookup is an array read.
+  enum HeaderName : uint8_t {
+    kHost,
+    kCookie,
+    kReferer,
+    kNscUser,
+    kConnection,
+    kXBeResource,
+    kXSilockTransaction,
+    kXAnonResourceBackend,
+    kSpringFunctionDefinition,
+    kSpringRoutingExpression,
+    kHeaderNameCount
+  };
+  // Lower case, one name per length (the index looks a name up by its length).
+  static constexpr std::array<std::string_view, kHeaderNameCount> kHeaderNames = {
+      "host",
+      "cookie",
+      "referer",
+      "nsc_user",
+      "connection",
+      "x-beresource",
+      "x-silock-transaction",
+      "x-anonresource-backend",
+      "spring.cloud.function.definition",
+      "spring.cloud.function.routing-expression"};
+  std::array<std::string_view, kHeaderNameCount> headerValue{};
 
   // Whether a framework session cookie name is a request parameter: -1 until computed (two
   // rules ask).
   mutable int8_t sessionParam = -1;
 
-  // Header value by case-insensitive name (first one), empty when absent.
-  std::string_view header(std::string_view name) const;
+  // A header's value (the first of that name), empty when absent.
+  std::string_view header(HeaderName name) const { return headerValue[name]; }
 
-  // The headerNames bit of a name (case-insensitive, as header() compares).
-  static uint64_t nameBit(std::string_view name) {
-    if (name.empty()) {
-      return 1;
-    }
-    const unsigned h = static_cast<unsigned>(name.size()) * 7u +
-                       static_cast<unsigned char>(name.front() | 0x20) +
-                       static_cast<unsigned char>(name.back() | 0x20) * 3u;
-    return uint64_t{1} << (h & 63u);
-  }
+  // Fills headerValue from headers.
+  void index();
 };
 
 struct CveRule {
@@ -64,10 +82,6 @@ std::string_view cveOf(uint32_t ruleId);
 // Builds the prefilter's literal database (once per process) now rather than on the first
 // request, which would otherwise pay for the compilation.
 void prepareKnownExploits();
-
-// Runs every rule (no prefilter); calls found(rule, part) for each one that fires.
-void checkKnownExploits(const CveRequest& req,
-                        const std::function<void(const CveRule&, std::string_view)>& found);
 
 // Builds the CveRequest (decoding path, query and body prefix where they hold escapes) and runs
 // the rules that can fire on it. The prefilter (one literal scan over the parts, the header
