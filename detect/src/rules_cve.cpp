@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <hs/hs.h>
@@ -787,6 +788,22 @@ constexpr bool markersWellFormed() {
 static_assert(markersWellFormed(),
               "known-exploit markers: existing rules, lower case, no NUL, every rule covered");
 
+// The rule bits and indices the per-request code uses, computed at compile time.
+constexpr auto kMarkerBits = [] {
+  std::array<uint64_t, kMarkers.size()> b{};
+  for (size_t i = 0; i < kMarkers.size(); ++i) {
+    b[i] = ruleBit(kMarkers[i].id);
+  }
+  return b;
+}();
+constexpr auto kHeaderRuleIndex = [] {
+  std::array<size_t, kHeaderRules.size()> x{};
+  for (size_t i = 0; i < kHeaderRules.size(); ++i) {
+    x[i] = ruleIndex(kHeaderRules[i]);
+  }
+  return x;
+}();
+
 // The literal database: kMarkers (ids 0..n-1), then the framework session names (Params,
 // both session fixation rules).
 struct MarkerDb {
@@ -871,7 +888,7 @@ int onMarker(unsigned int id, unsigned long long, unsigned long long to, unsigne
   const Marker& m = kMarkers[id];
   const bool hit = m.part == at || (m.part == Part::Params && (at == Part::Query || at == Part::Body));
   if (hit) {
-    l.bits |= ruleBit(m.id);
+    l.bits |= kMarkerBits[id];
   }
   return 0;
 }
@@ -940,26 +957,26 @@ uint64_t candidates(const CveRequest& headersOnly, const Decoded& d,
                     std::string_view contentType) {
   constexpr uint64_t kAll = kRuleCount == 64 ? ~uint64_t{0} : (uint64_t{1} << kRuleCount) - 1;
   uint64_t bits = 0;
-  for (const uint32_t id : kHeaderRules) {
-    if (!kCveRules[ruleIndex(id)].check(headersOnly).empty()) {
-      bits |= ruleBit(id);
+  for (const size_t i : kHeaderRuleIndex) {
+    if (!kCveRules[i].check(headersOnly).empty()) {
+      bits |= uint64_t{1} << i;
     }
   }
   if (contentType.find('{') != std::string_view::npos) {
-    bits |= ruleBit(15001);
+    bits |= std::integral_constant<uint64_t, ruleBit(15001)>::value;
   }
   if (!headersOnly.header(CveRequest::kNscUser).empty()) {
-    bits |= ruleBit(15010);
+    bits |= std::integral_constant<uint64_t, ruleBit(15010)>::value;
   }
   if (!headersOnly.header(CveRequest::kXSilockTransaction).empty()) {
-    bits |= ruleBit(15021);
+    bits |= std::integral_constant<uint64_t, ruleBit(15021)>::value;
   }
   if (iequals(headersOnly.method, "put")) {
-    bits |= ruleBit(15028);
+    bits |= std::integral_constant<uint64_t, ruleBit(15028)>::value;
   }
   if (d.query.size() >= 3 && (d.query[0] == '-' || static_cast<unsigned char>(d.query[0]) == 0xAD ||
                               static_cast<unsigned char>(d.query[0]) == 0xC2)) {
-    bits |= ruleBit(15026);
+    bits |= std::integral_constant<uint64_t, ruleBit(15026)>::value;
   }
   // One buffer, parts separated by NUL (no literal spans two parts).
   thread_local std::string buf;
