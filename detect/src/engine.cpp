@@ -256,28 +256,30 @@ constexpr auto kHeaderTrigger = [] {
   return t;
 }();
 
+#if defined(__SSE2__)
+// Whether any of the 16 bytes at p is a trigger character (kHeaderTriggerChars).
+bool triggerIn16(const char* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const auto eq = [&](size_t k) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(kHeaderTriggerChars[k])); };
+  const __m128i a = _mm_or_si128(_mm_or_si128(eq(0), eq(1)), _mm_or_si128(eq(2), eq(3)));
+  const __m128i b = _mm_or_si128(_mm_or_si128(eq(4), eq(5)), _mm_or_si128(eq(6), eq(7)));
+  const __m128i c = _mm_or_si128(_mm_or_si128(eq(8), eq(9)), eq(10));
+  return _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), c)) != 0;
+}
+static_assert(kHeaderTriggerChars.size() == 11, "triggerIn16 compares every trigger character");
+#endif
+
 bool hasHeaderTrigger(std::string_view s) {
   size_t i = 0;
 #if defined(__SSE2__)
-  // 16 bytes at a time: compare with every trigger character at once.
+  // 16 bytes at a time, the last 16 overlapping what was already looked at.
   for (; i + 16 <= s.size(); i += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
-    __m128i hit = _mm_setzero_si128();
-    for (const char c : kHeaderTriggerChars) {
-      hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
-    }
-    if (_mm_movemask_epi8(hit) != 0) {
+    if (triggerIn16(s.data() + i)) {
       return true;
     }
   }
   if (i < s.size() && s.size() >= 16) {
-    // The last 16 bytes (overlapping what was already looked at).
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + s.size() - 16));
-    __m128i hit = _mm_setzero_si128();
-    for (const char c : kHeaderTriggerChars) {
-      hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
-    }
-    return _mm_movemask_epi8(hit) != 0;
+    return triggerIn16(s.data() + s.size() - 16);
   }
 #endif
   for (; i < s.size(); ++i) {
@@ -288,7 +290,6 @@ bool hasHeaderTrigger(std::string_view s) {
   return false;
 }
 
-// Characters after which a path needs the tokenizers, not only the pattern rules.
 constexpr std::array<bool, 256> makePathTriggers() {
   std::array<bool, 256> t{};
   for (const char c : std::string_view("'\"<>()|;&$`{}\\ *,")) {
