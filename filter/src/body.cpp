@@ -64,7 +64,7 @@ char* Session::bodyBuffer() {
 // Reads up to `limit` body bytes into prefix_ (fewer when the body is shorter).
 awaitable<Session::BodyOutcome> Session::readBodyPrefix(uint64_t limit, size_t& got) {
   // Only as much room as this body can use: a small JSON POST does not cost the whole limit.
-  if (const auto cl = reqParser_->content_length()) {
+  if (const auto cl = req_.contentLength) {
     limit = std::min(limit, *cl);
   }
   if (prefix_.size() < limit) {
@@ -159,20 +159,19 @@ WafAction Session::planBodyStream(const Exchange& x, const WafPlan& plan,
   if (!x.hasBody || body_.done() || p.inspectBodyBytes == 0) {
     return WafAction::Pass;
   }
-  const auto& req = reqParser_->get();
   auto s = std::make_unique<BodyStream>();
   s->plan = plan;
   s->clientIp = clientIp;
   s->client = client;
   s->host = host.substr(0, 256);
   s->target = target.substr(0, 512);
-  s->method = req.method_string();
+  s->method = req_.method;
   bool encoded = false;
-  for (const auto& f : req) {
-    if (iequalsAscii(f.name_string(), "content-type")) {
-      s->contentType = f.value().substr(0, 256);
-    } else if (iequalsAscii(f.name_string(), "content-encoding") &&
-               !iequalsAscii(f.value(), "identity")) {
+  for (const auto& f : req_.fields) {
+    if (iequalsAscii(f.name, "content-type")) {
+      s->contentType = f.value.substr(0, 256);
+    } else if (iequalsAscii(f.name, "content-encoding") &&
+               !iequalsAscii(f.value, "identity")) {
       encoded = true;
     }
   }

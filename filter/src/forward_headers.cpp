@@ -67,6 +67,26 @@ ConnectionTokens connectionTokens(const http::header<isRequest>& h) {
   return {};
 }
 
+ConnectionTokens connectionTokens(const http1::Request& r) {
+  if (const auto* c = r.find(http::field::connection)) {
+    return ConnectionTokens(c->value);
+  }
+  return {};
+}
+
+// One field of either kind of request head.
+template <class F> http::field idOf(const F& f) { return f.name(); }
+template <class F> std::string_view nameOf(const F& f) { return f.name_string(); }
+template <class F> std::string_view valueOf(const F& f) { return f.value(); }
+inline http::field idOf(const http1::HeadField& f) { return f.id; }
+inline std::string_view nameOf(const http1::HeadField& f) { return f.name; }
+inline std::string_view valueOf(const http1::HeadField& f) { return f.value; }
+
+std::string_view methodOf(const RequestHead& r) { return r.method_string(); }
+std::string_view methodOf(const http1::Request& r) { return r.method; }
+const auto& fieldsOf(const RequestHead& r) { return r; }
+const auto& fieldsOf(const http1::Request& r) { return r.fields; }
+
 // One resize and two copies per field line (the head buffer keeps its capacity between
 // requests, so the resize rarely allocates).
 void appendField(std::string& out, std::string_view name, std::string_view value) {
@@ -137,26 +157,29 @@ std::string requestHeadForApp(const RequestHead& req, const AppHeadParams& p) {
   return out;
 }
 
-void requestHeadForApp(const RequestHead& req, const AppHeadParams& p, std::string& out) {
+namespace {
+
+template <class Head>
+void appHeadFrom(const Head& req, const AppHeadParams& p, std::string& out) {
   out.clear();
-  out.append(req.method_string());
+  out.append(methodOf(req));
   out += ' ';
   out.append(p.target);
   out += " HTTP/1.1\r\n";
   const auto dropped = connectionTokens(req);
   std::string xff;
   bool host = false;
-  for (const auto& f : req) {
-    const auto name = f.name();
+  for (const auto& f : fieldsOf(req)) {
+    const auto name = idOf(f);
     if (isHopByHop(name) || name == http::field::expect) {
       continue;
     }
-    const auto fname = f.name_string();
+    const auto fname = nameOf(f);
     if (name == http::field::unknown && iequals(fname, "x-forwarded-for")) {
       if (!xff.empty()) {
         xff += ", ";
       }
-      xff.append(f.value());
+      xff.append(valueOf(f));
       continue;
     }
     if (name == http::field::unknown &&
@@ -171,7 +194,7 @@ void requestHeadForApp(const RequestHead& req, const AppHeadParams& p, std::stri
       continue;
     }
     host = host || name == http::field::host;
-    appendField(out, fname, f.value());
+    appendField(out, fname, valueOf(f));
   }
   if (!p.hostOverride.empty()) {
     appendField(out, "Host", p.hostOverride);
@@ -198,6 +221,16 @@ void requestHeadForApp(const RequestHead& req, const AppHeadParams& p, std::stri
     appendField(out, "Upgrade", req[http::field::upgrade]);
   }
   out += "\r\n";
+}
+
+} // namespace
+
+void requestHeadForApp(const RequestHead& req, const AppHeadParams& p, std::string& out) {
+  appHeadFrom(req, p, out);
+}
+
+void requestHeadForApp(const http1::Request& req, const AppHeadParams& p, std::string& out) {
+  appHeadFrom(req, p, out);
 }
 
 std::string responseHeadForClient(const ResponseHead& res, const ClientHeadParams& p) {

@@ -236,7 +236,10 @@ awaitable<Session::HeadOutcome> Session::readHead(bool& mayRead) {
       if (left.count() <= 0) {
         co_return HeadOutcome::Timeout;
       }
-      reqParser_.reset(); // nothing of the last exchange is kept while waiting
+      req_ = {}; // nothing of the last exchange is kept while waiting
+      if (reqHead_.capacity() > kHeadRead) {
+        std::string().swap(reqHead_); // a large head is not kept
+      }
       resParser_.reset();
       // Empty here. A response read buffer of ordinary size is kept for the next exchange
       // (lingering sessions are capped per worker, so this is bounded); one that grew for a
@@ -298,8 +301,10 @@ awaitable<Session::HeadOutcome> Session::readHead(bool& mayRead) {
 // One request/response exchange. Returns whether the client connection stays open.
 awaitable<bool> Session::handleRequest() {
   const Limits& lim = snap_->limits;
-  const std::string_view head = view(cbuf_).substr(0, headLen_);
-  const auto check = http1::checkRequestHead(head, lim);
+  // The head is copied out of the read buffer: its fields are used while the body is read.
+  reqHead_.assign(view(cbuf_).substr(0, headLen_));
+  const std::string_view head = reqHead_;
+  const auto check = http1::checkRequestHead(head, lim, reqFields_);
   if (check.error != http1::HeadError::None) {
     headError_ = check.error;
     co_await refuseMalformed();
@@ -311,18 +316,12 @@ awaitable<bool> Session::handleRequest() {
     co_return false;
   }
 
-  // Beast parses the head only (every field line is already known to fit its 16-bit
-  // offsets); the body and any trailer are decoded by the proxy's own bounded decoder.
-  reqParser_.emplace();
-  reqParser_->header_limit(lim.maxHeaderBytes + 1);
-  // Bodies are decoded (and limited) by body_. boost::none is broken in Beast 1.74: every
-  // length compares greater than it.
-  reqParser_->body_limit(UINT64_MAX);
-  error_code ec;
-  // Field lines with an invalid name are left out of what is parsed and forwarded.
-  const std::string_view kept = info.droppedFields.empty() ? head : info.keptHead;
-  const size_t used = reqParser_->put(asio::buffer(kept.data(), kept.size()), ec);
-  if (ec || !reqParser_->is_header_done() || used != kept.size()) {
+  // The checked head is what the session reads (field lines with an invalid name are left out
+  // of it: inspected, never forwarded). It is not parsed again: the checks refuse everything
+  // Beast's request parser refuses but a Connection or Proxy-Connection value that is not a
+  // token list, refused here as that parser refused it. The body and any trailer are decoded
+  // by the proxy's own bounded decoder.
+  if (!http1::readRequest(info, reqFields_, req_)) {
     headError_ = http1::HeadError::BadRequestLine;
     co_await refuseMalformed();
     co_return false;
@@ -340,10 +339,9 @@ awaitable<bool> Session::handleRequest() {
     body_ = http1::BodyDecoder::length(info.contentLength.value_or(0));
   }
 
-  const auto& req = reqParser_->get();
   started_ = Clock::now();
-  if (auto it = req.find("x-request-id"); it != req.end() && validRequestId(it->value())) {
-    requestId_.assign(it->value());
+  if (const auto* f = req_.find("x-request-id"); f != nullptr && validRequestId(f->value)) {
+    requestId_.assign(f->value);
   } else {
     requestId_.resize(kRequestIdLength); // the session's buffer, reused for each request
     newRequestId(std::span<char, kRequestIdLength>(requestId_.data(), kRequestIdLength));
@@ -352,16 +350,16 @@ awaitable<bool> Session::handleRequest() {
   x.info = &info;
   x.http10 = info.versionMinor == 0;
   x.hasBody = info.chunked || info.contentLength.value_or(0) > 0;
-  x.isHead = req.method() == http::verb::head;
+  x.isHead = req_.verb == http::verb::head;
   headRequest_ = x.isHead;
   // Upgrade: h2c is never honoured (after the app's 101 the connection would be an uninspected
   // tunnel); the request goes on as a plain HTTP/1.1 request without it. WebSocket upgrades
   // are inspected like any request and tunnelled after the app's 101.
-  x.upgrade = !x.http10 && !info.upgradeH2c && reqParser_->upgrade() &&
-              req.find(http::field::upgrade) != req.end();
-  x.keepAlive = reqParser_->keep_alive() && !w_.draining();
+  x.upgrade = !x.http10 && !info.upgradeH2c && req_.connectionUpgrade &&
+              req_.find(http::field::upgrade) != nullptr;
+  x.keepAlive = req_.keepAlive && !w_.draining();
 
-  if (req.method() == http::verb::connect) {
+  if (req_.verb == http::verb::connect) {
     co_await sendError(405, "CONNECT is not supported by this reverse proxy");
     co_return false;
   }
@@ -389,19 +387,19 @@ awaitable<bool> Session::handleRequest() {
 // (the head passed the checks). Returns false when the exchange already ended.
 awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
   const Policy& policy = *snap_->policy;
-  const auto& req = reqParser_->get();
+  const http1::Request& req = req_;
   stream_.reset();
   const std::string_view client = clientOf(policy, req, peerIp_);
   const auto clientIp = parseIp(client);
   const std::string_view target =
-      x.info->absoluteForm ? std::string_view(x.info->originTarget) : req.target();
+      x.info->absoluteForm ? std::string_view(x.info->originTarget) : req.target;
   const std::string_view path = target.substr(0, target.find('?'));
   const std::string_view host =
       x.info->absoluteForm ? std::string_view(x.info->authority) : hostOf();
   const WafPlan plan = planRequest(policy, snap_->engine != nullptr, clientIp, host, path);
   if (plan.deny) {
     stats().denied.inc();
-    emitAttackEvent({.requestId = requestId_, .client = client, .method = req.method_string(),
+    emitAttackEvent({.requestId = requestId_, .client = client, .method = req.method,
                      .host = host, .path = target, .verdict = nullptr,
                      .action = EventAction::Denied, .mode = plan.mode,
                      .application = policy.application, .nodeGroup = policy.nodeGroup});
@@ -409,7 +407,7 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
     co_return true;
   }
   // A kubelet probe (GET/HEAD of exactly a listed target, no body) is never inspected.
-  if (policy.probes.matches(req.method_string(), target, x.hasBody)) {
+  if (policy.probes.matches(req.method, target, x.hasBody)) {
     stats().probe_requests_total.inc();
     co_return true;
   }
@@ -432,8 +430,8 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
   stats().inspected.inc();
   std::vector<detect::Header>& headers = inspectHeaders_; // reused: no allocation per request
   headers.clear();
-  for (const auto& f : req) {
-    headers.push_back({f.name_string(), f.value()});
+  for (const auto& f : req.fields) {
+    headers.push_back({f.name, f.value});
   }
   if (x.info->absoluteForm) {
     headers.push_back({"host", x.info->authority}); // the Host the app will see
@@ -443,7 +441,7 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
   }
   // Trailer fields are inspected like header fields (they are never forwarded).
   addTrailerFields(body_.trailers(), headers);
-  const detect::RequestView request{.method = req.method_string(),
+  const detect::RequestView request{.method = req.method,
                                     .target = target,
                                     .versionMinor = x.info->versionMinor,
                                     .headers = headers,
@@ -460,7 +458,7 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
   if (action == WafAction::Block || action == WafAction::Log) {
     const bool block = action == WafAction::Block;
     countAttack(verdict, block);
-    emitAttackEvent({.requestId = requestId_, .client = client, .method = req.method_string(),
+    emitAttackEvent({.requestId = requestId_, .client = client, .method = req.method,
                      .host = host, .path = target, .verdict = &verdict,
                      .action = block ? EventAction::Blocked : EventAction::Logged,
                      .mode = plan.mode, .application = policy.application,
@@ -483,10 +481,6 @@ void Session::closeUpstream() {
   ubuf_.consume(ubuf_.size());
 }
 
-std::string_view Session::hostOf() const {
-  const auto& req = reqParser_->get();
-  auto it = req.find(http::field::host);
-  return it == req.end() ? std::string_view() : it->value();
-}
+std::string_view Session::hostOf() const { return req_[http::field::host]; }
 
 } // namespace bulwark::filter

@@ -179,7 +179,11 @@ private:
   beast::flat_buffer cbuf_;
   beast::flat_buffer ubuf_;
   std::unique_ptr<char[]> bodyBuf_;
-  std::optional<http::request_parser<http::empty_body>> reqParser_;
+  // The request being served: its head's bytes and field lines (capacities kept between
+  // requests) and what the session reads from them (views into both).
+  std::string reqHead_;
+  std::vector<http1::HeadField> reqFields_;
+  http1::Request req_;
   std::optional<http::response_parser<http::empty_body>> resParser_;
   http1::BodyDecoder body_;    // the request body being read
   http1::BodyDecoder resBody_; // the response body being relayed

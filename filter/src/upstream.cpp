@@ -26,10 +26,10 @@ bool isHttpError(const error_code& ec) {
 } // namespace
 
 void Session::appHead(const Exchange& x) {
-  const auto& req = reqParser_->get();
+  const http1::Request& req = req_;
   // The Host of an HTTP/1.0 request without one: the address the client connected to.
   std::string defaultHost;
-  if (x.info->authority.empty() && req.find(http::field::host) == req.end()) {
+  if (x.info->authority.empty() && req.find(http::field::host) == nullptr) {
     const auto addr = local_.address();
     defaultHost = (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" +
                   std::to_string(local_.port());
@@ -38,7 +38,7 @@ void Session::appHead(const Exchange& x) {
                     {.requestId = requestId_,
                      .peerIp = peerIp_,
                      .target = x.info->absoluteForm ? std::string_view(x.info->originTarget)
-                                                    : req.target(),
+                                                    : req.target,
                      .defaultHost = defaultHost,
                      .hostOverride = x.info->authority,
                      .chunked = x.info->chunked,

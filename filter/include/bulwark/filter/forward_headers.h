@@ -9,6 +9,8 @@
 
 #include <boost/beast/http/message.hpp>
 
+#include "bulwark/filter/http_head.h"
+
 namespace bulwark::filter {
 
 using RequestHead = boost::beast::http::request_header<>;
@@ -40,6 +42,8 @@ struct AppHeadParams {
 std::string requestHeadForApp(const RequestHead& req, const AppHeadParams& p);
 // The same into `out` (replaced; its capacity is reused from one request to the next).
 void requestHeadForApp(const RequestHead& req, const AppHeadParams& p, std::string& out);
+// The same from a checked head's field list (what the proxy forwards; no Beast parse).
+void requestHeadForApp(const http1::Request& req, const AppHeadParams& p, std::string& out);
 
 struct ClientHeadParams {
   std::string_view requestId;
