@@ -1,6 +1,7 @@
 #include "bulwark/filter/forward_headers.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <chrono>
 #include <charconv>
@@ -14,33 +15,60 @@ namespace {
 
 namespace http = boost::beast::http;
 
+// ASCII case folding (what std::tolower does in the "C" locale the proxy runs in).
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto x = static_cast<unsigned char>(a[i]);
+    auto y = static_cast<unsigned char>(b[i]);
+    if (x >= 'A' && x <= 'Z') x += 32;
+    if (y >= 'A' && y <= 'Z') y += 32;
+    if (x != y) {
+      return false;
+    }
+  }
+  return true;
 }
 
-// The tokens of a Connection value (comma-separated, blanks around them ignored), without
-// copying: called for every forwarded head.
+// The tokens of a Connection value (comma-separated, blanks around them ignored), split once
+// into views (no copy) and looked up for every field of the head.
 class ConnectionTokens {
 public:
   ConnectionTokens() = default;
-  explicit ConnectionTokens(std::string_view value) : value_(value) {}
+  explicit ConnectionTokens(std::string_view value) : value_(value) {
+    forEach(value_, [this](std::string_view t) {
+      if (count_ == kMax) {
+        many_ = true; // looked up in the value itself
+        return false;
+      }
+      tokens_[count_++] = t;
+      return true;
+    });
+  }
   // Names listed in a Connection header are hop-by-hop for this message too.
   bool lists(std::string_view name) const {
-    bool found = false;
-    forEach([&](std::string_view t) {
-      found = iequals(t, name);
-      return !found;
-    });
-    return found;
+    if (many_) {
+      bool found = false;
+      forEach(value_, [&](std::string_view t) {
+        found = iequals(t, name);
+        return !found;
+      });
+      return found;
+    }
+    for (size_t i = 0; i < count_; ++i) {
+      if (iequals(tokens_[i], name)) {
+        return true;
+      }
+    }
+    return false;
   }
 
 private:
+  static constexpr size_t kMax = 8;
   template <class Fn>
-  void forEach(Fn&& fn) const { // fn returns false to stop
-    std::string_view rest = value_;
+  static void forEach(std::string_view rest, Fn&& fn) { // fn returns false to stop
     while (!rest.empty()) {
       const size_t comma = rest.find(',');
       std::string_view item = rest.substr(0, comma);
@@ -57,6 +85,9 @@ private:
     }
   }
   std::string_view value_;
+  std::array<std::string_view, kMax> tokens_{};
+  size_t count_ = 0;
+  bool many_ = false;
 };
 
 template <bool isRequest>

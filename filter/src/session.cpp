@@ -390,7 +390,11 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
   const http1::Request& req = req_;
   stream_.reset();
   const std::string_view client = clientOf(policy, req, peerIp_);
-  const auto clientIp = parseIp(client);
+  if (!peerIpBytes_) {
+    peerIpBytes_ = parseIp(peerIp_); // once per session: the peer does not change
+  }
+  const std::optional<IpBytes> clientIp =
+      client.data() == peerIp_.data() ? *peerIpBytes_ : parseIp(client);
   const std::string_view target =
       x.info->absoluteForm ? std::string_view(x.info->originTarget) : req.target;
   const std::string_view path = target.substr(0, target.find('?'));

@@ -176,6 +176,7 @@ private:
   tcp::endpoint local_;
   tcp::endpoint upstreamEp_;
   std::string peerIp_;
+  std::optional<std::optional<IpBytes>> peerIpBytes_; // peerIp_ parsed, once known
   beast::flat_buffer cbuf_;
   beast::flat_buffer ubuf_;
   std::unique_ptr<char[]> bodyBuf_;
