@@ -90,8 +90,8 @@ private:
   bool many_ = false;
 };
 
-template <bool isRequest>
-ConnectionTokens connectionTokens(const http::header<isRequest>& h) {
+template <bool isRequest, class Fields>
+ConnectionTokens connectionTokens(const http::header<isRequest, Fields>& h) {
   if (auto c = h.find(http::field::connection); c != h.end()) {
     return ConnectionTokens(c->value());
   }
@@ -270,7 +270,10 @@ std::string responseHeadForClient(const ResponseHead& res, const ClientHeadParam
   return out;
 }
 
-void responseHeadForClient(const ResponseHead& res, const ClientHeadParams& p, std::string& out) {
+namespace {
+
+template <class Head>
+void clientHeadFrom(const Head& res, const ClientHeadParams& p, std::string& out) {
   const unsigned status = res.result_int();
   out.clear();
   out += "HTTP/1.1 ";
@@ -309,6 +312,23 @@ void responseHeadForClient(const ResponseHead& res, const ClientHeadParams& p, s
     }
   }
   out += "\r\n";
+}
+
+} // namespace
+
+void responseHeadForClient(const ResponseHead& res, const ClientHeadParams& p, std::string& out) {
+  clientHeadFrom(res, p, out);
+}
+
+std::string responseHeadForClient(const PooledResponseHead& res, const ClientHeadParams& p) {
+  std::string out;
+  clientHeadFrom(res, p, out);
+  return out;
+}
+
+void responseHeadForClient(const PooledResponseHead& res, const ClientHeadParams& p,
+                           std::string& out) {
+  clientHeadFrom(res, p, out);
 }
 
 } // namespace bulwark::filter

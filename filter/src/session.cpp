@@ -241,6 +241,7 @@ awaitable<Session::HeadOutcome> Session::readHead(bool& mayRead) {
         std::string().swap(reqHead_); // a large head is not kept
       }
       resParser_.reset();
+      resArena_.release();
       // Empty here. A response read buffer of ordinary size is kept for the next exchange
       // (lingering sessions are capped per worker, so this is bounded); one that grew for a
       // body relay is freed.

@@ -1,7 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <array>
+#include <cstddef>
 #include <memory>
+#include <memory_resource>
 #include <optional>
 #include <span>
 #include <string>
@@ -185,7 +188,12 @@ private:
   std::string reqHead_;
   std::vector<http1::HeadField> reqFields_;
   http1::Request req_;
-  std::optional<http::response_parser<http::empty_body>> resParser_;
+  // The app's response head: its fields live in resArena_ (an inline buffer first), released
+  // when the next response head is read, instead of one allocation per field.
+  std::array<std::byte, 2048> resArenaBuf_;
+  std::pmr::monotonic_buffer_resource resArena_{resArenaBuf_.data(), resArenaBuf_.size()};
+  std::optional<http::response_parser<http::empty_body, std::pmr::polymorphic_allocator<char>>>
+      resParser_;
   http1::BodyDecoder body_;    // the request body being read
   http1::BodyDecoder resBody_; // the response body being relayed
   size_t headLen_ = 0;

@@ -153,7 +153,10 @@ awaitable<bool> Session::forward(Exchange& x) {
 // A fresh response parser and the app's next response head (a HEAD answer has no body). Only
 // the head: the body is decoded by resBody_.
 awaitable<void> Session::readResponseHead(bool isHead, error_code& ec) {
-  resParser_.emplace();
+  resParser_.reset();
+  resArena_.release();
+  resParser_.emplace(std::piecewise_construct, std::make_tuple(),
+                     std::make_tuple(std::pmr::polymorphic_allocator<char>(&resArena_)));
   resParser_->header_limit(kUpstreamHeadLimit);
   resParser_->body_limit(UINT64_MAX);
   if (isHead) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory_resource>
 #include <optional>
 #include <span>
 #include <string>
@@ -15,6 +16,9 @@ namespace bulwark::filter {
 
 using RequestHead = boost::beast::http::request_header<>;
 using ResponseHead = boost::beast::http::response_header<>;
+// A response head whose fields live in a memory resource (the session's, reset per response).
+using ResponseFields = boost::beast::http::basic_fields<std::pmr::polymorphic_allocator<char>>;
+using PooledResponseHead = boost::beast::http::response_header<ResponseFields>;
 
 // An incoming X-Request-Id is kept when it is 1..128 of [A-Za-z0-9._:-].
 bool validRequestId(std::string_view id);
@@ -58,5 +62,8 @@ struct ClientHeadParams {
 // re-stated for this hop, X-Request-Id added when the app did not set one.
 std::string responseHeadForClient(const ResponseHead& res, const ClientHeadParams& p);
 void responseHeadForClient(const ResponseHead& res, const ClientHeadParams& p, std::string& out);
+std::string responseHeadForClient(const PooledResponseHead& res, const ClientHeadParams& p);
+void responseHeadForClient(const PooledResponseHead& res, const ClientHeadParams& p,
+                           std::string& out);
 
 } // namespace bulwark::filter
