@@ -140,7 +140,9 @@ awaitable<Session::BodyOutcome> Session::relayRequestBody(bool chunked) {
       continue;
     }
     arm(TimeoutKind::upstream, to_.upstreamRead);
-    co_await writeFramed(upstream_, {}, buf, n, chunked, last && chunked, ec);
+    if (!sendFramed(upstream_, {}, buf, n, chunked, last && chunked, ec)) {
+      co_await writeRest(upstream_, ec);
+    }
     if (ec) {
       co_return BodyOutcome::UpstreamFailed;
     }
@@ -286,8 +288,10 @@ awaitable<Session::BodyOutcome> Session::relayInspectedBody(bool chunked) {
       }
     }
     arm(TimeoutKind::upstream, to_.upstreamRead);
-    co_await writeFramed(upstream_, {}, w.fresh().data(), w.fresh().size(), chunked,
-                         last && chunked, ec);
+    if (!sendFramed(upstream_, {}, w.fresh().data(), w.fresh().size(), chunked,
+                    last && chunked, ec)) {
+      co_await writeRest(upstream_, ec);
+    }
     if (ec) {
       co_return BodyOutcome::UpstreamFailed;
     }
@@ -299,18 +303,22 @@ awaitable<Session::BodyOutcome> Session::relayInspectedBody(bool chunked) {
   co_return BodyOutcome::Done;
 }
 
-// Writes [prefix][chunk-size CRLF]data[CRLF][0 CRLF CRLF] in one gather write.
-awaitable<void> Session::writeFramed(tcp::socket& to, std::string_view prefix, const char* data,
-                                     size_t n, bool chunked, bool terminate, error_code& ec) {
-  char sizeLine[24];
-  std::array<asio::const_buffer, 5> bufs;
+// Writes [prefix][chunk-size CRLF]data[CRLF][0 CRLF CRLF] in one gather write, tried at once:
+// most writes fit in the socket's send buffer, so one non-blocking sendmsg does it without an
+// asynchronous operation (whose completion would be queued and resumed through the scheduler)
+// and without a coroutine frame. Returns false when part of it is left for writeRest (a full
+// buffer, EAGAIN); true when all was sent or `ec` is set.
+bool Session::sendFramed(tcp::socket& to, std::string_view prefix, const char* data, size_t n,
+                         bool chunked, bool terminate, error_code& ec) {
+  ec = {};
+  auto& bufs = framed_.bufs;
   size_t count = 0;
   if (!prefix.empty()) {
     bufs[count++] = asio::buffer(prefix);
   }
   if (chunked && n > 0) {
-    const int len = std::snprintf(sizeLine, sizeof sizeLine, "%zx\r\n", n);
-    bufs[count++] = asio::buffer(sizeLine, static_cast<size_t>(len));
+    const int len = std::snprintf(framed_.sizeLine, sizeof framed_.sizeLine, "%zx\r\n", n);
+    bufs[count++] = asio::buffer(framed_.sizeLine, static_cast<size_t>(len));
   }
   if (n > 0) {
     bufs[count++] = asio::buffer(data, n);
@@ -322,14 +330,11 @@ awaitable<void> Session::writeFramed(tcp::socket& to, std::string_view prefix, c
     bufs[count++] = asio::buffer("0\r\n\r\n", 5);
   }
   if (count == 0) {
-    co_return;
+    return true;
   }
-  // Most writes fit in the socket's send buffer: one non-blocking sendmsg, without an
-  // asynchronous operation (whose completion would be queued and resumed through the
-  // scheduler). What it did not take (a full buffer, EAGAIN) goes through async_write.
   const size_t sent = sendNow(to, std::span(bufs.data(), count), ec);
   if (ec) {
-    co_return;
+    return true;
   }
   std::span<asio::const_buffer> rest(bufs.data(), count);
   size_t skip = sent;
@@ -338,10 +343,16 @@ awaitable<void> Session::writeFramed(tcp::socket& to, std::string_view prefix, c
     rest = rest.subspan(1);
   }
   if (rest.empty()) {
-    co_return;
+    return true;
   }
   rest.front() += skip;
-  co_await asio::async_write(to, rest, BW_EC);
+  framed_.rest = rest;
+  return false;
+}
+
+// What sendFramed left, through async_write (the buffers it points to are the caller's).
+awaitable<void> Session::writeRest(tcp::socket& to, error_code& ec) {
+  co_await asio::async_write(to, framed_.rest, BW_EC);
 }
 
 // Forwards interim responses, then the final one: head rewritten for this hop, body streamed.
@@ -415,7 +426,9 @@ awaitable<bool> Session::relayResponseBody(std::string_view head, bool bodyless,
     const bool last = resBody_.done();
     if (n > 0 || last || !pendingHead.empty()) {
       arm(TimeoutKind::send, to_.send);
-      co_await writeFramed(client_, pendingHead, buf, n, chunkedOut, last && chunkedOut, ec);
+      if (!sendFramed(client_, pendingHead, buf, n, chunkedOut, last && chunkedOut, ec)) {
+        co_await writeRest(client_, ec);
+      }
       stats().response_bytes_total.inc(pendingHead.size() + n);
       pendingHead = {};
       if (ec) {

@@ -144,6 +144,7 @@ private:
   // upstream.cpp
   awaitable<bool> forward(Exchange& x);
   awaitable<unsigned> connectUpstream(bool& reused, bool allowPool = true, bool withBody = false);
+  bool takePooled(bool withBody); // an idle app connection from the pool
   awaitable<void> readResponseHead(bool isHead, error_code& ec);
   awaitable<bool> relayResponse(Exchange& x);
   void appHead(const Exchange& x);
@@ -160,8 +161,9 @@ private:
                            std::string_view host, std::string_view target);
   WafAction bodyLimit(std::string_view limit);
   awaitable<BodyOutcome> relayInspectedBody(bool chunked);
-  awaitable<void> writeFramed(tcp::socket& to, std::string_view prefix, const char* data,
-                              size_t n, bool chunked, bool terminate, error_code& ec);
+  bool sendFramed(tcp::socket& to, std::string_view prefix, const char* data, size_t n,
+                  bool chunked, bool terminate, error_code& ec);
+  awaitable<void> writeRest(tcp::socket& to, error_code& ec);
   char* bodyBuffer();
 
   // tunnel.cpp
@@ -205,6 +207,11 @@ private:
   std::vector<detect::Header> inspectHeaders_; // the fields handed to the engine (likewise)
   std::vector<char> prefix_; // inspected body prefix, then the streaming inspection window
   std::unique_ptr<BodyStream> stream_; // only while a request's body is inspected streaming
+  struct Framed { // a framed write (sendFramed) and what of it is left (writeRest)
+    std::array<asio::const_buffer, 5> bufs;
+    char sizeLine[24];
+    std::span<asio::const_buffer> rest;
+  } framed_;
   Clock::time_point started_{};
   size_t scanned_ = 0;
   bool first_ = true;

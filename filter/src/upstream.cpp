@@ -69,8 +69,10 @@ awaitable<bool> Session::forward(Exchange& x) {
     }
   }
   for (int attempt = 0;; ++attempt) {
-    bool reused = false;
-    if (const unsigned st = co_await connectUpstream(reused, true, x.hasBody); st != 0) {
+    // A pooled connection is taken without a coroutine frame; a new one is connected.
+    bool reused = takePooled(x.hasBody);
+    if (const unsigned st = reused ? 0 : co_await connectUpstream(reused, false, x.hasBody);
+        st != 0) {
       co_await sendError(st, st == 504 ? "app connect timeout" : "app unreachable");
       co_return false;
     }
@@ -84,12 +86,12 @@ awaitable<bool> Session::forward(Exchange& x) {
     // The app has nothing to send before it got the request: its answer is read on the event
     // that brings it, without a receive tried (and failing) at once (reactor_hint.h).
     nothingToReadUntilNextEvent(upstream_);
-    if (x.prefixLen > 0 || (x.hasBody && body_.done())) {
-      // Head and the inspected body prefix in one write; the terminator if that was all.
-      co_await writeFramed(upstream_, upHead, prefix_.data(), x.prefixLen, chunked,
-                           chunked && body_.done(), ec);
-    } else {
-      co_await asio::async_write(upstream_, asio::buffer(upHead), BW_EC);
+    // The head, with the inspected body prefix in the same write (and the terminator if that
+    // was all).
+    const bool whole = x.prefixLen > 0 || (x.hasBody && body_.done());
+    if (!sendFramed(upstream_, upHead, prefix_.data(), whole ? x.prefixLen : 0,
+                    whole && chunked, whole && chunked && body_.done(), ec)) {
+      co_await writeRest(upstream_, ec);
     }
     if (ec) {
       closeUpstream();
@@ -284,10 +286,17 @@ awaitable<bool> Session::relayResponse(Exchange& x) {
 }
 
 // Returns 0 on success, else the status to answer (502 refused/unreachable, 504 timeout).
-awaitable<unsigned> Session::connectUpstream(bool& reused, bool allowPool, bool withBody) {
-  if (allowPool && w_.pool().take(upstreamEp_, upstream_, withBody)) {
-    reused = true;
+bool Session::takePooled(bool withBody) {
+  if (w_.pool().take(upstreamEp_, upstream_, withBody)) {
     stats().upstream_reused_total.inc();
+    return true;
+  }
+  return false;
+}
+
+awaitable<unsigned> Session::connectUpstream(bool& reused, bool allowPool, bool withBody) {
+  if (allowPool && takePooled(withBody)) {
+    reused = true;
     co_return 0;
   }
   error_code ec;
