@@ -206,17 +206,20 @@ void appHeadFrom(const Head& req, const AppHeadParams& p, std::string& out) {
       continue;
     }
     const auto fname = nameOf(f);
-    if (name == http::field::unknown && iequals(fname, "x-forwarded-for")) {
-      if (!xff.empty()) {
-        xff += ", ";
+    if (name == http::field::unknown) { // the lengths first: most names differ in them
+      const size_t len = fname.size();
+      if (len == 15 && iequals(fname, "x-forwarded-for")) {
+        if (!xff.empty()) {
+          xff += ", ";
+        }
+        xff.append(valueOf(f));
+        continue;
       }
-      xff.append(valueOf(f));
-      continue;
-    }
-    if (name == http::field::unknown &&
-        (iequals(fname, "x-forwarded-proto") || iequals(fname, "x-request-id") ||
-         iequals(fname, "http2-settings"))) {
-      continue;
+      if ((len == 17 && iequals(fname, "x-forwarded-proto")) ||
+          (len == 12 && iequals(fname, "x-request-id")) ||
+          (len == 14 && iequals(fname, "http2-settings"))) {
+        continue;
+      }
     }
     if (name == http::field::host && !p.hostOverride.empty()) {
       continue;

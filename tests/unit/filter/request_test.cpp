@@ -15,6 +15,19 @@ namespace http = boost::beast::http;
 
 const Limits kLimits{};
 
+// The fields HeadField::id names.
+bool actedOn(http::field f) {
+  using F = http::field;
+  for (F g : {F::te, F::host, F::accept, F::expect, F::upgrade, F::trailer, F::connection,
+              F::keep_alive, F::content_type, F::content_length, F::http2_settings,
+              F::content_encoding, F::proxy_connection, F::transfer_encoding}) {
+    if (f == g) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // What the session reads from a checked head (http1::readRequest) is what Beast's request
 // parser read from it: the same refusals, fields (order, spelling, values), method, target and
 // connection options.
@@ -53,7 +66,7 @@ void expectSameAsBeast(std::string_view head) {
     ASSERT_LT(i, req.fields.size());
     EXPECT_EQ(req.fields[i].name, f.name_string());
     EXPECT_EQ(req.fields[i].value, f.value());
-    EXPECT_EQ(req.fields[i].id, f.name());
+    EXPECT_EQ(req.fields[i].id, actedOn(f.name()) ? f.name() : http::field::unknown);
     ++i;
   }
   EXPECT_EQ(i, req.fields.size());
@@ -89,6 +102,11 @@ TEST(ReadRequest, ReadsWhatBeastsParserRead) {
            "GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\n\r\n",
            "GET / HTTP/1.1\r\nHost: x\r\nConnection:\r\n\r\n",
            "GET / HTTP/1.1\r\nHost: x\r\nConnection: \t \r\n\r\n",
+           "POST / HTTP/1.1\r\nHOST: x\r\nte: trailers\r\nExpect: 100-continue\r\n"
+           "Trailer: x\r\nKeep-Alive: 5\r\nContent-Type: a\r\nCONTENT-LENGTH: 1\r\n"
+           "Http2-Settings: x\r\nContent-Encoding: gzip\r\nProxy-Connection: x\r\n"
+           "Accept: y\r\nUpgrade: z\r\nUser-Agent: u\r\nCookie: c\r\nX-Te: 1\r\n"
+           "Accept-Encoding: br\r\nConnection: te, keep-alive\r\n\r\n",
            // not token lists: Beast's parser refuses them
            "GET / HTTP/1.1\r\nHost: x\r\nConnection: a b\r\n\r\n",
            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close;x\r\n\r\n",

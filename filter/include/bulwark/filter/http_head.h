@@ -65,7 +65,9 @@ constexpr size_t kMaxFieldLine = 65000;
 struct HeadField {
   std::string_view name;  // as received
   std::string_view value; // without the blanks around it
-  boost::beast::http::field id = boost::beast::http::field::unknown; // the name, if known
+  // The name as Beast's enum when the proxy reads or acts on it (Host, the framing and
+  // hop-by-hop fields, Expect, Accept, HTTP2-Settings); unknown for any other name.
+  boost::beast::http::field id = boost::beast::http::field::unknown;
 };
 
 // What the proxy must know about a valid head to frame and forward the request.
@@ -128,7 +130,8 @@ struct Request {
   bool keepAlive = true;
   bool connectionUpgrade = false; // Connection (or Proxy-Connection) lists "upgrade"
 
-  // The first field of that name (names compare case-insensitively), or nullptr.
+  // The first field of that name (names compare case-insensitively), or nullptr. `id` is one
+  // of those HeadField::id names.
   const HeadField* find(boost::beast::http::field id) const;
   const HeadField* find(std::string_view name) const;
   // The first field's value, or empty.
