@@ -1,4 +1,5 @@
 #include "bulwark/filter/http_head.h"
+#include "http_bytes.h"
 
 #include <string>
 #include <vector>
@@ -142,6 +143,32 @@ TEST(ReadRequest, FieldListIsReplaced) {
   ASSERT_EQ(fields.size(), 1u);
   EXPECT_EQ(fields[0].name, "Host");
   EXPECT_EQ(fields[0].id, http::field::host);
+}
+
+} // namespace
+} // namespace bulwark::filter::http1
+
+namespace bulwark::filter::http1 {
+namespace {
+
+// Every byte value at every position of values of every length up to three 16-byte blocks.
+TEST(FirstNonValueChar, SameAsByteByByte) {
+  for (size_t len = 0; len <= 48; ++len) {
+    for (int b = 0; b < 256; ++b) {
+      for (size_t pos = 0; pos < len; ++pos) {
+        std::string v(len, 'a');
+        v[pos] = static_cast<char>(b);
+        size_t want = len;
+        for (size_t i = 0; i < len; ++i) {
+          if (!isValueChar(static_cast<unsigned char>(v[i]))) {
+            want = i;
+            break;
+          }
+        }
+        ASSERT_EQ(firstNonValueChar(v), want) << "byte " << b << " at " << pos << " of " << len;
+      }
+    }
+  }
 }
 
 } // namespace
