@@ -150,12 +150,20 @@ void newRequestId(std::span<char, kRequestIdLength> out) {
   thread_local std::mt19937_64 rng{
       std::random_device{}() ^
       static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
-  static constexpr char kHex[] = "0123456789abcdef";
+  // Each byte as two digits, its low nibble first (a table: half the steps of nibble by nibble).
+  static constexpr auto kDigits = [] {
+    constexpr char kHex[] = "0123456789abcdef";
+    std::array<std::array<char, 2>, 256> t{};
+    for (size_t b = 0; b < 256; ++b) {
+      t[b] = {kHex[b & 0xF], kHex[b >> 4]};
+    }
+    return t;
+  }();
   for (size_t half = 0; half < 2; ++half) {
     uint64_t v = rng();
-    for (size_t i = 0; i < 16; ++i) {
-      out[half * 16 + i] = kHex[v & 0xF];
-      v >>= 4;
+    for (size_t i = 0; i < 16; i += 2) {
+      std::memcpy(&out[half * 16 + i], kDigits[v & 0xFF].data(), 2);
+      v >>= 8;
     }
   }
 }
