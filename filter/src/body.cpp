@@ -61,8 +61,8 @@ char* Session::bodyBuffer() {
   return bodyBuf_.get();
 }
 
-// Reads up to `limit` body bytes into prefix_ (fewer when the body is shorter).
-awaitable<Session::BodyOutcome> Session::readBodyPrefix(uint64_t limit, size_t& got) {
+// The room for up to `limit` body bytes in prefix_ (the inspected prefix).
+std::span<char> Session::prefixRoom(uint64_t limit) {
   // Only as much room as this body can use: a small JSON POST does not cost the whole limit.
   if (const auto cl = req_.contentLength) {
     limit = std::min(limit, *cl);
@@ -70,27 +70,38 @@ awaitable<Session::BodyOutcome> Session::readBodyPrefix(uint64_t limit, size_t& 
   if (prefix_.size() < limit) {
     prefix_.resize(limit);
   }
-  co_return co_await readBody(std::span(prefix_.data(), limit), got, true);
+  return std::span(prefix_.data(), limit);
 }
 
-// Decodes request body bytes into `out`: what cbuf_ holds, then more from the client, until
-// `out` is full or the body ends (`fill`), or until some payload arrived (streaming). Every
-// wait for the client is bounded by the body timeout.
+// Decodes what cbuf_ holds into `out` from `got` on. True when the read is over (`b` says how):
+// then readBody, which starts with the same, need not run (nor its coroutine frame exist).
+bool Session::decodeBuffered(std::span<char> out, size_t& got, bool fill, BodyOutcome& b) {
+  if (cbuf_.size() == 0) {
+    return false;
+  }
+  const auto st = body_.decode(view(cbuf_), out.subspan(got));
+  cbuf_.consume(st.consumed);
+  stats().request_bytes_total.inc(st.consumed);
+  got += st.produced;
+  if (body_.error() != http1::BodyDecoder::Error::None) {
+    b = BodyOutcome::ClientError;
+    return true;
+  }
+  if (body_.done() || got == out.size() || (!fill && got > 0)) {
+    b = BodyOutcome::Done;
+    return true;
+  }
+  return false;
+}
+
+// Decodes request body bytes into `out` from `got` on: what cbuf_ holds, then more from the
+// client, until `out` is full or the body ends (`fill`), or until some payload arrived
+// (streaming). Every wait for the client is bounded by the body timeout.
 awaitable<Session::BodyOutcome> Session::readBody(std::span<char> out, size_t& got, bool fill) {
   error_code ec;
-  got = 0;
   for (;;) {
-    if (cbuf_.size() > 0) {
-      const auto st = body_.decode(view(cbuf_), out.subspan(got));
-      cbuf_.consume(st.consumed);
-      stats().request_bytes_total.inc(st.consumed);
-      got += st.produced;
-      if (body_.error() != http1::BodyDecoder::Error::None) {
-        co_return BodyOutcome::ClientError;
-      }
-      if (body_.done() || got == out.size() || (!fill && got > 0)) {
-        co_return BodyOutcome::Done;
-      }
+    if (BodyOutcome b; decodeBuffered(out, got, fill, b)) {
+      co_return b;
     }
     arm(TimeoutKind::body, to_.body);
     const size_t n = co_await client_.async_read_some(cbuf_.prepare(kReadChunk), BW_EC);

@@ -426,7 +426,13 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
       }
       x.continueSent = true;
     }
-    const BodyOutcome b = co_await readBodyPrefix(policy.inspectBodyBytes, x.prefixLen);
+    // Read before the app is contacted; usually already buffered (no coroutine then).
+    const std::span<char> room = prefixRoom(policy.inspectBodyBytes);
+    x.prefixLen = 0;
+    BodyOutcome b = BodyOutcome::Done;
+    if (!decodeBuffered(room, x.prefixLen, true, b)) {
+      b = co_await readBody(room, x.prefixLen, true);
+    }
     if (b != BodyOutcome::Done) {
       co_await answerBodyFailure(b);
       co_return false;

@@ -150,7 +150,8 @@ private:
   void appHead(const Exchange& x);
 
   // body.cpp
-  awaitable<BodyOutcome> readBodyPrefix(uint64_t limit, size_t& got);
+  std::span<char> prefixRoom(uint64_t limit);
+  bool decodeBuffered(std::span<char> out, size_t& got, bool fill, BodyOutcome& b);
   awaitable<BodyOutcome> readBody(std::span<char> out, size_t& got, bool fill);
   awaitable<BodyOutcome> relayRequestBody(bool chunked);
   awaitable<bool> relayResponseBody(std::string_view head, bool bodyless, bool chunkedOut,

@@ -63,8 +63,12 @@ awaitable<bool> Session::forward(Exchange& x) {
     if (prefix_.size() < len) {
       prefix_.resize(len);
     }
-    if (co_await readBody(std::span(prefix_.data(), len), x.prefixLen, true) !=
-        BodyOutcome::Done) {
+    const std::span<char> room(prefix_.data(), len);
+    BodyOutcome b = BodyOutcome::Done;
+    if (!decodeBuffered(room, x.prefixLen, true, b)) {
+      b = co_await readBody(room, x.prefixLen, true);
+    }
+    if (b != BodyOutcome::Done) {
       co_return false; // not reached: the bytes are buffered and a length body cannot fail
     }
   }
