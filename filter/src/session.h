@@ -147,6 +147,14 @@ private:
   bool takePooled(bool withBody); // an idle app connection from the pool
   awaitable<void> readResponseHead(bool isHead, error_code& ec);
   awaitable<bool> relayResponse(Exchange& x);
+  struct FinalResponse {
+    unsigned status = 0;
+    bool bodyless = false;
+    bool chunkedOut = false;
+    bool closeAfter = false;
+  };
+  FinalResponse clientHead(const Exchange& x);
+  bool finishResponse(const Exchange& x, const FinalResponse& f);
   void appHead(const Exchange& x);
 
   // body.cpp

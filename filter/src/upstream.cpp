@@ -153,7 +153,16 @@ awaitable<bool> Session::forward(Exchange& x) {
     }
     co_return false;
   }
-  co_return co_await relayResponse(x);
+  // Interim responses and a protocol switch go through relayResponse; a final response (the
+  // common case) is relayed from here, without that coroutine's frame.
+  if (const unsigned st = resParser_->get().result_int(); st < 200 || st == 101) {
+    co_return co_await relayResponse(x);
+  }
+  const FinalResponse f = clientHead(x);
+  if (!co_await relayResponseBody(downHead_, f.bodyless, f.chunkedOut, x.upstreamUsable)) {
+    co_return false;
+  }
+  co_return finishResponse(x, f);
 }
 
 // A fresh response parser and the app's next response head (a HEAD answer has no body). Only
@@ -257,27 +266,40 @@ awaitable<bool> Session::relayResponse(Exchange& x) {
     co_return false;
   }
 
-  const bool bodyless = x.isHead || status == 204 || status == 304;
-  bool chunkedOut = false;
-  bool closeAfter = !x.keepAlive || w_.draining();
-  if (!bodyless && !resParser_->content_length()) {
-    if (x.http10) {
-      closeAfter = true; // close-delimited for an HTTP/1.0 client
-    } else {
-      chunkedOut = true;
-    }
-  }
-  responseHeadForClient(res,
-                        {.requestId = requestId_,
-                         .keepLength = !resParser_->chunked(),
-                         .chunkedOut = chunkedOut,
-                         .closeAfter = closeAfter,
-                         .http10 = x.http10},
-                        downHead_);
-  if (!co_await relayResponseBody(downHead_, bodyless, chunkedOut, x.upstreamUsable)) {
+  const FinalResponse f = clientHead(x);
+  if (!co_await relayResponseBody(downHead_, f.bodyless, f.chunkedOut, x.upstreamUsable)) {
     co_return false;
   }
-  finishRequest(status);
+  co_return finishResponse(x, f);
+}
+
+// The final response's head for the client (into downHead_) and how its body is framed.
+Session::FinalResponse Session::clientHead(const Exchange& x) {
+  FinalResponse f;
+  f.status = resParser_->get().result_int();
+  f.bodyless = x.isHead || f.status == 204 || f.status == 304;
+  f.closeAfter = !x.keepAlive || w_.draining();
+  if (!f.bodyless && !resParser_->content_length()) {
+    if (x.http10) {
+      f.closeAfter = true; // close-delimited for an HTTP/1.0 client
+    } else {
+      f.chunkedOut = true;
+    }
+  }
+  responseHeadForClient(resParser_->get(),
+                        {.requestId = requestId_,
+                         .keepLength = !resParser_->chunked(),
+                         .chunkedOut = f.chunkedOut,
+                         .closeAfter = f.closeAfter,
+                         .http10 = x.http10},
+                        downHead_);
+  return f;
+}
+
+// After the final response went out: counted, the app connection pooled or closed. Returns
+// whether the client connection stays open.
+bool Session::finishResponse(const Exchange& x, const FinalResponse& f) {
+  finishRequest(f.status);
   if (x.upstreamUsable && resParser_->keep_alive() && ubuf_.size() == 0 && upstream_.is_open()) {
     w_.pool().put(upstreamEp_, std::move(upstream_));
     upstream_ = tcp::socket(w_.ctx());
@@ -286,7 +308,7 @@ awaitable<bool> Session::relayResponse(Exchange& x) {
   }
   // When a drain began after the head went out, the connection stays until it is idle for a
   // moment (the sweep closes it) or the next request, answered with Connection: close.
-  co_return !closeAfter;
+  return !f.closeAfter;
 }
 
 // Returns 0 on success, else the status to answer (502 refused/unreachable, 504 timeout).
