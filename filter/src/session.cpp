@@ -317,11 +317,9 @@ awaitable<bool> Session::handleRequest() {
     co_return false;
   }
 
-  // The checked head is what the session reads (field lines with an invalid name are left out
-  // of it: inspected, never forwarded). It is not parsed again: the checks refuse everything
-  // Beast's request parser refuses but a Connection or Proxy-Connection value that is not a
-  // token list, refused here as that parser refused it. The body and any trailer are decoded
-  // by the proxy's own bounded decoder.
+  // The checked head is not parsed again: the checks refuse all Beast's request parser refuses
+  // but a Connection or Proxy-Connection value that is not a token list, refused here. Bodies
+  // and trailers are decoded by the proxy's own bounded decoder.
   if (!http1::readRequest(info, reqFields_, req_)) {
     headError_ = http1::HeadError::BadRequestLine;
     co_await refuseMalformed();
@@ -368,9 +366,31 @@ awaitable<bool> Session::handleRequest() {
     co_await sendError(417, "unsupported Expect value");
     co_return false;
   }
+  // Deny list, the body prefix (read before the app is contacted, so an attack in it never
+  // reaches the app; Expect: 100-continue is answered first), the engine.
   WafAction action = WafAction::Pass;
-  if (!co_await applyFilter(x, action)) {
-    co_return false;
+  FilterPlan filter;
+  if (planFilter(x, action, filter)) {
+    const uint64_t prefixBytes = snap_->policy->inspectBodyBytes;
+    if (x.hasBody && prefixBytes > 0) {
+      if (x.info->expectContinue && !x.http10) {
+        if (!co_await sendContinue()) {
+          co_return false;
+        }
+        x.continueSent = true;
+      }
+      const std::span<char> room = prefixRoom(prefixBytes);
+      x.prefixLen = 0;
+      BodyOutcome b = BodyOutcome::Done;
+      if (!decodeBuffered(room, x.prefixLen, true, b)) {
+        b = co_await readBody(room, x.prefixLen, true);
+      }
+      if (b != BodyOutcome::Done) {
+        co_await answerBodyFailure(b);
+        co_return false;
+      }
+    }
+    inspect(x, action, filter);
   }
   if (action == WafAction::Deny) {
     co_await sendBlocked();
@@ -383,66 +403,49 @@ awaitable<bool> Session::handleRequest() {
   co_return co_await forward(x);
 }
 
-// Deny list, the inspected body prefix, the engine. The prefix is read before the app is
-// contacted, so an attack in the body never reaches it; Expect: 100-continue is answered first
-// (the head passed the checks). Returns false when the exchange already ended.
-awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
+// Deny list, probes, mode: whether the request is inspected (handleRequest reads the body
+// prefix, then inspect() runs; no coroutine frame of their own). Sets `action` when denied.
+bool Session::planFilter(Exchange& x, WafAction& action, FilterPlan& f) {
   const Policy& policy = *snap_->policy;
   const http1::Request& req = req_;
   stream_.reset();
-  const std::string_view client = clientOf(policy, req, peerIp_);
+  f.client = clientOf(policy, req, peerIp_);
   if (!peerIpBytes_) {
     peerIpBytes_ = parseIp(peerIp_); // once per session: the peer does not change
   }
-  const std::optional<IpBytes> clientIp =
-      client.data() == peerIp_.data() ? *peerIpBytes_ : parseIp(client);
-  const std::string_view target =
-      x.info->absoluteForm ? std::string_view(x.info->originTarget) : req.target;
-  const std::string_view path = target.substr(0, target.find('?'));
-  const std::string_view host =
-      x.info->absoluteForm ? std::string_view(x.info->authority) : hostOf();
-  const WafPlan plan = planRequest(policy, snap_->engine != nullptr, clientIp, host, path);
-  if (plan.deny) {
+  f.clientIp = f.client.data() == peerIp_.data() ? *peerIpBytes_ : parseIp(f.client);
+  f.target = x.info->absoluteForm ? std::string_view(x.info->originTarget) : req.target;
+  const std::string_view path = f.target.substr(0, f.target.find('?'));
+  f.host = x.info->absoluteForm ? std::string_view(x.info->authority) : hostOf();
+  f.plan = planRequest(policy, snap_->engine != nullptr, f.clientIp, f.host, path);
+  if (f.plan.deny) {
     stats().denied.inc();
-    emitAttackEvent({.requestId = requestId_, .client = client, .method = req.method,
-                     .host = host, .path = target, .verdict = nullptr,
-                     .action = EventAction::Denied, .mode = plan.mode,
+    emitAttackEvent({.requestId = requestId_, .client = f.client, .method = req.method,
+                     .host = f.host, .path = f.target, .verdict = nullptr,
+                     .action = EventAction::Denied, .mode = f.plan.mode,
                      .application = policy.application, .nodeGroup = policy.nodeGroup});
     action = WafAction::Deny;
-    co_return true;
+    return false;
   }
   // A kubelet probe (GET/HEAD of exactly a listed target, no body) is never inspected.
-  if (policy.probes.matches(req.method, target, x.hasBody)) {
+  if (policy.probes.matches(req.method, f.target, x.hasBody)) {
     stats().probe_requests_total.inc();
-    co_return true;
+    return false;
   }
-  if (!plan.inspect) {
-    co_return true;
-  }
-  if (x.hasBody && policy.inspectBodyBytes > 0) {
-    if (x.info->expectContinue && !x.http10) {
-      if (!co_await sendContinue()) {
-        co_return false;
-      }
-      x.continueSent = true;
-    }
-    // Read before the app is contacted; usually already buffered (no coroutine then).
-    const std::span<char> room = prefixRoom(policy.inspectBodyBytes);
-    x.prefixLen = 0;
-    BodyOutcome b = BodyOutcome::Done;
-    if (!decodeBuffered(room, x.prefixLen, true, b)) {
-      b = co_await readBody(room, x.prefixLen, true);
-    }
-    if (b != BodyOutcome::Done) {
-      co_await answerBodyFailure(b);
-      co_return false;
-    }
-  }
+  return f.plan.inspect;
+}
+
+// The engine's verdict on the head, the trailers and the body prefix read (x.prefixLen), and
+// what follows from it.
+void Session::inspect(Exchange& x, WafAction& action, const FilterPlan& f) {
+  const Policy& policy = *snap_->policy;
+  const http1::Request& req = req_;
+  const WafPlan& plan = f.plan;
   stats().inspected.inc();
   std::vector<detect::Header>& headers = inspectHeaders_; // reused: no allocation per request
   headers.clear();
-  for (const auto& f : req.fields) {
-    headers.push_back({f.name, f.value});
+  for (const auto& field : req.fields) {
+    headers.push_back({field.name, field.value});
   }
   if (x.info->absoluteForm) {
     headers.push_back({"host", x.info->authority}); // the Host the app will see
@@ -453,7 +456,7 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
   // Trailer fields are inspected like header fields (they are never forwarded).
   addTrailerFields(body_.trailers(), headers);
   const detect::RequestView request{.method = req.method,
-                                    .target = target,
+                                    .target = f.target,
                                     .versionMinor = x.info->versionMinor,
                                     .headers = headers,
                                     .body = std::string_view(prefix_.data(), x.prefixLen),
@@ -465,20 +468,19 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
   if (verdict.limitExceeded) {
     stats().inspectionLimit.inc();
   }
-  action = decide(plan, policy, clientIp, verdict);
+  action = decide(plan, policy, f.clientIp, verdict);
   if (action == WafAction::Block || action == WafAction::Log) {
     const bool block = action == WafAction::Block;
     countAttack(verdict, block);
-    emitAttackEvent({.requestId = requestId_, .client = client, .method = req.method,
-                     .host = host, .path = target, .verdict = &verdict,
+    emitAttackEvent({.requestId = requestId_, .client = f.client, .method = req.method,
+                     .host = f.host, .path = f.target, .verdict = &verdict,
                      .action = block ? EventAction::Blocked : EventAction::Logged,
                      .mode = plan.mode, .application = policy.application,
                      .nodeGroup = policy.nodeGroup});
   }
   if (action == WafAction::Pass) {
-    action = planBodyStream(x, plan, clientIp, client, host, target);
+    action = planBodyStream(x, plan, f.clientIp, f.client, f.host, f.target);
   }
-  co_return true;
 }
 
 void Session::finishRequest(unsigned status) {

@@ -128,7 +128,16 @@ private:
   awaitable<bool> serve();
   awaitable<HeadOutcome> readHead(bool& mayRead);
   awaitable<bool> handleRequest();
-  awaitable<bool> applyFilter(Exchange& x, WafAction& action);
+  // The deny list, probes and mode for a request, and what inspect() needs of them.
+  struct FilterPlan {
+    WafPlan plan;
+    std::string_view client;
+    std::optional<IpBytes> clientIp;
+    std::string_view target;
+    std::string_view host;
+  };
+  bool planFilter(Exchange& x, WafAction& action, FilterPlan& f);
+  void inspect(Exchange& x, WafAction& action, const FilterPlan& f);
   awaitable<void> refuseMalformed();
   awaitable<bool> sendContinue();
   awaitable<void> sendError(unsigned status, std::string_view error);
