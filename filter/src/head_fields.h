@@ -9,8 +9,6 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/beast/core/string.hpp>
-
 #include "bulwark/filter/http_head.h"
 
 namespace bulwark::filter::http1 {
@@ -75,7 +73,22 @@ inline boost::beast::http::field fieldIdOf(std::string_view name) {
 }
 
 inline bool sameName(const HeadField& a, const HeadField& b) {
-  return a.id == b.id && (a.id != boost::beast::http::field::unknown || boost::beast::iequals(a.name, b.name));
+  if (a.id != b.id || a.name.size() != b.name.size()) {
+    return false;
+  }
+  if (a.id != boost::beast::http::field::unknown) {
+    return true;
+  }
+  for (size_t i = 0; i < a.name.size(); ++i) { // ASCII case folding
+    auto x = static_cast<unsigned char>(a.name[i]);
+    auto y = static_cast<unsigned char>(b.name[i]);
+    if (x >= 'A' && x <= 'Z') x += 32;
+    if (y >= 'A' && y <= 'Z') y += 32;
+    if (x != y) {
+      return false;
+    }
+  }
+  return true;
 }
 
 // Adds a field after the last one of the same name, else at the end (as Beast's container).

@@ -7,6 +7,13 @@ namespace bulwark::filter::http1 {
 
 namespace http = boost::beast::http;
 
+namespace {
+
+// Beast's own string view (std::string_view, or Boost's where Beast is built without it).
+boost::beast::string_view bv(std::string_view s) { return {s.data(), s.size()}; }
+
+} // namespace
+
 const HeadField* Request::find(http::field id) const {
   for (const HeadField& f : fields) {
     if (f.id == id) {
@@ -18,7 +25,7 @@ const HeadField* Request::find(http::field id) const {
 
 const HeadField* Request::find(std::string_view name) const {
   for (const HeadField& f : fields) {
-    if (boost::beast::iequals(f.name, name)) {
+    if (boost::beast::iequals(bv(f.name), bv(name))) {
       return &f;
     }
   }
@@ -27,7 +34,7 @@ const HeadField* Request::find(std::string_view name) const {
 
 bool readRequest(const HeadInfo& info, std::span<const HeadField> fields, Request& req) {
   req.method = info.method;
-  req.verb = http::string_to_verb(info.method);
+  req.verb = http::string_to_verb(bv(info.method));
   req.target = info.target;
   req.fields = fields;
   req.contentLength = info.contentLength;
@@ -40,7 +47,7 @@ bool readRequest(const HeadInfo& info, std::span<const HeadField> fields, Reques
     if (f.id != http::field::connection && f.id != http::field::proxy_connection) {
       continue;
     }
-    const http::opt_token_list list{f.value};
+    const http::opt_token_list list{bv(f.value)};
     if (!http::validate_list(list)) {
       return false;
     }
