@@ -61,36 +61,47 @@ char* Session::bodyBuffer() {
   return bodyBuf_.get();
 }
 
-// Reads up to `limit` body bytes into prefix_ (fewer when the body is shorter).
-awaitable<Session::BodyOutcome> Session::readBodyPrefix(uint64_t limit, size_t& got) {
+// The room for up to `limit` body bytes in prefix_ (the inspected prefix).
+std::span<char> Session::prefixRoom(uint64_t limit) {
   // Only as much room as this body can use: a small JSON POST does not cost the whole limit.
-  if (const auto cl = reqParser_->content_length()) {
+  if (const auto cl = req_.contentLength) {
     limit = std::min(limit, *cl);
   }
   if (prefix_.size() < limit) {
     prefix_.resize(limit);
   }
-  co_return co_await readBody(std::span(prefix_.data(), limit), got, true);
+  return std::span(prefix_.data(), limit);
 }
 
-// Decodes request body bytes into `out`: what cbuf_ holds, then more from the client, until
-// `out` is full or the body ends (`fill`), or until some payload arrived (streaming). Every
-// wait for the client is bounded by the body timeout.
+// Decodes what cbuf_ holds into `out` from `got` on. True when the read is over (`b` says how):
+// then readBody, which starts with the same, need not run (nor its coroutine frame exist).
+bool Session::decodeBuffered(std::span<char> out, size_t& got, bool fill, BodyOutcome& b) {
+  if (cbuf_.size() == 0) {
+    return false;
+  }
+  const auto st = body_.decode(view(cbuf_), out.subspan(got));
+  cbuf_.consume(st.consumed);
+  stats().request_bytes_total.inc(st.consumed);
+  got += st.produced;
+  if (body_.error() != http1::BodyDecoder::Error::None) {
+    b = BodyOutcome::ClientError;
+    return true;
+  }
+  if (body_.done() || got == out.size() || (!fill && got > 0)) {
+    b = BodyOutcome::Done;
+    return true;
+  }
+  return false;
+}
+
+// Decodes request body bytes into `out` from `got` on: what cbuf_ holds, then more from the
+// client, until `out` is full or the body ends (`fill`), or until some payload arrived
+// (streaming). Every wait for the client is bounded by the body timeout.
 awaitable<Session::BodyOutcome> Session::readBody(std::span<char> out, size_t& got, bool fill) {
   error_code ec;
-  got = 0;
   for (;;) {
-    if (cbuf_.size() > 0) {
-      const auto st = body_.decode(view(cbuf_), out.subspan(got));
-      cbuf_.consume(st.consumed);
-      stats().request_bytes_total.inc(st.consumed);
-      got += st.produced;
-      if (body_.error() != http1::BodyDecoder::Error::None) {
-        co_return BodyOutcome::ClientError;
-      }
-      if (body_.done() || got == out.size() || (!fill && got > 0)) {
-        co_return BodyOutcome::Done;
-      }
+    if (BodyOutcome b; decodeBuffered(out, got, fill, b)) {
+      co_return b;
     }
     arm(TimeoutKind::body, to_.body);
     const size_t n = co_await client_.async_read_some(cbuf_.prepare(kReadChunk), BW_EC);
@@ -140,7 +151,9 @@ awaitable<Session::BodyOutcome> Session::relayRequestBody(bool chunked) {
       continue;
     }
     arm(TimeoutKind::upstream, to_.upstreamRead);
-    co_await writeFramed(upstream_, {}, buf, n, chunked, last && chunked, ec);
+    if (!sendFramed(upstream_, {}, buf, n, chunked, last && chunked, ec)) {
+      co_await writeRest(upstream_, ec);
+    }
     if (ec) {
       co_return BodyOutcome::UpstreamFailed;
     }
@@ -159,20 +172,19 @@ WafAction Session::planBodyStream(const Exchange& x, const WafPlan& plan,
   if (!x.hasBody || body_.done() || p.inspectBodyBytes == 0) {
     return WafAction::Pass;
   }
-  const auto& req = reqParser_->get();
   auto s = std::make_unique<BodyStream>();
   s->plan = plan;
   s->clientIp = clientIp;
   s->client = client;
   s->host = host.substr(0, 256);
   s->target = target.substr(0, 512);
-  s->method = req.method_string();
+  s->method = req_.method;
   bool encoded = false;
-  for (const auto& f : req) {
-    if (iequalsAscii(f.name_string(), "content-type")) {
-      s->contentType = f.value().substr(0, 256);
-    } else if (iequalsAscii(f.name_string(), "content-encoding") &&
-               !iequalsAscii(f.value(), "identity")) {
+  for (const auto& f : req_.fields) {
+    if (iequalsAscii(f.name, "content-type")) {
+      s->contentType = f.value.substr(0, 256);
+    } else if (iequalsAscii(f.name, "content-encoding") &&
+               !iequalsAscii(f.value, "identity")) {
       encoded = true;
     }
   }
@@ -287,8 +299,10 @@ awaitable<Session::BodyOutcome> Session::relayInspectedBody(bool chunked) {
       }
     }
     arm(TimeoutKind::upstream, to_.upstreamRead);
-    co_await writeFramed(upstream_, {}, w.fresh().data(), w.fresh().size(), chunked,
-                         last && chunked, ec);
+    if (!sendFramed(upstream_, {}, w.fresh().data(), w.fresh().size(), chunked,
+                    last && chunked, ec)) {
+      co_await writeRest(upstream_, ec);
+    }
     if (ec) {
       co_return BodyOutcome::UpstreamFailed;
     }
@@ -300,18 +314,22 @@ awaitable<Session::BodyOutcome> Session::relayInspectedBody(bool chunked) {
   co_return BodyOutcome::Done;
 }
 
-// Writes [prefix][chunk-size CRLF]data[CRLF][0 CRLF CRLF] in one gather write.
-awaitable<void> Session::writeFramed(tcp::socket& to, std::string_view prefix, const char* data,
-                                     size_t n, bool chunked, bool terminate, error_code& ec) {
-  char sizeLine[24];
-  std::array<asio::const_buffer, 5> bufs;
+// Writes [prefix][chunk-size CRLF]data[CRLF][0 CRLF CRLF] in one gather write, tried at once:
+// most writes fit in the socket's send buffer, so one non-blocking sendmsg does it without an
+// asynchronous operation (whose completion would be queued and resumed through the scheduler)
+// and without a coroutine frame. Returns false when part of it is left for writeRest (a full
+// buffer, EAGAIN); true when all was sent or `ec` is set.
+bool Session::sendFramed(tcp::socket& to, std::string_view prefix, const char* data, size_t n,
+                         bool chunked, bool terminate, error_code& ec) {
+  ec = {};
+  auto& bufs = framed_.bufs;
   size_t count = 0;
   if (!prefix.empty()) {
     bufs[count++] = asio::buffer(prefix);
   }
   if (chunked && n > 0) {
-    const int len = std::snprintf(sizeLine, sizeof sizeLine, "%zx\r\n", n);
-    bufs[count++] = asio::buffer(sizeLine, static_cast<size_t>(len));
+    const int len = std::snprintf(framed_.sizeLine, sizeof framed_.sizeLine, "%zx\r\n", n);
+    bufs[count++] = asio::buffer(framed_.sizeLine, static_cast<size_t>(len));
   }
   if (n > 0) {
     bufs[count++] = asio::buffer(data, n);
@@ -323,14 +341,11 @@ awaitable<void> Session::writeFramed(tcp::socket& to, std::string_view prefix, c
     bufs[count++] = asio::buffer("0\r\n\r\n", 5);
   }
   if (count == 0) {
-    co_return;
+    return true;
   }
-  // Most writes fit in the socket's send buffer: one non-blocking sendmsg, without an
-  // asynchronous operation (whose completion would be queued and resumed through the
-  // scheduler). What it did not take (a full buffer, EAGAIN) goes through async_write.
   const size_t sent = sendNow(to, std::span(bufs.data(), count), ec);
   if (ec) {
-    co_return;
+    return true;
   }
   std::span<asio::const_buffer> rest(bufs.data(), count);
   size_t skip = sent;
@@ -339,10 +354,16 @@ awaitable<void> Session::writeFramed(tcp::socket& to, std::string_view prefix, c
     rest = rest.subspan(1);
   }
   if (rest.empty()) {
-    co_return;
+    return true;
   }
   rest.front() += skip;
-  co_await asio::async_write(to, rest, BW_EC);
+  framed_.rest = rest;
+  return false;
+}
+
+// What sendFramed left, through async_write (the buffers it points to are the caller's).
+awaitable<void> Session::writeRest(tcp::socket& to, error_code& ec) {
+  co_await asio::async_write(to, framed_.rest, BW_EC);
 }
 
 // Forwards interim responses, then the final one: head rewritten for this hop, body streamed.
@@ -416,7 +437,9 @@ awaitable<bool> Session::relayResponseBody(std::string_view head, bool bodyless,
     const bool last = resBody_.done();
     if (n > 0 || last || !pendingHead.empty()) {
       arm(TimeoutKind::send, to_.send);
-      co_await writeFramed(client_, pendingHead, buf, n, chunkedOut, last && chunkedOut, ec);
+      if (!sendFramed(client_, pendingHead, buf, n, chunkedOut, last && chunkedOut, ec)) {
+        co_await writeRest(client_, ec);
+      }
       stats().response_bytes_total.inc(pendingHead.size() + n);
       pendingHead = {};
       if (ec) {

@@ -1,6 +1,7 @@
 #include "bulwark/filter/forward_headers.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <chrono>
 #include <charconv>
@@ -14,33 +15,60 @@ namespace {
 
 namespace http = boost::beast::http;
 
+// ASCII case folding (what std::tolower does in the "C" locale the proxy runs in).
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto x = static_cast<unsigned char>(a[i]);
+    auto y = static_cast<unsigned char>(b[i]);
+    if (x >= 'A' && x <= 'Z') x += 32;
+    if (y >= 'A' && y <= 'Z') y += 32;
+    if (x != y) {
+      return false;
+    }
+  }
+  return true;
 }
 
-// The tokens of a Connection value (comma-separated, blanks around them ignored), without
-// copying: called for every forwarded head.
+// The tokens of a Connection value (comma-separated, blanks around them ignored), split once
+// into views (no copy) and looked up for every field of the head.
 class ConnectionTokens {
 public:
   ConnectionTokens() = default;
-  explicit ConnectionTokens(std::string_view value) : value_(value) {}
+  explicit ConnectionTokens(std::string_view value) : value_(value) {
+    forEach(value_, [this](std::string_view t) {
+      if (count_ == kMax) {
+        many_ = true; // looked up in the value itself
+        return false;
+      }
+      tokens_[count_++] = t;
+      return true;
+    });
+  }
   // Names listed in a Connection header are hop-by-hop for this message too.
   bool lists(std::string_view name) const {
-    bool found = false;
-    forEach([&](std::string_view t) {
-      found = iequals(t, name);
-      return !found;
-    });
-    return found;
+    if (many_) {
+      bool found = false;
+      forEach(value_, [&](std::string_view t) {
+        found = iequals(t, name);
+        return !found;
+      });
+      return found;
+    }
+    for (size_t i = 0; i < count_; ++i) {
+      if (iequals(tokens_[i], name)) {
+        return true;
+      }
+    }
+    return false;
   }
 
 private:
+  static constexpr size_t kMax = 8;
   template <class Fn>
-  void forEach(Fn&& fn) const { // fn returns false to stop
-    std::string_view rest = value_;
+  static void forEach(std::string_view rest, Fn&& fn) { // fn returns false to stop
     while (!rest.empty()) {
       const size_t comma = rest.find(',');
       std::string_view item = rest.substr(0, comma);
@@ -57,15 +85,38 @@ private:
     }
   }
   std::string_view value_;
+  std::array<std::string_view, kMax> tokens_{};
+  size_t count_ = 0;
+  bool many_ = false;
 };
 
-template <bool isRequest>
-ConnectionTokens connectionTokens(const http::header<isRequest>& h) {
+template <bool isRequest, class Fields>
+ConnectionTokens connectionTokens(const http::header<isRequest, Fields>& h) {
   if (auto c = h.find(http::field::connection); c != h.end()) {
     return ConnectionTokens(c->value());
   }
   return {};
 }
+
+ConnectionTokens connectionTokens(const http1::Request& r) {
+  if (const auto* c = r.find(http::field::connection)) {
+    return ConnectionTokens(c->value);
+  }
+  return {};
+}
+
+// One field of either kind of request head.
+template <class F> http::field idOf(const F& f) { return f.name(); }
+template <class F> std::string_view nameOf(const F& f) { return f.name_string(); }
+template <class F> std::string_view valueOf(const F& f) { return f.value(); }
+inline http::field idOf(const http1::HeadField& f) { return f.id; }
+inline std::string_view nameOf(const http1::HeadField& f) { return f.name; }
+inline std::string_view valueOf(const http1::HeadField& f) { return f.value; }
+
+std::string_view methodOf(const RequestHead& r) { return r.method_string(); }
+std::string_view methodOf(const http1::Request& r) { return r.method; }
+const auto& fieldsOf(const RequestHead& r) { return r; }
+const auto& fieldsOf(const http1::Request& r) { return r.fields; }
 
 // One resize and two copies per field line (the head buffer keeps its capacity between
 // requests, so the resize rarely allocates).
@@ -99,12 +150,20 @@ void newRequestId(std::span<char, kRequestIdLength> out) {
   thread_local std::mt19937_64 rng{
       std::random_device{}() ^
       static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
-  static constexpr char kHex[] = "0123456789abcdef";
+  // Each byte as two digits, its low nibble first (a table: half the steps of nibble by nibble).
+  static constexpr auto kDigits = [] {
+    constexpr char kHex[] = "0123456789abcdef";
+    std::array<std::array<char, 2>, 256> t{};
+    for (size_t b = 0; b < 256; ++b) {
+      t[b] = {kHex[b & 0xF], kHex[b >> 4]};
+    }
+    return t;
+  }();
   for (size_t half = 0; half < 2; ++half) {
     uint64_t v = rng();
-    for (size_t i = 0; i < 16; ++i) {
-      out[half * 16 + i] = kHex[v & 0xF];
-      v >>= 4;
+    for (size_t i = 0; i < 16; i += 2) {
+      std::memcpy(&out[half * 16 + i], kDigits[v & 0xFF].data(), 2);
+      v >>= 8;
     }
   }
 }
@@ -137,32 +196,38 @@ std::string requestHeadForApp(const RequestHead& req, const AppHeadParams& p) {
   return out;
 }
 
-void requestHeadForApp(const RequestHead& req, const AppHeadParams& p, std::string& out) {
+namespace {
+
+template <class Head>
+void appHeadFrom(const Head& req, const AppHeadParams& p, std::string& out) {
   out.clear();
-  out.append(req.method_string());
+  out.append(methodOf(req));
   out += ' ';
   out.append(p.target);
   out += " HTTP/1.1\r\n";
   const auto dropped = connectionTokens(req);
   std::string xff;
   bool host = false;
-  for (const auto& f : req) {
-    const auto name = f.name();
+  for (const auto& f : fieldsOf(req)) {
+    const auto name = idOf(f);
     if (isHopByHop(name) || name == http::field::expect) {
       continue;
     }
-    const auto fname = f.name_string();
-    if (name == http::field::unknown && iequals(fname, "x-forwarded-for")) {
-      if (!xff.empty()) {
-        xff += ", ";
+    const auto fname = nameOf(f);
+    if (name == http::field::unknown) { // the lengths first: most names differ in them
+      const size_t len = fname.size();
+      if (len == 15 && iequals(fname, "x-forwarded-for")) {
+        if (!xff.empty()) {
+          xff += ", ";
+        }
+        xff.append(valueOf(f));
+        continue;
       }
-      xff.append(f.value());
-      continue;
-    }
-    if (name == http::field::unknown &&
-        (iequals(fname, "x-forwarded-proto") || iequals(fname, "x-request-id") ||
-         iequals(fname, "http2-settings"))) {
-      continue;
+      if ((len == 17 && iequals(fname, "x-forwarded-proto")) ||
+          (len == 12 && iequals(fname, "x-request-id")) ||
+          (len == 14 && iequals(fname, "http2-settings"))) {
+        continue;
+      }
     }
     if (name == http::field::host && !p.hostOverride.empty()) {
       continue;
@@ -171,7 +236,7 @@ void requestHeadForApp(const RequestHead& req, const AppHeadParams& p, std::stri
       continue;
     }
     host = host || name == http::field::host;
-    appendField(out, fname, f.value());
+    appendField(out, fname, valueOf(f));
   }
   if (!p.hostOverride.empty()) {
     appendField(out, "Host", p.hostOverride);
@@ -200,13 +265,26 @@ void requestHeadForApp(const RequestHead& req, const AppHeadParams& p, std::stri
   out += "\r\n";
 }
 
+} // namespace
+
+void requestHeadForApp(const RequestHead& req, const AppHeadParams& p, std::string& out) {
+  appHeadFrom(req, p, out);
+}
+
+void requestHeadForApp(const http1::Request& req, const AppHeadParams& p, std::string& out) {
+  appHeadFrom(req, p, out);
+}
+
 std::string responseHeadForClient(const ResponseHead& res, const ClientHeadParams& p) {
   std::string out;
   responseHeadForClient(res, p, out);
   return out;
 }
 
-void responseHeadForClient(const ResponseHead& res, const ClientHeadParams& p, std::string& out) {
+namespace {
+
+template <class Head>
+void clientHeadFrom(const Head& res, const ClientHeadParams& p, std::string& out) {
   const unsigned status = res.result_int();
   out.clear();
   out += "HTTP/1.1 ";
@@ -245,6 +323,23 @@ void responseHeadForClient(const ResponseHead& res, const ClientHeadParams& p, s
     }
   }
   out += "\r\n";
+}
+
+} // namespace
+
+void responseHeadForClient(const ResponseHead& res, const ClientHeadParams& p, std::string& out) {
+  clientHeadFrom(res, p, out);
+}
+
+std::string responseHeadForClient(const PooledResponseHead& res, const ClientHeadParams& p) {
+  std::string out;
+  clientHeadFrom(res, p, out);
+  return out;
+}
+
+void responseHeadForClient(const PooledResponseHead& res, const ClientHeadParams& p,
+                           std::string& out) {
+  clientHeadFrom(res, p, out);
 }
 
 } // namespace bulwark::filter

@@ -1,5 +1,6 @@
 #include "bulwark/filter/http_head.h"
 
+#include "head_fields.h"
 #include "http_bytes.h"
 
 #include <algorithm>
@@ -11,12 +12,6 @@
 
 namespace bulwark::filter::http1 {
 namespace {
-
-constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-constexpr std::array<std::string_view, 16> kKnownMethods = {
-    "GET",     "POST",    "HEAD",  "PUT",      "DELETE",    "OPTIONS", "PATCH", "TRACE",
-    "CONNECT", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK"};
 
 constexpr auto kTchar = [] {
   std::array<bool, 256> t{};
@@ -282,7 +277,10 @@ HeadScan scanHead(std::string_view data, size_t resumeFrom, const Limits& limits
   return out;
 }
 
-HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
+namespace {
+
+HeadCheck check(std::string_view head, const Limits& limits, std::vector<HeadField>* fieldList) {
+  namespace http = boost::beast::http;
   HeadCheck out;
   auto fail = [&out](HeadError e) {
     out.error = e;
@@ -321,6 +319,8 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
   out.info.versionMinor = version[7] - '0';
   const std::string_view target = line.substr(t, p - t);
   const std::string_view method = line.substr(0, t - 1);
+  out.info.method = method;
+  out.info.target = target;
   if (target == "*" && method != "OPTIONS") {
     // Asterisk-form belongs to OPTIONS alone; "PRI *" over HTTP/1.x is an HTTP/2 preface an
     // HTTP/1 app may mistake for something else, and any other "X *" has no meaning.
@@ -397,25 +397,30 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
     if (isLookalike(name)) {
       return fail(HeadError::LookalikeHeaderName);
     }
-    if (iequals(name, "host")) {
+    const http::field id = fieldIdOf(name); // names compare case-insensitively
+
+    if (fieldList != nullptr) {
+      addField(*fieldList, {name, value, id});
+    }
+    if (id == http::field::host) {
       ++hosts;
       if (!validHost(value)) {
         return fail(HeadError::BadHost);
       }
-    } else if (iequals(name, "content-type")) {
+    } else if (id == http::field::content_type) {
       if (++contentTypes == 1) {
         firstContentType = value;
       } else if (!iequals(value, firstContentType)) {
         return fail(HeadError::DuplicateParsingHeader);
       }
-    } else if (iequals(name, "content-encoding")) {
+    } else if (id == http::field::content_encoding) {
       if (++contentEncodings > 1) {
         return fail(HeadError::DuplicateParsingHeader);
       }
-    } else if (iequals(name, "upgrade")) {
+    } else if (id == http::field::upgrade) {
       out.info.upgradeH2c =
           out.info.upgradeH2c || mentionsH2c(value) || !validProtocolList(value);
-    } else if (iequals(name, "content-length")) {
+    } else if (id == http::field::content_length) {
       if (++contentLengths > 1) {
         return fail(HeadError::DuplicateContentLength);
       }
@@ -429,7 +434,7 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
         return fail(HeadError::BadContentLength);
       }
       out.info.contentLength = v;
-    } else if (iequals(name, "transfer-encoding")) {
+    } else if (id == http::field::transfer_encoding) {
       if (++transferEncodings > 1) {
         return fail(HeadError::DuplicateTransferEncoding);
       }
@@ -437,7 +442,7 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
         return fail(HeadError::BadTransferEncoding);
       }
       out.info.chunked = true;
-    } else if (iequals(name, "expect")) {
+    } else if (id == http::field::expect) {
       if (iequals(value, "100-continue")) {
         out.info.expectContinue = true;
       } else {
@@ -467,50 +472,16 @@ HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
   return out;
 }
 
-Sniff sniffProtocol(std::string_view data, const Limits& limits) {
-  if (data.empty()) {
-    return Sniff::NeedMore;
-  }
-  if (static_cast<unsigned char>(data[0]) == 0x16) {
-    return Sniff::Tls;
-  }
-  const size_t cmp = std::min(data.size(), kH2Preface.size());
-  if (data.substr(0, cmp) == kH2Preface.substr(0, cmp)) {
-    // Only the whole 24-byte connection preface is HTTP/2. A "PRI * HTTP/2.0" line followed by
-    // anything else is an HTTP/1 request line (refused by the head checks), never a tunnel.
-    return cmp == kH2Preface.size() ? Sniff::Http2Preface : Sniff::NeedMore;
-  }
-  // A known method and any separator after it: HTTP, however malformed the rest turns out to be.
-  size_t p = 0;
-  while (p < data.size() && isTchar(static_cast<unsigned char>(data[p]))) ++p;
-  if (p < data.size()) {
-    const std::string_view method = data.substr(0, p);
-    for (auto m : kKnownMethods) {
-      if (method == m) {
-        return Sniff::Http;
-      }
-    }
-  }
-  // Binary bytes before the first line end: some other protocol, unless the line claims to be
-  // HTTP/1.x (a NUL or control byte in a request line is refused as HTTP, never tunnelled to
-  // an app that might strip it and parse the rest).
-  const size_t lf = data.find('\n');
-  const std::string_view head = data.substr(0, lf);
-  for (char c : head) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u < 0x20 && u != '\r' && u != '\t') || u == 0x7F) {
-      return head.find("HTTP/1.") != std::string_view::npos ? Sniff::Http : Sniff::Unknown;
-    }
-  }
-  if (lf == std::string_view::npos) {
-    return data.size() > limits.maxRequestLine ? Sniff::Unknown : Sniff::NeedMore;
-  }
-  // A text line: anything that claims to be HTTP is parsed (and refused if malformed), so an
-  // odd request line cannot slip past inspection as "another protocol".
-  if (head.find(" HTTP/") != std::string_view::npos || head.find("\tHTTP/") != std::string_view::npos) {
-    return Sniff::Http;
-  }
-  return Sniff::Unknown;
+} // namespace
+
+HeadCheck checkRequestHead(std::string_view head, const Limits& limits) {
+  return check(head, limits, nullptr);
+}
+
+HeadCheck checkRequestHead(std::string_view head, const Limits& limits,
+                           std::vector<HeadField>& fields) {
+  fields.clear();
+  return check(head, limits, &fields);
 }
 
 } // namespace bulwark::filter::http1

@@ -236,8 +236,12 @@ awaitable<Session::HeadOutcome> Session::readHead(bool& mayRead) {
       if (left.count() <= 0) {
         co_return HeadOutcome::Timeout;
       }
-      reqParser_.reset(); // nothing of the last exchange is kept while waiting
+      req_ = {}; // nothing of the last exchange is kept while waiting
+      if (reqHead_.capacity() > kHeadRead) {
+        std::string().swap(reqHead_); // a large head is not kept
+      }
       resParser_.reset();
+      resArena_.release();
       // Empty here. A response read buffer of ordinary size is kept for the next exchange
       // (lingering sessions are capped per worker, so this is bounded); one that grew for a
       // body relay is freed.
@@ -298,8 +302,10 @@ awaitable<Session::HeadOutcome> Session::readHead(bool& mayRead) {
 // One request/response exchange. Returns whether the client connection stays open.
 awaitable<bool> Session::handleRequest() {
   const Limits& lim = snap_->limits;
-  const std::string_view head = view(cbuf_).substr(0, headLen_);
-  const auto check = http1::checkRequestHead(head, lim);
+  // The head is copied out of the read buffer: its fields are used while the body is read.
+  reqHead_.assign(view(cbuf_).substr(0, headLen_));
+  const std::string_view head = reqHead_;
+  const auto check = http1::checkRequestHead(head, lim, reqFields_);
   if (check.error != http1::HeadError::None) {
     headError_ = check.error;
     co_await refuseMalformed();
@@ -311,18 +317,10 @@ awaitable<bool> Session::handleRequest() {
     co_return false;
   }
 
-  // Beast parses the head only (every field line is already known to fit its 16-bit
-  // offsets); the body and any trailer are decoded by the proxy's own bounded decoder.
-  reqParser_.emplace();
-  reqParser_->header_limit(lim.maxHeaderBytes + 1);
-  // Bodies are decoded (and limited) by body_. boost::none is broken in Beast 1.74: every
-  // length compares greater than it.
-  reqParser_->body_limit(UINT64_MAX);
-  error_code ec;
-  // Field lines with an invalid name are left out of what is parsed and forwarded.
-  const std::string_view kept = info.droppedFields.empty() ? head : info.keptHead;
-  const size_t used = reqParser_->put(asio::buffer(kept.data(), kept.size()), ec);
-  if (ec || !reqParser_->is_header_done() || used != kept.size()) {
+  // The checked head is not parsed again: the checks refuse all Beast's request parser refuses
+  // but a Connection or Proxy-Connection value that is not a token list, refused here. Bodies
+  // and trailers are decoded by the proxy's own bounded decoder.
+  if (!http1::readRequest(info, reqFields_, req_)) {
     headError_ = http1::HeadError::BadRequestLine;
     co_await refuseMalformed();
     co_return false;
@@ -340,10 +338,9 @@ awaitable<bool> Session::handleRequest() {
     body_ = http1::BodyDecoder::length(info.contentLength.value_or(0));
   }
 
-  const auto& req = reqParser_->get();
   started_ = Clock::now();
-  if (auto it = req.find("x-request-id"); it != req.end() && validRequestId(it->value())) {
-    requestId_.assign(it->value());
+  if (const auto* f = req_.find("x-request-id"); f != nullptr && validRequestId(f->value)) {
+    requestId_.assign(f->value);
   } else {
     requestId_.resize(kRequestIdLength); // the session's buffer, reused for each request
     newRequestId(std::span<char, kRequestIdLength>(requestId_.data(), kRequestIdLength));
@@ -352,16 +349,16 @@ awaitable<bool> Session::handleRequest() {
   x.info = &info;
   x.http10 = info.versionMinor == 0;
   x.hasBody = info.chunked || info.contentLength.value_or(0) > 0;
-  x.isHead = req.method() == http::verb::head;
+  x.isHead = req_.verb == http::verb::head;
   headRequest_ = x.isHead;
   // Upgrade: h2c is never honoured (after the app's 101 the connection would be an uninspected
   // tunnel); the request goes on as a plain HTTP/1.1 request without it. WebSocket upgrades
   // are inspected like any request and tunnelled after the app's 101.
-  x.upgrade = !x.http10 && !info.upgradeH2c && reqParser_->upgrade() &&
-              req.find(http::field::upgrade) != req.end();
-  x.keepAlive = reqParser_->keep_alive() && !w_.draining();
+  x.upgrade = !x.http10 && !info.upgradeH2c && req_.connectionUpgrade &&
+              req_.find(http::field::upgrade) != nullptr;
+  x.keepAlive = req_.keepAlive && !w_.draining();
 
-  if (req.method() == http::verb::connect) {
+  if (req_.verb == http::verb::connect) {
     co_await sendError(405, "CONNECT is not supported by this reverse proxy");
     co_return false;
   }
@@ -369,9 +366,31 @@ awaitable<bool> Session::handleRequest() {
     co_await sendError(417, "unsupported Expect value");
     co_return false;
   }
+  // Deny list, the body prefix (read before the app is contacted, so an attack in it never
+  // reaches the app; Expect: 100-continue is answered first), the engine.
   WafAction action = WafAction::Pass;
-  if (!co_await applyFilter(x, action)) {
-    co_return false;
+  FilterPlan filter;
+  if (planFilter(x, action, filter)) {
+    const uint64_t prefixBytes = snap_->policy->inspectBodyBytes;
+    if (x.hasBody && prefixBytes > 0) {
+      if (x.info->expectContinue && !x.http10) {
+        if (!co_await sendContinue()) {
+          co_return false;
+        }
+        x.continueSent = true;
+      }
+      const std::span<char> room = prefixRoom(prefixBytes);
+      x.prefixLen = 0;
+      BodyOutcome b = BodyOutcome::Done;
+      if (!decodeBuffered(room, x.prefixLen, true, b)) {
+        b = co_await readBody(room, x.prefixLen, true);
+      }
+      if (b != BodyOutcome::Done) {
+        co_await answerBodyFailure(b);
+        co_return false;
+      }
+    }
+    inspect(x, action, filter);
   }
   if (action == WafAction::Deny) {
     co_await sendBlocked();
@@ -384,56 +403,49 @@ awaitable<bool> Session::handleRequest() {
   co_return co_await forward(x);
 }
 
-// Deny list, the inspected body prefix, the engine. The prefix is read before the app is
-// contacted, so an attack in the body never reaches it; Expect: 100-continue is answered first
-// (the head passed the checks). Returns false when the exchange already ended.
-awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
+// Deny list, probes, mode: whether the request is inspected (handleRequest reads the body
+// prefix, then inspect() runs; no coroutine frame of their own). Sets `action` when denied.
+bool Session::planFilter(Exchange& x, WafAction& action, FilterPlan& f) {
   const Policy& policy = *snap_->policy;
-  const auto& req = reqParser_->get();
+  const http1::Request& req = req_;
   stream_.reset();
-  const std::string_view client = clientOf(policy, req, peerIp_);
-  const auto clientIp = parseIp(client);
-  const std::string_view target =
-      x.info->absoluteForm ? std::string_view(x.info->originTarget) : req.target();
-  const std::string_view path = target.substr(0, target.find('?'));
-  const std::string_view host =
-      x.info->absoluteForm ? std::string_view(x.info->authority) : hostOf();
-  const WafPlan plan = planRequest(policy, snap_->engine != nullptr, clientIp, host, path);
-  if (plan.deny) {
+  f.client = clientOf(policy, req, peerIp_);
+  if (!peerIpBytes_) {
+    peerIpBytes_ = parseIp(peerIp_); // once per session: the peer does not change
+  }
+  f.clientIp = f.client.data() == peerIp_.data() ? *peerIpBytes_ : parseIp(f.client);
+  f.target = x.info->absoluteForm ? std::string_view(x.info->originTarget) : req.target;
+  const std::string_view path = f.target.substr(0, f.target.find('?'));
+  f.host = x.info->absoluteForm ? std::string_view(x.info->authority) : hostOf();
+  f.plan = planRequest(policy, snap_->engine != nullptr, f.clientIp, f.host, path);
+  if (f.plan.deny) {
     stats().denied.inc();
-    emitAttackEvent({.requestId = requestId_, .client = client, .method = req.method_string(),
-                     .host = host, .path = target, .verdict = nullptr,
-                     .action = EventAction::Denied, .mode = plan.mode,
+    emitAttackEvent({.requestId = requestId_, .client = f.client, .method = req.method,
+                     .host = f.host, .path = f.target, .verdict = nullptr,
+                     .action = EventAction::Denied, .mode = f.plan.mode,
                      .application = policy.application, .nodeGroup = policy.nodeGroup});
     action = WafAction::Deny;
-    co_return true;
+    return false;
   }
   // A kubelet probe (GET/HEAD of exactly a listed target, no body) is never inspected.
-  if (policy.probes.matches(req.method_string(), target, x.hasBody)) {
+  if (policy.probes.matches(req.method, f.target, x.hasBody)) {
     stats().probe_requests_total.inc();
-    co_return true;
+    return false;
   }
-  if (!plan.inspect) {
-    co_return true;
-  }
-  if (x.hasBody && policy.inspectBodyBytes > 0) {
-    if (x.info->expectContinue && !x.http10) {
-      if (!co_await sendContinue()) {
-        co_return false;
-      }
-      x.continueSent = true;
-    }
-    const BodyOutcome b = co_await readBodyPrefix(policy.inspectBodyBytes, x.prefixLen);
-    if (b != BodyOutcome::Done) {
-      co_await answerBodyFailure(b);
-      co_return false;
-    }
-  }
+  return f.plan.inspect;
+}
+
+// The engine's verdict on the head, the trailers and the body prefix read (x.prefixLen), and
+// what follows from it.
+void Session::inspect(Exchange& x, WafAction& action, const FilterPlan& f) {
+  const Policy& policy = *snap_->policy;
+  const http1::Request& req = req_;
+  const WafPlan& plan = f.plan;
   stats().inspected.inc();
   std::vector<detect::Header>& headers = inspectHeaders_; // reused: no allocation per request
   headers.clear();
-  for (const auto& f : req) {
-    headers.push_back({f.name_string(), f.value()});
+  for (const auto& field : req.fields) {
+    headers.push_back({field.name, field.value});
   }
   if (x.info->absoluteForm) {
     headers.push_back({"host", x.info->authority}); // the Host the app will see
@@ -443,8 +455,8 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
   }
   // Trailer fields are inspected like header fields (they are never forwarded).
   addTrailerFields(body_.trailers(), headers);
-  const detect::RequestView request{.method = req.method_string(),
-                                    .target = target,
+  const detect::RequestView request{.method = req.method,
+                                    .target = f.target,
                                     .versionMinor = x.info->versionMinor,
                                     .headers = headers,
                                     .body = std::string_view(prefix_.data(), x.prefixLen),
@@ -456,20 +468,19 @@ awaitable<bool> Session::applyFilter(Exchange& x, WafAction& action) {
   if (verdict.limitExceeded) {
     stats().inspectionLimit.inc();
   }
-  action = decide(plan, policy, clientIp, verdict);
+  action = decide(plan, policy, f.clientIp, verdict);
   if (action == WafAction::Block || action == WafAction::Log) {
     const bool block = action == WafAction::Block;
     countAttack(verdict, block);
-    emitAttackEvent({.requestId = requestId_, .client = client, .method = req.method_string(),
-                     .host = host, .path = target, .verdict = &verdict,
+    emitAttackEvent({.requestId = requestId_, .client = f.client, .method = req.method,
+                     .host = f.host, .path = f.target, .verdict = &verdict,
                      .action = block ? EventAction::Blocked : EventAction::Logged,
                      .mode = plan.mode, .application = policy.application,
                      .nodeGroup = policy.nodeGroup});
   }
   if (action == WafAction::Pass) {
-    action = planBodyStream(x, plan, clientIp, client, host, target);
+    action = planBodyStream(x, plan, f.clientIp, f.client, f.host, f.target);
   }
-  co_return true;
 }
 
 void Session::finishRequest(unsigned status) {
@@ -483,10 +494,6 @@ void Session::closeUpstream() {
   ubuf_.consume(ubuf_.size());
 }
 
-std::string_view Session::hostOf() const {
-  const auto& req = reqParser_->get();
-  auto it = req.find(http::field::host);
-  return it == req.end() ? std::string_view() : it->value();
-}
+std::string_view Session::hostOf() const { return req_[http::field::host]; }
 
 } // namespace bulwark::filter

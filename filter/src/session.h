@@ -1,7 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <array>
+#include <cstddef>
 #include <memory>
+#include <memory_resource>
 #include <optional>
 #include <span>
 #include <string>
@@ -125,7 +128,16 @@ private:
   awaitable<bool> serve();
   awaitable<HeadOutcome> readHead(bool& mayRead);
   awaitable<bool> handleRequest();
-  awaitable<bool> applyFilter(Exchange& x, WafAction& action);
+  // The deny list, probes and mode for a request, and what inspect() needs of them.
+  struct FilterPlan {
+    WafPlan plan;
+    std::string_view client;
+    std::optional<IpBytes> clientIp;
+    std::string_view target;
+    std::string_view host;
+  };
+  bool planFilter(Exchange& x, WafAction& action, FilterPlan& f);
+  void inspect(Exchange& x, WafAction& action, const FilterPlan& f);
   awaitable<void> refuseMalformed();
   awaitable<bool> sendContinue();
   awaitable<void> sendError(unsigned status, std::string_view error);
@@ -141,12 +153,22 @@ private:
   // upstream.cpp
   awaitable<bool> forward(Exchange& x);
   awaitable<unsigned> connectUpstream(bool& reused, bool allowPool = true, bool withBody = false);
+  bool takePooled(bool withBody); // an idle app connection from the pool
   awaitable<void> readResponseHead(bool isHead, error_code& ec);
   awaitable<bool> relayResponse(Exchange& x);
+  struct FinalResponse {
+    unsigned status = 0;
+    bool bodyless = false;
+    bool chunkedOut = false;
+    bool closeAfter = false;
+  };
+  FinalResponse clientHead(const Exchange& x);
+  bool finishResponse(const Exchange& x, const FinalResponse& f);
   void appHead(const Exchange& x);
 
   // body.cpp
-  awaitable<BodyOutcome> readBodyPrefix(uint64_t limit, size_t& got);
+  std::span<char> prefixRoom(uint64_t limit);
+  bool decodeBuffered(std::span<char> out, size_t& got, bool fill, BodyOutcome& b);
   awaitable<BodyOutcome> readBody(std::span<char> out, size_t& got, bool fill);
   awaitable<BodyOutcome> relayRequestBody(bool chunked);
   awaitable<bool> relayResponseBody(std::string_view head, bool bodyless, bool chunkedOut,
@@ -157,8 +179,9 @@ private:
                            std::string_view host, std::string_view target);
   WafAction bodyLimit(std::string_view limit);
   awaitable<BodyOutcome> relayInspectedBody(bool chunked);
-  awaitable<void> writeFramed(tcp::socket& to, std::string_view prefix, const char* data,
-                              size_t n, bool chunked, bool terminate, error_code& ec);
+  bool sendFramed(tcp::socket& to, std::string_view prefix, const char* data, size_t n,
+                  bool chunked, bool terminate, error_code& ec);
+  awaitable<void> writeRest(tcp::socket& to, error_code& ec);
   char* bodyBuffer();
 
   // tunnel.cpp
@@ -176,11 +199,21 @@ private:
   tcp::endpoint local_;
   tcp::endpoint upstreamEp_;
   std::string peerIp_;
+  std::optional<std::optional<IpBytes>> peerIpBytes_; // peerIp_ parsed, once known
   beast::flat_buffer cbuf_;
   beast::flat_buffer ubuf_;
   std::unique_ptr<char[]> bodyBuf_;
-  std::optional<http::request_parser<http::empty_body>> reqParser_;
-  std::optional<http::response_parser<http::empty_body>> resParser_;
+  // The request being served: its head's bytes and field lines (capacities kept between
+  // requests) and what the session reads from them (views into both).
+  std::string reqHead_;
+  std::vector<http1::HeadField> reqFields_;
+  http1::Request req_;
+  // The app's response head: its fields live in resArena_ (an inline buffer first), released
+  // when the next response head is read, instead of one allocation per field.
+  std::array<std::byte, 2048> resArenaBuf_;
+  std::pmr::monotonic_buffer_resource resArena_{resArenaBuf_.data(), resArenaBuf_.size()};
+  std::optional<http::response_parser<http::empty_body, std::pmr::polymorphic_allocator<char>>>
+      resParser_;
   http1::BodyDecoder body_;    // the request body being read
   http1::BodyDecoder resBody_; // the response body being relayed
   size_t headLen_ = 0;
@@ -192,6 +225,11 @@ private:
   std::vector<detect::Header> inspectHeaders_; // the fields handed to the engine (likewise)
   std::vector<char> prefix_; // inspected body prefix, then the streaming inspection window
   std::unique_ptr<BodyStream> stream_; // only while a request's body is inspected streaming
+  struct Framed { // a framed write (sendFramed) and what of it is left (writeRest)
+    std::array<asio::const_buffer, 5> bufs;
+    char sizeLine[24];
+    std::span<asio::const_buffer> rest;
+  } framed_;
   Clock::time_point started_{};
   size_t scanned_ = 0;
   bool first_ = true;

@@ -74,7 +74,7 @@ awaitable<void> Session::sendError(unsigned status, std::string_view error) {
 
 // 403 for a blocked request: a small HTML page for browsers, JSON otherwise.
 awaitable<void> Session::sendBlocked() {
-  const auto& req = reqParser_->get();
+  const http1::Request& req = req_;
   const bool limit = stream_ && stream_->limitHit; // on_limit: the body cannot be inspected
   const bool html =
       !limit && req[http::field::accept].find("text/html") != std::string_view::npos;
@@ -85,8 +85,8 @@ awaitable<void> Session::sendBlocked() {
        .requestId = requestId_,
        .html = html,
        .htmlPage = snap_->blockPage.get(),
-       .headOnly = req.method() == http::verb::head,
-       .close = !(reqParser_->keep_alive() && body_.done()) || w_.draining(),
+       .headOnly = req.verb == http::verb::head,
+       .close = !(req.keepAlive && body_.done()) || w_.draining(),
        .noStore = true});
   error_code ec;
   arm(TimeoutKind::send, std::min<std::chrono::milliseconds>(to_.send, 5s));

@@ -26,10 +26,10 @@ bool isHttpError(const error_code& ec) {
 } // namespace
 
 void Session::appHead(const Exchange& x) {
-  const auto& req = reqParser_->get();
+  const http1::Request& req = req_;
   // The Host of an HTTP/1.0 request without one: the address the client connected to.
   std::string defaultHost;
-  if (x.info->authority.empty() && req.find(http::field::host) == req.end()) {
+  if (x.info->authority.empty() && req.find(http::field::host) == nullptr) {
     const auto addr = local_.address();
     defaultHost = (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" +
                   std::to_string(local_.port());
@@ -38,7 +38,7 @@ void Session::appHead(const Exchange& x) {
                     {.requestId = requestId_,
                      .peerIp = peerIp_,
                      .target = x.info->absoluteForm ? std::string_view(x.info->originTarget)
-                                                    : req.target(),
+                                                    : req.target,
                      .defaultHost = defaultHost,
                      .hostOverride = x.info->authority,
                      .chunked = x.info->chunked,
@@ -63,14 +63,20 @@ awaitable<bool> Session::forward(Exchange& x) {
     if (prefix_.size() < len) {
       prefix_.resize(len);
     }
-    if (co_await readBody(std::span(prefix_.data(), len), x.prefixLen, true) !=
-        BodyOutcome::Done) {
+    const std::span<char> room(prefix_.data(), len);
+    BodyOutcome b = BodyOutcome::Done;
+    if (!decodeBuffered(room, x.prefixLen, true, b)) {
+      b = co_await readBody(room, x.prefixLen, true);
+    }
+    if (b != BodyOutcome::Done) {
       co_return false; // not reached: the bytes are buffered and a length body cannot fail
     }
   }
   for (int attempt = 0;; ++attempt) {
-    bool reused = false;
-    if (const unsigned st = co_await connectUpstream(reused, true, x.hasBody); st != 0) {
+    // A pooled connection is taken without a coroutine frame; a new one is connected.
+    bool reused = takePooled(x.hasBody);
+    if (const unsigned st = reused ? 0 : co_await connectUpstream(reused, false, x.hasBody);
+        st != 0) {
       co_await sendError(st, st == 504 ? "app connect timeout" : "app unreachable");
       co_return false;
     }
@@ -84,12 +90,12 @@ awaitable<bool> Session::forward(Exchange& x) {
     // The app has nothing to send before it got the request: its answer is read on the event
     // that brings it, without a receive tried (and failing) at once (reactor_hint.h).
     nothingToReadUntilNextEvent(upstream_);
-    if (x.prefixLen > 0 || (x.hasBody && body_.done())) {
-      // Head and the inspected body prefix in one write; the terminator if that was all.
-      co_await writeFramed(upstream_, upHead, prefix_.data(), x.prefixLen, chunked,
-                           chunked && body_.done(), ec);
-    } else {
-      co_await asio::async_write(upstream_, asio::buffer(upHead), BW_EC);
+    // The head, with the inspected body prefix in the same write (and the terminator if that
+    // was all).
+    const bool whole = x.prefixLen > 0 || (x.hasBody && body_.done());
+    if (!sendFramed(upstream_, upHead, prefix_.data(), whole ? x.prefixLen : 0,
+                    whole && chunked, whole && chunked && body_.done(), ec)) {
+      co_await writeRest(upstream_, ec);
     }
     if (ec) {
       closeUpstream();
@@ -147,13 +153,25 @@ awaitable<bool> Session::forward(Exchange& x) {
     }
     co_return false;
   }
-  co_return co_await relayResponse(x);
+  // Interim responses and a protocol switch go through relayResponse; a final response (the
+  // common case) is relayed from here, without that coroutine's frame.
+  if (const unsigned st = resParser_->get().result_int(); st < 200 || st == 101) {
+    co_return co_await relayResponse(x);
+  }
+  const FinalResponse f = clientHead(x);
+  if (!co_await relayResponseBody(downHead_, f.bodyless, f.chunkedOut, x.upstreamUsable)) {
+    co_return false;
+  }
+  co_return finishResponse(x, f);
 }
 
 // A fresh response parser and the app's next response head (a HEAD answer has no body). Only
 // the head: the body is decoded by resBody_.
 awaitable<void> Session::readResponseHead(bool isHead, error_code& ec) {
-  resParser_.emplace();
+  resParser_.reset();
+  resArena_.release();
+  resParser_.emplace(std::piecewise_construct, std::make_tuple(),
+                     std::make_tuple(std::pmr::polymorphic_allocator<char>(&resArena_)));
   resParser_->header_limit(kUpstreamHeadLimit);
   resParser_->body_limit(UINT64_MAX);
   if (isHead) {
@@ -248,27 +266,40 @@ awaitable<bool> Session::relayResponse(Exchange& x) {
     co_return false;
   }
 
-  const bool bodyless = x.isHead || status == 204 || status == 304;
-  bool chunkedOut = false;
-  bool closeAfter = !x.keepAlive || w_.draining();
-  if (!bodyless && !resParser_->content_length()) {
-    if (x.http10) {
-      closeAfter = true; // close-delimited for an HTTP/1.0 client
-    } else {
-      chunkedOut = true;
-    }
-  }
-  responseHeadForClient(res,
-                        {.requestId = requestId_,
-                         .keepLength = !resParser_->chunked(),
-                         .chunkedOut = chunkedOut,
-                         .closeAfter = closeAfter,
-                         .http10 = x.http10},
-                        downHead_);
-  if (!co_await relayResponseBody(downHead_, bodyless, chunkedOut, x.upstreamUsable)) {
+  const FinalResponse f = clientHead(x);
+  if (!co_await relayResponseBody(downHead_, f.bodyless, f.chunkedOut, x.upstreamUsable)) {
     co_return false;
   }
-  finishRequest(status);
+  co_return finishResponse(x, f);
+}
+
+// The final response's head for the client (into downHead_) and how its body is framed.
+Session::FinalResponse Session::clientHead(const Exchange& x) {
+  FinalResponse f;
+  f.status = resParser_->get().result_int();
+  f.bodyless = x.isHead || f.status == 204 || f.status == 304;
+  f.closeAfter = !x.keepAlive || w_.draining();
+  if (!f.bodyless && !resParser_->content_length()) {
+    if (x.http10) {
+      f.closeAfter = true; // close-delimited for an HTTP/1.0 client
+    } else {
+      f.chunkedOut = true;
+    }
+  }
+  responseHeadForClient(resParser_->get(),
+                        {.requestId = requestId_,
+                         .keepLength = !resParser_->chunked(),
+                         .chunkedOut = f.chunkedOut,
+                         .closeAfter = f.closeAfter,
+                         .http10 = x.http10},
+                        downHead_);
+  return f;
+}
+
+// After the final response went out: counted, the app connection pooled or closed. Returns
+// whether the client connection stays open.
+bool Session::finishResponse(const Exchange& x, const FinalResponse& f) {
+  finishRequest(f.status);
   if (x.upstreamUsable && resParser_->keep_alive() && ubuf_.size() == 0 && upstream_.is_open()) {
     w_.pool().put(upstreamEp_, std::move(upstream_));
     upstream_ = tcp::socket(w_.ctx());
@@ -277,14 +308,21 @@ awaitable<bool> Session::relayResponse(Exchange& x) {
   }
   // When a drain began after the head went out, the connection stays until it is idle for a
   // moment (the sweep closes it) or the next request, answered with Connection: close.
-  co_return !closeAfter;
+  return !f.closeAfter;
 }
 
 // Returns 0 on success, else the status to answer (502 refused/unreachable, 504 timeout).
-awaitable<unsigned> Session::connectUpstream(bool& reused, bool allowPool, bool withBody) {
-  if (allowPool && w_.pool().take(upstreamEp_, upstream_, withBody)) {
-    reused = true;
+bool Session::takePooled(bool withBody) {
+  if (w_.pool().take(upstreamEp_, upstream_, withBody)) {
     stats().upstream_reused_total.inc();
+    return true;
+  }
+  return false;
+}
+
+awaitable<unsigned> Session::connectUpstream(bool& reused, bool allowPool, bool withBody) {
+  if (allowPool && takePooled(withBody)) {
+    reused = true;
     co_return 0;
   }
   error_code ec;

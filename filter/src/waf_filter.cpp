@@ -19,6 +19,17 @@ bool isForwardedFor(std::string_view name) {
          });
 }
 
+// The client from the last X-Forwarded-For value (`last`, empty when there is none).
+std::string_view clientFrom(std::string_view last, std::string_view peer) {
+  if (last.empty()) {
+    return peer;
+  }
+  const auto comma = last.rfind(',');
+  const std::string_view hop =
+      trimOws(comma == std::string_view::npos ? last : last.substr(comma + 1));
+  return parseIp(hop) ? hop : peer;
+}
+
 } // namespace
 
 std::string_view clientOf(const Policy& p, const RequestHead& req, std::string_view peer) {
@@ -31,13 +42,20 @@ std::string_view clientOf(const Policy& p, const RequestHead& req, std::string_v
       last = f.value();
     }
   }
-  if (last.empty()) {
+  return clientFrom(last, peer);
+}
+
+std::string_view clientOf(const Policy& p, const http1::Request& req, std::string_view peer) {
+  if (!p.trustForwardedFor) {
     return peer;
   }
-  const auto comma = last.rfind(',');
-  const std::string_view hop =
-      trimOws(comma == std::string_view::npos ? last : last.substr(comma + 1));
-  return parseIp(hop) ? hop : peer;
+  std::string_view last;
+  for (const auto& f : req.fields) {
+    if (isForwardedFor(f.name)) {
+      last = f.value;
+    }
+  }
+  return clientFrom(last, peer);
 }
 
 WafPlan planRequest(const Policy& p, bool haveEngine, const std::optional<IpBytes>& client,

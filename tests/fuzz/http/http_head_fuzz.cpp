@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
+#include <vector>
 
 #include "bulwark/filter/http_head.h"
 
@@ -28,8 +29,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (s.length > size) {
       std::abort();
     }
-    const auto check = http1::checkRequestHead(in.substr(0, s.length), lim);
+    std::vector<http1::HeadField> fields;
+    const auto check = http1::checkRequestHead(in.substr(0, s.length), lim, fields);
     if (check.error == http1::HeadError::None) {
+      http1::Request req;
+      if (http1::readRequest(check.info, fields, req) && req.fields.size() != fields.size()) {
+        std::abort();
+      }
+      for (const auto& f : fields) { // views into the head
+        if (f.name.data() < in.data() || f.value.data() + f.value.size() > in.data() + s.length) {
+          std::abort();
+        }
+      }
       if (check.info.chunked && check.info.contentLength) {
         std::abort(); // CL + TE must never be accepted
       }

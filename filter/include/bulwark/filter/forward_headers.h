@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory_resource>
 #include <optional>
 #include <span>
 #include <string>
@@ -9,10 +10,15 @@
 
 #include <boost/beast/http/message.hpp>
 
+#include "bulwark/filter/http_head.h"
+
 namespace bulwark::filter {
 
 using RequestHead = boost::beast::http::request_header<>;
 using ResponseHead = boost::beast::http::response_header<>;
+// A response head whose fields live in a memory resource (the session's, reset per response).
+using ResponseFields = boost::beast::http::basic_fields<std::pmr::polymorphic_allocator<char>>;
+using PooledResponseHead = boost::beast::http::response_header<ResponseFields>;
 
 // An incoming X-Request-Id is kept when it is 1..128 of [A-Za-z0-9._:-].
 bool validRequestId(std::string_view id);
@@ -40,6 +46,8 @@ struct AppHeadParams {
 std::string requestHeadForApp(const RequestHead& req, const AppHeadParams& p);
 // The same into `out` (replaced; its capacity is reused from one request to the next).
 void requestHeadForApp(const RequestHead& req, const AppHeadParams& p, std::string& out);
+// The same from a checked head's field list (what the proxy forwards; no Beast parse).
+void requestHeadForApp(const http1::Request& req, const AppHeadParams& p, std::string& out);
 
 struct ClientHeadParams {
   std::string_view requestId;
@@ -54,5 +62,8 @@ struct ClientHeadParams {
 // re-stated for this hop, X-Request-Id added when the app did not set one.
 std::string responseHeadForClient(const ResponseHead& res, const ClientHeadParams& p);
 void responseHeadForClient(const ResponseHead& res, const ClientHeadParams& p, std::string& out);
+std::string responseHeadForClient(const PooledResponseHead& res, const ClientHeadParams& p);
+void responseHeadForClient(const PooledResponseHead& res, const ClientHeadParams& p,
+                           std::string& out);
 
 } // namespace bulwark::filter

@@ -3,10 +3,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/verb.hpp>
 
 #include "bulwark/filter/config.h"
 
@@ -57,9 +61,20 @@ int headErrorStatus(HeadError e);
 // refused (431) before any parser stores them: Beast keeps field offsets in 16 bits.
 constexpr size_t kMaxFieldLine = 65000;
 
+// One field line of a checked head (a token name): views into the head's bytes.
+struct HeadField {
+  std::string_view name;  // as received
+  std::string_view value; // without the blanks around it
+  // The name as Beast's enum when the proxy reads or acts on it (Host, the framing and
+  // hop-by-hop fields, Expect, Accept, HTTP2-Settings); unknown for any other name.
+  boost::beast::http::field id = boost::beast::http::field::unknown;
+};
+
 // What the proxy must know about a valid head to frame and forward the request.
 struct HeadInfo {
   size_t length = 0;     // bytes of the head including the final empty line
+  std::string_view method; // views into the head
+  std::string_view target;
   int versionMinor = 1;  // HTTP/1.<minor>
   bool chunked = false;  // Transfer-Encoding: chunked
   std::optional<uint64_t> contentLength;
@@ -99,6 +114,37 @@ HeadScan scanHead(std::string_view data, size_t resumeFrom, const Limits& limits
 // TE on HTTP/1.0, obs-fold, bare CR/LF, invalid names, whitespace before ':', control characters
 // in values, missing/duplicate Host on HTTP/1.1, oversize line/head, too many fields.
 HeadCheck checkRequestHead(std::string_view head, const Limits& limits);
+// The same; a valid head's field lines with a token name (those forwarded) are also put in
+// `fields` (replaced), the lines of one name together in the order received, as Beast's field
+// container keeps them: the order in which they are inspected and forwarded.
+HeadCheck checkRequestHead(std::string_view head, const Limits& limits,
+                           std::vector<HeadField>& fields);
+
+// The request a session serves: a checked head and its field list (views into both).
+struct Request {
+  std::string_view method;
+  boost::beast::http::verb verb = boost::beast::http::verb::unknown;
+  std::string_view target;
+  std::span<const HeadField> fields;
+  std::optional<uint64_t> contentLength;
+  bool keepAlive = true;
+  bool connectionUpgrade = false; // Connection (or Proxy-Connection) lists "upgrade"
+
+  // The first field of that name (names compare case-insensitively), or nullptr. `id` is one
+  // of those HeadField::id names.
+  const HeadField* find(boost::beast::http::field id) const;
+  const HeadField* find(std::string_view name) const;
+  // The first field's value, or empty.
+  std::string_view operator[](boost::beast::http::field id) const {
+    const HeadField* f = find(id);
+    return f ? f->value : std::string_view();
+  }
+};
+
+// Fills `req` from a valid head: the method, the target, the fields and what the Connection and
+// Proxy-Connection fields say (keep-alive as Beast's parser reads them). False when one of those
+// is not a token list, a head Beast's parser refuses.
+bool readRequest(const HeadInfo& info, std::span<const HeadField> fields, Request& req);
 
 // A Host value (or the authority of an absolute-form target): reg-name or IP literal, optional
 // port. No userinfo, no commas, spaces, slashes or controls; empty is invalid.

@@ -27,6 +27,7 @@ using IpBytes = std::array<uint8_t, 16>;
 // The client of a request: the socket peer, or the last X-Forwarded-For hop when the policy
 // trusts the proxy in front of the pod to append it. Returns a view into `req` or `peer`.
 std::string_view clientOf(const Policy& p, const RequestHead& req, std::string_view peer);
+std::string_view clientOf(const Policy& p, const http1::Request& req, std::string_view peer);
 
 // Before any body byte is read: deny list, mode for the target, whether to inspect.
 WafPlan planRequest(const Policy& p, bool haveEngine, const std::optional<IpBytes>& client,
