@@ -210,7 +210,9 @@ void appHeadFrom(const Head& req, const AppHeadParams& p, std::string& out) {
   bool host = false;
   for (const auto& f : fieldsOf(req)) {
     const auto name = idOf(f);
-    if (isHopByHop(name) || name == http::field::expect) {
+    // HTTP2-Settings is connection-specific like the hop-by-hop fields: it belongs to an h2c
+    // upgrade, which is never forwarded.
+    if (isHopByHop(name) || name == http::field::expect || name == http::field::http2_settings) {
       continue;
     }
     const auto fname = nameOf(f);
@@ -224,8 +226,7 @@ void appHeadFrom(const Head& req, const AppHeadParams& p, std::string& out) {
         continue;
       }
       if ((len == 17 && iequals(fname, "x-forwarded-proto")) ||
-          (len == 12 && iequals(fname, "x-request-id")) ||
-          (len == 14 && iequals(fname, "http2-settings"))) {
+          (len == 12 && iequals(fname, "x-request-id"))) {
         continue;
       }
     }

@@ -39,7 +39,7 @@ inline bool tokenIs(std::string_view name, std::string_view lower) {
 }
 
 // Beast's field enum for the names the proxy reads or acts on (framing, routing, hop-by-hop,
-// Accept, and HTTP2-Settings, which Beast knows: forwarded unless Connection names it); unknown
+// Accept, and HTTP2-Settings, which is never forwarded); unknown
 // for any other name, whose id nothing reads. Cheaper than Beast's lookup of every known name.
 inline boost::beast::http::field fieldIdOf(std::string_view name) {
   using F = boost::beast::http::field;

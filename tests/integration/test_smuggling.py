@@ -129,6 +129,17 @@ class NormalisationTests(ProxyTestCase):
         c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         self.assertEqual(self.read_response(c).status, 200, c.transcript())
 
+    def test_http2_settings_never_reaches_the_app(self):
+        # Connection-specific (RFC 9113 3.2.1 / RFC 7540 3.2.1), even when Connection does not
+        # name it and no Upgrade comes with it.
+        settings = b"AAMAAABkAARAAAAAAAIAAAAA"
+        for head in (b"GET /echo HTTP/1.1\r\nHost: a\r\nHTTP2-Settings: " + settings + b"\r\n\r\n",
+                     b"GET /echo HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n"
+                     b"http2-settings: " + settings + b"\r\n\r\n"):
+            c, r = self.exchange(self.px.port, head)
+            self.assertEqual(r.status, 200, c.transcript())
+            self.assertEqual(echo_headers(r.json(), "http2-settings"), [], r.json())
+
 
 class Http2PriorKnowledgeTests(ProxyTestCase):
     """The preface on the HTTP/1.1 port, against an app that would accept anything (echo)."""
