@@ -9,28 +9,14 @@
 #include <random>
 
 #include "bulwark/filter/local_reply.h"
+#include "head_fields.h"
 
 namespace bulwark::filter {
 namespace {
 
 namespace http = boost::beast::http;
 
-// ASCII case folding (what std::tolower does in the "C" locale the proxy runs in).
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.size(); ++i) {
-    auto x = static_cast<unsigned char>(a[i]);
-    auto y = static_cast<unsigned char>(b[i]);
-    if (x >= 'A' && x <= 'Z') x += 32;
-    if (y >= 'A' && y <= 'Z') y += 32;
-    if (x != y) {
-      return false;
-    }
-  }
-  return true;
-}
+using http1::iequals;
 
 // The tokens of a Connection value (comma-separated, blanks around them ignored), split once
 // into views (no copy) and looked up for every field of the head.

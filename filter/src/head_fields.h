@@ -13,6 +13,23 @@
 
 namespace bulwark::filter::http1 {
 
+// ASCII case folding (what std::tolower does in the "C" locale the proxy runs in).
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto x = static_cast<unsigned char>(a[i]);
+    auto y = static_cast<unsigned char>(b[i]);
+    if (x >= 'A' && x <= 'Z') x += 32;
+    if (y >= 'A' && y <= 'Z') y += 32;
+    if (x != y) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // Whether the token `name` is `lower` (lowercase letters, digits, '-') in any case, eight bytes
 // at a time: setting bit 0x20 of a token byte folds a letter to lowercase and turns no other
 // token byte into a letter, a digit or '-'.
