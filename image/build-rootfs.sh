@@ -138,7 +138,7 @@ copy_deps() {
     while read -r lib; do
       copy_lib "$lib"
     done
-  if echo "$deps" | grep -q 'not found'; then
+  if grep -q 'not found' <<<"$deps"; then
     echo "build-rootfs: $elf: a library is missing: $(echo "$deps" | grep 'not found')" >&2
     exit 1
   fi

@@ -28,7 +28,7 @@ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/toolchain
 ninja -C "$BUILD_DIR" ${BULWARK_ARM64_JOBS:+-j"$BULWARK_ARM64_JOBS"} \
   bulwark-proxy bulwark-init bulwark-webhook bulwark-arm64-check
 for b in bulwark-proxy bulwark-init bulwark-webhook; do
-  if ! aarch64-linux-gnu-readelf -h "$BUILD_DIR/bin/$b" | grep -q 'Machine:.*AArch64'; then
+  if ! grep -q 'Machine:.*AArch64' <<<"$(aarch64-linux-gnu-readelf -h "$BUILD_DIR/bin/$b")"; then
     echo "build-arm64: $BUILD_DIR/bin/$b is not an AArch64 executable" >&2
     exit 1
   fi

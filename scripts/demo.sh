@@ -101,7 +101,7 @@ for b in bulwark-init bulwark-proxy bulwark-webhook; do
 done
 
 if [ "$CAPTURE" = ebpf ]; then
-    if ! "$BIN/bulwark-init" --help 2>&1 | grep -qw ebpf; then
+    if ! grep -qw ebpf <<<"$("$BIN/bulwark-init" --help 2>&1)"; then
         refuse "--capture ebpf: this build's bulwark-init does not list an ebpf mode"
     fi
     if ! msg=$("$BIN/bulwark-init" plan --mode ebpf --app-port 8080 2>&1); then

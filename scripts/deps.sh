@@ -15,7 +15,7 @@ read -r -a PACKAGES <<< "$(cat "${LISTS[@]}" | sed 's/#.*//' | tr '\n' ' ')"
 
 missing=()
 for p in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+  if ! grep -q "install ok installed" <<<"$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)"; then
     missing+=("$p")
   fi
 done
@@ -30,7 +30,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 # Lists may name foreign-architecture packages (pkg:arm64, scripts/deps/arm64.txt): multiarch.
 for a in $(printf '%s\n' "${missing[@]}" | sed -n 's/^[^:]*:\([a-z0-9]*\)$/\1/p' | sort -u); do
-  if [ "$a" != "$(dpkg --print-architecture)" ] && ! dpkg --print-foreign-architectures | grep -qx "$a"; then
+  if [ "$a" != "$(dpkg --print-architecture)" ] && ! grep -qx "$a" <<<"$(dpkg --print-foreign-architectures)"; then
     $SUDO dpkg --add-architecture "$a"
   fi
 done

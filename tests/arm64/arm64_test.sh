@@ -55,7 +55,7 @@ done
 
 # 2. the capture plan is architecture-independent: same output as the native binary
 if out=$(arm "$DIR/bin/bulwark-init" plan --mode auto --app-port 8080 --exclude-cidr 198.18.0.0/15 2>&1) &&
-   echo "$out" | grep -q 'tcp dport 8080 redirect to :26001'; then
+   grep -q 'tcp dport 8080 redirect to :26001' <<<"$out"; then
   if [ -n "$NATIVE_INIT" ] && [ -x "$NATIVE_INIT" ]; then
     native=$("$NATIVE_INIT" plan --mode auto --app-port 8080 --exclude-cidr 198.18.0.0/15 2>&1)
     if [ "$out" = "$native" ]; then
@@ -74,13 +74,13 @@ fi
 out=$(timeout 400 "$QEMU" "$DIR/bin/bulwark-arm64-check" ruledb 2>&1) || true
 echo "$out" | sed 's/^/     /'
 for set in full plain; do
-  if echo "$out" | grep -q "^ruledb $set: prebuilt, .*fingerprint matches"; then
+  if grep -q "^ruledb $set: prebuilt, .*fingerprint matches" <<<"$out"; then
     ok "rule database '$set' linked in for arm64 and deserialized under qemu-aarch64"
   else
     bad "rule database '$set' not used as prebuilt on arm64"
   fi
 done
-if echo "$out" | grep -q "^ruledb full: linked bytes equal the database compiled on this platform"; then
+if grep -q "^ruledb full: linked bytes equal the database compiled on this platform" <<<"$out"; then
   ok "the linked full rule database is byte for byte the one arm64 vectorscan compiles"
 else
   bad "the linked full rule database is not the arm64 one (vectorscan would load another platform's)"
@@ -138,7 +138,7 @@ else
   fi
   # The blocked request never reached the app: it counted the benign one only.
   stats=$(curl -sS "http://127.0.0.1:$APP_PORT/stats" 2>&1 || true)
-  if echo "$stats" | grep -q '"requests": *1[,}]'; then
+  if grep -q '"requests": *1[,}]' <<<"$stats"; then
     ok "the app saw the benign request only: $stats"
   else
     bad "the app's counters after one benign and one blocked request: $stats"

@@ -65,7 +65,7 @@ done
 # (`iptables --version` itself is not tried: on the nft backend it opens a netfilter netlink
 # socket first, which qemu-user does not emulate; the link is checked instead.)
 for t in iptables-legacy-restore ip6tables-legacy-save iptables-nft-restore ip6tables-nft-save iptables-legacy; do
-  if out=$(chroot "$MNT" /.qemu-aarch64 "/usr/sbin/$t" --version 2>&1) && echo "$out" | grep -q '^ip6*tables'; then
+  if out=$(chroot "$MNT" /.qemu-aarch64 "/usr/sbin/$t" --version 2>&1) && grep -q '^ip6*tables' <<<"$out"; then
     ok "$t --version from the arm64 image: $out"
   else
     bad "$t --version from the arm64 image: $out"
@@ -74,7 +74,7 @@ done
 link=$(readlink "$MNT/usr/sbin/iptables" || true)
 [ "$link" = xtables-nft-multi ] && ok "iptables -> $link" || bad "iptables links to '$link', want xtables-nft-multi"
 if out=$(chroot --userspec=101:101 "$MNT" /.qemu-aarch64 /usr/bin/bulwark-init plan --mode auto --app-port 8080 2>&1) &&
-   echo "$out" | grep -q 'redirect to :26001'; then
+   grep -q 'redirect to :26001' <<<"$out"; then
   ok "bulwark-init plan (no privilege) from the arm64 image"
 else
   bad "bulwark-init plan from the arm64 image: $(echo "$out" | tail -c 400)"

@@ -149,14 +149,15 @@ if helm template bw "$CHART" -n bulwark-system --kube-version 1.28.5 \
      && grep -q '"capture_mode": "ebpf"' "$WORK/cm" \
      && helm template bw "$CHART" -n bulwark-system --kube-version 1.28.5 \
           --set config.captureMode=ebpf --set config.holderSidecar=native \
-          --show-only templates/configmap.yaml 2>> "$WORK/err" \
-        | grep -q '"holder_sidecar": "native"'; then
+          --show-only templates/configmap.yaml > "$WORK/cm-native" 2>> "$WORK/err" \
+     && grep -q '"holder_sidecar": "native"' "$WORK/cm-native"; then
   echo "ok   captureMode ebpf on 1.28 renders (holder: plain there; holderSidecar native passed on)"
 else
   bad "captureMode ebpf on 1.28: $(head -c 300 "$WORK/err")"
 fi
 if helm template bw "$CHART" -n bulwark-system --kube-version 1.30.2 \
-     --show-only templates/configmap.yaml | grep -q '"kubernetes_version": "v1.30.2"'; then
+     --show-only templates/configmap.yaml > "$WORK/cm-version" &&
+   grep -q '"kubernetes_version": "v1.30.2"' "$WORK/cm-version"; then
   echo "ok   the webhook configuration carries the cluster version (1.30.2)"
 else
   bad "kubernetes_version not rendered from .Capabilities.KubeVersion"
@@ -182,7 +183,8 @@ fi
 
 #     `helm show readme` is the chart's README with its install commands; every relative
 #     link of the repository README resolves inside the repository.
-if helm show readme "$CHART" | grep -q '^helm install bulwark charts/bulwark'; then
+if helm show readme "$CHART" > "$WORK/readme" &&
+   grep -q '^helm install bulwark charts/bulwark' "$WORK/readme"; then
   echo "ok   helm show readme has the quick start"
 else
   bad "helm show readme is empty or has no helm install"

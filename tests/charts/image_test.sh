@@ -63,7 +63,7 @@ if command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
   for args in "--mode nftables" "--mode iptables --iptables-backend nft" "--mode iptables --iptables-backend legacy"; do
     # shellcheck disable=SC2086
     if out=$(unshare -n chroot "$MNT" /usr/bin/bulwark-init apply $args --app-port 8080 --json 2>&1) &&
-       echo "$out" | grep -q '"ok":true'; then
+       grep -q '"ok":true' <<<"$out"; then
       echo "ok   bulwark-init apply $args in a fresh netns from the image"
     else
       bad "bulwark-init apply $args from the image: $(echo "$out" | tail -c 400)"

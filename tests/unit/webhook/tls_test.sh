@@ -117,8 +117,8 @@ echo "garbage" > "$T/tls.crt"
 sleep 0.4
 curl -sf --cacert "$T/two.crt" "$URL/healthz" >/dev/null || fail "broken rotation dropped the old pair"
 metrics=$(curl -sf --cacert "$T/two.crt" "$URL/metrics")
-echo "$metrics" | grep -q '^bulwark_webhook_reviews_total{result="injected"} 1$' || fail "metrics: injected"
-echo "$metrics" | grep -q '^bulwark_webhook_reviews_total{result="bad_request"} 1$' || fail "metrics: bad"
+grep -q '^bulwark_webhook_reviews_total{result="injected"} 1$' <<<"$metrics" || fail "metrics: injected"
+grep -q '^bulwark_webhook_reviews_total{result="bad_request"} 1$' <<<"$metrics" || fail "metrics: bad"
 echo "$metrics" | grep -Eq '^bulwark_webhook_tls_reload_errors_total [1-9]' || fail "metrics: reload errors"
 echo "$metrics" | grep -Eq '^bulwark_webhook_tls_handshake_errors_total [1-9]' || fail "metrics: handshake"
 echo "ok   broken rotation keeps the old pair; /metrics counts it all"
