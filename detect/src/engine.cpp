@@ -45,21 +45,29 @@ std::string_view className(AttackClass cls) {
 using internal::PatternRule;
 using namespace internal; // Scope bits
 
-struct Engine::Impl {
-  hs_database_t* db = nullptr;      // every pattern rule
-  hs_database_t* plainDb = nullptr; // rules that can match letters/digits/spaces only
+// One vectorscan database and its rules (a match id is an index into `rules`).
+struct RuleDb {
+  hs_database_t* db = nullptr;
   std::vector<const PatternRule*> rules;
-  std::vector<const PatternRule*> plainRules;
-  uint64_t id = 0;
 
-  ~Impl() {
+  RuleDb() = default;
+  RuleDb(const RuleDb&) = delete;
+  RuleDb& operator=(const RuleDb&) = delete;
+  ~RuleDb() {
     if (db != nullptr) {
       hs_free_database(db);
     }
-    if (plainDb != nullptr) {
-      hs_free_database(plainDb);
-    }
   }
+};
+
+struct Engine::Impl {
+  RuleDb full;       // every pattern rule
+  RuleDb plain;      // rules that can match letters/digits/spaces only
+  RuleDb plainToken; // of those, the ones that can match a value without whitespace
+  RuleDb plainHex;   // and the ones that can match hex digits only
+  uint64_t id = 0;
+
+  std::array<const RuleDb*, 4> all() const { return {&full, &plain, &plainToken, &plainHex}; }
 };
 
 namespace {
@@ -208,7 +216,7 @@ struct ThreadState {
 thread_local ThreadState tls;
 
 // Byte classes for the one-pass screen of a value.
-enum : uint8_t { kSpecial = 1, kDecode = 2, kDot = 4, kSpace = 8, kBadUtf8 = 16 };
+enum : uint8_t { kSpecial = 1, kDecode = 2, kDot = 4, kSpace = 8, kBadUtf8 = 16, kNotHex = 32 };
 constexpr std::array<uint8_t, 256> makeClassTable() {
   std::array<uint8_t, 256> t{};
   for (size_t c = 0; c < 256; ++c) {
@@ -219,12 +227,16 @@ constexpr std::array<uint8_t, 256> makeClassTable() {
     if (c >= 0x80 || c < 0x20 || c == '%' || c == '&' || c == '\\' || c == '+') {
       t[c] |= kDecode;
     }
+    const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (!hex) {
+      t[c] |= kNotHex;
+    }
   }
   for (size_t c : {0xC0, 0xC1, 0xF5, 0xF6, 0xF7, 0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE, 0xFF}) {
     t[c] |= kBadUtf8; // bytes that never occur in UTF-8: overlong or junk encodings
   }
-  t['.'] = kDot | kSpecial;
-  t[' '] = kSpace;
+  t['.'] |= kDot | kSpecial;
+  t[' '] |= kSpace;
   t[0xA0] |= kSpace; // a lone NBSP byte (Latin-1): SQL and shells may read it as a space
   return t;
 }
@@ -824,7 +836,14 @@ public:
   void plainValue(uint8_t scope, std::string_view kind, std::string_view name, std::string_view low,
                   std::string_view shown, uint8_t cls) {
     if (low.size() >= 3) { // the shortest plain rule literal ("xor")
-      matchPatterns(scope, kind, name, low, shown, true);
+      // A token (letters, digits, "-_,@": no whitespace, control or non-ASCII byte, which are
+      // kSpace or kDecode) gets only the plain rules that can match one; hex digits only (a
+      // number, a hash, a session id) the ones that can match those.
+      const bool token = (cls & (kSpace | kDecode)) == 0;
+      const RuleDb& set = !token                  ? impl_.plain
+                          : (cls & kNotHex) != 0 ? impl_.plainToken
+                                                 : impl_.plainHex;
+      matchPatterns(scope, kind, name, low, shown, set);
       if (low.find("0x") != std::string_view::npos && foldHexLiterals(low, tls.canon)) {
         matchPatterns(scope, kind, name, tls.canon, shown);
       }
@@ -938,9 +957,14 @@ public:
   }
 
   void matchPatterns(uint8_t scope, std::string_view kind, std::string_view name,
-                     std::string_view low, std::string_view shown, bool plain = false) {
-    const hs_database_t* db = plain ? impl_.plainDb : impl_.db;
-    const auto& rules = plain ? impl_.plainRules : impl_.rules;
+                     std::string_view low, std::string_view shown) {
+    matchPatterns(scope, kind, name, low, shown, impl_.full);
+  }
+
+  void matchPatterns(uint8_t scope, std::string_view kind, std::string_view name,
+                     std::string_view low, std::string_view shown, const RuleDb& set) {
+    const hs_database_t* db = set.db;
+    const auto& rules = set.rules;
     struct Ctx {
       std::bitset<256> hits;
     } ctx;
@@ -1589,31 +1613,33 @@ private:
 
 Result<std::shared_ptr<const Engine>> Engine::create(const EngineConfig& config) {
   auto impl = std::make_unique<Impl>();
-  impl->rules = internal::ruleSet(internal::RuleSet::Full);
-  impl->plainRules = internal::ruleSet(internal::RuleSet::Plain);
-  if (impl->rules.size() > 256) {
-    return BW_INVALID("detect: too many pattern rules for the match bitmap");
+  const std::pair<RuleDb*, internal::RuleSet> sets[] = {
+      {&impl->full, internal::RuleSet::Full},
+      {&impl->plain, internal::RuleSet::Plain},
+      {&impl->plainToken, internal::RuleSet::PlainToken},
+      {&impl->plainHex, internal::RuleSet::PlainHex}};
+  for (const auto& [target, set] : sets) {
+    target->rules = internal::ruleSet(set);
+    if (target->rules.size() > 256) {
+      return BW_INVALID("detect: too many pattern rules for the match bitmap");
+    }
+    auto db = internal::loadRuleSet(set, target->rules, nullptr);
+    if (!db) {
+      return tl::unexpected(db.error());
+    }
+    target->db = *db;
   }
-  auto db = internal::loadRuleSet(internal::RuleSet::Full, impl->rules, nullptr);
-  if (!db) {
-    return tl::unexpected(db.error());
-  }
-  impl->db = *db;
-  auto plainDb = internal::loadRuleSet(internal::RuleSet::Plain, impl->plainRules, nullptr);
-  if (!plainDb) {
-    return tl::unexpected(plainDb.error());
-  }
-  impl->plainDb = *plainDb;
   impl->id = nextEngineId.fetch_add(1);
   // Check that a scratch can be allocated now rather than on the first request.
   hs_scratch_t* probe = nullptr;
-  if (hs_alloc_scratch(impl->db, &probe) != HS_SUCCESS ||
-      hs_alloc_scratch(impl->plainDb, &probe) != HS_SUCCESS) {
-    if (probe != nullptr) {
-      hs_free_scratch(probe);
+  for (const RuleDb* set : impl->all()) {
+    if (hs_alloc_scratch(set->db, &probe) != HS_SUCCESS) {
+      if (probe != nullptr) {
+        hs_free_scratch(probe);
+      }
+      return BW_ERR(std::make_error_code(std::errc::not_enough_memory),
+                    "detect: cannot allocate vectorscan scratch");
     }
-    return BW_ERR(std::make_error_code(std::errc::not_enough_memory),
-                  "detect: cannot allocate vectorscan scratch");
   }
   hs_free_scratch(probe);
   internal::prepareKnownExploits();
@@ -1630,8 +1656,10 @@ Verdict Engine::inspect(const RequestView& request) const {
   verdict.paranoiaLevel = std::clamp<uint8_t>(request.paranoiaLevel, 1, 4);
   verdict.threshold = scoreThreshold(verdict.paranoiaLevel);
   if (tls.preparedFor != impl_->id) {
-    if (hs_alloc_scratch(impl_->db, &tls.scratch) != HS_SUCCESS ||
-        hs_alloc_scratch(impl_->plainDb, &tls.scratch) != HS_SUCCESS) {
+    const auto sets = impl_->all();
+    if (std::any_of(sets.begin(), sets.end(), [](const RuleDb* set) {
+          return hs_alloc_scratch(set->db, &tls.scratch) != HS_SUCCESS;
+        })) {
       // Without scratch nothing can be matched: treat as a limit so callers can fail closed.
       verdict.limitExceeded = true;
       verdict.blockForLimit = config_.onLimit == EngineConfig::OnLimit::Block;

@@ -1,5 +1,7 @@
 #include "ruledb.h"
 
+#include <algorithm>
+#include <bitset>
 #include <cstring>
 
 #include <zlib.h>
@@ -44,12 +46,362 @@ void mix(uint64_t& h, std::string_view s) {
   h *= 0x100000001b3ULL;
 }
 
+using ByteSet = std::bitset<256>;
+
+ByteSet bytesOf(std::string_view chars) {
+  ByteSet s;
+  for (const char c : chars) {
+    s.set(static_cast<unsigned char>(c));
+  }
+  return s;
+}
+
+ByteSet byteRange(unsigned char lo, unsigned char hi) {
+  ByteSet s;
+  for (unsigned c = lo; c <= hi; ++c) {
+    s.set(c);
+  }
+  return s;
+}
+
+const ByteSet kSpaceBytes = bytesOf(" \t\n\v\f\r"); // \s without UCP
+const ByteSet kDigitBytes = byteRange('0', '9');
+const ByteSet kWordBytes =
+    byteRange('a', 'z') | byteRange('A', 'Z') | byteRange('0', '9') | bytesOf("_");
+
+int hexDigit(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+// A recursive-descent reading of the PCRE subset the rules use, answering one question: can the
+// pattern match a string whose bytes all lie in `alphabet`? A sequence can when each of its items
+// can (or may be repeated zero times); an alternation when one branch can; a class or literal
+// when one of its bytes is in the alphabet; assertions (^ $ \b) and lookarounds are assumed to
+// hold. Anything not modelled makes the answer "yes" (the safe side: the rule stays in the set).
+class AlphabetReach {
+public:
+  AlphabetReach(std::string_view p, const ByteSet& alphabet) : p_(p), alphabet_(alphabet) {}
+
+  bool run() {
+    const bool can = alternation();
+    return !ok_ || i_ != p_.size() || can;
+  }
+
+private:
+  bool more() const { return ok_ && i_ < p_.size(); }
+
+  bool alternation() {
+    bool any = sequence();
+    while (more() && p_[i_] == '|') {
+      ++i_;
+      const bool branch = sequence();
+      any = any || branch;
+    }
+    return any;
+  }
+
+  bool sequence() {
+    bool all = true;
+    while (more() && p_[i_] != '|' && p_[i_] != ')') {
+      const bool can = atom();
+      if (quantifierMin() > 0 && !can) {
+        all = false;
+      }
+    }
+    return all;
+  }
+
+  bool within(const ByteSet& s) const { return (s & alphabet_).any(); }
+
+  bool atom() {
+    const char c = p_[i_++];
+    switch (c) {
+    case '(':
+      return group();
+    case '[':
+      return within(charClass());
+    case '\\': {
+      bool assertion = false;
+      const ByteSet s = escape(false, assertion);
+      return assertion || within(s);
+    }
+    case '^':
+    case '$':
+      return true;
+    case '.':
+      return alphabet_.any(); // DOTALL
+    case '*':
+    case '+':
+    case '?':
+      ok_ = false; // a quantifier with nothing to repeat
+      return true;
+    default:
+      return alphabet_.test(static_cast<unsigned char>(c));
+    }
+  }
+
+  bool group() {
+    bool lookaround = false;
+    if (i_ < p_.size() && p_[i_] == '?') {
+      if (i_ + 1 < p_.size() && p_[i_ + 1] == ':') {
+        i_ += 2;
+      } else if (i_ + 1 < p_.size() &&
+                 (p_[i_ + 1] == '=' || p_[i_ + 1] == '!' || p_[i_ + 1] == '<')) {
+        i_ += p_[i_ + 1] == '<' ? 3 : 2;
+        lookaround = true; // consumes nothing: parsed, assumed to hold
+      } else {
+        ok_ = false; // inline options, atomic or named groups: not modelled
+        return true;
+      }
+    }
+    const bool can = alternation();
+    if (!more() || p_[i_] != ')') {
+      ok_ = false;
+      return true;
+    }
+    ++i_;
+    return lookaround || can;
+  }
+
+  // The bytes an escape matches (after the backslash); `assertion` for \b \B \A \z \Z outside
+  // a class (in a class \b is a backspace).
+  ByteSet escape(bool inClass, bool& assertion) {
+    if (i_ >= p_.size()) {
+      ok_ = false;
+      return ~ByteSet{};
+    }
+    const char c = p_[i_++];
+    switch (c) {
+    case 's':
+      return kSpaceBytes;
+    case 'S':
+      return ~kSpaceBytes;
+    case 'd':
+      return kDigitBytes;
+    case 'D':
+      return ~kDigitBytes;
+    case 'w':
+      return kWordBytes;
+    case 'W':
+      return ~kWordBytes;
+    case 't':
+      return bytesOf("\t");
+    case 'n':
+      return bytesOf("\n");
+    case 'r':
+      return bytesOf("\r");
+    case 'f':
+      return bytesOf("\f");
+    case 'v':
+      return bytesOf("\v");
+    case 'b':
+      if (inClass) {
+        return bytesOf("\b");
+      }
+      assertion = true;
+      return {};
+    case 'B':
+    case 'A':
+    case 'z':
+    case 'Z':
+      if (!inClass) {
+        assertion = true;
+        return {};
+      }
+      break;
+    case 'x': {
+      if (i_ < p_.size() && p_[i_] == '{') {
+        break; // \x{...}: not used by the rules
+      }
+      unsigned value = 0;
+      for (int k = 0; k < 2 && i_ < p_.size() && hexDigit(p_[i_]) >= 0; ++k) {
+        value = value * 16 + static_cast<unsigned>(hexDigit(p_[i_++]));
+      }
+      ByteSet s;
+      s.set(value & 0xFF);
+      return s;
+    }
+    default:
+      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+        break; // \p, \Q, \e, back references...: not modelled
+      }
+      return bytesOf(std::string_view(&c, 1)); // an escaped punctuation character
+    }
+    ok_ = false;
+    return ~ByteSet{};
+  }
+
+  ByteSet classMember(bool& ok) {
+    const char c = p_[i_++];
+    if (c == '\\') {
+      bool assertion = false;
+      const ByteSet s = escape(true, assertion);
+      ok = !assertion;
+      return s;
+    }
+    if (c == '[' && i_ < p_.size() && p_[i_] == ':') {
+      const size_t end = p_.find(":]", i_);
+      if (end == std::string_view::npos) {
+        ok = false;
+        return {};
+      }
+      const std::string_view name = p_.substr(i_ + 1, end - i_ - 1);
+      i_ = end + 2;
+      if (name == "space") {
+        return kSpaceBytes;
+      }
+      if (name == "digit") {
+        return kDigitBytes;
+      }
+      if (name == "alpha") {
+        return byteRange('a', 'z') | byteRange('A', 'Z');
+      }
+      if (name == "alnum") {
+        return byteRange('a', 'z') | byteRange('A', 'Z') | kDigitBytes;
+      }
+      ok = false;
+      return {};
+    }
+    return bytesOf(std::string_view(&c, 1));
+  }
+
+  ByteSet charClass() {
+    bool negated = false;
+    if (i_ < p_.size() && p_[i_] == '^') {
+      negated = true;
+      ++i_;
+    }
+    ByteSet set;
+    bool first = true;
+    while (more() && (p_[i_] != ']' || first)) {
+      first = false;
+      bool ok = true;
+      const size_t start = i_;
+      ByteSet member = classMember(ok);
+      if (i_ + 1 < p_.size() && p_[i_] == '-' && p_[i_ + 1] != ']') {
+        // A range between two single bytes.
+        ++i_;
+        bool okEnd = true;
+        const ByteSet end = classMember(okEnd);
+        if (member.count() != 1 || end.count() != 1 || p_[start] == '[') {
+          ok = false;
+        } else {
+          unsigned lo = 0;
+          unsigned hi = 0;
+          while (!member.test(lo)) {
+            ++lo;
+          }
+          while (!end.test(hi)) {
+            ++hi;
+          }
+          ok = ok && okEnd && lo <= hi;
+          member = ok ? byteRange(static_cast<unsigned char>(lo), static_cast<unsigned char>(hi))
+                      : ByteSet{};
+        }
+      }
+      if (!ok) {
+        ok_ = false;
+        return ~ByteSet{};
+      }
+      set |= member;
+    }
+    if (!more()) {
+      ok_ = false;
+      return ~ByteSet{};
+    }
+    ++i_; // ']'
+    return negated ? ~set : set;
+  }
+
+  // Reads the quantifier after an atom, if any; returns its minimum (1 without one). A '{' that
+  // does not start a valid quantifier is a literal, as in PCRE.
+  int quantifierMin() {
+    if (i_ >= p_.size()) {
+      return 1;
+    }
+    int min = 1;
+    const char c = p_[i_];
+    if (c == '*' || c == '?') {
+      min = 0;
+      ++i_;
+    } else if (c == '+') {
+      ++i_;
+    } else if (c == '{') {
+      size_t k = i_ + 1;
+      int n = 0;
+      bool digits = false;
+      while (k < p_.size() && p_[k] >= '0' && p_[k] <= '9') {
+        n = std::min(n * 10 + (p_[k++] - '0'), 100000);
+        digits = true;
+      }
+      bool valid = false;
+      if (k < p_.size() && p_[k] == '}' && digits) {
+        valid = true;
+      } else if (k < p_.size() && p_[k] == ',') {
+        ++k;
+        bool upper = false;
+        while (k < p_.size() && p_[k] >= '0' && p_[k] <= '9') {
+          ++k;
+          upper = true;
+        }
+        valid = k < p_.size() && p_[k] == '}' && (digits || upper);
+      }
+      if (!valid) {
+        return 1;
+      }
+      min = digits ? n : 0;
+      i_ = k + 1;
+    } else {
+      return 1;
+    }
+    if (i_ < p_.size() && (p_[i_] == '?' || p_[i_] == '+')) {
+      ++i_; // lazy or possessive
+    }
+    return min;
+  }
+
+  std::string_view p_;
+  const ByteSet& alphabet_;
+  size_t i_ = 0;
+  bool ok_ = true;
+};
+
 } // namespace
 
+bool canMatchWithin(std::string_view pattern, const std::bitset<256>& alphabet) {
+  return AlphabetReach(pattern, alphabet).run();
+}
+
+const std::bitset<256>& plainTokenBytes() {
+  static const ByteSet bytes =
+      byteRange('a', 'z') | byteRange('A', 'Z') | byteRange('0', '9') | bytesOf("-_,@");
+  return bytes;
+}
+
+const std::bitset<256>& hexTokenBytes() {
+  static const ByteSet bytes = byteRange('a', 'f') | byteRange('A', 'F') | byteRange('0', '9');
+  return bytes;
+}
+
 std::vector<const PatternRule*> ruleSet(RuleSet set) {
+  const std::bitset<256>* alphabet = set == RuleSet::PlainToken ? &plainTokenBytes()
+                                     : set == RuleSet::PlainHex ? &hexTokenBytes()
+                                                                : nullptr;
   std::vector<const PatternRule*> out;
   for (const auto& r : patternRules()) {
-    if (set == RuleSet::Full || r.reach == Reach::Plain) {
+    const bool keep = set == RuleSet::Full ||
+                      (r.reach == Reach::Plain &&
+                       (alphabet == nullptr || canMatchWithin(r.pattern, *alphabet)));
+    if (keep) {
       out.push_back(&r);
     }
   }

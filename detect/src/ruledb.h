@@ -2,26 +2,48 @@
 
 #include <hs/hs.h>
 
+#include <bitset>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "bulwark/common/result.h"
 #include "rules.h"
 
-// The vectorscan databases of the pattern rules: the full set and the "plain" subset (rules
+// The vectorscan databases of the pattern rules: the full set, the "plain" subset (rules
 // that can match a value of letters, digits and spaces: the rows marked Reach::Plain in
-// rules.cpp). Both are compiled when the library is built (bulwark-detect-dbgen) and linked in
+// rules.cpp), and of those the "plain token" subset (the rules that can match a plain token: a
+// value without whitespace such as a word or an id) and the "plain hex" subset (the rules that
+// can match hex digits only: a number, a hash, a session id); see canMatchWithin. All are compiled when the library is built (bulwark-detect-dbgen) and linked in
 // serialized; Engine::create deserializes them in
 // milliseconds and compiles at run time only when they are missing or were built from other
 // rules or for another vectorscan.
 namespace bulwark::detect::internal {
 
-enum class RuleSet { Full, Plain };
+enum class RuleSet { Full, Plain, PlainToken, PlainHex };
+
+// Every set, with the name its database file and the checks use.
+inline constexpr std::pair<RuleSet, const char*> kRuleSets[] = {{RuleSet::Full, "full"},
+                                                                {RuleSet::Plain, "plain"},
+                                                                {RuleSet::PlainToken, "plain_token"},
+                                                                {RuleSet::PlainHex, "plain_hex"}};
 
 // The rules of a set, in database order (a match id is an index into this vector).
 std::vector<const PatternRule*> ruleSet(RuleSet set);
+
+// The bytes of a plain token: a value of letters, digits and "-_,@" (no whitespace, no other
+// punctuation, no control or non-ASCII byte), such as a session id, a word or a number.
+const std::bitset<256>& plainTokenBytes();
+
+// The bytes of a hex token: 0-9, a-f, A-F (numbers, hashes, session ids).
+const std::bitset<256>& hexTokenBytes();
+
+// Whether `pattern` can match a string made only of bytes in `alphabet`. A plain rule that
+// cannot match a plain token is left out of the plain token set. Conservative: a construct it
+// does not model (inline options, \p, back references) counts as "can match".
+bool canMatchWithin(std::string_view pattern, const std::bitset<256>& alphabet);
 
 // Identifies a rule set exactly: ids, scopes, patterns, compile flags and the vectorscan
 // version. A serialized database is used only when its fingerprint matches.

@@ -73,7 +73,7 @@ fi
 # 3. rule databases and the engine
 out=$(timeout 400 "$QEMU" "$DIR/bin/bulwark-arm64-check" ruledb 2>&1) || true
 echo "$out" | sed 's/^/     /'
-for set in full plain; do
+for set in full plain plain_token plain_hex; do
   if grep -q "^ruledb $set: prebuilt, .*fingerprint matches" <<<"$out"; then
     ok "rule database '$set' linked in for arm64 and deserialized under qemu-aarch64"
   else

@@ -33,8 +33,7 @@ int ruledb() {
   std::printf("vectorscan %s, platform %s\n", hs_version(),
               hs_valid_platform() == HS_SUCCESS ? "supported" : "NOT supported");
   int rc = 0;
-  for (const auto& [set, name] : {std::pair{internal::RuleSet::Full, "full"},
-                                  std::pair{internal::RuleSet::Plain, "plain"}}) {
+  for (const auto& [set, name] : internal::kRuleSets) {
     const auto rules = internal::ruleSet(set);
     const internal::Prebuilt p = internal::prebuilt(set);
     std::string_view source;

@@ -224,7 +224,8 @@ TEST(AlignmentTest, CorpusValuesGiveTheSameRulesAtEveryOffset) {
     }
   }
   ASSERT_GT(sample.size(), 1000U);
-  for (const RuleSet set : {RuleSet::Full, RuleSet::Plain}) {
+  for (const auto& [set, name] : kRuleSets) {
+    SCOPED_TRACE(name);
     Scanner s(set);
     ASSERT_TRUE(s.ready());
     size_t bad = 0;
