@@ -6,6 +6,8 @@
 
 #include <zlib.h>
 
+#include "detectors.h"
+
 // The AVX2 variant of hs_scan that a multi-architecture ("fat runtime") vectorscan exports next to
 // the dispatching hs_scan; a weak reference, null with a single-architecture build.
 extern "C" hs_error_t avx2_hs_scan(const hs_database_t* db, const char* data, unsigned int length,
@@ -68,19 +70,6 @@ const ByteSet kSpaceBytes = bytesOf(" \t\n\v\f\r"); // \s without UCP
 const ByteSet kDigitBytes = byteRange('0', '9');
 const ByteSet kWordBytes =
     byteRange('a', 'z') | byteRange('A', 'Z') | byteRange('0', '9') | bytesOf("_");
-
-int hexDigit(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 // A recursive-descent reading of the PCRE subset the rules use, answering one question: can the
 // pattern match a string whose bytes all lie in `alphabet`? A sequence can when each of its items
@@ -201,8 +190,8 @@ private:
       return bytesOf("\r");
     case 'f':
       return bytesOf("\f");
-    case 'v':
-      return bytesOf("\v");
+    case 'v': // vertical whitespace, as in PCRE: \n \v \f \r and NEL
+      return byteRange(0x0a, 0x0d) | bytesOf("\x85");
     case 'b':
       if (inClass) {
         return bytesOf("\b");
@@ -223,8 +212,13 @@ private:
         break; // \x{...}: not used by the rules
       }
       unsigned value = 0;
-      for (int k = 0; k < 2 && i_ < p_.size() && hexDigit(p_[i_]) >= 0; ++k) {
-        value = value * 16 + static_cast<unsigned>(hexDigit(p_[i_++]));
+      for (int k = 0; k < 2 && i_ < p_.size(); ++k) {
+        const int digit = hexValue(static_cast<unsigned char>(p_[i_]));
+        if (digit < 0) {
+          break;
+        }
+        value = value * 16 + static_cast<unsigned>(digit);
+        ++i_;
       }
       ByteSet s;
       s.set(value & 0xFF);

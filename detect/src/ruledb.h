@@ -16,19 +16,21 @@
 // that can match a value of letters, digits and spaces: the rows marked Reach::Plain in
 // rules.cpp), and of those the "plain token" subset (the rules that can match a plain token: a
 // value without whitespace such as a word or an id) and the "plain hex" subset (the rules that
-// can match hex digits only: a number, a hash, a session id); see canMatchWithin. All are compiled when the library is built (bulwark-detect-dbgen) and linked in
-// serialized; Engine::create deserializes them in
-// milliseconds and compiles at run time only when they are missing or were built from other
-// rules or for another vectorscan.
+// can match hex digits only: a number, a hash, a session id); see canMatchWithin. All are
+// compiled when the library is built (bulwark-detect-dbgen) and linked in serialized;
+// Engine::create deserializes them in milliseconds and compiles at run time only when they are
+// missing or were built from other rules or for another vectorscan.
 namespace bulwark::detect::internal {
 
 enum class RuleSet { Full, Plain, PlainToken, PlainHex };
 
 // Every set, with the name its database file and the checks use.
-inline constexpr std::pair<RuleSet, const char*> kRuleSets[] = {{RuleSet::Full, "full"},
-                                                                {RuleSet::Plain, "plain"},
-                                                                {RuleSet::PlainToken, "plain_token"},
-                                                                {RuleSet::PlainHex, "plain_hex"}};
+inline constexpr std::pair<RuleSet, const char*> kRuleSets[] = {
+    {RuleSet::Full, "full"},
+    {RuleSet::Plain, "plain"},
+    {RuleSet::PlainToken, "plain_token"},
+    {RuleSet::PlainHex, "plain_hex"},
+};
 
 // The rules of a set, in database order (a match id is an index into this vector).
 std::vector<const PatternRule*> ruleSet(RuleSet set);

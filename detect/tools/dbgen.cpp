@@ -1,6 +1,6 @@
 // bulwark-detect-dbgen OUT_DIR: compiles the rule databases for a generic x86-64 (any CPU the
 // library runs on) and writes them zlib-compressed to OUT_DIR/rules_<set>.db (full, plain,
-// plain_token: kRuleSets), and OUT_DIR/prebuilt.cpp, which links them into the library (see
+// plain_token, plain_hex: kRuleSets), and OUT_DIR/prebuilt.cpp, which links them into the library (see
 // src/ruledb.h).
 #include <cinttypes>
 #include <cstdio>

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,31 @@ std::string gzip(std::string_view in, int windowBits) {
   out.resize(zs.total_out);
   deflateEnd(&zs);
   return out;
+}
+
+// Plain values go to the smallest plain database their bytes allow (any plain rule; the rules
+// that can match a token; those that can match hex digits): upper-case, percent-encoded and
+// hex-only tokens still reach the rules that match them.
+TEST_F(BlindSpotsTest, PlainTokensReachTheRulesThatMatchThem) {
+  const auto ruleFor = [](std::string_view target) {
+    std::vector<uint32_t> ids;
+    RequestView r{.method = "GET", .target = target, .versionMinor = 1, .headers = {},
+                  .body = {}, .bodyTruncated = false, .paranoiaLevel = 4};
+    for (const auto& f : registered(engine_->inspect(r)).findings) {
+      ids.push_back(f.ruleId);
+    }
+    return ids;
+  };
+  const auto has = [](const std::vector<uint32_t>& ids, uint32_t id) {
+    return std::find(ids.begin(), ids.end(), id) != ids.end();
+  };
+  EXPECT_TRUE(has(ruleFor("/run?x=WhoAmI"), 4023));        // token
+  EXPECT_TRUE(has(ruleFor("/run?x=%57hoami"), 4023));      // token after decoding
+  EXPECT_TRUE(has(ruleFor("/obj?x=ACED0005"), 5017));      // hex only
+  EXPECT_TRUE(has(ruleFor("/obj?x=%41CED0005"), 5017));    // hex only after decoding
+  EXPECT_FALSE(ruleFor("/q?x=1%20union%20select%202").empty()); // words
+  EXPECT_TRUE(has(ruleFor("/n?x=18446744073709551616"), 1057)); // digits
+  EXPECT_TRUE(ruleFor("/obj?x=3f2a1c9e0b7d4e21").empty());
 }
 
 TEST_F(BlindSpotsTest, JsonPastMaxDepth) {

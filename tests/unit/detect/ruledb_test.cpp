@@ -119,6 +119,14 @@ TEST(RuleDbTest, ThePlainSetIsTheRowsMarkedPlain) {
   EXPECT_EQ(ruleSet(RuleSet::Full).size(), patternRules().size());
 }
 
+std::bitset<256> bytesOfForTest(std::string_view chars) {
+  std::bitset<256> s;
+  for (const char c : chars) {
+    s.set(static_cast<unsigned char>(c));
+  }
+  return s;
+}
+
 TEST(RuleDbTest, CanMatchWithinReadsThePatternSyntax) {
   struct Case {
     std::string_view pattern;
@@ -189,6 +197,77 @@ TEST(RuleDbTest, CanMatchWithinReadsThePatternSyntax) {
   for (const Case& c : cases) {
     EXPECT_EQ(canMatchWithin(c.pattern, plainTokenBytes()), c.can) << c.pattern;
   }
+  // Over hex digits; \v is vertical whitespace (\n..\r and NEL), not only VT.
+  EXPECT_TRUE(canMatchWithin(R"(\baced000[0-9])", hexTokenBytes()));
+  EXPECT_TRUE(canMatchWithin(R"(^\d+$)", hexTokenBytes()));
+  EXPECT_FALSE(canMatchWithin("whoami", hexTokenBytes()));
+  EXPECT_FALSE(canMatchWithin(R"(\bfoo_?bar)", hexTokenBytes()));
+  EXPECT_TRUE(canMatchWithin(R"(a\vb)", bytesOfForTest("ab\n")));
+  EXPECT_FALSE(canMatchWithin(R"(a\vb)", bytesOfForTest("ab\t")));
+}
+
+// Values that rules of the token sets must keep seeing: the rule matches the value in the plain
+// database and is in the set the value's bytes route it to (a rule the syntax reading dropped
+// by mistake would fail here even where the generated tokens below miss it).
+TEST(RuleDbTest, TokenWitnessesReachTheirRules) {
+  struct Witness {
+    uint32_t id;
+    std::string_view value;
+  };
+  const Witness witnesses[] = {
+      {4023, "whoami"},
+      {5009, "__proto__"},
+      {5015, "templatesimpl"},
+      {5017, "aced0005"},
+      {5017, "ro0abxyz"},
+      {5019, "__js_function"},
+      {1019, "information_schema"},
+      {1035, "openrowset"},
+      {1051, "tempdb"},
+      {1055, "1or1"},
+      {1055, "--drop"},
+      {1056, "unionselect"},
+      {1057, "4294967296"},
+      {5048, "a__b__icontains"},
+  };
+  const auto plain = ruleSet(RuleSet::Plain);
+  auto db = compileRuleSet(plain, nullptr);
+  ASSERT_TRUE(db) << db.error().describe();
+  hs_scratch_t* scratch = nullptr;
+  ASSERT_EQ(hs_alloc_scratch(*db, &scratch), HS_SUCCESS);
+  std::set<uint32_t> token;
+  std::set<uint32_t> hex;
+  for (const PatternRule* r : ruleSet(RuleSet::PlainToken)) {
+    token.insert(r->id);
+  }
+  for (const PatternRule* r : ruleSet(RuleSet::PlainHex)) {
+    hex.insert(r->id);
+  }
+  for (const Witness& w : witnesses) {
+    std::set<uint32_t> hits;
+    ASSERT_EQ(scanBlock(
+                  *db, w.value.data(), static_cast<unsigned>(w.value.size()), scratch,
+                  [](unsigned id, unsigned long long, unsigned long long, unsigned, void* c) {
+                    static_cast<std::set<uint32_t>*>(c)->insert(id);
+                    return 0;
+                  },
+                  &hits),
+              HS_SUCCESS);
+    std::set<uint32_t> ids;
+    for (const uint32_t i : hits) {
+      ids.insert(plain[i]->id);
+    }
+    EXPECT_EQ(ids.count(w.id), 1U) << w.value << " does not match rule " << w.id;
+    const bool allHex = std::all_of(w.value.begin(), w.value.end(), [](char c) {
+      return hexTokenBytes().test(static_cast<unsigned char>(c));
+    });
+    EXPECT_EQ(token.count(w.id), 1U) << w.id << " left out of the plain token set";
+    if (allHex) {
+      EXPECT_EQ(hex.count(w.id), 1U) << w.id << " left out of the plain hex set";
+    }
+  }
+  hs_free_scratch(scratch);
+  hs_free_database(*db);
 }
 
 struct TokenSet {
