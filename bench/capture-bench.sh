@@ -174,6 +174,21 @@ requests_total() {
         awk '/^bulwark_requests_total/ { s += $NF } END { printf "%d", s }'
 }
 
+# Every wrk run connects from a client address of its own (198.18.0.10-249, in turn). With one
+# client address, the runs share the pod's TIME_WAIT sockets (the proxy and the app close first
+# on Connection: close, and a run of new connections cycles through the client's whole port
+# range in seconds): a later run's SYNs land on the TIME_WAIT sockets an earlier run left, and
+# which mode came after which decided its rate (proxy-direct at half of ebpf's when it followed
+# the REDIRECT modes, whose accepted sockets are also on :26001).
+SRC_SEQ=0
+fresh_source() {
+    local prev=$(( 10 + (SRC_SEQ + 239) % 240 )) next=$(( 10 + SRC_SEQ % 240 ))
+    SRC_SEQ=$(( SRC_SEQ + 1 ))
+    incli ip addr add "198.18.0.$next/24" dev eth0 2>/dev/null || true
+    incli ip route replace 198.18.0.0/24 dev eth0 src "198.18.0.$next"
+    [ "$prev" != "$next" ] && incli ip addr del "198.18.0.$prev/24" dev eth0 2>/dev/null || true
+}
+
 # wrk -> "rps errors"
 run_wrk() { # url extra-args...
     local url="$1"; shift
@@ -267,6 +282,7 @@ for mode in $MODES; do
         after=$(requests_total)
         [ "$after" -gt "$before" ] || die "$mode: request did not go through the proxy"
     fi
+    fresh_source # here, not in run_wrk: that runs in a subshell
     read -r ka kaerr < <(run_wrk "$url")
     ct_before=$(ct_count)
     if [ "$mode" = ebpf ] && command -v bpftool >/dev/null; then
@@ -276,6 +292,7 @@ for mode in $MODES; do
         sysctl -qw kernel.bpf_stats_enabled=1 2>/dev/null || BPF_STATS_WAS=""
         read -r runs0 ns0 < <(bpf_prog_stats)
     fi
+    fresh_source
     read -r nc ncerr < <(run_wrk "$url" -H "Connection: close")
     # Round 1 only: later rounds would see the table shrink as earlier runs' entries expire.
     [ "$round" -eq 1 ] && CT[$mode]=$(( $(ct_count) - ct_before ))
@@ -319,7 +336,8 @@ done
     "per round: $(sed 's/^ //' <<<"$BPF_NS_ALL") ns); the holder is not on the connection path)"
 [ "$ROUNDS" -gt 1 ] && echo "(medians of $ROUNDS interleaved rounds; new conn/s per round:" \
     "$(for m in $MODES; do printf '%s [%s] ' "$m" "$(sed 's/^ //' <<<"${NC_ALL[$m]}")"; done))"
-echo "(wrk -t1 -c$CONNS -d${DURATION}s, proxy --threads $THREADS, IPv4, one veth pair;" \
+echo "(wrk -t1 -c$CONNS -d${DURATION}s, each run from a client address of its own," \
+     "proxy --threads $THREADS, IPv4, one veth pair;" \
      "\"vs proxy\" = / proxy-direct, \"vs iptab\" = new conn/s / ${ipt:-iptables};" \
      "conntrack+ = entries added in the pod during round 1's new-connection run)"
 
