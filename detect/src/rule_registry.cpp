@@ -308,6 +308,15 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {15029, C::PathTraversal, K, "CVE-2024-3400: PAN-OS session id cookie holding a path"},
     {15030, C::Rce, K, "CVE-2024-21887: Ivanti Connect Secure API traversal to command injection"},
     {15031, C::Rce, K, "CVE-2021-21972: vCenter vROps plugin OVA upload"},
+    {15032, C::Protocol, K, "CVE-2024-27198: TeamCity API path dispatched as a JSP"},
+    {15033, C::Protocol, K, "CVE-2023-42793: TeamCity user token created through /RPC2"},
+    {15034, C::Protocol, K, "CVE-2024-1709: ScreenConnect setup wizard after installation"},
+    {15035, C::Protocol, K, "CVE-2023-20198: Cisco IOS XE encoded WSMA path, implant check"},
+    {15036, C::Rce, K, "CVE-2025-31324: SAP NetWeaver Visual Composer metadata uploader"},
+    {15037, C::Protocol, K, "CVE-2025-53770: SharePoint ToolPane.aspx authentication bypass"},
+    {15038, C::Protocol, K, "CVE-2025-29927: Next.js internal subrequest header from a client"},
+    {15039, C::Protocol, K, "CVE-2023-4966: Citrix Bleed oversized Host on OpenID configuration"},
+    {15040, C::Protocol, K, "CVE-2023-27350: PaperCut SetupCompleted page"},
 });
 
 constexpr bool sortedUnique(const auto& rows) {

@@ -409,6 +409,82 @@ std::string_view vcenterUploadOva(const CveRequest& r) {
   return has(r.path, "/ui/vropspluginui/rest/services/uploadova") ? "path" : std::string_view{};
 }
 
+std::string_view teamcityJspPath(const CveRequest& r) {
+  // CVE-2024-27198 (TeamCity): a "jsp" parameter naming a path that ends in ";.jsp" makes the
+  // server dispatch an API path as a JSP page, which it serves without authentication.
+  const size_t k = r.query.find("jsp=/");
+  return k != std::string_view::npos && has(r.query.substr(k), ";.jsp") ? "query"
+                                                                        : std::string_view{};
+}
+
+std::string_view teamcityTokenRpc2(const CveRequest& r) {
+  // CVE-2023-42793 (TeamCity): the request interceptor lets any path ending in /RPC2 through
+  // unauthenticated, including the one that creates an access token for a user.
+  return has(r.path, "/app/rest/users/") && has(r.path, "/tokens/rpc2") ? "path"
+                                                                        : std::string_view{};
+}
+
+std::string_view screenConnectSetup(const CveRequest& r) {
+  // CVE-2024-1709 (ConnectWise ScreenConnect): a path after SetupWizard.aspx reaches the setup
+  // wizard of an installed server, which creates a new administrator.
+  return has(r.path, "/setupwizard.aspx/") ? "path" : std::string_view{};
+}
+
+std::string_view ciscoWebUi(const CveRequest& r) {
+  // CVE-2023-20198 (Cisco IOS XE web UI): the WSMA endpoint reached through an encoded name
+  // ("/%2577ebui_wsma_http") skips authentication; logon_hash on logoutconfirm.html is the
+  // check for the implant the exploitation leaves.
+  if (has(r.path, "/webui_wsma_http") && !has(r.rawPath, "/webui_wsma_http")) {
+    return "path";
+  }
+  return endsWith(r.path, "/webui/logoutconfirm.html") && has(r.query, "logon_hash=")
+             ? "query"
+             : std::string_view{};
+}
+
+std::string_view sapMetadataUploader(const CveRequest& r) {
+  // CVE-2025-31324 (SAP NetWeaver Visual Composer): the metadata uploader accepts files
+  // without authentication; the patch closes it, a virtual patch blocks it.
+  return has(r.path, "/developmentserver/metadatauploader") ? "path" : std::string_view{};
+}
+
+std::string_view sharePointToolPane(const CveRequest& r) {
+  // CVE-2025-53770 / CVE-2025-49706 (SharePoint "ToolShell"): ToolPane.aspx in edit mode
+  // reached with the sign-out page as Referer, or with the "a=/ToolPane.aspx" path trick,
+  // skips authentication; the posted web part then deserializes attacker data.
+  if (!has(r.path, "/_layouts/") || !has(r.path, "toolpane.aspx")) {
+    return {};
+  }
+  if (icontainsAscii(r.header(CveRequest::kReferer), "/_layouts/signout.aspx")) {
+    return "header:Referer";
+  }
+  return has(r.query, "a=/toolpane.aspx") ? "query" : std::string_view{};
+}
+
+std::string_view nextMiddlewareSubrequest(const CveRequest& r) {
+  // CVE-2025-29927 (Next.js): the framework marks its own internal subrequests with this
+  // header and skips the middleware (where applications check authentication) for them; a
+  // client never sends it.
+  return r.header(CveRequest::kXMiddlewareSubrequest).empty() ? std::string_view{}
+                                                              : "header:x-middleware-subrequest";
+}
+
+std::string_view citrixBleed(const CveRequest& r) {
+  // CVE-2023-4966 (Citrix NetScaler "Citrix Bleed"): the OpenID configuration endpoint copies
+  // the Host header into a fixed buffer; a Host of kilobytes leaks memory with session tokens.
+  // No real host name is longer than 255 bytes.
+  return has(r.path, "/oauth/idp/.well-known/openid-configuration") &&
+                 r.header(CveRequest::kHost).size() > 255
+             ? "header:Host"
+             : std::string_view{};
+}
+
+std::string_view paperCutSetup(const CveRequest& r) {
+  // CVE-2023-27350 (PaperCut MF/NG): the SetupCompleted page of an installed server logs the
+  // caller in as administrator.
+  return has(r.query, "service=page/setupcompleted") ? "query" : std::string_view{};
+}
+
 // --- request rules that are no CVE: session fixation ---
 
 // Session cookie names of server frameworks (not generic ones such as sessionid, session_id:
@@ -619,6 +695,24 @@ constexpr std::array kCveRules = std::to_array<CveRule>({
     {15030, "CVE-2024-21887", "Ivanti Connect Secure API traversal (with CVE-2023-46805)",
      C::Rce, ivantiTotp},
     {15031, "CVE-2021-21972", "vCenter vROps plugin OVA upload", C::Rce, vcenterUploadOva},
+    {15032, "CVE-2024-27198", "TeamCity API path dispatched as a JSP (';.jsp')", C::Protocol,
+     teamcityJspPath},
+    {15033, "CVE-2023-42793", "TeamCity user token created through an /RPC2 path", C::Protocol,
+     teamcityTokenRpc2},
+    {15034, "CVE-2024-1709", "ScreenConnect setup wizard reached after installation",
+     C::Protocol, screenConnectSetup},
+    {15035, "CVE-2023-20198", "Cisco IOS XE web UI: encoded WSMA path, implant check",
+     C::Protocol, ciscoWebUi},
+    {15036, "CVE-2025-31324", "SAP NetWeaver Visual Composer metadata uploader", C::Rce,
+     sapMetadataUploader},
+    {15037, "CVE-2025-53770", "SharePoint ToolPane.aspx authentication bypass (ToolShell)",
+     C::Protocol, sharePointToolPane},
+    {15038, "CVE-2025-29927", "Next.js internal subrequest header from a client", C::Protocol,
+     nextMiddlewareSubrequest},
+    {15039, "CVE-2023-4966", "Citrix Bleed: oversized Host on the OpenID configuration",
+     C::Protocol, citrixBleed},
+    {15040, "CVE-2023-27350", "PaperCut SetupCompleted page of an installed server",
+     C::Protocol, paperCutSetup},
 });
 
 } // namespace
@@ -725,10 +819,19 @@ constexpr auto kMarkers = std::to_array<Marker>({
     {15027, Part::Path, "/+cscot+/"},
     {15030, Part::Path, "/api/v1/totp/user-backup-code/"},
     {15031, Part::Path, "/ui/vropspluginui/rest/services/uploadova"},
+    {15032, Part::Query, ";.jsp"},
+    {15033, Part::Path, "/tokens/rpc2"},
+    {15034, Part::Path, "/setupwizard.aspx/"},
+    {15035, Part::Path, "/webui_wsma_http"},
+    {15035, Part::Query, "logon_hash="},
+    {15036, Part::Path, "/developmentserver/metadatauploader"},
+    {15037, Part::Path, "toolpane.aspx"},
+    {15039, Part::Path, "/oauth/idp/.well-known/openid-configuration"},
+    {15040, Part::Query, "service=page/setupcompleted"},
 });
 
 // The rules the prefilter runs itself: they read headers (and the method) only.
-constexpr std::array<uint32_t, 4> kHeaderRules = {15007, 15012, 15014, 15029};
+constexpr std::array<uint32_t, 5> kHeaderRules = {15007, 15012, 15014, 15029, 15038};
 // The rules with a direct condition in candidates() (besides any markers).
 constexpr std::array<uint32_t, 7> kDirectRules = {15001, 15010, 15021, 15026,
                                                   15028, 13020, 13021};

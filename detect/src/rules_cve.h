@@ -37,6 +37,7 @@ struct CveRequest {
     kXAnonResourceBackend,
     kSpringFunctionDefinition,
     kSpringRoutingExpression,
+    kXMiddlewareSubrequest,
     kHeaderNameCount
   };
   // Lower case, one name per length (the index looks a name up by its length).
@@ -50,7 +51,8 @@ struct CveRequest {
       "x-silock-transaction",
       "x-anonresource-backend",
       "spring.cloud.function.definition",
-      "spring.cloud.function.routing-expression"};
+      "spring.cloud.function.routing-expression",
+      "x-middleware-subrequest"};
   std::array<std::string_view, kHeaderNameCount> headerValue{};
 
   // Whether a framework session cookie name is a request parameter: -1 until computed (two
