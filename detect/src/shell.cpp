@@ -682,13 +682,28 @@ bool quoteSpliced(std::string_view low) {
 
 } // namespace
 
+// Whether the value assigns `name` as a shell variable: "name=" at the start of a word.
+bool assignsVariable(std::string_view value, std::string_view name) {
+  for (size_t k = value.find(name); k != std::string_view::npos; k = value.find(name, k + 1)) {
+    const bool wordStart =
+        k == 0 || std::string_view(" \t\r\n;&|`(){").find(value[k - 1]) != std::string_view::npos;
+    if (wordStart && k + name.size() < value.size() && value[k + name.size()] == '=') {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool splicesCommand(std::string_view value) {
   thread_local std::string s;
   thread_local std::vector<bool> mark; // a splice was removed right before s[i]
   s.clear();
   mark.clear();
   bool pending = false;
-  size_t vars = 0; // "$a$b$c": a command assembled from variables
+  // "a=wh;b=oa;c=mi;$a$b$c": a command assembled from variables the value defines. Without a
+  // definition the chain is data: ASP.NET WebForms names its controls ctl00$Main$Grid$ctl02$Edit.
+  size_t vars = 0;
+  bool defined = false;
   for (size_t i = 0; i < value.size(); ++i) {
     const char c = static_cast<char>(value[i] >= 'A' && value[i] <= 'Z' ? value[i] + 32 : value[i]);
     if (c == '$' && i + 1 < value.size()) {
@@ -699,7 +714,8 @@ bool splicesCommand(std::string_view value) {
         ++j;
       }
       if (j > name && !(value[name] >= '0' && value[name] <= '9')) {
-        if (++vars >= 3) {
+        defined = defined || assignsVariable(value, value.substr(name, j - name));
+        if (++vars >= 3 && defined) {
           return true;
         }
         if (j < value.size() && value[j] == '}') {
@@ -712,6 +728,7 @@ bool splicesCommand(std::string_view value) {
       }
     }
     vars = 0;
+    defined = false;
     const std::string_view rest = value.substr(i);
     size_t len = 0;
     for (const std::string_view sp : {"$@", "$*", "``", "$()", "<()", ">()", "\"\"", "''"}) {

@@ -833,6 +833,14 @@ TEST_F(DetectorsTest, RceTechniqueShapes) {
         "users%2F%5Bid%5D%2Fedit", "What+%24%7Bprice%7D"}) {
     EXPECT_TRUE(clean(query(q))) << q;
   }
+  // A command assembled from variables the value defines is one; a chain of '$' names without
+  // a definition is data (ASP.NET WebForms control names: ctl00$Main$Grid$ctl02$Edit).
+  EXPECT_TRUE(detects(query("a%3Dwh%3Bb%3Doa%3Bc%3Dmi%3B%24a%24b%24c"), AttackClass::Rce));
+  for (const char* name : {"ctl00%24Main%24wizard%24userNameBox",
+                           "ctl00%24ContentPlaceHolder1%24GridView1%24ctl02%24btnEdit",
+                           "ctl00%24m%24g_1234%24ctl00%24ctl01%24txtSearch"}) {
+    EXPECT_TRUE(clean(form(std::string(name) + "=hello"))) << name;
+  }
   EXPECT_TRUE(clean(json(R"({"md":"```bash\nmake test\n```"})")));
   EXPECT_TRUE(clean(json(R"({"note":"run `docker compose up -d` then `npm install --save x`"})")));
 }
