@@ -456,6 +456,21 @@ bool bareMemberChain(std::string_view v) {
   });
 }
 
+// A JavaServer Faces request parameter: the spec's own namespace (javax.faces.ViewState,
+// javax.faces.partial.ajax, jakarta.faces.source...) names form fields, not a class to load;
+// the gadget classes of ViewState attacks travel in its value (serialized-object rules).
+bool facesParameter(std::string_view v) {
+  for (const std::string_view ns : {"javax.faces.", "jakarta.faces."}) {
+    if (v.size() > ns.size() && iequals(v.substr(0, ns.size()), ns)) {
+      return std::all_of(v.begin() + static_cast<std::ptrdiff_t>(ns.size()), v.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '.';
+      });
+    }
+  }
+  return false;
+}
+
 // A PHP serialized value that holds no object ("a:1:{i:3;i:14;}"): arrays and scalars
 // unserialize to data; gadget chains need an O: or C: entry.
 bool serializedWithoutObject(std::string_view v) {
@@ -945,6 +960,9 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
       c = Confidence::Strong;
     }
     if (id == 5005 && serializedWithoutObject(value)) {
+      c = lower(c);
+    }
+    if (id == 5014 && facesParameter(value)) {
       c = lower(c);
     }
     if (kind == PartKind::RefererOrigin && c == Confidence::Strong) {

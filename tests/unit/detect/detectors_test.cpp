@@ -833,6 +833,13 @@ TEST_F(DetectorsTest, RceTechniqueShapes) {
         "users%2F%5Bid%5D%2Fedit", "What+%24%7Bprice%7D"}) {
     EXPECT_TRUE(clean(query(q))) << q;
   }
+  // JSF's own parameters name form fields in the javax.faces / jakarta.faces namespace.
+  EXPECT_TRUE(clean(form("javax.faces.ViewState=-4837275916484372212%3A-2345123409871234"
+                         "&javax.faces.partial.ajax=true&javax.faces.source=j_idt12%3Abtn")));
+  EXPECT_TRUE(clean(form("jakarta.faces.ViewState=1%3A2")));
+  EXPECT_TRUE(detects(query("javax.naming.InitialContext"), AttackClass::CodeInjection));
+  EXPECT_TRUE(detects(form("javax.faces.x=javax.management.loading.MLet"),
+                      AttackClass::CodeInjection));
   // A command assembled from variables the value defines is one; a chain of '$' names without
   // a definition is data (ASP.NET WebForms control names: ctl00$Main$Grid$ctl02$Edit).
   EXPECT_TRUE(detects(query("a%3Dwh%3Bb%3Doa%3Bc%3Dmi%3B%24a%24b%24c"), AttackClass::Rce));
