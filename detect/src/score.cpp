@@ -456,6 +456,25 @@ bool bareMemberChain(std::string_view v) {
   });
 }
 
+// A GWT-RPC request stream ("7|0|6|http://host/module/|<strong name>|service|method|
+// java.lang.String/2004016611|..."): the protocol names the Java type of every argument; the
+// gadget classes of a deserialization attack are still found by their own rules.
+bool gwtRpcStream(std::string_view v) {
+  size_t i = 0;
+  for (int field = 0; field < 3; ++field) {
+    const size_t start = i;
+    while (i < v.size() && i - start < 10 && v[i] >= '0' && v[i] <= '9') {
+      ++i;
+    }
+    if (i == start || i >= v.size() || v[i] != '|') {
+      return false;
+    }
+    ++i;
+  }
+  const std::string_view rest = v.substr(i);
+  return rest.starts_with("http://") || rest.starts_with("https://");
+}
+
 // A JavaServer Faces request parameter: the spec's own namespace (javax.faces.ViewState,
 // javax.faces.partial.ajax, jakarta.faces.source...) names form fields, not a class to load;
 // the gadget classes of ViewState attacks travel in its value (serialized-object rules).
@@ -962,7 +981,7 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (id == 5005 && serializedWithoutObject(value)) {
       c = lower(c);
     }
-    if (id == 5014 && facesParameter(value)) {
+    if (id == 5014 && (facesParameter(value) || gwtRpcStream(value))) {
       c = lower(c);
     }
     if (kind == PartKind::RefererOrigin && c == Confidence::Strong) {

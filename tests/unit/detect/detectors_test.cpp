@@ -837,6 +837,13 @@ TEST_F(DetectorsTest, RceTechniqueShapes) {
   EXPECT_TRUE(clean(form("javax.faces.ViewState=-4837275916484372212%3A-2345123409871234"
                          "&javax.faces.partial.ajax=true&javax.faces.source=j_idt12%3Abtn")));
   EXPECT_TRUE(clean(form("jakarta.faces.ViewState=1%3A2")));
+  // GWT-RPC names the Java type of every argument.
+  EXPECT_TRUE(clean(Req{"POST",
+                        "/app/greet",
+                        {{"Content-Type", "text/x-gwt-rpc; charset=utf-8"}},
+                        "7|0|6|http://app.example.com/app/|29F4EA1240F157649C12466F01F46F60|"
+                        "com.example.client.GreetingService|greetServer|java.lang.String/"
+                        "2004016611|World|1|2|3|4|1|5|6|"}));
   EXPECT_TRUE(detects(query("javax.naming.InitialContext"), AttackClass::CodeInjection));
   EXPECT_TRUE(detects(form("javax.faces.x=javax.management.loading.MLet"),
                       AttackClass::CodeInjection));
