@@ -456,6 +456,24 @@ bool bareMemberChain(std::string_view v) {
   });
 }
 
+// A package name mentioned in text ("java.util.concurrent tutorial", "upgrade org.apache.kafka
+// to 3.7"): words and spaces with sentence punctuation, no code syntax around the name. A class
+// an attacker wants loaded comes alone (a type parameter) or inside code: '(', '@', '$', '{',
+// '=', quotes and brackets all keep the finding.
+bool packageInProse(std::string_view v) {
+  bool space = false;
+  for (const char c : v) {
+    if (c == ' ') {
+      space = true;
+    } else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '-' || c == '_' || c == ',' || c == '?' || c == '!' ||
+                 c == ':' || static_cast<unsigned char>(c) >= 0x80)) {
+      return false;
+    }
+  }
+  return space;
+}
+
 // A GWT-RPC request stream ("7|0|6|http://host/module/|<strong name>|service|method|
 // java.lang.String/2004016611|..."): the protocol names the Java type of every argument; the
 // gadget classes of a deserialization attack are still found by their own rules.
@@ -981,7 +999,7 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (id == 5005 && serializedWithoutObject(value)) {
       c = lower(c);
     }
-    if (id == 5014 && (facesParameter(value) || gwtRpcStream(value))) {
+    if (id == 5014 && (facesParameter(value) || gwtRpcStream(value) || packageInProse(value))) {
       c = lower(c);
     }
     if (kind == PartKind::RefererOrigin && c == Confidence::Strong) {

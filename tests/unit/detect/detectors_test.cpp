@@ -845,6 +845,12 @@ TEST_F(DetectorsTest, RceTechniqueShapes) {
                         "com.example.client.GreetingService|greetServer|java.lang.String/"
                         "2004016611|World|1|2|3|4|1|5|6|"}));
   EXPECT_TRUE(detects(query("javax.naming.InitialContext"), AttackClass::CodeInjection));
+  // A package named in a search or a sentence is text; alone or inside code it is a class.
+  EXPECT_TRUE(clean(query("java.util.concurrent+tutorial")));
+  EXPECT_TRUE(clean(query("upgrade+org.apache.kafka+to+3.7%3F")));
+  EXPECT_TRUE(detects(query("T(java.lang.Runtime).exec(%27id%27)"), AttackClass::CodeInjection));
+  EXPECT_TRUE(detects(json(R"({"@type":"com.sun.rowset.RowSetImpl","dataSourceName":"x"})"),
+                      AttackClass::CodeInjection));
   EXPECT_TRUE(detects(form("javax.faces.x=javax.management.loading.MLet"),
                       AttackClass::CodeInjection));
   // A command assembled from variables the value defines is one; a chain of '$' names without
