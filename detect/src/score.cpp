@@ -206,6 +206,20 @@ bool plainText(std::string_view t) {
     if (c == '\'' && i > 0 && i + 1 < t.size() && isLetter(t[i - 1]) && isLetter(t[i + 1])) {
       continue;
     }
+    // Markdown marks: a heading's '#' run and a quote's '>' at the start of a line, the '*'
+    // and '_' of lists and emphasis.
+    if (c == '*' || c == '_') {
+      continue;
+    }
+    if (c == '#' || c == '>') {
+      size_t k = i;
+      while (k > 0 && (t[k - 1] == c || t[k - 1] == ' ')) {
+        --k;
+      }
+      if (k == 0 || t[k - 1] == '\n') {
+        continue;
+      }
+    }
     return false;
   }
   return !aside;

@@ -862,6 +862,10 @@ TEST_F(DetectorsTest, RceTechniqueShapes) {
     EXPECT_TRUE(clean(form(std::string(name) + "=hello"))) << name;
   }
   EXPECT_TRUE(clean(json(R"({"md":"```bash\nmake test\n```"})")));
+  EXPECT_TRUE(clean(json(
+      R"({"md":"# Install\n\n> **Note:** needs root.\n\n* Run `make && ./a.out` or:\n\n```sh\ncurl -s https://example.com/install.sh | sh\n```\n"})")));
+  // Outside the quotes a heading mark only starts a line; a command there still counts.
+  EXPECT_FALSE(clean(json(R"({"md":"x # `ls`; cat /etc/passwd > /tmp/x"})")));
   EXPECT_TRUE(clean(json(R"({"note":"run `docker compose up -d` then `npm install --save x`"})")));
 }
 
