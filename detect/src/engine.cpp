@@ -61,14 +61,22 @@ struct RuleDb {
 };
 
 struct Engine::Impl {
-  RuleDb full;       // every pattern rule
-  RuleDb plain;      // rules that can match letters/digits/spaces only
-  RuleDb plainToken; // of those, the ones that can match a value without whitespace
-  RuleDb plainHex;   // and the ones that can match hex digits only
+  // One database per rule set (ruledb.h, kRuleSets): every pattern rule; those that can match
+  // letters/digits/spaces only; of those, the ones that can match a value without whitespace;
+  // and the ones that can match hex digits only.
+  std::array<RuleDb, std::size(internal::kRuleSets)> sets;
   uint64_t id = 0;
 
-  std::array<const RuleDb*, 4> all() const { return {&full, &plain, &plainToken, &plainHex}; }
+  const RuleDb& of(internal::RuleSet set) const { return sets[static_cast<size_t>(set)]; }
 };
+static_assert([] {
+  for (size_t i = 0; i < std::size(internal::kRuleSets); ++i) {
+    if (static_cast<size_t>(internal::kRuleSets[i].first) != i) {
+      return false;
+    }
+  }
+  return true;
+}(), "kRuleSets lists the sets in enum order");
 
 namespace {
 
@@ -840,9 +848,9 @@ public:
       // kSpace or kDecode) gets only the plain rules that can match one; hex digits only (a
       // number, a hash, a session id) the ones that can match those.
       const bool token = (cls & (kSpace | kDecode)) == 0;
-      const RuleDb& set = !token                  ? impl_.plain
-                          : (cls & kNotHex) != 0 ? impl_.plainToken
-                                                 : impl_.plainHex;
+      const RuleDb& set = impl_.of(!token                  ? RuleSet::Plain
+                                   : (cls & kNotHex) != 0 ? RuleSet::PlainToken
+                                                          : RuleSet::PlainHex);
       matchPatterns(scope, kind, name, low, shown, set);
       if (low.find("0x") != std::string_view::npos && foldHexLiterals(low, tls.canon)) {
         matchPatterns(scope, kind, name, tls.canon, shown);
@@ -958,7 +966,7 @@ public:
 
   void matchPatterns(uint8_t scope, std::string_view kind, std::string_view name,
                      std::string_view low, std::string_view shown) {
-    matchPatterns(scope, kind, name, low, shown, impl_.full);
+    matchPatterns(scope, kind, name, low, shown, impl_.of(RuleSet::Full));
   }
 
   void matchPatterns(uint8_t scope, std::string_view kind, std::string_view name,
@@ -1613,27 +1621,23 @@ private:
 
 Result<std::shared_ptr<const Engine>> Engine::create(const EngineConfig& config) {
   auto impl = std::make_unique<Impl>();
-  const std::pair<RuleDb*, internal::RuleSet> sets[] = {
-      {&impl->full, internal::RuleSet::Full},
-      {&impl->plain, internal::RuleSet::Plain},
-      {&impl->plainToken, internal::RuleSet::PlainToken},
-      {&impl->plainHex, internal::RuleSet::PlainHex}};
-  for (const auto& [target, set] : sets) {
-    target->rules = internal::ruleSet(set);
-    if (target->rules.size() > 256) {
+  for (const auto& [set, name] : internal::kRuleSets) {
+    RuleDb& target = impl->sets[static_cast<size_t>(set)];
+    target.rules = internal::ruleSet(set);
+    if (target.rules.size() > 256) {
       return BW_INVALID("detect: too many pattern rules for the match bitmap");
     }
-    auto db = internal::loadRuleSet(set, target->rules, nullptr);
+    auto db = internal::loadRuleSet(set, target.rules, nullptr);
     if (!db) {
       return tl::unexpected(db.error());
     }
-    target->db = *db;
+    target.db = *db;
   }
   impl->id = nextEngineId.fetch_add(1);
   // Check that a scratch can be allocated now rather than on the first request.
   hs_scratch_t* probe = nullptr;
-  for (const RuleDb* set : impl->all()) {
-    if (hs_alloc_scratch(set->db, &probe) != HS_SUCCESS) {
+  for (const RuleDb& set : impl->sets) {
+    if (hs_alloc_scratch(set.db, &probe) != HS_SUCCESS) {
       if (probe != nullptr) {
         hs_free_scratch(probe);
       }
@@ -1656,9 +1660,8 @@ Verdict Engine::inspect(const RequestView& request) const {
   verdict.paranoiaLevel = std::clamp<uint8_t>(request.paranoiaLevel, 1, 4);
   verdict.threshold = scoreThreshold(verdict.paranoiaLevel);
   if (tls.preparedFor != impl_->id) {
-    const auto sets = impl_->all();
-    if (std::any_of(sets.begin(), sets.end(), [](const RuleDb* set) {
-          return hs_alloc_scratch(set->db, &tls.scratch) != HS_SUCCESS;
+    if (std::any_of(impl_->sets.begin(), impl_->sets.end(), [](const RuleDb& set) {
+          return hs_alloc_scratch(set.db, &tls.scratch) != HS_SUCCESS;
         })) {
       // Without scratch nothing can be matched: treat as a limit so callers can fail closed.
       verdict.limitExceeded = true;
