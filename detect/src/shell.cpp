@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -682,17 +683,48 @@ bool quoteSpliced(std::string_view low) {
 
 } // namespace
 
-// Whether the value assigns `name` as a shell variable: "name=" at the start of a word.
-bool assignsVariable(std::string_view value, std::string_view name) {
-  for (size_t k = value.find(name); k != std::string_view::npos; k = value.find(name, k + 1)) {
-    const bool wordStart =
-        k == 0 || std::string_view(" \t\r\n;&|`(){").find(value[k - 1]) != std::string_view::npos;
-    if (wordStart && k + name.size() < value.size() && value[k + name.size()] == '=') {
-      return true;
+namespace {
+
+// The shell variables a value assigns: "name=" at the start of a word. One pass; at most
+// kMaxAssigned names, and `all` when there are more (then every name counts as assigned).
+struct Assigned {
+  static constexpr size_t kMaxAssigned = 32;
+  std::array<std::string_view, kMaxAssigned> names{};
+  size_t count = 0;
+  bool all = false;
+
+  explicit Assigned(std::string_view value) {
+    for (size_t i = 0; i < value.size(); ++i) {
+      const bool wordStart =
+          i == 0 || std::string_view(" \t\r\n;&|`(){").find(value[i - 1]) != std::string_view::npos;
+      const char c = value[i];
+      if (!wordStart || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_')) {
+        continue;
+      }
+      size_t j = i + 1;
+      while (j < value.size() && ((value[j] >= 'a' && value[j] <= 'z') ||
+                                  (value[j] >= 'A' && value[j] <= 'Z') ||
+                                  (value[j] >= '0' && value[j] <= '9') || value[j] == '_')) {
+        ++j;
+      }
+      if (j < value.size() && value[j] == '=') {
+        if (count == kMaxAssigned) {
+          all = true;
+          return;
+        }
+        names[count++] = value.substr(i, j - i);
+      }
+      i = j - 1;
     }
   }
-  return false;
-}
+
+  bool has(std::string_view name) const {
+    return all || std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(count),
+                            name) != names.begin() + static_cast<std::ptrdiff_t>(count);
+  }
+};
+
+} // namespace
 
 bool splicesCommand(std::string_view value) {
   thread_local std::string s;
@@ -704,6 +736,7 @@ bool splicesCommand(std::string_view value) {
   // definition the chain is data: ASP.NET WebForms names its controls ctl00$Main$Grid$ctl02$Edit.
   size_t vars = 0;
   bool defined = false;
+  std::optional<Assigned> assigned; // read once, at the first variable
   for (size_t i = 0; i < value.size(); ++i) {
     const char c = static_cast<char>(value[i] >= 'A' && value[i] <= 'Z' ? value[i] + 32 : value[i]);
     if (c == '$' && i + 1 < value.size()) {
@@ -714,7 +747,10 @@ bool splicesCommand(std::string_view value) {
         ++j;
       }
       if (j > name && !(value[name] >= '0' && value[name] <= '9')) {
-        defined = defined || assignsVariable(value, value.substr(name, j - name));
+        if (!assigned) {
+          assigned.emplace(value);
+        }
+        defined = defined || assigned->has(value.substr(name, j - name));
         if (++vars >= 3 && defined) {
           return true;
         }

@@ -856,6 +856,14 @@ TEST_F(DetectorsTest, RceTechniqueShapes) {
   // A command assembled from variables the value defines is one; a chain of '$' names without
   // a definition is data (ASP.NET WebForms control names: ctl00$Main$Grid$ctl02$Edit).
   EXPECT_TRUE(detects(query("a%3Dwh%3Bb%3Doa%3Bc%3Dmi%3B%24a%24b%24c"), AttackClass::Rce));
+  // A long chain of undefined names is read once (no pass over the value per name).
+  {
+    std::string chain;
+    for (int i = 0; i < 20000; ++i) {
+      chain += "%24a";
+    }
+    EXPECT_TRUE(clean(form("x=" + chain)));
+  }
   for (const char* name : {"ctl00%24Main%24wizard%24userNameBox",
                            "ctl00%24ContentPlaceHolder1%24GridView1%24ctl02%24btnEdit",
                            "ctl00%24m%24g_1234%24ctl00%24ctl01%24txtSearch"}) {
