@@ -183,15 +183,31 @@ bool plainText(std::string_view t) {
                      t.find("| ---") != std::string_view::npos ||
                      t.find("|:--") != std::string_view::npos;
   bool aside = false; // inside a parenthetical remark
+  bool lineLead = true; // only spaces, '#' and '>' so far on this line
+  // The next ')' and line break at or after i, found again only once i has passed them (one
+  // pass over the text, however many '(' it holds).
+  size_t nextClose = t.find(')');
+  size_t nextBreak = t.find('\n');
+  const auto ahead = [&t](size_t& at, size_t i, char ch) {
+    if (at != std::string_view::npos && at < i) {
+      at = t.find(ch, i);
+    }
+    return at;
+  };
   for (size_t i = 0; i < t.size(); ++i) {
     const auto c = static_cast<unsigned char>(t[i]);
+    const bool lead = lineLead;
+    lineLead = c == '\n' || (lineLead && (c == ' ' || c == '#' || c == '>'));
+    if ((c == '#' || c == '>') && lead) {
+      continue;
+    }
     if (c == '|' && table) {
       continue;
     }
     // "(use bind params instead of string concat)": a remark in parentheses that holds words
     // and closes on the same line; no nesting, no empty "()" call.
     if (c == '(' && !aside && i + 1 < t.size() && isLetter(t[i + 1]) &&
-        t.find(')', i) < t.find('\n', i)) {
+        ahead(nextClose, i, ')') < ahead(nextBreak, i, '\n')) {
       aside = true;
       continue;
     }
@@ -206,19 +222,10 @@ bool plainText(std::string_view t) {
     if (c == '\'' && i > 0 && i + 1 < t.size() && isLetter(t[i - 1]) && isLetter(t[i + 1])) {
       continue;
     }
-    // Markdown marks: a heading's '#' run and a quote's '>' at the start of a line, the '*'
-    // and '_' of lists and emphasis.
+    // Markdown marks: the '*' and '_' of lists and emphasis (a heading's '#' and a quote's '>'
+    // count at the start of a line only, above).
     if (c == '*' || c == '_') {
       continue;
-    }
-    if (c == '#' || c == '>') {
-      size_t k = i;
-      while (k > 0 && (t[k - 1] == c || t[k - 1] == ' ')) {
-        --k;
-      }
-      if (k == 0 || t[k - 1] == '\n') {
-        continue;
-      }
     }
     return false;
   }
