@@ -905,7 +905,8 @@ public:
     bool changed = false;
     for (size_t i = 0; i < in.size(); ++i) {
       if (in[i] == '<') {
-        const size_t end = in.find('>', i + 1);
+        // Only "<x>" up to four bytes long is a tiny tag: look for its '>' there only.
+        const size_t end = in.substr(0, std::min(in.size(), i + 5)).find('>', i + 1);
         if (end != std::string_view::npos && end - i <= 4 && end > i + 1) {
           i = end;
           changed = true;
@@ -1105,6 +1106,7 @@ public:
   // embedded in the path ("/proxy/http://h/x", the scheme segment followed by "//") is
   // inspected from its scheme to the end.
   void pathSegments(std::string_view rawPath) {
+    size_t urlRests = 0;
     for (size_t b = 0; b < rawPath.size() && !done();) {
       size_t e = rawPath.find('/', b);
       if (e == std::string_view::npos) {
@@ -1120,7 +1122,10 @@ public:
             rawPath[e + 1] == '/' && std::all_of(seg.begin(), seg.end() - 1, [](char c) {
               return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
             })) {
-          value(kArg, "path.segment", {}, rawPath.substr(b), false);
+          // The rest of the path from a "scheme:" segment: a URL carried in the path
+          // (/proxy/http://host/x). Later such segments lie inside the first rest, already
+          // inspected whole; a few more are inspected as rests, the others as segments.
+          value(kArg, "path.segment", {}, ++urlRests <= 4 ? rawPath.substr(b) : seg, false);
         } else {
           value(kArg, "path.segment", {}, seg, false);
         }

@@ -124,6 +124,8 @@ bool splitsResponse(std::string_view v) {
         }
       }
     }
+    // The other breaks of this run of line breaks and blanks lead to the same rest.
+    k = static_cast<size_t>(rest.data() - v.data()) - 1;
   }
   return false;
 }
@@ -837,6 +839,9 @@ bool templateBlock(std::string_view v) {
   for (const bool erb : {false, true}) {
     const std::string_view open = erb ? "<%" : "{%";
     const std::string_view close = erb ? "%>" : "%}";
+    // A keyword whose first opener found no end tag later in the value: a later opener's end
+    // tags are a subset of those, so it is searched for once.
+    std::array<bool, kOpen.size()> searched{};
     size_t at = v.find(open);
     while (at != std::string_view::npos) {
       size_t i = at + 2;
@@ -845,7 +850,8 @@ bool templateBlock(std::string_view v) {
       }
       const auto [kw, kwEnd] = wordAt(i);
       const size_t tagEnd = v.find(close, kwEnd);
-      const bool opener = std::find(kOpen.begin(), kOpen.end(), kw) != kOpen.end();
+      const auto slot = std::find(kOpen.begin(), kOpen.end(), kw);
+      const bool opener = slot != kOpen.end() && !searched[static_cast<size_t>(slot - kOpen.begin())];
       if (opener && tagEnd != std::string_view::npos && tagEnd - kwEnd <= 80 && kwEnd < v.size() &&
           v[kwEnd] == ' ') {
         // an expression after the keyword
@@ -870,6 +876,7 @@ bool templateBlock(std::string_view v) {
             return true;
           }
         }
+        searched[static_cast<size_t>(slot - kOpen.begin())] = expr;
       }
       at = v.find(open, at + 2);
     }

@@ -782,24 +782,29 @@ bool splicesCommand(std::string_view value) {
     mark.push_back(pending);
     pending = false;
   }
-  // Each word touching a splice, and each path component of it, looked up as a command.
-  const auto runAt = [&](size_t k) {
-    size_t b = k;
-    size_t e = k;
-    while (b > 0 && isWord(s[b - 1])) {
-      --b;
-    }
-    while (e < s.size() && isWord(s[e])) {
-      ++e;
-    }
-    return std::string_view(s).substr(b, e - b);
-  };
+  // Each word touching a splice, and each path component of it, looked up as a command: once
+  // per word (the splices of a long word all touch the same one).
+  size_t lastB = 0;
+  size_t lastE = 0; // the word looked up last: [lastB, lastE)
   for (size_t k = 0; k < s.size(); ++k) {
     if (!mark[k]) {
       continue;
     }
     for (const size_t at : {k, k > 0 ? k - 1 : k}) {
-      if (isWord(s[at]) && findCommand(runAt(at)) != nullptr) {
+      if (!isWord(s[at]) || (at >= lastB && at < lastE)) {
+        continue;
+      }
+      size_t b = at;
+      size_t e = at;
+      while (b > 0 && isWord(s[b - 1])) {
+        --b;
+      }
+      while (e < s.size() && isWord(s[e])) {
+        ++e;
+      }
+      lastB = b;
+      lastE = e;
+      if (findCommand(std::string_view(s).substr(b, e - b)) != nullptr) {
         return true;
       }
     }

@@ -276,7 +276,9 @@ uint32_t detectXss(std::string_view low) {
     return scriptUrlState == 1;
   };
   // 1. Tags.
-  size_t scanned = 0; // attributes up to here have been read
+  size_t scanned = 0;     // attributes up to here have been read
+  size_t scannedMeta = 0; // ... as attributes of a meta tag
+  size_t scannedLink = 0; // ... as attributes of a link tag
   for (size_t lt = low.find('<'); lt != std::string_view::npos; lt = low.find('<', lt + 1)) {
     size_t i = lt + 1;
     if (i < n && low[i] == '/') {
@@ -305,8 +307,9 @@ uint32_t detectXss(std::string_view low) {
     // "<script>" before prose ("escape <script> in the preview"): a script element whose
     // code JavaScript rejects runs nothing; with attributes (src=) or code it counts.
     const bool closingTag = low[lt + 1] == '/';
+    // (jsSyntaxError reads the code up to its first '<', which comes at or before any "</".)
     if (!closingTag && tag == "script" && i < n && low[i] == '>' &&
-        jsSyntaxError(low.substr(i + 1, std::min<size_t>(low.find("</", i + 1), n) - i - 1))) {
+        jsSyntaxError(low.substr(i + 1))) {
       continue;
     }
     for (const auto t : kActiveTags) {
@@ -322,12 +325,14 @@ uint32_t detectXss(std::string_view low) {
     // Attributes already read as part of an earlier tag (browsers keep reading attributes
     // across a stray '<': "<svg onload<svg onload...") hold no danger that scan missed; reading
     // them again for every '<' would make a long value quadratic. meta/link values are judged
-    // by their own tag.
-    if (i >= scanned || tag == "meta" || tag == "link") {
+    // by their own tag: each of the two has its own mark of what was read as its attributes.
+    size_t& mark = tag == "meta" ? scannedMeta : tag == "link" ? scannedLink : scanned;
+    if (i >= mark) {
       size_t end = i;
       if (dangerousAttributes(low, i, tag, end)) {
         return 2002;
       }
+      mark = std::max(mark, end);
       scanned = std::max(scanned, end);
     }
     // Elements that are dangerous with any attributes or content (<svg><script>, <math>...).
