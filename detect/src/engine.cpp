@@ -1315,8 +1315,17 @@ public:
     std::string delim = "--";
     delim.append(boundary);
     size_t pos = body.find(delim);
+    // The line break where the last header scan stopped: a delimiter inside lines already
+    // read ("x:--b" on every line) starts a scan that reads the same lines and stops at the
+    // same place, so it is skipped.
+    size_t scannedTo = 0;
+    bool scanned = false;
     while (pos != std::string_view::npos && !done()) {
       size_t line = body.find('\n', pos);
+      if (scanned && (line == std::string_view::npos || line <= scannedTo)) {
+        pos = body.find(delim, pos + delim.size());
+        continue;
+      }
       while (line != std::string_view::npos) {
         const size_t eol = body.find('\n', line + 1);
         std::string_view l = body.substr(
@@ -1378,6 +1387,8 @@ public:
         }
         line = eol;
       }
+      scanned = true;
+      scannedTo = line == std::string_view::npos ? body.size() : line;
       pos = body.find(delim, pos + delim.size());
     }
   }

@@ -379,12 +379,23 @@ bool decodeUtf7(std::string_view in, std::string& out) {
     }
     return c == '+' ? 62 : c == '/' ? 63 : -1;
   };
+  // '+' is a base64 character too: a run that fails to decode holds more '+' that start
+  // decodes of their own. One from s + 8k reads the same units as one from s (8 sextets are 3
+  // units) from the 3k-th on, so it fails at the same unit when that unit's 8-sextet group
+  // starts at or after it: per start residue mod 8, the last such group start is kept.
+  std::array<size_t, 8> failsThrough{};
+  std::array<bool, 8> failKnown{};
   for (size_t i = 0; i < in.size(); ++i) {
     if (in[i] != '+') {
       i = transforms::copyRun(in, i, '+', out) - 1;
       continue;
     }
     if (i + 1 >= in.size() || b64(in[i + 1]) < 0) {
+      out.push_back(in[i]);
+      continue;
+    }
+    const size_t start = i + 1;
+    if (failKnown[start % 8] && start <= failsThrough[start % 8]) {
       out.push_back(in[i]);
       continue;
     }
@@ -407,6 +418,10 @@ bool decodeUtf7(std::string_view in, std::string& out) {
         ascii.push_back(static_cast<char>(unit));
       }
       ++j;
+    }
+    if (!ok) {
+      failKnown[start % 8] = true;
+      failsThrough[start % 8] = start + (j - start) / 8 * 8;
     }
     if (!ok || ascii.empty()) {
       out.push_back(in[i]);

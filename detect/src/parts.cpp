@@ -161,7 +161,8 @@ private:
           path_.push_back('.');
         }
         path_.append(key);
-        out_.add(out_.own(path_), out_.own(std::move(key)), Arg::Kind::Name);
+        pathChanged_ = true;
+        out_.add(ownedPath(), out_.own(std::move(key)), Arg::Kind::Name);
         skipWs();
         if (pos_ >= s_.size() || s_[pos_] != ':') {
           return false;
@@ -171,6 +172,7 @@ private:
           return false;
         }
         path_.resize(mark);
+        pathChanged_ = true;
         skipWs();
         if (pos_ < s_.size() && s_[pos_] == ',') {
           ++pos_;
@@ -188,10 +190,12 @@ private:
       ++pos_;
       const size_t mark = path_.size();
       path_.append("[]");
+      pathChanged_ = true;
       skipWs();
       if (pos_ < s_.size() && s_[pos_] == ']') {
         ++pos_;
         path_.resize(mark);
+        pathChanged_ = true;
         return true;
       }
       while (pos_ < s_.size()) {
@@ -206,6 +210,7 @@ private:
         if (pos_ < s_.size() && s_[pos_] == ']') {
           ++pos_;
           path_.resize(mark);
+          pathChanged_ = true;
           return true;
         }
         return false;
@@ -217,7 +222,7 @@ private:
       if (!string(v)) {
         return false;
       }
-      out_.add(out_.own(path_), out_.own(std::move(v)));
+      out_.add(ownedPath(), out_.own(std::move(v)));
       return true;
     }
     // number / true / false / null: skip the token
@@ -233,7 +238,24 @@ private:
   ArgList& out_;
   size_t maxDepth_;
   size_t pos_ = 0;
+  // The path as the name of an argument: owned once per change of path_ (the elements of an
+  // array share it) and at most kMaxPath bytes (its first and last halves around "..."), so a
+  // document with a huge key does not copy that key once per leaf.
+  static constexpr size_t kMaxPath = 1024;
+  std::string_view ownedPath() {
+    if (pathChanged_) {
+      ownedPath_ = path_.size() <= kMaxPath
+                       ? out_.own(path_)
+                       : out_.own(path_.substr(0, kMaxPath / 2) + "..." +
+                                  path_.substr(path_.size() - kMaxPath / 2));
+      pathChanged_ = false;
+    }
+    return ownedPath_;
+  }
+
   std::string path_;
+  bool pathChanged_ = true;
+  std::string_view ownedPath_;
 };
 
 // ---- XML ----

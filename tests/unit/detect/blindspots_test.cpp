@@ -73,6 +73,35 @@ TEST_F(BlindSpotsTest, PlainTokensReachTheRulesThatMatchThem) {
   EXPECT_TRUE(ruleFor("/obj?x=3f2a1c9e0b7d4e21").empty());
 }
 
+// Shapes that used to cost one request seconds of CPU or a gigabyte of memory still get their
+// inspection: an array under a 60 KB key (its path was copied once per element), header-like
+// lines holding the multipart delimiter, a UTF-7 run that fails before the one that decodes.
+TEST_F(BlindSpotsTest, CostlyShapesAreStillInspected) {
+  std::string body = "{\"" + std::string(60000, 'k') + "\":[";
+  for (int i = 0; i < 20000; ++i) {
+    body += "\"\",";
+  }
+  body += "\"" + kSqli + "\"]}";
+  EXPECT_TRUE(post("application/json", body).attack());
+  std::string multipart;
+  for (int i = 0; i < 20000; ++i) {
+    multipart += "x:--b\n";
+  }
+  multipart += "--b\r\nContent-Disposition: form-data; name=\"a\\\"b\"\r\n\r\n1\r\n--b--\r\n";
+  const Verdict m = post("multipart/form-data; boundary=b", multipart);
+  bool flagged = false;
+  for (const auto& f : m.findings) {
+    flagged |= f.ruleId == 13004;
+  }
+  EXPECT_TRUE(flagged) << "the bad part header after the delimiter-holding lines";
+  std::string utf7 = "{\"x\":\"+ADw-+";
+  for (int i = 0; i < 5000; ++i) {
+    utf7 += "ABAABAA+";
+  }
+  utf7 += "//// +ADw-script+AD4-alert(1)+ADw-/script+AD4-\"}";
+  EXPECT_TRUE(post("application/json", utf7).attack());
+}
+
 TEST_F(BlindSpotsTest, JsonPastMaxDepth) {
   std::string body;
   for (int i = 0; i < 40; ++i) {
