@@ -1210,7 +1210,7 @@ public:
   // each in its own context, instead of as one text. False when the value is not JSON.
   bool jsonParameter(std::string_view kind, std::string_view name, std::string_view raw,
                      bool plus) {
-    if (raw.size() < 2 || !(kind == "query" || kind == "body.form")) {
+    if (raw.size() < 2 || !(kind == "query" || kind == "body.form" || kind == "body.multipart")) {
       return false;
     }
     const char first = raw.front();

@@ -922,6 +922,194 @@ bool danglingOperator(std::string_view v) {
   return false;
 }
 
+// "Signature of CM as defined in W3C standards; Base64 encoded": clauses of a sentence joined by
+// ';', each later clause opening with a capitalised word. Only words, digits and sentence
+// punctuation, and at least three words before the first ';'. A command name on a
+// case-sensitive system is lower case, and a mixed-case evasion ("wHoAmI", "WhOaMi") is not
+// capitalised.
+bool sentenceClauses(std::string_view v) {
+  if (v.find(';') == std::string_view::npos || v.size() > 4096) {
+    return false;
+  }
+  for (const char ch : v) {
+    if (!isLetter(ch) && !(ch >= '0' && ch <= '9') &&
+        std::string_view(" ,.;:()'-").find(ch) == std::string_view::npos) {
+      return false;
+    }
+  }
+  size_t words = 0;
+  for (size_t i = 0; i < v.size() && v[i] != ';'; ++i) {
+    words += isLetter(v[i]) && (i == 0 || v[i - 1] == ' ');
+  }
+  if (words < 3) {
+    return false;
+  }
+  for (size_t k = v.find(';'); k != std::string_view::npos; k = v.find(';', k + 1)) {
+    size_t m = k + 1;
+    while (m < v.size() && v[m] == ' ') {
+      ++m;
+    }
+    if (m == v.size()) {
+      continue; // a trailing ';'
+    }
+    if (!(v[m] >= 'A' && v[m] <= 'Z')) {
+      return false;
+    }
+    size_t e = m + 1;
+    while (e < v.size() && v[e] >= 'a' && v[e] <= 'z') {
+      ++e;
+    }
+    while (e < v.size() && v[e] >= '0' && v[e] <= '9') {
+      ++e; // "Base64"
+    }
+    if (e - m < 3 || (e < v.size() && v[e] != ' ' && v[e] != ',' && v[e] != '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// "https://.../item.html", "/api/.../users": an ellipsis standing for an omitted part. Every run
+// of two or more dots is exactly three, bounded by '/' (or after "://") on both sides; a
+// climb ("../", "....//") has two or four and more.
+bool ellipsisOnly(std::string_view v) {
+  bool any = false;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] != '.') {
+      continue;
+    }
+    size_t e = i;
+    while (e < v.size() && v[e] == '.') {
+      ++e;
+    }
+    if (e - i >= 2) {
+      if (e - i != 3 || i == 0 || v[i - 1] != '/' || (e < v.size() && v[e] != '/')) {
+        return false;
+      }
+      any = true;
+    }
+    i = e - 1;
+  }
+  return any;
+}
+
+// OData's system query options ($filter, $search, $select, ...) are top-level parameter names
+// of every OData and Microsoft Graph API.
+bool odataOption(std::string_view v) {
+  for (const std::string_view o :
+       {"$filter", "$search", "$select", "$expand", "$orderby", "$top", "$skip", "$count",
+        "$format", "$apply", "$compute", "$skiptoken", "$deltatoken", "$levels", "$index"}) {
+    if (iequals(v, o)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The segments of an argument path ("filter.inbox.$in", "q[where][age][$gt]").
+template <typename F> bool anySegment(std::string_view name, F&& f) {
+  size_t b = 0;
+  for (size_t i = 0; i <= name.size(); ++i) {
+    if (i == name.size() || name[i] == '.' || name[i] == '[' || name[i] == ']') {
+      if (i > b && f(name.substr(b, i - b))) {
+        return true;
+      }
+      b = i + 1;
+    }
+  }
+  return false;
+}
+
+std::string_view lastSegment(std::string_view name) {
+  while (!name.empty() && (name.back() == ']' || name.back() == '[' || name.back() == '.')) {
+    name.remove_suffix(1);
+  }
+  const size_t k = name.find_last_of(".[]");
+  return k == std::string_view::npos ? name : name.substr(k + 1);
+}
+
+// An operator under a field an API names for its own query language (CouchDB's "selector",
+// a Mongo Data API's "filter", a CMS's "where", an aggregation's "$match"): the operators are
+// that API's syntax. An injected operator replaces a scalar the application expected
+// ("password": {"$ne": null}).
+bool queryLanguageField(std::string_view name) {
+  return anySegment(name, [](std::string_view s) {
+    for (const std::string_view f : {"filter", "filters", "query", "where", "selector", "match",
+                                     "$match", "criteria", "condition", "conditions",
+                                     "predicate"}) {
+      if (iequals(s, f)) {
+        return true;
+      }
+    }
+    return false;
+  });
+}
+
+// A field that holds an address as data: an IP to look up or bind ("ipAddress", "client_ip",
+// "host_binding_ipv4"), or a browser redirect target ("redirect_uris", "post_logout_redirect_uri")
+// that the server sends back to a client and never fetches.
+bool addressDataField(std::string_view name) {
+  std::string n;
+  for (const char ch : lastSegment(name)) {
+    if (ch != '_' && ch != '-') {
+      n.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+    }
+  }
+  return n.ends_with("ip") || n.ends_with("ipaddress") || n.ends_with("ipv4") ||
+         n.ends_with("ipv6") || n.find("redirect") != std::string::npos;
+}
+
+// A bare IPv6 address, optionally with a prefix length ("ff21:1eac::c03b/128"): its first
+// group looks like a URL scheme to a pattern, but it has no scheme.
+bool bareIpv6(std::string_view v) {
+  const size_t slash = v.find('/');
+  if (slash != std::string_view::npos) {
+    const std::string_view bits = v.substr(slash + 1);
+    if (bits.empty() || bits.size() > 3 ||
+        !std::all_of(bits.begin(), bits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return false;
+    }
+    v = v.substr(0, slash);
+  }
+  size_t colons = 0;
+  for (const char c : v) {
+    if (c == ':') {
+      ++colons;
+    } else if (!((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') || c == '.')) {
+      return false;
+    }
+  }
+  return colons >= 2 && colons <= 7;
+}
+
+// An absolute path to a media or data file, or into /tmp: where telephony, media and export
+// APIs read and write their recordings and reports. System files and web roots stay findings.
+bool mediaOrScratchPath(std::string_view v) {
+  std::string low(v.substr(0, 512));
+  for (char& c : low) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (low.find("..") != std::string::npos) {
+    return false;
+  }
+  if (low.starts_with("/tmp/") || low == "/tmp") {
+    return low.find("sess_") == std::string::npos;
+  }
+  const size_t dot = low.rfind('.');
+  if (dot == std::string::npos || low.find('/', dot) != std::string::npos) {
+    return false;
+  }
+  const std::string_view ext = std::string_view(low).substr(dot + 1);
+  for (const std::string_view m : {"wav", "mp3", "ogg", "oga", "flac", "m4a", "aac", "gsm", "ulaw",
+                                   "alaw", "mp4", "mov", "webm", "mkv", "avi", "png", "jpg",
+                                   "jpeg", "gif", "webp", "svg", "pdf", "csv", "tsv"}) {
+    if (ext == m) {
+      return true;
+    }
+  }
+  return false;
+}
+
 } // namespace
 
 Confidence ruleConfidence(uint32_t id) {
@@ -982,6 +1170,16 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     }
     if (id == 7007 && cidrOnly(value)) {
       return {c, 0};
+    }
+    if (id == 7021 && bareIpv6(value)) {
+      return {c, 0};
+    }
+    // A bare loopback or any-address (no path) in a JSON/XML document is configuration (a bind
+    // address, a Host header echoed in a test payload); in a field that holds an address as data (an IP
+    // to look up, a redirect target sent back to a browser) nothing is fetched.
+    if ((id == 7007 && document && value.find('/') == std::string_view::npos) ||
+        ((id == 7001 || id == 7004 || id == 7007 || id == 7020) && addressDataField(name))) {
+      c = lower(c);
     }
     // A public URL ending in '?' or naming a script (the remote-inclusion shapes) is an
     // ordinary link inside a document (an avatar URL with an empty query in a webhook): the
@@ -1047,6 +1245,12 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (document && (id == 3009 || id == 3010)) {
       c = lower(c);
     }
+    if (id == 3009 && mediaOrScratchPath(value)) {
+      c = lower(c);
+    }
+    if (id == 3001 && ellipsisOnly(value)) {
+      c = Confidence::Tokens;
+    }
     if ((document || kind == PartKind::QueryValue || kind == PartKind::FormValue) &&
         c == Confidence::Strong && pathInSentence(value)) {
       c = lower(c);
@@ -1083,6 +1287,9 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if ((id == 4001 || id == 4013) && danglingShellC(value)) {
       c = Confidence::Probe;
     }
+    if ((id == 4001 || id == 4004 || id == 4005) && sentenceClauses(value)) {
+      c = Confidence::Probe;
+    }
     // A splice that joins no command ("Ajx$@B", "pa``j^H4"): random text, not evasion.
     if (id == 4030 && !splicesCommand(value)) {
       c = Confidence::Probe;
@@ -1095,6 +1302,13 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     [[fallthrough]];
   case AttackClass::Ssti:
   case AttackClass::Nosqli:
+    if (id == 9001 && (kind == PartKind::QueryName || kind == PartKind::FormName) &&
+        odataOption(value)) {
+      c = Confidence::Tokens;
+    }
+    if (id == 9001 && kind == PartKind::JsonKey && queryLanguageField(name)) {
+      c = lower(c);
+    }
     // The page URL the browser reports: its query string was the page's, not the user's, and
     // a site's own search page puts prose there; only a confirmed injection counts at PL1.
     if (kind == PartKind::RefererOrigin && c == Confidence::Strong) {

