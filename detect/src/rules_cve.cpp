@@ -78,8 +78,10 @@ bool ognl(std::string_view s) {
 
 // A dot-segment ("..") spelled with at least one encoded dot in the raw path.
 bool encodedDotSegment(std::string_view rawLow) {
-  for (const std::string_view dd : {".%2e/", "%2e./", "%2e%2e/", "%%32%65", "%252e", ".%2e%2f",
-                                    "%2e%2e%2f", ".%%32%65"}) {
+  // (a double-encoded dot counts in a dot-segment only: "www%252ecnn%252ecom" in a tracking
+  // pixel's path parameters is a host name)
+  for (const std::string_view dd : {".%2e/", "%2e./", "%2e%2e/", "%%32%65", "/%252e%252e",
+                                    "/.%252e", "/%252e.", ".%2e%2f", "%2e%2e%2f", ".%%32%65"}) {
     if (has(rawLow, dd)) {
       return true;
     }

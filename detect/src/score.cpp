@@ -1238,6 +1238,14 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (!inMask(kResponseHeaderReach, kind) && !splitsResponse(value)) {
       c = lower(c);
     }
+    // A line break inside scrambled data (a bot-detection beacon: bytes 0x01-0x1f other than
+    // tab and line breaks around it) is one more random byte, not a new line of a format.
+    if (id == 12005 && std::any_of(value.begin(), value.end(), [](char ch) {
+          const auto b = static_cast<unsigned char>(ch);
+          return b < 0x20 && b != '\t' && b != '\r' && b != '\n';
+        })) {
+      c = lower(c);
+    }
     break;
   case AttackClass::PathTraversal:
     // An absolute path inside a document (config, alert, inventory) is data; a climb or a

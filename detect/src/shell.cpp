@@ -279,11 +279,12 @@ const Command* findCommand(std::string_view word) {
 
 // Commands that do something with no operand ("; id", "|ls", "`whoami`", "$(env)", "|rev"):
 // the others (rm, cp, ln, ip, wc, vi, sc, ...) need an argument to be a command line, and a
-// one-letter name (w) needs an option.
+// one-letter name (w) needs an option. Interactive viewers (top, more, less) and "start" print
+// nothing to a request without an operand, and are words of labels ("728x90 | top").
 constexpr auto kBareCommands = std::to_array<std::string_view>({
     "id", "ls", "ps", "who", "env", "set", "dir", "cmd", "echo", "cat", "rev", "pwd", "df",
-    "last", "top", "date", "ver", "reboot", "shutdown", "dash", "node", "lua", "java", "ssh",
-    "printf", "export", "finger", "whois", "net", "start", "tac", "more", "less", "ftp",
+    "last", "date", "ver", "reboot", "shutdown", "dash", "node", "lua", "java", "ssh",
+    "printf", "export", "finger", "whois", "net", "tac", "ftp",
 });
 
 template <size_t N>

@@ -238,5 +238,28 @@ TEST_F(ContextGradingTest, ApiConventionsAreNotInjections) {
   EXPECT_TRUE(get("/items?id=1%27+limit+1--"));
 }
 
+// Shapes of browser traffic (page loads captured in HAR files that are not in the corpus).
+TEST_F(ContextGradingTest, BrowserBeaconsAreNotInjections) {
+  // An ad-viewability beacon's slot label; a command with an operand or a bare `id` counts.
+  EXPECT_FALSE(get("/pixel.gif?zMoatSZPS=728x90%20%7C%20top&zMoatSZ=1"));
+  EXPECT_TRUE(get("/pixel.gif?z=728x90%20%7C%20id"));
+  EXPECT_TRUE(get("/pixel.gif?z=728x90%20%7C%20top%20-b%20-n%201"));
+  // Double-encoded dots of a host name in a pixel's path parameters; in a dot-segment they
+  // are the Apache 2.4.49/50 traversal.
+  EXPECT_FALSE(get("/pixel;r=1;ogl=url.http%3A%2F%2Fwww%252Ecnn%252Ecom%2Ctitle.CNN"));
+  EXPECT_TRUE(get("/icons/.%252e/.%252e/.%252e/etc/passwd"));
+  EXPECT_TRUE(get("/cgi-bin/%252e%252e/%252e%252e/bin/sh"));
+  // A scrambled bot-detection payload with random control bytes: a CR inside it starts no
+  // line; in a plain value it does.
+  std::vector<Header> form{Header{"Content-Type", "application/x-www-form-urlencoded"}};
+  const auto post = [&](std::string_view body) {
+    RequestView r{.method = "POST", .target = "/data/cors", .versionMinor = 1, .headers = form,
+                  .body = body, .bodyTruncated = false};
+    return registered(engine_->inspect(r)).attack();
+  };
+  EXPECT_FALSE(post("d=Q%5BQt)%05:D;@:%07C28056AE9Q%5BQt)%0D9256C0E6IEFC60=@5Q%5BQt)%0E6IEF"));
+  EXPECT_TRUE(post("next=%2Fhome%0D%0Aadmin=1"));
+}
+
 } // namespace
 } // namespace bulwark::detect
