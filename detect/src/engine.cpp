@@ -1210,16 +1210,25 @@ public:
   // each in its own context, instead of as one text. False when the value is not JSON.
   bool jsonParameter(std::string_view kind, std::string_view name, std::string_view raw,
                      bool plus) {
-    if (raw.size() < 2 || !(kind == "query" || kind == "body.form" || kind == "body.multipart")) {
+    // (a JSON string holding a JSON document: kubectl's last-applied-configuration, an SNS
+    // Message, an event's serialised detail)
+    const bool inJson = kind == "body.json";
+    if (raw.size() < 2 ||
+        !(kind == "query" || kind == "body.form" || kind == "body.multipart" || inJson)) {
       return false;
     }
     const char first = raw.front();
-    if (first != '{' && first != '[' && !raw.starts_with("%7B") && !raw.starts_with("%7b") &&
-        !raw.starts_with("%5B") && !raw.starts_with("%5b")) {
+    if (first != '{' && first != '[' &&
+        (inJson || (!raw.starts_with("%7B") && !raw.starts_with("%7b") &&
+                    !raw.starts_with("%5B") && !raw.starts_with("%5b")))) {
       return false;
     }
     std::string doc;
-    percentDecode(raw, doc, plus);
+    if (inJson) {
+      doc.assign(raw);
+    } else {
+      percentDecode(raw, doc, plus);
+    }
     const std::string_view t = trim(doc);
     if (t.size() < 2 || !((t.front() == '{' && t.back() == '}') ||
                           (t.front() == '[' && t.back() == ']'))) {

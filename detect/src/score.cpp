@@ -1110,6 +1110,155 @@ bool mediaOrScratchPath(std::string_view v) {
   return false;
 }
 
+// A whole statement in a document ("SELECT ... FROM ..." in a dashboard's rawSql, a saved
+// report, a notebook): it opens with a query keyword, so no literal or expression of the
+// application precedes it and nothing breaks out. Blocks and line comments before it count
+// as its start.
+bool opensWithStatement(std::string_view v) {
+  size_t i = 0;
+  while (i < v.size()) {
+    if (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n' || v[i] == '(') {
+      ++i;
+    } else if (v.compare(i, 2, "--") == 0) {
+      const size_t e = v.find('\n', i);
+      i = e == std::string_view::npos ? v.size() : e + 1;
+    } else if (v.compare(i, 2, "/*") == 0) {
+      const size_t e = v.find("*/", i + 2);
+      i = e == std::string_view::npos ? v.size() : e + 2;
+    } else {
+      break;
+    }
+  }
+  size_t e = i;
+  while (e < v.size() && isLetter(v[e])) {
+    ++e;
+  }
+  const std::string_view w = v.substr(i, e - i);
+  if (e < v.size() && !(v[e] == ' ' || v[e] == '\t' || v[e] == '\r' || v[e] == '\n')) {
+    return false;
+  }
+  for (const std::string_view k : {"select", "with", "show", "explain", "describe"}) {
+    if (iequals(w, k)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// What a whole statement sent as an attack carries and a saved query does not: a delay, a
+// server variable or catalog read, a version comment, a comment that cuts the rest off.
+bool probingStatement(std::string_view v) {
+  std::string low(v.substr(0, 8192));
+  for (char& c : low) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  for (const std::string_view m : {"sleep(", "benchmark(", "waitfor", "@@", "information_schema",
+                                   "/*!", "load_file", "outfile", "dumpfile", "xp_cmdshell"}) {
+    if (low.find(m) != std::string::npos) {
+      return true;
+    }
+  }
+  while (!low.empty() && (low.back() == ' ' || low.back() == '\n' || low.back() == ';')) {
+    low.pop_back();
+  }
+  const size_t nl = low.rfind('\n');
+  const std::string_view last = std::string_view(low).substr(nl == std::string::npos ? 0 : nl + 1);
+  // a trailing "--" or "#" on the statement's only line cuts off what the application adds
+  return nl == std::string::npos &&
+         (last.find("--") != std::string_view::npos || last.find('#') != std::string_view::npos);
+}
+
+// "Size: $tag_mountpoint (device $tag_device)": a dashboard alias naming its template
+// variables. The parentheses hold two words side by side, which no call's argument list
+// does ("$f(x)", "$f($a, 'b')").
+bool variableBeforeWords(std::string_view v) {
+  const size_t d = v.find('$');
+  if (d == std::string_view::npos) {
+    return false;
+  }
+  const size_t open = v.find('(', d);
+  if (open == std::string_view::npos) {
+    return false;
+  }
+  const size_t close = v.find(')', open);
+  const std::string_view args = v.substr(open + 1, close == std::string_view::npos
+                                                       ? std::string_view::npos
+                                                       : close - open - 1);
+  const auto word = [](char c) {
+    return isLetter(c) || (c >= '0' && c <= '9') || c == '_' || c == '$';
+  };
+  for (size_t k = 1; k + 1 < args.size(); ++k) {
+    if (args[k] == ' ' && word(args[k - 1])) {
+      size_t m = k;
+      while (m < args.size() && args[m] == ' ') {
+        ++m;
+      }
+      if (m < args.size() && word(args[m])) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// A deployment's own service names in a document (a manifest's "redis.default.svc.cluster.local",
+// a self-hosted server's "https://server.bitbucket.local/users/x" in its webhook): every host
+// in the value is a DNS name under a cluster or site-local suffix. Loopback, addresses,
+// metadata and the API server's well-known name keep the finding.
+bool clusterServiceNames(std::string_view v) {
+  bool any = false;
+  size_t i = 0;
+  while (i < v.size()) {
+    size_t at = v.find("://", i);
+    size_t b;
+    if (at == std::string_view::npos) {
+      if (any || i != 0) {
+        break;
+      }
+      b = 0; // a bare host[:port]
+      while (b < v.size() && v[b] == ' ') {
+        ++b;
+      }
+    } else {
+      b = at + 3;
+      const size_t atSign = v.find_first_of("@/", b);
+      if (atSign != std::string_view::npos && v[atSign] == '@') {
+        b = atSign + 1;
+      }
+    }
+    size_t e = b;
+    while (e < v.size() && (isLetter(v[e]) || (v[e] >= '0' && v[e] <= '9') || v[e] == '.' ||
+                            v[e] == '-')) {
+      ++e;
+    }
+    std::string host(v.substr(b, e - b));
+    for (char& c : host) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    while (!host.empty() && host.back() == '.') {
+      host.pop_back();
+    }
+    const bool named = host.find_first_of("abcdefghijklmnopqrstuvwxyz") != std::string::npos &&
+                       host.find('.') != std::string::npos;
+    bool suffix = false;
+    for (const std::string_view s : {".svc.cluster.local", ".svc", ".cluster.local", ".local",
+                                     ".internal", ".localdomain", ".lan", ".home.arpa"}) {
+      suffix |= host.ends_with(s);
+    }
+    if (!named || !suffix || host.starts_with("kubernetes.default") ||
+        host.find("metadata") != std::string::npos || host.starts_with("instance-data") ||
+        host.ends_with(".localhost") || host.starts_with("localhost.")) {
+      return false;
+    }
+    any = true;
+    if (at == std::string_view::npos) {
+      break;
+    }
+    i = e;
+  }
+  return any;
+}
+
 } // namespace
 
 Confidence ruleConfidence(uint32_t id) {
@@ -1174,6 +1323,9 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (id == 7021 && bareIpv6(value)) {
       return {c, 0};
     }
+    if (document && (id == 7001 || id == 7023) && clusterServiceNames(value)) {
+      c = lower(c);
+    }
     // A bare loopback or any-address (no path) in a JSON/XML document is configuration (a bind
     // address, a Host header echoed in a test payload); in a field that holds an address as data (an IP
     // to look up, a redirect target sent back to a browser) nothing is fetched.
@@ -1221,6 +1373,9 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (id == 5037 && c == Confidence::Probe && kind != PartKind::RefererOrigin &&
         lang::nodeGlobalExpression(value)) {
       c = Confidence::Strong;
+    }
+    if (id == 5016 && variableBeforeWords(value)) {
+      c = lower(c);
     }
     if (id == 5005 && serializedWithoutObject(value)) {
       c = lower(c);
@@ -1279,6 +1434,10 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     // A whole SELECT ... FROM statement is a command, not an injection: in a document (a saved
     // report's query, a sigma rule) it is data; in a parameter it still counts.
     if (document && id == 1014) {
+      c = Confidence::Tokens;
+    }
+    if (document && (id == 1008 || id == 1017 || id == 1018) && opensWithStatement(value) &&
+        !probingStatement(value)) {
       c = Confidence::Tokens;
     }
     if (c >= Confidence::Strong && danglingOperator(value)) {

@@ -973,8 +973,10 @@ public:
         const Tok& b = t_[i + 3];
         if ((a.type == T::Num || a.type == T::Str) && op.type == T::Cmp &&
             (b.type == T::Num || b.type == T::Str) &&
-            (op.text == "=" || op.text == "like" || op.text == "is" ||
-             (a.text == b.text && (op.text == "<>" || op.text == "!=")))) {
+            (op.text == "=" || op.text == "like" ||
+             (a.text == b.text && (op.text == "<>" || op.text == "!=" || op.text == "is")))) {
+          // ("is" compares two literals only in SQLite, as a tautology: "and 1 is 1"; "the sum
+          // of 1 and 2 is 3" is a sentence)
           return 1010;
         }
       }

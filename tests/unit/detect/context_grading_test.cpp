@@ -261,5 +261,38 @@ TEST_F(ContextGradingTest, BrowserBeaconsAreNotInjections) {
   EXPECT_TRUE(post("next=%2Fhome%0D%0Aadmin=1"));
 }
 
+// Shapes of dashboards, webhooks and manifests (public fixtures that are not in the corpus).
+TEST_F(ContextGradingTest, DashboardsAndSelfHostedServicesAreNotInjections) {
+  // Grafana's built-in variables and PromQL label matchers are no PHP; PHP stays PHP.
+  EXPECT_FALSE(json(R"J({"title": "MySQL Summary - ${__field.labels.service_name}"})J"));
+  EXPECT_FALSE(json(R"J({"expr": "avg(rate(node_cpu_seconds_total{mode!=\"system\", mode!=\"user\"}[1m]))"})J"));
+  EXPECT_FALSE(json(R"J({"alias": "Size: $tag_mountpoint (device $tag_device)"})J"));
+  EXPECT_TRUE(get("/x?c=system(%22id%22)J"));
+  EXPECT_TRUE(get("/x?c=%22system%22(%27uname%27)%3B"));
+  EXPECT_TRUE(get("/x?c=(%5B%27system%27%5D)%5B0%5D(%27uname%27)%3B"));
+  EXPECT_TRUE(get("/x?c=%24%7B_GET%7D%5B0%5D(%24_GET%5B1%5D)J"));
+  EXPECT_TRUE(get("/x?c=%24f(%24_POST%5Bx%5D)J"));
+  // A saved query of a SQL data source is a whole statement; one that probes the server
+  // (a delay, a server variable, a comment cutting the rest off) still counts.
+  EXPECT_FALSE(json(R"J({"rawSql": "SELECT name, (SELECT count() FROM system.parts p WHERE p.database = d.name) AS parts FROM system.databases d"})J"));
+  EXPECT_FALSE(json(R"J({"rawSql": "SELECT version()"})J"));
+  EXPECT_TRUE(json(R"J({"q": "(SELECT * FROM (SELECT(SLEEP(5)))ecMj)--"})J"));
+  EXPECT_TRUE(json(R"J({"q": "select @@version"})J"));
+  // "is" compares literals only as a tautology; a sentence with numbers is text.
+  EXPECT_FALSE(get("/s?q=%27The+sum+of+1+and+2+is+3%27"));
+  EXPECT_TRUE(get("/s?q=x%27+and+1+is+1--"));
+  // A self-hosted server's own links in its webhook, a manifest's cluster service names;
+  // loopback, the API server and metadata hosts still count.
+  EXPECT_FALSE(json(R"J({"actor": {"links": {"self": [{"href": "https://server.bitbucket.local/users/gopher"}]}}})J"));
+  EXPECT_FALSE(json(R"J({"env": [{"name": "DB", "value": "dbc2-0.mysql.mysql2.svc.cluster.local"}]})J"));
+  EXPECT_TRUE(json(R"J({"url": "https://kubernetes.default.svc/api/v1/secrets"})J"));
+  EXPECT_TRUE(json(R"J({"url": "http://metadata.google.internal/computeMetadata/v1/"})J"));
+  EXPECT_TRUE(json(R"J({"url": "http://localhost/admin"})J"));
+  // A JSON document inside a JSON string is read as JSON: its keys give its values their
+  // context; an injection in it is still found.
+  EXPECT_FALSE(json(R"J({"annotations": {"last-applied": "{\"data\": {\"title\": \"MySQL Summary - ${__field.labels.x}\"}}"}})J"));
+  EXPECT_TRUE(json(R"J({"Message": "{\"user\": \"x' union select password from users--\"}"})J"));
+}
+
 } // namespace
 } // namespace bulwark::detect
