@@ -161,7 +161,7 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {5007, C::CodeInjection, P, "Java serialized stream or gzip base64 marker: rO0AB, aced0005"},
     {5008, C::CodeInjection, P, "Node.js child_process, process internals, constructor.constructor"},
     {5009, C::CodeInjection, P, "prototype pollution: __proto__, constructor.prototype"},
-    {5010, C::CodeInjection, P, "server-side include directive: <!--#exec, <!--#include"},
+    {5010, C::CodeInjection, P, "server-side or edge-side include directive: <!--#exec, <!--#include, <esi:include"},
     {5011, C::CodeInjection, P, "Python internals or process calls: __import__(, __globals__, os.system("},
     {5012, C::CodeInjection, P, "eval of decoded or request data: eval(base64_, eval(atob("},
     {5013, C::CodeInjection, P, "Windows script host or ASP objects: wscript.shell, createobject("},

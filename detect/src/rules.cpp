@@ -140,7 +140,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {5009, C::CodeInjection, kAll,
      R"re((?:^|[^a-z0-9_])__proto__(?:[^a-z0-9_]|$)|\bconstructor\.prototype\b|\[\s*['"]?__proto__)re", Reach::Plain},
     {5010, C::CodeInjection, kAll | kFile,
-     R"re(<!--\s*#\s*(?:exec|include|echo|config|set|printenv|fsize|flastmod|if|elif)\b)re"},
+     R"re(<!--\s*#\s*(?:exec|include|echo|config|set|printenv|fsize|flastmod|if|elif)\b|<esi:(?:include|inline|vars|eval|assign|choose|when|try|attempt|debug|remove|comment)\b|<!--esi\b)re"},
     {5011, C::CodeInjection, kValues,
      R"re((?:__import__\s*\(|__class__|__globals__|__builtins__|__subclasses__|__mro__|__bases__|__getattribute__|\bos\.(?:system|popen|exec[a-z]*|spawn[a-z]*)\s*\(|subprocess\.(?:call|popen|run|check_output)|pickle\.loads|\bimport\s+os\b|\bcompile\s*\(\s*['"]))re"},
     {5012, C::CodeInjection, kValues | kPath,

