@@ -61,6 +61,7 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {1057, C::Sqli, P, "a number one past an integer limit, or the float that hangs parsers"},
     {1058, C::Sqli, P, "UNION keyword chain in the path: union select, union/**/all"},
     {1059, C::Sqli, P, "a JavaScript boolean chain into a property in the path: 1||this.x"},
+    {1060, C::Sqli, P, "XPath breakout: a quote closed, then or/and/| and a path, axis or XPath function"},
 
     // --- cross-site scripting
     {2001, C::Xss, D, "active HTML element: <script>, <iframe>, <object>, <embed>, <base>, <style>"},
@@ -267,6 +268,7 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {13010, C::Protocol, D, "JavaScript \\u escape of plain ASCII in a query or form value"},
     {13012, C::Protocol, D, "C0 control characters in the query or a cookie"},
     {13013, C::Protocol, D, "Accept charset other than UTF-8, Latin-1 or CP1252"},
+    {13014, C::Protocol, P, "printf conversions in a row, reading or writing the stack: %x%x%x%x, %s%s%s%n"},
     {13020, C::Protocol, D, "session fixation: session cookie name as a parameter, Referer off-site"},
     {13021, C::Protocol, D, "session cookie name as a parameter of a request without Referer"},
 

@@ -240,6 +240,10 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {13006, C::Protocol, kArg | kName,
      R"re((?:^|[\r\n]|[a-z0-9])(?:get|post|head|put|delete|options|connect|trace|patch|propfind)\s+(?:/|https?://)[^\s]*\s+http/\d(?:\.\d)?\s*(?:[\r\n]|$))re"},
     {13008, C::Protocol, kArg | kName, R"re((?:^|[^a-z])unix:[^|\s]*\|)re"},
+    // a format string handed to a C printf: four or more stack-reading conversions in a row
+    // (strftime's %x/%p come with date fields between them)
+    {13014, C::Protocol, kArg | kHeader | kAgent,
+     R"re((?:%(?:\d+\$)?[-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l)?[xpn][.:| ,]?){4,}|(?:%(?:\d+\$)?\d*[sxpn][.:| ,]?){3,}%(?:\d+\$)?\d*n)re"},
 
     // --- generalised technique rules (stacked SQL, shell obfuscation, JS/HTML tricks, URL
     // confusion); each describes a syntax shape, not a particular payload
@@ -524,6 +528,10 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {5053, C::CodeInjection, kPath, R"re(["'`]child_process["'`]|\.spawn\s*\(\s*['"`])re"},
     // a JavaScript boolean chain into a property in the path: /2499999||this.product
     {1059, C::Sqli, kPath, R"re([0-9a-z'"]\|\|\s*this\.)re"},
+    // XPath: the quote of a predicate closed, then a boolean or a union with a location path,
+    // an axis or an XPath function ("' or count(/child::node())>0 or '", "'] | //user/*[")
+    {1060, C::Sqli, kArg | kHeader,
+     R"re(['"]\s*\]?\s*(?:or|and|\|)\s*(?:not\s*\(\s*)?(?:(?:name|local-name|namespace-uri|count|string-length|substring(?:-before|-after)?|contains|starts-with|position|last|normalize-space|translate|boolean|document|doc)\s*\(|//(?:\*|@?[a-z_])|/(?:\*|@[a-z_])|/[a-z_][a-z0-9_.-]*\s*\[|(?:ancestor|ancestor-or-self|descendant|descendant-or-self|following|following-sibling|preceding|preceding-sibling|parent|child|attribute|self)::))re"},
 
     // --- scanners
     {

@@ -556,6 +556,16 @@ TEST_F(DetectorsTest, CodeInjection) {
   EXPECT_TRUE(detects(json(R"({"q":"<esi:vars>$(HTTP_COOKIE)</esi:vars>"})"),
                       AttackClass::CodeInjection));
   EXPECT_TRUE(clean(query("esi%3A+edge+side+includes+explained")));
+  // printf format strings that read or write the stack; date formats and prose with one
+  // conversion are data.
+  for (const char* q : {"%25s%25s%25s%25s%25s%25n", "%25x%25x%25x%25x", "AAAA%25p%25p%25p%25p",
+                        "%25n%25n%25n%25n"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Protocol)) << q;
+  }
+  for (const char* q : {"%25Y-%25m-%25d+%25H%3A%25M", "%25x+%25X+%25p", "Hello+%25s%2C+you+have+%25d+new",
+                        "100%25+cotton+50%25+off"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
   EXPECT_TRUE(clean(query("print+the+invoice")));
   EXPECT_TRUE(clean(json(R"({"note":"system (re)design meeting at 10"})")));
 }
@@ -600,6 +610,18 @@ TEST_F(DetectorsTest, Nosqli) {
   EXPECT_TRUE(detects(json(R"({"user":"admin","pass":{"$gt":""}})"), AttackClass::Nosqli));
   EXPECT_TRUE(detects(json(R"({"q":"{\"$where\": \"sleep(100)\"}"})"), AttackClass::Nosqli));
   EXPECT_TRUE(clean(json(R"({"price":"$25","currency":"USD"})")));
+}
+
+TEST_F(DetectorsTest, XpathBreakout) {
+  for (const char* q : {"%27+or+count(%2Fchild%3A%3Anode())%3E0+or+%27", "%27%5D+%7C+%2F%2Fuser%2F*%5Bcontains(*%2C%27",
+                        "x%27+or+name(%2F*%5B1%5D)%3D%27root", "%22+or+%2F%2F*+or+%22"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Sqli)) << q;
+  }
+  // Quotes, "or" and paths in ordinary text; PHP's parent:: and self:: in code.
+  for (const char* q : {"%27rock%27+or+%2Fmusic%2Fjazz", "%22yes%22+or+no", "parent%3A%3A__construct()",
+                        "it%27s+and+%2Fhome+page"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
 }
 
 TEST_F(DetectorsTest, Ldapi) {
