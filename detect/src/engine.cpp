@@ -11,6 +11,7 @@
 #include <atomic>
 #include <bitset>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -543,7 +544,36 @@ public:
   Inspection(const Engine::Impl& impl, const EngineConfig& cfg, Verdict& verdict)
       : impl_(impl), cfg_(cfg), v_(verdict) {}
 
-  bool done() const { return cfg_.stopAtFirst && v_.score >= v_.threshold; }
+  bool done() const {
+    return (cfg_.stopAtFirst && v_.score >= v_.threshold) || v_.budgetExceeded;
+  }
+
+  // The CPU time budget (EngineConfig::timeBudget): every value charges its bytes; the thread's
+  // CPU clock is read once per kBudgetStride bytes, first to start the budget (the first stride
+  // is free: small requests never read the clock), then to check it.
+  void charge(size_t bytes) {
+    if (cfg_.timeBudget.count() <= 0) {
+      return;
+    }
+    charged_ += bytes + kValueCharge;
+    if (charged_ < kBudgetStride) {
+      return;
+    }
+    charged_ = 0;
+    const int64_t now = threadCpuNs();
+    if (deadlineNs_ == 0) {
+      deadlineNs_ = now + static_cast<int64_t>(cfg_.timeBudget.count()) * 1000;
+    } else if (now >= deadlineNs_) {
+      v_.budgetExceeded = true;
+      v_.limitExceeded = true;
+    }
+  }
+
+  static int64_t threadCpuNs() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  }
 
   // The part kind of a finding from the inspection's kind label, the argument/header name and
   // the scope the value was inspected in.
@@ -706,6 +736,10 @@ public:
 
   void inspectValue(uint8_t scope, std::string_view kind, std::string_view name,
                     std::string_view raw, bool plusAsSpace, int depth) {
+    charge(raw.size());
+    if (v_.budgetExceeded) {
+      return;
+    }
     const ScopeGuard guard(scope_, scope);
     const uint8_t cls = classify(raw);
     chain_ = outer_;
@@ -811,6 +845,10 @@ public:
     }
     if (++pastLimit_ <= cfg_.maxArgs) {
       inspectValue(scope, kind, name, raw, plusAsSpace, 1);
+      return;
+    }
+    charge(raw.size());
+    if (v_.budgetExceeded) {
       return;
     }
     chain_ = outer_;
@@ -1624,6 +1662,10 @@ private:
   Verdict& v_;
   size_t values_ = 0;
   size_t hits_ = 0; // detector hits, findings merged into earlier ones included
+  static constexpr size_t kBudgetStride = 16 * 1024;
+  static constexpr size_t kValueCharge = 64; // a value's fixed cost, in bytes
+  size_t charged_ = 0;     // bytes charged since the clock was last read
+  int64_t deadlineNs_ = 0; // thread CPU time at which the budget runs out (0: not started)
   uint8_t scope_ = 0; // the scope of the value being inspected (0: request-level checks)
   std::array<int, static_cast<size_t>(AttackClass::Count)> classWeight_{};
 

@@ -275,6 +275,13 @@ awaitable<Session::BodyOutcome> Session::relayInspectedBody(bool chunked) {
       detect::Verdict verdict = inspectRequest(*snap_->engine, view);
       stats().body_windows_inspected_total.inc();
       s.inspected += w.fresh().size();
+      if (verdict.budgetExceeded && !verdict.attack()) {
+        // The window could not be inspected whole in its CPU time: on_limit decides.
+        stats().inspect_budget_total.inc();
+        if (bodyLimit("inspect_time_budget_ms") == WafAction::Block) {
+          co_return BodyOutcome::Blocked;
+        }
+      }
       const WafAction action = decide(s.plan, policy, s.clientIp, verdict);
       if (action == WafAction::Block || action == WafAction::Log) {
         const std::string where = "body@" + std::to_string(w.freshOffset());

@@ -193,6 +193,12 @@ Status applyPolicyJsonImpl(std::string_view text, Policy& out) {
         return tl::unexpected(n.error());
       }
       out.inspectBodyMaxBytes = *n;
+    } else if (key == "inspect_time_budget_ms") {
+      auto n = uintIn(v, k, 0, 60000);
+      if (!n) {
+        return tl::unexpected(n.error());
+      }
+      out.inspectTimeBudgetMs = static_cast<uint32_t>(*n);
     } else if (key == "max_depth") {
       auto n = uintIn(v, k, 1, 1024);
       if (!n) {

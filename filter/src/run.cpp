@@ -111,6 +111,7 @@ void reload(const cli::ParsedArgs& args, const ProxyConfig& running, FilterStore
                                 {"overrides", std::to_string(p.overrides.size())},
                                 {"inspect_body_bytes", std::to_string(p.inspectBodyBytes)},
                                 {"inspect_body_max_bytes", std::to_string(p.inspectBodyMaxBytes)},
+                                {"inspect_time_budget_ms", std::to_string(p.inspectTimeBudgetMs)},
                                 {"probe_paths", std::to_string(p.probes.paths().size())},
                                 {"application", p.application},
                                 {"node_group", p.nodeGroup},

@@ -464,9 +464,19 @@ void Session::inspect(Exchange& x, WafAction& action, const FilterPlan& f) {
                                     .bodyTruncated = x.hasBody && !body_.done() &&
                                                      policy.inspectBodyBytes == 0,
                                     .paranoiaLevel = plan.paranoia};
-  const detect::Verdict verdict = inspectRequest(*snap_->engine, request);
+  detect::Verdict verdict = inspectRequest(*snap_->engine, request);
   if (verdict.limitExceeded) {
     stats().inspectionLimit.inc();
+  }
+  // Out of CPU time before every value was inspected: the request could not be inspected
+  // whole, and on_limit decides (block: treated like an attack).
+  std::string_view limit;
+  if (verdict.budgetExceeded) {
+    stats().inspect_budget_total.inc();
+    if (!verdict.attack() && policy.onLimit == LimitAction::Block) {
+      verdict.blockForLimit = true;
+      limit = "inspect_time_budget_ms";
+    }
   }
   action = decide(plan, policy, f.clientIp, verdict);
   if (action == WafAction::Block || action == WafAction::Log) {
@@ -476,7 +486,7 @@ void Session::inspect(Exchange& x, WafAction& action, const FilterPlan& f) {
                      .host = f.host, .path = f.target, .verdict = &verdict,
                      .action = block ? EventAction::Blocked : EventAction::Logged,
                      .mode = plan.mode, .application = policy.application,
-                     .nodeGroup = policy.nodeGroup});
+                     .nodeGroup = policy.nodeGroup, .limit = limit});
   }
   if (action == WafAction::Pass) {
     action = planBodyStream(x, plan, f.clientIp, f.client, f.host, f.target);

@@ -15,6 +15,9 @@ detect::EngineConfig engineConfigFor(const Policy& p) {
   // are counted, never blocked; on_limit is applied by the proxy to body bytes it could not
   // inspect (body_stream.h).
   ec.onLimit = detect::EngineConfig::OnLimit::Inspect;
+  // A request whose inspection runs out of CPU time is one the proxy could not inspect whole:
+  // on_limit decides, as for a body past inspect_body_max_bytes.
+  ec.timeBudget = std::chrono::milliseconds(p.inspectTimeBudgetMs);
   return ec;
 }
 

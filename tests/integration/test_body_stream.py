@@ -308,6 +308,72 @@ class InspectionCap(ProxyTestCase):
         self.assertEqual(ev[0]["limit"], "content_encoding")
 
 
+def markup_json(n):
+    """A JSON array of n bytes whose strings carry quotes, tags and separators: every value
+    reaches the grammars, so inspecting it takes CPU time in proportion to its size."""
+    out = ["["]
+    size, i = 1, 0
+    while size < n:
+        item = json.dumps("it's <b>item %d</b> (a; b | c) = 'd' or e -- f" % i) + ","
+        out.append(item)
+        size += len(item)
+        i += 1
+    out.append('"end"]')
+    return "".join(out).encode()
+
+
+class InspectionTimeBudget(ProxyTestCase):
+    """policy.inspect_time_budget_ms: an inspection that runs out of CPU time applies on_limit
+    (block: the request is refused, with an event naming the limit) instead of holding a worker
+    for as long as the request makes it take."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.app_ = cls.class_app()
+
+    def start(self, budget, on_limit=None, mode="block"):
+        pol = {"inspect_time_budget_ms": budget, "inspect_body_bytes": 8 * 1024 * 1024,
+               "max_args": 1000000}
+        if on_limit:
+            pol["on_limit"] = on_limit
+        return self.proxy(upstream_port=self.app_.port, config={"mode": mode, "policy": pol})
+
+    def test_out_of_budget_is_refused_before_the_app(self):
+        px = self.start(1)
+        before = self.app_.stats()["requests"]
+        body = markup_json(4 * 1024 * 1024)  # tens of milliseconds of inspection
+        c = self.conn(px.port, timeout=60)
+        r = post(c, body, ctype="application/json", rid="budget-1")
+        self.assertEqual(r.status, 403, c.transcript()[:300])
+        self.assertEqual(self.app_.stats()["requests"], before, "the app was contacted")
+        self.assertGreaterEqual(px.metrics().get("bulwark_inspect_budget_total"), 1)
+        ev = [e for e in wait_events(px, 1) if e["request_id"] == "budget-1"]
+        self.assertEqual(len(ev), 1)
+        self.assertEqual((ev[0]["limit"], ev[0]["action"]), ("inspect_time_budget_ms", "blocked"))
+
+    def test_on_limit_pass_forwards_and_counts(self):
+        px = self.start(1, on_limit="pass")
+        body = markup_json(4 * 1024 * 1024)
+        c = self.conn(px.port, timeout=60)
+        r = post(c, body, ctype="application/json")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.json()["body_sha256"], hashlib.sha256(body).hexdigest())
+        self.assertGreaterEqual(px.metrics().get("bulwark_inspect_budget_total"), 1)
+        self.assertEqual(events(px), [])
+
+    def test_default_budget_inspects_ordinary_bodies_whole(self):
+        px = self.start(100)
+        body = markup_json(256 * 1024)
+        c = self.conn(px.port, timeout=60)
+        r = post(c, body, ctype="application/json")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(px.metrics().get("bulwark_inspect_budget_total"), 0)
+        # and an attack at the end of such a body is found
+        attack = body[:-1] + b',"1\' union select password from users--"]'
+        r = post(c, attack, ctype="application/json")
+        self.assertEqual(r.status, 403)
+
+
 class GigabyteUpload(ProxyTestCase):
     SIZE = 1024 * 1024 * 1024
 

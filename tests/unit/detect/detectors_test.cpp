@@ -743,6 +743,57 @@ TEST_F(DetectorsTest, Limits) {
   EXPECT_FALSE(v2.attack());
 }
 
+// The CPU time budget: a request that cannot be inspected within it is reported (and blocked
+// with onLimit Block) instead of inspected for as long as it takes; small requests never read
+// the clock and never run out.
+TEST_F(DetectorsTest, TimeBudgetFailsClosed) {
+  // 2 MiB of JSON values with markup, quotes and separators (each reaches the grammars), and
+  // an attack at the end.
+  std::string body = "[";
+  for (int i = 0; body.size() < (2u << 20); ++i) {
+    body += "\"it's <b>item " + std::to_string(i) + "</b> (a; b | c) = 'd' or e -- f\",";
+  }
+  body += "\"1' union select password from users--\"]";
+  const std::vector<Header> hs{{"Content-Type", "application/json"}};
+  RequestView big;
+  big.method = "POST";
+  big.target = "/api/items";
+  big.headers = hs;
+  big.body = body;
+  EngineConfig cfg;
+  cfg.maxBodyBytes = body.size();
+  cfg.maxArgs = 1u << 20;
+  cfg.timeBudget = std::chrono::microseconds(1);
+  cfg.onLimit = EngineConfig::OnLimit::Block;
+  auto tight = Engine::create(cfg);
+  ASSERT_TRUE(tight);
+  const Verdict v = (*tight)->inspect(big);
+  EXPECT_TRUE(v.budgetExceeded);
+  EXPECT_TRUE(v.limitExceeded);
+  EXPECT_TRUE(v.attack()); // blockForLimit: the attack at the end was never reached
+  EXPECT_TRUE(v.findings.empty());
+  // Without a budget the same request is inspected to its end.
+  cfg.timeBudget = std::chrono::microseconds(0);
+  cfg.onLimit = EngineConfig::OnLimit::Inspect;
+  auto none = Engine::create(cfg);
+  ASSERT_TRUE(none);
+  const Verdict all = (*none)->inspect(big);
+  EXPECT_FALSE(all.budgetExceeded);
+  EXPECT_TRUE(all.attack());
+  EXPECT_FALSE(all.findings.empty());
+  // A small request under the tightest budget is inspected whole.
+  cfg.timeBudget = std::chrono::microseconds(1);
+  auto small = Engine::create(cfg);
+  ASSERT_TRUE(small);
+  RequestView get;
+  get.method = "GET";
+  get.target = "/search?q=1%27+union+select+password+from+users--&page=2";
+  get.headers = hs;
+  const Verdict g = (*small)->inspect(get);
+  EXPECT_FALSE(g.budgetExceeded);
+  EXPECT_TRUE(g.attack());
+}
+
 // Values found clean are remembered per thread; what was remembered must never hide an attack
 // in a later request.
 TEST_F(DetectorsTest, CleanValuesRememberedOnlyWhenClean) {

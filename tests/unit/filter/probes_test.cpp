@@ -9,6 +9,7 @@
 #include "bulwark/filter/config.h"
 #include "bulwark/filter/events.h"
 #include "bulwark/filter/policy.h"
+#include "bulwark/filter/snapshot.h"
 
 namespace bulwark::filter {
 namespace {
@@ -225,6 +226,24 @@ TEST(PolicyLimits, OnLimitDefaultsToBlockAndTheCapIsChecked) {
                                       "inspect_body_max_bytes": 1024})", q);
   ASSERT_FALSE(st);
   EXPECT_NE(st.error().message().find("policy.inspect_body_max_bytes"), std::string::npos);
+}
+
+TEST(PolicyLimits, InspectionTimeBudgetReachesTheEngine) {
+  Policy p;
+  EXPECT_EQ(p.inspectTimeBudgetMs, 100u);
+  EXPECT_EQ(engineConfigFor(p).timeBudget, std::chrono::milliseconds(100));
+  ASSERT_TRUE(applyPolicyJson(R"({"inspect_time_budget_ms": 0})", p));
+  EXPECT_EQ(engineConfigFor(p).timeBudget.count(), 0); // unbounded
+  ASSERT_TRUE(applyPolicyJson(R"({"inspect_time_budget_ms": 250})", p));
+  EXPECT_EQ(engineConfigFor(p).timeBudget, std::chrono::milliseconds(250));
+  for (const char* bad : {R"({"inspect_time_budget_ms": -1})", R"({"inspect_time_budget_ms": 60001})",
+                          R"({"inspect_time_budget_ms": "fast"})"}) {
+    Policy q;
+    const auto st = applyPolicyJson(bad, q);
+    ASSERT_FALSE(st) << bad;
+    EXPECT_NE(st.error().message().find("policy.inspect_time_budget_ms"), std::string::npos)
+        << st.error().message();
+  }
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <chrono>
 #include <memory>
 #include <span>
 #include <string>
@@ -39,6 +40,11 @@ struct EngineConfig {
   enum class OnLimit { Inspect, Block };
   OnLimit onLimit = OnLimit::Inspect; // Inspect: inspect what fits; Block: also flag the request
   bool stopAtFirst = false;           // return after the first finding (faster for blocking)
+  // CPU time one inspect() may spend (thread CPU time, so a busy machine does not count
+  // against it). Past it the values not yet inspected are skipped and the verdict says
+  // budgetExceeded (and limitExceeded): the caller fails closed or open (on_limit). The clock
+  // is read once per 16 KiB of values inspected, so small requests never read it; 0 = none.
+  std::chrono::microseconds timeBudget{0};
 };
 
 class Engine {

@@ -80,6 +80,7 @@ struct Verdict {
   uint8_t paranoiaLevel = 1;
   bool limitExceeded = false; // an inspection limit was hit (see EngineConfig::onLimit)
   bool blockForLimit = false; // limitExceeded and onLimit == Block
+  bool budgetExceeded = false; // EngineConfig::timeBudget ran out: values were left uninspected
 
   bool attack() const { return score >= threshold || blockForLimit; }
 };

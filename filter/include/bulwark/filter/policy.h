@@ -71,6 +71,9 @@ struct Policy {
   uint32_t maxDepth = 32;
   uint32_t maxArgs = 1024;
   LimitAction onLimit = LimitAction::Block;
+  // CPU time one inspection (the head with the buffered body prefix, or one streamed body
+  // window) may take before on_limit applies to the request; 0 = unbounded.
+  uint32_t inspectTimeBudgetMs = 100;
   uint8_t paranoiaLevel = 1; // detection paranoia level 1-4 (detect::RequestView::paranoiaLevel)
   std::string application; // event label ("" = none)
   std::string nodeGroup;   // event label ("" = none)

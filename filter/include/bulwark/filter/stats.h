@@ -20,6 +20,7 @@ namespace bulwark::filter {
   C(body_windows_inspected_total, "Request body windows inspected past the buffered prefix")     \
   C(body_limit_total, "Requests whose body could not be inspected whole (on_limit applied)")    \
   C(body_limit_blocked_total, "Requests answered 413 because their body could not be inspected")\
+  C(inspect_budget_total, "Inspections that ran out of their CPU time budget (on_limit applied)") \
   C(dropped_header_fields_total, "Header fields with an invalid name, inspected and not forwarded")
 
 #define BW_UPSTREAM_ERRORS(X) X(connect) X(timeout) X(closed) X(bad_response)
