@@ -88,6 +88,45 @@ Confidence lower(Confidence c) {
   return c == Confidence::Tokens ? Confidence::Tokens : static_cast<Confidence>(static_cast<int>(c) - 1);
 }
 
+bool isLetter(char ch);
+
+// After a header name at the start of a line: the field's colon (a GraphQL selection or YAML
+// key "locationId", "location: $location" is no header), and for Location a URL to send the
+// browser to ("Location: http://...", "Location: /x").
+bool headerField(std::string_view name, std::string_view after) {
+  if (name.front() == '<' || name.ends_with(':') || name == "http/1") {
+    return true;
+  }
+  size_t i = 0;
+  if (name.ends_with('-')) { // a family of headers: "access-control-allow-" + "origin"
+    while (i < after.size() && (isLetter(after[i]) || after[i] == '-')) {
+      ++i;
+    }
+  }
+  while (i < after.size() && (after[i] == ' ' || after[i] == '\t')) {
+    ++i;
+  }
+  if (i >= after.size() || after[i] != ':') {
+    return false;
+  }
+  if (name != "location") {
+    return true;
+  }
+  ++i;
+  while (i < after.size() && (after[i] == ' ' || after[i] == '\t')) {
+    ++i;
+  }
+  const std::string_view url = after.substr(i);
+  if (url.starts_with("/") || url.starts_with("\\")) {
+    return true;
+  }
+  size_t k = 0;
+  while (k < url.size() && (isLetter(url[k]) || url[k] == '+' || url[k] == '-' || url[k] == '.')) {
+    ++k;
+  }
+  return k > 0 && k < url.size() && url[k] == ':';
+}
+
 // CR/LF (or U+560A/U+560D, whose low bytes are LF/CR for servers that keep only those) followed
 // by what splits a response: Set-Cookie, Location, Content-Length, a status line, HTML.
 bool splitsResponse(std::string_view v) {
@@ -119,7 +158,7 @@ bool splitsResponse(std::string_view v) {
         for (size_t i = 0; i < h.size() && eq; ++i) {
           eq = static_cast<char>(rest[i] | 0x20) == h[i] || rest[i] == h[i];
         }
-        if (eq) {
+        if (eq && headerField(h, rest.substr(h.size()))) {
           return true;
         }
       }
@@ -133,6 +172,19 @@ bool splitsResponse(std::string_view v) {
 // A value that reads as prose: at least eight whitespace-separated words made of letters (a
 // comment, an issue body, an advisory, a commit message), at least half of all its tokens, as
 // opposed to a payload, which is mostly syntax (a dotted chain, a call, a quote break).
+bool isLetter(char ch);
+
+// Markup a rich-text editor sends: a few hundred bytes or more with closing tags.
+bool richText(std::string_view v) {
+  if (v.size() < 200) {
+    return false;
+  }
+  const size_t first = v.find("</");
+  return first != std::string_view::npos && v.find("</", first + 2) != std::string_view::npos;
+}
+
+// In markup (a CMS post, an e-mail body) the words are those of its text: tags and comments
+// ("<p>", "<a href=...>", "<!-- wp:paragraph -->") separate words and are not tokens.
 bool prose(std::string_view v) {
   if (v.size() < 40) {
     return false;
@@ -140,12 +192,29 @@ bool prose(std::string_view v) {
   size_t words = 0;
   size_t tokens = 0;
   size_t i = 0;
+  const bool markup = v.find("</") != std::string_view::npos;
+  const auto blank = [&](size_t k) {
+    return v[k] == ' ' || v[k] == '\n' || v[k] == '\r' || v[k] == '\t';
+  };
+  // The end of a tag or comment opening at k, or k when none opens there. (The next '>' is
+  // searched for once per position it can be at: k only grows, so the text is read once.)
+  size_t nextGt = 0;
+  const auto tagEnd = [&](size_t k) {
+    if (!markup || v[k] != '<' || k + 1 >= v.size() ||
+        !(isLetter(v[k + 1]) || v[k + 1] == '/' || v[k + 1] == '!')) {
+      return k;
+    }
+    if (nextGt != std::string_view::npos && nextGt <= k) {
+      nextGt = v.find('>', k + 1);
+    }
+    return nextGt == std::string_view::npos || nextGt - k > 4096 ? k : nextGt + 1;
+  };
   while (i < v.size()) {
-    while (i < v.size() && (v[i] == ' ' || v[i] == '\n' || v[i] == '\r' || v[i] == '\t')) {
-      ++i;
+    while (i < v.size() && (blank(i) || tagEnd(i) != i)) {
+      i = blank(i) ? i + 1 : tagEnd(i);
     }
     size_t e = i;
-    while (e < v.size() && v[e] != ' ' && v[e] != '\n' && v[e] != '\r' && v[e] != '\t') {
+    while (e < v.size() && !blank(e) && (e == i || tagEnd(e) == e)) {
       ++e;
     }
     if (e == i) {
@@ -221,6 +290,9 @@ bool plainText(std::string_view t) {
         c == '\t' || std::string_view(".,:!?-%").find(t[i]) != std::string_view::npos) {
       continue;
     }
+    if (c == '$' && i + 1 < t.size() && t[i + 1] >= '0' && t[i + 1] <= '9') {
+      continue; // a price: "$22 per month"
+    }
     if (c == '\'' && i > 0 && i + 1 < t.size() && isLetter(t[i - 1]) && isLetter(t[i + 1])) {
       continue;
     }
@@ -275,11 +347,16 @@ bool formattingTag(std::string_view tag) {
 // <code> and <pre> blocks, with nothing around them but prose and formatting tags (a README, a
 // chat message, an answer with a snippet). Renderers show quoted code as text; a payload placed
 // around the quotes, or markup other than formatting, keeps the finding.
-bool quotedCodeInText(std::string_view v) {
-  std::string outside;
-  bool quoted = false;
-  bool fenced = false;
-  size_t spans = 0;
+// The text of a document outside its quoted code (front matter, fenced blocks, inline spans,
+// <pre>/<code>; links reduced to their text): false when a backtick or <pre> is unpaired. With
+// keepTags other tags stay in the text (for a detector to judge); without, only formatting tags
+// are allowed.
+bool outsideQuotedCode(std::string_view v, bool keepTags, std::string& outside, bool& quoted,
+                       bool& fenced, size_t& spans) {
+  outside.clear();
+  quoted = false;
+  fenced = false;
+  spans = 0;
   size_t i = 0;
   auto lowerAt = [&v](size_t k, std::string_view w) {
     if (v.size() - k < w.size()) {
@@ -292,12 +369,47 @@ bool quotedCodeInText(std::string_view v) {
     }
     return true;
   };
+  // A markdown document's front matter ("---\ntitle: \"...\"\n---") is its metadata.
+  if (v.starts_with("---\n")) {
+    const size_t end = v.find("\n---\n", 3);
+    if (end != std::string_view::npos) {
+      i = end + 5;
+    }
+  }
+  // Links and images ("[App Platform](https://...)", "![alt](./a.webp)"): their text is text
+  // and their target is an address. The next ']', '(' ... are searched for only once the scan
+  // has passed the last one found (one pass over the text).
+  size_t nextRb = 0;
+  size_t nextRp = 0;
+  size_t nextNl = 0;
+  const auto next = [&v](size_t& at, size_t from, char ch) {
+    if (at != std::string_view::npos && at < from) {
+      at = v.find(ch, from);
+    }
+    return at;
+  };
   while (i < v.size()) {
     if (v.compare(i, 3, "```") == 0) {
       const size_t end = v.find("```", i + 3);
       i = end == std::string_view::npos ? v.size() : end + 3;
       quoted = fenced = true;
       continue;
+    }
+    if (v[i] == '[' || (v[i] == '!' && i + 1 < v.size() && v[i + 1] == '[')) {
+      const size_t open = v[i] == '!' ? i + 1 : i;
+      const size_t rb = next(nextRb, open + 1, ']');
+      const size_t nl = next(nextNl, open + 1, '\n');
+      if (rb != std::string_view::npos && rb < nl && rb + 1 < v.size() && v[rb + 1] == '(') {
+        const size_t rp = next(nextRp, rb + 2, ')');
+        if (rp != std::string_view::npos && rp < next(nextNl, rb + 2, '\n') &&
+            v.substr(rb + 2, rp - rb - 2).find_first_of(" \t\"'`<>;|$") == std::string_view::npos) {
+          outside += ' ';
+          outside.append(v.substr(open + 1, rb - open - 1)); // the link text, still checked
+          outside += ' ';
+          i = rp + 1;
+          continue;
+        }
+      }
     }
     if (v[i] == '`') {
       const size_t end = v.find('`', i + 1);
@@ -322,7 +434,7 @@ bool quotedCodeInText(std::string_view v) {
       quoted = true;
       continue;
     }
-    if (v[i] == '<') {
+    if (v[i] == '<' && !keepTags) {
       const size_t end = v.find('>', i);
       if (end == std::string_view::npos || !formattingTag(v.substr(i, end - i + 1))) {
         return false;
@@ -334,7 +446,16 @@ bool quotedCodeInText(std::string_view v) {
     outside += v[i];
     ++i;
   }
-  if (!quoted || !plainText(outside)) {
+  return true;
+}
+
+bool quotedCodeInText(std::string_view v) {
+  std::string outside;
+  bool quoted = false;
+  bool fenced = false;
+  size_t spans = 0;
+  if (!outsideQuotedCode(v, false, outside, quoted, fenced, spans) || !quoted ||
+      !plainText(outside)) {
     return false;
   }
   // An inline span needs a sentence around it ("a `id`" is a command substitution, not a
@@ -350,6 +471,36 @@ bool quotedCodeInText(std::string_view v) {
     k = e == k ? k + 1 : e;
   }
   return fenced || words + spans >= 4;
+}
+
+// A documentation page (a wiki or docs save: prose around fenced code blocks, with the
+// quotes, slashes, links and components of real prose) whose injection syntax is all inside
+// its code blocks: the grammar of the finding's class, run on the text outside the quoted
+// code, finds nothing there. Code the page shows is not code the request injects.
+bool codeOnlyInsideQuotes(AttackClass cls, std::string_view v) {
+  if (v.size() < 200 || v.find("```") == std::string_view::npos ||
+      !(cls == AttackClass::Sqli || cls == AttackClass::Xss || cls == AttackClass::Rce)) {
+    return false;
+  }
+  std::string outside;
+  bool quoted = false;
+  bool fenced = false;
+  size_t spans = 0;
+  if (!outsideQuotedCode(v, true, outside, quoted, fenced, spans) || !fenced ||
+      !prose(outside)) {
+    return false;
+  }
+  for (char& c : outside) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  switch (cls) {
+  case AttackClass::Sqli:
+    return detectSqli(outside) == 0;
+  case AttackClass::Xss:
+    return detectXss(outside) == 0;
+  default:
+    return detectShell(outside) == 0;
+  }
 }
 
 // The host of a URL at `at` (just past "://"), without userinfo; port in `port` (0: none).
@@ -1046,8 +1197,9 @@ bool queryLanguageField(std::string_view name) {
 }
 
 // A field that holds an address as data: an IP to look up or bind ("ipAddress", "client_ip",
-// "host_binding_ipv4"), or a browser redirect target ("redirect_uris", "post_logout_redirect_uri")
-// that the server sends back to a client and never fetches.
+// "host_binding_ipv4"), a browser redirect target ("redirect_uris", "post_logout_redirect_uri")
+// that the server sends back to a client and never fetches, or the page a form was opened from
+// (WordPress's "_wp_http_referer", "referredby"): the Referer header's value, in a field.
 bool addressDataField(std::string_view name) {
   std::string n;
   for (const char ch : lastSegment(name)) {
@@ -1056,7 +1208,9 @@ bool addressDataField(std::string_view name) {
     }
   }
   return n.ends_with("ip") || n.ends_with("ipaddress") || n.ends_with("ipv4") ||
-         n.ends_with("ipv6") || n.find("redirect") != std::string::npos;
+         n.ends_with("ipv6") || n.find("redirect") != std::string::npos ||
+         n.find("referer") != std::string::npos || n.find("referrer") != std::string::npos ||
+         n.find("referredby") != std::string::npos;
 }
 
 // A bare IPv6 address, optionally with a prefix length ("ff21:1eac::c03b/128"): its first
@@ -1259,6 +1413,40 @@ bool clusterServiceNames(std::string_view v) {
   return any;
 }
 
+// "convert(id: $id, editor: $editor) { ... }": every call in the value passes its arguments by
+// name (a GraphQL selection, a keyword-argument API); SQL functions take positional arguments.
+bool namedArgumentCalls(std::string_view v) {
+  bool any = false;
+  for (size_t k = v.find('('); k != std::string_view::npos; k = v.find('(', k + 1)) {
+    if (k == 0 || !(isLetter(v[k - 1]) || (v[k - 1] >= '0' && v[k - 1] <= '9') ||
+                    v[k - 1] == '_')) {
+      continue; // a bracket, not a call
+    }
+    size_t i = k + 1;
+    while (i < v.size() && (v[i] == ' ' || v[i] == '\n' || v[i] == '\t' || v[i] == '\r')) {
+      ++i;
+    }
+    if (i < v.size() && v[i] == ')') {
+      continue;
+    }
+    if (i < v.size() && v[i] == '$') {
+      ++i;
+    }
+    const size_t name = i;
+    while (i < v.size() && (isLetter(v[i]) || (v[i] >= '0' && v[i] <= '9') || v[i] == '_')) {
+      ++i;
+    }
+    while (i < v.size() && v[i] == ' ') {
+      ++i;
+    }
+    if (i == name || i >= v.size() || v[i] != ':') {
+      return false;
+    }
+    any = true;
+  }
+  return any;
+}
+
 } // namespace
 
 Confidence ruleConfidence(uint32_t id) {
@@ -1295,7 +1483,7 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
       (cls == AttackClass::Rce || cls == AttackClass::CodeInjection ||
        cls == AttackClass::Sqli || cls == AttackClass::Xss || cls == AttackClass::Nosqli ||
        cls == AttackClass::Ssti || cls == AttackClass::PathTraversal) &&
-      quotedCodeInText(value)) {
+      (quotedCodeInText(value) || codeOnlyInsideQuotes(cls, value))) {
     c = Confidence::Tokens;
   }
   if (document && found >= Confidence::Strong &&
@@ -1354,7 +1542,9 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     // A document describing a deployment names its own services on loopback or private
     // addresses with their ports; an odd scheme there is a file path or repository URL, which
     // the path rules judge.
-    if (document && (id == 7001 || id == 7004 || id == 7007 || id == 7020) &&
+    // (A rich-text editor's post in a form field is such a document too: the development
+    // site's own image and link URLs, "http://localhost:8888/wp-content/...".)
+    if ((document || richText(value)) && (id == 7001 || id == 7004 || id == 7007 || id == 7020) &&
         configuredInternalUrls(value)) {
       c = Confidence::Tokens;
     }
@@ -1443,7 +1633,7 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (c >= Confidence::Strong && danglingOperator(value)) {
       c = Confidence::Probe;
     }
-    if (id == 1017 && c == Confidence::Strong && callInSentence(value)) {
+    if (id == 1017 && c == Confidence::Strong && (callInSentence(value) || namedArgumentCalls(value))) {
       c = Confidence::Probe;
     }
     [[fallthrough]];

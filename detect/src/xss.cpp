@@ -52,6 +52,33 @@ bool scriptScheme(std::string_view v) {
          compact == "mocha:" || compact == "data:" || compact == "jscript:";
 }
 
+bool rasterDataUrl(std::string_view v);
+
+// A style attribute that loads script: a CSS url() whose argument is a script URL, hides its
+// scheme behind CSS escapes ("url(javascript:...)", "url(jav\61script:...)") or names a script
+// or behavior file (".js", ".htc"), or braces that break out of the declaration list into rules.
+// An image or font URL ("background-image:url(https://...)", every rich-text editor's output)
+// loads a resource and runs nothing.
+bool cssScriptUrl(std::string_view v) {
+  if (v.find_first_of("{}") != std::string_view::npos) {
+    return true;
+  }
+  for (size_t at = v.find("url("); at != std::string_view::npos; at = v.find("url(", at + 4)) {
+    std::string_view arg = v.substr(at + 4);
+    arg = arg.substr(0, arg.find(')'));
+    while (!arg.empty() && (isSpace(arg.back()) || arg.back() == '"' || arg.back() == '\'')) {
+      arg.remove_suffix(1);
+    }
+    const std::string_view path = arg.substr(0, arg.find_first_of("?#"));
+    if (arg.find('\\') != std::string_view::npos ||
+        (scriptScheme(arg) && !rasterDataUrl(arg)) || path.ends_with(".js") ||
+        path.ends_with(".htc") || path.ends_with(".vbs")) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // data:image/png;base64,... and the other raster types.
 bool rasterDataUrl(std::string_view v) {
   while (!v.empty() && (isSpace(v.front()) || v.front() == '"' || v.front() == '\'')) {
@@ -236,7 +263,7 @@ bool dangerousAttributes(std::string_view s, size_t pos, std::string_view tag, s
                                   value.find("javascript") != std::string_view::npos ||
                                   value.find("binding") != std::string_view::npos ||
                                   value.find("behavio") != std::string_view::npos ||
-                                  value.find("url(") != std::string_view::npos ||
+                                  cssScriptUrl(value) ||
                                   value.find("@import") != std::string_view::npos)) {
             return true;
           }

