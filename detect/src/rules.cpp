@@ -180,7 +180,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
 
     // --- server-side template injection
     {6001, C::Ssti, kValues | kPath,
-     R"re(\{\{[^}]{0,80}(?:\d['"]?\s*[*+/-]\s*['"]?\d|config|self\b|request|\.__|\bclass\b|mro|subclasses|globals|builtins|import|popen|lipsum|cycler|joiner|namespace\s*\(|range\s*\(|constructor|_self|\benv\s*[.\[(]|getfilter|registerundefinedfiltercallback|\|\s*(?:attr|safe|e)\b|\[\s*['"]_))re"},
+     R"re(\{\{[^}]{0,80}(?:\d['"]?\s*[*+/-]\s*['"]?\d|config|self\b|request|\.__|\bclass\b|mro|subclasses|globals|builtins|import|popen|lipsum|cycler|joiner|namespace\s*\(|range\s*\(|constructor|_self|\benv\s*[.\[(]|getfilter|registerundefinedfiltercallback|\|\s*(?:attr|safe|e)\b|\|\s*(?:filter|map|sort|reduce)\s*\(\s*['"]|\[\s*['"]_))re"},
     {6002, C::Ssti, kValues | kPath, R"re((?:\$|#|\*|@|~)\{\s*\d+\s*[*+/-]\s*\d+\s*\})re"},
     {6003, C::Ssti, kValues | kPath,
      R"re(\$\{[^}]{0,80}(?:t\s*\(\s*java|getclass|class\.forname|runtime|\.exec\s*\(|freemarker|objectconstructor|product\.getclass|\.getresource))re"},

@@ -1179,10 +1179,22 @@ std::string_view lastSegment(std::string_view name) {
   return k == std::string_view::npos ? name : name.substr(k + 1);
 }
 
-// An operator under a field an API names for its own query language (CouchDB's "selector",
-// a Mongo Data API's "filter", a CMS's "where", an aggregation's "$match"): the operators are
-// that API's syntax. An injected operator replaces a scalar the application expected
-// ("password": {"$ne": null}).
+// A selection by listed values ("$in": [...], "$eq": x): it picks the documents it names and
+// matches nothing else. Comparisons, negations, patterns and code ($ne, $gt, $regex, $or,
+// $where) can match everything ({"$gt": null}, {"$ne": 1}, {"$regex": ".*"}).
+bool selectionOperator(std::string_view op) {
+  for (const std::string_view o : {"$in", "$nin", "$eq", "$all", "$oid", "$date"}) {
+    if (iequals(op, o)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A selection operator under a field an API names for its own query language (CouchDB's
+// "selector", a Mongo Data API's "filter", a CMS's "where", an aggregation's "$match"): that
+// API's syntax. An injected operator replaces a scalar the application expected
+// ("password": {"$ne": null}), or matches everything whatever field holds it.
 bool queryLanguageField(std::string_view name) {
   return anySegment(name, [](std::string_view s) {
     for (const std::string_view f : {"filter", "filters", "query", "where", "selector", "match",
@@ -1663,7 +1675,8 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
         odataOption(value)) {
       c = Confidence::Tokens;
     }
-    if (id == 9001 && kind == PartKind::JsonKey && queryLanguageField(name)) {
+    if (id == 9001 && kind == PartKind::JsonKey && selectionOperator(value) &&
+        queryLanguageField(name)) {
       c = lower(c);
     }
     // The page URL the browser reports: its query string was the page's, not the user's, and

@@ -199,8 +199,11 @@ TEST_F(ContextGradingTest, ApiConventionsAreNotInjections) {
   // Operators under a field an API names for its query language (CouchDB's selector, a data
   // API's filter); the same operator replacing a credential is an injection.
   EXPECT_FALSE(json(R"({"filter": {"inbox": {"$in": [{"$oid": "abcdef123456789abcdef123"}]}}})"));
-  EXPECT_FALSE(json(R"({"selector": {"year": {"$gt": 2010}}, "fields": ["_id", "title"]})"));
+  EXPECT_FALSE(json(R"({"where": {"status": {"$in": ["open", "pending"]}}, "limit": 20})"));
   EXPECT_TRUE(json(R"({"username": "admin", "password": {"$ne": null}})"));
+  // Under such a field too, an operator that can match everything is an injection.
+  EXPECT_TRUE(json(R"({"selector": {"_id": {"$gt": null}}, "limit": 10000})"));
+  EXPECT_TRUE(json(R"({"filter": {"profile": {"email": {"$regex": "^a.*"}}}})"));
   // Ellipses standing for omitted parts of a URL; a climb still counts.
   EXPECT_FALSE(json(R"({"lines": [{"product_url": "https://.../AD6654412.html"}]})"));
   EXPECT_TRUE(json(R"({"file": "/.../.../../../etc/hosts"})"));

@@ -577,6 +577,11 @@ TEST_F(DetectorsTest, Ssti) {
   // Jinja2/Twig arithmetic on a string literal: '7'*7 repeats the string.
   EXPECT_TRUE(detects(query("%7B%7B7*%277%27%7D%7D"), AttackClass::Ssti));
   EXPECT_TRUE(detects(query("%7B%7B%277%27*7%7D%7D"), AttackClass::Ssti));
+  // Twig's callable filters given a PHP function by name; an arrow function is a template.
+  EXPECT_TRUE(detects(query("%7B%7B%5B%27id%27%5D%7Cfilter(%27system%27)%7D%7D"), AttackClass::Ssti));
+  EXPECT_TRUE(detects(query("%7B%7B%5B%27cat+%2Fetc%2Fpasswd%27%5D%7Cmap(%27passthru%27)%7D%7D"),
+                      AttackClass::Ssti));
+  EXPECT_TRUE(clean(json(R"({"template":"{{ users|map(u => u.name)|join(', ') }}"})")));
   EXPECT_TRUE(clean(query("%7B%7Bname%7D%7D+placeholder")));
   EXPECT_TRUE(clean(query("%7B%7Bsize%7D%7D+x+%277%27+-+%278%27")));
   EXPECT_TRUE(clean(json(R"({"query":"query Q($id: ID!) { node(id: $id) { id } }"})")));
