@@ -174,13 +174,31 @@ bool splitsResponse(std::string_view v) {
 // opposed to a payload, which is mostly syntax (a dotted chain, a call, a quote break).
 bool isLetter(char ch);
 
-// Markup a rich-text editor sends: a few hundred bytes or more with closing tags.
+// Markup a rich-text editor sends: a few hundred bytes or more that open with a tag or
+// comment and hold closing tags, with every URL inside an attribute (src="...", href='...').
+// A URL that is the value itself, with markup padding after it, is no such document.
 bool richText(std::string_view v) {
-  if (v.size() < 200) {
+  size_t b = 0;
+  while (b < v.size() && (v[b] == ' ' || v[b] == '\n' || v[b] == '\r' || v[b] == '\t')) {
+    ++b;
+  }
+  if (v.size() < 200 || b >= v.size() || v[b] != '<') {
     return false;
   }
   const size_t first = v.find("</");
-  return first != std::string_view::npos && v.find("</", first + 2) != std::string_view::npos;
+  if (first == std::string_view::npos || v.find("</", first + 2) == std::string_view::npos) {
+    return false;
+  }
+  for (size_t at = v.find("://"); at != std::string_view::npos; at = v.find("://", at + 3)) {
+    size_t k = at;
+    while (k > 0 && isLetter(v[k - 1])) {
+      --k;
+    }
+    if (k == 0 || (v[k - 1] != '"' && v[k - 1] != '\'')) {
+      return false;
+    }
+  }
+  return true;
 }
 
 // In markup (a CMS post, an e-mail body) the words are those of its text: tags and comments
@@ -391,7 +409,10 @@ bool outsideQuotedCode(std::string_view v, bool keepTags, std::string& outside, 
   while (i < v.size()) {
     if (v.compare(i, 3, "```") == 0) {
       const size_t end = v.find("```", i + 3);
-      i = end == std::string_view::npos ? v.size() : end + 3;
+      if (end == std::string_view::npos) {
+        return false; // an unclosed fence quotes nothing: what follows is the value's own
+      }
+      i = end + 3;
       quoted = fenced = true;
       continue;
     }
@@ -401,8 +422,19 @@ bool outsideQuotedCode(std::string_view v, bool keepTags, std::string& outside, 
       const size_t nl = next(nextNl, open + 1, '\n');
       if (rb != std::string_view::npos && rb < nl && rb + 1 < v.size() && v[rb + 1] == '(') {
         const size_t rp = next(nextRp, rb + 2, ')');
+        const std::string_view target =
+            rp == std::string_view::npos ? std::string_view{} : v.substr(rb + 2, rp - rb - 2);
         if (rp != std::string_view::npos && rp < next(nextNl, rb + 2, '\n') &&
-            v.substr(rb + 2, rp - rb - 2).find_first_of(" \t\"'`<>;|$") == std::string_view::npos) {
+            target.find_first_of(" \t\"'`<>;|$") == std::string_view::npos) {
+          // A link target is an address: a web, mail or relative one. Any other scheme
+          // (javascript:, data:) makes the link itself the finding.
+          const size_t colon = target.find(':');
+          if (colon != std::string_view::npos && target.find('/') > colon &&
+              !(iequals(target.substr(0, colon), "http") ||
+                iequals(target.substr(0, colon), "https") ||
+                iequals(target.substr(0, colon), "mailto"))) {
+            return false;
+          }
           outside += ' ';
           outside.append(v.substr(open + 1, rb - open - 1)); // the link text, still checked
           outside += ' ';
@@ -488,6 +520,19 @@ bool codeOnlyInsideQuotes(AttackClass cls, std::string_view v) {
   size_t spans = 0;
   if (!outsideQuotedCode(v, true, outside, quoted, fenced, spans) || !fenced ||
       !prose(outside)) {
+    return false;
+  }
+  // A page, not a payload with a sentence around it: forty words or more outside the code.
+  size_t words = 0;
+  for (size_t k = 0; k < outside.size() && words < 40;) {
+    size_t e = k;
+    while (e < outside.size() && isLetter(outside[e])) {
+      ++e;
+    }
+    words += e - k >= 2;
+    k = e == k ? k + 1 : e;
+  }
+  if (words < 40) {
     return false;
   }
   for (char& c : outside) {
@@ -1116,6 +1161,26 @@ bool sentenceClauses(std::string_view v) {
     if (e - m < 3 || (e < v.size() && v[e] != ' ' && v[e] != ',' && v[e] != '.')) {
       return false;
     }
+    // PowerShell and cmd.exe read command names in any case: their commands and aliases
+    // count capitalised too ("; Curl 10.0.0.1:8000", "; Ping -n 20 127.0.0.1").
+    std::string word(v.substr(m, e - m));
+    for (char& ch : word) {
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    for (const std::string_view w :
+         {"ping", "curl", "wget", "cat", "type", "copy", "move", "del", "erase", "echo", "start",
+          "dir", "iwr", "irm", "iex", "invoke", "whoami", "hostname", "ipconfig", "systeminfo",
+          "tasklist", "taskkill", "netstat", "nslookup", "certutil", "powershell", "pwsh",
+          "cmd", "set", "net", "reg", "sc", "schtasks", "bitsadmin", "mshta", "rundll", "wmic",
+          "sleep", "timeout", "tree", "more", "find", "findstr", "attrib", "icacls", "mkdir",
+          "rmdir", "ren", "rename", "xcopy", "robocopy", "shutdown", "exit", "call", "goto",
+          "get", "new", "remove", "select", "write", "out", "add"}) {
+      if (word == w || (word.starts_with(w) && (w == "invoke" || w == "rundll" || w == "get" ||
+                                                w == "new" || w == "remove" || w == "write" ||
+                                                w == "out" || w == "add" || w == "select"))) {
+        return false;
+      }
+    }
   }
   return true;
 }
@@ -1212,15 +1277,19 @@ bool queryLanguageField(std::string_view name) {
 // "host_binding_ipv4"), a browser redirect target ("redirect_uris", "post_logout_redirect_uri")
 // that the server sends back to a client and never fetches, or the page a form was opened from
 // (WordPress's "_wp_http_referer", "referredby"): the Referer header's value, in a field.
-bool addressDataField(std::string_view name) {
+bool addressDataField(std::string_view name, std::string_view value) {
   std::string n;
   for (const char ch : lastSegment(name)) {
     if (ch != '_' && ch != '-') {
       n.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
     }
   }
-  return n.ends_with("ip") || n.ends_with("ipaddress") || n.ends_with("ipv4") ||
-         n.ends_with("ipv6") || n.find("redirect") != std::string::npos ||
+  // (an IP field holds an address to look up: a URL with a scheme or path there is a target)
+  const bool bare = value.find("://") == std::string_view::npos &&
+                    value.find('/') == std::string_view::npos;
+  return (bare && (n.ends_with("ip") || n.ends_with("ipaddress") || n.ends_with("ipv4") ||
+                   n.ends_with("ipv6"))) ||
+         n.find("redirect") != std::string::npos ||
          n.find("referer") != std::string::npos || n.find("referrer") != std::string::npos ||
          n.find("referredby") != std::string::npos;
 }
@@ -1283,7 +1352,7 @@ bool mediaOrScratchPath(std::string_view v) {
 bool opensWithStatement(std::string_view v) {
   size_t i = 0;
   while (i < v.size()) {
-    if (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n' || v[i] == '(') {
+    if (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n') {
       ++i;
     } else if (v.compare(i, 2, "--") == 0) {
       const size_t e = v.find('\n', i);
@@ -1353,8 +1422,19 @@ bool variableBeforeWords(std::string_view v) {
   const auto word = [](char c) {
     return isLetter(c) || (c >= '0' && c <= '9') || c == '_' || c == '$';
   };
-  for (size_t k = 1; k + 1 < args.size(); ++k) {
-    if (args[k] == ' ' && word(args[k - 1])) {
+  // Words inside a string literal are the string's ("$a('cat flag.txt')" is a call).
+  char quote = 0;
+  for (size_t k = 0; k < args.size(); ++k) {
+    const char c = args[k];
+    if (quote != 0) {
+      quote = c == quote ? 0 : quote;
+      continue;
+    }
+    if (c == '\'' || c == '"' || c == '`') {
+      quote = c;
+      continue;
+    }
+    if (c == ' ' && k > 0 && word(args[k - 1])) {
       size_t m = k;
       while (m < args.size() && args[m] == ' ') {
         ++m;
@@ -1365,6 +1445,15 @@ bool variableBeforeWords(std::string_view v) {
     }
   }
   return false;
+}
+
+// "links.self[].href", "_links.next.href": a link of a hypermedia document (HAL, JSON:API, a
+// webhook's resource links) that describes where a resource lives.
+bool hypermediaLink(std::string_view name) {
+  return iequals(lastSegment(name), "href") ||
+         anySegment(name, [](std::string_view seg) {
+           return iequals(seg, "links") || iequals(seg, "_links");
+         });
 }
 
 // A deployment's own service names in a document (a manifest's "redis.default.svc.cluster.local",
@@ -1387,7 +1476,8 @@ bool clusterServiceNames(std::string_view v) {
       }
     } else {
       b = at + 3;
-      const size_t atSign = v.find_first_of("@/", b);
+      // (the authority ends at the path, query or fragment: an '@' after them is data)
+      const size_t atSign = v.find_first_of("@/?#\\", b);
       if (atSign != std::string_view::npos && v[atSign] == '@') {
         b = atSign + 1;
       }
@@ -1408,7 +1498,7 @@ bool clusterServiceNames(std::string_view v) {
                        host.find('.') != std::string::npos;
     bool suffix = false;
     for (const std::string_view s : {".svc.cluster.local", ".svc", ".cluster.local", ".local",
-                                     ".internal", ".localdomain", ".lan", ".home.arpa"}) {
+                                     ".localdomain", ".lan", ".home.arpa"}) {
       suffix |= host.ends_with(s);
     }
     if (!named || !suffix || host.starts_with("kubernetes.default") ||
@@ -1523,14 +1613,17 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (id == 7021 && bareIpv6(value)) {
       return {c, 0};
     }
-    if (document && (id == 7001 || id == 7023) && clusterServiceNames(value)) {
+    // (a URL with a path to such a name is a fetch target unless the field is a hypermedia
+    // link describing a resource: "links.self[].href")
+    if (document && (id == 7001 || id == 7023) && clusterServiceNames(value) &&
+        (value.find("://") == std::string_view::npos || hypermediaLink(name))) {
       c = lower(c);
     }
     // A bare loopback or any-address (no path) in a JSON/XML document is configuration (a bind
     // address, a Host header echoed in a test payload); in a field that holds an address as data (an IP
     // to look up, a redirect target sent back to a browser) nothing is fetched.
     if ((id == 7007 && document && value.find('/') == std::string_view::npos) ||
-        ((id == 7001 || id == 7004 || id == 7007 || id == 7020) && addressDataField(name))) {
+        ((id == 7001 || id == 7004 || id == 7007 || id == 7020) && addressDataField(name, value))) {
       c = lower(c);
     }
     // A public URL ending in '?' or naming a script (the remote-inclusion shapes) is an

@@ -921,6 +921,11 @@ public:
         (t.type == T::Word && is(i + 1, T::LParen)) || t.text == "top") {
       return true;
     }
+    // "(select case when (1=1) then name else price end)": a conditional column, the ORDER BY
+    // form of a boolean-blind injection
+    if (t.text == "case" && i + 1 < n_ && t_[i + 1].text == "when") {
+      return true;
+    }
     if (t.type == T::Word && (is(i + 1, T::Comma) || kw(i + 1, K::From))) {
       return true;
     }

