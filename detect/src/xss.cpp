@@ -67,7 +67,7 @@ bool cssScriptUrl(std::string_view v) {
     // (the argument ends at the next ')'; without one, the rest of the value up to 2 KiB is
     // the last argument: every later "url(" is inside it, so it is read once)
     const size_t close = v.find(')', at + 4);
-    std::string_view arg = v.substr(at + 4, close == std::string_view::npos ? 2048 : close - at - 4);
+    std::string_view arg = v.substr(at + 4, close == std::string_view::npos ? 2 * 1024 : close - at - 4);
     if (close == std::string_view::npos) {
       at = v.size();
     } else {
