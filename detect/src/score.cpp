@@ -510,7 +510,7 @@ bool quotedCodeInText(std::string_view v) {
 // its code blocks: the grammar of the finding's class, run on the text outside the quoted
 // code, finds nothing there. Code the page shows is not code the request injects.
 bool codeOnlyInsideQuotes(AttackClass cls, std::string_view v) {
-  if (v.size() < 200 || v.find("```") == std::string_view::npos ||
+  if (v.size() < 100 || v.find('`') == std::string_view::npos ||
       !(cls == AttackClass::Sqli || cls == AttackClass::Xss || cls == AttackClass::Rce)) {
     return false;
   }
@@ -518,13 +518,16 @@ bool codeOnlyInsideQuotes(AttackClass cls, std::string_view v) {
   bool quoted = false;
   bool fenced = false;
   size_t spans = 0;
-  if (!outsideQuotedCode(v, true, outside, quoted, fenced, spans) || !fenced ||
+  if (!outsideQuotedCode(v, true, outside, quoted, fenced, spans) || !quoted ||
       !prose(outside)) {
     return false;
   }
-  // A page, not a payload with a sentence around it: forty words or more outside the code.
+  // A page or a message, not a payload with a sentence around it: forty words or more outside
+  // fenced blocks, twenty around inline spans only ("(Use `node --trace-warnings ...` to show
+  // where the warning was created)" ends every Node.js warning a log or error report carries).
+  const size_t need = fenced ? 40 : 20;
   size_t words = 0;
-  for (size_t k = 0; k < outside.size() && words < 40;) {
+  for (size_t k = 0; k < outside.size() && words < need;) {
     size_t e = k;
     while (e < outside.size() && isLetter(outside[e])) {
       ++e;
@@ -532,7 +535,7 @@ bool codeOnlyInsideQuotes(AttackClass cls, std::string_view v) {
     words += e - k >= 2;
     k = e == k ? k + 1 : e;
   }
-  if (words < 40) {
+  if (words < need) {
     return false;
   }
   for (char& c : outside) {
@@ -1549,6 +1552,71 @@ bool namedArgumentCalls(std::string_view v) {
   return any;
 }
 
+// A value that is only a dotted name: letters, digits, '_', '$' and dots.
+bool dottedNameOnly(std::string_view v) {
+  return !v.empty() && v.find('.') != std::string_view::npos &&
+         std::all_of(v.begin(), v.end(), [](char c) {
+           return isLetter(c) || (c >= '0' && c <= '9') || c == '_' || c == '$' || c == '.';
+         });
+}
+
+// A field of a stack trace in an error report: a frame's module, package or file, or any
+// field under "frames", "stacktrace" or a thread's held locks.
+bool stackFrameField(std::string_view name) {
+  const std::string_view last = lastSegment(name);
+  for (const std::string_view f : {"module", "package", "package_name", "filename", "abs_path"}) {
+    if (iequals(last, f)) {
+      return true;
+    }
+  }
+  return anySegment(name, [](std::string_view seg) {
+    return iequals(seg, "frames") || iequals(seg, "stacktrace") || iequals(seg, "held_locks");
+  });
+}
+
+// A field a deserializer reads a class from: Fastjson's "@type", Json.NET's "$type",
+// Jackson's "@class", "class", "className", "type", "javaClass".
+bool typeField(std::string_view name) {
+  const std::string_view last = lastSegment(name);
+  for (const std::string_view f : {"@type", "$type", "@class", "class", "classname", "type",
+                                   "javaclass", "clazz", "_class", "__class__"}) {
+    if (iequals(last, f)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Every <!DOCTYPE in the value is html with a W3C public identifier, no internal subset and
+// no system identifier outside www.w3.org.
+bool w3cDoctype(std::string_view v) {
+  bool any = false;
+  for (size_t at = 0; at + 9 <= v.size(); ++at) {
+    if (v[at] != '<' || !iequals(v.substr(at, 9), "<!doctype")) {
+      continue;
+    }
+    // (a declaration cut off by the end of the value is read to that end)
+    const size_t end = std::min(v.find('>', at), v.size());
+    std::string d(v.substr(at + 9, end - at - 9));
+    for (char& c : d) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (d.find('[') != std::string::npos || d.find("html") != d.find_first_not_of(" \t\r\n") ||
+        d.find("\"-//w3c//dtd ") == std::string::npos) {
+      return false;
+    }
+    for (size_t u = d.find("://"); u != std::string::npos; u = d.find("://", u + 3)) {
+      if (!(d.compare(u + 3, 12, "www.w3.org/t") == 0 && u >= 4 &&
+            (d.compare(u - 4, 4, "http") == 0 || d.compare(u - 5, 5, "https") == 0))) {
+        return false;
+      }
+    }
+    any = true;
+    at = end;
+  }
+  return any;
+}
+
 } // namespace
 
 Confidence ruleConfidence(uint32_t id) {
@@ -1660,6 +1728,13 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
         })) {
       c = lower(c);
     }
+    // "file:1a69df39-.../7647792f-...": an identifier in a "file:" namespace, not a file URL
+    // (those go on with '/', '\\', '~', '.' or a drive letter).
+    if (document && id == 7003 && value.size() > 5 && (value[0] | 0x20) == 'f' &&
+        std::string_view("/\\~.").find(value[5]) == std::string_view::npos &&
+        !(isLetter(value[5]) && value.size() > 6 && value[6] == ':')) {
+      c = Confidence::Tokens;
+    }
     break;
   case AttackClass::CodeInjection:
     // Node reflection named in a stack trace or a sentence stays a probe; a value that is one
@@ -1676,6 +1751,14 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
       c = lower(c);
     }
     if (id == 5014 && (facesParameter(value) || gwtRpcStream(value) || packageInProse(value))) {
+      c = lower(c);
+    }
+    // A stack frame's module or file in an error report ("exception.values[].module":
+    // "java.lang", "frames[].filename": "sun.nio.ch.Net"): a name as data. A deserializer loads
+    // the class named in a type field ("@type", "$type", "class"); there, and in any other
+    // field, the name stays the finding.
+    if ((id == 5014 || id == 5006) && document && dottedNameOnly(value) && !typeField(name) &&
+        stackFrameField(name)) {
       c = lower(c);
     }
     if (kind == PartKind::RefererOrigin && c == Confidence::Strong) {
@@ -1776,6 +1859,14 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     // a site's own search page puts prose there; only a confirmed injection counts at PL1.
     if (kind == PartKind::RefererOrigin && c == Confidence::Strong) {
       c = lower(c);
+    }
+    break;
+  case AttackClass::Xxe:
+    // An HTML e-mail or page that declares its W3C document type ("<!DOCTYPE html PUBLIC
+    // \"-//W3C//DTD XHTML 1.0 Transitional//EN\" \"http://www.w3.org/TR/...dtd\">") names no
+    // entity and no DTD but the W3C's own.
+    if (id == 8002 && w3cDoctype(value)) {
+      c = Confidence::Tokens;
     }
     break;
   default:

