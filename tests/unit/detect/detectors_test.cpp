@@ -547,6 +547,9 @@ TEST_F(DetectorsTest, CodeInjection) {
   EXPECT_TRUE(detects(json(R"j({"x":"T(java.lang.Runtime).getRuntime().exec('id')"})j"),
                       AttackClass::CodeInjection));
   EXPECT_TRUE(detects(json(R"({"__proto__":{"isAdmin":true}})"), AttackClass::CodeInjection));
+  EXPECT_TRUE(detects(json(R"({"user":{"constructor":{"prototype":{"isAdmin":true}}}})"),
+                      AttackClass::CodeInjection));
+  EXPECT_TRUE(clean(json(R"({"constructor":"Acme Builders","prototype":"v2","stage":"built"})")));
   EXPECT_TRUE(
       detects(query("require('child_process').execSync('id')"), AttackClass::CodeInjection));
   EXPECT_TRUE(detects(query("%3C!--%23exec%20cmd=%22ls%22--%3E"), AttackClass::CodeInjection));
