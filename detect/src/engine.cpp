@@ -1231,11 +1231,11 @@ public:
       if (a.kind == Arg::Kind::Name) {
         value(kName, nameKind, a.name, a.value, plus);
         // A JSON path into an object's prototype ({"constructor": {"prototype": {...}}}): a
-        // merge of the document pollutes every object, as "__proto__" does.
+        // merge of the document pollutes every object, as "__proto__" does (5009).
         if (a.name.ends_with("constructor.prototype") &&
             (a.name.size() == 21 || a.name[a.name.size() - 22] == '.' ||
              a.name[a.name.size() - 22] == ']')) {
-          add(AttackClass::CodeInjection, 5009, nameKind, a.name, a.name);
+          add(AttackClass::CodeInjection, 5054, nameKind, a.name, a.name);
         }
       } else if (a.kind == Arg::Kind::File) {
         dataValue(kFile, kind, a.name, a.value);

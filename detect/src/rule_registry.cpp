@@ -199,6 +199,7 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {5051, C::CodeInjection, P, "prototype reference in a serialized React Server Components chunk"},
     {5052, C::CodeInjection, P, "upload named like a credential or service config: .htaccess"},
     {5053, C::CodeInjection, P, "Node child_process named through a string in the path"},
+    {5054, C::CodeInjection, D, "JSON path into an object's prototype: {\"constructor\": {\"prototype\": ...}}"},
 
     // --- server-side template injection
     {6001, C::Ssti, P, "{{ }} expression with arithmetic or engine internals: {{7*7}}, {{config}}"},
