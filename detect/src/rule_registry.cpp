@@ -275,7 +275,7 @@ constexpr auto kRules = std::to_array<RuleInfo>({
 
     // --- scanners
     {14001, C::Scanner, P, "User-Agent of a security scanner: sqlmap, nikto, nuclei"},
-    {14002, C::Scanner, P, "path of an admin console, VCS directory or known probe target"},
+    {14002, C::Scanner, P, "path of an admin console, VCS or developer-tool directory (.git, .cursor) or known probe target"},
     {14003, C::Scanner, P, "path with a backup, config, key or editor-temporary suffix"},
     {14004, C::Scanner, P, "path with a Windows executable or legacy handler suffix: .exe, .ida"},
 

@@ -689,6 +689,15 @@ TEST_F(DetectorsTest, Scanner) {
   EXPECT_TRUE(detects(Req{"GET", "/backup/site.sql", {}, ""}, AttackClass::Scanner));
   EXPECT_TRUE(detects(Req{"GET", "/.git/config", {}, ""}, AttackClass::Scanner));
   EXPECT_TRUE(detects(Req{"GET", "/index.php.bak", {}, ""}, AttackClass::Scanner));
+  // Developer-tool configurations (MCP servers, agent settings with keys) are never served.
+  for (const char* p : {"/.cursor/mcp.json", "/app/.claude/settings.local.json", "/.codex/config.toml",
+                        "/.cursorignore"}) {
+    EXPECT_TRUE(detects(Req{"GET", p, {}, ""}, AttackClass::Scanner)) << p;
+  }
+  // Served dot-directories of hosting platforms stay PL2 probes at most.
+  EXPECT_TRUE(clean(Req{"GET", "/.netlify/functions/subscribe", {}, ""}));
+  EXPECT_TRUE(clean(Req{"GET", "/.auth/login/aad/callback", {}, ""}));
+  EXPECT_TRUE(clean(Req{"GET", "/docs/cursor/mcp.json", {}, ""}));
   EXPECT_TRUE(clean(header("User-Agent", "kube-probe/1.29")));
   EXPECT_TRUE(clean(Req{"GET", "/.well-known/openid-configuration", {}, ""}));
   EXPECT_TRUE(clean(Req{"GET", "/downloads/report-2024.pdf", {}, ""}));
