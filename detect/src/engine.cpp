@@ -524,6 +524,31 @@ bool badAcceptCharset(std::string_view accept) {
   return false;
 }
 
+// An Accept charset of an EBCDIC code page or UTF-7 (cp1026, ibm037, cp500, utf-7): asks the
+// application to re-encode its response into bytes that output filters and the browser read
+// differently (an XSS that passes an ASCII filter). No browser or API client sends one.
+bool evasiveAcceptCharset(std::string_view accept) {
+  for (size_t k = accept.find("charset="); k != std::string_view::npos;
+       k = accept.find("charset=", k + 8)) {
+    std::string_view v = accept.substr(k + 8);
+    while (!v.empty() && (v.front() == '"' || v.front() == ' ')) {
+      v.remove_prefix(1);
+    }
+    std::string cs(v.substr(0, v.find_first_of(",;\" ")));
+    for (char& c : cs) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    for (const std::string_view e : {"cp037", "cp1026", "cp500", "cp875", "cp1140", "cp1047",
+                                     "ibm037", "ibm1026", "ibm500", "ibm1047", "ebcdic",
+                                     "utf-7", "utf7", "x-ebcdic"}) {
+      if (cs == e || (e == "ebcdic" && cs.find("ebcdic") != std::string::npos)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 bool allowedCharset(std::string_view cs) {
   static constexpr std::array<std::string_view, 22> kCharsets{{
       "utf-8",    "utf8",         "iso-8859-1", "iso-8859-15",  "latin1",   "windows-1252",
@@ -1576,7 +1601,8 @@ public:
       }
       if (hk == HeaderKind::Structured && iequals(h.name, "accept") &&
           badAcceptCharset(h.value)) {
-        add(AttackClass::Protocol, 13013, "header", h.name, h.value);
+        add(AttackClass::Protocol, evasiveAcceptCharset(h.value) ? 13015 : 13013, "header",
+            h.name, h.value);
       }
       if (hk == HeaderKind::AcceptEncoding && h.value.size() > 200) {
         add(AttackClass::Protocol, 13007, "header", h.name, h.value);

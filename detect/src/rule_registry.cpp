@@ -270,6 +270,7 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {13012, C::Protocol, D, "C0 control characters in the query or a cookie"},
     {13013, C::Protocol, D, "Accept charset other than UTF-8, Latin-1 or CP1252"},
     {13014, C::Protocol, P, "printf conversions in a row, reading or writing the stack: %x%x%x%x, %s%s%s%n"},
+    {13015, C::Protocol, D, "Accept charset of an EBCDIC code page or UTF-7: a response re-encoded past output filters"},
     {13020, C::Protocol, D, "session fixation: session cookie name as a parameter, Referer off-site"},
     {13021, C::Protocol, D, "session cookie name as a parameter of a request without Referer"},
 

@@ -712,6 +712,13 @@ TEST_F(DetectorsTest, Protocol) {
   EXPECT_TRUE(detects(query("a%00b"), AttackClass::Protocol));
   EXPECT_TRUE(
       clean(Req{"POST", "/f", {{"Content-Type", "application/json; charset=utf-8"}}, "{}"}));
+  // An Accept charset that re-encodes the response into EBCDIC or UTF-7; another odd charset
+  // is a PL2 probe, and browsers send none.
+  EXPECT_TRUE(detects(header("Accept", "text/html;q=0.9;charset=CP1026,*/*;q=0.8"),
+                      AttackClass::Protocol));
+  EXPECT_TRUE(detects(header("Accept", "text/html; charset=\"utf-7\""), AttackClass::Protocol));
+  EXPECT_TRUE(clean(header("Accept", "text/html; charset=koi8-r")));
+  EXPECT_TRUE(clean(header("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")));
 }
 
 TEST_F(DetectorsTest, BenignApiTraffic) {
