@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdint>
 #include <string>
 #include <span>
 
@@ -169,11 +170,6 @@ bool splitsResponse(std::string_view v) {
   return false;
 }
 
-// A value that reads as prose: at least eight whitespace-separated words made of letters (a
-// comment, an issue body, an advisory, a commit message), at least half of all its tokens, as
-// opposed to a payload, which is mostly syntax (a dotted chain, a call, a quote break).
-bool isLetter(char ch);
-
 // Markup a rich-text editor sends: a few hundred bytes or more that open with a tag or
 // comment and hold closing tags, with every URL inside an attribute (src="...", href='...').
 // A URL that is the value itself, with markup padding after it, is no such document.
@@ -201,7 +197,10 @@ bool richText(std::string_view v) {
   return true;
 }
 
-// In markup (a CMS post, an e-mail body) the words are those of its text: tags and comments
+// A value that reads as prose: at least eight whitespace-separated words made of letters (a
+// comment, an issue body, an advisory, a commit message), at least half of all its tokens, as
+// opposed to a payload, which is mostly syntax (a dotted chain, a call, a quote break). In
+// markup (a CMS post, an e-mail body) the words are those of its text: tags and comments
 // ("<p>", "<a href=...>", "<!-- wp:paragraph -->") separate words and are not tokens.
 bool prose(std::string_view v) {
   if (v.size() < 40) {
@@ -261,6 +260,20 @@ bool prose(std::string_view v) {
 bool isLetter(char ch) {
   const auto c = static_cast<unsigned char>(ch);
   return ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c >= 0x80;
+}
+
+// Runs of two letters or more in t, counted up to `cap` (a cap stops the count early).
+size_t letterWords(std::string_view t, size_t cap = SIZE_MAX) {
+  size_t words = 0;
+  for (size_t k = 0; k < t.size() && words < cap;) {
+    size_t e = k;
+    while (e < t.size() && isLetter(t[e])) {
+      ++e;
+    }
+    words += e - k >= 2;
+    k = e == k ? k + 1 : e;
+  }
+  return words;
 }
 
 // Text around quoted code that is only words and sentence punctuation: no quote that could
@@ -493,16 +506,7 @@ bool quotedCodeInText(std::string_view v) {
   // An inline span needs a sentence around it ("a `id`" is a command substitution, not a
   // code span in a message): four words of two letters or more, each span counting as one
   // ("run `make` then `make test`").
-  size_t words = 0;
-  for (size_t k = 0; k < outside.size();) {
-    size_t e = k;
-    while (e < outside.size() && isLetter(outside[e])) {
-      ++e;
-    }
-    words += e - k >= 2;
-    k = e == k ? k + 1 : e;
-  }
-  return fenced || words + spans >= 4;
+  return fenced || letterWords(outside) + spans >= 4;
 }
 
 // A documentation page (a wiki or docs save: prose around fenced code blocks, with the
@@ -526,16 +530,7 @@ bool codeOnlyInsideQuotes(AttackClass cls, std::string_view v) {
   // fenced blocks, twenty around inline spans only ("(Use `node --trace-warnings ...` to show
   // where the warning was created)" ends every Node.js warning a log or error report carries).
   const size_t need = fenced ? 40 : 20;
-  size_t words = 0;
-  for (size_t k = 0; k < outside.size() && words < need;) {
-    size_t e = k;
-    while (e < outside.size() && isLetter(outside[e])) {
-      ++e;
-    }
-    words += e - k >= 2;
-    k = e == k ? k + 1 : e;
-  }
-  if (words < need) {
+  if (letterWords(outside, need) < need) {
     return false;
   }
   for (char& c : outside) {
@@ -1624,16 +1619,7 @@ bool postedText(std::string_view v) {
   if (v.size() < 100 || std::count(v.begin(), v.end(), '\n') < 2) {
     return false;
   }
-  size_t words = 0;
-  for (size_t k = 0; k < v.size() && words < 20;) {
-    size_t e = k;
-    while (e < v.size() && isLetter(v[e])) {
-      ++e;
-    }
-    words += e - k >= 2;
-    k = e == k ? k + 1 : e;
-  }
-  return words >= 20;
+  return letterWords(v, 20) >= 20;
 }
 
 } // namespace
