@@ -534,10 +534,8 @@ bool evasiveAcceptCharset(std::string_view accept) {
     while (!v.empty() && (v.front() == '"' || v.front() == ' ')) {
       v.remove_prefix(1);
     }
-    std::string cs(v.substr(0, v.find_first_of(",;\" ")));
-    for (char& c : cs) {
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
+    std::string cs;
+    toLowerAscii(v.substr(0, v.find_first_of(",;\" ")), cs);
     for (const std::string_view e : {"cp037", "cp1026", "cp500", "cp875", "cp1140", "cp1047",
                                      "ibm037", "ibm1026", "ibm500", "ibm1047", "ebcdic",
                                      "utf-7", "utf7", "x-ebcdic"}) {

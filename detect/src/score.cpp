@@ -7,6 +7,7 @@
 #include <string>
 #include <span>
 
+#include "bulwark/detect/normalize.h"
 #include "detectors.h"
 #include "lang/js.h"
 
@@ -260,6 +261,13 @@ bool prose(std::string_view v) {
 bool isLetter(char ch) {
   const auto c = static_cast<unsigned char>(ch);
   return ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c >= 0x80;
+}
+
+// A lower-case (ASCII) copy.
+std::string lowered(std::string_view v) {
+  std::string out;
+  toLowerAscii(v, out);
+  return out;
 }
 
 // Runs of two letters or more in t, counted up to `cap` (a cap stops the count early).
@@ -533,16 +541,14 @@ bool codeOnlyInsideQuotes(AttackClass cls, std::string_view v) {
   if (letterWords(outside, need) < need) {
     return false;
   }
-  for (char& c : outside) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
+  const std::string low = lowered(outside);
   switch (cls) {
   case AttackClass::Sqli:
-    return detectSqli(outside) == 0;
+    return detectSqli(low) == 0;
   case AttackClass::Xss:
-    return detectXss(outside) == 0;
+    return detectXss(low) == 0;
   default:
-    return detectShell(outside) == 0;
+    return detectShell(low) == 0;
   }
 }
 
@@ -1161,10 +1167,7 @@ bool sentenceClauses(std::string_view v) {
     }
     // PowerShell and cmd.exe read command names in any case: their commands and aliases
     // count capitalised too ("; Curl 10.0.0.1:8000", "; Ping -n 20 127.0.0.1").
-    std::string word(v.substr(m, e - m));
-    for (char& ch : word) {
-      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    }
+    const std::string word = lowered(v.substr(m, e - m));
     for (const std::string_view w :
          {"ping", "curl", "wget", "cat", "type", "copy", "move", "del", "erase", "echo", "start",
           "dir", "iwr", "irm", "iex", "invoke", "whoami", "hostname", "ipconfig", "systeminfo",
@@ -1276,12 +1279,8 @@ bool queryLanguageField(std::string_view name) {
 // that the server sends back to a client and never fetches, or the page a form was opened from
 // (WordPress's "_wp_http_referer", "referredby"): the Referer header's value, in a field.
 bool addressDataField(std::string_view name, std::string_view value) {
-  std::string n;
-  for (const char ch : lastSegment(name)) {
-    if (ch != '_' && ch != '-') {
-      n.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
-    }
-  }
+  std::string n = lowered(lastSegment(name));
+  std::erase_if(n, [](char ch) { return ch == '_' || ch == '-'; });
   // (an IP field holds an address to look up: a URL with a scheme or path there is a target)
   const bool bare = value.find("://") == std::string_view::npos &&
                     value.find('/') == std::string_view::npos;
@@ -1318,10 +1317,7 @@ bool bareIpv6(std::string_view v) {
 // An absolute path to a media or data file, or into /tmp: where telephony, media and export
 // APIs read and write their recordings and reports. System files and web roots stay findings.
 bool mediaOrScratchPath(std::string_view v) {
-  std::string low(v.substr(0, 512));
-  for (char& c : low) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
+  const std::string low = lowered(v.substr(0, 512));
   if (low.find("..") != std::string::npos) {
     return false;
   }
@@ -1381,10 +1377,7 @@ bool opensWithStatement(std::string_view v) {
 // What a whole statement sent as an attack carries and a saved query does not: a delay, a
 // server variable or catalog read, a version comment, a comment that cuts the rest off.
 bool probingStatement(std::string_view v) {
-  std::string low(v.substr(0, 8192));
-  for (char& c : low) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
+  std::string low = lowered(v.substr(0, 8192));
   for (const std::string_view m : {"sleep(", "benchmark(", "waitfor", "@@", "information_schema",
                                    "/*!", "load_file", "outfile", "dumpfile", "xp_cmdshell"}) {
     if (low.find(m) != std::string::npos) {
@@ -1485,10 +1478,7 @@ bool clusterServiceNames(std::string_view v) {
                             v[e] == '-')) {
       ++e;
     }
-    std::string host(v.substr(b, e - b));
-    for (char& c : host) {
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
+    std::string host = lowered(v.substr(b, e - b));
     while (!host.empty() && host.back() == '.') {
       host.pop_back();
     }
@@ -1592,10 +1582,7 @@ bool w3cDoctype(std::string_view v) {
     }
     // (a declaration cut off by the end of the value is read to that end)
     const size_t end = std::min(v.find('>', at), v.size());
-    std::string d(v.substr(at + 9, end - at - 9));
-    for (char& c : d) {
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
+    const std::string d = lowered(v.substr(at + 9, end - at - 9));
     if (d.find('[') != std::string::npos || d.find("html") != d.find_first_not_of(" \t\r\n") ||
         d.find("\"-//w3c//dtd ") == std::string::npos) {
       return false;

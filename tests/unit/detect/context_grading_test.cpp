@@ -30,6 +30,12 @@ protected:
                   .body = body, .bodyTruncated = false, .paranoiaLevel = pl};
     return registered(engine_->inspect(r)).attack();
   }
+  static bool form(std::string_view target, std::string_view body) {
+    std::vector<Header> h{Header{"Content-Type", "application/x-www-form-urlencoded"}};
+    RequestView r{.method = "POST", .target = target, .versionMinor = 1, .headers = h,
+                  .body = body, .bodyTruncated = false};
+    return registered(engine_->inspect(r)).attack();
+  }
   static bool get(std::string_view target, std::vector<Header> h = {}) {
     RequestView r{.method = "GET", .target = target, .versionMinor = 1, .headers = h, .body = {},
                   .bodyTruncated = false};
@@ -254,12 +260,7 @@ TEST_F(ContextGradingTest, BrowserBeaconsAreNotInjections) {
   EXPECT_TRUE(get("/cgi-bin/%252e%252e/%252e%252e/bin/sh"));
   // A scrambled bot-detection payload with random control bytes: a CR inside it starts no
   // line; in a plain value it does.
-  std::vector<Header> form{Header{"Content-Type", "application/x-www-form-urlencoded"}};
-  const auto post = [&](std::string_view body) {
-    RequestView r{.method = "POST", .target = "/data/cors", .versionMinor = 1, .headers = form,
-                  .body = body, .bodyTruncated = false};
-    return registered(engine_->inspect(r)).attack();
-  };
+  const auto post = [](std::string_view body) { return form("/data/cors", body); };
   EXPECT_FALSE(post("d=Q%5BQt)%05:D;@:%07C28056AE9Q%5BQt)%0D9256C0E6IEFC60=@5Q%5BQt)%0E6IEF"));
   EXPECT_TRUE(post("next=%2Fhome%0D%0Aadmin=1"));
 }
@@ -307,12 +308,7 @@ TEST_F(ContextGradingTest, RichTextAndDocumentationSavesAreNotInjections) {
   EXPECT_TRUE(json(R"J({"content": "<div style=\"font-family:foo{bar;background:url(http://x.example/}\">x</div>"})J"));
   // The classic editor's form: the page it was opened from, and a post whose images live on
   // the development site; a fetchable URL parameter still counts.
-  std::vector<Header> form{Header{"Content-Type", "application/x-www-form-urlencoded"}};
-  const auto post = [&](std::string_view body) {
-    RequestView r{.method = "POST", .target = "/wp-admin/post.php", .versionMinor = 1,
-                  .headers = form, .body = body, .bodyTruncated = false};
-    return registered(engine_->inspect(r)).attack();
-  };
+  const auto post = [](std::string_view body) { return form("/wp-admin/post.php", body); };
   EXPECT_FALSE(post("action=editpost&referredby=http%3A%2F%2Flocalhost%3A8888%2Fwp-admin%2Fedit.php"
                     "&_wp_original_http_referer=http%3A%2F%2F192.168.1.40%3A8080%2Fwp-admin%2Fedit.php"));
   EXPECT_FALSE(post("action=editpost&content=%3C!--+wp%3Aimage+--%3E%3Cfigure%3E%3Cimg+src%3D%22"
@@ -391,12 +387,7 @@ TEST_F(ContextGradingTest, TelemetryIsNotAnInjection) {
 
 // A forum post sent as a form field (Discourse's "raw"): a written text, judged as a document.
 TEST_F(ContextGradingTest, PostedTextInAFormFieldIsADocument) {
-  std::vector<Header> form{Header{"Content-Type", "application/x-www-form-urlencoded"}};
-  const auto post = [&](std::string_view body) {
-    RequestView r{.method = "POST", .target = "/posts.json", .versionMinor = 1, .headers = form,
-                  .body = body, .bodyTruncated = false};
-    return registered(engine_->inspect(r)).attack();
-  };
+  const auto post = [](std::string_view body) { return form("/posts.json", body); };
   // a tldr-style answer: descriptions and commands in code spans
   EXPECT_FALSE(post("raw=%23+dnf5+group%0A%0A%3E+This+command+is+an+alias+of+%60dnf+group%60.%0A%3E+"
                     "Note%3A+From+Fedora+37+to+40+(inclusive)%2C+%60dnf%60+runs+DNF+v4+while+%60"
