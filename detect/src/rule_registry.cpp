@@ -160,7 +160,7 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {5005, C::CodeInjection, P, "PHP serialized object or array: O:8:\"stdClass\":1:{"},
     {5006, C::CodeInjection, P, "Java reflection, runtime or OGNL: java.lang.Runtime, #_memberaccess"},
     {5007, C::CodeInjection, P, "Java serialized stream or gzip base64 marker: rO0AB, aced0005"},
-    {5008, C::CodeInjection, P, "Node.js child_process, process internals, constructor.constructor"},
+    {5008, C::CodeInjection, P, "Node.js child_process, process internals (process.binding, process['mainModule']), constructor.constructor"},
     {5009, C::CodeInjection, P, "prototype pollution: __proto__, constructor.prototype"},
     {5010, C::CodeInjection, P, "server-side or edge-side include directive: <!--#exec, <!--#include, <esi:include"},
     {5011, C::CodeInjection, P, "Python internals or process calls: __import__(, __globals__, os.system("},
@@ -277,7 +277,7 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     // --- scanners
     {14001, C::Scanner, P, "User-Agent of a security scanner: sqlmap, nikto, nuclei"},
     {14002, C::Scanner, P, "path of an admin console, VCS or developer-tool directory (.git, .cursor) or known probe target"},
-    {14003, C::Scanner, P, "path with a backup, config, key or editor-temporary suffix"},
+    {14003, C::Scanner, P, "path with a backup, config, key or editor-temporary suffix; a database dump or site backup archive"},
     {14004, C::Scanner, P, "path with a Windows executable or legacy handler suffix: .exe, .ida"},
 
     // --- known exploits (virtual patches)

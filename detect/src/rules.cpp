@@ -136,7 +136,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re((?:java\.lang\.(?:runtime|processbuilder|system|class|reflect|thread|classloader|process)|getruntime\s*\(|processbuilder\s*\(|class\.forname|\.forname\s*\(|javax\.script|scriptenginemanager|java\.io\.(?:file|objectinputstream)|java\.net\.(?:url|socket)|org\.apache\.commons\.collections|com\.sun\.|sun\.misc\.|java\.util\.(?:scanner|base64)|\.getclass\s*\(\s*\)|\.getmethod\s*\(|\.invoke\s*\(|\.newinstance\s*\(|\bnew\s+java\.|@java\.|#_memberaccess|#context\[|#request\[|#response\b|ognl(?:context|util)|\(#[a-z_]+=|xwork2\.|%\{\s*\(?#|\$\{\s*#))re"},
     {5007, C::CodeInjection, kAll, R"re(\bro0ab|\baced0005|h4siaaaaaaaa)re"},
     {5008, C::CodeInjection, kValues,
-     R"re((?:require\s*\(\s*['"`](?:child_process|fs|net|os|vm|http)['"`]|child_process|process\.(?:mainmodule|binding|env|kill|exit)|constructor\s*\.\s*constructor|constructor\s*\[\s*['"]constructor|\bfunction\s*\(\s*\)\s*\{\s*return\s+(?:this|process|global)|global\.process|\.exec(?:sync)?\s*\(\s*['"`]|settimeout\s*\(\s*['"`]|\bthis\.constructor))re"},
+     R"re((?:require\s*\(\s*['"`](?:child_process|fs|net|os|vm|http)['"`]|child_process|process\.(?:mainmodule|binding|env|kill|exit)|\b(?:process|global|globalthis|module)\s*\[\s*['"`]?\s*(?:mainmodule|binding|dlopen|env|kill|exit|require|constructor|process)\b|constructor\s*\.\s*constructor|constructor\s*\[\s*['"]constructor|\bfunction\s*\(\s*\)\s*\{\s*return\s+(?:this|process|global)|global\.process|\.exec(?:sync)?\s*\(\s*['"`]|settimeout\s*\(\s*['"`]|\bthis\.constructor))re"},
     {5009, C::CodeInjection, kAll,
      R"re((?:^|[^a-z0-9_])__proto__(?:[^a-z0-9_]|$)|\bconstructor\.prototype\b|\[\s*['"]?__proto__)re", Reach::Plain},
     {5010, C::CodeInjection, kAll | kFile,
@@ -542,7 +542,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {14004, C::Scanner, kPath,
      R"re(\.(?:exe|dll|bat|cmd|htr|ida|idq|htw|printer|nsf|asa|shtm)(?:$|[;/]))re"},
     {14003, C::Scanner, kPath,
-     R"re(\.(?:bak|backup|bkp|old|orig|original|save|sav|swp|swo|tmp|temp|dist|copy|inc|ini|cfg|conf|config|log|sql|sqlite3?|db|mdb|dbf|dump|rdb|pem|key|crt|p12|pfx|jks|keystore|env|passwd|pwd|htpasswd|htaccess|properties|lock|git|svn|cvs|vb|vbproj|csproj|sln|asa|cer|der|csr|kdbx|ovpn|rsa|ppk)(?:$|;)|~$|[^/]~/|\.(?:php|asp|aspx|jsp|html?|js|py|rb|pl|cgi)[~.](?:$|[/;])|/(?:#[^/]*#|\.#[^/]*)$)re"},
+     R"re(\.(?:bak|backup|bkp|old|orig|original|save|sav|swp|swo|tmp|temp|dist|copy|inc|ini|cfg|conf|config|log|sql|sqlite3?|db|mdb|dbf|dump|rdb|pem|key|crt|p12|pfx|jks|keystore|env|passwd|pwd|htpasswd|htaccess|properties|lock|git|svn|cvs|vb|vbproj|csproj|sln|asa|cer|der|csr|kdbx|ovpn|rsa|ppk)(?:$|;)|~$|[^/]~/|\.(?:php|asp|aspx|jsp|html?|js|py|rb|pl|cgi)[~.](?:$|[/;])|/(?:#[^/]*#|\.#[^/]*)$|\.(?:sql|sqlite3?|db|dump)\.(?:gz|zip|bz2|xz|7z|rar|tgz|tar(?:\.gz)?)(?:$|;)|/(?:backups?|www|wwwroot|htdocs|public_html|website)\.(?:zip|rar|7z|tgz|tar(?:\.(?:gz|bz2|xz))?)(?:$|;))re"},
 });
 
 } // namespace

@@ -328,7 +328,10 @@ TEST_F(DetectorsTest, ShortPaddedBase64IsDecoded) {
 TEST_F(DetectorsTest, NodeModuleLoaderReflection) {
   for (const char* q : {"%23%7Brequire.main.constructor._load(%27fs%27).readdirSync(%27.%27)%7D",
                         "module.constructor._load(%27child_process%27)",
-                        "x%3Dprocess.mainModule.require(%27fs%27)"}) {
+                        "x%3Dprocess.mainModule.require(%27fs%27)",
+                        // bracket access is the same property: process['mainModule'], global["process"]
+                        "process%5B%27mainModule%27%5D.require(%27fs%27)", "process%5BmainModule",
+                        "global%5B%22process%22%5D%5B%22binding%22%5D(%22spawn_sync%22)"}) {
     EXPECT_TRUE(detects(query(q), AttackClass::CodeInjection)) << q;
   }
   // Benign twins: the words in prose and an ordinary config key.
@@ -701,6 +704,15 @@ TEST_F(DetectorsTest, Scanner) {
   EXPECT_TRUE(clean(header("User-Agent", "kube-probe/1.29")));
   EXPECT_TRUE(clean(Req{"GET", "/.well-known/openid-configuration", {}, ""}));
   EXPECT_TRUE(clean(Req{"GET", "/downloads/report-2024.pdf", {}, ""}));
+  // Database dumps and site backups in an archive: what scanners fetch after a dump is made.
+  for (const char* p : {"/db/dump.sql.gz", "/backup.sql.zip", "/data.sqlite.tar.gz", "/www.zip",
+                        "/old/backup.tar.gz", "/public_html.rar"}) {
+    EXPECT_TRUE(detects(Req{"GET", p, {}, ""}, AttackClass::Scanner)) << p;
+  }
+  for (const char* p : {"/downloads/sqlite-tools.zip", "/releases/app-1.2.tar.gz",
+                        "/docs/www.zip-format.html", "/sql.gz/readme", "/assets/backup-icon.png"}) {
+    EXPECT_TRUE(clean(Req{"GET", p, {}, ""})) << p;
+  }
 }
 
 TEST_F(DetectorsTest, Protocol) {
