@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <span>
+#include <vector>
 
 #include "bulwark/detect/normalize.h"
 #include "detectors.h"
@@ -650,6 +651,102 @@ bool configuredInternalUrls(std::string_view v) {
         !(scheme == "http" || scheme == "https" || scheme == "ws" || scheme == "wss" ||
           scheme == "ssh" || scheme == "git")) {
       return false;
+    }
+    any = true;
+  }
+  return any;
+}
+
+// Every internal URL of a written document is mentioned in its sentences ("open
+// http://localhost:3000/admin in your browser", "[the API](http://127.0.0.1:8080/api)"): a
+// plainly spelled loopback, private or local-domain host over a web scheme, inside a line that
+// has words around it. A URL alone on its line (what link previews fetch), one in a position
+// that loads it (src=, url(), @import, a markdown image, <iframe>, <link>), any encoded or
+// link-local host, or another scheme keeps the finding.
+bool mentionedInternalUrls(std::string_view v) {
+  bool any = false;
+  // markdown fences: a URL between an odd fence and the next one is quoted code
+  std::vector<size_t> fences;
+  for (size_t f = v.find("```"); f != std::string_view::npos; f = v.find("```", f + 3)) {
+    fences.push_back(f);
+  }
+  for (size_t at = v.find("://"); at != std::string_view::npos; at = v.find("://", at + 3)) {
+    size_t s = at;
+    while (s > 0 && isLetter(v[s - 1])) {
+      --s;
+    }
+    const std::string scheme = lowered(v.substr(s, at - s));
+    // the authority ends where a markdown link's text does ("[http://localhost:3001](...)")
+    std::string_view auth = v.substr(at + 3);
+    auth = auth.substr(0, auth.find_first_of("/?#\\ \t\r\n\"'<>,;|`)]"));
+    if (const size_t a = auth.rfind('@'); a != std::string_view::npos) {
+      auth.remove_prefix(a + 1);
+    }
+    if (const size_t colon = auth.find(':'); colon != std::string_view::npos) {
+      const std::string_view port = auth.substr(colon + 1);
+      if (port.empty() || port.size() > 5 ||
+          port.find_first_not_of("0123456789") != std::string_view::npos) {
+        return false;
+      }
+      auth = auth.substr(0, colon);
+    }
+    const std::string host = lowered(auth);
+    std::array<int, 4> ip{};
+    const bool isIp = canonicalIpv4(host, ip);
+    if (host.empty() || host.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-") !=
+                            std::string::npos) {
+      return false;
+    }
+    const auto endsWith = [&](std::string_view suf) {
+      return host.size() > suf.size() && host.ends_with(suf) &&
+             host[host.size() - suf.size() - 1] == '.';
+    };
+    const bool internal =
+        isIp ? (ip[0] == 127 || ip[0] == 10 || (ip[0] == 192 && ip[1] == 168) ||
+                (ip[0] == 172 && ip[1] >= 16 && ip[1] <= 31) ||
+                (ip[0] == 0 && ip[1] == 0 && ip[2] == 0 && ip[3] == 0))
+             : (host == "localhost" || endsWith("localhost") || endsWith("local") ||
+                endsWith("lan") || endsWith("internal") || endsWith("intranet") ||
+                endsWith("corp") || endsWith("home"));
+    if (!internal) {
+      // a public name is no finding of these rules; a number or a link-local, metadata or
+      // other odd host (2130706433, 0x7f.1, 169.254.169.254, metadata.google.internal) is
+      if (isIp || (host[0] >= '0' && host[0] <= '9') || host.find("metadata") != std::string::npos) {
+        return false;
+      }
+      continue;
+    }
+    if (host.find("metadata") != std::string::npos ||
+        !(scheme == "http" || scheme == "https" || scheme == "ws" || scheme == "wss")) {
+      return false;
+    }
+    // the line around the URL
+    const size_t ls = v.find_last_of("\r\n", s == 0 ? 0 : s - 1);
+    const size_t lineStart = (ls == std::string_view::npos || s == 0) ? 0 : ls + 1;
+    size_t end = v.find_first_of(" \t\r\n", at);
+    end = end == std::string_view::npos ? v.size() : end;
+    size_t lineEnd = v.find_first_of("\r\n", end);
+    lineEnd = lineEnd == std::string_view::npos ? v.size() : lineEnd;
+    const std::string before = lowered(v.substr(lineStart, s - lineStart));
+    const size_t fencesBefore = static_cast<size_t>(
+        std::lower_bound(fences.begin(), fences.end(), s) - fences.begin());
+    const bool inFence = fencesBefore % 2 == 1 && fencesBefore < fences.size();
+    const bool inSpan = std::count(before.begin(), before.end(), '`') % 2 == 1 &&
+                        v.substr(end, lineEnd - end).find('`') != std::string_view::npos;
+    // a markdown link's text or target ("[http://localhost:3000](http://localhost:3000)")
+    const bool inLink = s > 0 && (v[s - 1] == '[' || (s > 1 && v[s - 1] == '(' && v[s - 2] == ']'));
+    const auto words = [](std::string_view t) { return letterWords(t, 2); };
+    if (!inFence && !inSpan && !inLink && words(before) + words(v.substr(end, lineEnd - end)) < 2) {
+      return false;
+    }
+    const std::string_view near =
+        std::string_view(before).substr(before.size() > 64 ? before.size() - 64 : 0);
+    for (const std::string_view load : {"src", "url(", "@import", "![", "data=", "poster",
+                                        "background", "<iframe", "<embed", "<object", "<link",
+                                        "<frame", "<script", "xlink:href", "<use"}) {
+      if (near.find(load) != std::string_view::npos) {
+        return false;
+      }
     }
     any = true;
   }
@@ -1713,6 +1810,9 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     // site's own image and link URLs, "http://localhost:8888/wp-content/...".)
     if ((document || richText(value)) && (id == 7001 || id == 7004 || id == 7007 || id == 7020) &&
         configuredInternalUrls(value)) {
+      c = Confidence::Tokens;
+    }
+    if (document && (id == 7001 || id == 7004) && prose(value) && mentionedInternalUrls(value)) {
       c = Confidence::Tokens;
     }
     if (document && id == 7003 && value.starts_with("file:/") &&

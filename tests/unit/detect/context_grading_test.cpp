@@ -335,6 +335,29 @@ TEST_F(ContextGradingTest, RichTextAndDocumentationSavesAreNotInjections) {
   EXPECT_TRUE(json("{\"content\": \"" + page + "<img src=x onerror=alert(1)>\"}"));
 }
 
+// A documentation page or a post names the reader's own local services: in its sentences, in
+// markdown links, in fenced code. A server fetches such a URL only from a position that loads
+// it (an image, src=, url()) or when it stands alone on a line (a link preview).
+TEST_F(ContextGradingTest, InternalUrlsMentionedInADocumentAreText) {
+  const std::string intro =
+      R"J(---\ntitle: \"Local setup\"\n---\n\nThis guide starts the server, the storefront and the worker on your own machine and shows where each one listens once it is running.\n)J";
+  const auto page = [&](std::string_view body) {
+    return json("{\"content\": \"" + intro + std::string(body) + "\"}");
+  };
+  EXPECT_FALSE(page(R"J(Open the dashboard at [http://localhost:3000/dashboard](http://localhost:3000/dashboard) in your browser and log in.\n)J"));
+  EXPECT_FALSE(page(R"J(The API answers on http://127.0.0.1:6379/ when the cache is up, and the admin UI on http://192.168.1.20/admin for the team.\n)J"));
+  EXPECT_FALSE(page(R"J(Set the endpoint in your environment:\n\n```\nS3_ENDPOINT=http://localhost:9000\nhost: 'http://localhost',\n```\n\nThen restart the worker.\n)J"));
+  EXPECT_FALSE(page(R"J(- Jaeger: [http://localhost:16686](http://localhost:16686)\n- Grafana at `http://grafana.internal:3000` for the team\n)J"));
+  // A position that loads the URL, a link-local, metadata or
+  // numeric host, or another scheme still count.
+  EXPECT_TRUE(page(R"J(Here is the status of the service: ![status](http://127.0.0.1:6379/info)\n)J"));
+  EXPECT_TRUE(page(R"J(The chart below shows the load: <img src=\"http://10.0.0.5:8500/v1/agent/self\"> for today.\n)J"));
+  EXPECT_TRUE(page(R"J(The API answers on http://169.254.169.254/latest/meta-data/iam when it is up and running.\n)J"));
+  EXPECT_TRUE(page(R"J(The API answers on the usual port (http://2130706433:6379/) when the cache is up and running here.\n)J"));
+  EXPECT_TRUE(page(R"J(The cache answers on the usual port ('gopher://127.0.0.1:6379/_INFO') when it is up and running here.\n)J"));
+  EXPECT_TRUE(page(R"J(Open the dashboard at http://metadata.google.internal/computeMetadata/v1/ in your browser.\n)J"));
+}
+
 // The contexts above are judged from what the application chose (field names, document shape),
 // never from what a short payload can add to itself: each of these still counts.
 TEST_F(ContextGradingTest, ContextsAPayloadCanForgeStillCount) {
