@@ -83,6 +83,44 @@ namespace {
 
 std::atomic<uint64_t> nextEngineId{1};
 
+// A query comparison every document meets: {"$gt": null}, {"$gte": ""}, {"$lt": ""}. A query
+// language names bounds; this names none and returns everything (the CouchDB or MongoDB dump,
+// the login that matches any account). The matched text, or empty.
+std::string_view matchAllComparison(std::string_view doc) {
+  for (size_t at = doc.find("\"$"); at != std::string_view::npos; at = doc.find("\"$", at + 2)) {
+    size_t k = at + 2;
+    if (k + 2 > doc.size() || !((doc[k] | 0x20) == 'g' || (doc[k] | 0x20) == 'l') ||
+        (doc[k + 1] | 0x20) != 't') {
+      continue;
+    }
+    k += 2;
+    if (k < doc.size() && (doc[k] | 0x20) == 'e') {
+      ++k;
+    }
+    if (k >= doc.size() || doc[k] != '"') {
+      continue;
+    }
+    ++k;
+    while (k < doc.size() && (doc[k] == ' ' || doc[k] == '\t' || doc[k] == '\r' || doc[k] == '\n')) {
+      ++k;
+    }
+    if (k >= doc.size() || doc[k] != ':') {
+      continue;
+    }
+    ++k;
+    while (k < doc.size() && (doc[k] == ' ' || doc[k] == '\t' || doc[k] == '\r' || doc[k] == '\n')) {
+      ++k;
+    }
+    if (doc.compare(k, 4, "null") == 0) {
+      return doc.substr(at, k + 4 - at);
+    }
+    if (doc.compare(k, 2, "\"\"") == 0) {
+      return doc.substr(at, k + 2 - at);
+    }
+  }
+  return {};
+}
+
 // Per-thread vectorscan scratch, shared by every engine the thread uses (hs_alloc_scratch grows
 // it to fit each database), plus reusable string buffers so inspection does not allocate for
 // ordinary requests.
@@ -1308,6 +1346,9 @@ public:
     }
     const std::string valueKind = std::string(kind) + ".json";
     const std::string keyKind = std::string(kind) + ".json-key";
+    if (const std::string_view all = matchAllComparison(t); !all.empty()) {
+      add(AttackClass::Nosqli, 9004, keyKind, name.substr(0, 32), all);
+    }
     std::string leafName;
     for (const auto& leaf : leaves.args()) {
       if (done()) {
@@ -1515,6 +1556,10 @@ public:
     if (icontains(ct, "json") || icontains(ct, "csp-report") ||
         ((c0 == '{' || c0 == '[') && !icontains(ct, "xml"))) {
       const bool ok = parseJson(body, list, depth);
+      if (const std::string_view all = ok ? matchAllComparison(body) : std::string_view{};
+          !all.empty()) {
+        add(AttackClass::Nosqli, 9004, "body.json-key", {}, all);
+      }
       args(list, "body.json", "body.json-key", false);
       if (!ok) {
         value(kArg, "body", {}, body, false); // a body its parser rejects is inspected as text

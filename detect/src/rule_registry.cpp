@@ -233,6 +233,7 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {9001, C::Nosqli, P, "MongoDB operator in a parameter name: user[$ne], $where"},
     {9002, C::Nosqli, P, "MongoDB operator or server-side JavaScript in a value: {\"$gt\":\"\"}"},
     {9003, C::Nosqli, P, "MongoDB operator in brackets inside a value: [$ne]"},
+    {9004, C::Nosqli, D, "query comparison every document meets: {\"$gt\": null}, {\"$gte\": \"\"}"},
 
     // --- LDAP injection
     {10001, C::Ldapi, D, "LDAP filter breakout: an unbalanced ')' then a new filter component"},

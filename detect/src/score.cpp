@@ -1371,6 +1371,61 @@ bool queryLanguageField(std::string_view name) {
   });
 }
 
+// Operators that run code or read other collections ($where, $function, $lookup): no query of
+// an API's own language needs them from a client.
+bool codeOperator(std::string_view op) {
+  for (const std::string_view o : {"$where", "$function", "$accumulator", "$eval", "$lookup",
+                                   "$graphlookup", "$unionwith", "$out", "$merge"}) {
+    if (iequals(op, o)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A field that holds a secret or a login identity ("password", "api_key", "email"): an
+// operator there guesses a secret one character at a time ({"$regex": "^a"}) or matches every
+// account.
+bool guessedField(std::string_view seg) {
+  std::string n = lowered(seg);
+  std::erase_if(n, [](char ch) { return ch == '_' || ch == '-'; });
+  for (const std::string_view w : {"password", "passwd", "passphrase", "pwd", "secret", "token",
+                                   "apikey", "hash", "salt", "otp", "username", "login", "email",
+                                   "session", "credential", "auth"}) {
+    if (n.find(w) != std::string::npos) {
+      return true;
+    }
+  }
+  return n == "pass" || n == "pin" || n == "user" || n == "mail" || n == "key";
+}
+
+// A query operator inside an API's own query language: Strapi's "filters[price][$lt]=10",
+// Parse's "where={"score":{"$gt":1000}}", a headless CMS's "query={"color":{"$regex":"^Bla"}}",
+// CouchDB's "selector". Such an API takes query documents from its clients by design; an
+// operator that runs code or reads another collection, or one applied to a secret, a login
+// identity or a field named by a number, is still an injection.
+bool queryLanguageOperator(std::string_view name, std::string_view op) {
+  bool field = false;
+  bool guessed = false;
+  bool code = codeOperator(op);
+  bool numbered = false; // the last segment was a number: an array index or, before an
+                         // operator, a field named by a number
+  anySegment(name, [&](std::string_view seg) {
+    const bool number = std::all_of(seg.begin(), seg.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    if (seg.starts_with('$')) {
+      code = code || codeOperator(seg);
+      guessed = guessed || (field && numbered);
+    } else if (!field) {
+      field = queryLanguageField(seg);
+    } else if (!number) {
+      guessed = guessed || guessedField(seg);
+    }
+    numbered = number;
+    return false;
+  });
+  return field && !guessed && !code;
+}
+
 // A field that holds an address as data: an IP to look up or bind ("ipAddress", "client_ip",
 // "host_binding_ipv4"), a browser redirect target ("redirect_uris", "post_logout_redirect_uri")
 // that the server sends back to a client and never fetches, or the page a form was opened from
@@ -1947,6 +2002,11 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     }
     if (id == 9001 && kind == PartKind::JsonKey && selectionOperator(value) &&
         queryLanguageField(name)) {
+      c = lower(c);
+    } else if ((id == 9001 || id == 9003) && c == Confidence::Strong &&
+               ((kind == PartKind::JsonKey && queryLanguageOperator(name, value)) ||
+                ((kind == PartKind::QueryName || kind == PartKind::FormName) &&
+                 queryLanguageOperator(name, lastSegment(name))))) {
       c = lower(c);
     }
     // The page URL the browser reports: its query string was the page's, not the user's, and

@@ -358,6 +358,28 @@ TEST_F(ContextGradingTest, InternalUrlsMentionedInADocumentAreText) {
   EXPECT_TRUE(page(R"J(Open the dashboard at http://metadata.google.internal/computeMetadata/v1/ in your browser.\n)J"));
 }
 
+// Headless CMSs and backend services take query documents from their clients: Strapi's
+// "filters[price][$lt]=10", Parse's "where", a content API's "query", CouchDB's "selector".
+// Operators there are that API's language; code operators, guesses at a secret or a login
+// identity, fields named by a number and comparisons every document meets stay injections.
+TEST_F(ContextGradingTest, QueryOperatorsOfAnApisOwnLanguageAreNotInjections) {
+  EXPECT_FALSE(get("/api/restaurants?filters[name][$eq]=Biscotte&filters[price][$lt]=10"));
+  EXPECT_FALSE(get("/api/posts?filters[$or][0][date][$eq]=2020-01-01&filters[$or][1][category][$ne]=draft"));
+  EXPECT_FALSE(get("/classes/GameScore?where=%7B%22score%22%3A%7B%22%24gt%22%3A1000%7D%7D"));
+  EXPECT_FALSE(get("/v3/entries?query=%7B%22color%22%3A%7B%22%24regex%22%3A%22%5EBla%22%7D%7D"));
+  EXPECT_FALSE(json(R"({"selector": {"year": {"$gte": 2010}, "$or": [{"genre": "drama"}, {"genre": "crime"}]}})"));
+  // the same operators where the application expected a plain value
+  EXPECT_TRUE(get("/login?username=admin&password%5B%24ne%5D=x"));
+  EXPECT_TRUE(json(R"({"username": "admin", "password": {"$ne": ""}})"));
+  // a secret or login identity guessed, a field named by a number, code, a dump of everything
+  EXPECT_TRUE(get("/api/users?filters[password][$regex]=%5Ea"));
+  EXPECT_TRUE(get("/classes/_User?where=%7B%22email%22%3A%7B%22%24regex%22%3A%22%5Ea%22%7D%7D"));
+  EXPECT_TRUE(json(R"({"query": {"$or": [{"role": "admin"}, {"1": {"$ne": 1}}]}})"));
+  EXPECT_TRUE(json(R"({"filter": {"$where": "sleep(5000) || true"}})"));
+  EXPECT_TRUE(json(R"({"selector": {"_id": {"$gt": null}}, "limit": 100000})"));
+  EXPECT_TRUE(get("/v3/entries?query=%7B%22title%22%3A%7B%22%24gte%22%3A%22%22%7D%7D"));
+}
+
 // The contexts above are judged from what the application chose (field names, document shape),
 // never from what a short payload can add to itself: each of these still counts.
 TEST_F(ContextGradingTest, ContextsAPayloadCanForgeStillCount) {
