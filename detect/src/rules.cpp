@@ -103,7 +103,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      C::Rce, kValues, R"re((?:^|[\s;&|`(])(?:cmd(?:\.exe)?\s*/[ckr]\s|powershell(?:\.exe)?\s+(?:-[a-z]|iex|invoke)|iex\s*\(|invoke-(?:expression|webrequest|command)|net\s+(?:user|localgroup|view|share|use)(?:\s|$)|start-process|downloadstring|-encodedcommand|\[system\.))re"},
     {4013, C::Rce, kValues, R"re((?:^|[\s;&|`(])(?:bash|sh|zsh|ksh|dash)\s+-[a-z]*[ci]\b)re", Reach::Plain},
     {4014, C::Rce, kValues,
-     R"re((?:^|[;&|`]\s*)(?:/[a-z]+)*/(?:\?+|\*)[/?*a-z]*(?:\s|$))re"}, // /???/??t
+     R"re((?:^|[;&|`]\s*)(?:/[a-z]+)*/(?:\?+|\*)[a-z]*[/?*][/?*a-z]*(?:\s|$))re"}, // /???/??t
     {4015, C::Rce, kValues,
      R"re(\$\(\s*(?:printf|echo|cat|id|whoami|uname|curl|wget|sleep|ls|nslookup|ping)\b)re"},
     {4016, C::Rce, kValues,
@@ -123,7 +123,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
 
     // --- code injection: PHP, Java, JavaScript/Node, Python, SSI
     {5001, C::CodeInjection, kValues | kFile,
-     R"re(<\?(?:php|=)|<\?\s+(?:echo|system|eval|print|\$))re"},
+     R"re(<\?(?:php|=(?:[^<>]|<<<|$))|<\?\s+(?:echo|system|eval|print|\$))re"},
     {5002, C::CodeInjection, kValues,
      R"re(\b(?:shell_exec|passthru|popen|proc_open|pcntl_exec|assert|create_function|call_user_func(?:_array)?|file_get_contents|file_put_contents|readfile|show_source|highlight_file|phpinfo|base64_decode|gzinflate|gzuncompress|str_rot13|unserialize|move_uploaded_file|fsockopen|curl_exec|putenv|ini_set|preg_replace|array_map|array_filter|usort|register_shutdown_function|get_defined_vars|posix_\w+|simplexml_load_string|var_dump|print_r|fputs|fwrite|fopen|symlink|chmod|stream_get_contents)\s*\()re"},
     {5003, C::CodeInjection, kValues | kFile,

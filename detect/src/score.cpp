@@ -1773,6 +1773,56 @@ Confidence ruleConfidence(uint32_t id) {
   return Confidence::Strong;
 }
 
+// Line breaks only at the end of the value (a redirect chain's last URL with a trailing
+// "%0A" in a pixel's path): nothing follows them, so no header or response line is added. (A
+// parameter name is written by code, never with a line break: there any counts.)
+bool lineBreaksOnlyAtEnd(std::string_view v) {
+  const size_t first = v.find_first_of("\r\n");
+  return first != std::string_view::npos &&
+         v.find_first_not_of(" \t\r\n", first) == std::string_view::npos;
+}
+
+// "/Accounts/AC1f3.../CredentialLists/170563/Credentials.json": a REST API's collection of one
+// resource (an identifier before it, a format suffix), not a key file in a served directory.
+bool restCollectionFile(std::string_view v) {
+  const size_t slash = v.find_last_of('/');
+  if (slash == std::string_view::npos || slash == 0) {
+    return false;
+  }
+  const std::string_view file = v.substr(slash + 1);
+  if (!iequals(file, "credentials.json") && !iequals(file, "credentials.xml")) {
+    return false;
+  }
+  const size_t prev = v.find_last_of('/', slash - 1);
+  const std::string_view id =
+      v.substr(prev == std::string_view::npos ? 0 : prev + 1, slash - (prev == std::string_view::npos ? 0 : prev + 1));
+  const bool digits = !id.empty() && std::all_of(id.begin(), id.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+  const bool sid = id.size() >= 16 &&
+                   std::all_of(id.begin(), id.end(), [](char ch) { return isLetter(ch) || (ch >= '0' && ch <= '9'); }) &&
+                   std::any_of(id.begin(), id.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+  return digits || sid;
+}
+
+// "/Home/Computers, Books, and Materials/": a breadcrumb of titles (a capitalised first name,
+// words with spaces or commas), not a file system path (Unix names are case-sensitive: /Home
+// is not /home).
+bool titleBreadcrumb(std::string_view v) {
+  size_t i = 0;
+  while (i < v.size() && (v[i] == '/' || v[i] == '\\')) {
+    ++i;
+  }
+  size_t e = i;
+  while (e < v.size() && v[e] != '/' && v[e] != '\\') {
+    ++e;
+  }
+  const std::string_view first = v.substr(i, e - i);
+  if (first.size() < 2 || !(first[0] >= 'A' && first[0] <= 'Z') ||
+      !std::all_of(first.begin() + 1, first.end(), [](char ch) { return ch >= 'a' && ch <= 'z'; })) {
+    return false;
+  }
+  return v.find_first_of(" ,", e) != std::string_view::npos;
+}
+
 Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view name,
                    std::string_view value) {
   Confidence c = ruleConfidence(id);
@@ -1922,6 +1972,10 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     }
     // A line break inside scrambled data (a bot-detection beacon: bytes 0x01-0x1f other than
     // tab and line breaks around it) is one more random byte, not a new line of a format.
+    if (id == 12004 && (kind == PartKind::Path || kind == PartKind::PathSegment) &&
+        lineBreaksOnlyAtEnd(value)) {
+      c = lower(c);
+    }
     if (id == 12005 && std::any_of(value.begin(), value.end(), [](char ch) {
           const auto b = static_cast<unsigned char>(ch);
           return b < 0x20 && b != '\t' && b != '\r' && b != '\n';
@@ -1935,7 +1989,10 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (document && (id == 3009 || id == 3010)) {
       c = lower(c);
     }
-    if (id == 3009 && mediaOrScratchPath(value)) {
+    if (id == 3009 && (mediaOrScratchPath(value) || titleBreadcrumb(value))) {
+      c = lower(c);
+    }
+    if (id == 3011 && kind == PartKind::Path && restCollectionFile(value)) {
       c = lower(c);
     }
     if (id == 3001 && ellipsisOnly(value)) {

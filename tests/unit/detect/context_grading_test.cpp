@@ -380,6 +380,26 @@ TEST_F(ContextGradingTest, QueryOperatorsOfAnApisOwnLanguageAreNotInjections) {
   EXPECT_TRUE(get("/v3/entries?query=%7B%22title%22%3A%7B%22%24gte%22%3A%22%22%7D%7D"));
 }
 
+// Shapes of browser traffic to news, shop and ad sites (HAR captures that are not in the
+// corpus): an edition selector's path, an ad network's opaque cookie, a redirect chain's
+// trailing line break, a REST collection named Credentials, a breadcrumb of titles.
+TEST_F(ContextGradingTest, BrowserTrafficShapesAreNotInjections) {
+  EXPECT_FALSE(get("/pixel?p=%2F%3Fus&_kpa_cb_path=%2F%3Fasia"));
+  EXPECT_TRUE(get("/x?c=%3B%2F%3F%3F%3F%2F%3F%3Ft+%2F%3F%3F%3F%2Fp%3F%3Fs%3F%3F"));
+  EXPECT_TRUE(get("/x?c=%3B%2F%3Fin%2F%3Fat"));
+  EXPECT_FALSE(get("/", {{"Cookie", "anj=dTM7k!M40mgN>u2ghq@j<?=<1d`Kvh(TZ2eT`kbe@!BWtv-3ZAOUl1>/2NcUUY"}}));
+  EXPECT_TRUE(get("/", {{"Cookie", "lang=<?=system($_GET[0])?>"}}));
+  EXPECT_TRUE(get("/", {{"Cookie", "lang=<?=`id`?>"}}));
+  EXPECT_FALSE(get("/ibs:dpid=1524&redir=https%3A%2F%2Fp.example%2Fd%3F_r%3Dhttps%253A%252F%252Fq.example%252Fa%25250A"));
+  EXPECT_TRUE(get("/r%250d%250aSet-Cookie:%2520a=b"));
+  EXPECT_TRUE(get("/get?parameter%0d%0a=test"));
+  EXPECT_FALSE(get("/2010-04-01/Accounts/AC3f4e5a6b7c8d9e0f1a2b3c4d5e6f7a8b/SIP/CredentialLists/170563/Credentials.json"));
+  EXPECT_TRUE(get("/credentials.json"));
+  EXPECT_TRUE(get("/app/config/credentials.json"));
+  EXPECT_FALSE(get("/catalog?lineage=%2FHome%2FComputers%2C+Books%2C+and+Materials%2F"));
+  EXPECT_TRUE(get("/catalog?lineage=%2Fhome%2Fdeploy%2Fapp%2Fconfig"));
+}
+
 // The contexts above are judged from what the application chose (field names, document shape),
 // never from what a short payload can add to itself: each of these still counts.
 TEST_F(ContextGradingTest, ContextsAPayloadCanForgeStillCount) {
