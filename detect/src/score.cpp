@@ -1776,10 +1776,15 @@ Confidence ruleConfidence(uint32_t id) {
 // Line breaks only at the end of the value (a redirect chain's last URL with a trailing
 // "%0A" in a pixel's path): nothing follows them, so no header or response line is added. (A
 // parameter name is written by code, never with a line break: there any counts.)
+// A break right after a name ("/upload/x.php\n") is the CVE-2017-15715 shape: a file name
+// that a "\.php$" match still takes for a script; only a break that ends a URL nested in the
+// path after punctuation ("...&_puuid=${UID}\n") is left to PL2.
 bool lineBreaksOnlyAtEnd(std::string_view v) {
   const size_t first = v.find_first_of("\r\n");
-  return first != std::string_view::npos &&
-         v.find_first_not_of(" \t\r\n", first) == std::string_view::npos;
+  return first != std::string_view::npos && first > 0 &&
+         v.find_first_not_of(" \t\r\n", first) == std::string_view::npos &&
+         v.find("://") < first && !isLetter(v[first - 1]) &&
+         !(v[first - 1] >= '0' && v[first - 1] <= '9');
 }
 
 // "/Accounts/AC1f3.../CredentialLists/170563/Credentials.json": a REST API's collection of one

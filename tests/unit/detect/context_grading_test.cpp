@@ -390,9 +390,10 @@ TEST_F(ContextGradingTest, BrowserTrafficShapesAreNotInjections) {
   EXPECT_FALSE(get("/", {{"Cookie", "anj=dTM7k!M40mgN>u2ghq@j<?=<1d`Kvh(TZ2eT`kbe@!BWtv-3ZAOUl1>/2NcUUY"}}));
   EXPECT_TRUE(get("/", {{"Cookie", "lang=<?=system($_GET[0])?>"}}));
   EXPECT_TRUE(get("/", {{"Cookie", "lang=<?=`id`?>"}}));
-  EXPECT_FALSE(get("/ibs:dpid=1524&redir=https%3A%2F%2Fp.example%2Fd%3F_r%3Dhttps%253A%252F%252Fq.example%252Fa%25250A"));
+  EXPECT_FALSE(get("/ibs:dpid=1524&redir=https%3A%2F%2Fp.example%2Fd%3F_r%3Dhttps%253A%252F%252Fq.example%252Fa%253Fuid%253D%2524%257BUID%257D%25250A"));
   EXPECT_TRUE(get("/r%250d%250aSet-Cookie:%2520a=b"));
   EXPECT_TRUE(get("/get?parameter%0d%0a=test"));
+  EXPECT_TRUE(get("/uploads/a1b2c3.php%0A"));
   EXPECT_FALSE(get("/2010-04-01/Accounts/AC3f4e5a6b7c8d9e0f1a2b3c4d5e6f7a8b/SIP/CredentialLists/170563/Credentials.json"));
   EXPECT_TRUE(get("/credentials.json"));
   EXPECT_TRUE(get("/app/config/credentials.json"));
