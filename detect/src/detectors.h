@@ -57,6 +57,10 @@ uint32_t detectLog4j(std::string_view low);
 // variables removed): command separators or substitutions followed by a known command.
 uint32_t detectShell(std::string_view low);
 
+// The whole value is a command line: a known command with an argument, or a host-reporting
+// command alone ("id", "whoami"). Judged only for parameters named for a command (cmd=).
+bool commandLine(std::string_view low);
+
 // A splice (pi``ng, cu$@rl, c$*at, p""y""thon, three variables in a row) that joins the
 // letters around it into a known command: the evidence 4030 needs at PL1 (random text with
 // "$@" or "``" in it splices nothing).

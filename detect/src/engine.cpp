@@ -762,6 +762,48 @@ public:
     return n;
   }
 
+  // A name that says its value is a shell command: "cmd", "command", "exec", "shell",
+  // "sysCmd", "nmap_cmd", "captureCommand" (the last segment of a JSON path or bracket name).
+  static bool commandParameter(std::string_view name) {
+    while (!name.empty() && (name.back() == ']' || name.back() == '[' || name.back() == '.')) {
+      name.remove_suffix(1);
+    }
+    if (const size_t k = name.find_last_of(".[]"); k != std::string_view::npos) {
+      name.remove_prefix(k + 1);
+    }
+    if (name.size() < 2 || name.size() > 32) {
+      return false;
+    }
+    std::string n;
+    for (const char c : name) {
+      if (c != '_' && c != '-') {
+        n.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+      }
+    }
+    for (const std::string_view w : {"cmd", "command", "commands", "cmdline", "commandline",
+                                     "exec", "execute", "shell", "shellcmd", "syscmd", "oscmd",
+                                     "runcmd", "system", "cli"}) {
+      if (n == w) {
+        return true;
+      }
+    }
+    return n.size() > 4 && (n.ends_with("cmd") || n.ends_with("command"));
+  }
+
+  void commandValue(std::string_view kind, std::string_view name, std::string_view raw,
+                    bool plusAsSpace) {
+    std::string dec;
+    transforms::Chain chain;
+    transforms::Budget budget;
+    budget.rounds = 2;
+    transforms::decode(raw, dec, plusAsSpace, budget, &chain);
+    std::string low;
+    toLowerAscii(dec, low);
+    if (internal::commandLine(low)) {
+      add(AttackClass::Rce, 4052, kind, name, dec);
+    }
+  }
+
   // Runs every detector that applies to a value. raw is as received (possibly encoded).
   void value(uint8_t scope, std::string_view kind, std::string_view name, std::string_view raw,
              bool plusAsSpace, int depth = 0) {
@@ -773,6 +815,12 @@ public:
       v_.limitExceeded = true;
       prefilterOnly(scope, kind, name, raw, plusAsSpace);
       return;
+    }
+    // A parameter named for a command (cmd=, command=, sysCmd=): a command line there runs.
+    // (Judged from the name before the clean cache, which keys values without their names.)
+    if (scope == kArg && depth == 0 && raw.size() <= 4096 &&
+        (kind.starts_with("query") || kind.starts_with("body")) && commandParameter(name)) {
+      commandValue(kind, name, raw, plusAsSpace);
     }
     uint64_t cacheKey = 0;
     const bool cacheable = depth == 0 && raw.size() <= CleanCaches::kMax;

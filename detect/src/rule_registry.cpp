@@ -151,6 +151,7 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {4049, C::Rce, P, "IMAP / POP3 command after a line break: a1 uid fetch 1, retr 1"},
     {4050, C::Rce, P, "a package-manager install as the value: pip install x"},
     {4051, C::Rce, P, "a pipe glued to the end of a plain value: 2|"},
+    {4052, C::Rce, D, "a command line in a parameter named for a command: cmd=id, sysCmd=wget http://x"},
 
     // --- code injection
     {5001, C::CodeInjection, P, "PHP open tag: <?php, <?="},
@@ -280,6 +281,7 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {14002, C::Scanner, P, "path of an admin console, VCS or developer-tool directory (.git, .cursor) or known probe target"},
     {14003, C::Scanner, P, "path with a backup, config, key or editor-temporary suffix; a database dump or site backup archive"},
     {14004, C::Scanner, P, "path with a Windows executable or legacy handler suffix: .exe, .ida"},
+    {14005, C::Scanner, P, "host of an out-of-band interaction service: *.oast.fun, interact.sh, burpcollaborator.net"},
 
     // --- known exploits (virtual patches)
     {15001, C::CodeInjection, K, "CVE-2017-5638: Struts 2 Jakarta multipart OGNL in Content-Type"},

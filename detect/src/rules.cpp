@@ -541,6 +541,10 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re((?:/@(?:id|fs)/|/_vti_[a-z]+|/iisadmpwd|/iisadmin|/msadc/|/scripts/(?:\.\.|root\.exe|cmd\.exe)|/cgi-bin/(?:php|test-cgi|printenv|nph-|phf|handler|count\.cgi|formmail)|/phpmyadmin|/server-(?:status|info)(?:$|[/?])|/(?:web|meta)-inf(?:/|$)|/\.(?:git|svn|hg|bzr|cvs|ds_store|idea|vscode|claude|cursor|continue|aider|roo|zed|cline|kiro|windsurf|codex|opencode|junie|plandex|rovodev|n8n|gemini|amazonq)(?:/|$)|/\.(?:aiignore|cursorignore|cursorrules|windsurfrules|clinerules|aider\.conf\.yml|aider\.chat\.history\.md)$|/cvs/(?:entries|root)|/wp-admin/(?:install|setup-config)|/actuator/(?:env|heapdump|jolokia|gateway|mappings|configprops|threaddump|logfile)|/jmx-console|/invoker/(?:jmxinvokerservlet|ehinvokerservlet)|/manager/html|/hnap1|/boaform|/solr/admin|/console/login/loginform\.jsp|/\.well-known/security\.txt~|/xmlrpc\.php|/elmah\.axd|/trace\.axd|/phpinfo\.php|/shell\.php|/c99\.php|/r57\.php|/adminer\.php))re"},
     {14004, C::Scanner, kPath,
      R"re(\.(?:exe|dll|bat|cmd|htr|ida|idq|htw|printer|nsf|asa|shtm)(?:$|[;/]))re"},
+    // Hosts of out-of-band interaction services (interactsh, Burp Collaborator, dnslog): a
+    // scanner's payload names one so that the target's fetch, lookup or log call reports back.
+    {14005, C::Scanner, kAll,
+     R"re(\b(?:oast\.(?:pro|live|site|online|fun|me)|interact\.sh|interactsh\.com|burpcollaborator\.net|oastify\.com|dnslog\.(?:cn|link)|ceye\.io|requestrepo\.com|bxss\.me|xss\.ht)(?:$|[^a-z0-9.-]))re"},
     {14003, C::Scanner, kPath,
      R"re(\.(?:bak|backup|bkp|old|orig|original|save|sav|swp|swo|tmp|temp|dist|copy|inc|ini|cfg|conf|config|log|sql|sqlite3?|db|mdb|dbf|dump|rdb|pem|key|crt|p12|pfx|jks|keystore|env|passwd|pwd|htpasswd|htaccess|properties|lock|git|svn|cvs|vb|vbproj|csproj|sln|asa|cer|der|csr|kdbx|ovpn|rsa|ppk)(?:$|;)|~$|[^/]~/|\.(?:php|asp|aspx|jsp|html?|js|py|rb|pl|cgi)[~.](?:$|[/;])|/(?:#[^/]*#|\.#[^/]*)$|\.(?:sql|sqlite3?|db|dump)\.(?:gz|zip|bz2|xz|7z|rar|tgz|tar(?:\.gz)?)(?:$|;)|/(?:backups?|www|wwwroot|htdocs|public_html|website)\.(?:zip|rar|7z|tgz|tar(?:\.(?:gz|bz2|xz))?)(?:$|;))re"},
 });

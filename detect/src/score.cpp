@@ -2037,6 +2037,12 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     }
     [[fallthrough]];
   case AttackClass::Rce:
+    // A JSON or XML field named "command" is a control plane's (a container's, a job's, a
+    // package's install command, a PaaS start command): a command line there is its data
+    // (PL3); in a query or form parameter named for a command it is one to run.
+    if (id == 4052 && document) {
+      c = Confidence::Tokens;
+    }
     if (id == 4043 && templateMacro(value)) {
       c = Confidence::Tokens;
     }

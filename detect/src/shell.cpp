@@ -727,6 +727,44 @@ struct Assigned {
 
 } // namespace
 
+// The whole value is one command line of a known command: a command that takes no argument
+// to report on the host ("id", "whoami", "uname"), or any known command with an argument
+// ("nslookup abc.example", "wget http://x/a.sh", "echo test"). A line, not a document. (A bare
+// "ls", "rm", "ping" is a file manager connector's or an API's command name: elFinder's cmd=ls.)
+bool commandLine(std::string_view low) {
+  if (low.find('\n') != std::string_view::npos) {
+    return false;
+  }
+  const std::string& s = shellView(low.substr(0, 8192));
+  size_t i = 0;
+  while (i < s.size() && isSpace(s[i])) {
+    ++i;
+  }
+  size_t e = i;
+  while (e < s.size() && isWord(s[e])) {
+    ++e;
+  }
+  const std::string_view word = std::string_view(s).substr(i, e - i);
+  if (word.empty() || findCommand(word) == nullptr) {
+    return false;
+  }
+  size_t a = e;
+  while (a < s.size() && isSpace(s[a])) {
+    ++a;
+  }
+  if (a == s.size()) {
+    for (const std::string_view w : {"id", "whoami", "uname", "hostname", "ifconfig", "ipconfig",
+                                     "pwd", "env", "printenv", "ps", "netstat", "systeminfo",
+                                     "ver"}) {
+      if (word == w) {
+        return true;
+      }
+    }
+    return false;
+  }
+  return a > e;
+}
+
 bool splicesCommand(std::string_view value) {
   thread_local std::string s;
   thread_local std::vector<bool> mark; // a splice was removed right before s[i]

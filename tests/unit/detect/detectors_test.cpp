@@ -704,6 +704,13 @@ TEST_F(DetectorsTest, Scanner) {
   EXPECT_TRUE(clean(header("User-Agent", "kube-probe/1.29")));
   EXPECT_TRUE(clean(Req{"GET", "/.well-known/openid-configuration", {}, ""}));
   EXPECT_TRUE(clean(Req{"GET", "/downloads/report-2024.pdf", {}, ""}));
+  // Out-of-band interaction hosts in any part: the payload reports back when it is fetched,
+  // looked up or logged.
+  EXPECT_TRUE(detects(query("u%3Dhttps%3A%2F%2Fc5k2.oast.fun%2Fx"), AttackClass::Scanner));
+  EXPECT_TRUE(detects(header("X-Forwarded-For", "c5k2abc.interact.sh"), AttackClass::Scanner));
+  EXPECT_TRUE(detects(Req{"GET", "/proxy/http/x1y2.burpcollaborator.net/", {}, ""}, AttackClass::Scanner));
+  EXPECT_TRUE(clean(query("q%3Dinteract%2Eshape+of+the+coast+fun")));
+  EXPECT_TRUE(clean(query("site%3Dhttps%3A%2F%2Ftoast.fun.example%2F")));
   // Database dumps and site backups in an archive: what scanners fetch after a dump is made.
   for (const char* p : {"/db/dump.sql.gz", "/backup.sql.zip", "/data.sqlite.tar.gz", "/www.zip",
                         "/old/backup.tar.gz", "/public_html.rar"}) {
