@@ -661,6 +661,9 @@ public:
     if (base == "query-name") {
       return PartKind::QueryName;
     }
+    if (base == "fragment") {
+      return PartKind::QueryValue; // what a raw-URL handler reads after '#'
+    }
     if (base == "cookie") {
       return PartKind::CookieValue;
     }
@@ -1637,8 +1640,13 @@ public:
       const size_t slash = target.find('/', target.find("//") + 2);
       target = slash == std::string_view::npos ? std::string_view{"/"} : target.substr(slash);
     }
+    // A raw '#' in a request target: browsers never send a fragment, while a server that
+    // reads the target as it came (a notebook server's static handler, a raw-URL router) sees
+    // what follows it. It is inspected like a parameter ("#/../../etc/passwd").
+    std::string_view fragment;
     const size_t hash = target.find('#');
     if (hash != std::string_view::npos) {
+      fragment = target.substr(hash + 1);
       target = target.substr(0, hash);
     }
     const size_t q = target.find('?');
@@ -1650,6 +1658,9 @@ public:
       ArgList& list = freshArgs();
       parseUrlencoded(query, list);
       args(list, "query", "query-name", true);
+    }
+    if (!fragment.empty() && !done()) {
+      value(kArg, "fragment", {}, fragment, false);
     }
     std::string_view contentType;
     bool chunked = false;
@@ -1718,6 +1729,12 @@ public:
       // the page's client-side state.
       // Its query string is the page's form data: '+' there is a space.
       if (iequals(h.name, "referer")) {
+        // (a value that is no absolute URL was written by something other than a browser: it
+        // is inspected whole, like a free-form header)
+        if (!internal::absoluteUrl(trim(h.value))) {
+          value(kArg, "header", h.name, h.value, false);
+          continue;
+        }
         const std::string_view page = h.value.substr(0, h.value.find('#'));
         value(kHeader, "header", h.name, page, page.find('?') != std::string_view::npos);
         continue;

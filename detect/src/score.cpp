@@ -1828,6 +1828,16 @@ bool titleBreadcrumb(std::string_view v) {
   return v.find_first_of(" ,", e) != std::string_view::npos;
 }
 
+bool absoluteUrl(std::string_view v) {
+  size_t i = 0;
+  while (i < v.size() && i < 32 &&
+         (isLetter(v[i]) || (i > 0 && ((v[i] >= '0' && v[i] <= '9') || v[i] == '+' ||
+                                       v[i] == '-' || v[i] == '.')))) {
+    ++i;
+  }
+  return i > 0 && v.substr(i).starts_with("://");
+}
+
 Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view name,
                    std::string_view value) {
   Confidence c = ruleConfidence(id);
@@ -1965,7 +1975,7 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
         stackFrameField(name)) {
       c = lower(c);
     }
-    if (kind == PartKind::RefererOrigin && c == Confidence::Strong) {
+    if (kind == PartKind::RefererOrigin && c == Confidence::Strong && absoluteUrl(value)) {
       c = lower(c);
     }
     break;
@@ -2015,7 +2025,7 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (document && id == 2007 && bareMemberChain(value)) {
       c = lower(c);
     }
-    if (kind == PartKind::RefererOrigin && c == Confidence::Strong) {
+    if (kind == PartKind::RefererOrigin && c == Confidence::Strong && absoluteUrl(value)) {
       c = lower(c);
     }
     break;
@@ -2079,7 +2089,7 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     }
     // The page URL the browser reports: its query string was the page's, not the user's, and
     // a site's own search page puts prose there; only a confirmed injection counts at PL1.
-    if (kind == PartKind::RefererOrigin && c == Confidence::Strong) {
+    if (kind == PartKind::RefererOrigin && c == Confidence::Strong && absoluteUrl(value)) {
       c = lower(c);
     }
     break;

@@ -24,4 +24,8 @@ Confidence ruleConfidence(uint32_t id);
 Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view name,
                    std::string_view value);
 
+// "scheme://...": a URL a browser would write in Referer (anything else there was written by
+// another client).
+bool absoluteUrl(std::string_view v);
+
 } // namespace bulwark::detect::internal

@@ -417,6 +417,20 @@ TEST_F(ContextGradingTest, CommandLineInACommandParameter) {
   EXPECT_FALSE(json(R"({"service": {"startCommand": "npm run start", "installation_command": "docker pull ghcr.io/acme/app:1.2"}})"));
 }
 
+// What a raw-URL handler reads after a '#' in the request target (browsers never send one),
+// and a Referer that no browser wrote (not an absolute URL), are inspected like parameters.
+TEST_F(ContextGradingTest, FragmentAndForgedRefererAreInspected) {
+  EXPECT_TRUE(get("/static/nbextensions/#/../../../../../../etc/passwd"));
+  EXPECT_TRUE(get("/x#%3Cscript%3Ealert(1)%3C/script%3E"));
+  EXPECT_FALSE(get("/docs/guide#installing-on-linux"));
+  EXPECT_FALSE(get("/app#/dashboard?tab=overview&range=7d"));
+  EXPECT_TRUE(get("/user/login.php", {{"Referer", "xss\"/><img src=\"#\" onerror=\"alert(document.domain)\"/>"}}));
+  EXPECT_TRUE(get("/", {{"Referer", "a=nc&&$a -nlvp 555"}}));
+  // a browser's Referer: the page's own URL, its query the page's form data
+  EXPECT_FALSE(get("/", {{"Referer", "https://shop.example/search?q=select+union+jack+flag"}}));
+  EXPECT_FALSE(get("/", {{"Referer", "https://app.example/#/reports?q=(from:now-7d,to:now)"}}));
+}
+
 // The contexts above are judged from what the application chose (field names, document shape),
 // never from what a short payload can add to itself: each of these still counts.
 TEST_F(ContextGradingTest, ContextsAPayloadCanForgeStillCount) {
