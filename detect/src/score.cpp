@@ -1828,6 +1828,39 @@ bool titleBreadcrumb(std::string_view v) {
   return v.find_first_of(" ,", e) != std::string_view::npos;
 }
 
+// A file URL into the system's own directories ("file:///etc/", "file://localhost/proc/self",
+// "file://./etc", "file:///C:/Windows"): a model registry's or importer's "source" field
+// pointed at the host, not a user's data path ("file:///home/app/models/x" stays data).
+bool systemFileUrl(std::string_view v) {
+  if (v.size() < 6 || !iequals(v.substr(0, 5), "file:")) {
+    return false;
+  }
+  std::string_view p = v.substr(5);
+  if (p.starts_with("//")) {
+    p.remove_prefix(2);
+    if (istartsWith(p, "localhost")) {
+      p.remove_prefix(9);
+    }
+  }
+  while (!p.empty() && (p[0] == '/' || p[0] == '\\' || p.starts_with("./"))) {
+    p.remove_prefix(p.starts_with("./") ? 2 : 1);
+  }
+  if (p.size() >= 2 && isLetter(p[0]) && p[1] == ':') {
+    p.remove_prefix(2);
+    while (!p.empty() && (p[0] == '/' || p[0] == '\\')) {
+      p.remove_prefix(1);
+    }
+    return istartsWith(p, "windows") || istartsWith(p, "boot.ini") || istartsWith(p, "inetpub");
+  }
+  const std::string_view first = p.substr(0, p.find_first_of("/\\"));
+  for (const std::string_view d : {"etc", "proc", "root", "sys", "boot", "dev", "var", "run"}) {
+    if (iequals(first, d)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool absoluteUrl(std::string_view v) {
   size_t i = 0;
   while (i < v.size() && i < 32 &&
@@ -1935,7 +1968,8 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (document && (id == 7001 || id == 7004) && prose(value) && mentionedInternalUrls(value)) {
       c = Confidence::Tokens;
     }
-    if (document && id == 7003 && value.starts_with("file:/") &&
+    if (document && id == 7003 && (value.starts_with("file:/") || value.starts_with("file:./")) &&
+        !systemFileUrl(value) &&
         std::all_of(value.begin(), value.end(), [](char ch) {
           return isLetter(ch) || (ch >= '0' && ch <= '9') ||
                  std::string_view(":/._~-").find(ch) != std::string_view::npos;
@@ -2001,7 +2035,7 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
   case AttackClass::PathTraversal:
     // An absolute path inside a document (config, alert, inventory) is data; a climb or a
     // well-known target is still a finding (3001-3008 stay strong).
-    if (document && (id == 3009 || id == 3010)) {
+    if (document && (id == 3009 || (id == 3010 && !systemFileUrl(value)))) {
       c = lower(c);
     }
     if (id == 3009 && (mediaOrScratchPath(value) || titleBreadcrumb(value))) {

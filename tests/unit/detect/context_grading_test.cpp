@@ -65,6 +65,12 @@ TEST_F(ContextGradingTest, InternalServiceUrlsInConfigurationPass) {
 TEST_F(ContextGradingTest, FileUrlInDocumentIsJudgedByThePathRules) {
   EXPECT_FALSE(json(R"({"source_root": "file:///home/runner/work/app/"})"));
   EXPECT_TRUE(json(R"({"source_root": "file:///etc/shadow"})"));
+  // a registry's or importer's source pointed at the host's own directories
+  EXPECT_TRUE(json(R"({"name": "m1", "source": "file:///etc/"})"));
+  EXPECT_TRUE(json(R"({"name": "m1", "source": "file://./etc"})"));
+  EXPECT_TRUE(json(R"({"name": "m1", "source": "file://localhost/proc/self/environ"})"));
+  EXPECT_FALSE(json(R"({"name": "m1", "source": "file:///mnt/models/m1/artifacts"})"));
+  EXPECT_FALSE(json(R"({"name": "m1", "source": "file:./mlruns/0/abc/artifacts"})"));
 }
 
 TEST_F(ContextGradingTest, SerializedArrayCookieIsData) {
