@@ -269,6 +269,7 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {13008, C::Protocol, P, "unix: socket target followed by '|' (proxy path confusion)"},
     {13009, C::Protocol, D, "RFC 2109 cookie with $Version"},
     {13010, C::Protocol, D, "JavaScript \\u escape of plain ASCII in a query or form value"},
+    {13011, C::Protocol, P, "server script with a path parameter ending like a static file: /admin/x.jsp;.js"},
     {13012, C::Protocol, D, "C0 control characters in the query or a cookie"},
     {13013, C::Protocol, D, "Accept charset other than UTF-8, Latin-1 or CP1252"},
     {13014, C::Protocol, P, "printf conversions in a row, reading or writing the stack: %x%x%x%x, %s%s%s%n"},

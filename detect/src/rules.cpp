@@ -240,6 +240,11 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {13006, C::Protocol, kArg | kName,
      R"re((?:^|[\r\n]|[a-z0-9])(?:get|post|head|put|delete|options|connect|trace|patch|propfind)\s+(?:/|https?://)[^\s]*\s+http/\d(?:\.\d)?\s*(?:[\r\n]|$))re"},
     {13008, C::Protocol, kArg | kName, R"re((?:^|[^a-z])unix:[^|\s]*\|)re"},
+    // A server script with a path parameter that ends like a static file ("/admin/x.jsp;.js",
+    // "/api/list.do;.css"): a filter that lets static files through without a login matches
+    // the suffix, the servlet container strips ";..." and runs the script.
+    {13011, C::Protocol, kPath,
+     R"re(\.(?:jsp|jspx|do|action|php|aspx?|ashx|asmx|cfm|cgi)\b[^/?]*;[^/?=]*\.(?:js|css|png|jpe?g|gif|ico|svg|woff2?|html?|txt|map)(?:$|[?/;]))re"},
     // a format string handed to a C printf: four or more stack-reading conversions in a row
     // (strftime's %x/%p come with date fields between them)
     {13014, C::Protocol, kArg | kHeader | kAgent,

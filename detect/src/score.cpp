@@ -61,7 +61,8 @@ constexpr std::array kProbeRules = std::to_array<IdRange>({
     {7005, 7006}, // a public URL shaped for remote inclusion (trailing '?', script suffix)
     {7020, 7020}, // a numeric host
     {10005, 10005}, // an LDAP wildcard with metacharacters as the whole value
-    {13010, 13013},
+    {13010, 13010},
+    {13012, 13013},
     {13021, 13021}, // a session cookie name as a parameter, no Referer
 });
 

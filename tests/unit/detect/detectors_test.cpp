@@ -704,6 +704,12 @@ TEST_F(DetectorsTest, Scanner) {
   EXPECT_TRUE(clean(header("User-Agent", "kube-probe/1.29")));
   EXPECT_TRUE(clean(Req{"GET", "/.well-known/openid-configuration", {}, ""}));
   EXPECT_TRUE(clean(Req{"GET", "/downloads/report-2024.pdf", {}, ""}));
+  // A server script with a path parameter ending like a static file: the static-file filter
+  // lets it through, the container runs the script.
+  EXPECT_TRUE(detects(Req{"GET", "/clusterMgr/x.jsp;.js", {}, ""}, AttackClass::Protocol));
+  EXPECT_TRUE(detects(Req{"GET", "/admin/users.do;.css?x=1", {}, ""}, AttackClass::Protocol));
+  EXPECT_TRUE(clean(Req{"GET", "/shop/cart.jsp;jsessionid=0A1B2C3D4E5F", {}, ""}));
+  EXPECT_TRUE(clean(Req{"GET", "/static/app.js;v=3", {}, ""}));
   // Out-of-band interaction hosts in any part: the payload reports back when it is fetched,
   // looked up or logged.
   EXPECT_TRUE(detects(query("u%3Dhttps%3A%2F%2Fc5k2.oast.fun%2Fx"), AttackClass::Scanner));
