@@ -135,6 +135,11 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {5006, C::CodeInjection, kValues,
      R"re((?:java\.lang\.(?:runtime|processbuilder|system|class|reflect|thread|classloader|process)|getruntime\s*\(|processbuilder\s*\(|class\.forname|\.forname\s*\(|javax\.script|scriptenginemanager|java\.io\.(?:file|objectinputstream)|java\.net\.(?:url|socket)|org\.apache\.commons\.collections|com\.sun\.|sun\.misc\.|java\.util\.(?:scanner|base64)|\.getclass\s*\(\s*\)|\.getmethod\s*\(|\.invoke\s*\(|\.newinstance\s*\(|\bnew\s+java\.|@java\.|#_memberaccess|#context\[|#request\[|#response\b|ognl(?:context|util)|\(#[a-z_]+=|xwork2\.|%\{\s*\(?#|\$\{\s*#))re"},
     {5007, C::CodeInjection, kAll, R"re(\bro0ab|\baced0005|h4siaaaaaaaa)re"},
+    // .NET deserialization gadgets (ysoserial.net): the types a Json.NET "$type", a
+    // JavaScriptSerializer "__type", XAML or a DataContract payload names to run a process or
+    // load code, and the BinaryFormatter stream header in base64.
+    {5055, C::CodeInjection, kValues | kName | kFile,
+     R"re(system\.windows\.data\.objectdataprovider|system\.windows\.markup\.xamlreader|system\.data\.services\.internal\.expandedwrapper|system\.delegateserializationholder|textformattingrunproperties|system\.management\.automation\.psobject|system\.configuration\.install\.assemblyinstaller|system\.activities\.presentation\.workflowdesigner|system\.identitymodel\.tokens\.sessionsecuritytoken|system\.security\.principal\.windowsidentity|system\.web\.security\.roleprincipal|system\.windows\.resourcedictionary|system\.collections\.generic\.sortedset`1\[\[system\.string|\baaeaaad/////)re"},
     {5008, C::CodeInjection, kValues,
      R"re((?:require\s*\(\s*['"`](?:child_process|fs|net|os|vm|http)['"`]|child_process|process\.(?:mainmodule|binding|env|kill|exit)|\b(?:process|global|globalthis|module)\s*\[\s*['"`]?\s*(?:mainmodule|binding|dlopen|require|constructor|process)\b|constructor\s*\.\s*constructor|constructor\s*\[\s*['"]constructor|\bfunction\s*\(\s*\)\s*\{\s*return\s+(?:this|process|global)|global\.process|\.exec(?:sync)?\s*\(\s*['"`]|settimeout\s*\(\s*['"`]|\bthis\.constructor))re"},
     {5009, C::CodeInjection, kAll,
@@ -240,6 +245,10 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {13006, C::Protocol, kArg | kName,
      R"re((?:^|[\r\n]|[a-z0-9])(?:get|post|head|put|delete|options|connect|trace|patch|propfind)\s+(?:/|https?://)[^\s]*\s+http/\d(?:\.\d)?\s*(?:[\r\n]|$))re"},
     {13008, C::Protocol, kArg | kName, R"re((?:^|[^a-z])unix:[^|\s]*\|)re"},
+    // A dot segment left in the path ("/./RestAPI/", "/mifs/.;/services/"): every client
+    // removes them, while a front filter and the application that do not normalise alike see
+    // two different paths (the access check passes one, the router serves the other).
+    {13016, C::Protocol, kPath, R"re(/\.(?:;[^/]*)?(?:/|$))re"},
     // A server script with a path parameter that ends like a static file ("/admin/x.jsp;.js",
     // "/api/list.do;.css"): a filter that lets static files through without a login matches
     // the suffix, the servlet container strips ";..." and runs the script.

@@ -341,6 +341,18 @@ TEST_F(DetectorsTest, AddressWithAJoinedCommandAndConcatenatedCall) {
   EXPECT_TRUE(clean(query("the+%22sum()%22+and+%22avg()%22+functions")));
 }
 
+// .NET deserialization gadgets in the documents a Json.NET, JavaScriptSerializer or XAML
+// reader turns into objects, and a BinaryFormatter stream in base64.
+TEST_F(DetectorsTest, DotNetDeserializationGadgets) {
+  EXPECT_TRUE(detects(json(R"({"storeID": {"__type": "System.Windows.Data.ObjectDataProvider, PresentationFramework", "MethodName": "Start"}})"),
+                      AttackClass::CodeInjection));
+  EXPECT_TRUE(detects(json(R"({"$type": "System.Data.Services.Internal.ExpandedWrapper`2[[System.Windows.Markup.XamlReader, PresentationFramework]]"})"),
+                      AttackClass::CodeInjection));
+  EXPECT_TRUE(detects(query("state%3DAAEAAAD%2F%2F%2F%2F%2FAQAAAAAAAAAMAgAAAF"), AttackClass::CodeInjection));
+  EXPECT_TRUE(clean(json(R"({"$type": "Contoso.Orders.OrderLine, Contoso.Orders", "quantity": 2})")));
+  EXPECT_TRUE(clean(json(R"({"__type": "Customer:#Shop.Models", "name": "Ann"})")));
+}
+
 TEST_F(DetectorsTest, NodeModuleLoaderReflection) {
   for (const char* q : {"%23%7Brequire.main.constructor._load(%27fs%27).readdirSync(%27.%27)%7D",
                         "module.constructor._load(%27child_process%27)",
@@ -720,6 +732,12 @@ TEST_F(DetectorsTest, Scanner) {
   EXPECT_TRUE(clean(header("User-Agent", "kube-probe/1.29")));
   EXPECT_TRUE(clean(Req{"GET", "/.well-known/openid-configuration", {}, ""}));
   EXPECT_TRUE(clean(Req{"GET", "/downloads/report-2024.pdf", {}, ""}));
+  // A dot segment left in the path: clients remove them; a filter and a router that do not
+  // normalise alike see two paths.
+  EXPECT_TRUE(detects(Req{"POST", "/./RestAPI/Connection", {}, ""}, AttackClass::Protocol));
+  EXPECT_TRUE(detects(Req{"POST", "/mifs/.;/services/LogService", {}, ""}, AttackClass::Protocol));
+  EXPECT_TRUE(clean(Req{"GET", "/.well-known/security.txt", {}, ""}));
+  EXPECT_TRUE(clean(Req{"GET", "/assets/v1.2.3/app.js", {}, ""}));
   // A server script with a path parameter ending like a static file: the static-file filter
   // lets it through, the container runs the script.
   EXPECT_TRUE(detects(Req{"GET", "/clusterMgr/x.jsp;.js", {}, ""}, AttackClass::Protocol));
