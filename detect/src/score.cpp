@@ -2116,6 +2116,13 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (id == 9001 && kind == PartKind::JsonKey && selectionOperator(value) &&
         queryLanguageField(name)) {
       c = lower(c);
+    } else if (id == 9001 && kind == PartKind::JsonKey && iequals(value, "$type") &&
+               c == Confidence::Strong &&
+               !anySegment(name, [](std::string_view seg) { return guessedField(seg); })) {
+      // Json.NET's polymorphic "$type" ("Contoso.Orders.OrderLine, Contoso"): a type name,
+      // which the gadget rules judge; MongoDB's $type matches by type, an injection only on a
+      // secret or login field ({"password": {"$type": "string"}}).
+      c = lower(c);
     } else if ((id == 9001 || id == 9003) && c == Confidence::Strong &&
                ((kind == PartKind::JsonKey && queryLanguageOperator(name, value)) ||
                 ((kind == PartKind::QueryName || kind == PartKind::FormName) &&
