@@ -161,7 +161,7 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {5005, C::CodeInjection, P, "PHP serialized object or array: O:8:\"stdClass\":1:{"},
     {5006, C::CodeInjection, P, "Java reflection, runtime or OGNL: java.lang.Runtime, #_memberaccess"},
     {5007, C::CodeInjection, P, "Java serialized stream or gzip base64 marker: rO0AB, aced0005"},
-    {5008, C::CodeInjection, P, "Node.js child_process, process internals (process.binding, process['mainModule']), constructor.constructor"},
+    {5008, C::CodeInjection, P, "Node.js child_process, process internals (process['mainModule']), constructor.constructor"},
     {5009, C::CodeInjection, P, "prototype pollution: __proto__, constructor.prototype"},
     {5010, C::CodeInjection, P, "server-side or edge-side include directive: <!--#exec, <!--#include, <esi:include"},
     {5011, C::CodeInjection, P, "Python internals or process calls: __import__(, __globals__, os.system("},
