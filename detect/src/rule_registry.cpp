@@ -152,6 +152,7 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {4050, C::Rce, P, "a package-manager install as the value: pip install x"},
     {4051, C::Rce, P, "a pipe glued to the end of a plain value: 2|"},
     {4052, C::Rce, D, "a command line in a parameter named for a command: cmd=id, sysCmd=wget http://x"},
+    {4053, C::Rce, P, "the whole value is a download command: wget http://x/a.sh, curl -o x http://y"},
 
     // --- code injection
     {5001, C::CodeInjection, P, "PHP open tag: <?php, <?="},
@@ -202,12 +203,14 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {5053, C::CodeInjection, P, "Node child_process named through a string in the path"},
     {5054, C::CodeInjection, D, "JSON path into an object's prototype: {\"constructor\": {\"prototype\": ...}}"},
     {5055, C::CodeInjection, P, ".NET deserialization gadget type: ObjectDataProvider, ExpandedWrapper, AAEAAAD/////"},
+    {5056, C::CodeInjection, P, "Groovy String.execute(); a PHP introspection or exec function as the whole value"},
 
     // --- server-side template injection
     {6001, C::Ssti, P, "{{ }} expression with arithmetic or engine internals: {{7*7}}, {{config}}"},
     {6002, C::Ssti, P, "expression-language arithmetic: ${7*7}, #{7*7}, *{7*7}"},
     {6003, C::Ssti, P, "${ } expression reaching Java: ${T(java..., ${...getClass()"},
     {6004, C::Ssti, P, "template directive of FreeMarker, Velocity, Jinja, Smarty, ERB, Razor"},
+    {6005, C::Ssti, P, "wiki script macro with its body: {{groovy}}...{{/groovy}}, {{python}}, {{velocity}}"},
     {6010, C::Ssti, P, "template control tag: {% if %}, <% for %>"},
 
     // --- server-side request forgery / remote inclusion

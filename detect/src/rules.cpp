@@ -116,6 +116,10 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {4021, C::Rce, kValues,
      R"re(\$\(\(\s*-?\d+\s*[-+*/%]\s*-?\d+\s*\)\)|\$\[\s*\d+\s*[-+*/]\s*\d+\s*\])re"},
     {4022, C::Rce, kValues, R"re(\(\)\s*\{[^}]{0,20}\|[^}]{0,20}&\s*\})re"}, // fork bomb
+    // The whole value is a download command (wget/curl fetching a URL): what an injected
+    // command fetches a second stage with (mac=wget http://x/a.sh).
+    {4053, C::Rce, kArg,
+     R"re(^\s*(?:wget|curl|fetch|lwp-download|busybox\s+wget)\s+(?:-{1,2}[a-z][a-z-]*\s+(?:[^\s-]\S*\s+)?)*['"]?(?:https?|ftp)://[^\s'"]+['"]?\s*(?:$|[|;&>]))re"},
     {4023, C::Rce, kValues,
      R"re(\b(?:whoami|ifconfig|ipconfig\s*/all|systeminfo|tasklist\s*/|netstat\s+-[a-z]+|uname\s+-[a-z]+|cat\s+/etc/[a-z]))re", Reach::Plain},
     {4018, C::Rce, kValues,
@@ -131,10 +135,14 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {5004, C::CodeInjection, kValues,
      R"re(\b(?:php|phar|zip|expect|glob|zlib|compress\.zlib|compress\.bzip2|ssh2\.[a-z]+|rar|ogg)://)re"},
     {5005, C::CodeInjection, kValues,
-     R"re((?:^|[;{])[oc]:\d+:"[a-z_\\][a-z0-9_\\]*":\d+:\{|^a:\d+:\{[si]:\d)re"},
+     R"re((?:^|[;{"'])[oc]:\d+:"[a-z_\\][a-z0-9_\\]*":\d+:\{|^a:\d+:\{[si]:\d)re"},
     {5006, C::CodeInjection, kValues,
      R"re((?:java\.lang\.(?:runtime|processbuilder|system|class|reflect|thread|classloader|process)|getruntime\s*\(|processbuilder\s*\(|class\.forname|\.forname\s*\(|javax\.script|scriptenginemanager|java\.io\.(?:file|objectinputstream)|java\.net\.(?:url|socket)|org\.apache\.commons\.collections|com\.sun\.|sun\.misc\.|java\.util\.(?:scanner|base64)|\.getclass\s*\(\s*\)|\.getmethod\s*\(|\.invoke\s*\(|\.newinstance\s*\(|\bnew\s+java\.|@java\.|#_memberaccess|#context\[|#request\[|#response\b|ognl(?:context|util)|\(#[a-z_]+=|xwork2\.|%\{\s*\(?#|\$\{\s*#))re"},
     {5007, C::CodeInjection, kAll, R"re(\bro0ab|\baced0005|h4siaaaaaaaa)re"},
+    // Groovy runs a string as a command line: 'id'.execute(), "ls -la".execute().text, and
+    // the whole value naming a PHP introspection function that a callback parameter calls.
+    {5056, C::CodeInjection, kValues,
+     R"re(['"][^'"\r\n]{1,200}['"]\s*\.\s*execute\s*\(\s*\)|^\s*(?:phpinfo|phpcredits|phpversion|php_uname|var_dump|print_r|var_export|debug_zval_dump|shell_exec|passthru|proc_open|pcntl_exec|create_function|call_user_func(?:_array)?|highlight_file|show_source)\s*$)re", Reach::Plain},
     // .NET deserialization gadgets (ysoserial.net): the types a Json.NET "$type", a
     // JavaScriptSerializer "__type", XAML or a DataContract payload names to run a process or
     // load code, and the BinaryFormatter stream header in base64.
@@ -187,6 +195,11 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {6001, C::Ssti, kValues | kPath,
      R"re(\{\{[^}]{0,80}(?:\d['"]?\s*[*+/-]\s*['"]?\d|config|self\b|request|\.__|\bclass\b|mro|subclasses|globals|builtins|import|popen|lipsum|cycler|joiner|namespace\s*\(|range\s*\(|constructor|_self|\benv\s*[.\[(]|getfilter|registerundefinedfiltercallback|\|\s*(?:attr|safe|e)\b|\|\s*(?:filter|map|sort|reduce)\s*\(\s*['"]|\[\s*['"]_))re"},
     {6002, C::Ssti, kValues | kPath, R"re((?:\$|#|\*|@|~)\{\s*\d+\s*[*+/-]\s*\d+\s*\})re"},
+    // A wiki's script macro with its body (XWiki {{groovy}}...{{/groovy}}, {{python}},
+    // {{velocity}}, {{script language=...}}): the page renderer runs the body on the server. (A
+    // lone "{{script}}" is a placeholder of a command reference.)
+    {6005, C::Ssti, kValues | kPath,
+     R"re(\{\{\s*groovy\b[^}]{0,200}\}\}[^\x00]*\{\{\s*/\s*groovy\s*\}\}|\{\{\s*python\b[^}]{0,200}\}\}[^\x00]*\{\{\s*/\s*python\s*\}\}|\{\{\s*velocity\b[^}]{0,200}\}\}[^\x00]*\{\{\s*/\s*velocity\s*\}\}|\{\{\s*ruby\b[^}]{0,200}\}\}[^\x00]*\{\{\s*/\s*ruby\s*\}\}|\{\{\s*php\b[^}]{0,200}\}\}[^\x00]*\{\{\s*/\s*php\s*\}\}|\{\{\s*script\s+language\s*=[^}]{0,200}\}\})re"},
     {6003, C::Ssti, kValues | kPath,
      R"re(\$\{[^}]{0,80}(?:t\s*\(\s*java|getclass|class\.forname|runtime|\.exec\s*\(|freemarker|objectconstructor|product\.getclass|\.getresource))re"},
     {6004, C::Ssti, kValues | kPath,

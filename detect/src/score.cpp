@@ -834,7 +834,8 @@ bool facesParameter(std::string_view v) {
 bool serializedWithoutObject(std::string_view v) {
   for (size_t i = 0; i + 1 < v.size(); ++i) {
     const char c = static_cast<char>(v[i] | 0x20);
-    if ((c == 'o' || c == 'c') && v[i + 1] == ':' && (i == 0 || v[i - 1] == '{' || v[i - 1] == ';')) {
+    if ((c == 'o' || c == 'c') && v[i + 1] == ':' &&
+        (i == 0 || v[i - 1] == '{' || v[i - 1] == ';' || v[i - 1] == '"' || v[i - 1] == '\'')) {
       return false;
     }
   }
@@ -870,6 +871,21 @@ bool danglingShellC(std::string_view v) {
 
 // "what is /etc/hosts", "../ relative paths explained": a file named inside a sentence, or a
 // climb that leads to no file; no file API opens such a value.
+// ".htaccess rewrite and subdomains", "web.config transform for release": a file name opening a
+// search text of plain words is a subject, not a path the application opens.
+bool fileNameOpensText(std::string_view v) {
+  const size_t sp = v.find(' ');
+  if (sp == std::string_view::npos || sp == 0 ||
+      v.substr(0, sp).find_first_of("/\\") != std::string_view::npos) {
+    return false;
+  }
+  const std::string_view rest = v.substr(sp + 1);
+  return letterWords(rest, 2) >= 2 &&
+         std::all_of(rest.begin(), rest.end(), [](char ch) {
+           return isLetter(ch) || ch == ' ' || ch == '-' || ch == ',' || ch == '?' || ch == '\'';
+         });
+}
+
 bool pathInSentence(std::string_view v) {
   if (v.find("..") != std::string_view::npos) {
     return v.starts_with("../ ") && v.find("..", 2) == std::string_view::npos;
@@ -2049,7 +2065,7 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
       c = Confidence::Tokens;
     }
     if ((document || kind == PartKind::QueryValue || kind == PartKind::FormValue) &&
-        c == Confidence::Strong && pathInSentence(value)) {
+        c == Confidence::Strong && (pathInSentence(value) || (id == 3011 && fileNameOpensText(value)))) {
       c = lower(c);
     }
     break;
@@ -2083,9 +2099,9 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     [[fallthrough]];
   case AttackClass::Rce:
     // A JSON or XML field named "command" is a control plane's (a container's, a job's, a
-    // package's install command, a PaaS start command): a command line there is its data
-    // (PL3); in a query or form parameter named for a command it is one to run.
-    if (id == 4052 && document) {
+    // package's install command, a PaaS start command), a download command there an API
+    // example: a command line there is its data (PL3); in a query or form parameter it runs.
+    if ((id == 4052 || id == 4053) && document) {
       c = Confidence::Tokens;
     }
     if (id == 4043 && templateMacro(value)) {

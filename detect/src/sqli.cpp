@@ -728,8 +728,14 @@ public:
     if (waitforDelay(i)) {
       return 1004; // 1 waitfor delay '0:0:5'-- (T-SQL needs no ';' between statements)
     }
-    if (!strict && (t.kw == K::Where || (t.kw == K::Stmt && stacked(i)))) {
-      return 1013; // ' where ...   ' delete from ...
+    // (a WHERE that no condition follows is a word of a sentence: "where is my order",
+    // "\"where in\" clauses in LINQ", "where can i find the form")
+    if (!strict && t.kw == K::Where &&
+        !(i + 1 >= n_ || is(i + 1, T::Cmp) || is(i + 1, T::Logic) || proseAfter(i + 1))) {
+      return 1013; // ' where ...
+    }
+    if (!strict && t.kw == K::Stmt && stacked(i)) {
+      return 1013; // ' delete from ...
     }
     if (t.kw == K::Order && kw(i + 1, K::By) && (is(i + 2, T::Num) || !strict)) {
       return 1006; // ' order by 5--

@@ -437,6 +437,19 @@ TEST_F(ContextGradingTest, FragmentAndForgedRefererAreInspected) {
   EXPECT_FALSE(get("/", {{"Referer", "https://app.example/#/reports?q=(from:now-7d,to:now)"}}));
 }
 
+// What people type into search boxes and support forms (intent datasets, question titles):
+// a quoted "where" opening a question, a file name as the subject of a search.
+TEST_F(ContextGradingTest, TypedQuestionsAreNotInjections) {
+  EXPECT_FALSE(form("/support/ticket", "message=%22where+is+improve+the+credit+score"));
+  EXPECT_FALSE(form("/questions/ask", "title=How+to+do+a+%22where+in+values%22+in+LINQ-to-Entities"));
+  EXPECT_FALSE(get("/search?q=.htaccess+rewrite+and+subdomains"));
+  EXPECT_FALSE(get("/search?q=web.config+transform+for+release"));
+  EXPECT_TRUE(get("/p?id=1%27+where+username%3D%27admin%27--"));
+  EXPECT_TRUE(get("/p?id=x%27%20where%201%3D1%20--"));
+  EXPECT_TRUE(get("/download?file=.htaccess"));
+  EXPECT_TRUE(get("/download?file=..%2F.htaccess"));
+}
+
 // The contexts above are judged from what the application chose (field names, document shape),
 // never from what a short payload can add to itself: each of these still counts.
 TEST_F(ContextGradingTest, ContextsAPayloadCanForgeStillCount) {

