@@ -975,7 +975,15 @@ public:
                   std::string_view text, int depth) {
     transforms::Id id{};
     if (!transforms::base64View(text, tls.b64, id)) {
-      return;
+      // A file manager's hash: a volume prefix and the path in base64 (elFinder's
+      // "l1_Li4vLi4vZXRjL3Bhc3N3ZA", "l1_" + base64 of "../../etc/passwd").
+      const size_t us = text.find('_');
+      if (us == std::string_view::npos || us == 0 || us > 6 || text.size() - us < 9 ||
+          !std::all_of(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(us),
+                       [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }) ||
+          !transforms::base64View(text.substr(us + 1), tls.b64, id)) {
+        return;
+      }
     }
     const std::string decoded = tls.b64;
     std::string k(kind);

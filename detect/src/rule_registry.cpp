@@ -227,6 +227,7 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {7022, C::Ssrf, P, "URL authority confusion: encoded slash in userinfo, several '@'"},
     {7023, C::Ssrf, P, "loopback or container-internal name as a bare host: kubernetes.default"},
     {7024, C::Ssrf, P, "DNS-rebinding service or hex-encoded IPv4 labels as the host"},
+    {7025, C::Ssrf, P, "UNC path as the request path: /\\\\host\\share, /%5c%5chost%5cC$"},
 
     // --- XML external entities
     {8001, C::Xxe, P, "XML entity declaration: <!ENTITY"},

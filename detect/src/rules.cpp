@@ -208,6 +208,9 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     // --- SSRF / remote file inclusion
     {7001, C::Ssrf, kArg | kName,
      R"re((?:^\s*|[=@"'(<>,;|`]\s*|jar:)[a-z][a-z0-9+.-]{1,15}://(?:[^/@\s]*@)?\[?(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|0+(?:[:/]|$)|10\.\d+\.\d+\.\d+|192\.168\.\d|172\.(?:1[6-9]|2\d|3[01])\.\d|169\.254\.\d|::1?\]|::ffff:|0:0:0:0|fe80:|fd[0-9a-f]{2}:|0x[0-9a-f]+|\d{8,10}(?:[:/]|$)|0\d+\.|\d+\.\d+(?:[:/]|$)|metadata|instance-data|100\.100\.100\.200|[a-z0-9.-]*\.(?:internal|local|localhost|svc|cluster\.local)(?:[:/]|$)|kubernetes\.default|[a-z0-9.-]*(?:nip|xip|sslip)\.io|localtest\.me|[a-z0-9.-]*\.burpcollaborator\.net|[a-z0-9.-]*\.oast\.[a-z]+))re"},
+    // A UNC path as the request path ("/\\\\host\\share", "/%5c%5chost%5cC$"): a Windows server or a
+    // rewrite rule that maps the path to a file opens a share on that host (NTLM leak, SSRF).
+    {7025, C::Ssrf, kPath, R"re(^/*\\\\[a-z0-9][a-z0-9.-]*[\\/])re"},
     {7002, C::Ssrf, kValues,
      R"re((?:169\.254\.169\.254|metadata\.google\.internal|/latest/(?:meta-data|user-data|api/token)|/computemetadata/v1|/metadata/(?:instance|identity)|100\.100\.100\.200|fd00:ec2::254|/openstack/latest))re"},
     {7003, C::Ssrf, kArg | kName,

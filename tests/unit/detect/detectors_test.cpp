@@ -377,6 +377,18 @@ TEST_F(DetectorsTest, ServerSideCodeShapes) {
   EXPECT_TRUE(clean(query("how+to+use+wget+with+a+proxy")));
 }
 
+// A UNC path as the request path (a Windows server or a rewrite to a file opens the share:
+// NTLM leak, SSRF) and a file manager's hash holding a climbing path in base64.
+TEST_F(DetectorsTest, UncPathAndFileManagerHash) {
+  EXPECT_TRUE(detects(Req{"GET", "/%5c%5cx7.oast.example%5cC$%5cbb", {}, ""}, AttackClass::Ssrf));
+  EXPECT_TRUE(detects(Req{"GET", "/\\\\files.example\\share/a", {}, ""}, AttackClass::Ssrf));
+  EXPECT_TRUE(clean(Req{"GET", "/docs/a%5Cb", {}, ""}));
+  EXPECT_TRUE(detects(query("x&cmd=file&target=l1_Li8vLi4vLy4uLy8uLi8vLi4vLy4uLy8uLi9ldGMvcGFzc3dk"),
+                      AttackClass::PathTraversal));
+  EXPECT_TRUE(clean(query("x&cmd=open&target=l1_dXBsb2Fkcy9waG90b3M")));
+  EXPECT_TRUE(clean(query("user_1234567890abcdef")));
+}
+
 TEST_F(DetectorsTest, NodeModuleLoaderReflection) {
   for (const char* q : {"%23%7Brequire.main.constructor._load(%27fs%27).readdirSync(%27.%27)%7D",
                         "module.constructor._load(%27child_process%27)",
