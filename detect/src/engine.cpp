@@ -785,7 +785,7 @@ public:
     }
     for (const std::string_view w : {"cmd", "command", "commands", "cmdline", "commandline",
                                      "exec", "execute", "shell", "shellcmd", "syscmd", "oscmd",
-                                     "runcmd", "system", "cli"}) {
+                                     "runcmd", "cli"}) {
       if (n == w) {
         return true;
       }
@@ -796,10 +796,10 @@ public:
   void commandValue(std::string_view kind, std::string_view name, std::string_view raw,
                     bool plusAsSpace) {
     std::string dec;
-    transforms::Chain chain;
     transforms::Budget budget;
     budget.rounds = 2;
-    transforms::decode(raw, dec, plusAsSpace, budget, &chain);
+    chain_ = outer_;
+    transforms::decode(raw, dec, plusAsSpace, budget, &chain_);
     std::string low;
     toLowerAscii(dec, low);
     if (internal::commandLine(low)) {

@@ -203,14 +203,14 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {5053, C::CodeInjection, P, "Node child_process named through a string in the path"},
     {5054, C::CodeInjection, D, "JSON path into an object's prototype: {\"constructor\": {\"prototype\": ...}}"},
     {5055, C::CodeInjection, P, ".NET deserialization gadget type: ObjectDataProvider, ExpandedWrapper, AAEAAAD/////"},
-    {5056, C::CodeInjection, P, "Groovy String.execute(); a PHP introspection or exec function as the whole value"},
+    {5056, C::CodeInjection, P, "Groovy String.execute(); phpinfo or phpcredits as the whole value (a callback parameter)"},
 
     // --- server-side template injection
     {6001, C::Ssti, P, "{{ }} expression with arithmetic or engine internals: {{7*7}}, {{config}}"},
     {6002, C::Ssti, P, "expression-language arithmetic: ${7*7}, #{7*7}, *{7*7}"},
     {6003, C::Ssti, P, "${ } expression reaching Java: ${T(java..., ${...getClass()"},
     {6004, C::Ssti, P, "template directive of FreeMarker, Velocity, Jinja, Smarty, ERB, Razor"},
-    {6005, C::Ssti, P, "wiki script macro with its body: {{groovy}}...{{/groovy}}, {{python}}, {{velocity}}"},
+    {6005, C::Ssti, P, "wiki script macro with its body: {{groovy}}...{{/groovy}}, {{python}}, {{script language=x}}"},
     {6010, C::Ssti, P, "template control tag: {% if %}, <% for %>"},
 
     // --- server-side request forgery / remote inclusion
@@ -279,7 +279,7 @@ constexpr auto kRules = std::to_array<RuleInfo>({
     {13013, C::Protocol, D, "Accept charset other than UTF-8, Latin-1 or CP1252"},
     {13014, C::Protocol, P, "printf conversions in a row, reading or writing the stack: %x%x%x%x, %s%s%s%n"},
     {13015, C::Protocol, D, "Accept charset of an EBCDIC code page or UTF-7: a response re-encoded past output filters"},
-    {13016, C::Protocol, P, "dot segment left in the path: /./RestAPI/, /mifs/.;/services/"},
+    {13016, C::Protocol, P, "dot segment inside the path: /./RestAPI/, /mifs/.;/services/"},
     {13020, C::Protocol, D, "session fixation: session cookie name as a parameter, Referer off-site"},
     {13021, C::Protocol, D, "session cookie name as a parameter of a request without Referer"},
 

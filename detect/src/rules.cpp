@@ -103,7 +103,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      C::Rce, kValues, R"re((?:^|[\s;&|`(])(?:cmd(?:\.exe)?\s*/[ckr]\s|powershell(?:\.exe)?\s+(?:-[a-z]|iex|invoke)|iex\s*\(|invoke-(?:expression|webrequest|command)|net\s+(?:user|localgroup|view|share|use)(?:\s|$)|start-process|downloadstring|-encodedcommand|\[system\.))re"},
     {4013, C::Rce, kValues, R"re((?:^|[\s;&|`(])(?:bash|sh|zsh|ksh|dash)\s+-[a-z]*[ci]\b)re", Reach::Plain},
     {4014, C::Rce, kValues,
-     R"re((?:^|[;&|`]\s*)(?:/[a-z]+)*/(?:\?+|\*)[a-z]*[/?*][/?*a-z]*(?:\s|$))re"}, // /???/??t
+     R"re((?:^|[;&|`]\s*)(?:/[a-z]+)*/(?:\?+[/?*a-z]*|\*[/?*a-z]*[a-z?][/?*a-z]*)(?:\s|$))re"}, // /???/??t (not "/*")
     {4015, C::Rce, kValues,
      R"re(\$\(\s*(?:printf|echo|cat|id|whoami|uname|curl|wget|sleep|ls|nslookup|ping)\b)re"},
     {4016, C::Rce, kValues,
@@ -131,7 +131,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     {5002, C::CodeInjection, kValues,
      R"re(\b(?:shell_exec|passthru|popen|proc_open|pcntl_exec|assert|create_function|call_user_func(?:_array)?|file_get_contents|file_put_contents|readfile|show_source|highlight_file|phpinfo|base64_decode|gzinflate|gzuncompress|str_rot13|unserialize|move_uploaded_file|fsockopen|curl_exec|putenv|ini_set|preg_replace|array_map|array_filter|usort|register_shutdown_function|get_defined_vars|posix_\w+|simplexml_load_string|var_dump|print_r|fputs|fwrite|fopen|symlink|chmod|stream_get_contents)\s*\()re"},
     {5003, C::CodeInjection, kValues | kFile,
-     R"re((?:\b(?:(?:system|exec|eval)(?:\s*\(|\s)|include|require|include_once|require_once)\s*\(?\s*\\?['"$`]|['"]\s*\.\s*[a-z_][a-z0-9_]*\s*\([^()'"]{0,64}\)\s*\.\s*['"]|['"](?:system|exec|passthru|shell_exec|popen|proc_open|assert)['"]\s*[\])]*\s*(?:\[\s*\d+\s*\]\s*)?\(|\$_(?:get|post|request|cookie|server|files|env|session)\b|\$globals\b|\$\{\s*['"]?_[^_]))re"},
+     R"re((?:\b(?:(?:system|exec|eval)(?:\s*\(|\s)|include|require|include_once|require_once)\s*\(?\s*\\?['"$`]|['"]\s*\.\s*[a-z_][a-z0-9_]*\([^()'"]{0,64}\)\s*\.\s*['"]|['"](?:system|exec|passthru|shell_exec|popen|proc_open|assert)['"]\s*[\])]*\s*(?:\[\s*\d+\s*\]\s*)?\(|\$_(?:get|post|request|cookie|server|files|env|session)\b|\$globals\b|\$\{\s*['"]?_[^_]))re"},
     {5004, C::CodeInjection, kValues,
      R"re(\b(?:php|phar|zip|expect|glob|zlib|compress\.zlib|compress\.bzip2|ssh2\.[a-z]+|rar|ogg)://)re"},
     {5005, C::CodeInjection, kValues,
@@ -140,14 +140,14 @@ constexpr std::array kRules = std::to_array<PatternRule>({
      R"re((?:java\.lang\.(?:runtime|processbuilder|system|class|reflect|thread|classloader|process)|getruntime\s*\(|processbuilder\s*\(|class\.forname|\.forname\s*\(|javax\.script|scriptenginemanager|java\.io\.(?:file|objectinputstream)|java\.net\.(?:url|socket)|org\.apache\.commons\.collections|com\.sun\.|sun\.misc\.|java\.util\.(?:scanner|base64)|\.getclass\s*\(\s*\)|\.getmethod\s*\(|\.invoke\s*\(|\.newinstance\s*\(|\bnew\s+java\.|@java\.|#_memberaccess|#context\[|#request\[|#response\b|ognl(?:context|util)|\(#[a-z_]+=|xwork2\.|%\{\s*\(?#|\$\{\s*#))re"},
     {5007, C::CodeInjection, kAll, R"re(\bro0ab|\baced0005|h4siaaaaaaaa)re"},
     // Groovy runs a string as a command line: 'id'.execute(), "ls -la".execute().text, and
-    // the whole value naming a PHP introspection function that a callback parameter calls.
+    // the whole value naming PHP's own information page, which a callback parameter calls.
     {5056, C::CodeInjection, kValues,
-     R"re(['"][^'"\r\n]{1,200}['"]\s*\.\s*execute\s*\(\s*\)|^\s*(?:phpinfo|phpcredits|phpversion|php_uname|var_dump|print_r|var_export|debug_zval_dump|shell_exec|passthru|proc_open|pcntl_exec|create_function|call_user_func(?:_array)?|highlight_file|show_source)\s*$)re", Reach::Plain},
+     R"re(['"][^'"\r\n]{1,200}['"]\s*\.\s*execute\s*\(\s*\)|^\s*(?:phpinfo|phpcredits)\s*$)re", Reach::Plain},
     // .NET deserialization gadgets (ysoserial.net): the types a Json.NET "$type", a
     // JavaScriptSerializer "__type", XAML or a DataContract payload names to run a process or
     // load code, and the BinaryFormatter stream header in base64.
     {5055, C::CodeInjection, kValues | kName | kFile,
-     R"re(system\.windows\.data\.objectdataprovider|system\.windows\.markup\.xamlreader|system\.data\.services\.internal\.expandedwrapper|system\.delegateserializationholder|textformattingrunproperties|system\.management\.automation\.psobject|system\.configuration\.install\.assemblyinstaller|system\.activities\.presentation\.workflowdesigner|system\.identitymodel\.tokens\.sessionsecuritytoken|system\.security\.principal\.windowsidentity|system\.web\.security\.roleprincipal|system\.windows\.resourcedictionary|system\.collections\.generic\.sortedset`1\[\[system\.string|\baaeaaad/////)re"},
+     R"re(system\.windows\.data\.objectdataprovider|system\.windows\.markup\.xamlreader|system\.data\.services\.internal\.expandedwrapper|system\.delegateserializationholder|textformattingrunproperties|system\.configuration\.install\.assemblyinstaller|system\.activities\.presentation\.workflowdesigner|system\.identitymodel\.tokens\.sessionsecuritytoken|system\.windows\.resourcedictionary|system\.collections\.generic\.sortedset`1\[\[system\.string|\baaeaaad/////)re"},
     {5008, C::CodeInjection, kValues,
      R"re((?:require\s*\(\s*['"`](?:child_process|fs|net|os|vm|http)['"`]|child_process|process\.(?:mainmodule|binding|env|kill|exit)|\b(?:process|global|globalthis|module)\s*\[\s*['"`]?\s*(?:mainmodule|binding|dlopen|require|constructor|process)\b|constructor\s*\.\s*constructor|constructor\s*\[\s*['"]constructor|\bfunction\s*\(\s*\)\s*\{\s*return\s+(?:this|process|global)|global\.process|\.exec(?:sync)?\s*\(\s*['"`]|settimeout\s*\(\s*['"`]|\bthis\.constructor))re"},
     {5009, C::CodeInjection, kAll,
@@ -199,7 +199,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     // {{velocity}}, {{script language=...}}): the page renderer runs the body on the server. (A
     // lone "{{script}}" is a placeholder of a command reference.)
     {6005, C::Ssti, kValues | kPath,
-     R"re(\{\{\s*groovy\b[^}]{0,200}\}\}[^\x00]*\{\{\s*/\s*groovy\s*\}\}|\{\{\s*python\b[^}]{0,200}\}\}[^\x00]*\{\{\s*/\s*python\s*\}\}|\{\{\s*velocity\b[^}]{0,200}\}\}[^\x00]*\{\{\s*/\s*velocity\s*\}\}|\{\{\s*ruby\b[^}]{0,200}\}\}[^\x00]*\{\{\s*/\s*ruby\s*\}\}|\{\{\s*php\b[^}]{0,200}\}\}[^\x00]*\{\{\s*/\s*php\s*\}\}|\{\{\s*script\s+language\s*=[^}]{0,200}\}\})re"},
+     R"re(\{\{\s*groovy\b[^}]{0,200}\}\}[^\x00]*\{\{\s*/\s*groovy\s*\}\}|\{\{\s*python\b[^}]{0,200}\}\}[^\x00]*\{\{\s*/\s*python\s*\}\}|\{\{\s*ruby\b[^}]{0,200}\}\}[^\x00]*\{\{\s*/\s*ruby\s*\}\}|\{\{\s*php\b[^}]{0,200}\}\}[^\x00]*\{\{\s*/\s*php\s*\}\}|\{\{\s*script\s+language\s*=[^}]{0,200}\}\})re"},
     {6003, C::Ssti, kValues | kPath,
      R"re(\$\{[^}]{0,80}(?:t\s*\(\s*java|getclass|class\.forname|runtime|\.exec\s*\(|freemarker|objectconstructor|product\.getclass|\.getresource))re"},
     {6004, C::Ssti, kValues | kPath,
@@ -264,7 +264,7 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     // A dot segment left in the path ("/./RestAPI/", "/mifs/.;/services/"): every client
     // removes them, while a front filter and the application that do not normalise alike see
     // two different paths (the access check passes one, the router serves the other).
-    {13016, C::Protocol, kPath, R"re(/\.(?:;[^/]*)?(?:/|$))re"},
+    {13016, C::Protocol, kPath, R"re(/\.(?:;[^/]*)?/)re"},
     // A server script with a path parameter that ends like a static file ("/admin/x.jsp;.js",
     // "/api/list.do;.css"): a filter that lets static files through without a login matches
     // the suffix, the servlet container strips ";..." and runs the script.
@@ -574,9 +574,9 @@ constexpr std::array kRules = std::to_array<PatternRule>({
     // Hosts of out-of-band interaction services (interactsh, Burp Collaborator, dnslog): a
     // scanner's payload names one so that the target's fetch, lookup or log call reports back.
     {14005, C::Scanner, kAll,
-     R"re(\b(?:oast\.(?:pro|live|site|online|fun|me)|interact\.sh|interactsh\.com|burpcollaborator\.net|oastify\.com|dnslog\.(?:cn|link)|ceye\.io|requestrepo\.com|bxss\.me|xss\.ht)(?:$|[^a-z0-9.-]))re"},
+     R"re((?:[a-z0-9-]\.|//|@)(?:oast\.(?:pro|live|site|online|fun|me)|interact\.sh|interactsh\.com|burpcollaborator\.net|oastify\.com|dnslog\.(?:cn|link)|ceye\.io|requestrepo\.com|bxss\.me|xss\.ht)(?:$|[^a-z0-9.-]))re"},
     {14003, C::Scanner, kPath,
-     R"re(\.(?:bak|backup|bkp|old|orig|original|save|sav|swp|swo|tmp|temp|dist|copy|inc|ini|cfg|conf|config|log|sql|sqlite3?|db|mdb|dbf|dump|rdb|pem|key|crt|p12|pfx|jks|keystore|env|passwd|pwd|htpasswd|htaccess|properties|lock|git|svn|cvs|vb|vbproj|csproj|sln|asa|cer|der|csr|kdbx|ovpn|rsa|ppk)(?:$|;)|~$|[^/]~/|\.(?:php|asp|aspx|jsp|html?|js|py|rb|pl|cgi)[~.](?:$|[/;])|/(?:#[^/]*#|\.#[^/]*)$|\.(?:sql|sqlite3?|db|dump)\.(?:gz|zip|bz2|xz|7z|rar|tgz|tar(?:\.gz)?)(?:$|;)|/(?:backups?|www|wwwroot|htdocs|public_html|website)\.(?:zip|rar|7z|tgz|tar(?:\.(?:gz|bz2|xz))?)(?:$|;))re"},
+     R"re(\.(?:bak|backup|bkp|old|orig|original|save|sav|swp|swo|tmp|temp|dist|copy|inc|ini|cfg|conf|config|log|sql|sqlite3?|db|mdb|dbf|dump|rdb|pem|key|crt|p12|pfx|jks|keystore|env|passwd|pwd|htpasswd|htaccess|properties|lock|git|svn|cvs|vb|vbproj|csproj|sln|asa|cer|der|csr|kdbx|ovpn|rsa|ppk)(?:$|;)|~$|[^/]~/|\.(?:php|asp|aspx|jsp|html?|js|py|rb|pl|cgi)[~.](?:$|[/;])|/(?:#[^/]*#|\.#[^/]*)$|/(?:backups?|dump|db|database|mysql|sql|site|www|data)[^/]*\.(?:sql|sqlite3?|db|dump)\.(?:gz|zip|bz2|xz|7z|rar|tgz|tar(?:\.gz)?)(?:$|;)|/(?:backups?|www|wwwroot|htdocs|public_html|website)\.(?:zip|rar|7z|tgz|tar(?:\.(?:gz|bz2|xz))?)(?:$|;))re"},
 });
 
 } // namespace

@@ -613,6 +613,21 @@ bool servicePort(uint32_t p) {
   return p < 1024 || std::find(kPorts.begin(), kPorts.end(), p) != kPorts.end();
 }
 
+// A name that reaches the cluster or a loopback/private address although it is no address:
+// a cluster service, a DNS name that resolves to the IP it spells (x.127.0.0.1.nip.io), a
+// public name that resolves to loopback (localtest.me, lvh.me), a root-qualified name
+// ("localhost."), any name holding "localhost".
+bool internalAlias(std::string_view host) {
+  const std::string h = lowered(host);
+  const auto endsWith = [&](std::string_view suf) {
+    return h == suf || (h.size() > suf.size() && h.ends_with(suf) && h[h.size() - suf.size() - 1] == '.');
+  };
+  return (!h.empty() && h.back() == '.') || h.find(".svc") != std::string::npos ||
+         h.find("kubernetes") != std::string::npos || h.find("localhost") != std::string::npos ||
+         endsWith("nip.io") || endsWith("sslip.io") || endsWith("xip.io") ||
+         endsWith("localtest.me") || endsWith("lvh.me");
+}
+
 // Every internal URL in the value names, in plain spelling, a loopback or private address with
 // an unprivileged port of no well-known internal service, over a scheme a client of the app's
 // own configuration uses ("http://localhost:8321/v1/embeddings", a webhook's
@@ -642,8 +657,9 @@ bool configuredInternalUrls(std::string_view v) {
     if (!internal) {
       // Not an address this rule allows: an encoded, metadata or other internal host is only
       // harmless when it is a public name, which the SSRF rules do not match.
-      if (isIp || host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
-                      std::string_view::npos) {
+      if (isIp || internalAlias(host) ||
+          host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+              std::string_view::npos) {
         return false;
       }
       continue;
@@ -666,14 +682,37 @@ bool configuredInternalUrls(std::string_view v) {
 // link-local host, or another scheme keeps the finding.
 bool mentionedInternalUrls(std::string_view v) {
   bool any = false;
-  // markdown fences: a URL between an odd fence and the next one is quoted code
+  // A value that opens with its URL is that URL (a fetch target, whatever words follow it
+  // after a '#' or a space); a written document opens with its text.
+  {
+    size_t b = 0;
+    while (b < v.size() && (v[b] == ' ' || v[b] == '\t' || v[b] == '\r' || v[b] == '\n' || v[b] == '"')) {
+      ++b;
+    }
+    size_t e = b;
+    while (e < v.size() && isLetter(v[e])) {
+      ++e;
+    }
+    if (v.substr(e).starts_with("://")) {
+      return false;
+    }
+  }
+  // markdown fences: a URL between an odd fence and the next one is quoted code (at most 64
+  // fences and 32 URLs are read: a longer document keeps its findings)
   std::vector<size_t> fences;
   for (size_t f = v.find("```"); f != std::string_view::npos; f = v.find("```", f + 3)) {
+    if (fences.size() == 64) {
+      return false;
+    }
     fences.push_back(f);
   }
+  size_t urls = 0;
   for (size_t at = v.find("://"); at != std::string_view::npos; at = v.find("://", at + 3)) {
+    if (++urls > 32) {
+      return false;
+    }
     size_t s = at;
-    while (s > 0 && isLetter(v[s - 1])) {
+    while (s > 0 && at - s < 16 && isLetter(v[s - 1])) {
       --s;
     }
     const std::string scheme = lowered(v.substr(s, at - s));
@@ -710,9 +749,12 @@ bool mentionedInternalUrls(std::string_view v) {
                 endsWith("lan") || endsWith("internal") || endsWith("intranet") ||
                 endsWith("corp") || endsWith("home"));
     if (!internal) {
-      // a public name is no finding of these rules; a number or a link-local, metadata or
-      // other odd host (2130706433, 0x7f.1, 169.254.169.254, metadata.google.internal) is
-      if (isIp || (host[0] >= '0' && host[0] <= '9') || host.find("metadata") != std::string::npos) {
+      // a public name is no finding of these rules; a number, a link-local, metadata or
+      // other odd host (2130706433, 0x7f.1, 169.254.169.254, metadata.google.internal), a
+      // cluster service, a name that resolves to a loopback or private address
+      // (x.127.0.0.1.nip.io, localtest.me) or a root-qualified name ("localhost.") is
+      if (isIp || (host[0] >= '0' && host[0] <= '9') || host.find("metadata") != std::string::npos ||
+          internalAlias(host)) {
         return false;
       }
       continue;
@@ -721,13 +763,19 @@ bool mentionedInternalUrls(std::string_view v) {
         !(scheme == "http" || scheme == "https" || scheme == "ws" || scheme == "wss")) {
       return false;
     }
-    // the line around the URL
-    const size_t ls = v.find_last_of("\r\n", s == 0 ? 0 : s - 1);
-    const size_t lineStart = (ls == std::string_view::npos || s == 0) ? 0 : ls + 1;
-    size_t end = v.find_first_of(" \t\r\n", at);
-    end = end == std::string_view::npos ? v.size() : end;
-    size_t lineEnd = v.find_first_of("\r\n", end);
-    lineEnd = lineEnd == std::string_view::npos ? v.size() : lineEnd;
+    // the line around the URL, 256 bytes each way at most
+    const size_t from = s > 256 ? s - 256 : 0;
+    const size_t ls = s == 0 ? std::string_view::npos
+                             : v.substr(from, s - from).find_last_of("\r\n");
+    const size_t lineStart = ls == std::string_view::npos ? from : from + ls + 1;
+    size_t end = at;
+    while (end < v.size() && end - at < 2048 && v[end] != ' ' && v[end] != '\t' &&
+           v[end] != '\r' && v[end] != '\n') {
+      ++end;
+    }
+    const size_t to = std::min(v.size(), end + 256);
+    size_t lineEnd = v.substr(end, to - end).find_first_of("\r\n");
+    lineEnd = lineEnd == std::string_view::npos ? to : end + lineEnd;
     const std::string before = lowered(v.substr(lineStart, s - lineStart));
     const size_t fencesBefore = static_cast<size_t>(
         std::lower_bound(fences.begin(), fences.end(), s) - fences.begin());
@@ -1391,8 +1439,8 @@ bool queryLanguageField(std::string_view name) {
 // Operators that run code or read other collections ($where, $function, $lookup): no query of
 // an API's own language needs them from a client.
 bool codeOperator(std::string_view op) {
-  for (const std::string_view o : {"$where", "$function", "$accumulator", "$eval", "$lookup",
-                                   "$graphlookup", "$unionwith", "$out", "$merge"}) {
+  for (const std::string_view o : {"$where", "$function", "$accumulator", "$eval", "$expr",
+                                   "$lookup", "$graphlookup", "$unionwith", "$out", "$merge"}) {
     if (iequals(op, o)) {
       return true;
     }
@@ -1421,26 +1469,41 @@ bool guessedField(std::string_view seg) {
 // CouchDB's "selector". Such an API takes query documents from its clients by design; an
 // operator that runs code or reads another collection, or one applied to a secret, a login
 // identity or a field named by a number, is still an injection.
-bool queryLanguageOperator(std::string_view name, std::string_view op) {
-  bool field = false;
+bool queryLanguageOperator(std::string_view name, std::string_view op, bool jsonPath) {
+  bool field = false;    // the API's query-language field was seen
+  bool between = false;  // a document field or a logical operator under it, before op
   bool guessed = false;
   bool code = codeOperator(op);
-  bool numbered = false; // the last segment was a number: an array index or, before an
-                         // operator, a field named by a number
+  bool numbered = false; // the last segment was a number
+  bool afterOperator = false; // ... following an operator (an array index: "$or[0]")
+  std::string_view last;
   anySegment(name, [&](std::string_view seg) {
     const bool number = std::all_of(seg.begin(), seg.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
     if (seg.starts_with('$')) {
       code = code || codeOperator(seg);
-      guessed = guessed || (field && numbered);
+      // a field named by a number right before an operator ({"1": {"$ne": 1}})
+      guessed = guessed || (field && numbered && !afterOperator);
+      if (field && (iequals(seg, "$or") || iequals(seg, "$and") || iequals(seg, "$nor") ||
+                    iequals(seg, "$not"))) {
+        between = true;
+      }
     } else if (!field) {
       field = queryLanguageField(seg);
     } else if (!number) {
       guessed = guessed || guessedField(seg);
+      between = true;
     }
+    // (a JSON path writes array elements as "[]": its numbers are keys; a bracket name
+    // writes the index)
+    afterOperator = number && !jsonPath ? last.starts_with('$') || (numbered && afterOperator) : false;
     numbered = number;
+    last = seg;
     return false;
   });
-  return field && !guessed && !code;
+  // An operator right under the field ("condition[$ne]=used", {"query": {"$regex": ".*"}}) is
+  // an operator where the application may read one value; under a document field
+  // ("filters[price][$lt]") or a logical operator ("filters[$or][0][date][$eq]") it is a query.
+  return field && between && !guessed && !code;
 }
 
 // A field that holds an address as data: an IP to look up or bind ("ipAddress", "client_ip",
@@ -1800,6 +1863,8 @@ bool lineBreaksOnlyAtEnd(std::string_view v) {
   const size_t first = v.find_first_of("\r\n");
   return first != std::string_view::npos && first > 0 &&
          v.find_first_not_of(" \t\r\n", first) == std::string_view::npos &&
+         std::count(v.begin() + static_cast<std::ptrdiff_t>(first), v.end(), '\n') <= 1 &&
+         std::count(v.begin() + static_cast<std::ptrdiff_t>(first), v.end(), '\r') <= 1 &&
          v.find("://") < first && !isLetter(v[first - 1]) &&
          !(v[first - 1] >= '0' && v[first - 1] <= '9');
 }
@@ -1839,10 +1904,14 @@ bool titleBreadcrumb(std::string_view v) {
   }
   const std::string_view first = v.substr(i, e - i);
   if (first.size() < 2 || !(first[0] >= 'A' && first[0] <= 'Z') ||
-      !std::all_of(first.begin() + 1, first.end(), [](char ch) { return ch >= 'a' && ch <= 'z'; })) {
-    return false;
+      !std::all_of(first.begin() + 1, first.end(), [](char ch) { return ch >= 'a' && ch <= 'z'; }) ||
+      iequals(first, "windows") || iequals(first, "winnt") || iequals(first, "inetpub")) {
+    return false; // (Windows reads names in any case)
   }
-  return v.find_first_of(" ,", e) != std::string_view::npos;
+  // titles: a comma, or words separated by spaces in a later segment
+  const std::string_view rest = v.substr(e);
+  return rest.find(", ") != std::string_view::npos ||
+         std::count(rest.begin(), rest.end(), ' ') >= 2;
 }
 
 // A file URL into the system's own directories ("file:///etc/", "file://localhost/proc/self",
@@ -1855,8 +1924,11 @@ bool systemFileUrl(std::string_view v) {
   std::string_view p = v.substr(5);
   if (p.starts_with("//")) {
     p.remove_prefix(2);
-    if (istartsWith(p, "localhost")) {
-      p.remove_prefix(9);
+    // the authority, whatever it names ("file://localhost/etc", "file://x/etc": readers take
+    // the path alone), except "file://./etc"
+    if (!p.starts_with("./")) {
+      const size_t slash = p.find_first_of("/\\");
+      p = slash == std::string_view::npos ? std::string_view{} : p.substr(slash);
     }
   }
   while (!p.empty() && (p[0] == '/' || p[0] == '\\' || p.starts_with("./"))) {
@@ -1872,6 +1944,24 @@ bool systemFileUrl(std::string_view v) {
   const std::string_view first = p.substr(0, p.find_first_of("/\\"));
   for (const std::string_view d : {"etc", "proc", "root", "sys", "boot", "dev", "var", "run"}) {
     if (iequals(first, d)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool keepsDownload(std::string_view v) {
+  const std::string low = lowered(v);
+  if (low.find("wget") != std::string::npos || low.find(" -o") != std::string::npos ||
+      low.find("--output") != std::string::npos || low.find('|') != std::string::npos ||
+      low.find('>') != std::string::npos) {
+    return true;
+  }
+  const size_t q = low.find_first_of("?# \t'\"", low.find("://"));
+  const std::string_view url = std::string_view(low).substr(0, q);
+  for (const std::string_view ext : {".sh", ".py", ".pl", ".php", ".jsp", ".exe", ".elf", ".bin",
+                                     ".ps1", ".bat", ".jar", ".war", ".so", ".txt"}) {
+    if (url.ends_with(ext)) {
       return true;
     }
   }
@@ -2104,6 +2194,17 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if ((id == 4052 || id == 4053) && document) {
       c = Confidence::Tokens;
     }
+    // A download command whose result is not kept or run ("curl https://api.example/v1/x" in a
+    // docs search, a "paste your cURL" import form) is a probe; one saving a file, piping to a
+    // shell or fetching a script is the second stage of an injection.
+    if (id == 4053 && c == Confidence::Strong && !keepsDownload(value)) {
+      c = Confidence::Probe;
+    }
+    // "/?us", "/?asia": a site's edition selector (a path and a query), no glob of a binary
+    if (id == 4014 && value.size() >= 3 && value[0] == '/' && value[1] == '?' &&
+        std::all_of(value.begin() + 2, value.end(), [](char ch) { return isLetter(ch); })) {
+      c = Confidence::Tokens;
+    }
     if (id == 4043 && templateMacro(value)) {
       c = Confidence::Tokens;
     }
@@ -2132,17 +2233,10 @@ Grade gradeFinding(AttackClass cls, uint32_t id, PartKind kind, std::string_view
     if (id == 9001 && kind == PartKind::JsonKey && selectionOperator(value) &&
         queryLanguageField(name)) {
       c = lower(c);
-    } else if (id == 9001 && kind == PartKind::JsonKey && iequals(value, "$type") &&
-               c == Confidence::Strong &&
-               !anySegment(name, [](std::string_view seg) { return guessedField(seg); })) {
-      // Json.NET's polymorphic "$type" ("Contoso.Orders.OrderLine, Contoso"): a type name,
-      // which the gadget rules judge; MongoDB's $type matches by type, an injection only on a
-      // secret or login field ({"password": {"$type": "string"}}).
-      c = lower(c);
     } else if ((id == 9001 || id == 9003) && c == Confidence::Strong &&
-               ((kind == PartKind::JsonKey && queryLanguageOperator(name, value)) ||
+               ((kind == PartKind::JsonKey && queryLanguageOperator(name, value, true)) ||
                 ((kind == PartKind::QueryName || kind == PartKind::FormName) &&
-                 queryLanguageOperator(name, lastSegment(name))))) {
+                 queryLanguageOperator(name, lastSegment(name), false)))) {
       c = lower(c);
     }
     // The page URL the browser reports: its query string was the page's, not the user's, and

@@ -596,13 +596,16 @@ bool addressThenCommand(std::string_view s) {
     ++i;
   }
   const size_t sep = i;
+  bool semicolonOnly = true; // "; set as gateway" may be punctuation; '|', '&&', '`', "$(" never
   while (i < s.size() && (s[i] == ';' || s[i] == '|' || s[i] == '&' || s[i] == '\n' || s[i] == '`')) {
+    semicolonOnly = semicolonOnly && s[i] == ';';
     ++i;
   }
   if (i == sep && !(i + 1 < s.size() && s[i] == '$' && s[i + 1] == '(')) {
     return false;
   }
   if (i < s.size() && s[i] == '$' && i + 1 < s.size() && s[i + 1] == '(') {
+    semicolonOnly = false;
     i += 2;
   }
   while (i < s.size() && isSpace(s[i])) {
@@ -612,9 +615,20 @@ bool addressThenCommand(std::string_view s) {
   while (e < s.size() && isWord(s[e])) {
     ++e;
   }
-  return e > i && findCommand(s.substr(i, e - i)) != nullptr &&
-         (e == s.size() || isSpace(s[e]) || s[e] == ';' || s[e] == '|' || s[e] == '&' ||
-          s[e] == '`' || s[e] == ')');
+  const Command* cmd = e > i ? findCommand(s.substr(i, e - i)) : nullptr;
+  if (cmd == nullptr || !(e == s.size() || isSpace(s[e]) || s[e] == ';' || s[e] == '|' ||
+                          s[e] == '&' || s[e] == '`' || s[e] == ')')) {
+    return false;
+  }
+  // After a lone ';' a command that is also a word ("192.168.1.1; set as gateway") needs to
+  // end the value or take an argument shaped like one.
+  size_t a = e;
+  while (a < s.size() && s[a] == ' ') {
+    ++a;
+  }
+  return !semicolonOnly || cmd->strong || a >= s.size() || s[a] == '-' || s[a] == '/' || s[a] == '$' ||
+         s[a] == '~' || s[a] == '`' || s[a] == '|' || s[a] == ';' || s[a] == '&' ||
+         (a > e && s.find('.', a) < s.find(' ', a) && s.find('.', a) != std::string_view::npos);
 }
 
 // A value that starts like a command line without any separator: an administration tool
@@ -793,7 +807,8 @@ bool commandLine(std::string_view low) {
     ++e;
   }
   const std::string_view word = std::string_view(s).substr(i, e - i);
-  if (word.empty() || findCommand(word) == nullptr) {
+  const Command* cmd = word.empty() ? nullptr : findCommand(word);
+  if (cmd == nullptr) {
     return false;
   }
   size_t a = e;
@@ -802,15 +817,34 @@ bool commandLine(std::string_view low) {
   }
   if (a == s.size()) {
     for (const std::string_view w : {"id", "whoami", "uname", "hostname", "ifconfig", "ipconfig",
-                                     "pwd", "env", "printenv", "ps", "netstat", "systeminfo",
-                                     "ver"}) {
+                                     "pwd", "env", "printenv", "netstat", "systeminfo", "ver"}) {
       if (word == w) {
         return true;
       }
     }
     return false;
   }
-  return a > e;
+  if (a == e) {
+    return false;
+  }
+  if (cmd->strong) {
+    return true; // "nslookup x.example", "wget http://x/a.sh"
+  }
+  // A command that is also a word ("set alarm for 7am", "find my phone", "watch netflix")
+  // needs an argument shaped like one: an option, a path, a variable, a URL, an address.
+  size_t t = a;
+  while (t < s.size() && !isSpace(s[t])) {
+    ++t;
+  }
+  const std::string_view arg = std::string_view(s).substr(a, t - a);
+  if (arg[0] == '-' || arg[0] == '/' || arg[0] == '~' || arg[0] == '$' || arg[0] == '.' ||
+      arg.find("://") != std::string_view::npos) {
+    return true;
+  }
+  return arg.find('.') != std::string_view::npos && arg.back() != '.' &&
+         std::all_of(arg.begin(), arg.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ':';
+         });
 }
 
 bool splicesCommand(std::string_view value) {

