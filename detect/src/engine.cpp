@@ -771,27 +771,39 @@ public:
     while (!name.empty() && (name.back() == ']' || name.back() == '[' || name.back() == '.')) {
       name.remove_suffix(1);
     }
+    // (every name below ends in one of these letters: most names are out after one test)
+    if (name.size() < 3 || name.size() > 48) {
+      return false;
+    }
+    const char last = static_cast<char>(name.back() | 0x20);
+    if (last != 'd' && last != 'e' && last != 's' && last != 'c' && last != 'l' && last != 'i') {
+      return false;
+    }
     if (const size_t k = name.find_last_of(".[]"); k != std::string_view::npos) {
       name.remove_prefix(k + 1);
     }
-    if (name.size() < 2 || name.size() > 32) {
+    if (name.size() < 3 || name.size() > 32) {
       return false;
     }
-    std::string n;
+    char buf[32];
+    size_t n = 0;
     for (const char c : name) {
       if (c != '_' && c != '-') {
-        n.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+        buf[n++] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
       }
     }
-    for (const std::string_view w : {"cmd", "command", "commands", "cmdline", "commandline",
-                                     "exec", "execute", "shell", "shellcmd", "syscmd", "oscmd",
-                                     "runcmd", "cli"}) {
-      if (n == w) {
+    const std::string_view low(buf, n);
+    static constexpr std::array<std::string_view, 13> kNames = {
+        "cmd",   "command", "commands", "cmdline", "commandline", "exec", "execute",
+        "shell", "shellcmd", "syscmd",  "oscmd",   "runcmd",      "cli"};
+    for (const std::string_view w : kNames) {
+      if (low == w) {
         return true;
       }
     }
-    return n.size() > 4 && (n.ends_with("cmd") || n.ends_with("command"));
+    return low.size() > 4 && (low.ends_with("cmd") || low.ends_with("command"));
   }
+
 
   void commandValue(std::string_view kind, std::string_view name, std::string_view raw,
                     bool plusAsSpace) {
