@@ -631,21 +631,27 @@ bool addressThenCommand(std::string_view s) {
          (a > e && s.find('.', a) < s.find(' ', a) && s.find('.', a) != std::string_view::npos);
 }
 
+// The word opening a value after its blanks; `end` is set past it.
+std::string_view leadingWord(std::string_view s, size_t& end) {
+  size_t i = 0;
+  while (i < s.size() && isSpace(s[i])) {
+    ++i;
+  }
+  end = i;
+  while (end < s.size() && isWord(s[end])) {
+    ++end;
+  }
+  return s.substr(i, end - i);
+}
+
 // A value that starts like a command line without any separator: an administration tool
 // ("ansible-vault decrypt x", "'cscli' alerts"), or any known command with a long option
 // ("env --version"). 4006. A ';' list of two or more known commands where one has an
 // argument shaped like one ("cd /tmp;ls -la"): 4007, a probe; a list of three or more where every
 // part is a known command and one has such an argument ("cd /;cd etc;column passwd"): 4025.
 uint32_t toolLine(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size() && isSpace(s[i])) {
-    ++i;
-  }
-  size_t e = i;
-  while (e < s.size() && isWord(s[e])) {
-    ++e;
-  }
-  const std::string_view word = s.substr(i, e - i);
+  size_t e = 0;
+  const std::string_view word = leadingWord(s, e);
   const bool boundary = e == s.size() || isSpace(s[e]);
   if (!word.empty() && boundary) {
     if (listed(kTools, word) || (listed(kKnownTools, word) && shapedArgument(s, e))) {
@@ -798,15 +804,8 @@ bool commandLine(std::string_view low) {
     return false;
   }
   const std::string& s = shellView(low.substr(0, 8192));
-  size_t i = 0;
-  while (i < s.size() && isSpace(s[i])) {
-    ++i;
-  }
-  size_t e = i;
-  while (e < s.size() && isWord(s[e])) {
-    ++e;
-  }
-  const std::string_view word = std::string_view(s).substr(i, e - i);
+  size_t e = 0;
+  const std::string_view word = leadingWord(s, e);
   const Command* cmd = word.empty() ? nullptr : findCommand(word);
   if (cmd == nullptr) {
     return false;
