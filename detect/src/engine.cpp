@@ -804,7 +804,7 @@ public:
     return low.size() > 4 && (low.ends_with("cmd") || low.ends_with("command"));
   }
 
-
+  // Rule 4052: the value of such a parameter, decoded, is a command line.
   void commandValue(std::string_view kind, std::string_view name, std::string_view raw,
                     bool plusAsSpace) {
     std::string dec;
