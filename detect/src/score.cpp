@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <span>
 #include <vector>
@@ -1407,16 +1408,16 @@ std::string_view lastSegment(std::string_view name) {
   return k == std::string_view::npos ? name : name.substr(k + 1);
 }
 
+// Whether v equals one of the words, ignoring ASCII case.
+bool iequalsAny(std::string_view v, std::initializer_list<std::string_view> words) {
+  return std::any_of(words.begin(), words.end(), [v](std::string_view w) { return iequals(v, w); });
+}
+
 // A selection by listed values ("$in": [...], "$eq": x): it picks the documents it names and
 // matches nothing else. Comparisons, negations, patterns and code ($ne, $gt, $regex, $or,
 // $where) can match everything ({"$gt": null}, {"$ne": 1}, {"$regex": ".*"}).
 bool selectionOperator(std::string_view op) {
-  for (const std::string_view o : {"$in", "$nin", "$eq", "$all", "$oid", "$date"}) {
-    if (iequals(op, o)) {
-      return true;
-    }
-  }
-  return false;
+  return iequalsAny(op, {"$in", "$nin", "$eq", "$all", "$oid", "$date"});
 }
 
 // A selection operator under a field an API names for its own query language (CouchDB's
@@ -1425,27 +1426,16 @@ bool selectionOperator(std::string_view op) {
 // ("password": {"$ne": null}), or matches everything whatever field holds it.
 bool queryLanguageField(std::string_view name) {
   return anySegment(name, [](std::string_view s) {
-    for (const std::string_view f : {"filter", "filters", "query", "where", "selector", "match",
-                                     "$match", "criteria", "condition", "conditions",
-                                     "predicate"}) {
-      if (iequals(s, f)) {
-        return true;
-      }
-    }
-    return false;
+    return iequalsAny(s, {"filter", "filters", "query", "where", "selector", "match", "$match",
+                          "criteria", "condition", "conditions", "predicate"});
   });
 }
 
 // Operators that run code or read other collections ($where, $function, $lookup): no query of
 // an API's own language needs them from a client.
 bool codeOperator(std::string_view op) {
-  for (const std::string_view o : {"$where", "$function", "$accumulator", "$eval", "$expr",
-                                   "$lookup", "$graphlookup", "$unionwith", "$out", "$merge"}) {
-    if (iequals(op, o)) {
-      return true;
-    }
-  }
-  return false;
+  return iequalsAny(op, {"$where", "$function", "$accumulator", "$eval", "$expr", "$lookup",
+                         "$graphlookup", "$unionwith", "$out", "$merge"});
 }
 
 // A field that holds a secret or a login identity ("password", "api_key", "email"): an
